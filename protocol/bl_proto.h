@@ -1,0 +1,145 @@
+/* bl_proto.h: the wire format between the host and the guest agent.
+ *
+ * Shared, unchanged, by the guest agent (plain libc) and the host (GLib), so
+ * it uses nothing but <stdint.h> and <stddef.h>.
+ *
+ * The same framing is spoken on two links:
+ *   - the virtio-serial port between the box monitor and the guest agent;
+ *   - the box monitor's control socket, between the library and the monitor,
+ *     which relays exec channels to the agent (renumbering channel ids so
+ *     several clients can share one port).
+ *
+ * A frame is a 12-byte header followed by `len` bytes of payload:
+ *
+ *   offset 0  u32 big-endian  len      payload length, <= BL_PROTO_MAX_PAYLOAD
+ *   offset 4  u32 big-endian  channel  0 = the session; >= 1 = one exec
+ *   offset 8  u8              type     enum bl_frame_type
+ *   offset 9  u8[3]           zero     must be zero; a reader rejects others
+ *
+ * CONTROL payloads are one JSON object in the QEMU guest agent's vocabulary:
+ *   request   {"execute": "NAME", "arguments": {...}}
+ *   reply     {"return": {...}}  or  {"error": {"class": "...", "desc": "..."}}
+ *   event     {"event": "NAME", "data": {...}}
+ * Replies on a channel come in the order of its requests; no "id" member is
+ * needed because the channel number carries it.
+ *
+ * Session (channel 0), agent side:
+ *   agent -> host  event  "ready"    {"version": N}   once the port is open
+ *   host -> agent  execute "hello"   {"version": N}   -> return {"version": N}
+ *                                                       or error "VersionMismatch"
+ *   host -> agent  execute "shutdown" {}             -> return {}, then the
+ *                  agent ends every process, syncs, unmounts and reboots (QEMU
+ *                  runs with -no-reboot, so the VM exits).
+ *
+ * Session (channel 0), monitor side (control socket only):
+ *   client -> monitor execute "hello"  {"version": N} -> return {"version": N, "id": BOXID}
+ *   client -> monitor execute "stop"   {"force": bool, "timeout_ms": N} -> return {}
+ *                     (the monitor exits soon after the reply)
+ *   client -> monitor execute "status" {} -> return {"qemu": "running"|"paused"|...}
+ *
+ * Exec (channel N >= 1, chosen by the host, unused on this link):
+ *   host -> agent  execute "exec" {
+ *        "argv": ["prog", "arg", ...],       required, non-empty
+ *        "env": ["K=V", ...],                optional, added to the default env
+ *        "cwd": "/dir",                      optional, default "/"
+ *        "user": "name" | "uid" | "uid:gid", optional, default root
+ *        "timeout_ms": N,                    optional, 0 = none; on expiry the
+ *                                            process group gets SIGKILL
+ *        "stdin": true | false               optional, false = stdin is /dev/null
+ *   }
+ *   -> return {"pid": N}
+ *   -> error {"class": "CommandNotFound" | "PermissionDenied" |
+ *             "InvalidArgument" | "Failed", "desc": "..."}  (channel is then free)
+ *   then, from the agent: STDOUT / STDERR frames, an empty STDOUT and an empty
+ *   STDERR frame (end of each stream), and last
+ *      event "exit" {"code": N}  or  {"signal": N}  (+ "timed_out": true)
+ *   after which the channel number is free again.
+ *   host -> agent  execute "signal" {"signal": N} -> return {}
+ *   host -> agent  STDIN frames; an empty STDIN frame closes the child's stdin.
+ *
+ * Flow control: each side may send at most BL_PROTO_INITIAL_CREDIT bytes of
+ * data payload (STDOUT+STDERR together for the agent, STDIN for the host) on a
+ * channel before the peer grants more with a CREDIT frame (payload: u32
+ * big-endian byte count). A receiver grants credit as it hands bytes on, so
+ * neither side buffers more than one window per exec. Sending beyond the
+ * granted credit is a protocol error.
+ *
+ * Any violation (bad length, nonzero padding, unknown type, malformed JSON, a
+ * frame for a channel that is not open) ends the link: the host treats all
+ * of it as hostile input.
+ */
+#ifndef BL_PROTO_H
+#define BL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BL_PROTO_VERSION 1
+#define BL_PROTO_HEADER_SIZE 12
+#define BL_PROTO_MAX_PAYLOAD (64 * 1024)
+#define BL_PROTO_INITIAL_CREDIT (256 * 1024)
+#define BL_PROTO_MAX_CHANNEL 0x7fffffffu
+/* Name of the virtserialport the agent serves on (/sys/class/virtio-ports/…/name). */
+#define BL_PROTO_PORT_NAME "org.boxlite.agent.0"
+
+enum bl_frame_type {
+    BL_FRAME_CONTROL = 1,
+    BL_FRAME_STDIN = 2,
+    BL_FRAME_STDOUT = 3,
+    BL_FRAME_STDERR = 4,
+    BL_FRAME_CREDIT = 5,
+};
+
+struct bl_frame_header {
+    uint32_t len;
+    uint32_t channel;
+    uint8_t type;
+};
+
+static inline void bl_proto_put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t bl_proto_get_u32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void bl_proto_encode_header(uint8_t out[BL_PROTO_HEADER_SIZE],
+                                          const struct bl_frame_header *h)
+{
+    bl_proto_put_u32(out, h->len);
+    bl_proto_put_u32(out + 4, h->channel);
+    out[8] = h->type;
+    out[9] = out[10] = out[11] = 0;
+}
+
+/* Decodes and validates a header. Returns 0, or -1 when the header is
+ * malformed (oversized payload, nonzero padding, unknown type, a CREDIT frame
+ * whose payload is not 4 bytes, or data frames on channel 0). */
+static inline int bl_proto_decode_header(const uint8_t in[BL_PROTO_HEADER_SIZE],
+                                         struct bl_frame_header *h)
+{
+    h->len = bl_proto_get_u32(in);
+    h->channel = bl_proto_get_u32(in + 4);
+    h->type = in[8];
+    if (in[9] || in[10] || in[11])
+        return -1;
+    if (h->len > BL_PROTO_MAX_PAYLOAD || h->channel > BL_PROTO_MAX_CHANNEL)
+        return -1;
+    if (h->type < BL_FRAME_CONTROL || h->type > BL_FRAME_CREDIT)
+        return -1;
+    if (h->type == BL_FRAME_CREDIT && h->len != 4)
+        return -1;
+    if (h->type == BL_FRAME_CONTROL && h->len == 0)
+        return -1;
+    if (h->type != BL_FRAME_CONTROL && h->channel == 0)
+        return -1;
+    return 0;
+}
+
+#endif /* BL_PROTO_H */

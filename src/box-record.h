@@ -1,0 +1,47 @@
+/* box-record.h: the on-disk record of one box (BOXDIR/box.json).
+ *
+ * Both the library and the box's monitor update it, possibly from different
+ * processes at once, so every change is a read-modify-write under an
+ * exclusive flock on BOXDIR/lock, and every write is a write + rename.
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "boxlite-enums.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    char *id;
+    char *name;
+    char *created_at;    /* ISO 8601, UTC */
+    JsonNode *options;   /* the box options, as bl_box_options_to_json() writes them */
+    BoxliteBoxState state;
+    gint monitor_pid;    /* 0 when no monitor runs */
+    char *started_at;    /* nullable */
+    char *finished_at;   /* nullable */
+    char *error;         /* why it crashed or failed to boot; nullable */
+} BlRecord;
+
+BlRecord *bl_record_new (const char *id, const char *name, JsonNode *options);
+void bl_record_free (BlRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlRecord, bl_record_free)
+
+BlRecord *bl_record_load (const char *box_dir, GError **error);
+gboolean bl_record_save (const char *box_dir, const BlRecord *record, GError **error);
+
+/* Takes the exclusive lock on @box_dir; returns the fd to pass to
+ * bl_record_unlock(), or -1 with @error set. */
+int bl_record_lock (const char *box_dir, GError **error);
+void bl_record_unlock (int fd);
+
+/* Under the lock: sets state, monitor pid, error (NULL clears it) and the
+ * started/finished stamps that go with the state. */
+gboolean bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
+                              const char *error_message, GError **error);
+
+const char *bl_box_state_to_string (BoxliteBoxState state);
+gboolean bl_box_state_from_string (const char *text, BoxliteBoxState *state);
+
+G_END_DECLS

@@ -1,0 +1,734 @@
+/* boxlite-box.c: one box: its record, its monitor, its commands. */
+#define G_LOG_DOMAIN "boxlite"
+
+#include "boxlite-box.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "boxlite-error.h"
+#include "boxlite-private.h"
+#include "initramfs.h"
+#include "launch.h"
+
+/* TCG boots take a second or two; a loaded CI machine may take far longer. */
+#define BOOT_TIMEOUT_MS 120000
+#define STOP_TIMEOUT_MS 10000
+
+struct _BoxliteBox {
+    GObject parent_instance;
+    BoxliteRuntime *runtime;
+    char *dir;
+    char *id;   /* never change: kept apart from the record, which is */
+    char *name; /* replaced on every refresh */
+    GMutex lock;
+    BlRecord *record;
+    BoxliteBoxOptions *options;
+};
+
+G_DEFINE_FINAL_TYPE (BoxliteBox, boxlite_box, G_TYPE_OBJECT)
+
+static void
+boxlite_box_finalize (GObject *object)
+{
+    BoxliteBox *self = BOXLITE_BOX (object);
+
+    g_clear_object (&self->runtime);
+    g_clear_object (&self->options);
+    g_clear_pointer (&self->record, bl_record_free);
+    g_free (self->dir);
+    g_free (self->id);
+    g_free (self->name);
+    g_mutex_clear (&self->lock);
+    G_OBJECT_CLASS (boxlite_box_parent_class)->finalize (object);
+}
+
+static void
+boxlite_box_class_init (BoxliteBoxClass *klass)
+{
+    G_OBJECT_CLASS (klass)->finalize = boxlite_box_finalize;
+}
+
+static void
+boxlite_box_init (BoxliteBox *self)
+{
+    g_mutex_init (&self->lock);
+}
+
+BoxliteBox *
+bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,
+            BoxliteBoxOptions *options)
+{
+    BoxliteBox *self = g_object_new (BOXLITE_TYPE_BOX, NULL);
+
+    self->runtime = g_object_ref (runtime);
+    self->dir = g_strdup (box_dir);
+    self->record = record;
+    self->id = g_strdup (record->id);
+    self->name = g_strdup (record->name);
+    self->options = g_object_ref (options);
+    return self;
+}
+
+const char *
+bl_box_get_dir (BoxliteBox *self)
+{
+    return self->dir;
+}
+
+/**
+ * boxlite_box_get_id:
+ * @self: the box
+ *
+ * Returns: the box's id: 32 hexadecimal digits
+ */
+const char *
+boxlite_box_get_id (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+    return self->id;
+}
+
+/**
+ * boxlite_box_get_name:
+ * @self: the box
+ *
+ * Returns: the box's unique name
+ */
+const char *
+boxlite_box_get_name (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+    return self->name;
+}
+
+/**
+ * boxlite_box_get_options:
+ * @self: the box
+ *
+ * Returns: (transfer none): the options the box was created with
+ */
+BoxliteBoxOptions *
+boxlite_box_get_options (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+    return self->options;
+}
+
+/**
+ * boxlite_box_get_created_at:
+ * @self: the box
+ *
+ * Returns: (transfer full) (nullable): when the box was created
+ */
+GDateTime *
+boxlite_box_get_created_at (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+    g_mutex_lock (&self->lock);
+    GDateTime *created = self->record->created_at
+                             ? g_date_time_new_from_iso8601 (self->record->created_at, NULL)
+                             : NULL;
+    g_mutex_unlock (&self->lock);
+    return created;
+}
+
+/* Whether @pid is a box monitor: a recycled pid must not pass for one. */
+static gboolean
+monitor_alive (gint pid)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+
+    if (pid <= 0 || (kill (pid, 0) < 0 && errno == ESRCH))
+        return FALSE;
+    path = g_strdup_printf ("/proc/%d/cmdline", pid);
+    if (!g_file_get_contents (path, &cmdline, &len, NULL))
+        return FALSE;
+    return len > 0 && g_str_has_suffix (cmdline, "boxlite-shim");
+}
+
+/**
+ * boxlite_box_refresh:
+ * @self: the box
+ * @error: return location for a #GError
+ *
+ * Re-reads the box's record, which its monitor updates from another process.
+ * A box recorded as running whose monitor is gone is recorded as crashed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+boxlite_box_refresh (BoxliteBox *self, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+
+    g_autoptr (BlRecord) record = bl_record_load (self->dir, error);
+    if (!record)
+        return FALSE;
+    if (record->state == BOXLITE_BOX_STATE_RUNNING && !monitor_alive (record->monitor_pid)) {
+        g_autofree char *why =
+            g_strdup_printf ("the box monitor (pid %d) disappeared", record->monitor_pid);
+        /* It may have just finished writing its own verdict: re-read under the lock. */
+        int lock = bl_record_lock (self->dir, error);
+        if (lock < 0)
+            return FALSE;
+        g_autoptr (BlRecord) again = bl_record_load (self->dir, error);
+        if (again && again->state == BOXLITE_BOX_STATE_RUNNING &&
+            again->monitor_pid == record->monitor_pid) {
+            again->state = BOXLITE_BOX_STATE_CRASHED;
+            again->monitor_pid = 0;
+            g_free (again->error);
+            again->error = g_steal_pointer (&why);
+            bl_record_save (self->dir, again, NULL);
+        }
+        bl_record_unlock (lock);
+        if (!again)
+            return FALSE;
+        g_clear_pointer (&record, bl_record_free);
+        record = g_steal_pointer (&again);
+    }
+    g_mutex_lock (&self->lock);
+    bl_record_free (self->record);
+    self->record = g_steal_pointer (&record);
+    g_mutex_unlock (&self->lock);
+    return TRUE;
+}
+
+/**
+ * boxlite_box_get_state:
+ * @self: the box
+ *
+ * Returns: the box's state, as its record says now
+ */
+BoxliteBoxState
+boxlite_box_get_state (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), BOXLITE_BOX_STATE_CRASHED);
+    boxlite_box_refresh (self, NULL);
+    g_mutex_lock (&self->lock);
+    BoxliteBoxState state = self->record->state;
+    g_mutex_unlock (&self->lock);
+    return state;
+}
+
+/**
+ * boxlite_box_dup_error:
+ * @self: the box
+ *
+ * Returns: (nullable) (transfer full): why the box crashed or failed to
+ *   boot, as of the last refresh
+ */
+char *
+boxlite_box_dup_error (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+    g_mutex_lock (&self->lock);
+    char *error = g_strdup (self->record->error);
+    g_mutex_unlock (&self->lock);
+    return error;
+}
+
+/**
+ * boxlite_box_get_monitor_pid:
+ * @self: the box
+ *
+ * Returns: the host pid of the box's monitor process, or 0 when not running
+ */
+gint
+boxlite_box_get_monitor_pid (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), 0);
+    g_mutex_lock (&self->lock);
+    gint pid = self->record->monitor_pid;
+    g_mutex_unlock (&self->lock);
+    return pid;
+}
+
+/**
+ * boxlite_box_inspect:
+ * @self: the box
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the box's record as a JSON object, with its
+ *   directory added
+ */
+char *
+boxlite_box_inspect (BoxliteBox *self, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+
+    if (!boxlite_box_refresh (self, error))
+        return NULL;
+    g_autofree char *path = g_build_filename (self->dir, "box.json", NULL);
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    if (!json_parser_load_from_file (parser, path, error))
+        return NULL;
+    JsonNode *root = json_parser_get_root (parser);
+    JsonObject *obj = json_node_get_object (root);
+    json_object_set_string_member (obj, "dir", self->dir);
+    return json_to_string (root, TRUE);
+}
+
+static void
+set_from_local (GError **error, BoxliteError code, const char *prefix, GError *local)
+{
+    g_set_error (error, BOXLITE_ERROR, code, "%s: %s", prefix, local->message);
+}
+
+static BlLaunch *
+make_launch (BoxliteBox *self, GError **error)
+{
+    g_autoptr (BlLaunch) launch = g_new0 (BlLaunch, 1);
+    g_autofree char *agent = NULL;
+    g_autofree char *kernel_dir = g_build_filename (bl_runtime_get_cache_dir (self->runtime),
+                                                    "kernel", NULL);
+
+    launch->box_id = g_strdup (self->id);
+    launch->box_dir = g_strdup (self->dir);
+    launch->disk = g_build_filename (self->dir, "disk.qcow2", NULL);
+    if (!(launch->qemu = bl_path_qemu (error)) || !(launch->kernel = bl_path_kernel (error)) ||
+        !(agent = bl_path_agent (error)))
+        return NULL;
+    if (g_mkdir_with_parents (kernel_dir, 0700) < 0) {
+        int saved = errno;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s",
+                     kernel_dir, g_strerror (saved));
+        return NULL;
+    }
+    if (!(launch->initrd = bl_initramfs_ensure (agent, kernel_dir, error)))
+        return NULL;
+    launch->cpus = boxlite_box_options_get_cpus (self->options);
+    launch->memory_mib = boxlite_box_options_get_memory_mib (self->options);
+    launch->accel = boxlite_box_options_get_accel (self->options);
+    launch->network = boxlite_box_options_get_network (self->options);
+    launch->hostname = g_strdup (self->name);
+    launch->detach = boxlite_box_options_get_detach (self->options);
+    launch->auto_remove = boxlite_box_options_get_auto_remove (self->options);
+    launch->boot_timeout_ms = BOOT_TIMEOUT_MS;
+    return g_steal_pointer (&launch);
+}
+
+static void
+monitor_child_setup (gpointer user_data)
+{
+    /* Its own session: a Ctrl-C meant for the caller's terminal must not
+     * reach the monitor (and through it, QEMU). */
+    setsid ();
+}
+
+/* Reads the monitor's one-line verdict on the boot: "ok" or "error: ...". */
+static char *
+read_ready_line (int fd, guint timeout_ms)
+{
+    GString *line = g_string_new (NULL);
+    gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+    while (line->len < 64 * 1024 && !strchr (line->str, '\n')) {
+        gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (left <= 0)
+            break;
+        int r = poll (&pfd, 1, (int) MIN (left, G_MAXINT));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        char buf[512];
+        ssize_t n = read (fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        g_string_append_len (line, buf, n);
+    }
+    return g_string_free (line, FALSE);
+}
+
+static char *
+log_tail (const char *box_dir, const char *name)
+{
+    g_autofree char *path = g_build_filename (box_dir, name, NULL);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents (path, &text, &len, NULL) || len == 0)
+        return g_strdup ("");
+    const char *start = len > 1500 ? text + len - 1500 : text;
+    return g_strdup (start);
+}
+
+/**
+ * boxlite_box_start:
+ * @self: the box
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Boots the box and returns once its agent answers. A box that is not
+ * detached stops when this runtime is finalized or its process dies.
+ *
+ * Returns: %TRUE when the box runs
+ */
+gboolean
+boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+
+    if (boxlite_box_get_state (self) == BOXLITE_BOX_STATE_RUNNING) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE, "box %s is already running",
+                     self->name);
+        return FALSE;
+    }
+    g_autofree char *shim = bl_path_shim (error);
+    if (!shim)
+        return FALSE;
+    g_autoptr (BlLaunch) launch = make_launch (self, error);
+    if (!launch)
+        return FALSE;
+    g_autofree char *launch_path = g_build_filename (self->dir, "launch.json", NULL);
+    if (!bl_launch_save (launch_path, launch, error))
+        return FALSE;
+
+    int ready[2], lifeline[2] = { -1, -1 };
+    if (!g_unix_open_pipe (ready, O_CLOEXEC, error))
+        return FALSE;
+    if (!launch->detach && !g_unix_open_pipe (lifeline, O_CLOEXEC, error)) {
+        close (ready[0]);
+        close (ready[1]);
+        return FALSE;
+    }
+    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+        G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    g_subprocess_launcher_set_child_setup (launcher, monitor_child_setup, NULL, NULL);
+    g_subprocess_launcher_take_fd (launcher, ready[1], 3);
+    g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+    g_ptr_array_add (argv, shim);
+    g_ptr_array_add (argv, (char *) "--box-dir");
+    g_ptr_array_add (argv, self->dir);
+    g_ptr_array_add (argv, (char *) "--ready-fd");
+    g_ptr_array_add (argv, (char *) "3");
+    if (lifeline[0] >= 0) {
+        g_subprocess_launcher_take_fd (launcher, lifeline[0], 4);
+        g_ptr_array_add (argv, (char *) "--lifeline-fd");
+        g_ptr_array_add (argv, (char *) "4");
+    }
+    g_ptr_array_add (argv, NULL);
+
+    g_autoptr (GError) local = NULL;
+    g_autoptr (GSubprocess) monitor =
+        g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &local);
+    /* The launcher owns the child's ends; drop them now so EOF means "gone". */
+    g_clear_object (&launcher);
+    if (!monitor) {
+        close (ready[0]);
+        if (lifeline[1] >= 0)
+            close (lifeline[1]);
+        set_from_local (error, BOXLITE_ERROR_BOOT_FAILED, "cannot start the box monitor", local);
+        return FALSE;
+    }
+    /* GSubprocess reaps the monitor on GLib's worker thread whenever it exits. */
+    g_subprocess_wait_async (monitor, NULL, NULL, NULL);
+
+    g_autofree char *verdict = read_ready_line (ready[0], BOOT_TIMEOUT_MS + 10000);
+    close (ready[0]);
+    g_strchomp (verdict);
+    if (!g_str_equal (verdict, "ok")) {
+        if (lifeline[1] >= 0)
+            close (lifeline[1]);
+        g_subprocess_force_exit (monitor);
+        g_autofree char *tail = log_tail (self->dir, "monitor.log");
+        if (g_str_has_prefix (verdict, "error: "))
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_BOOT_FAILED, "box %s did not boot: %s",
+                         self->name, verdict + 7);
+        else
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_BOOT_FAILED,
+                         "box %s did not boot: the monitor gave no answer%s%s", self->name,
+                         *tail ? "; its log ends with:\n" : "", tail);
+        boxlite_box_refresh (self, NULL);
+        return FALSE;
+    }
+    if (lifeline[1] >= 0)
+        bl_runtime_hold_lifeline (self->runtime, self->id, lifeline[1]);
+    return boxlite_box_refresh (self, error);
+}
+
+static void
+start_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+    GError *error = NULL;
+
+    if (boxlite_box_start (source, cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+    else
+        g_task_return_error (task, error);
+}
+
+/**
+ * boxlite_box_start_async:
+ * @self: the box
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the box runs or failed to
+ * @user_data: data for @callback
+ */
+void
+boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+    g_task_set_source_tag (task, boxlite_box_start_async);
+    g_task_run_in_thread (task, start_thread);
+}
+
+/**
+ * boxlite_box_start_finish:
+ * @self: the box
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the box runs
+ */
+gboolean
+boxlite_box_start_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+    return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+wait_monitor_gone (gint pid, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+    while (monitor_alive (pid) && g_get_monotonic_time () < deadline)
+        g_usleep (10 * 1000);
+    if (monitor_alive (pid)) {
+        g_warning ("box monitor %d did not exit; killing it", pid);
+        kill (pid, SIGKILL);
+    }
+}
+
+/**
+ * boxlite_box_stop:
+ * @self: the box
+ * @force: power the VM off at once instead of shutting the guest down
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Stops the box; its disk is kept, and it can be started again. Stopping a
+ * box that does not run succeeds.
+ *
+ * Returns: %TRUE when the box no longer runs
+ */
+gboolean
+boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+
+    if (boxlite_box_get_state (self) != BOXLITE_BOX_STATE_RUNNING)
+        return TRUE;
+    gint pid = boxlite_box_get_monitor_pid (self);
+    g_autoptr (GError) local = NULL;
+    if (!bl_monitor_stop (self->dir, force, STOP_TIMEOUT_MS, cancellable, &local))
+        g_message ("box %s: asking the monitor to stop failed (%s); ending it", self->name,
+                   local->message);
+    wait_monitor_gone (pid, local ? 1000 : STOP_TIMEOUT_MS + 5000);
+    bl_runtime_drop_lifeline (self->runtime, self->id);
+    bl_client_forget (bl_runtime_get_client (self->runtime), self->dir);
+    if (!g_file_test (self->dir, G_FILE_TEST_IS_DIR))
+        return TRUE; /* auto_remove: the monitor took the box with it */
+    return boxlite_box_refresh (self, error);
+}
+
+static void
+stop_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+    GError *error = NULL;
+
+    if (boxlite_box_stop (source, GPOINTER_TO_INT (task_data), cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+    else
+        g_task_return_error (task, error);
+}
+
+/**
+ * boxlite_box_stop_async:
+ * @self: the box
+ * @force: power off at once
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the box has stopped
+ * @user_data: data for @callback
+ */
+void
+boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+    g_task_set_source_tag (task, boxlite_box_stop_async);
+    g_task_set_task_data (task, GINT_TO_POINTER (force), NULL);
+    g_task_run_in_thread (task, stop_thread);
+}
+
+/**
+ * boxlite_box_stop_finish:
+ * @self: the box
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the box no longer runs
+ */
+gboolean
+boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+    return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+add_strv_member (JsonBuilder *b, const char *name, GPtrArray *items)
+{
+    json_builder_set_member_name (b, name);
+    json_builder_begin_array (b);
+    for (guint i = 0; i < items->len; i++)
+        json_builder_add_string_value (b, items->pdata[i]);
+    json_builder_end_array (b);
+}
+
+/* The exec request: the command's settings over the box's defaults. */
+static JsonNode *
+exec_request (BoxliteBox *self, BoxliteCommand *command)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+    g_autoptr (GPtrArray) env = g_ptr_array_new ();
+    const char *const *box_env = boxlite_box_options_get_env (self->options);
+    const char *const *cmd_env = boxlite_command_get_env (command);
+    const char *cwd = boxlite_command_get_working_dir (command);
+    const char *user = boxlite_command_get_user (command);
+
+    for (const char *const *a = boxlite_command_get_argv (command); *a; a++)
+        g_ptr_array_add (argv, (gpointer) *a);
+    for (guint i = 0; box_env && box_env[i]; i++)
+        g_ptr_array_add (env, (gpointer) box_env[i]);
+    for (guint i = 0; cmd_env && cmd_env[i]; i++)
+        g_ptr_array_add (env, (gpointer) cmd_env[i]);
+    if (!cwd)
+        cwd = boxlite_box_options_get_working_dir (self->options);
+    if (!user)
+        user = boxlite_box_options_get_user (self->options);
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "execute");
+    json_builder_add_string_value (b, "exec");
+    json_builder_set_member_name (b, "arguments");
+    json_builder_begin_object (b);
+    add_strv_member (b, "argv", argv);
+    add_strv_member (b, "env", env);
+    if (cwd) {
+        json_builder_set_member_name (b, "cwd");
+        json_builder_add_string_value (b, cwd);
+    }
+    if (user) {
+        json_builder_set_member_name (b, "user");
+        json_builder_add_string_value (b, user);
+    }
+    json_builder_set_member_name (b, "timeout_ms");
+    json_builder_add_int_value (b, boxlite_command_get_timeout_ms (command));
+    json_builder_set_member_name (b, "stdin");
+    json_builder_add_boolean_value (b, boxlite_command_get_stdin (command));
+    json_builder_end_object (b);
+    json_builder_end_object (b);
+    return json_builder_get_root (b);
+}
+
+/**
+ * boxlite_box_exec_async:
+ * @self: a running box
+ * @command: what to run
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the command started, or failed to
+ * @user_data: data for @callback
+ *
+ * Starts @command in the box. Many commands may run at once.
+ */
+void
+boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail (BOXLITE_IS_BOX (self));
+    g_return_if_fail (BOXLITE_IS_COMMAND (command));
+
+    GTask *task = g_task_new (self, cancellable, callback, user_data);
+    g_task_set_source_tag (task, boxlite_box_exec_async);
+    g_autoptr (GError) error = NULL;
+    if (!bl_env_validate (boxlite_command_get_env (command), &error)) {
+        g_task_return_error (task, g_steal_pointer (&error));
+        g_object_unref (task);
+        return;
+    }
+    const char *cwd = boxlite_command_get_working_dir (command);
+    if (cwd && !g_path_is_absolute (cwd)) {
+        g_task_return_new_error (task, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                                 "working directory '%s' is not an absolute path", cwd);
+        g_object_unref (task);
+        return;
+    }
+    g_autoptr (JsonNode) request = exec_request (self, command);
+    /* The I/O thread completes (and releases) the task. */
+    bl_client_exec_async (bl_runtime_get_client (self->runtime), self->dir, request,
+                          boxlite_command_get_stdin (command), task);
+}
+
+/**
+ * boxlite_box_exec_finish:
+ * @self: the box
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the running command, or %NULL with @error set
+ *   (%BOXLITE_ERROR_COMMAND_NOT_FOUND when the program does not exist)
+ */
+BoxliteExecution *
+boxlite_box_exec_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+    return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/**
+ * boxlite_box_exec:
+ * @self: a running box
+ * @command: what to run
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Starts @command and returns once it runs; see boxlite_box_exec_async().
+ *
+ * Returns: (transfer full): the running command, or %NULL with @error set
+ */
+BoxliteExecution *
+boxlite_box_exec (BoxliteBox *self, BoxliteCommand *command, GCancellable *cancellable,
+                  GError **error)
+{
+    g_autoptr (GMainContext) context = g_main_context_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+
+    g_main_context_push_thread_default (context);
+    boxlite_box_exec_async (self, command, cancellable, store_result, &result);
+    while (!result)
+        g_main_context_iteration (context, TRUE);
+    g_main_context_pop_thread_default (context);
+    return boxlite_box_exec_finish (self, result, error);
+}

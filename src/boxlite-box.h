@@ -1,0 +1,43 @@
+/* boxlite-box.h: one box. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "boxlite-box-options.h"
+#include "boxlite-command.h"
+#include "boxlite-enums.h"
+#include "boxlite-execution.h"
+
+G_BEGIN_DECLS
+
+#define BOXLITE_TYPE_BOX (boxlite_box_get_type ())
+G_DECLARE_FINAL_TYPE (BoxliteBox, boxlite_box, BOXLITE, BOX, GObject)
+
+const char *boxlite_box_get_id (BoxliteBox *self);
+const char *boxlite_box_get_name (BoxliteBox *self);
+BoxliteBoxState boxlite_box_get_state (BoxliteBox *self);
+BoxliteBoxOptions *boxlite_box_get_options (BoxliteBox *self);
+GDateTime *boxlite_box_get_created_at (BoxliteBox *self);
+char *boxlite_box_dup_error (BoxliteBox *self);
+gint boxlite_box_get_monitor_pid (BoxliteBox *self);
+
+gboolean boxlite_box_refresh (BoxliteBox *self, GError **error);
+char *boxlite_box_inspect (BoxliteBox *self, GError **error);
+
+gboolean boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error);
+void boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_box_start_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
+
+gboolean boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, GError **error);
+void boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
+
+BoxliteExecution *boxlite_box_exec (BoxliteBox *self, BoxliteCommand *command,
+                                    GCancellable *cancellable, GError **error);
+void boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+BoxliteExecution *boxlite_box_exec_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS

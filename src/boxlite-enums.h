@@ -1,0 +1,51 @@
+/* boxlite-enums.h: enumerations of the public API. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * BoxliteBoxState:
+ * @BOXLITE_BOX_STATE_CONFIGURED: created, never started
+ * @BOXLITE_BOX_STATE_RUNNING: its monitor and VM are up
+ * @BOXLITE_BOX_STATE_STOPPED: stopped cleanly; can be started again
+ * @BOXLITE_BOX_STATE_CRASHED: the VM or its monitor died unexpectedly; the
+ *   box's `error` says why. It can be started again.
+ *
+ * Where a box is in its life.
+ */
+typedef enum {
+    BOXLITE_BOX_STATE_CONFIGURED,
+    BOXLITE_BOX_STATE_RUNNING,
+    BOXLITE_BOX_STATE_STOPPED,
+    BOXLITE_BOX_STATE_CRASHED,
+} BoxliteBoxState;
+
+/**
+ * BoxliteAccel:
+ * @BOXLITE_ACCEL_AUTO: KVM when a guest really boots on it, else TCG
+ * @BOXLITE_ACCEL_KVM: KVM only; fails when it cannot run the guest
+ * @BOXLITE_ACCEL_TCG: QEMU's software emulation
+ *
+ * Which QEMU accelerator runs the box.
+ */
+typedef enum {
+    BOXLITE_ACCEL_AUTO,
+    BOXLITE_ACCEL_KVM,
+    BOXLITE_ACCEL_TCG,
+} BoxliteAccel;
+
+/**
+ * BoxliteNetworkMode:
+ * @BOXLITE_NETWORK_DISABLED: no network interface at all
+ * @BOXLITE_NETWORK_ENABLED: a filtered user-space network
+ *
+ * Whether the box has a network.
+ */
+typedef enum {
+    BOXLITE_NETWORK_DISABLED,
+    BOXLITE_NETWORK_ENABLED,
+} BoxliteNetworkMode;
+
+G_END_DECLS

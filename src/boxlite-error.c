@@ -1,0 +1,3 @@
+#include "boxlite-error.h"
+
+G_DEFINE_QUARK (boxlite-error-quark, boxlite_error)

@@ -1,0 +1,51 @@
+/* boxlite-error.h: the library's error domain. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * BOXLITE_ERROR:
+ *
+ * Error domain of boxlite. Errors in it have a #BoxliteError code.
+ */
+#define BOXLITE_ERROR (boxlite_error_quark ())
+
+/**
+ * BoxliteError:
+ * @BOXLITE_ERROR_FAILED: anything not listed below
+ * @BOXLITE_ERROR_INVALID_ARGUMENT: an option or argument is invalid
+ * @BOXLITE_ERROR_NOT_FOUND: no box has that id, id prefix or name
+ * @BOXLITE_ERROR_AMBIGUOUS: an id prefix names more than one box
+ * @BOXLITE_ERROR_EXISTS: a box with that name exists already
+ * @BOXLITE_ERROR_INVALID_STATE: the box is not in a state that allows it
+ * @BOXLITE_ERROR_COMMAND_NOT_FOUND: the command does not exist in the box
+ * @BOXLITE_ERROR_PERMISSION_DENIED: the command exists but cannot be run
+ * @BOXLITE_ERROR_PROTOCOL: the guest or the monitor sent something invalid
+ * @BOXLITE_ERROR_BOOT_FAILED: the box did not come up
+ * @BOXLITE_ERROR_CRASHED: the box died while it was being used
+ * @BOXLITE_ERROR_TIMED_OUT: an operation did not finish in time
+ * @BOXLITE_ERROR_IMAGE: the root filesystem or image cannot be used
+ *
+ * Error codes in the #BOXLITE_ERROR domain.
+ */
+typedef enum {
+    BOXLITE_ERROR_FAILED,
+    BOXLITE_ERROR_INVALID_ARGUMENT,
+    BOXLITE_ERROR_NOT_FOUND,
+    BOXLITE_ERROR_AMBIGUOUS,
+    BOXLITE_ERROR_EXISTS,
+    BOXLITE_ERROR_INVALID_STATE,
+    BOXLITE_ERROR_COMMAND_NOT_FOUND,
+    BOXLITE_ERROR_PERMISSION_DENIED,
+    BOXLITE_ERROR_PROTOCOL,
+    BOXLITE_ERROR_BOOT_FAILED,
+    BOXLITE_ERROR_CRASHED,
+    BOXLITE_ERROR_TIMED_OUT,
+    BOXLITE_ERROR_IMAGE,
+} BoxliteError;
+
+GQuark boxlite_error_quark (void);
+
+G_END_DECLS

@@ -1,0 +1,19 @@
+/* boxlite-options.h: settings of a runtime. */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define BOXLITE_TYPE_OPTIONS (boxlite_options_get_type ())
+G_DECLARE_FINAL_TYPE (BoxliteOptions, boxlite_options, BOXLITE, OPTIONS, GObject)
+
+BoxliteOptions *boxlite_options_new (void);
+
+const char *boxlite_options_get_home_dir (BoxliteOptions *self);
+void boxlite_options_set_home_dir (BoxliteOptions *self, const char *home_dir);
+
+const char *const *boxlite_options_get_image_registries (BoxliteOptions *self);
+void boxlite_options_set_image_registries (BoxliteOptions *self, const char *const *registries);
+
+G_END_DECLS

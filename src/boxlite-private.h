@@ -1,0 +1,80 @@
+/* boxlite-private.h: what the library's files share and do not export. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "box-record.h"
+#include "boxlite-box-options.h"
+#include "boxlite-box.h"
+#include "boxlite-command.h"
+#include "boxlite-execution.h"
+#include "boxlite-runtime.h"
+
+G_BEGIN_DECLS
+
+/* boxlite-box-options.c */
+JsonNode *bl_box_options_to_json (BoxliteBoxOptions *self);
+BoxliteBoxOptions *bl_box_options_from_json (JsonNode *node, GError **error);
+const char *bl_accel_to_string (BoxliteAccel accel);
+gboolean bl_accel_from_string (const char *text, BoxliteAccel *accel);
+gboolean bl_env_validate (const char *const *env, GError **error);
+
+/* boxlite-runtime.c */
+typedef struct _BlClient BlClient;
+BlClient *bl_runtime_get_client (BoxliteRuntime *self);
+const char *bl_runtime_get_boxes_dir (BoxliteRuntime *self);
+const char *bl_runtime_get_cache_dir (BoxliteRuntime *self);
+/* Keeps @fd (the write end of a non-detached box's lifeline) open for as long
+ * as the runtime lives; takes ownership. */
+void bl_runtime_hold_lifeline (BoxliteRuntime *self, const char *box_id, int fd);
+void bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id);
+
+/* boxlite-box.c */
+BoxliteBox *bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,
+                        BoxliteBoxOptions *options);
+const char *bl_box_get_dir (BoxliteBox *self);
+
+/* client.c: the runtime's I/O thread and its links to box monitors. */
+BlClient *bl_client_new (void);
+void bl_client_free (BlClient *client);
+void bl_client_exec_async (BlClient *client, const char *box_dir, JsonNode *request,
+                           gboolean pipe_stdin, GTask *task);
+void bl_client_forget (BlClient *client, const char *box_dir);
+
+/* boxlite-execution.c, called on the I/O thread by client.c */
+typedef struct _BlLink BlLink;
+BoxliteExecution *bl_execution_new (BlLink *link, guint32 channel, gboolean pipe_stdin,
+                                    GMainContext *io_context, GError **error);
+void bl_execution_started (BoxliteExecution *self, gint pid);
+gboolean bl_execution_handle_data (BoxliteExecution *self, guint type, GBytes *payload,
+                                   GError **error);
+void bl_execution_handle_credit (BoxliteExecution *self, guint32 bytes);
+void bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out);
+void bl_execution_fail (BoxliteExecution *self, const GError *error);
+
+/* client.c, for boxlite-execution.c on the I/O thread */
+gboolean bl_link_send (BlLink *link, guint32 channel, guint8 type, const void *data, gsize len);
+gboolean bl_link_send_json (BlLink *link, guint32 channel, JsonNode *node);
+void bl_link_ref (BlLink *link);
+void bl_link_unref (BlLink *link);
+GMainContext *bl_link_get_context (BlLink *link);
+
+/* paths.c: where the parts a box is made of are found. */
+char *bl_path_qemu (GError **error);
+char *bl_path_qemu_img (GError **error);
+char *bl_path_kernel (GError **error);
+char *bl_path_agent (GError **error);
+char *bl_path_shim (GError **error);
+char *bl_path_default_image (GError **error);
+
+/* disk.c */
+char *bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *cancellable,
+                          GError **error);
+gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
+                                 GCancellable *cancellable, GError **error);
+
+/* Monitor control socket, used synchronously by start/stop. */
+gboolean bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms,
+                          GCancellable *cancellable, GError **error);
+
+G_END_DECLS

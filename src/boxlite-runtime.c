@@ -1,0 +1,484 @@
+/* boxlite-runtime.c: boxes on one home directory. */
+#define G_LOG_DOMAIN "boxlite"
+
+#include "boxlite-runtime.h"
+
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "box-record.h"
+#include "boxlite-error.h"
+#include "boxlite-private.h"
+
+struct _BoxliteRuntime {
+    GObject parent_instance;
+    char *home_dir;
+    char *boxes_dir;
+    GMutex lock;
+    BlClient *client;       /* started on first use */
+    GHashTable *lifelines;  /* box id -> fd (GINT_TO_POINTER) */
+};
+
+G_DEFINE_FINAL_TYPE (BoxliteRuntime, boxlite_runtime, G_TYPE_OBJECT)
+
+static void
+close_lifeline (gpointer data)
+{
+    close (GPOINTER_TO_INT (data));
+}
+
+static void
+boxlite_runtime_finalize (GObject *object)
+{
+    BoxliteRuntime *self = BOXLITE_RUNTIME (object);
+
+    /* Closing the lifelines is what stops this runtime's non-detached boxes. */
+    g_hash_table_unref (self->lifelines);
+    bl_client_free (self->client);
+    g_free (self->home_dir);
+    g_free (self->boxes_dir);
+    g_mutex_clear (&self->lock);
+    G_OBJECT_CLASS (boxlite_runtime_parent_class)->finalize (object);
+}
+
+static void
+boxlite_runtime_class_init (BoxliteRuntimeClass *klass)
+{
+    G_OBJECT_CLASS (klass)->finalize = boxlite_runtime_finalize;
+}
+
+static void
+boxlite_runtime_init (BoxliteRuntime *self)
+{
+    g_mutex_init (&self->lock);
+    self->lifelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, close_lifeline);
+}
+
+/**
+ * boxlite_runtime_new:
+ * @options: (nullable): runtime options, or %NULL for the defaults
+ * @error: return location for a #GError
+ *
+ * Opens (and creates if needed) the home directory.
+ *
+ * Returns: (transfer full): a runtime, or %NULL with @error set
+ */
+BoxliteRuntime *
+boxlite_runtime_new (BoxliteOptions *options, GError **error)
+{
+    g_autoptr (BoxliteRuntime) self = g_object_new (BOXLITE_TYPE_RUNTIME, NULL);
+    const char *home = options ? boxlite_options_get_home_dir (options) : NULL;
+
+    if (!home || !*home)
+        home = g_getenv ("BOXLITE_HOME");
+    if (home && *home)
+        self->home_dir = g_canonicalize_filename (home, NULL);
+    else
+        self->home_dir = g_build_filename (g_get_home_dir (), ".boxlite", NULL);
+    self->boxes_dir = g_build_filename (self->home_dir, "boxes", NULL);
+    if (g_mkdir_with_parents (self->boxes_dir, 0700) < 0) {
+        int saved = errno;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s",
+                     self->boxes_dir, g_strerror (saved));
+        return NULL;
+    }
+    g_chmod (self->home_dir, 0700);
+    return g_steal_pointer (&self);
+}
+
+/**
+ * boxlite_runtime_get_home_dir:
+ * @self: the runtime
+ *
+ * Returns: the home directory
+ */
+const char *
+boxlite_runtime_get_home_dir (BoxliteRuntime *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), NULL);
+    return self->home_dir;
+}
+
+const char *
+bl_runtime_get_boxes_dir (BoxliteRuntime *self)
+{
+    return self->boxes_dir;
+}
+
+const char *
+bl_runtime_get_cache_dir (BoxliteRuntime *self)
+{
+    return self->home_dir;
+}
+
+BlClient *
+bl_runtime_get_client (BoxliteRuntime *self)
+{
+    g_mutex_lock (&self->lock);
+    if (!self->client)
+        self->client = bl_client_new ();
+    BlClient *client = self->client;
+    g_mutex_unlock (&self->lock);
+    return client;
+}
+
+void
+bl_runtime_hold_lifeline (BoxliteRuntime *self, const char *box_id, int fd)
+{
+    g_mutex_lock (&self->lock);
+    g_hash_table_replace (self->lifelines, g_strdup (box_id), GINT_TO_POINTER (fd));
+    g_mutex_unlock (&self->lock);
+}
+
+void
+bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id)
+{
+    g_mutex_lock (&self->lock);
+    g_hash_table_remove (self->lifelines, box_id);
+    g_mutex_unlock (&self->lock);
+}
+
+static gboolean
+name_is_valid (const char *name)
+{
+    if (!name || !g_ascii_isalnum (name[0]) || strlen (name) > 64)
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum (*p) && *p != '_' && *p != '.' && *p != '-')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Every record under the home dir, oldest first. Unreadable ones are skipped
+ * with a warning: one damaged box must not hide the others. */
+static GPtrArray *
+load_records (BoxliteRuntime *self, GError **error)
+{
+    g_autoptr (GDir) dir = g_dir_open (self->boxes_dir, 0, error);
+    GPtrArray *records = g_ptr_array_new_with_free_func ((GDestroyNotify) bl_record_free);
+    const char *entry;
+
+    if (!dir) {
+        g_ptr_array_unref (records);
+        return NULL;
+    }
+    while ((entry = g_dir_read_name (dir))) {
+        g_autofree char *box_dir = g_build_filename (self->boxes_dir, entry, NULL);
+        g_autoptr (GError) local = NULL;
+        if (!g_file_test (box_dir, G_FILE_TEST_IS_DIR))
+            continue;
+        BlRecord *record = bl_record_load (box_dir, &local);
+        if (record)
+            g_ptr_array_add (records, record);
+        else if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            g_warning ("skipping %s: %s", box_dir, local->message);
+    }
+    return records;
+}
+
+static BlRecord *
+find_record (GPtrArray *records, const char *id_or_name, GError **error)
+{
+    BlRecord *prefix_match = NULL;
+    guint prefix_matches = 0;
+
+    for (guint i = 0; i < records->len; i++) {
+        BlRecord *r = records->pdata[i];
+        if (g_str_equal (r->id, id_or_name) || g_strcmp0 (r->name, id_or_name) == 0)
+            return r;
+        if (g_str_has_prefix (r->id, id_or_name)) {
+            prefix_match = r;
+            prefix_matches++;
+        }
+    }
+    if (prefix_matches == 1)
+        return prefix_match;
+    if (prefix_matches > 1)
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_AMBIGUOUS,
+                     "'%s' matches %u boxes; give more of the id", id_or_name, prefix_matches);
+    else
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND, "no such box: %s", id_or_name);
+    return NULL;
+}
+
+static BoxliteBox *
+box_from_record (BoxliteRuntime *self, BlRecord *record, GError **error)
+{
+    g_autofree char *box_dir = g_build_filename (self->boxes_dir, record->id, NULL);
+    g_autoptr (BoxliteBoxOptions) options = bl_box_options_from_json (record->options, error);
+    BlRecord *copy;
+
+    if (!options)
+        return NULL;
+    copy = bl_record_load (box_dir, error);
+    if (!copy)
+        return NULL;
+    return bl_box_new (self, box_dir, copy, options);
+}
+
+static char *
+new_box_id (void)
+{
+    g_autofree char *uuid = g_uuid_string_random ();
+    GString *id = g_string_new (NULL);
+
+    for (const char *p = uuid; *p; p++) {
+        if (*p != '-')
+            g_string_append_c (id, *p);
+    }
+    return g_string_free (id, FALSE);
+}
+
+/* Claims the name and writes the record, under the home-wide lock so that two
+ * processes cannot create two boxes with one name. */
+static char *
+register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name, GError **error)
+{
+    g_autofree char *id = new_box_id ();
+    g_autofree char *default_name = g_strdup_printf ("box-%.8s", id);
+    g_autofree char *box_dir = g_build_filename (self->boxes_dir, id, NULL);
+    g_autoptr (JsonNode) options_json = bl_box_options_to_json (options);
+
+    if (!name)
+        name = default_name;
+    if (!name_is_valid (name)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "invalid box name '%s': use letters, digits, '_', '.' and '-', starting with "
+                     "a letter or digit, at most 64 characters",
+                     name);
+        return NULL;
+    }
+    int lock = bl_record_lock (self->boxes_dir, error);
+    if (lock < 0)
+        return NULL;
+    g_autoptr (GPtrArray) records = load_records (self, error);
+    gboolean ok = records != NULL;
+    for (guint i = 0; ok && i < records->len; i++) {
+        BlRecord *r = records->pdata[i];
+        if (g_strcmp0 (r->name, name) == 0) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_EXISTS,
+                         "the name '%s' is already used by box %s", name, r->id);
+            ok = FALSE;
+        }
+    }
+    if (ok && g_mkdir (box_dir, 0700) < 0) {
+        int saved = errno;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s", box_dir,
+                     g_strerror (saved));
+        ok = FALSE;
+    }
+    if (ok) {
+        g_autoptr (BlRecord) record = bl_record_new (id, name, options_json);
+        ok = bl_record_save (box_dir, record, error);
+    }
+    bl_record_unlock (lock);
+    return ok ? g_steal_pointer (&id) : NULL;
+}
+
+static gboolean
+remove_box_dir (const char *box_dir)
+{
+    const char *const argv[] = { "rm", "-rf", "--one-file-system", box_dir, NULL };
+    g_autoptr (GSubprocess) rm = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, NULL);
+    return rm && g_subprocess_wait_check (rm, NULL, NULL);
+}
+
+/**
+ * boxlite_runtime_create:
+ * @self: the runtime
+ * @options: how to make the box
+ * @name: (nullable): a unique name, or %NULL for one made from the id
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Creates a box: its record, and its disk as a copy-on-write overlay over the
+ * root filesystem's shared image (built the first time that root filesystem
+ * is used). The box is not started.
+ *
+ * Returns: (transfer full): the box, or %NULL with @error set
+ */
+BoxliteBox *
+boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
+                        GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), NULL);
+    g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (options), NULL);
+
+    if (!boxlite_box_options_validate (options, error))
+        return NULL;
+    g_autofree char *rootfs = g_strdup (boxlite_box_options_get_rootfs (options));
+    if (!rootfs && !(rootfs = bl_path_default_image (error)))
+        return NULL;
+
+    g_autofree char *id = register_box (self, options, name, error);
+    if (!id)
+        return NULL;
+    g_autofree char *box_dir = g_build_filename (self->boxes_dir, id, NULL);
+    g_autofree char *overlay = g_build_filename (box_dir, "disk.qcow2", NULL);
+    g_autofree char *base =
+        bl_disk_base_image (bl_runtime_get_cache_dir (self), rootfs, cancellable, error);
+    if (!base ||
+        !bl_disk_create_overlay (base, overlay, boxlite_box_options_get_disk_size_gb (options),
+                                 cancellable, error)) {
+        remove_box_dir (box_dir);
+        return NULL;
+    }
+    g_autoptr (BlRecord) record = bl_record_load (box_dir, error);
+    if (!record)
+        return NULL;
+    return box_from_record (self, record, error);
+}
+
+static void
+create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+    BoxliteBoxOptions *options = g_object_get_data (G_OBJECT (task), "options");
+    const char *name = task_data;
+    GError *error = NULL;
+    BoxliteBox *box = boxlite_runtime_create (source, options, name, cancellable, &error);
+
+    if (box)
+        g_task_return_pointer (task, box, g_object_unref);
+    else
+        g_task_return_error (task, error);
+}
+
+/**
+ * boxlite_runtime_create_async:
+ * @self: the runtime
+ * @options: how to make the box
+ * @name: (nullable): a unique name
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the box exists
+ * @user_data: data for @callback
+ *
+ * Creates a box without blocking; see boxlite_runtime_create().
+ */
+void
+boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
+                              GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+    g_task_set_source_tag (task, boxlite_runtime_create_async);
+    g_task_set_task_data (task, g_strdup (name), g_free);
+    g_object_set_data_full (G_OBJECT (task), "options", g_object_ref (options), g_object_unref);
+    g_task_run_in_thread (task, create_thread);
+}
+
+/**
+ * boxlite_runtime_create_finish:
+ * @self: the runtime
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the box, or %NULL with @error set
+ */
+BoxliteBox *
+boxlite_runtime_create_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+    return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * boxlite_runtime_get:
+ * @self: the runtime
+ * @id_or_name: a box id, a unique prefix of one, or a box name
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the box, or %NULL with @error set
+ */
+BoxliteBox *
+boxlite_runtime_get (BoxliteRuntime *self, const char *id_or_name, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), NULL);
+    g_return_val_if_fail (id_or_name != NULL, NULL);
+
+    if (!*id_or_name) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "empty box name");
+        return NULL;
+    }
+    g_autoptr (GPtrArray) records = load_records (self, error);
+    if (!records)
+        return NULL;
+    BlRecord *record = find_record (records, id_or_name, error);
+    return record ? box_from_record (self, record, error) : NULL;
+}
+
+static gint
+compare_created (gconstpointer a, gconstpointer b)
+{
+    const BlRecord *ra = *(const BlRecord *const *) a;
+    const BlRecord *rb = *(const BlRecord *const *) b;
+    return g_strcmp0 (ra->created_at, rb->created_at);
+}
+
+/**
+ * boxlite_runtime_list:
+ * @self: the runtime
+ * @error: return location for a #GError
+ *
+ * Returns: (element-type BoxliteBox) (transfer full): every box, oldest first
+ */
+GList *
+boxlite_runtime_list (BoxliteRuntime *self, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), NULL);
+
+    g_autoptr (GPtrArray) records = load_records (self, error);
+    GList *boxes = NULL;
+    if (!records)
+        return NULL;
+    g_ptr_array_sort (records, compare_created);
+    for (guint i = 0; i < records->len; i++) {
+        g_autoptr (GError) local = NULL;
+        BoxliteBox *box = box_from_record (self, records->pdata[i], &local);
+        if (box)
+            boxes = g_list_prepend (boxes, box);
+    }
+    return g_list_reverse (boxes);
+}
+
+/**
+ * boxlite_runtime_remove:
+ * @self: the runtime
+ * @id_or_name: the box
+ * @force: stop the box first if it runs
+ * @error: return location for a #GError
+ *
+ * Deletes a box and its disk.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean force,
+                        GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), FALSE);
+
+    g_autoptr (BoxliteBox) box = boxlite_runtime_get (self, id_or_name, error);
+    if (!box)
+        return FALSE;
+    if (boxlite_box_get_state (box) == BOXLITE_BOX_STATE_RUNNING) {
+        if (!force) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                         "box %s is running; stop it first or force the removal",
+                         boxlite_box_get_name (box));
+            return FALSE;
+        }
+        if (!boxlite_box_stop (box, TRUE, NULL, error))
+            return FALSE;
+    }
+    bl_runtime_drop_lifeline (self, boxlite_box_get_id (box));
+    if (self->client)
+        bl_client_forget (self->client, bl_box_get_dir (box));
+    if (!remove_box_dir (bl_box_get_dir (box))) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot delete %s",
+                     bl_box_get_dir (box));
+        return FALSE;
+    }
+    return TRUE;
+}

@@ -1,0 +1,14 @@
+/* boxlite.h: run untrusted code in lightweight virtual machines. */
+#pragma once
+
+#define BOXLITE_INSIDE
+#include "boxlite-box-options.h"
+#include "boxlite-box.h"
+#include "boxlite-command.h"
+#include "boxlite-enums.h"
+#include "boxlite-enum-types.h"
+#include "boxlite-error.h"
+#include "boxlite-execution.h"
+#include "boxlite-options.h"
+#include "boxlite-runtime.h"
+#undef BOXLITE_INSIDE

@@ -1,0 +1,188 @@
+/* cli-box-flags.c: the flags `run` and `create` share, and making a box
+ * from them. */
+#define G_LOG_DOMAIN "boxlite-cli"
+
+#include <errno.h>
+
+#include "cli.h"
+
+/**
+ * cli_box_flags_entries:
+ * @flags: where parsed values go
+ * @extra: (nullable): the subcommand's own entries, terminated by an empty one
+ *
+ * Returns: (transfer full): @extra followed by the shared entries; free
+ *   with g_free()
+ */
+GOptionEntry *
+cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra)
+{
+    const GOptionEntry shared[] = {
+        {"env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &flags->env,
+         "Set an environment variable in the box", "KEY=VALUE"},
+        {"workdir", 'w', 0, G_OPTION_ARG_STRING, &flags->working_dir,
+         "Working directory of commands in the box", "DIR"},
+        {"user", 'u', 0, G_OPTION_ARG_STRING, &flags->user, "User that runs commands in the box",
+         "USER"},
+        {"cpus", 0, 0, G_OPTION_ARG_INT, &flags->cpus, "Number of virtual CPUs", "N"},
+        {"memory", 'm', 0, G_OPTION_ARG_STRING, &flags->memory,
+         "Guest memory in MiB (suffixes m and g allowed)", "SIZE"},
+        {"name", 0, 0, G_OPTION_ARG_STRING, &flags->name, "Name of the box", "NAME"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &flags->accel,
+         "QEMU accelerator: auto, kvm or tcg (default auto)", "ACCEL"},
+        {NULL},
+    };
+    guint n_extra = 0;
+
+    while (extra && extra[n_extra].long_name)
+        n_extra++;
+    GOptionEntry *all = g_new0 (GOptionEntry, n_extra + G_N_ELEMENTS (shared));
+    for (guint i = 0; i < n_extra; i++)
+        all[i] = extra[i];
+    for (guint i = 0; i < G_N_ELEMENTS (shared); i++)
+        all[n_extra + i] = shared[i];
+    return all;
+}
+
+void
+cli_box_flags_clear (CliBoxFlags *flags)
+{
+    g_clear_pointer (&flags->env, g_strfreev);
+    g_clear_pointer (&flags->working_dir, g_free);
+    g_clear_pointer (&flags->user, g_free);
+    g_clear_pointer (&flags->memory, g_free);
+    g_clear_pointer (&flags->name, g_free);
+    g_clear_pointer (&flags->accel, g_free);
+}
+
+/* "512", "512m", "512MiB", "2g", "2G" → MiB. */
+static gboolean
+parse_memory (const char *text, guint *mib, GError **error)
+{
+    char *end = NULL;
+    guint64 factor = 1;
+
+    errno = 0;
+    guint64 value = g_ascii_isdigit (text[0]) ? g_ascii_strtoull (text, &end, 10) : 0;
+    gboolean ok = value > 0 && errno == 0;
+
+    if (ok && *end) {
+        if (g_ascii_strcasecmp (end, "g") == 0 || g_ascii_strcasecmp (end, "gib") == 0)
+            factor = 1024;
+        else if (g_ascii_strcasecmp (end, "m") != 0 && g_ascii_strcasecmp (end, "mib") != 0)
+            ok = FALSE;
+    }
+    if (!ok || value > G_MAXUINT / factor) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "invalid --memory '%s': give MiB, as in 512 or 2g", text);
+        return FALSE;
+    }
+    *mib = (guint)(value * factor);
+    return TRUE;
+}
+
+static gboolean
+parse_accel (const char *text, BoxliteAccel *accel, GError **error)
+{
+    static const struct {
+        const char *name;
+        BoxliteAccel accel;
+    } names[] = {
+        {"auto", BOXLITE_ACCEL_AUTO},
+        {"kvm", BOXLITE_ACCEL_KVM},
+        {"tcg", BOXLITE_ACCEL_TCG},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+        if (g_ascii_strcasecmp (text, names[i].name) == 0) {
+            *accel = names[i].accel;
+            return TRUE;
+        }
+    }
+    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                 "invalid --accel '%s': use auto, kvm or tcg", text);
+    return FALSE;
+}
+
+/**
+ * cli_box_flags_to_options:
+ * @flags: parsed flags
+ * @image: (nullable): a local rootfs directory or tarball; %NULL for the
+ *   built-in default image
+ * @command: (nullable): the box's command
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): options for a new box, or %NULL with @error set
+ */
+BoxliteBoxOptions *
+cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command, GError **error)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+
+    if (image && g_file_test (image, G_FILE_TEST_EXISTS)) {
+        /* A local path: the box monitor does not run in our directory. */
+        g_autofree char *path = g_canonicalize_filename (image, NULL);
+        boxlite_box_options_set_rootfs (options, path);
+    } else if (image) {
+        boxlite_box_options_set_rootfs (options, image);
+    }
+    if (flags->cpus != -1) {
+        if (flags->cpus < 1) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                         "invalid --cpus %d: give at least 1", flags->cpus);
+            return NULL;
+        }
+        boxlite_box_options_set_cpus (options, (guint)flags->cpus);
+    }
+    if (flags->memory) {
+        guint mib = 0;
+        if (!parse_memory (flags->memory, &mib, error))
+            return NULL;
+        boxlite_box_options_set_memory_mib (options, mib);
+    }
+    if (flags->accel) {
+        BoxliteAccel accel = BOXLITE_ACCEL_AUTO;
+        if (!parse_accel (flags->accel, &accel, error))
+            return NULL;
+        boxlite_box_options_set_accel (options, accel);
+    }
+    if (flags->env)
+        boxlite_box_options_set_env (options, (const char *const *)flags->env);
+    if (flags->working_dir)
+        boxlite_box_options_set_working_dir (options, flags->working_dir);
+    if (flags->user)
+        boxlite_box_options_set_user (options, flags->user);
+    if (command)
+        boxlite_box_options_set_cmd (options, (const char *const *)command);
+    if (!boxlite_box_options_validate (options, error))
+        return NULL;
+    return g_steal_pointer (&options);
+}
+
+/**
+ * cli_create_box:
+ * @cli: the invocation
+ * @flags: parsed flags
+ * @image: (nullable): the image argument, %NULL for the default image
+ * @command: (nullable): the box's command
+ * @detach: whether the box outlives this process
+ * @auto_remove: whether the box is deleted once it stops
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the new box, not started, or %NULL with @error set
+ */
+BoxliteBox *
+cli_create_box (CliContext *cli, CliBoxFlags *flags, const char *image, char **command,
+                gboolean detach, gboolean auto_remove, GError **error)
+{
+    g_autoptr (BoxliteBoxOptions) options = cli_box_flags_to_options (flags, image, command, error);
+
+    if (!options)
+        return NULL;
+    boxlite_box_options_set_detach (options, detach);
+    boxlite_box_options_set_auto_remove (options, auto_remove);
+    BoxliteRuntime *runtime = cli_runtime (cli, error);
+    if (!runtime)
+        return NULL;
+    return boxlite_runtime_create (runtime, options, flags->name, NULL, error);
+}

@@ -1,0 +1,149 @@
+/* cli-main.c: `boxlite`: global options and the subcommand table. */
+#define G_LOG_DOMAIN "boxlite-cli"
+
+#include <locale.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+#ifndef BOXLITE_VERSION
+#define BOXLITE_VERSION "unknown"
+#endif
+
+/* Every log domain of boxlite: GLib matches G_MESSAGES_DEBUG by name, not
+ * by prefix. */
+#define DEBUG_DOMAINS "boxlite boxlite-cli boxlite-qmp boxlite-net boxlite-shim boxlite-agent"
+
+typedef struct {
+    const char *name;
+    CliCommandFunc run;
+    const char *summary;
+} CliCommand;
+
+static const CliCommand commands[] = {
+    {"run", cli_cmd_run, "Run a command in a new box"},
+    {"exec", cli_cmd_exec, "Run a command in a running box"},
+    {"ps", cli_cmd_ps, "List boxes"},
+    {"create", cli_cmd_create, "Create a box without starting it"},
+    {"start", cli_cmd_start, "Start boxes"},
+    {"stop", cli_cmd_stop, "Stop boxes"},
+    {"rm", cli_cmd_rm, "Delete boxes"},
+    {"inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON"},
+};
+
+static const CliCommand *
+find_command (const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS (commands); i++) {
+        if (g_str_equal (commands[i].name, name))
+            return &commands[i];
+    }
+    return NULL;
+}
+
+static char *
+commands_description (void)
+{
+    GString *text = g_string_new ("Commands:\n");
+
+    for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+        g_string_append_printf (text, "  %-10s%s\n", commands[i].name, commands[i].summary);
+    g_string_append (text, "\nRun 'boxlite COMMAND --help' for a command's options.\n"
+                           "BOX is a box id, a unique prefix of one, or a box name.");
+    return g_string_free (text, FALSE);
+}
+
+static void
+enable_debug (void)
+{
+    const char *current = g_getenv ("G_MESSAGES_DEBUG");
+    g_autofree char *value = current && *current ? g_strdup_printf ("%s %s", current, DEBUG_DOMAINS)
+                                                 : g_strdup (DEBUG_DOMAINS);
+
+    /* Also read by the box monitor, which inherits our environment. */
+    g_setenv ("G_MESSAGES_DEBUG", value, TRUE);
+}
+
+static char *
+resolve_home (const char *option)
+{
+    const char *home = option;
+
+    if (!home || !*home)
+        home = g_getenv ("BOXLITE_HOME");
+    if (home && *home)
+        return g_canonicalize_filename (home, NULL);
+    return g_build_filename (g_get_home_dir (), ".boxlite", NULL);
+}
+
+/* `boxlite help [COMMAND]`: the same as --help. */
+static int
+show_help (GOptionContext *context, char **args)
+{
+    if (args[0] && args[1]) {
+        const CliCommand *command = find_command (args[1]);
+        if (!command) {
+            cli_error ("unknown command '%s'", args[1]);
+            return CLI_EXIT_FAILURE;
+        }
+        char *argv[] = {args[1], (char *)"--help", NULL};
+        CliContext unused = {NULL, NULL};
+        /* --help prints and exits before the context is looked at. */
+        return command->run (&unused, 2, argv);
+    }
+    g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+    fputs (help, stdout);
+    return 0;
+}
+
+int
+main (G_GNUC_UNUSED int argc, char **argv)
+{
+    g_autofree char *home = NULL;
+    gboolean debug = FALSE, version = FALSE;
+    const GOptionEntry entries[] = {
+        {"home", 0, 0, G_OPTION_ARG_FILENAME, &home,
+         "Home directory of boxlite (default $BOXLITE_HOME, else ~/.boxlite)", "DIR"},
+        {"debug", 0, 0, G_OPTION_ARG_NONE, &debug, "Print debug messages of boxlite", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {NULL},
+    };
+    g_autoptr (GOptionContext) context = g_option_context_new ("COMMAND [ARG…]");
+    g_autofree char *description = commands_description ();
+    g_autoptr (GError) error = NULL;
+    g_auto (GStrv) args = g_strdupv (argv);
+
+    setlocale (LC_ALL, "");
+    g_set_prgname ("boxlite");
+    g_option_context_set_summary (context, "Run untrusted code in lightweight virtual machines.");
+    g_option_context_set_description (context, description);
+    g_option_context_set_strict_posix (context, TRUE);
+    g_option_context_add_main_entries (context, entries, NULL);
+    if (!g_option_context_parse_strv (context, &args, &error)) {
+        cli_error ("%s (see 'boxlite --help')", error->message);
+        return CLI_EXIT_FAILURE;
+    }
+    if (version) {
+        printf ("boxlite %s\n", BOXLITE_VERSION);
+        return 0;
+    }
+    if (!args[1]) {
+        cli_error ("no command given (see 'boxlite --help')");
+        return CLI_EXIT_FAILURE;
+    }
+    if (g_str_equal (args[1], "help"))
+        return show_help (context, args + 1);
+    const CliCommand *command = find_command (args[1]);
+    if (!command) {
+        cli_error ("unknown command '%s' (see 'boxlite --help')", args[1]);
+        return CLI_EXIT_FAILURE;
+    }
+    if (debug)
+        enable_debug ();
+
+    CliContext cli = {resolve_home (home), NULL};
+    int status = command->run (&cli, (int)g_strv_length (args) - 1, args + 1);
+    g_clear_object (&cli.runtime);
+    g_free (cli.home_dir);
+    return status;
+}

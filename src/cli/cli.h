@@ -1,0 +1,84 @@
+/* cli.h: what the files of the `boxlite` command line share. */
+#pragma once
+
+#include "boxlite.h"
+
+G_BEGIN_DECLS
+
+/* Exit statuses of the container tools: our own failure, a command that
+ * cannot be run, a command that does not exist. */
+#define CLI_EXIT_FAILURE 125
+#define CLI_EXIT_CANNOT_RUN 126
+#define CLI_EXIT_NOT_FOUND 127
+
+/* State of one invocation, handed to every subcommand. */
+typedef struct {
+    char *home_dir;          /* resolved: --home, $BOXLITE_HOME or ~/.boxlite */
+    BoxliteRuntime *runtime; /* opened on first use by cli_runtime() */
+} CliContext;
+
+/* One subcommand: @argv[0] is its name; returns the process exit status. */
+typedef int (*CliCommandFunc) (CliContext *cli, int argc, char **argv);
+
+/* cli-common.c: messages, exit statuses, the runtime and box lookup. */
+void cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
+int cli_fail (const GError *error);
+int cli_status_for_error (const GError *error);
+BoxliteRuntime *cli_runtime (CliContext *cli, GError **error);
+BoxliteBox *cli_find_box (CliContext *cli, const char *id_or_name, GError **error);
+
+/* cli-args.c: option parsing shared by every subcommand. */
+typedef struct {
+    char **positional; /* what is left before "--", without argv[0]; owned */
+    char **command;    /* what follows "--", or NULL when there was no "--"; owned */
+} CliArgs;
+
+gboolean cli_args_parse (CliArgs *args, const char *command_name, const char *parameters,
+                         const char *summary, const GOptionEntry *entries, gboolean options_first,
+                         int argc, char **argv);
+void cli_args_clear (CliArgs *args);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliArgs, cli_args_clear)
+gboolean cli_args_split_command (CliArgs *args, guint leading, char ***command);
+
+/* cli-box-flags.c: the flags `run` and `create` share. */
+typedef struct {
+    char **env;
+    char *working_dir;
+    char *user;
+    gint cpus;
+    char *memory;
+    char *name;
+    char *accel;
+} CliBoxFlags;
+
+#define CLI_BOX_FLAGS_INIT                                                                         \
+    {                                                                                              \
+        NULL, NULL, NULL, -1, NULL, NULL, NULL                                                     \
+    }
+
+GOptionEntry *cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra);
+void cli_box_flags_clear (CliBoxFlags *flags);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliBoxFlags, cli_box_flags_clear)
+BoxliteBoxOptions *cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
+                                             GError **error);
+BoxliteBox *cli_create_box (CliContext *cli, CliBoxFlags *flags, const char *image, char **command,
+                            gboolean detach, gboolean auto_remove, GError **error);
+
+/* cli-stream.c: a running command wired to our stdin, stdout and stderr. */
+int cli_stream_execution (BoxliteExecution *execution, gboolean forward_stdin);
+
+/* cli-exec.c */
+int cli_exec_in_box (BoxliteBox *box, BoxliteCommand *command, gboolean forward_stdin);
+int cli_exec_detached (BoxliteBox *box, BoxliteCommand *command);
+int cli_cmd_exec (CliContext *cli, int argc, char **argv);
+
+/* One file per subcommand or group of them. */
+int cli_cmd_run (CliContext *cli, int argc, char **argv);
+int cli_cmd_ps (CliContext *cli, int argc, char **argv);
+int cli_cmd_create (CliContext *cli, int argc, char **argv);
+int cli_cmd_start (CliContext *cli, int argc, char **argv);
+int cli_cmd_stop (CliContext *cli, int argc, char **argv);
+int cli_cmd_rm (CliContext *cli, int argc, char **argv);
+int cli_cmd_inspect (CliContext *cli, int argc, char **argv);
+
+G_END_DECLS

@@ -1,0 +1,146 @@
+/* launch.c: BOXDIR/launch.json to and from BlLaunch. */
+#define G_LOG_DOMAIN "boxlite"
+
+#include "launch.h"
+
+#include <json-glib/json-glib.h>
+
+#include "boxlite-error.h"
+
+#define MAX_LAUNCH_SIZE (64 * 1024)
+
+static const char *const accel_names[] = { "auto", "kvm", "tcg" };
+static const char *const network_names[] = { "disabled", "enabled" };
+
+void
+bl_launch_free (BlLaunch *launch)
+{
+    if (!launch)
+        return;
+    g_free (launch->box_id);
+    g_free (launch->box_dir);
+    g_free (launch->qemu);
+    g_free (launch->kernel);
+    g_free (launch->initrd);
+    g_free (launch->disk);
+    g_free (launch->hostname);
+    g_free (launch);
+}
+
+static gboolean
+get_path (JsonObject *obj, const char *name, char **out, GError **error)
+{
+    const char *value = json_object_get_string_member_with_default (obj, name, NULL);
+
+    if (!value || !g_path_is_absolute (value)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "launch: '%s' must be an absolute path", name);
+        return FALSE;
+    }
+    *out = g_strdup (value);
+    return TRUE;
+}
+
+static gboolean
+get_enum (JsonObject *obj, const char *name, const char *const *names, guint n, guint *out,
+          GError **error)
+{
+    const char *value = json_object_get_string_member_with_default (obj, name, names[0]);
+
+    for (guint i = 0; i < n; i++) {
+        if (g_strcmp0 (value, names[i]) == 0) {
+            *out = i;
+            return TRUE;
+        }
+    }
+    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "launch: bad '%s': %s",
+                 name, value ? value : "(not a string)");
+    return FALSE;
+}
+
+BlLaunch *
+bl_launch_load (const char *path, GError **error)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+    g_autoptr (BlLaunch) launch = g_new0 (BlLaunch, 1);
+    guint accel = 0, network = 0;
+
+    if (!g_file_get_contents (path, &text, &len, error))
+        return NULL;
+    if (len > MAX_LAUNCH_SIZE || !json_parser_load_from_data (parser, text, (gssize) len, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%s is not a launch description", path);
+        return NULL;
+    }
+    JsonObject *obj = json_node_get_object (json_parser_get_root (parser));
+
+    if (!get_path (obj, "box_dir", &launch->box_dir, error) ||
+        !get_path (obj, "qemu", &launch->qemu, error) ||
+        !get_path (obj, "kernel", &launch->kernel, error) ||
+        !get_path (obj, "initrd", &launch->initrd, error) ||
+        !get_path (obj, "disk", &launch->disk, error) ||
+        !get_enum (obj, "accel", accel_names, G_N_ELEMENTS (accel_names), &accel, error) ||
+        !get_enum (obj, "network", network_names, G_N_ELEMENTS (network_names), &network, error))
+        return NULL;
+    launch->box_id = g_strdup (json_object_get_string_member_with_default (obj, "box_id", NULL));
+    launch->hostname = g_strdup (json_object_get_string_member_with_default (obj, "hostname", "box"));
+    launch->cpus = (guint) json_object_get_int_member_with_default (obj, "cpus", 1);
+    launch->memory_mib = (guint) json_object_get_int_member_with_default (obj, "memory_mib", 512);
+    launch->detach = json_object_get_boolean_member_with_default (obj, "detach", FALSE);
+    launch->auto_remove = json_object_get_boolean_member_with_default (obj, "auto_remove", FALSE);
+    launch->boot_timeout_ms =
+        (guint) json_object_get_int_member_with_default (obj, "boot_timeout_ms", 120000);
+    launch->accel = (BoxliteAccel) accel;
+    launch->network = (BoxliteNetworkMode) network;
+
+    if (!launch->box_id || launch->cpus < 1 || launch->cpus > 64 || launch->memory_mib < 64 ||
+        launch->memory_mib > 1024 * 1024) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%s: box_id, cpus (1-64) or memory_mib (64-1048576) invalid", path);
+        return NULL;
+    }
+    return g_steal_pointer (&launch);
+}
+
+gboolean
+bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+
+    json_builder_begin_object (b);
+#define STR(name) json_builder_set_member_name (b, #name), json_builder_add_string_value (b, launch->name)
+#define INT(name) json_builder_set_member_name (b, #name), json_builder_add_int_value (b, launch->name)
+#define BOOL(name) json_builder_set_member_name (b, #name), json_builder_add_boolean_value (b, launch->name)
+    STR (box_id);
+    STR (box_dir);
+    STR (qemu);
+    STR (kernel);
+    STR (initrd);
+    STR (disk);
+    STR (hostname);
+    INT (cpus);
+    INT (memory_mib);
+    INT (boot_timeout_ms);
+    BOOL (detach);
+    BOOL (auto_remove);
+#undef STR
+#undef INT
+#undef BOOL
+    json_builder_set_member_name (b, "accel");
+    json_builder_add_string_value (b, accel_names[launch->accel]);
+    json_builder_set_member_name (b, "network");
+    json_builder_add_string_value (b, network_names[launch->network]);
+    json_builder_end_object (b);
+
+    g_autoptr (JsonNode) root = json_builder_get_root (b);
+    json_generator_set_root (gen, root);
+    json_generator_set_pretty (gen, TRUE);
+    gsize len = 0;
+    g_autofree char *text = json_generator_to_data (gen, &len);
+    return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                     0600, error);
+}

@@ -1,0 +1,36 @@
+/* launch.h: what the library tells a box monitor to run (BOXDIR/launch.json).
+ *
+ * Written by the library before each start, read by the monitor. Every path
+ * is absolute. The monitor validates it again: it may be started by hand.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "boxlite-enums.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    char *box_id;
+    char *box_dir;
+    char *qemu;          /* qemu-system-x86_64 */
+    char *kernel;        /* PVH vmlinux */
+    char *initrd;        /* cpio with the agent as /init */
+    char *disk;          /* the box's qcow2 overlay */
+    guint cpus;
+    guint memory_mib;
+    BoxliteAccel accel;
+    BoxliteNetworkMode network;
+    char *hostname;
+    gboolean detach;
+    gboolean auto_remove;
+    guint boot_timeout_ms;
+} BlLaunch;
+
+BlLaunch *bl_launch_load (const char *path, GError **error);
+gboolean bl_launch_save (const char *path, const BlLaunch *launch, GError **error);
+void bl_launch_free (BlLaunch *launch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlLaunch, bl_launch_free)
+
+G_END_DECLS

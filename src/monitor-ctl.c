@@ -1,0 +1,145 @@
+/* monitor-ctl.c: blocking requests to a box monitor's control socket, for
+ * operations that are one request and one answer (stop). */
+#define G_LOG_DOMAIN "boxlite"
+
+#include <gio/gunixsocketaddress.h>
+
+#include "bl_proto.h"
+#include "boxlite-error.h"
+#include "boxlite-private.h"
+#include "frame-conn.h"
+
+static gboolean
+send_request (GOutputStream *out, const char *command, JsonNode *arguments,
+              GCancellable *cancellable, GError **error)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "execute");
+    json_builder_add_string_value (b, command);
+    if (arguments) {
+        json_builder_set_member_name (b, "arguments");
+        json_builder_add_value (b, json_node_copy (arguments));
+    }
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) root = json_builder_get_root (b);
+    g_autofree char *text = json_to_string (root, FALSE);
+    gsize len = strlen (text);
+    guint8 header[BL_PROTO_HEADER_SIZE];
+    struct bl_frame_header h = { .len = (uint32_t) len, .channel = 0, .type = BL_FRAME_CONTROL };
+
+    bl_proto_encode_header (header, &h);
+    return g_output_stream_write_all (out, header, sizeof header, NULL, cancellable, error) &&
+           g_output_stream_write_all (out, text, len, NULL, cancellable, error);
+}
+
+/* Reads frames until a CONTROL frame on channel 0; NULL at EOF (no error). */
+static JsonObject *
+read_reply (GInputStream *in, GCancellable *cancellable, GError **error)
+{
+    for (;;) {
+        guint8 header[BL_PROTO_HEADER_SIZE];
+        struct bl_frame_header h;
+        gsize got = 0;
+
+        if (!g_input_stream_read_all (in, header, sizeof header, &got, cancellable, error))
+            return NULL;
+        if (got == 0)
+            return NULL;
+        if (got != sizeof header || bl_proto_decode_header (header, &h) < 0) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
+                         "the box monitor sent a malformed frame");
+            return NULL;
+        }
+        g_autofree guint8 *payload = g_malloc (h.len + 1);
+        if (!g_input_stream_read_all (in, payload, h.len, &got, cancellable, error))
+            return NULL;
+        if (got != h.len) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
+                         "the box monitor closed the link inside a frame");
+            return NULL;
+        }
+        if (h.type != BL_FRAME_CONTROL || h.channel != 0)
+            continue;
+        g_autoptr (GBytes) bytes = g_bytes_new_take (g_steal_pointer (&payload), h.len);
+        return bl_frame_parse_control (bytes, error);
+    }
+}
+
+static gboolean
+check_reply (JsonObject *reply, const char *what, GError **error)
+{
+    JsonNode *err = json_object_get_member (reply, "error");
+
+    if (err && JSON_NODE_HOLDS_OBJECT (err)) {
+        const char *desc = json_object_get_string_member_with_default (
+            json_node_get_object (err), "desc", "refused");
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s: %s", what, desc);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms, GCancellable *cancellable,
+                 GError **error)
+{
+    g_autofree char *path = g_build_filename (box_dir, "control.sock", NULL);
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
+    g_autoptr (GSocketConnection) conn = NULL;
+    g_autoptr (GError) local = NULL;
+
+    conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &local);
+    if (!conn) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "cannot reach the box monitor: %s", local->message);
+        return FALSE;
+    }
+    /* A monitor that stops answering must not hang the caller forever. */
+    g_socket_set_timeout (g_socket_connection_get_socket (conn), timeout_ms / 1000 + 15);
+
+    GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+    GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "version");
+    json_builder_add_int_value (b, BL_PROTO_VERSION);
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) hello_args = json_builder_get_root (b);
+
+    g_autoptr (JsonBuilder) sb = json_builder_new ();
+    json_builder_begin_object (sb);
+    json_builder_set_member_name (sb, "force");
+    json_builder_add_boolean_value (sb, force);
+    json_builder_set_member_name (sb, "timeout_ms");
+    json_builder_add_int_value (sb, timeout_ms);
+    json_builder_end_object (sb);
+    g_autoptr (JsonNode) stop_args = json_builder_get_root (sb);
+
+    if (!send_request (out, "hello", hello_args, cancellable, error) ||
+        !send_request (out, "stop", stop_args, cancellable, error))
+        return FALSE;
+
+    for (guint i = 0; i < 2; i++) {
+        g_autoptr (GError) read_error = NULL;
+        g_autoptr (JsonObject) reply = read_reply (in, cancellable, &read_error);
+        if (!reply) {
+            /* EOF instead of an answer: the monitor was already on its way out. */
+            if (read_error) {
+                g_propagate_error (error, g_steal_pointer (&read_error));
+                return FALSE;
+            }
+            return TRUE;
+        }
+        if (!check_reply (reply, i == 0 ? "hello" : "stop", error))
+            return FALSE;
+    }
+    /* The monitor exits after answering; its EOF is the end of the stop. */
+    for (;;) {
+        g_autoptr (JsonObject) more = read_reply (in, cancellable, NULL);
+        if (!more)
+            break;
+    }
+    return TRUE;
+}

@@ -1,0 +1,615 @@
+/* test-box.c: boxes booted for real (TCG on machines without a usable KVM):
+ * lifecycle, exec, streams, limits, and what is left after a crash. */
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "boxlite.h"
+
+static char *home;
+static BoxliteRuntime *runtime;
+static BoxliteBox *shared_box;
+static const char *self_exe;
+
+static BoxliteRuntime *
+open_runtime (void)
+{
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_options_set_home_dir (options, home);
+    BoxliteRuntime *rt = boxlite_runtime_new (options, &error);
+    g_assert_no_error (error);
+    return rt;
+}
+
+static BoxliteBox *
+create_box (BoxliteRuntime *rt, const char *name, gboolean detach)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_detach (options, detach);
+    BoxliteBox *box = boxlite_runtime_create (rt, options, name, NULL, &error);
+    g_assert_no_error (error);
+    return box;
+}
+
+static BoxliteBox *
+get_shared_box (void)
+{
+    g_autoptr (GError) error = NULL;
+
+    if (!shared_box) {
+        shared_box = create_box (runtime, "shared", FALSE);
+        boxlite_box_start (shared_box, NULL, &error);
+        g_assert_no_error (error);
+    }
+    g_assert_cmpint (boxlite_box_get_state (shared_box), ==, BOXLITE_BOX_STATE_RUNNING);
+    return shared_box;
+}
+
+typedef struct {
+    GInputStream *stream;
+    GByteArray *data;
+} Reader;
+
+static gpointer
+read_all_thread (gpointer user_data)
+{
+    Reader *r = user_data;
+    guint8 buf[65536];
+    gssize n;
+
+    while ((n = g_input_stream_read (r->stream, buf, sizeof buf, NULL, NULL)) > 0)
+        g_byte_array_append (r->data, buf, (guint) n);
+    return NULL;
+}
+
+/* Runs @argv in @box, feeding @input (if any) and collecting both streams. */
+static BoxliteExecution *
+run_full (BoxliteBox *box, BoxliteCommand *cmd, GBytes *input, GByteArray **out, GByteArray **err)
+{
+    g_autoptr (GError) error = NULL;
+
+    if (input)
+        boxlite_command_set_stdin (cmd, TRUE);
+    BoxliteExecution *exe = boxlite_box_exec (box, cmd, NULL, &error);
+    g_assert_no_error (error);
+    Reader ro = { boxlite_execution_get_stdout (exe), g_byte_array_new () };
+    Reader re = { boxlite_execution_get_stderr (exe), g_byte_array_new () };
+    GThread *to = g_thread_new ("out", read_all_thread, &ro);
+    GThread *te = g_thread_new ("err", read_all_thread, &re);
+    if (input) {
+        GOutputStream *in = boxlite_execution_get_stdin (exe);
+        gsize len = 0;
+        const void *data = g_bytes_get_data (input, &len);
+        g_output_stream_write_all (in, data, len, NULL, NULL, &error);
+        g_assert_no_error (error);
+        g_output_stream_close (in, NULL, &error);
+        g_assert_no_error (error);
+    }
+    g_thread_join (to);
+    g_thread_join (te);
+    boxlite_execution_wait (exe, NULL, &error);
+    g_assert_no_error (error);
+    *out = ro.data;
+    *err = re.data;
+    return exe;
+}
+
+static char *
+run_simple (BoxliteBox *box, const char *script, gint *exit_code)
+{
+    const char *argv[] = { "sh", "-c", script, NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (box, cmd, NULL, &out, &err);
+
+    if (exit_code)
+        *exit_code = boxlite_execution_get_exit_code (exe);
+    g_byte_array_unref (err);
+    g_byte_array_append (out, (const guint8 *) "", 1);
+    return (char *) g_byte_array_free (out, FALSE);
+}
+
+static void
+test_echo (void)
+{
+    g_autofree char *out = run_simple (get_shared_box (), "echo hello from the box", NULL);
+    g_assert_cmpstr (out, ==, "hello from the box\n");
+}
+
+static void
+test_exit_codes (void)
+{
+    const int codes[] = { 0, 1, 7 };
+
+    for (guint i = 0; i < G_N_ELEMENTS (codes); i++) {
+        g_autofree char *script = g_strdup_printf ("exit %d", codes[i]);
+        gint code = -2;
+        g_autofree char *out = run_simple (get_shared_box (), script, &code);
+        g_assert_cmpint (code, ==, codes[i]);
+    }
+}
+
+static void
+test_signal (void)
+{
+    const char *argv[] = { "sh", "-c", "kill -KILL $$", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (get_shared_box (), cmd, NULL, &out, &err);
+
+    g_assert_false (boxlite_execution_get_exited (exe));
+    g_assert_cmpint (boxlite_execution_get_term_signal (exe), ==, SIGKILL);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, -1);
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+
+    /* And a signal sent from the host. */
+    const char *sleep_argv[] = { "sleep", "60", NULL };
+    g_autoptr (BoxliteCommand) sleeper = boxlite_command_new (sleep_argv);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteExecution) s = boxlite_box_exec (get_shared_box (), sleeper, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_execution_get_pid (s), >, 1);
+    boxlite_execution_kill (s, SIGTERM, &error);
+    g_assert_no_error (error);
+    boxlite_execution_wait (s, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_execution_get_term_signal (s), ==, SIGTERM);
+}
+
+static void
+test_stdout_stderr_apart (void)
+{
+    const char *argv[] = { "sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (get_shared_box (), cmd, NULL, &out, &err);
+
+    g_assert_cmpmem (out->data, out->len, "out1\nout2\n", 10);
+    g_assert_cmpmem (err->data, err->len, "err1\nerr2\n", 10);
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+}
+
+static void
+test_stdin_binary (void)
+{
+    const gsize size = 1024 * 1024;
+    guint8 *data = g_malloc (size);
+    GRand *rand = g_rand_new_with_seed (42);
+    for (gsize i = 0; i < size; i++)
+        data[i] = (guint8) g_rand_int_range (rand, 0, 256);
+    g_rand_free (rand);
+    g_autoptr (GBytes) input = g_bytes_new_take (data, size);
+    const char *argv[] = { "cat", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (get_shared_box (), cmd, input, &out, &err);
+
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
+    g_assert_cmpmem (out->data, out->len, g_bytes_get_data (input, NULL), size);
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+}
+
+static gsize
+peak_rss_kib (void)
+{
+    g_autofree char *status = NULL;
+    g_file_get_contents ("/proc/self/status", &status, NULL, NULL);
+    const char *hwm = status ? strstr (status, "VmHWM:") : NULL;
+    return hwm ? (gsize) g_ascii_strtoull (hwm + 6, NULL, 10) : 0;
+}
+
+static void
+test_large_output_bounded (void)
+{
+    const char *argv[] = { "head", "-c", "20971520", "/dev/urandom", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (get_shared_box (), cmd, NULL, &error);
+    g_assert_no_error (error);
+    gsize before = peak_rss_kib ();
+    GInputStream *out = boxlite_execution_get_stdout (exe);
+    guint8 buf[4096];
+    gsize total = 0;
+    gssize n;
+
+    /* A slow reader: the agent must wait for credit, not pile data up here. */
+    while ((n = g_input_stream_read (out, buf, sizeof buf, NULL, &error)) > 0) {
+        total += (gsize) n;
+        if (total % (1024 * 1024) < sizeof buf)
+            g_usleep (2000);
+    }
+    g_assert_no_error (error);
+    boxlite_execution_wait (exe, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (total, ==, 20971520);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
+    /* 20 MiB went through; the process grew by far less. */
+    g_assert_cmpuint (peak_rss_kib () - before, <, 8 * 1024);
+}
+
+typedef struct {
+    guint index;
+    char *out;
+    gint code;
+} Parallel;
+
+static gpointer
+parallel_thread (gpointer user_data)
+{
+    Parallel *p = user_data;
+    g_autofree char *script = g_strdup_printf ("sleep 1; echo job%u; exit %u", p->index, p->index);
+    p->out = run_simple (get_shared_box (), script, &p->code);
+    return NULL;
+}
+
+static void
+test_parallel (void)
+{
+    Parallel jobs[4];
+    GThread *threads[4];
+
+    get_shared_box ();
+    gint64 start = g_get_monotonic_time ();
+    for (guint i = 0; i < 4; i++) {
+        jobs[i] = (Parallel){ .index = i + 1 };
+        threads[i] = g_thread_new ("job", parallel_thread, &jobs[i]);
+    }
+    for (guint i = 0; i < 4; i++) {
+        g_thread_join (threads[i]);
+        g_autofree char *expect = g_strdup_printf ("job%u\n", i + 1);
+        g_assert_cmpstr (jobs[i].out, ==, expect);
+        g_assert_cmpint (jobs[i].code, ==, (gint) i + 1);
+        g_free (jobs[i].out);
+    }
+    /* Four one-second sleeps ran at once, not one after another. */
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 3900 * 1000);
+}
+
+static void
+test_env_cwd_user (void)
+{
+    const char *argv[] = { "sh", "-c", "echo \"$GREETING\"; pwd; id -u", NULL };
+    const char *env[] = { "GREETING=hi there", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    boxlite_command_set_env (cmd, env);
+    boxlite_command_set_working_dir (cmd, "/tmp");
+    boxlite_command_set_user (cmd, "nobody");
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (get_shared_box (), cmd, NULL, &out, &err);
+
+    g_byte_array_append (out, (const guint8 *) "", 1);
+    g_assert_cmpstr ((char *) out->data, ==, "hi there\n/tmp\n65534\n");
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+}
+
+static void
+test_timeout (void)
+{
+    const char *argv[] = { "sleep", "60", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    boxlite_command_set_timeout_ms (cmd, 500);
+    GByteArray *out, *err;
+    gint64 start = g_get_monotonic_time ();
+    g_autoptr (BoxliteExecution) exe = run_full (get_shared_box (), cmd, NULL, &out, &err);
+
+    g_assert_true (boxlite_execution_get_timed_out (exe));
+    g_assert_cmpint (boxlite_execution_get_term_signal (exe), ==, SIGKILL);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_USEC_PER_SEC);
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+}
+
+static void
+test_command_not_found (void)
+{
+    const char *argv[] = { "no-such-command-here", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (get_shared_box (), cmd, NULL, &error);
+
+    g_assert_null (exe);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_COMMAND_NOT_FOUND);
+    g_assert_nonnull (strstr (error->message, "no-such-command-here"));
+}
+
+static void
+test_lifecycle (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box = create_box (runtime, "cycle", FALSE);
+    g_autofree char *id = g_strdup (boxlite_box_get_id (box));
+
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_CONFIGURED);
+
+    /* Names are unique. */
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (BoxliteBox) dup = boxlite_runtime_create (runtime, options, "cycle", NULL, &error);
+    g_assert_null (dup);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_EXISTS);
+    g_clear_error (&error);
+
+    /* By name and by id prefix. */
+    g_autoptr (BoxliteBox) by_name = boxlite_runtime_get (runtime, "cycle", &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (boxlite_box_get_id (by_name), ==, id);
+    g_autofree char *prefix = g_strndup (id, 8);
+    g_autoptr (BoxliteBox) by_prefix = boxlite_runtime_get (runtime, prefix, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (boxlite_box_get_id (by_prefix), ==, id);
+    g_autoptr (BoxliteBox) missing = boxlite_runtime_get (runtime, "no-such-box", &error);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+    g_autofree char *out = run_simple (box, "echo persisted > /root/mark; cat /etc/hostname", NULL);
+    g_assert_cmpstr (out, ==, "cycle\n");
+
+    /* Removing a running box needs force. */
+    g_assert_false (boxlite_runtime_remove (runtime, id, FALSE, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE);
+    g_clear_error (&error);
+
+    boxlite_box_stop (box, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_STOPPED);
+
+    /* Restart: the disk kept what the first run wrote. */
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *again = run_simple (box, "cat /root/mark", NULL);
+    g_assert_cmpstr (again, ==, "persisted\n");
+    boxlite_box_stop (box, FALSE, NULL, &error);
+    g_assert_no_error (error);
+
+    boxlite_runtime_remove (runtime, id, FALSE, &error);
+    g_assert_no_error (error);
+    g_autofree char *dir = g_build_filename (home, "boxes", id, NULL);
+    g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+    g_autoptr (BoxliteBox) gone = boxlite_runtime_get (runtime, id, &error);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
+}
+
+/* Host processes whose command line mentions @needle (QEMU names the box dir). */
+static guint
+count_processes_mentioning (const char *needle, const char *program)
+{
+    g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+    const char *entry;
+    guint count = 0;
+
+    while ((entry = g_dir_read_name (proc))) {
+        if (!g_ascii_isdigit (entry[0]))
+            continue;
+        g_autofree char *path = g_strdup_printf ("/proc/%s/cmdline", entry);
+        g_autofree char *cmdline = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents (path, &cmdline, &len, NULL) || len == 0)
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmdline[i] == '\0')
+                cmdline[i] = ' ';
+        if (strstr (cmdline, needle) && strstr (cmdline, program))
+            count++;
+    }
+    return count;
+}
+
+static char *
+box_dir (BoxliteBox *box)
+{
+    return g_build_filename (home, "boxes", boxlite_box_get_id (box), NULL);
+}
+
+static gboolean
+wait_for_state (BoxliteBox *box, BoxliteBoxState state, guint seconds)
+{
+    for (guint i = 0; i < seconds * 10; i++) {
+        if (boxlite_box_get_state (box) == state)
+            return TRUE;
+        g_usleep (100 * 1000);
+    }
+    return boxlite_box_get_state (box) == state;
+}
+
+static GPid
+spawn_child (const char *name, gboolean detach, int *out_fd)
+{
+    const char *argv[] = { self_exe, "--child", home, name, detach ? "detach" : "attach", NULL };
+    g_autoptr (GError) error = NULL;
+    GPid pid = 0;
+
+    g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                              &pid, NULL, out_fd, NULL, &error);
+    g_assert_no_error (error);
+    return pid;
+}
+
+static char *
+read_line_fd (int fd)
+{
+    GString *line = g_string_new (NULL);
+    char c;
+
+    while (read (fd, &c, 1) == 1 && c != '\n')
+        g_string_append_c (line, c);
+    return g_string_free (line, FALSE);
+}
+
+static void
+test_stops_when_creator_killed (void)
+{
+    int fd = -1;
+    GPid pid = spawn_child ("orphan", FALSE, &fd);
+    g_autofree char *line = read_line_fd (fd);
+    close (fd);
+    g_assert_cmpstr (line, ==, "started");
+
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box = boxlite_runtime_get (runtime, "orphan", &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+    g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_STOPPED, 60));
+    g_autofree char *dir = box_dir (box);
+    g_assert_cmpuint (count_processes_mentioning (dir, "qemu"), ==, 0);
+    g_assert_cmpuint (count_processes_mentioning (dir, "boxlite-shim"), ==, 0);
+}
+
+static void
+test_detached_outlives_creator (void)
+{
+    int fd = -1;
+    GPid pid = spawn_child ("detached", TRUE, &fd);
+    g_autofree char *line = read_line_fd (fd);
+    close (fd);
+    int status = 0;
+    waitpid (pid, &status, 0);
+    g_assert_cmpstr (line, ==, "started");
+    g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+
+    /* A runtime that did not create it finds it and runs commands in it. */
+    g_autoptr (BoxliteRuntime) other = open_runtime ();
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box = boxlite_runtime_get (other, "detached", &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+    g_autofree char *out = run_simple (box, "echo still here", NULL);
+    g_assert_cmpstr (out, ==, "still here\n");
+    boxlite_runtime_remove (other, "detached", TRUE, &error);
+    g_assert_no_error (error);
+}
+
+static GPid
+find_qemu_pid (const char *dir)
+{
+    g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+    const char *entry;
+
+    while ((entry = g_dir_read_name (proc))) {
+        g_autofree char *path = g_strdup_printf ("/proc/%s/cmdline", entry);
+        g_autofree char *cmdline = NULL;
+        gsize len = 0;
+        if (!g_ascii_isdigit (entry[0]) || !g_file_get_contents (path, &cmdline, &len, NULL))
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmdline[i] == '\0')
+                cmdline[i] = ' ';
+        if (len && strstr (cmdline, "qemu-system") && strstr (cmdline, dir))
+            return (GPid) atoi (entry);
+    }
+    return 0;
+}
+
+static void
+test_qemu_killed_is_crashed (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box = create_box (runtime, "doomed", FALSE);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *dir = box_dir (box);
+    GPid qemu = find_qemu_pid (dir);
+    gint monitor = boxlite_box_get_monitor_pid (box);
+    g_assert_cmpint (qemu, >, 0);
+    g_assert_cmpint (monitor, >, 0);
+
+    /* A command in flight learns that the box died. */
+    const char *argv[] = { "sleep", "60", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
+    g_assert_no_error (error);
+
+    kill (qemu, SIGKILL);
+    g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_CRASHED, 30));
+    g_autofree char *err_text = boxlite_box_dup_error (box);
+    g_assert_nonnull (err_text);
+    g_assert_nonnull (strstr (err_text, "signal 9"));
+    g_assert_false (boxlite_execution_wait (exe, NULL, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_CRASHED);
+    g_clear_error (&error);
+
+    /* Nothing of it is left running, and no socket is left behind. */
+    for (guint i = 0; i < 50 && kill (monitor, 0) == 0; i++)
+        g_usleep (100 * 1000);
+    g_assert_cmpint (kill (monitor, 0), <, 0);
+    g_assert_cmpuint (count_processes_mentioning (dir, "qemu"), ==, 0);
+    const char *sockets[] = { "qmp.sock", "agent.sock", "control.sock" };
+    for (guint i = 0; i < G_N_ELEMENTS (sockets); i++) {
+        g_autofree char *path = g_build_filename (dir, sockets[i], NULL);
+        g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+    boxlite_runtime_remove (runtime, "doomed", FALSE, &error);
+    g_assert_no_error (error);
+}
+
+/* Child mode: create and start a box, say so, then hang (or exit if detached). */
+static int
+child_main (const char *child_home, const char *name, gboolean detach)
+{
+    home = g_strdup (child_home);
+    g_autoptr (BoxliteRuntime) rt = open_runtime ();
+    g_autoptr (BoxliteBox) box = create_box (rt, name, detach);
+    g_autoptr (GError) error = NULL;
+
+    if (!boxlite_box_start (box, NULL, &error)) {
+        g_printerr ("child: %s\n", error->message);
+        return 1;
+    }
+    g_print ("started\n");
+    fflush (stdout);
+    if (detach)
+        return 0;
+    for (;;)
+        pause ();
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc == 5 && g_str_equal (argv[1], "--child"))
+        return child_main (argv[2], argv[3], g_str_equal (argv[4], "detach"));
+
+    g_test_init (&argc, &argv, NULL);
+    self_exe = argv[0];
+    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-test-XXXXXX", NULL);
+    home = g_mkdtemp (g_steal_pointer (&tmpl));
+    runtime = open_runtime ();
+
+    g_test_add_func ("/box/exec/echo", test_echo);
+    g_test_add_func ("/box/exec/exit-codes", test_exit_codes);
+    g_test_add_func ("/box/exec/signal", test_signal);
+    g_test_add_func ("/box/exec/stdout-stderr-apart", test_stdout_stderr_apart);
+    g_test_add_func ("/box/exec/stdin-binary", test_stdin_binary);
+    g_test_add_func ("/box/exec/large-output-bounded", test_large_output_bounded);
+    g_test_add_func ("/box/exec/parallel", test_parallel);
+    g_test_add_func ("/box/exec/env-cwd-user", test_env_cwd_user);
+    g_test_add_func ("/box/exec/timeout", test_timeout);
+    g_test_add_func ("/box/exec/command-not-found", test_command_not_found);
+    g_test_add_func ("/box/lifecycle", test_lifecycle);
+    g_test_add_func ("/box/stops-when-creator-killed", test_stops_when_creator_killed);
+    g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);
+    g_test_add_func ("/box/qemu-killed-is-crashed", test_qemu_killed_is_crashed);
+
+    int ret = g_test_run ();
+    if (shared_box)
+        boxlite_box_stop (shared_box, FALSE, NULL, NULL);
+    g_clear_object (&shared_box);
+    g_clear_object (&runtime);
+    const char *const rm[] = { "rm", "-rf", home, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_free (home);
+    return ret;
+}

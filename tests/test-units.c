@@ -1,0 +1,289 @@
+/* test-units.c: the parts of the host side that need no VM: records,
+ * options, launch descriptions, and the frame link's handling of bad input. */
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "box-record.h"
+#include "boxlite-private.h"
+#include "boxlite.h"
+#include "frame-conn.h"
+#include "launch.h"
+
+static char *
+make_tmpdir (void)
+{
+    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-unit-XXXXXX", NULL);
+    return g_mkdtemp (g_steal_pointer (&tmpl));
+}
+
+static void
+test_record_roundtrip (void)
+{
+    g_autofree char *dir = make_tmpdir ();
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    const char *env[] = { "A=1", "B=two words", NULL };
+    boxlite_box_options_set_env (options, env);
+    boxlite_box_options_set_cpus (options, 2);
+    g_autoptr (JsonNode) json = bl_box_options_to_json (options);
+    g_autoptr (BlRecord) record = bl_record_new ("0123abcd", "web", json);
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (bl_record_save (dir, record, &error));
+    g_assert_no_error (error);
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_CRASHED, 0, "QEMU was killed", &error));
+    g_autoptr (BlRecord) loaded = bl_record_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (loaded->id, ==, "0123abcd");
+    g_assert_cmpstr (loaded->name, ==, "web");
+    g_assert_cmpint (loaded->state, ==, BOXLITE_BOX_STATE_CRASHED);
+    g_assert_cmpstr (loaded->error, ==, "QEMU was killed");
+    g_assert_nonnull (loaded->finished_at);
+
+    g_autoptr (BoxliteBoxOptions) back = bl_box_options_from_json (loaded->options, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (boxlite_box_options_get_cpus (back), ==, 2);
+    g_assert_cmpstrv (boxlite_box_options_get_env (back), env);
+
+    /* A damaged record is an error, not a crash. */
+    g_autofree char *path = g_build_filename (dir, "box.json", NULL);
+    g_file_set_contents (path, "{\"id\": 5", -1, NULL);
+    g_autoptr (BlRecord) bad = bl_record_load (dir, &error);
+    g_assert_null (bad);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+    g_clear_error (&error);
+    g_file_set_contents (path, "{\"id\": \"x\", \"state\": \"flying\"}", -1, NULL);
+    g_assert_null (bl_record_load (dir, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+
+    const char *const rm[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
+static void
+test_options_validate (void)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (boxlite_box_options_validate (options, &error));
+    g_assert_cmpuint (boxlite_box_options_get_cpus (options), ==, 1);
+    g_assert_cmpuint (boxlite_box_options_get_memory_mib (options), ==, 512);
+    g_assert_cmpint (boxlite_box_options_get_network (options), ==, BOXLITE_NETWORK_DISABLED);
+
+    boxlite_box_options_set_cpus (options, 0);
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    boxlite_box_options_set_cpus (options, 1);
+
+    boxlite_box_options_set_memory_mib (options, 16);
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    boxlite_box_options_set_memory_mib (options, 512);
+
+    const char *bad_env[] = { "NOEQUALS", NULL };
+    boxlite_box_options_set_env (options, bad_env);
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_nonnull (strstr (error->message, "NOEQUALS"));
+    g_clear_error (&error);
+    boxlite_box_options_set_env (options, NULL);
+
+    boxlite_box_options_set_working_dir (options, "relative/dir");
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+test_launch_roundtrip (void)
+{
+    g_autofree char *dir = make_tmpdir ();
+    g_autofree char *path = g_build_filename (dir, "launch.json", NULL);
+    BlLaunch launch = {
+        .box_id = (char *) "abc", .box_dir = dir, .qemu = (char *) "/usr/bin/qemu",
+        .kernel = (char *) "/k", .initrd = (char *) "/i", .disk = (char *) "/d",
+        .cpus = 2, .memory_mib = 256, .accel = BOXLITE_ACCEL_TCG, .hostname = (char *) "h",
+        .detach = TRUE, .boot_timeout_ms = 5000,
+    };
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (bl_launch_save (path, &launch, &error));
+    g_autoptr (BlLaunch) back = bl_launch_load (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (back->disk, ==, "/d");
+    g_assert_cmpuint (back->cpus, ==, 2);
+    g_assert_cmpint (back->accel, ==, BOXLITE_ACCEL_TCG);
+    g_assert_true (back->detach);
+
+    /* Relative paths are refused: the monitor may be run by hand. */
+    g_file_set_contents (path,
+                         "{\"box_id\":\"a\",\"box_dir\":\"rel\",\"qemu\":\"/q\",\"kernel\":\"/k\","
+                         "\"initrd\":\"/i\",\"disk\":\"/d\"}",
+                         -1, NULL);
+    g_assert_null (bl_launch_load (path, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_unlink (path);
+    g_rmdir (dir);
+}
+
+static void
+test_header_decode (void)
+{
+    guint8 raw[BL_PROTO_HEADER_SIZE];
+    struct bl_frame_header h = { .len = 10, .channel = 3, .type = BL_FRAME_STDOUT };
+    struct bl_frame_header out;
+
+    bl_proto_encode_header (raw, &h);
+    g_assert_cmpint (bl_proto_decode_header (raw, &out), ==, 0);
+    g_assert_cmpuint (out.len, ==, 10);
+    g_assert_cmpuint (out.channel, ==, 3);
+
+    raw[10] = 1; /* padding must be zero */
+    g_assert_cmpint (bl_proto_decode_header (raw, &out), <, 0);
+
+    h = (struct bl_frame_header){ .len = BL_PROTO_MAX_PAYLOAD + 1, .channel = 1, .type = BL_FRAME_STDOUT };
+    bl_proto_encode_header (raw, &h);
+    g_assert_cmpint (bl_proto_decode_header (raw, &out), <, 0);
+
+    h = (struct bl_frame_header){ .len = 3, .channel = 1, .type = BL_FRAME_CREDIT };
+    bl_proto_encode_header (raw, &h);
+    g_assert_cmpint (bl_proto_decode_header (raw, &out), <, 0);
+
+    h = (struct bl_frame_header){ .len = 1, .channel = 1, .type = 9 };
+    bl_proto_encode_header (raw, &h);
+    g_assert_cmpint (bl_proto_decode_header (raw, &out), <, 0);
+
+    h = (struct bl_frame_header){ .len = 1, .channel = 0, .type = BL_FRAME_STDIN };
+    bl_proto_encode_header (raw, &h);
+    g_assert_cmpint (bl_proto_decode_header (raw, &out), <, 0);
+}
+
+typedef struct {
+    GMainLoop *loop;
+    guint frames;
+    gboolean closed;
+    GError *reason;
+    GString *payloads;
+} LinkState;
+
+static void
+on_test_frame (BlFrameConn *conn, guint channel, guint type, GBytes *payload, gpointer data)
+{
+    LinkState *st = data;
+    gsize len = 0;
+    const char *p = g_bytes_get_data (payload, &len);
+
+    st->frames++;
+    g_string_append_len (st->payloads, p, (gssize) len);
+}
+
+static void
+on_test_closed (BlFrameConn *conn, const GError *reason, gpointer data)
+{
+    LinkState *st = data;
+
+    st->closed = TRUE;
+    st->reason = reason ? g_error_copy (reason) : NULL;
+    g_main_loop_quit (st->loop);
+}
+
+/* Feeds @bytes as a peer would and returns what the link made of them. */
+static void
+feed_link (const void *bytes, gsize len, LinkState *st)
+{
+    int sv[2];
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    g_autoptr (GSocket) sock = g_socket_new_from_fd (sv[0], &error);
+    g_assert_no_error (error);
+    g_autoptr (GSocketConnection) conn = g_socket_connection_factory_create_connection (sock);
+    st->loop = g_main_loop_new (NULL, FALSE);
+    st->payloads = g_string_new (NULL);
+    g_autoptr (BlFrameConn) link = bl_frame_conn_new (G_IO_STREAM (conn), "test peer");
+    g_signal_connect (link, "frame", G_CALLBACK (on_test_frame), st);
+    g_signal_connect (link, "closed", G_CALLBACK (on_test_closed), st);
+    g_assert_cmpint (write (sv[1], bytes, len), ==, (gssize) len);
+    close (sv[1]);
+    g_main_loop_run (st->loop);
+    g_main_loop_unref (st->loop);
+}
+
+static void
+test_link_frames_and_eof (void)
+{
+    guint8 buf[2 * BL_PROTO_HEADER_SIZE + 5];
+    struct bl_frame_header h1 = { .len = 3, .channel = 1, .type = BL_FRAME_STDOUT };
+    struct bl_frame_header h2 = { .len = 2, .channel = 1, .type = BL_FRAME_STDERR };
+    LinkState st = { 0 };
+
+    bl_proto_encode_header (buf, &h1);
+    memcpy (buf + BL_PROTO_HEADER_SIZE, "abc", 3);
+    bl_proto_encode_header (buf + BL_PROTO_HEADER_SIZE + 3, &h2);
+    memcpy (buf + 2 * BL_PROTO_HEADER_SIZE + 3, "de", 2);
+    feed_link (buf, sizeof buf, &st);
+    g_assert_cmpuint (st.frames, ==, 2);
+    g_assert_cmpstr (st.payloads->str, ==, "abcde");
+    g_assert_true (st.closed);
+    g_assert_null (st.reason); /* clean EOF */
+    g_string_free (st.payloads, TRUE);
+}
+
+static void
+test_link_rejects_garbage (void)
+{
+    LinkState st = { 0 };
+    const char garbage[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    feed_link (garbage, sizeof garbage - 1, &st);
+    g_assert_cmpuint (st.frames, ==, 0);
+    g_assert_error (st.reason, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
+    g_clear_error (&st.reason);
+    g_string_free (st.payloads, TRUE);
+
+    /* A header that promises more than it sends. */
+    guint8 buf[BL_PROTO_HEADER_SIZE + 2];
+    struct bl_frame_header h = { .len = 100, .channel = 1, .type = BL_FRAME_STDOUT };
+    LinkState st2 = { 0 };
+    bl_proto_encode_header (buf, &h);
+    feed_link (buf, sizeof buf, &st2);
+    g_assert_cmpuint (st2.frames, ==, 0);
+    g_assert_error (st2.reason, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
+    g_clear_error (&st2.reason);
+    g_string_free (st2.payloads, TRUE);
+}
+
+static void
+test_control_parse (void)
+{
+    const char *bad[] = { "[1,2]", "{\"a\":", "\xff\xfe", "42" };
+    g_autoptr (GError) error = NULL;
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+        g_autoptr (GBytes) b = g_bytes_new_static (bad[i], strlen (bad[i]));
+        g_autoptr (JsonObject) obj = bl_frame_parse_control (b, &error);
+        g_assert_null (obj);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
+        g_clear_error (&error);
+    }
+    g_autoptr (GBytes) good = g_bytes_new_static ("{\"return\":{\"pid\":7}}", 20);
+    g_autoptr (JsonObject) obj = bl_frame_parse_control (good, &error);
+    g_assert_no_error (error);
+    g_assert_true (json_object_has_member (obj, "return"));
+}
+
+int
+main (int argc, char **argv)
+{
+    g_test_init (&argc, &argv, NULL);
+    g_test_add_func ("/units/record/roundtrip", test_record_roundtrip);
+    g_test_add_func ("/units/options/validate", test_options_validate);
+    g_test_add_func ("/units/launch/roundtrip", test_launch_roundtrip);
+    g_test_add_func ("/units/proto/header-decode", test_header_decode);
+    g_test_add_func ("/units/link/frames-and-eof", test_link_frames_and_eof);
+    g_test_add_func ("/units/link/rejects-garbage", test_link_rejects_garbage);
+    g_test_add_func ("/units/link/control-parse", test_control_parse);
+    return g_test_run ();
+}
