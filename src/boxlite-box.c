@@ -395,9 +395,9 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
         return FALSE;
 
     int ready[2], lifeline[2] = { -1, -1 };
-    if (!g_unix_open_pipe (ready, O_CLOEXEC, error))
+    if (!g_unix_open_pipe (ready, FD_CLOEXEC, error))
         return FALSE;
-    if (!launch->detach && !g_unix_open_pipe (lifeline, O_CLOEXEC, error)) {
+    if (!launch->detach && !g_unix_open_pipe (lifeline, FD_CLOEXEC, error)) {
         close (ready[0]);
         close (ready[1]);
         return FALSE;

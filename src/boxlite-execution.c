@@ -252,7 +252,7 @@ bl_execution_handle_credit (BoxliteExecution *self, guint32 bytes)
 static gboolean
 make_pipe (int fds[2], GError **error)
 {
-    if (!g_unix_open_pipe (fds, O_CLOEXEC, error))
+    if (!g_unix_open_pipe (fds, FD_CLOEXEC, error))
         return FALSE;
     /* Best effort: a bigger pipe means fewer wake-ups for a chatty command. */
     (void) fcntl (fds[1], F_SETPIPE_SZ, PIPE_SIZE);

@@ -536,6 +536,8 @@ test_qemu_killed_is_crashed (void)
     g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_CRASHED, 30));
     g_autofree char *err_text = boxlite_box_dup_error (box);
     g_assert_nonnull (err_text);
+    if (!strstr (err_text, "signal 9"))
+        g_printerr ("crash record: %s\n", err_text);
     g_assert_nonnull (strstr (err_text, "signal 9"));
     g_assert_false (boxlite_execution_wait (exe, NULL, &error));
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_CRASHED);

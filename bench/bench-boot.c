@@ -1,0 +1,207 @@
+/* bench-boot.c: how long boxlite takes to give a command its first output,
+ * against the floor: the very same QEMU command line (read back from the
+ * running box) launched bare, timed to the agent's first frame.
+ *
+ *   create+start → first exec output   (boxlite, median of RUNS)
+ *   exec round trip on a running box   (median of 20)
+ *   bare QEMU → agent ready            (the floor, median of RUNS)
+ */
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "boxlite.h"
+
+static int
+compare_double (gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+median (GArray *values)
+{
+    g_array_sort (values, compare_double);
+    return g_array_index (values, double, values->len / 2);
+}
+
+static double
+now (void)
+{
+    return g_get_monotonic_time () / 1e6;
+}
+
+static void
+check (GError *error)
+{
+    if (error) {
+        g_printerr ("bench: %s\n", error->message);
+        exit (1);
+    }
+}
+
+static double
+first_output (BoxliteRuntime *rt, GStrv *qemu_argv)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    double start = now ();
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, options, NULL, NULL, &error);
+    check (error);
+    boxlite_box_start (box, NULL, &error);
+    check (error);
+    const char *argv[] = { "echo", "ready", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
+    check (error);
+    char buf[16];
+    gssize n = g_input_stream_read (boxlite_execution_get_stdout (exe), buf, sizeof buf, NULL, &error);
+    double elapsed = now () - start;
+    check (error);
+    g_assert (n > 0);
+    boxlite_execution_wait (exe, NULL, &error);
+
+    if (qemu_argv && !*qemu_argv) {
+        /* The monitor's child is QEMU: its command line is the floor's. */
+        g_autofree char *children = g_strdup_printf ("/proc/%d/task/%d/children",
+                                                     boxlite_box_get_monitor_pid (box),
+                                                     boxlite_box_get_monitor_pid (box));
+        g_autofree char *list = NULL;
+        g_file_get_contents (children, &list, NULL, NULL);
+        g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", atoi (list ? list : "0"));
+        g_autofree char *cmdline = NULL;
+        gsize len = 0;
+        if (g_file_get_contents (path, &cmdline, &len, NULL)) {
+            GPtrArray *args = g_ptr_array_new ();
+            for (gsize i = 0; i < len; i += strlen (cmdline + i) + 1)
+                g_ptr_array_add (args, g_strdup (cmdline + i));
+            g_ptr_array_add (args, NULL);
+            *qemu_argv = (GStrv) g_ptr_array_free (args, FALSE);
+        }
+    }
+    boxlite_box_stop (box, TRUE, NULL, &error);
+    boxlite_runtime_remove (rt, boxlite_box_get_id (box), TRUE, NULL);
+    return elapsed;
+}
+
+static const char *
+arg_value (GStrv argv, const char *prefix)
+{
+    for (guint i = 0; argv[i]; i++) {
+        const char *hit = strstr (argv[i], prefix);
+        if (hit)
+            return hit + strlen (prefix);
+    }
+    return NULL;
+}
+
+/* Bare QEMU with @argv, until the agent's first byte arrives on its socket. */
+static double
+floor_once (GStrv argv)
+{
+    g_autofree char *sock = g_strdup (arg_value (argv, "socket,id=agent,path="));
+    char *comma = strchr (sock, ',');
+    if (comma)
+        *comma = '\0';
+    g_autoptr (GError) error = NULL;
+    double start = now ();
+    GPid pid;
+    g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                   G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, &error);
+    check (error);
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_autoptr (GSocketAddress) address = g_unix_socket_address_new (sock);
+    g_autoptr (GSocketConnection) conn = NULL;
+    while (!conn && now () - start < 60) {
+        conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, NULL);
+        if (!conn)
+            g_usleep (1000);
+    }
+    g_assert (conn);
+    guint8 byte;
+    g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), &byte, 1, NULL, &error);
+    double elapsed = now () - start;
+    check (error);
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+    g_unlink (sock);
+    return elapsed;
+}
+
+int
+main (int argc, char **argv)
+{
+    guint runs = g_getenv ("RUNS") ? (guint) atoi (g_getenv ("RUNS")) : 5;
+    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-bench-XXXXXX", NULL);
+    g_autofree char *home = g_mkdtemp (g_steal_pointer (&tmpl));
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+    g_auto (GStrv) qemu_argv = NULL;
+
+    boxlite_options_set_home_dir (options, home);
+    g_autoptr (BoxliteRuntime) rt = boxlite_runtime_new (options, &error);
+    check (error);
+
+    /* Warm-up: builds the image's disk and the initramfs once. */
+    first_output (rt, &qemu_argv);
+
+    GArray *boots = g_array_new (FALSE, FALSE, sizeof (double));
+    for (guint i = 0; i < runs; i++) {
+        double t = first_output (rt, NULL);
+        g_array_append_val (boots, t);
+    }
+
+    /* The floor reuses a stopped box's disk and the same command line. */
+    g_autoptr (BoxliteBoxOptions) box_options = boxlite_box_options_new ();
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, box_options, "floor", NULL, &error);
+    check (error);
+    g_autofree char *dir = g_build_filename (home, "boxes", boxlite_box_get_id (box), NULL);
+    for (guint i = 0; qemu_argv && qemu_argv[i]; i++) {
+        /* Point every per-box path of the warm-up box at this one. */
+        const char *old = strstr (qemu_argv[i], "/boxes/");
+        if (old) {
+            const char *rest = strchr (old + 7, '/');
+            g_autofree char *prefix = g_strndup (qemu_argv[i], old - qemu_argv[i]);
+            char *fixed = g_strdup_printf ("%s/boxes/%s%s", prefix, boxlite_box_get_id (box),
+                                           rest ? rest : "");
+            g_free (qemu_argv[i]);
+            qemu_argv[i] = fixed;
+        }
+    }
+    GArray *floors = g_array_new (FALSE, FALSE, sizeof (double));
+    for (guint i = 0; qemu_argv && i < runs; i++) {
+        double t = floor_once (qemu_argv);
+        g_array_append_val (floors, t);
+    }
+
+    boxlite_box_start (box, NULL, &error);
+    check (error);
+    GArray *trips = g_array_new (FALSE, FALSE, sizeof (double));
+    for (guint i = 0; i < 20; i++) {
+        const char *true_argv[] = { "true", NULL };
+        g_autoptr (BoxliteCommand) cmd = boxlite_command_new (true_argv);
+        double start = now ();
+        g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
+        check (error);
+        boxlite_execution_wait (exe, NULL, &error);
+        check (error);
+        double t = now () - start;
+        g_array_append_val (trips, t);
+    }
+    boxlite_box_stop (box, FALSE, NULL, NULL);
+
+    double boot = median (boots);
+    g_print ("create+start -> first exec output: median %.3f s of %u (TCG)\n", boot, runs);
+    g_print ("exec round trip (true) on a running box: median %.1f ms of 20\n", median (trips) * 1000);
+    if (floors->len) {
+        double fl = median (floors);
+        g_print ("floor, same QEMU command line bare -> agent ready: median %.3f s of %u\n", fl, runs);
+        g_print ("ratio boxlite / floor: %.2f\n", boot / fl);
+    }
+    const char *const rm[] = { "rm", "-rf", home, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    return 0;
+}

@@ -1,0 +1,207 @@
+/* agent.h: the boxlite guest agent, PID 1 of every box.
+ *
+ * Plain libc (the binary is static, so no NSS and no GLib). The agent speaks
+ * the framing of bl_proto.h on one virtio-serial port (or, for tests, on an
+ * inherited file descriptor) from a single-threaded poll() loop. */
+#ifndef BOXLITE_AGENT_H
+#define BOXLITE_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <poll.h>
+#include <sys/types.h>
+
+#include "bl_proto.h"
+
+#define AGENT_VERSION_STRING "0.1.0"
+
+#define AGENT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define AGENT_NORETURN __attribute__((noreturn))
+
+/* ---- agent_json.c: a small bounded JSON reader and writer ---------------- */
+
+#define AGENT_JSON_MAX_INPUT BL_PROTO_MAX_PAYLOAD
+#define AGENT_JSON_MAX_DEPTH 32
+#define AGENT_JSON_MAX_NODES 8192
+
+enum agent_json_type {
+    AGENT_JSON_NULL,
+    AGENT_JSON_BOOL,
+    AGENT_JSON_INT,
+    AGENT_JSON_STRING,
+    AGENT_JSON_ARRAY,
+    AGENT_JSON_OBJECT,
+};
+
+struct agent_json {
+    enum agent_json_type type;
+    bool boolean;
+    long long integer;
+    char *str;                 /* NUL-terminated; may hold NULs when str_len says so */
+    size_t str_len;
+    size_t n;                  /* members of an array or object */
+    char **keys;               /* object member names (NUL-terminated) */
+    struct agent_json **items; /* array elements or object member values */
+};
+
+struct agent_json *agent_json_parse(const char *text, size_t len);
+void agent_json_free(struct agent_json *v);
+/* Member @key of object @obj (the last one if repeated), or NULL. */
+const struct agent_json *agent_json_get(const struct agent_json *obj, const char *key);
+/* A string member without embedded NULs, or NULL. */
+const char *agent_json_get_str(const struct agent_json *obj, const char *key);
+bool agent_json_is_cstring(const struct agent_json *v);
+
+struct agent_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void agent_buf_free(struct agent_buf *b);
+void agent_buf_add(struct agent_buf *b, const void *data, size_t len);
+void agent_buf_add_str(struct agent_buf *b, const char *s);
+void agent_buf_addf(struct agent_buf *b, const char *fmt, ...) AGENT_PRINTF(2, 3);
+/* Appends @s as a quoted, escaped JSON string. */
+void agent_buf_add_json_str(struct agent_buf *b, const char *s);
+
+/* ---- agent_frame.c: framing and the bounded output queue ---------------- */
+
+/* Past this many queued bytes the loop stops reading (host and children). */
+#define AGENT_OUTQ_HIGH (1024 * 1024)
+/* Past this the link is considered broken. */
+#define AGENT_OUTQ_LIMIT (8 * 1024 * 1024)
+
+struct agent_link;
+/* Returns 0, or -1 for a protocol violation (the link is then closed). */
+typedef int (*agent_frame_cb)(struct agent_link *link, const struct bl_frame_header *h,
+                              const uint8_t *payload, void *user_data);
+
+struct agent_link {
+    int fd;
+    /* input assembly */
+    uint8_t hdr[BL_PROTO_HEADER_SIZE];
+    size_t hdr_got;
+    struct bl_frame_header cur;
+    uint8_t payload[BL_PROTO_MAX_PAYLOAD];
+    size_t payload_got;
+    /* output queue: bytes [start, end) of buf */
+    uint8_t *out;
+    size_t out_start;
+    size_t out_end;
+    size_t out_cap;
+    bool broken;
+};
+
+void agent_link_init(struct agent_link *link, int fd);
+void agent_link_reset(struct agent_link *link, int fd);
+/* Reads what is available and dispatches whole frames. Returns 1 when
+ * something was read, 0 on EOF, -1 on a read error or protocol violation. */
+int agent_link_read(struct agent_link *link, agent_frame_cb cb, void *user_data);
+/* Writes what the fd takes without blocking. Returns -1 on a write error. */
+int agent_link_flush(struct agent_link *link);
+/* Waits (at most @timeout_ms) until the queue is written out. */
+int agent_link_drain(struct agent_link *link, int timeout_ms);
+size_t agent_link_pending(const struct agent_link *link);
+void agent_link_queue(struct agent_link *link, uint32_t channel, uint8_t type, const void *data,
+                      size_t len);
+void agent_link_queue_json(struct agent_link *link, uint32_t channel, const struct agent_buf *json);
+void agent_link_queue_error(struct agent_link *link, uint32_t channel, const char *klass,
+                            const char *desc);
+
+/* ---- agent_user.c: users and groups from /etc/passwd and /etc/group ----- */
+
+#define AGENT_MAX_GROUPS 64
+
+struct agent_user {
+    uid_t uid;
+    gid_t gid;
+    char home[512];
+    gid_t groups[AGENT_MAX_GROUPS];
+    size_t n_groups;
+};
+
+/* Resolves "name", "uid", "uid:gid" (either part a name or a number), or NULL
+ * for root. @root_dir prefixes the files (NULL or "" for /). Returns 0, or -1
+ * with a message in @err. */
+int agent_user_resolve(const char *spec, const char *root_dir, struct agent_user *out, char *err,
+                       size_t err_len);
+
+/* ---- agent_exec.c: the processes run on behalf of the host -------------- */
+
+struct agent_chan {
+    struct agent_chan *next;
+    uint32_t id;
+    pid_t pid;
+    int out_fd; /* -1 once at EOF */
+    int err_fd;
+    int in_fd; /* -1 when closed or /dev/null */
+    bool reaped;
+    int status;
+    bool timed_out;
+    int64_t deadline_ms; /* 0 = none */
+    uint64_t credit;     /* bytes we may still send (stdout + stderr) */
+    /* stdin */
+    uint8_t *in_buf;
+    size_t in_len;
+    size_t in_window; /* bytes the host may still send */
+    bool in_eof;
+    /* indexes into the poll array of the current iteration, or -1 */
+    int pi_out;
+    int pi_err;
+    int pi_in;
+};
+
+struct agent_exec_state {
+    struct agent_chan *chans;
+    uint32_t tombs[256]; /* recently finished channels: late frames are dropped */
+    size_t n_tombs;
+    size_t tomb_next;
+};
+
+/* Handles "exec" on @channel: replies (and creates the channel on success). */
+void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
+                      const struct agent_json *args);
+void agent_exec_signal(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
+                       const struct agent_json *args);
+struct agent_chan *agent_exec_find(struct agent_exec_state *st, uint32_t channel);
+bool agent_exec_is_tomb(struct agent_exec_state *st, uint32_t channel);
+/* STDIN / CREDIT frames. Returns -1 on a protocol violation. */
+int agent_exec_stdin(struct agent_exec_state *st, struct agent_link *link, struct agent_chan *ch,
+                     const uint8_t *data, size_t len);
+int agent_exec_credit(struct agent_chan *ch, uint32_t n);
+/* Records the status of a reaped process; false if no channel owns it. */
+bool agent_exec_reaped(struct agent_exec_state *st, pid_t pid, int status);
+/* Polling support: fills @fds (returns how many) with what each channel waits on. */
+size_t agent_exec_poll_count(const struct agent_exec_state *st);
+size_t agent_exec_fill_poll(struct agent_exec_state *st, struct pollfd *fds, size_t max,
+                            bool allow_output);
+/* Acts on the poll results, sends output and exit events, kills on timeouts. */
+void agent_exec_dispatch(struct agent_exec_state *st, struct agent_link *link, struct pollfd *fds,
+                         size_t n, int64_t now_ms);
+/* Milliseconds until the next timeout (-1 for none). */
+int agent_exec_next_timeout(const struct agent_exec_state *st, int64_t now_ms);
+/* Kills every process group and forgets every channel. */
+void agent_exec_kill_all(struct agent_exec_state *st);
+
+/* ---- agent_init.c: PID 1 duties ----------------------------------------- */
+
+/* Mounts, modules, the root disk, switch_root, hostname, loopback. Exits the
+ * machine through agent_fatal() on failure. */
+void agent_init_system(void);
+/* Opens the agent's virtio-serial port (waiting for it), or returns -1. */
+int agent_init_open_port(void);
+/* Ends every process, syncs, makes / read-only and reboots. */
+void agent_init_poweroff(void) AGENT_NORETURN;
+void agent_fatal(const char *fmt, ...) AGENT_PRINTF(1, 2) AGENT_NORETURN;
+
+/* ---- agent_main.c ------------------------------------------------------- */
+
+extern bool agent_is_pid1;
+void agent_log(const char *fmt, ...) AGENT_PRINTF(1, 2);
+int64_t agent_now_ms(void);
+/* Reaps every exited child (status of ours goes to its channel). */
+void agent_reap(struct agent_exec_state *st);
+
+#endif /* BOXLITE_AGENT_H */

@@ -1,0 +1,347 @@
+/* agent_init.c: what the agent does as PID 1 of the box.
+ *
+ * The kernel starts it from the initramfs. It mounts the pseudo
+ * filesystems, loads modules if the initramfs lists any, mounts the box's
+ * disk, moves into it like switch_root(8), names the machine and brings up
+ * the loopback interface. At shutdown it ends every process and reboots,
+ * which ends QEMU (-no-reboot). */
+#include "agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NEWROOT "/newroot"
+#define ROOT_DEVICE "/dev/vda"
+#define MODULES_ORDER "/lib/modules/boxlite.order"
+#define WAIT_STEP_MS 20
+#define WAIT_LIMIT_MS 10000
+
+static void console_write(const char *msg)
+{
+    int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        fd = dup(2);
+    if (fd < 0)
+        return;
+    size_t len = strlen(msg);
+    while (len) {
+        ssize_t n = write(fd, msg, len);
+        if (n <= 0)
+            break;
+        msg += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+}
+
+void agent_fatal(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    int off = snprintf(msg, sizeof msg, "boxlite-agent: fatal: ");
+
+    va_start(ap, fmt);
+    vsnprintf(msg + off, sizeof msg - (size_t)off - 1, fmt, ap);
+    va_end(ap);
+    strcat(msg, "\n");
+    console_write(msg);
+    if (!agent_is_pid1)
+        exit(1);
+    sync();
+    reboot(RB_AUTOBOOT);
+    for (;;)
+        pause(); /* PID 1 must never exit */
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void make_dir(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) < 0 && errno != EEXIST)
+        agent_log("mkdir %s: %s", path, strerror(errno));
+}
+
+static void do_mount(const char *src, const char *target, const char *type, unsigned long flags,
+                     const char *data, bool required)
+{
+    make_dir(target, 0755);
+    if (mount(src, target, type, flags, data) < 0) {
+        if (required)
+            agent_fatal("mount %s on %s: %s", type, target, strerror(errno));
+        agent_log("mount %s on %s: %s", type, target, strerror(errno));
+    }
+}
+
+/* The pseudo filesystems, under @root ("" for /). */
+static void mount_pseudo(const char *root)
+{
+    static const struct {
+        const char *src, *dir, *type;
+        unsigned long flags;
+        const char *data;
+        bool required;
+    } m[] = {
+        { "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true },
+        { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true },
+        { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", true },
+        { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", false },
+        { "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", false },
+        { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", false },
+        { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", false },
+    };
+    char path[256];
+
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", root, m[i].dir);
+        do_mount(m[i].src, path, m[i].type, m[i].flags, m[i].data, m[i].required);
+    }
+    /* Programs expect /dev/ptmx next to /dev/pts. */
+    snprintf(path, sizeof path, "%s/dev/ptmx", root);
+    if (access(path, F_OK) < 0 && symlink("pts/ptmx", path) < 0)
+        agent_log("symlink %s: %s", path, strerror(errno));
+}
+
+static void load_modules(void)
+{
+    FILE *f = fopen(MODULES_ORDER, "re");
+    char line[512];
+
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || line[0] == '#')
+            continue;
+        int fd = open(line, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            agent_log("module %s: %s", line, strerror(errno));
+            continue;
+        }
+        if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+            agent_log("module %s: %s", line, strerror(errno));
+        close(fd);
+    }
+    fclose(f);
+}
+
+static void wait_for_path(const char *path)
+{
+    for (int waited = 0; access(path, F_OK) < 0; waited += WAIT_STEP_MS) {
+        if (waited >= WAIT_LIMIT_MS)
+            agent_fatal("%s did not appear within %d s", path, WAIT_LIMIT_MS / 1000);
+        sleep_ms(WAIT_STEP_MS);
+    }
+}
+
+/* Value of boxlite.hostname= on the kernel command line, or NULL. */
+static char *cmdline_hostname(void)
+{
+    char buf[4096];
+    int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+        if (strncmp(tok, "boxlite.hostname=", 17) == 0 && tok[17] && strlen(tok + 17) < 64)
+            return strdup(tok + 17);
+    }
+    return NULL;
+}
+
+/* Removes the initramfs's own files (the rootfs is about to become unreachable). */
+static void clean_initramfs(void)
+{
+    if (unlink("/init") < 0)
+        agent_log("unlink /init: %s", strerror(errno));
+    unlink("/dev/console");
+}
+
+static void umount_initramfs_mounts(void)
+{
+    static const char *const dirs[] = { "/dev/pts", "/dev/shm", "/dev", "/sys", "/tmp", "/run", "/proc" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (umount2(dirs[i], MNT_DETACH) < 0)
+            agent_log("umount %s: %s", dirs[i], strerror(errno));
+}
+
+static void switch_root(void)
+{
+    umount_initramfs_mounts();
+    clean_initramfs();
+    if (chdir(NEWROOT) < 0)
+        agent_fatal("chdir %s: %s", NEWROOT, strerror(errno));
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        agent_fatal("move %s to /: %s", NEWROOT, strerror(errno));
+    if (chroot(".") < 0)
+        agent_fatal("chroot: %s", strerror(errno));
+    if (chdir("/") < 0)
+        agent_fatal("chdir /: %s", strerror(errno));
+}
+
+static void write_hostname_file(const char *name)
+{
+    make_dir("/etc", 0755);
+    int fd = open("/etc/hostname", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        agent_log("/etc/hostname: %s", strerror(errno));
+        return;
+    }
+    char line[80];
+    int len = snprintf(line, sizeof line, "%s\n", name);
+    if (write(fd, line, (size_t)len) != len)
+        agent_log("/etc/hostname: %s", strerror(errno));
+    close(fd);
+}
+
+static void loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+
+    if (fd < 0) {
+        agent_log("socket: %s", strerror(errno));
+        return;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+        agent_log("lo: SIOCGIFFLAGS: %s", strerror(errno));
+    } else {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+            agent_log("lo: SIOCSIFFLAGS: %s", strerror(errno));
+    }
+    close(fd);
+}
+
+static void setup_console(void)
+{
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        if (fcntl(i, F_GETFD) < 0)
+            dup2(fd, i);
+    if (fd > 2)
+        close(fd);
+}
+
+void agent_init_system(void)
+{
+    setup_console();
+    umask(022);
+    mount_pseudo("");
+    setup_console();
+    load_modules();
+    char *hostname = cmdline_hostname();
+
+    wait_for_path(ROOT_DEVICE);
+    make_dir(NEWROOT, 0755);
+    if (mount(ROOT_DEVICE, NEWROOT, "ext4", 0, NULL) < 0)
+        agent_fatal("mount %s on %s: %s", ROOT_DEVICE, NEWROOT, strerror(errno));
+    mount_pseudo(NEWROOT);
+    switch_root();
+
+    if (hostname) {
+        if (sethostname(hostname, strlen(hostname)) < 0)
+            agent_log("sethostname: %s", strerror(errno));
+        write_hostname_file(hostname);
+        free(hostname);
+    }
+    loopback_up();
+}
+
+/* Name file of a virtio port: /sys/class/virtio-ports/<port>/name. */
+static bool port_has_name(const char *port)
+{
+    char path[512], name[128];
+    snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", port);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, name, sizeof name - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    name[n] = '\0';
+    name[strcspn(name, "\n")] = '\0';
+    return strcmp(name, BL_PROTO_PORT_NAME) == 0;
+}
+
+int agent_init_open_port(void)
+{
+    for (int waited = 0; waited < WAIT_LIMIT_MS; waited += WAIT_STEP_MS) {
+        DIR *d = opendir("/sys/class/virtio-ports");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.' || !port_has_name(e->d_name))
+                continue;
+            char dev[300];
+            snprintf(dev, sizeof dev, "/dev/%s", e->d_name);
+            int fd = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+            if (fd < 0)
+                agent_log("open %s: %s", dev, strerror(errno));
+            closedir(d);
+            return fd;
+        }
+        if (d)
+            closedir(d);
+        sleep_ms(WAIT_STEP_MS);
+    }
+    agent_log("no virtio port named %s", BL_PROTO_PORT_NAME);
+    return -1;
+}
+
+static void reap_for(int ms)
+{
+    for (int waited = 0; waited < ms; waited += 20) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+            return;
+        sleep_ms(20);
+    }
+}
+
+void agent_init_poweroff(void)
+{
+    kill(-1, SIGTERM);
+    reap_for(1000);
+    kill(-1, SIGKILL);
+    reap_for(500);
+    sync();
+    static const char *const dirs[] = { "/dev/pts", "/dev/shm", "/tmp", "/run", "/sys", "/proc" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        umount2(dirs[i], MNT_DETACH);
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+        console_write("boxlite-agent: cannot remount / read-only\n");
+    sync();
+    reboot(RB_AUTOBOOT);
+    agent_fatal("reboot: %s", strerror(errno));
+}

@@ -1,0 +1,180 @@
+/* qemu-argv.c: the QEMU command line of a box. */
+#define G_LOG_DOMAIN "boxlite-shim"
+
+#include "qemu-argv.h"
+
+#include "bl_proto.h"
+#include "boxlite-error.h"
+
+/* QEMU's option parser splits on ','; a literal comma is written twice. */
+static char *
+opt_escape (const char *value)
+{
+    g_auto (GStrv) parts = g_strsplit (value, ",", -1);
+    return g_strjoinv (",,", parts);
+}
+
+/* The hostname goes onto the kernel command line: a space or a quote would
+ * add kernel parameters, so only RFC 1123 characters are allowed. */
+static gboolean
+hostname_valid (const char *name)
+{
+    gsize len = name ? strlen (name) : 0;
+
+    if (len == 0 || len > 63 || name[0] == '-' || name[0] == '.')
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static char *
+socket_path (const BlLaunch *launch, const char *name, GError **error)
+{
+    g_autofree char *path = g_build_filename (launch->box_dir, name, NULL);
+
+    if (strlen (path) > BL_QEMU_MAX_SOCKET_PATH) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "the socket path %s is %zu bytes long; unix sockets allow at most %d "
+                     "(choose a shorter BOXLITE_HOME)",
+                     path, strlen (path), BL_QEMU_MAX_SOCKET_PATH);
+        return NULL;
+    }
+    return g_steal_pointer (&path);
+}
+
+static void
+add (GPtrArray *argv, const char *arg)
+{
+    g_ptr_array_add (argv, g_strdup (arg));
+}
+
+static void
+add_printf (GPtrArray *argv, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+add_printf (GPtrArray *argv, const char *format, ...)
+{
+    va_list args;
+
+    va_start (args, format);
+    g_ptr_array_add (argv, g_strdup_vprintf (format, args));
+    va_end (args);
+}
+
+static char *
+kernel_cmdline (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz)
+{
+    GString *s = g_string_new ("console=ttyS0 quiet loglevel=3 reboot=t panic=-1 "
+                               "8250.nr_uarts=1 rdinit=/init");
+
+    g_string_append_printf (s, " boxlite.hostname=%s", launch->hostname);
+    if (resolved == BOXLITE_ACCEL_TCG) {
+        if (tsc_khz > 0)
+            g_string_append_printf (s, " tsc_early_khz=%u", tsc_khz);
+        g_string_append (s, " tsc=reliable no_timer_check");
+    }
+    return g_string_free (s, FALSE);
+}
+
+static gboolean
+check_launch (const BlLaunch *launch, BoxliteAccel resolved, GError **error)
+{
+    if (resolved != BOXLITE_ACCEL_KVM && resolved != BOXLITE_ACCEL_TCG) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "the accelerator must be resolved to kvm or tcg before QEMU starts");
+        return FALSE;
+    }
+    if (launch->network == BOXLITE_NETWORK_ENABLED) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "networking is not available yet");
+        return FALSE;
+    }
+    if (!hostname_valid (launch->hostname)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "invalid hostname '%s': use 1-63 letters, digits, '-' or '.'",
+                     launch->hostname ? launch->hostname : "");
+        return FALSE;
+    }
+    if (launch->cpus < 1 || launch->memory_mib < 1) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "a box needs at least one CPU and some memory");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+GStrv
+bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz, GError **error)
+{
+    g_return_val_if_fail (launch != NULL, NULL);
+
+    if (!check_launch (launch, resolved, error))
+        return NULL;
+    g_autofree char *qmp = socket_path (launch, "qmp.sock", error);
+    if (!qmp)
+        return NULL;
+    g_autofree char *agent = socket_path (launch, "agent.sock", error);
+    if (!agent)
+        return NULL;
+    g_autofree char *console = g_build_filename (launch->box_dir, "console.log", NULL);
+    g_autofree char *qmp_e = opt_escape (qmp);
+    g_autofree char *agent_e = opt_escape (agent);
+    g_autofree char *console_e = opt_escape (console);
+    g_autofree char *disk_e = opt_escape (launch->disk);
+    g_autofree char *append = kernel_cmdline (launch, resolved, tsc_khz);
+    g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+
+    add (argv, launch->qemu);
+    add (argv, "-M");
+    add (argv, "microvm,acpi=off,rtc=on");
+    add (argv, "-nodefaults");
+    add (argv, "-no-user-config");
+    add (argv, "-display");
+    add (argv, "none");
+    add (argv, "-no-reboot");
+    add (argv, "-sandbox");
+    add (argv, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    add (argv, "-accel");
+    if (resolved == BOXLITE_ACCEL_KVM) {
+        add (argv, "kvm");
+        add (argv, "-cpu");
+        add (argv, "host,-arch-capabilities");
+    } else {
+        add (argv, "tcg,tb-size=64");
+        add (argv, "-cpu");
+        add (argv, "max");
+    }
+    add (argv, "-smp");
+    add_printf (argv, "%u", launch->cpus);
+    add (argv, "-m");
+    add_printf (argv, "%u", launch->memory_mib);
+    add (argv, "-kernel");
+    add (argv, launch->kernel);
+    add (argv, "-initrd");
+    add (argv, launch->initrd);
+    add (argv, "-append");
+    add (argv, append);
+    add (argv, "-chardev");
+    add_printf (argv, "file,id=con,path=%s", console_e);
+    add (argv, "-serial");
+    add (argv, "chardev:con");
+    add (argv, "-drive");
+    add_printf (argv, "id=root,file=%s,format=qcow2,if=none,discard=unmap", disk_e);
+    add (argv, "-device");
+    add (argv, "virtio-blk-device,drive=root");
+    add (argv, "-device");
+    add (argv, "virtio-serial-device");
+    add (argv, "-chardev");
+    add_printf (argv, "socket,id=agent,path=%s,server=on,wait=off", agent_e);
+    add (argv, "-device");
+    add (argv, "virtserialport,chardev=agent,name=" BL_PROTO_PORT_NAME);
+    add (argv, "-device");
+    add (argv, "virtio-rng-device");
+    add (argv, "-qmp");
+    add_printf (argv, "unix:%s,server=on,wait=off", qmp_e);
+    g_ptr_array_add (argv, NULL);
+    return (GStrv) g_ptr_array_free (g_steal_pointer (&argv), FALSE);
+}

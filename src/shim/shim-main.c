@@ -1,0 +1,395 @@
+/* shim-main.c: arguments, start-up, the boot verdict and the one exit path. */
+#define G_LOG_DOMAIN "boxlite-shim"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "box-record.h"
+#include "qemu-argv.h"
+#include "shim.h"
+
+/* Writes @line to the ready fd and closes it; the library waits on it. */
+static void
+ready_write (Shim *shim, const char *line)
+{
+    if (shim->ready_fd < 0)
+        return;
+    gsize len = strlen (line);
+    const char *p = line;
+    while (len > 0) {
+        ssize_t n = write (shim->ready_fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        p += n;
+        len -= (gsize) n;
+    }
+    close (shim->ready_fd);
+    shim->ready_fd = -1;
+}
+
+static void
+unlink_sockets (const char *box_dir)
+{
+    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+        g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
+        if (unlink (path) < 0 && errno != ENOENT)
+            g_warning ("cannot remove %s: %s", path, g_strerror (errno));
+    }
+}
+
+static int
+remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    if (remove (path) < 0)
+        g_warning ("cannot remove %s: %s", path, g_strerror (errno));
+    return 0;
+}
+
+/* Deletes the box directory: that tree only, without following symlinks or
+ * crossing into other file systems mounted below it. */
+static void
+remove_box_dir (const char *box_dir)
+{
+    g_autofree char *record = g_build_filename (box_dir, "box.json", NULL);
+
+    if (!g_file_test (record, G_FILE_TEST_EXISTS)) {
+        g_warning ("%s has no box.json; not removing it", box_dir);
+        return;
+    }
+    nftw (box_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* One line, for the ready fd and the record: newlines become " | ". */
+static char *
+one_line (const char *text)
+{
+    g_auto (GStrv) parts = g_strsplit_set (text, "\r\n", -1);
+    g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+
+    for (guint i = 0; parts[i]; i++)
+        if (*g_strstrip (parts[i]))
+            g_ptr_array_add (kept, parts[i]);
+    g_ptr_array_add (kept, NULL);
+    return g_strjoinv (" | ", (char **) kept->pdata);
+}
+
+/* Answers every "stop" with {} and waits (briefly) until the answers left. */
+static void
+answer_stoppers (Shim *shim)
+{
+    g_autoptr (JsonNode) empty = json_node_new (JSON_NODE_OBJECT);
+
+    json_node_take_object (empty, json_object_new ());
+
+    for (guint i = 0; i < shim->stop_waiters->len; i++)
+        shim_control_reply (g_ptr_array_index (shim->stop_waiters, i), 0, empty);
+    g_ptr_array_set_size (shim->stop_waiters, 0);
+}
+
+/* Lets queued replies reach the clients before their links close. */
+static void
+drain_clients (Shim *shim)
+{
+    gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time () < deadline) {
+        gboolean busy = FALSE;
+        for (guint i = 0; i < shim->clients->len; i++) {
+            ShimClient *client = g_ptr_array_index (shim->clients, i);
+            if (!bl_frame_conn_is_closed (client->conn) &&
+                g_output_stream_has_pending (
+                    g_io_stream_get_output_stream (client->stream)))
+                busy = TRUE;
+        }
+        if (!busy)
+            break;
+        g_main_context_iteration (NULL, FALSE);
+        g_usleep (1000);
+    }
+}
+
+/* The verdict on a box whose QEMU is gone: its state and, if crashed, why. */
+static BoxliteBoxState
+final_state (Shim *shim, char **why)
+{
+    g_autofree char *death = shim_qemu_describe_exit (shim, TRUE);
+
+    if (!shim->booted && !shim->stop_requested) {
+        *why = g_strdup (shim->boot_error ? shim->boot_error : "the box did not boot");
+        return BOXLITE_BOX_STATE_CRASHED;
+    }
+    if (shim->stop_requested)
+        return BOXLITE_BOX_STATE_STOPPED;
+    if (!death && !shim->qemu_killed_by_us)
+        return BOXLITE_BOX_STATE_STOPPED; /* the guest powered off */
+    if (death && !shim->qemu_killed_by_us) {
+        *why = g_steal_pointer (&death); /* QEMU died on its own: that is the cause */
+        return BOXLITE_BOX_STATE_CRASHED;
+    }
+    if (shim->crash_reason) {
+        *why = g_strdup (shim->crash_reason);
+        return BOXLITE_BOX_STATE_CRASHED;
+    }
+    *why = death ? g_steal_pointer (&death) : g_strdup ("QEMU exited");
+    return BOXLITE_BOX_STATE_CRASHED;
+}
+
+void
+shim_finish (Shim *shim)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *why = NULL;
+
+    if (shim->finished)
+        return;
+    shim->finished = TRUE;
+    if (shim->qemu_running) {
+        /* Nothing outlives the monitor: take QEMU down and wait for it. */
+        g_clear_handle_id (&shim->qemu_watch, g_source_remove);
+        shim_qemu_kill (shim);
+        int status = 0;
+        while (waitpid (shim->qemu_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        shim->qemu_running = FALSE;
+        shim->qemu_wait_status = status;
+    }
+    g_cancellable_cancel (shim->cancellable);
+    g_clear_handle_id (&shim->boot_timeout, g_source_remove);
+    g_clear_handle_id (&shim->stop_timer, g_source_remove);
+    g_clear_handle_id (&shim->qmp_retry, g_source_remove);
+    g_clear_handle_id (&shim->kill_timer, g_source_remove);
+    g_clear_handle_id (&shim->agent_retry, g_source_remove);
+    shim_lifeline_unwatch (shim);
+
+    BoxliteBoxState state = final_state (shim, &why);
+    g_autofree char *line = why ? one_line (why) : NULL;
+    if (state == BOXLITE_BOX_STATE_CRASHED)
+        g_message ("box crashed: %s", line);
+    else
+        g_message ("box stopped");
+    if (!bl_record_set_state (shim->box_dir, state, 0, line, &error))
+        g_warning ("cannot record the box's end: %s", error->message);
+    if (!shim->booted) {
+        g_autofree char *verdict =
+            g_strdup_printf ("error: %s\n", line ? line : "the box was stopped while it booted");
+        ready_write (shim, verdict);
+    }
+    answer_stoppers (shim);
+    drain_clients (shim);
+    shim_control_close_all (shim);
+    shim_agent_close (shim);
+    if (shim->qmp)
+        bl_qmp_client_close (shim->qmp);
+    unlink_sockets (shim->box_dir);
+    if (shim->launch && shim->launch->auto_remove)
+        remove_box_dir (shim->box_dir);
+    shim->exit_code = state == BOXLITE_BOX_STATE_STOPPED && shim->booted ? 0 : 1;
+    g_main_loop_quit (shim->loop);
+}
+
+void
+shim_boot_failed (Shim *shim, const char *message)
+{
+    if (shim->booted || shim->boot_error || shim->finished)
+        return;
+    g_autofree char *console = shim_log_tail (shim->box_dir, "console.log", 8);
+    g_autofree char *qemu = shim_log_tail (shim->box_dir, "qemu.log", 8);
+    GString *s = g_string_new (message);
+    if (qemu)
+        g_string_append_printf (s, "; qemu.log ends with: %s", qemu);
+    if (console)
+        g_string_append_printf (s, "; console.log ends with: %s", console);
+    shim->boot_error = g_string_free (s, FALSE);
+    g_warning ("boot failed: %s", shim->boot_error);
+    if (shim->qemu_running)
+        shim_qemu_kill (shim); /* the child watch finishes */
+    else
+        shim_finish (shim);
+}
+
+void
+shim_booted (Shim *shim)
+{
+    g_autoptr (GError) error = NULL;
+
+    if (shim->booted || shim->finished)
+        return;
+    g_clear_handle_id (&shim->boot_timeout, g_source_remove);
+    if (!shim_control_listen (shim, &error) ||
+        !bl_record_set_state (shim->box_dir, BOXLITE_BOX_STATE_RUNNING, getpid (), NULL, &error)) {
+        shim_boot_failed (shim, error->message);
+        return;
+    }
+    shim->booted = TRUE;
+    g_message ("box %s is running", shim->launch->box_id);
+    ready_write (shim, "ok\n");
+}
+
+static gboolean
+on_boot_timeout (gpointer user_data)
+{
+    Shim *shim = user_data;
+    g_autofree char *message = g_strdup_printf (
+        "the guest agent did not answer within %u s", shim->launch->boot_timeout_ms / 1000);
+
+    shim->boot_timeout = 0;
+    shim_boot_failed (shim, message);
+    return G_SOURCE_REMOVE;
+}
+
+/* Everything up to spawning QEMU; FALSE with @error when the box cannot start. */
+static gboolean
+prepare (Shim *shim, GStrv *argv, GError **error)
+{
+    g_autofree char *launch_path = g_build_filename (shim->box_dir, "launch.json", NULL);
+    BoxliteAccel accel = BOXLITE_ACCEL_TCG;
+
+    shim->launch = bl_launch_load (launch_path, error);
+    if (!shim->launch)
+        return FALSE;
+    g_autofree char *want = g_canonicalize_filename (shim->launch->box_dir, NULL);
+    if (!g_str_equal (want, shim->box_dir)) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "launch.json is for %s, not %s", shim->launch->box_dir, shim->box_dir);
+        return FALSE;
+    }
+    if (!bl_accel_resolve (&bl_accel_real_host, shim->launch->accel, &accel, error))
+        return FALSE;
+    guint tsc_khz = accel == BOXLITE_ACCEL_TCG ? bl_accel_host_tsc_khz ("/proc/cpuinfo") : 0;
+    *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
+    return *argv != NULL;
+}
+
+static gboolean
+parse_args (int argc, char **argv, char **box_dir, int *ready_fd, int *lifeline_fd,
+            GError **error)
+{
+    g_autofree char *dir = NULL;
+    gint ready = -1, lifeline = -1;
+    GOptionEntry entries[] = {
+        { "box-dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "The box directory", "DIR" },
+        { "ready-fd", 0, 0, G_OPTION_ARG_INT, &ready, "Where to write the boot verdict", "FD" },
+        { "lifeline-fd", 0, 0, G_OPTION_ARG_INT, &lifeline,
+          "Stop the box when this fd reports EOF", "FD" },
+        { NULL },
+    };
+    g_autoptr (GOptionContext) context = g_option_context_new ("- run one boxlite box");
+
+    g_option_context_add_main_entries (context, entries, NULL);
+    if (!g_option_context_parse (context, &argc, &argv, error))
+        return FALSE;
+    if (!dir || !g_path_is_absolute (dir)) {
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "--box-dir must be an absolute path");
+        return FALSE;
+    }
+    for (int i = 0; i < 2; i++) {
+        int fd = i == 0 ? ready : lifeline;
+        if (fd >= 0 && fd <= 2) {
+            g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                         "fd %d is stdin, stdout or stderr", fd);
+            return FALSE;
+        }
+        /* QEMU must not inherit the library's pipes. */
+        if (fd >= 0 && fcntl (fd, F_SETFD, FD_CLOEXEC) < 0) {
+            g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "fd %d is not open",
+                         fd);
+            return FALSE;
+        }
+    }
+    *box_dir = g_canonicalize_filename (dir, NULL);
+    *ready_fd = ready;
+    *lifeline_fd = lifeline;
+    return TRUE;
+}
+
+static Shim *
+shim_new (char *box_dir, int ready_fd, int lifeline_fd)
+{
+    Shim *shim = g_new0 (Shim, 1);
+
+    shim->box_dir = box_dir;
+    shim->ready_fd = ready_fd;
+    shim->lifeline_fd = lifeline_fd;
+    shim->loop = g_main_loop_new (NULL, FALSE);
+    shim->cancellable = g_cancellable_new ();
+    shim->relays = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) shim_relay_free);
+    shim->next_agent_channel = 1;
+    shim->clients = g_ptr_array_new ();
+    shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+    g_queue_init (&shim->agent_replies);
+    return shim;
+}
+
+static void
+shim_free (Shim *shim)
+{
+    g_clear_object (&shim->qmp);
+    g_clear_object (&shim->agent);
+    g_clear_object (&shim->control);
+    g_hash_table_unref (shim->relays);
+    g_ptr_array_unref (shim->clients);
+    g_ptr_array_unref (shim->stop_waiters);
+    g_queue_clear (&shim->agent_replies);
+    g_clear_pointer (&shim->launch, bl_launch_free);
+    g_clear_object (&shim->cancellable);
+    g_main_loop_unref (shim->loop);
+    g_free (shim->boot_error);
+    g_free (shim->crash_reason);
+    g_free (shim->box_dir);
+    g_free (shim);
+}
+
+int
+main (int argc, char **argv)
+{
+    g_autoptr (GError) error = NULL;
+    g_auto (GStrv) qemu_argv = NULL;
+    char *box_dir = NULL;
+    int ready_fd = -1, lifeline_fd = -1;
+
+    umask (077);
+    /* A client or reader that went away must be an EPIPE, not our death. */
+    signal (SIGPIPE, SIG_IGN);
+    if (!parse_args (argc, argv, &box_dir, &ready_fd, &lifeline_fd, &error)) {
+        g_printerr ("boxlite-shim: %s\n", error->message);
+        if (ready_fd > 2) {
+            g_autofree char *line = g_strdup_printf ("error: %s\n", error->message);
+            if (write (ready_fd, line, strlen (line)) < 0)
+                g_printerr ("boxlite-shim: cannot report to the ready fd\n");
+        }
+        return 2;
+    }
+    if (!shim_log_redirect (box_dir, &error))
+        g_printerr ("boxlite-shim: %s\n", error->message);
+    g_clear_error (&error);
+
+    Shim *shim = shim_new (box_dir, ready_fd, lifeline_fd);
+    g_message ("monitor %d for %s", (int) getpid (), box_dir);
+    shim_signals_watch (shim);
+    shim_lifeline_watch (shim);
+    if (!prepare (shim, &qemu_argv, &error)) {
+        shim_boot_failed (shim, error->message);
+    } else {
+        unlink_sockets (shim->box_dir);
+        shim->boot_timeout = g_timeout_add (shim->launch->boot_timeout_ms, on_boot_timeout, shim);
+        if (!shim_qemu_start (shim, (const char *const *) qemu_argv, &error))
+            shim_boot_failed (shim, error->message);
+    }
+    if (!shim->finished)
+        g_main_loop_run (shim->loop);
+    int code = shim->exit_code;
+    shim_free (shim);
+    return code;
+}

@@ -1,0 +1,153 @@
+/* shim.h: the box monitor: one process per running box that owns QEMU, the
+ * agent link and the control socket (see DESIGN.md, "Process model").
+ *
+ * Everything runs on one GMainContext. The whole state is one Shim, passed
+ * to every function; each shim-*.c file holds one concern and its entry
+ * points are declared here. Every way out ends in shim_finish() (shim-main.c).
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "bl-qmp-client.h"
+#include "boxlite-enums.h"
+#include "frame-conn.h"
+#include "launch.h"
+
+G_BEGIN_DECLS
+
+/* How long a stop asked for without a timeout waits for the guest. */
+#define SHIM_STOP_TIMEOUT_MS 10000
+/* How long a stop caused by the creator's death waits for the guest. */
+#define SHIM_LIFELINE_STOP_TIMEOUT_MS 5000
+/* How long QEMU gets to act on "quit" before SIGKILL. */
+#define SHIM_QUIT_GRACE_MS 3000
+/* Interval between attempts to connect to QEMU's sockets while it starts. */
+#define SHIM_CONNECT_RETRY_MS 20
+
+typedef struct _Shim Shim;
+
+/* One client of the control socket. */
+typedef struct {
+    Shim *shim;
+    BlFrameConn *conn;
+    GIOStream *stream;
+    GHashTable *channels; /* client channel -> ShimRelay* (not owned) */
+} ShimClient;
+
+/* One exec channel relayed between a client and the agent. */
+typedef struct {
+    ShimClient *client;     /* NULL once the client went away */
+    guint32 client_channel;
+    guint32 agent_channel;
+    guint64 output_credit;  /* bytes of STDOUT+STDERR the client lets the agent send */
+    guint64 input_credit;   /* bytes of STDIN the agent lets the client send */
+    guint pending_replies;  /* requests forwarded to the agent, not yet answered */
+    gboolean answered;      /* the first request (exec) got its reply */
+    gboolean ended;         /* exit seen or exec refused; waits for pending replies */
+} ShimRelay;
+
+typedef enum {
+    SHIM_AGENT_REPLY_HELLO,
+    SHIM_AGENT_REPLY_SHUTDOWN,
+} ShimAgentReply;
+
+struct _Shim {
+    char *box_dir;
+    BlLaunch *launch;
+    GMainLoop *loop;
+    GCancellable *cancellable; /* cancelled in shim_finish */
+    int exit_code;
+    gboolean finished;
+
+    /* The library's ends: the boot verdict, and the creator's life. */
+    int ready_fd;
+    int lifeline_fd;
+    guint lifeline_watch;
+    guint signal_watches[2];
+
+    /* QEMU */
+    GPid qemu_pid;            /* 0 when not started */
+    guint qemu_watch;
+    gboolean qemu_running;
+    gboolean qemu_killed_by_us;
+    int qemu_wait_status;
+    BlQmpClient *qmp;
+    guint qmp_retry;
+    guint kill_timer;         /* SIGKILL if "quit" was not obeyed */
+
+    /* Boot */
+    gboolean booted;
+    guint boot_timeout;
+    char *boot_error;         /* why the boot failed, once it has */
+
+    /* Agent link */
+    BlFrameConn *agent;
+    guint agent_retry;
+    GQueue agent_replies;     /* ShimAgentReply, in the order the requests went */
+    char *crash_reason;       /* set when the agent link broke or misbehaved */
+    GHashTable *relays;       /* agent channel -> ShimRelay* (owned) */
+    guint32 next_agent_channel;
+
+    /* Control socket */
+    GSocketService *control;
+    GPtrArray *clients;       /* ShimClient* (owned) */
+
+    /* Stopping */
+    gboolean stop_requested;
+    gboolean stop_forced;
+    guint stop_timer;
+    GPtrArray *stop_waiters;  /* BlFrameConn* to answer {} once QEMU is gone */
+};
+
+/* shim-main.c */
+void shim_finish (Shim *shim);
+void shim_boot_failed (Shim *shim, const char *message);
+void shim_booted (Shim *shim);
+
+/* shim-log.c */
+gboolean shim_log_redirect (const char *box_dir, GError **error);
+/* The last @max_lines lines of BOXDIR/@name joined by " | ", or NULL. */
+char *shim_log_tail (const char *box_dir, const char *name, guint max_lines);
+
+/* shim-qemu.c */
+gboolean shim_qemu_start (Shim *shim, const char *const *argv, GError **error);
+void shim_qemu_kill (Shim *shim);
+void shim_qemu_quit (Shim *shim);
+/* Why QEMU ended, as a sentence (with the end of qemu.log when @with_log);
+ * NULL when it exited with status 0. */
+char *shim_qemu_describe_exit (Shim *shim, gboolean with_log);
+void shim_qmp_status (Shim *shim, BlFrameConn *reply_to);
+
+/* shim-agent.c */
+void shim_agent_connect (Shim *shim);
+void shim_agent_protocol_error (Shim *shim, const char *message);
+gboolean shim_agent_send_request (Shim *shim, guint32 channel, const char *command,
+                                  JsonNode *arguments);
+void shim_agent_close (Shim *shim);
+
+/* shim-control.c */
+gboolean shim_control_listen (Shim *shim, GError **error);
+void shim_control_close_all (Shim *shim);
+void shim_control_reply (BlFrameConn *conn, guint32 channel, JsonNode *ret);
+void shim_control_reply_error (BlFrameConn *conn, guint32 channel, const char *klass,
+                               const char *desc);
+/* Reads an int member, or @fallback when absent; FALSE when not an int. */
+gboolean shim_json_get_int (JsonObject *obj, const char *name, gint64 fallback, gint64 *out);
+
+/* shim-relay.c */
+void shim_relay_from_client (ShimClient *client, guint32 channel, guint type, GBytes *payload);
+void shim_relay_from_agent (Shim *shim, guint32 channel, guint type, GBytes *payload);
+void shim_relay_client_gone (ShimClient *client);
+void shim_relay_free (ShimRelay *relay);
+
+/* shim-stop.c */
+void shim_stop (Shim *shim, gboolean force, guint timeout_ms);
+
+/* shim-lifeline.c */
+void shim_lifeline_watch (Shim *shim);
+void shim_signals_watch (Shim *shim);
+void shim_lifeline_unwatch (Shim *shim);
+
+G_END_DECLS

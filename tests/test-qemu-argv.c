@@ -1,0 +1,370 @@
+/* test-qemu-argv.c: the QEMU command line and the accelerator choice,
+ * checked without starting anything. */
+#include <glib/gstdio.h>
+
+#include "accel.h"
+#include "boxlite-error.h"
+#include "qemu-argv.h"
+
+static BlLaunch *
+launch_new (const char *box_dir)
+{
+    BlLaunch *launch = g_new0 (BlLaunch, 1);
+
+    launch->box_id = g_strdup ("0123abcd");
+    launch->box_dir = g_strdup (box_dir);
+    launch->qemu = g_strdup ("/usr/bin/qemu-system-x86_64");
+    launch->kernel = g_strdup ("/k/vmlinux");
+    launch->initrd = g_strdup ("/k/initrd.cpio");
+    launch->disk = g_build_filename (box_dir, "disk.qcow2", NULL);
+    launch->cpus = 2;
+    launch->memory_mib = 768;
+    launch->accel = BOXLITE_ACCEL_TCG;
+    launch->network = BOXLITE_NETWORK_DISABLED;
+    launch->hostname = g_strdup ("mybox");
+    launch->boot_timeout_ms = 60000;
+    return launch;
+}
+
+/* The value that follows the @nth occurrence (0-based) of @option. */
+static const char *
+value_of (GStrv argv, const char *option, guint nth)
+{
+    for (guint i = 0; argv[i]; i++) {
+        if (g_str_equal (argv[i], option) && nth-- == 0) {
+            g_assert_nonnull (argv[i + 1]);
+            return argv[i + 1];
+        }
+    }
+    return NULL;
+}
+
+static gboolean
+has_arg (GStrv argv, const char *arg)
+{
+    return g_strv_contains ((const char *const *) argv, arg);
+}
+
+static GStrv
+build_ok (const BlLaunch *launch, BoxliteAccel accel, guint tsc)
+{
+    g_autoptr (GError) error = NULL;
+    GStrv argv = bl_qemu_argv_build (launch, accel, tsc, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (argv);
+    return argv;
+}
+
+static void
+test_machine (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+
+    g_assert_cmpstr (argv[0], ==, "/usr/bin/qemu-system-x86_64");
+    g_assert_cmpstr (value_of (argv, "-M", 0), ==, "microvm,acpi=off,rtc=on");
+    g_assert_true (has_arg (argv, "-nodefaults"));
+    g_assert_true (has_arg (argv, "-no-user-config"));
+    g_assert_true (has_arg (argv, "-no-reboot"));
+    g_assert_cmpstr (value_of (argv, "-display", 0), ==, "none");
+    g_assert_cmpstr (value_of (argv, "-sandbox", 0), ==,
+                     "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    g_assert_cmpstr (value_of (argv, "-smp", 0), ==, "2");
+    g_assert_cmpstr (value_of (argv, "-m", 0), ==, "768");
+    g_assert_cmpstr (value_of (argv, "-kernel", 0), ==, "/k/vmlinux");
+    g_assert_cmpstr (value_of (argv, "-initrd", 0), ==, "/k/initrd.cpio");
+    g_assert_null (argv[g_strv_length (argv)]);
+}
+
+static void
+test_tcg (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 2599996);
+
+    g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "tcg,tb-size=64");
+    g_assert_cmpstr (value_of (argv, "-cpu", 0), ==, "max");
+    g_assert_cmpstr (value_of (argv, "-append", 0), ==,
+                     "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
+                     "rdinit=/init boxlite.hostname=mybox tsc_early_khz=2599996 tsc=reliable "
+                     "no_timer_check");
+}
+
+static void
+test_tcg_unknown_tsc (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+    const char *append = value_of (argv, "-append", 0);
+
+    g_assert_null (strstr (append, "tsc_early_khz"));
+    g_assert_true (g_str_has_suffix (append, " tsc=reliable no_timer_check"));
+}
+
+static void
+test_kvm (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_KVM, 2599996);
+
+    g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "kvm");
+    g_assert_cmpstr (value_of (argv, "-cpu", 0), ==, "host,-arch-capabilities");
+    g_assert_cmpstr (value_of (argv, "-append", 0), ==,
+                     "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
+                     "rdinit=/init boxlite.hostname=mybox");
+}
+
+static void
+test_devices (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+
+    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "file,id=con,path=/b/box1/console.log");
+    g_assert_cmpstr (value_of (argv, "-serial", 0), ==, "chardev:con");
+    g_assert_cmpstr (value_of (argv, "-drive", 0), ==,
+                     "id=root,file=/b/box1/disk.qcow2,format=qcow2,if=none,discard=unmap");
+    g_assert_cmpstr (value_of (argv, "-device", 0), ==, "virtio-blk-device,drive=root");
+    g_assert_cmpstr (value_of (argv, "-device", 1), ==, "virtio-serial-device");
+    g_assert_cmpstr (value_of (argv, "-chardev", 1), ==,
+                     "socket,id=agent,path=/b/box1/agent.sock,server=on,wait=off");
+    g_assert_cmpstr (value_of (argv, "-device", 2), ==,
+                     "virtserialport,chardev=agent,name=org.boxlite.agent.0");
+    g_assert_cmpstr (value_of (argv, "-device", 3), ==, "virtio-rng-device");
+    g_assert_null (value_of (argv, "-device", 4));
+    g_assert_cmpstr (value_of (argv, "-qmp", 0), ==, "unix:/b/box1/qmp.sock,server=on,wait=off");
+}
+
+static void
+test_no_network (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+
+    g_assert_null (value_of (argv, "-netdev", 0));
+    g_assert_null (value_of (argv, "-nic", 0));
+    for (guint i = 0; argv[i]; i++)
+        g_assert_null (strstr (argv[i], "virtio-net"));
+}
+
+static void
+test_network_refused (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_autoptr (GError) error = NULL;
+
+    launch->network = BOXLITE_NETWORK_ENABLED;
+    g_auto (GStrv) argv = bl_qemu_argv_build (launch, BOXLITE_ACCEL_TCG, 0, &error);
+    g_assert_null (argv);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_assert_cmpstr (error->message, ==, "networking is not available yet");
+}
+
+static void
+test_socket_path_limit (void)
+{
+    /* "/" + 95 chars + "/agent.sock" (11) = 107 bytes: the longest allowed. */
+    g_autofree char *name = g_strnfill (95, 'a');
+    g_autofree char *dir = g_strconcat ("/", name, NULL);
+    g_autoptr (BlLaunch) launch = launch_new (dir);
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+
+    g_autofree char *longer = g_strconcat (dir, "b", NULL);
+    g_autoptr (BlLaunch) too_long = launch_new (longer);
+    g_autoptr (GError) error = NULL;
+    g_auto (GStrv) none = bl_qemu_argv_build (too_long, BOXLITE_ACCEL_TCG, 0, &error);
+    g_assert_null (none);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_autofree char *path = g_strconcat (longer, "/agent.sock", NULL);
+    g_assert_nonnull (strstr (error->message, path));
+    g_assert_nonnull (strstr (error->message, "108"));
+}
+
+static void
+test_commas_escaped (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/a,b");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+
+    g_assert_cmpstr (value_of (argv, "-qmp", 0), ==, "unix:/b/a,,b/qmp.sock,server=on,wait=off");
+    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "file,id=con,path=/b/a,,b/console.log");
+    g_assert_cmpstr (value_of (argv, "-drive", 0), ==,
+                     "id=root,file=/b/a,,b/disk.qcow2,format=qcow2,if=none,discard=unmap");
+}
+
+static void
+test_bad_hostname (void)
+{
+    static const char *const bad[] = { "", "a b", "x quiet init=/bin/sh", "-x", "a\"b",
+                                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+        g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+        g_autoptr (GError) error = NULL;
+        g_free (launch->hostname);
+        launch->hostname = g_strdup (bad[i]);
+        g_auto (GStrv) argv = bl_qemu_argv_build (launch, BOXLITE_ACCEL_TCG, 0, &error);
+        g_assert_null (argv);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    }
+}
+
+static void
+test_unresolved_accel (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_autoptr (GError) error = NULL;
+    g_auto (GStrv) argv = bl_qemu_argv_build (launch, BOXLITE_ACCEL_AUTO, 0, &error);
+
+    g_assert_null (argv);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+}
+
+/* A fake host: a file for /dev/kvm, a cpuinfo, a /sys/module. */
+typedef struct {
+    char *root;
+    char *dev_kvm;
+    char *cpuinfo;
+    char *modules;
+    BlAccelHost host;
+} FakeHost;
+
+static void
+fake_host_setup (FakeHost *f, gconstpointer data)
+{
+    f->root = g_dir_make_tmp ("test-accel-XXXXXX", NULL);
+    g_assert_nonnull (f->root);
+    f->dev_kvm = g_build_filename (f->root, "kvm", NULL);
+    f->cpuinfo = g_build_filename (f->root, "cpuinfo", NULL);
+    f->modules = g_build_filename (f->root, "module", NULL);
+    g_assert_true (g_file_set_contents (f->dev_kvm, "", 0, NULL));
+    g_assert_cmpint (g_mkdir (f->modules, 0700), ==, 0);
+    f->host = (BlAccelHost) { f->dev_kvm, f->cpuinfo, f->modules };
+}
+
+static void
+fake_host_teardown (FakeHost *f, gconstpointer data)
+{
+    g_autofree char *pvm = g_build_filename (f->modules, "kvm_pvm", NULL);
+    g_rmdir (pvm);
+    g_rmdir (f->modules);
+    g_unlink (f->dev_kvm);
+    g_unlink (f->cpuinfo);
+    g_rmdir (f->root);
+    g_free (f->modules);
+    g_free (f->cpuinfo);
+    g_free (f->dev_kvm);
+    g_free (f->root);
+}
+
+static void
+write_cpuinfo (FakeHost *f, const char *flags)
+{
+    g_autofree char *text = g_strdup_printf (
+        "processor\t: 0\nmodel name\t: Test CPU\ncpu MHz\t\t: 2599.996\nflags\t\t: %s\n\n"
+        "processor\t: 1\ncpu MHz\t\t: 1000.000\nflags\t\t: fpu\n",
+        flags);
+    g_assert_true (g_file_set_contents (f->cpuinfo, text, -1, NULL));
+}
+
+static void
+test_accel_real_hardware (FakeHost *f, gconstpointer data)
+{
+    BoxliteAccel resolved = BOXLITE_ACCEL_AUTO;
+    g_autoptr (GError) error = NULL;
+
+    write_cpuinfo (f, "fpu vme vmx sse");
+    g_assert_true (bl_accel_resolve (&f->host, BOXLITE_ACCEL_AUTO, &resolved, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (resolved, ==, BOXLITE_ACCEL_KVM);
+    write_cpuinfo (f, "fpu svm");
+    g_assert_true (bl_accel_resolve (&f->host, BOXLITE_ACCEL_KVM, &resolved, &error));
+    g_assert_cmpint (resolved, ==, BOXLITE_ACCEL_KVM);
+    g_assert_true (bl_accel_resolve (&f->host, BOXLITE_ACCEL_TCG, &resolved, &error));
+    g_assert_cmpint (resolved, ==, BOXLITE_ACCEL_TCG);
+}
+
+static void
+test_accel_no_vmx (FakeHost *f, gconstpointer data)
+{
+    BoxliteAccel resolved = BOXLITE_ACCEL_AUTO;
+    g_autoptr (GError) error = NULL;
+
+    /* "vmxx" or "svmx" are not vmx or svm. */
+    write_cpuinfo (f, "fpu hypervisor vmxx svmx");
+    g_assert_true (bl_accel_resolve (&f->host, BOXLITE_ACCEL_AUTO, &resolved, &error));
+    g_assert_cmpint (resolved, ==, BOXLITE_ACCEL_TCG);
+    g_assert_false (bl_accel_resolve (&f->host, BOXLITE_ACCEL_KVM, &resolved, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "vmx or svm"));
+}
+
+static void
+test_accel_pvm (FakeHost *f, gconstpointer data)
+{
+    g_autofree char *pvm = g_build_filename (f->modules, "kvm_pvm", NULL);
+    BoxliteAccel resolved = BOXLITE_ACCEL_AUTO;
+    g_autoptr (GError) error = NULL;
+
+    write_cpuinfo (f, "fpu vmx");
+    g_assert_cmpint (g_mkdir (pvm, 0700), ==, 0);
+    g_assert_true (bl_accel_resolve (&f->host, BOXLITE_ACCEL_AUTO, &resolved, &error));
+    g_assert_cmpint (resolved, ==, BOXLITE_ACCEL_TCG);
+    g_assert_false (bl_accel_resolve (&f->host, BOXLITE_ACCEL_KVM, &resolved, &error));
+    g_assert_nonnull (strstr (error->message, "kvm_pvm"));
+}
+
+static void
+test_accel_no_dev_kvm (FakeHost *f, gconstpointer data)
+{
+    BoxliteAccel resolved = BOXLITE_ACCEL_AUTO;
+    g_autoptr (GError) error = NULL;
+
+    write_cpuinfo (f, "fpu vmx");
+    g_unlink (f->dev_kvm);
+    g_assert_true (bl_accel_resolve (&f->host, BOXLITE_ACCEL_AUTO, &resolved, &error));
+    g_assert_cmpint (resolved, ==, BOXLITE_ACCEL_TCG);
+    g_assert_false (bl_accel_resolve (&f->host, BOXLITE_ACCEL_KVM, &resolved, &error));
+    g_assert_nonnull (strstr (error->message, f->dev_kvm));
+}
+
+static void
+test_tsc_khz (FakeHost *f, gconstpointer data)
+{
+    write_cpuinfo (f, "fpu");
+    g_assert_cmpuint (bl_accel_host_tsc_khz (f->cpuinfo), ==, 2599996);
+    g_assert_true (g_file_set_contents (f->cpuinfo, "processor : 0\ncpu MHz : fast\n", -1, NULL));
+    g_assert_cmpuint (bl_accel_host_tsc_khz (f->cpuinfo), ==, 0);
+    g_assert_true (g_file_set_contents (f->cpuinfo, "processor : 0\n", -1, NULL));
+    g_assert_cmpuint (bl_accel_host_tsc_khz (f->cpuinfo), ==, 0);
+    g_assert_cmpuint (bl_accel_host_tsc_khz ("/nonexistent/cpuinfo"), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+    g_test_init (&argc, &argv, NULL);
+    g_test_add_func ("/qemu-argv/machine", test_machine);
+    g_test_add_func ("/qemu-argv/tcg", test_tcg);
+    g_test_add_func ("/qemu-argv/tcg-unknown-tsc", test_tcg_unknown_tsc);
+    g_test_add_func ("/qemu-argv/kvm", test_kvm);
+    g_test_add_func ("/qemu-argv/devices", test_devices);
+    g_test_add_func ("/qemu-argv/no-network", test_no_network);
+    g_test_add_func ("/qemu-argv/network-refused", test_network_refused);
+    g_test_add_func ("/qemu-argv/socket-path-limit", test_socket_path_limit);
+    g_test_add_func ("/qemu-argv/commas-escaped", test_commas_escaped);
+    g_test_add_func ("/qemu-argv/bad-hostname", test_bad_hostname);
+    g_test_add_func ("/qemu-argv/unresolved-accel", test_unresolved_accel);
+    g_test_add ("/accel/real-hardware", FakeHost, NULL, fake_host_setup, test_accel_real_hardware,
+                fake_host_teardown);
+    g_test_add ("/accel/no-vmx", FakeHost, NULL, fake_host_setup, test_accel_no_vmx,
+                fake_host_teardown);
+    g_test_add ("/accel/kvm-pvm", FakeHost, NULL, fake_host_setup, test_accel_pvm,
+                fake_host_teardown);
+    g_test_add ("/accel/no-dev-kvm", FakeHost, NULL, fake_host_setup, test_accel_no_dev_kvm,
+                fake_host_teardown);
+    g_test_add ("/accel/tsc-khz", FakeHost, NULL, fake_host_setup, test_tsc_khz,
+                fake_host_teardown);
+    return g_test_run ();
+}
