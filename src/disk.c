@@ -237,7 +237,7 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
             rm_rf (tree);
         g_unlink (tmp);
         if (ok)
-            g_message ("built disk image for %s in %.2f s", rootfs,
+            g_debug ("built disk image for %s in %.2f s", rootfs,
                        (g_get_monotonic_time () - started) / 1e6);
         else
             g_prefix_error (error, "cannot make a disk from %s: ", rootfs);

@@ -157,7 +157,7 @@ test_detached() {
     check "output streams as it comes" yes "$seen"
 
     # SIGINT goes to the command; the CLI reports how it ended.
-    bl exec cli-detached -- sleep 30 &
+    "$BOXLITE_CLI" --home "$home" exec cli-detached -- sleep 30 &
     pid=$!
     sleep 2
     kill -INT "$pid"
