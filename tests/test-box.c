@@ -231,8 +231,13 @@ test_large_output_bounded (void)
     g_assert_no_error (error);
     g_assert_cmpuint (total, ==, 20971520);
     g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
-    /* 20 MiB went through; the process grew by far less. */
+    /* 20 MiB went through; the process grew by far less. (AddressSanitizer
+     * keeps freed blocks in quarantine, so there the figure means nothing.) */
+#ifndef __SANITIZE_ADDRESS__
     g_assert_cmpuint (peak_rss_kib () - before, <, 8 * 1024);
+#else
+    (void) before;
+#endif
 }
 
 typedef struct {
