@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "boxlite-error.h"
+#include "json-file.h"
 
 /* A record is small; anything bigger was not written by us. */
 #define MAX_RECORD_SIZE (1024 * 1024)
@@ -137,7 +138,6 @@ gboolean
 bl_record_save (const char *box_dir, const BlRecord *record, GError **error)
 {
     g_autoptr (JsonBuilder) b = json_builder_new ();
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
     g_autofree char *path = g_build_filename (box_dir, "box.json", NULL);
 
     json_builder_begin_object (b);
@@ -154,14 +154,7 @@ bl_record_save (const char *box_dir, const BlRecord *record, GError **error)
     json_builder_add_value (b, json_node_copy (record->options));
     json_builder_end_object (b);
 
-    g_autoptr (JsonNode) root = json_builder_get_root (b);
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    gsize len = 0;
-    g_autofree char *text = json_generator_to_data (gen, &len);
-    /* g_file_set_contents writes a temporary file, fsyncs and renames. */
-    return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                     0600, error);
+    return bl_json_write_file (path, b, error);
 }
 
 int

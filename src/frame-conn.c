@@ -59,18 +59,27 @@ fail (BlFrameConn *self, GError *error)
     g_error_free (error);
 }
 
+/* Finishes a read; on failure closes the link and drops the read's reference. */
+static gboolean
+read_finished (BlFrameConn *self, GObject *source, GAsyncResult *res, gsize *got)
+{
+    GError *error = NULL;
+
+    if (g_input_stream_read_all_finish (G_INPUT_STREAM (source), res, got, &error))
+        return TRUE;
+    fail (self, error);
+    g_object_unref (self);
+    return FALSE;
+}
+
 static void
 on_payload (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     BlFrameConn *self = user_data;
-    g_autoptr (GError) error = NULL;
     gsize got = 0;
 
-    if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), res, &got, &error)) {
-        fail (self, g_steal_pointer (&error));
-        g_object_unref (self);
+    if (!read_finished (self, source, res, &got))
         return;
-    }
     if (got != self->hdr.len) {
         fail (self, g_error_new (BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
                                  "%s: link ended inside a frame", self->peer_name));
@@ -89,14 +98,10 @@ static void
 on_header (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     BlFrameConn *self = user_data;
-    g_autoptr (GError) error = NULL;
     gsize got = 0;
 
-    if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), res, &got, &error)) {
-        fail (self, g_steal_pointer (&error));
-        g_object_unref (self);
+    if (!read_finished (self, source, res, &got))
         return;
-    }
     if (got == 0) {
         bl_frame_conn_close (self, NULL);
         g_object_unref (self);

@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 
 #include "boxlite-error.h"
+#include "json-file.h"
 
 #define MAX_LAUNCH_SIZE (64 * 1024)
 
@@ -109,7 +110,6 @@ gboolean
 bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
 {
     g_autoptr (JsonBuilder) b = json_builder_new ();
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
 
     json_builder_begin_object (b);
 #define STR(name) json_builder_set_member_name (b, #name), json_builder_add_string_value (b, launch->name)
@@ -136,11 +136,5 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     json_builder_add_string_value (b, network_names[launch->network]);
     json_builder_end_object (b);
 
-    g_autoptr (JsonNode) root = json_builder_get_root (b);
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    gsize len = 0;
-    g_autofree char *text = json_generator_to_data (gen, &len);
-    return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                     0600, error);
+    return bl_json_write_file (path, b, error);
 }

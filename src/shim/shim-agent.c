@@ -10,6 +10,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "bl_proto.h"
+#include "boxlite-error.h"
 #include "shim.h"
 
 static void agent_try_connect (Shim *shim);
@@ -173,6 +174,11 @@ on_agent_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
     g_message ("the agent link closed%s%s", reason ? ": " : "", reason ? reason->message : "");
     if (shim->stop_requested)
         return; /* the guest is going down as asked */
+    if (reason && g_error_matches (reason, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL)) {
+        /* A malformed frame is the agent's doing, not a lost link. */
+        shim_agent_protocol_error (shim, reason->message);
+        return;
+    }
     if (!shim->crash_reason)
         shim->crash_reason = g_strdup_printf ("the agent link broke: %s",
                                               reason ? reason->message : "the guest closed it");

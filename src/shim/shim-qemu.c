@@ -136,7 +136,7 @@ shim_qemu_describe_exit (Shim *shim, gboolean with_log)
     int code = WIFEXITED (status) ? WEXITSTATUS (status) : status;
     if (!with_log)
         return g_strdup_printf ("QEMU exited with status %d", code);
-    g_autofree char *tail = shim_log_tail (shim->box_dir, "qemu.log", 5);
+    g_autofree char *tail = shim_log_tail (shim->box_dir, "qemu.log", 20);
     return g_strdup_printf ("QEMU exited with status %d: %s", code,
                             tail ? tail : "qemu.log is empty");
 }
