@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "boxlite-error.h"
 
@@ -124,4 +127,34 @@ bl_accel_host_tsc_khz (const char *cpuinfo)
     if (end == mhz || *end != '\0' || !(value >= 1.0 && value < 100000.0))
         return 0;
     return (guint) (value * 1000.0 + 0.5);
+}
+
+guint
+bl_accel_cpuid_tsc_khz (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+
+    /* Leaf 0x15: TSC = crystal Hz (ecx) * ebx / eax. */
+    if (__get_cpuid_max (0, NULL) >= 0x15) {
+        __cpuid_count (0x15, 0, eax, ebx, ecx, edx);
+        if (eax && ebx && ecx) {
+            guint64 khz = (guint64) ecx * ebx / eax / 1000;
+            if (khz >= 1000 && khz < 100000000)
+                return (guint) khz;
+        }
+    }
+    /* Hypervisor leaf 0x40000010: eax is the TSC rate in kHz. Only read
+     * when CPUID.1:ECX[31] says a hypervisor answers these leaves. */
+    __cpuid (1, eax, ebx, ecx, edx);
+    if (ecx & (1u << 31)) {
+        __cpuid (0x40000000, eax, ebx, ecx, edx);
+        if (eax >= 0x40000010 && eax < 0x40010000) {
+            __cpuid (0x40000010, eax, ebx, ecx, edx);
+            if (eax >= 1000 && eax < 100000000)
+                return eax;
+        }
+    }
+#endif
+    return 0;
 }

@@ -41,4 +41,12 @@ gboolean bl_accel_resolve (const BlAccelHost *host, BoxliteAccel requested,
  * unknown. */
 guint bl_accel_host_tsc_khz (const char *cpuinfo);
 
+/* The TSC frequency in kHz as the CPU itself states it, which is exact and
+ * does not move with frequency scaling (unlike "cpu MHz" on hosts with
+ * cpufreq): CPUID leaf 0x15 (TSC/crystal ratio and crystal rate), else the
+ * hypervisor leaf 0x40000010. 0 when the CPU states neither, as on the
+ * project's machines (leaf 0x15 is zero, the KVM leaves end at 0x40000001);
+ * the caller then falls back to bl_accel_host_tsc_khz(). */
+guint bl_accel_cpuid_tsc_khz (void);
+
 G_END_DECLS

@@ -20,7 +20,14 @@ static const char *const state_names[] = {
     [BOXLITE_BOX_STATE_RUNNING] = "running",
     [BOXLITE_BOX_STATE_STOPPED] = "stopped",
     [BOXLITE_BOX_STATE_CRASHED] = "crashed",
+    [BOXLITE_BOX_STATE_PAUSED] = "paused",
 };
+
+gboolean
+bl_box_state_is_live (BoxliteBoxState state)
+{
+    return state == BOXLITE_BOX_STATE_RUNNING || state == BOXLITE_BOX_STATE_PAUSED;
+}
 
 const char *
 bl_box_state_to_string (BoxliteBoxState state)
@@ -199,11 +206,13 @@ bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pi
     g_autoptr (BlRecord) record = bl_record_load (box_dir, error);
     gboolean ok = FALSE;
     if (record) {
+        BoxliteBoxState previous = record->state;
         record->state = state;
         record->monitor_pid = monitor_pid;
         g_free (record->error);
         record->error = g_strdup (error_message);
-        if (state == BOXLITE_BOX_STATE_RUNNING) {
+        /* Resuming a paused box is not a new start. */
+        if (state == BOXLITE_BOX_STATE_RUNNING && previous != BOXLITE_BOX_STATE_PAUSED) {
             g_free (record->started_at);
             record->started_at = now_iso8601 ();
             g_clear_pointer (&record->finished_at, g_free);

@@ -41,6 +41,8 @@ void bl_record_unlock (int fd);
 gboolean bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
                               const char *error_message, GError **error);
 
+/* Running or paused: a monitor owns the box. */
+gboolean bl_box_state_is_live (BoxliteBoxState state);
 const char *bl_box_state_to_string (BoxliteBoxState state);
 gboolean bl_box_state_from_string (const char *text, BoxliteBoxState *state);
 

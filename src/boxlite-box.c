@@ -171,7 +171,7 @@ boxlite_box_refresh (BoxliteBox *self, GError **error)
     g_autoptr (BlRecord) record = bl_record_load (self->dir, error);
     if (!record)
         return FALSE;
-    if (record->state == BOXLITE_BOX_STATE_RUNNING && !monitor_alive (record->monitor_pid)) {
+    if (bl_box_state_is_live (record->state) && !monitor_alive (record->monitor_pid)) {
         g_autofree char *why =
             g_strdup_printf ("the box monitor (pid %d) disappeared", record->monitor_pid);
         /* It may have just finished writing its own verdict: re-read under the lock. */
@@ -179,7 +179,7 @@ boxlite_box_refresh (BoxliteBox *self, GError **error)
         if (lock < 0)
             return FALSE;
         g_autoptr (BlRecord) again = bl_record_load (self->dir, error);
-        if (again && again->state == BOXLITE_BOX_STATE_RUNNING &&
+        if (again && bl_box_state_is_live (again->state) &&
             again->monitor_pid == record->monitor_pid) {
             again->state = BOXLITE_BOX_STATE_CRASHED;
             again->monitor_pid = 0;
@@ -379,7 +379,7 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
 {
     g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
 
-    if (boxlite_box_get_state (self) == BOXLITE_BOX_STATE_RUNNING) {
+    if (bl_box_state_is_live (boxlite_box_get_state (self))) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE, "box %s is already running",
                      self->name);
         return FALSE;
@@ -530,8 +530,12 @@ boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, G
 {
     g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
 
-    if (boxlite_box_get_state (self) != BOXLITE_BOX_STATE_RUNNING)
+    BoxliteBoxState state = boxlite_box_get_state (self);
+    if (!bl_box_state_is_live (state))
         return TRUE;
+    /* A paused guest cannot shut itself down. */
+    if (state == BOXLITE_BOX_STATE_PAUSED && !force)
+        boxlite_box_resume (self, cancellable, NULL);
     gint pid = boxlite_box_get_monitor_pid (self);
     g_autoptr (GError) local = NULL;
     if (!bl_monitor_stop (self->dir, force, STOP_TIMEOUT_MS, cancellable, &local))
@@ -588,6 +592,51 @@ boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
 {
     g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
     return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+set_paused (BoxliteBox *self, gboolean pause, GCancellable *cancellable, GError **error)
+{
+    if (!bl_box_state_is_live (boxlite_box_get_state (self))) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE, "box %s is not running",
+                     self->name);
+        return FALSE;
+    }
+    return bl_monitor_pause (self->dir, pause, cancellable, error) &&
+           boxlite_box_refresh (self, error);
+}
+
+/**
+ * boxlite_box_pause:
+ * @self: a running box
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Stops the box's virtual CPUs; its memory and processes stay as they are.
+ * Commands started meanwhile begin when the box is resumed.
+ *
+ * Returns: %TRUE when the box is paused
+ */
+gboolean
+boxlite_box_pause (BoxliteBox *self, GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+    return set_paused (self, TRUE, cancellable, error);
+}
+
+/**
+ * boxlite_box_resume:
+ * @self: a paused box
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the box runs again
+ */
+gboolean
+boxlite_box_resume (BoxliteBox *self, GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+    return set_paused (self, FALSE, cancellable, error);
 }
 
 static void

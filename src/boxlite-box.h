@@ -34,6 +34,9 @@ void boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *can
                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
 
+gboolean boxlite_box_pause (BoxliteBox *self, GCancellable *cancellable, GError **error);
+gboolean boxlite_box_resume (BoxliteBox *self, GCancellable *cancellable, GError **error);
+
 BoxliteExecution *boxlite_box_exec (BoxliteBox *self, BoxliteCommand *command,
                                     GCancellable *cancellable, GError **error);
 void boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancellable *cancellable,

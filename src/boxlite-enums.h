@@ -12,6 +12,7 @@ G_BEGIN_DECLS
  * @BOXLITE_BOX_STATE_STOPPED: stopped cleanly; can be started again
  * @BOXLITE_BOX_STATE_CRASHED: the VM or its monitor died unexpectedly; the
  *   box's `error` says why. It can be started again.
+ * @BOXLITE_BOX_STATE_PAUSED: running, with its virtual CPUs stopped
  *
  * Where a box is in its life.
  */
@@ -20,6 +21,7 @@ typedef enum {
     BOXLITE_BOX_STATE_RUNNING,
     BOXLITE_BOX_STATE_STOPPED,
     BOXLITE_BOX_STATE_CRASHED,
+    BOXLITE_BOX_STATE_PAUSED,
 } BoxliteBoxState;
 
 /**

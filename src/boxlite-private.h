@@ -76,5 +76,7 @@ gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint si
 /* Monitor control socket, used synchronously by start/stop. */
 gboolean bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms,
                           GCancellable *cancellable, GError **error);
+gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable,
+                           GError **error);
 
 G_END_DECLS

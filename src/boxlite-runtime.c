@@ -462,7 +462,7 @@ boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean f
     g_autoptr (BoxliteBox) box = boxlite_runtime_get (self, id_or_name, error);
     if (!box)
         return FALSE;
-    if (boxlite_box_get_state (box) == BOXLITE_BOX_STATE_RUNNING) {
+    if (bl_box_state_is_live (boxlite_box_get_state (box))) {
         if (!force) {
             g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
                          "box %s is running; stop it first or force the removal",

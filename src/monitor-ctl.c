@@ -1,5 +1,5 @@
 /* monitor-ctl.c: blocking requests to a box monitor's control socket, for
- * operations that are one request and one answer (stop). */
+ * operations that are one request and one answer (stop, pause, resume). */
 #define G_LOG_DOMAIN "boxlite"
 
 #include <gio/gunixsocketaddress.h>
@@ -80,9 +80,12 @@ check_reply (JsonObject *reply, const char *what, GError **error)
     return TRUE;
 }
 
-gboolean
-bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms, GCancellable *cancellable,
-                 GError **error)
+/* Sends @command to the box's monitor and checks its answer. With
+ * @until_eof, also waits for the monitor to close the link (it exits after
+ * answering a stop). */
+static gboolean
+monitor_request (const char *box_dir, const char *command, JsonNode *arguments, guint timeout_ms,
+                 gboolean until_eof, GCancellable *cancellable, GError **error)
 {
     g_autofree char *path = g_build_filename (box_dir, "control.sock", NULL);
     g_autoptr (GSocketClient) client = g_socket_client_new ();
@@ -108,38 +111,55 @@ bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms, GCancell
     json_builder_end_object (b);
     g_autoptr (JsonNode) hello_args = json_builder_get_root (b);
 
-    g_autoptr (JsonBuilder) sb = json_builder_new ();
-    json_builder_begin_object (sb);
-    json_builder_set_member_name (sb, "force");
-    json_builder_add_boolean_value (sb, force);
-    json_builder_set_member_name (sb, "timeout_ms");
-    json_builder_add_int_value (sb, timeout_ms);
-    json_builder_end_object (sb);
-    g_autoptr (JsonNode) stop_args = json_builder_get_root (sb);
-
     if (!send_request (out, "hello", hello_args, cancellable, error) ||
-        !send_request (out, "stop", stop_args, cancellable, error))
+        !send_request (out, command, arguments, cancellable, error))
         return FALSE;
 
     for (guint i = 0; i < 2; i++) {
         g_autoptr (GError) read_error = NULL;
         g_autoptr (JsonObject) reply = read_reply (in, cancellable, &read_error);
         if (!reply) {
-            /* EOF instead of an answer: the monitor was already on its way out. */
             if (read_error) {
                 g_propagate_error (error, g_steal_pointer (&read_error));
                 return FALSE;
             }
-            return TRUE;
+            /* EOF instead of an answer: a stopping monitor is on its way out. */
+            if (until_eof)
+                return TRUE;
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                         "the box monitor went away before answering '%s'", command);
+            return FALSE;
         }
-        if (!check_reply (reply, i == 0 ? "hello" : "stop", error))
+        if (!check_reply (reply, i == 0 ? "hello" : command, error))
             return FALSE;
     }
-    /* The monitor exits after answering; its EOF is the end of the stop. */
-    for (;;) {
+    while (until_eof) {
         g_autoptr (JsonObject) more = read_reply (in, cancellable, NULL);
         if (!more)
             break;
     }
     return TRUE;
+}
+
+gboolean
+bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms, GCancellable *cancellable,
+                 GError **error)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "force");
+    json_builder_add_boolean_value (b, force);
+    json_builder_set_member_name (b, "timeout_ms");
+    json_builder_add_int_value (b, timeout_ms);
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) args = json_builder_get_root (b);
+
+    return monitor_request (box_dir, "stop", args, timeout_ms, TRUE, cancellable, error);
+}
+
+gboolean
+bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable, GError **error)
+{
+    return monitor_request (box_dir, pause ? "pause" : "resume", NULL, 10000, FALSE, cancellable,
+                            error);
 }

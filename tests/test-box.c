@@ -326,6 +326,52 @@ test_command_not_found (void)
     g_assert_nonnull (strstr (error->message, "no-such-command-here"));
 }
 
+typedef struct {
+    char *out;
+    gint done;
+} Background;
+
+static gpointer
+background_echo (gpointer user_data)
+{
+    Background *bg = user_data;
+    bg->out = run_simple (shared_box, "echo after the pause", NULL);
+    g_atomic_int_set (&bg->done, 1);
+    return NULL;
+}
+
+static void
+test_pause_resume (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_pause (box, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_PAUSED);
+
+    /* A command sent to a frozen guest waits for it. */
+    Background bg = { 0 };
+    GThread *thread = g_thread_new ("echo", background_echo, &bg);
+    g_usleep (1500 * 1000);
+    g_assert_cmpint (g_atomic_int_get (&bg.done), ==, 0);
+
+    boxlite_box_resume (box, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+    g_thread_join (thread);
+    g_assert_cmpstr (bg.out, ==, "after the pause\n");
+    g_free (bg.out);
+
+    /* Pausing a box that is not running is refused. */
+    g_autoptr (BoxliteBox) idle = create_box (runtime, "idle", FALSE);
+    g_assert_false (boxlite_box_pause (idle, NULL, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE);
+    g_clear_error (&error);
+    boxlite_runtime_remove (runtime, "idle", FALSE, &error);
+    g_assert_no_error (error);
+}
+
 static void
 test_lifecycle (void)
 {
@@ -605,6 +651,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/exec/env-cwd-user", test_env_cwd_user);
     g_test_add_func ("/box/exec/timeout", test_timeout);
     g_test_add_func ("/box/exec/command-not-found", test_command_not_found);
+    g_test_add_func ("/box/exec/pause-resume", test_pause_resume);
     g_test_add_func ("/box/lifecycle", test_lifecycle);
     g_test_add_func ("/box/stops-when-creator-killed", test_stops_when_creator_killed);
     g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);

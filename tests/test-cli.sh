@@ -172,6 +172,15 @@ test_detached() {
     fi
     check "ps -q prints full ids" "$id" "$(bl ps -q | grep "^$short")"
 
+    check "pause" "cli-detached" "$(bl pause cli-detached)"
+    if bl ps | grep -q "^$short .*paused"; then
+        pass "ps shows the paused box"
+    else
+        fail "ps after pause: $(bl ps)"
+    fi
+    check "unpause" "cli-detached" "$(bl unpause cli-detached)"
+    check "exec after unpause" "back" "$(bl exec cli-detached -- echo back)"
+
     check "rm of a running box without -f fails" 125 "$(status bl rm cli-detached 2>/dev/null)"
     check "stop" "cli-detached" "$(bl stop cli-detached)"
     if bl ps | grep -q "^$short"; then

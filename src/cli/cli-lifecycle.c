@@ -1,4 +1,4 @@
-/* cli-lifecycle.c: `boxlite create`, `start`, `stop` and `rm`. */
+/* cli-lifecycle.c: `boxlite create`, `start`, `stop`, `pause`, `unpause` and `rm`. */
 #define G_LOG_DOMAIN "boxlite-cli"
 
 #include <stdio.h>
@@ -41,7 +41,8 @@ start_one (CliContext *cli, const char *id_or_name, G_GNUC_UNUSED gboolean force
 
     if (!box)
         return FALSE;
-    if (boxlite_box_get_state (box) == BOXLITE_BOX_STATE_RUNNING)
+    BoxliteBoxState state = boxlite_box_get_state (box);
+    if (state == BOXLITE_BOX_STATE_RUNNING || state == BOXLITE_BOX_STATE_PAUSED)
         return TRUE;
     /* We exit right after: a box started here must not stop with us, also
      * when `run` made it as a foreground box. */
@@ -56,9 +57,23 @@ stop_one (CliContext *cli, const char *id_or_name, gboolean force, GError **erro
 
     if (!box)
         return FALSE;
-    if (boxlite_box_get_state (box) != BOXLITE_BOX_STATE_RUNNING)
-        return TRUE;
     return boxlite_box_stop (box, force, NULL, error);
+}
+
+static gboolean
+pause_one (CliContext *cli, const char *id_or_name, G_GNUC_UNUSED gboolean force, GError **error)
+{
+    g_autoptr (BoxliteBox) box = cli_find_box (cli, id_or_name, error);
+
+    return box && boxlite_box_pause (box, NULL, error);
+}
+
+static gboolean
+unpause_one (CliContext *cli, const char *id_or_name, G_GNUC_UNUSED gboolean force, GError **error)
+{
+    g_autoptr (BoxliteBox) box = cli_find_box (cli, id_or_name, error);
+
+    return box && boxlite_box_resume (box, NULL, error);
 }
 
 static gboolean
@@ -125,6 +140,20 @@ cli_cmd_stop (CliContext *cli, int argc, char **argv)
 {
     return for_each_box (cli, "stop", "Stop running boxes.",
                          "Stop at once instead of shutting the guest down", stop_one, argc, argv);
+}
+
+int
+cli_cmd_pause (CliContext *cli, int argc, char **argv)
+{
+    return for_each_box (cli, "pause", "Freeze the virtual CPUs of running boxes.", NULL,
+                         pause_one, argc, argv);
+}
+
+int
+cli_cmd_unpause (CliContext *cli, int argc, char **argv)
+{
+    return for_each_box (cli, "unpause", "Let paused boxes run again.", NULL, unpause_one, argc,
+                         argv);
 }
 
 int

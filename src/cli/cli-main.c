@@ -27,6 +27,8 @@ static const CliCommand commands[] = {
     {"create", cli_cmd_create, "Create a box without starting it"},
     {"start", cli_cmd_start, "Start boxes"},
     {"stop", cli_cmd_stop, "Stop boxes"},
+    {"pause", cli_cmd_pause, "Freeze boxes"},
+    {"unpause", cli_cmd_unpause, "Let paused boxes run again"},
     {"rm", cli_cmd_rm, "Delete boxes"},
     {"inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON"},
 };

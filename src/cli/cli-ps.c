@@ -20,6 +20,8 @@ state_name (BoxliteBoxState state)
         return "stopped";
     case BOXLITE_BOX_STATE_CRASHED:
         return "crashed";
+    case BOXLITE_BOX_STATE_PAUSED:
+        return "paused";
     }
     return "unknown";
 }
@@ -107,7 +109,7 @@ cli_cmd_ps (CliContext *cli, int argc, char **argv)
         BoxliteBox *box = l->data;
         /* Also notices a box whose monitor died: it shows as crashed. */
         BoxliteBoxState state = boxlite_box_get_state (box);
-        if (!all && state != BOXLITE_BOX_STATE_RUNNING)
+        if (!all && state != BOXLITE_BOX_STATE_RUNNING && state != BOXLITE_BOX_STATE_PAUSED)
             continue;
         if (quiet)
             printf ("%s\n", boxlite_box_get_id (box));

@@ -78,6 +78,8 @@ int cli_cmd_ps (CliContext *cli, int argc, char **argv);
 int cli_cmd_create (CliContext *cli, int argc, char **argv);
 int cli_cmd_start (CliContext *cli, int argc, char **argv);
 int cli_cmd_stop (CliContext *cli, int argc, char **argv);
+int cli_cmd_pause (CliContext *cli, int argc, char **argv);
+int cli_cmd_unpause (CliContext *cli, int argc, char **argv);
 int cli_cmd_rm (CliContext *cli, int argc, char **argv);
 int cli_cmd_inspect (CliContext *cli, int argc, char **argv);
 

@@ -137,6 +137,8 @@ handle_session (ShimClient *client, GBytes *payload)
         handle_stop (client, args);
     } else if (g_str_equal (command, "status")) {
         shim_qmp_status (client->shim, client->conn);
+    } else if (g_str_equal (command, "pause") || g_str_equal (command, "resume")) {
+        shim_qmp_set_paused (client->shim, g_str_equal (command, "pause"), client->conn);
     } else {
         g_autofree char *desc = g_strdup_printf ("unknown command '%s'", command);
         shim_control_reply_error (client->conn, 0, "CommandNotFound", desc);

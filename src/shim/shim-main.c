@@ -266,7 +266,12 @@ prepare (Shim *shim, GStrv *argv, GError **error)
     }
     if (!bl_accel_resolve (&bl_accel_real_host, shim->launch->accel, &accel, error))
         return FALSE;
-    guint tsc_khz = accel == BOXLITE_ACCEL_TCG ? bl_accel_host_tsc_khz ("/proc/cpuinfo") : 0;
+    guint tsc_khz = 0;
+    if (accel == BOXLITE_ACCEL_TCG) {
+        tsc_khz = bl_accel_cpuid_tsc_khz ();
+        if (!tsc_khz)
+            tsc_khz = bl_accel_host_tsc_khz ("/proc/cpuinfo");
+    }
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
 }

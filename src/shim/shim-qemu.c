@@ -10,6 +10,8 @@
 
 #include "shim.h"
 
+#include "box-record.h"
+
 static void qmp_connect (Shim *shim);
 
 /* Runs in the child between fork and exec. */
@@ -220,4 +222,50 @@ shim_qmp_status (Shim *shim, BlFrameConn *reply_to)
         return;
     }
     bl_qmp_client_query_status_async (shim->qmp, NULL, on_status, g_object_ref (reply_to));
+}
+
+typedef struct {
+    Shim *shim;
+    BlFrameConn *reply_to;
+    gboolean pause;
+} PauseRequest;
+
+static void
+on_paused (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    PauseRequest *req = user_data;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+
+    if (!ret) {
+        shim_control_reply_error (req->reply_to, 0, "Failed", error->message);
+    } else if (req->shim->finished) {
+        shim_control_reply_error (req->reply_to, 0, "Failed", "the box is stopping");
+    } else {
+        BoxliteBoxState state = req->pause ? BOXLITE_BOX_STATE_PAUSED : BOXLITE_BOX_STATE_RUNNING;
+        if (!bl_record_set_state (req->shim->box_dir, state, getpid (), NULL, &error)) {
+            shim_control_reply_error (req->reply_to, 0, "Failed", error->message);
+        } else {
+            g_autoptr (JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
+            shim_control_reply (req->reply_to, 0, empty);
+        }
+    }
+    g_object_unref (req->reply_to);
+    g_free (req);
+}
+
+/* Stops or restarts the guest's vCPUs (QMP stop/cont), then the record. */
+void
+shim_qmp_set_paused (Shim *shim, gboolean pause, BlFrameConn *reply_to)
+{
+    if (!shim->qmp || !bl_qmp_client_is_connected (shim->qmp) || !shim->booted ||
+        shim->stop_requested) {
+        shim_control_reply_error (reply_to, 0, "Failed", "the box is not running");
+        return;
+    }
+    PauseRequest *req = g_new0 (PauseRequest, 1);
+    req->shim = shim;
+    req->reply_to = g_object_ref (reply_to);
+    req->pause = pause;
+    bl_qmp_client_execute_async (shim->qmp, pause ? "stop" : "cont", NULL, NULL, on_paused, req);
 }

@@ -119,6 +119,7 @@ void shim_qemu_quit (Shim *shim);
  * NULL when it exited with status 0. */
 char *shim_qemu_describe_exit (Shim *shim, gboolean with_log);
 void shim_qmp_status (Shim *shim, BlFrameConn *reply_to);
+void shim_qmp_set_paused (Shim *shim, gboolean pause, BlFrameConn *reply_to);
 
 /* shim-agent.c */
 void shim_agent_connect (Shim *shim);
