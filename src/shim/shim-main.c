@@ -131,8 +131,17 @@ final_state (Shim *shim, char **why)
     }
     if (shim->stop_requested)
         return BOXLITE_BOX_STATE_STOPPED;
-    if (!death && !shim->qemu_killed_by_us)
+    if (!death && !shim->qemu_killed_by_us) {
+        /* With panic=-1 and -no-reboot a panicking kernel ends QEMU as
+         * cleanly as a poweroff does; only the console tells them apart. */
+        g_autofree char *console = shim_log_tail (shim->box_dir, "console.log", 20);
+        const char *panic = console ? strstr (console, "Kernel panic") : NULL;
+        if (panic) {
+            *why = g_strdup_printf ("the guest kernel panicked: %.200s", panic);
+            return BOXLITE_BOX_STATE_CRASHED;
+        }
         return BOXLITE_BOX_STATE_STOPPED; /* the guest powered off */
+    }
     if (death && !shim->qemu_killed_by_us) {
         *why = g_steal_pointer (&death); /* QEMU died on its own: that is the cause */
         return BOXLITE_BOX_STATE_CRASHED;
