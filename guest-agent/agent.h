@@ -196,6 +196,12 @@ int agent_init_open_port(void);
 void agent_init_poweroff(void) AGENT_NORETURN;
 void agent_fatal(const char *fmt, ...) AGENT_PRINTF(1, 2) AGENT_NORETURN;
 
+/* ---- agent_net.c: eth0 when the kernel command line has boxlite.net=1 ---- */
+
+/* Addresses eth0, adds the default route and writes /etc/resolv.conf and
+ * the host alias into /etc/hosts. Run in the box's root, after loopback. */
+void agent_net_setup(void);
+
 /* ---- agent_main.c ------------------------------------------------------- */
 
 extern bool agent_is_pid1;

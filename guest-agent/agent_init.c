@@ -275,6 +275,7 @@ void agent_init_system(void)
         free(hostname);
     }
     loopback_up();
+    agent_net_setup();
 }
 
 /* Name file of a virtio port: /sys/class/virtio-ports/<port>/name. */

@@ -191,9 +191,9 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
     }
     if (!env_valid ((const char *const *) self->env, error))
         return FALSE;
-    if (self->network != BOXLITE_NETWORK_DISABLED) {
+    if (self->network != BOXLITE_NETWORK_DISABLED && self->network != BOXLITE_NETWORK_ENABLED) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "networking is not available yet; use a disabled network");
+                     "unknown network mode");
         return FALSE;
     }
     if ((guint) self->accel > BOXLITE_ACCEL_TCG) {

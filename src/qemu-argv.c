@@ -71,6 +71,8 @@ kernel_cmdline (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz)
                                "8250.nr_uarts=1 rdinit=/init");
 
     g_string_append_printf (s, " boxlite.hostname=%s", launch->hostname);
+    if (launch->network == BOXLITE_NETWORK_ENABLED)
+        g_string_append (s, " boxlite.net=1");
     if (resolved == BOXLITE_ACCEL_TCG) {
         if (tsc_khz > 0)
             g_string_append_printf (s, " tsc_early_khz=%u", tsc_khz);
@@ -87,9 +89,8 @@ check_launch (const BlLaunch *launch, BoxliteAccel resolved, GError **error)
                      "the accelerator must be resolved to kvm or tcg before QEMU starts");
         return FALSE;
     }
-    if (launch->network == BOXLITE_NETWORK_ENABLED) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "network not implemented yet");
+    if (launch->network != BOXLITE_NETWORK_DISABLED && launch->network != BOXLITE_NETWORK_ENABLED) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown network mode");
         return FALSE;
     }
     if (!hostname_valid (launch->hostname)) {
@@ -119,6 +120,12 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     g_autofree char *agent = socket_path (launch, "agent.sock", error);
     if (!agent)
         return NULL;
+    g_autofree char *net = NULL;
+    if (launch->network == BOXLITE_NETWORK_ENABLED) {
+        net = socket_path (launch, "net.sock", error);
+        if (!net)
+            return NULL;
+    }
     g_autofree char *console = g_build_filename (launch->box_dir, "console.log", NULL);
     g_autofree char *qmp_e = opt_escape (qmp);
     g_autofree char *agent_e = opt_escape (agent);
@@ -177,6 +184,15 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     add (argv, "virtserialport,chardev=agent,name=" BL_PROTO_PORT_NAME);
     add (argv, "-device");
     add (argv, "virtio-rng-device");
+    if (net) {
+        /* The monitor listens on net.sock before QEMU starts (the stream
+         * client does not reconnect) and runs the network behind it. */
+        g_autofree char *net_e = opt_escape (net);
+        add (argv, "-netdev");
+        add_printf (argv, "stream,id=net0,server=off,addr.type=unix,addr.path=%s", net_e);
+        add (argv, "-device");
+        add (argv, "virtio-net-device,netdev=net0");
+    }
     add (argv, "-qmp");
     add_printf (argv, "unix:%s,server=on,wait=off", qmp_e);
     g_ptr_array_add (argv, NULL);

@@ -19,8 +19,8 @@ G_BEGIN_DECLS
  * @resolved: BOXLITE_ACCEL_KVM or BOXLITE_ACCEL_TCG, never AUTO.
  * @tsc_khz: the host TSC rate in kHz, or 0 when unknown; under TCG it is
  *   handed to the guest kernel so its TSC calibration cannot fail.
- * Returns: (transfer full): the argv, or NULL with @error set (network
- * enabled, a socket path too long, an unsafe hostname, AUTO). */
+ * Returns: (transfer full): the argv, or NULL with @error set (a socket
+ * path too long, an unsafe hostname, AUTO). */
 GStrv bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz,
                           GError **error);
 

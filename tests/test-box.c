@@ -609,6 +609,190 @@ test_qemu_killed_is_crashed (void)
 }
 
 /* Child mode: create and start a box, say so, then hang (or exit if detached). */
+/* ---- network ------------------------------------------------------------ */
+
+#define HTTP_BODY "hello from the host loopback"
+/* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
+ * tunnel placeholder (sit0), which exists without any device. */
+#define NIC_NAMES "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | grep -vx sit0 | sort"
+
+/* A one-thread HTTP server on 127.0.0.1 that answers every request with
+ * HTTP_BODY and counts its connections. The library's calls block, so it
+ * serves from its own thread. */
+typedef struct {
+    GSocket *socket;
+    guint16 port;
+    GCancellable *cancellable;
+    GThread *thread;
+    gint connections;
+} HttpServer;
+
+static void
+http_serve_one (GSocket *conn)
+{
+    static const char response[] = "HTTP/1.0 200 OK\r\n"
+                                   "Content-Type: text/plain\r\n"
+                                   "Content-Length: 28\r\n"
+                                   "Connection: close\r\n"
+                                   "\r\n" HTTP_BODY;
+    GString *request = g_string_new (NULL);
+    char buf[1024];
+
+    G_STATIC_ASSERT (sizeof HTTP_BODY - 1 == 28);
+    g_socket_set_timeout (conn, 20);
+    while (!strstr (request->str, "\r\n\r\n") && request->len < 16384) {
+        gssize n = g_socket_receive (conn, buf, sizeof buf, NULL, NULL);
+        if (n <= 0)
+            break;
+        g_string_append_len (request, buf, n);
+    }
+    if (g_str_has_prefix (request->str, "GET / "))
+        g_socket_send (conn, response, sizeof response - 1, NULL, NULL);
+    g_socket_shutdown (conn, FALSE, TRUE, NULL);
+    g_socket_close (conn, NULL);
+    g_string_free (request, TRUE);
+}
+
+static gpointer
+http_thread (gpointer user_data)
+{
+    HttpServer *server = user_data;
+
+    for (;;) {
+        g_autoptr (GSocket) conn = g_socket_accept (server->socket, server->cancellable, NULL);
+        if (!conn)
+            break; /* cancelled: the test is over */
+        g_atomic_int_inc (&server->connections);
+        http_serve_one (conn);
+    }
+    return NULL;
+}
+
+static HttpServer *
+http_server_start (void)
+{
+    HttpServer *server = g_new0 (HttpServer, 1);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+
+    server->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                   G_SOCKET_PROTOCOL_TCP, &error);
+    g_assert_no_error (error);
+    g_socket_bind (server->socket, any_port, TRUE, &error);
+    g_assert_no_error (error);
+    g_socket_listen (server->socket, &error);
+    g_assert_no_error (error);
+    g_autoptr (GSocketAddress) bound = g_socket_get_local_address (server->socket, &error);
+    g_assert_no_error (error);
+    server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+    server->cancellable = g_cancellable_new ();
+    server->thread = g_thread_new ("http", http_thread, server);
+    return server;
+}
+
+/* Stops the server; returns how many connections it accepted. */
+static gint
+http_server_stop (HttpServer *server)
+{
+    g_cancellable_cancel (server->cancellable);
+    g_thread_join (server->thread);
+    gint connections = g_atomic_int_get (&server->connections);
+    g_socket_close (server->socket, NULL);
+    g_object_unref (server->socket);
+    g_object_unref (server->cancellable);
+    g_free (server);
+    return connections;
+}
+
+static void
+test_network_disabled_no_nic (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    gint code = -1;
+
+    g_autofree char *dev = run_simple (box, "cat /proc/net/dev", &code);
+    g_assert_cmpint (code, ==, 0);
+    g_autofree char *names = run_simple (box, NIC_NAMES, &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_cmpstr (names, ==, "lo\n");
+    g_assert_null (strstr (dev, "eth0"));
+
+    g_autofree char *echo = run_simple (box, "echo still here", &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_cmpstr (echo, ==, "still here\n");
+    g_autofree char *ls = run_simple (box, "ls /", &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_nonnull (strstr (ls, "etc\n"));
+}
+
+/* A shell command that GETs http://@host:@port/ and prints the body. The
+ * image's python3-minimal has sockets but not http.client (so no urllib),
+ * and its static busybox wget crashes resolving names through NSS, so the
+ * request is written by hand; the name goes through the guest's resolver. */
+static char *
+http_get_script (const char *host, guint16 port)
+{
+    return g_strdup_printf (
+        "python3 -c 'import socket\n"
+        "s = socket.create_connection((\"%s\", %u), 20)\n"
+        "s.sendall(b\"GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n\")\n"
+        "reply = s.makefile(\"rb\").read()\n"
+        "head, _, body = reply.partition(b\"\\r\\n\\r\\n\")\n"
+        "assert head.startswith(b\"HTTP/1.0 200 \"), head\n"
+        "print(body.decode(), end=\"\")'",
+        host, port, host);
+}
+
+static void
+test_network_reaches_host_alias (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    HttpServer *server = http_server_start ();
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "net", NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+
+    gint code = -1;
+    g_autofree char *names = run_simple (box, NIC_NAMES, &code);
+    g_assert_cmpstr (names, ==, "eth0\nlo\n");
+    g_autofree char *script = http_get_script ("host.boxlite.internal", server->port);
+    g_autofree char *body = run_simple (box, script, &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_cmpstr (body, ==, HTTP_BODY);
+
+    boxlite_box_stop (box, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_STOPPED);
+    g_autofree char *id = g_strdup (boxlite_box_get_id (box));
+    g_autofree char *sock = g_build_filename (home, "boxes", id, "net.sock", NULL);
+    g_assert_false (g_file_test (sock, G_FILE_TEST_EXISTS));
+    boxlite_runtime_remove (runtime, id, FALSE, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (http_server_stop (server), ==, 1);
+}
+
+static void
+test_network_disabled_host_unreachable (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    HttpServer *server = http_server_start ();
+    const char *const hosts[] = { "host.boxlite.internal", "192.168.127.254" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (hosts); i++) {
+        g_autofree char *script = http_get_script (hosts[i], server->port);
+        gint code = -1;
+        g_autofree char *body = run_simple (box, script, &code);
+        g_assert_cmpint (code, !=, 0);
+        g_assert_null (strstr (body, HTTP_BODY));
+    }
+    g_assert_cmpint (http_server_stop (server), ==, 0);
+}
+
 static int
 child_main (const char *child_home, const char *name, gboolean detach)
 {
@@ -656,6 +840,10 @@ main (int argc, char **argv)
     g_test_add_func ("/box/stops-when-creator-killed", test_stops_when_creator_killed);
     g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);
     g_test_add_func ("/box/qemu-killed-is-crashed", test_qemu_killed_is_crashed);
+    g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
+    g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
+    g_test_add_func ("/box/network/disabled-host-unreachable",
+                     test_network_disabled_host_unreachable);
 
     int ret = g_test_run ();
     if (shared_box)

@@ -150,16 +150,23 @@ test_no_network (void)
 }
 
 static void
-test_network_refused (void)
+test_network_enabled (void)
 {
     g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
-    g_autoptr (GError) error = NULL;
 
     launch->network = BOXLITE_NETWORK_ENABLED;
-    g_auto (GStrv) argv = bl_qemu_argv_build (launch, BOXLITE_ACCEL_TCG, 0, &error);
-    g_assert_null (argv);
-    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
-    g_assert_cmpstr (error->message, ==, "network not implemented yet");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+    g_assert_cmpstr (value_of (argv, "-netdev", 0), ==,
+                     "stream,id=net0,server=off,addr.type=unix,addr.path=/b/box1/net.sock");
+    g_assert_null (value_of (argv, "-netdev", 1));
+    g_assert_cmpstr (value_of (argv, "-device", 4), ==, "virtio-net-device,netdev=net0");
+    g_assert_null (value_of (argv, "-device", 5));
+    g_assert_nonnull (strstr (value_of (argv, "-append", 0), " boxlite.net=1"));
+
+    /* Without a network the guest is not told to configure one. */
+    launch->network = BOXLITE_NETWORK_DISABLED;
+    g_auto (GStrv) off = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+    g_assert_null (strstr (value_of (off, "-append", 0), "boxlite.net"));
 }
 
 static void
@@ -362,7 +369,7 @@ main (int argc, char **argv)
     g_test_add_func ("/qemu-argv/kvm", test_kvm);
     g_test_add_func ("/qemu-argv/devices", test_devices);
     g_test_add_func ("/qemu-argv/no-network", test_no_network);
-    g_test_add_func ("/qemu-argv/network-refused", test_network_refused);
+    g_test_add_func ("/qemu-argv/network-enabled", test_network_enabled);
     g_test_add_func ("/qemu-argv/socket-path-limit", test_socket_path_limit);
     g_test_add_func ("/qemu-argv/commas-escaped", test_commas_escaped);
     g_test_add_func ("/qemu-argv/bad-hostname", test_bad_hostname);

@@ -39,7 +39,7 @@ ready_write (Shim *shim, const char *line)
 static void
 unlink_sockets (const char *box_dir)
 {
-    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock" };
+    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock" };
 
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
         g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
@@ -200,6 +200,7 @@ shim_finish (Shim *shim)
     shim_agent_close (shim);
     if (shim->qmp)
         bl_qmp_client_close (shim->qmp);
+    g_clear_pointer (&shim->net, bl_net_backend_free);
     unlink_sockets (shim->box_dir);
     if (shim->launch && shim->launch->auto_remove)
         remove_box_dir (shim->box_dir);
@@ -283,6 +284,17 @@ prepare (Shim *shim, GStrv *argv, GError **error)
     }
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
+}
+
+/* QEMU's -netdev stream client connects once, at start: listen before it. */
+static gboolean
+net_start (Shim *shim, GError **error)
+{
+    if (shim->launch->network != BOXLITE_NETWORK_ENABLED)
+        return TRUE;
+    g_autofree char *path = g_build_filename (shim->box_dir, "net.sock", NULL);
+    shim->net = bl_net_backend_new (path, error);
+    return shim->net != NULL;
 }
 
 static gboolean
@@ -398,7 +410,8 @@ main (int argc, char **argv)
     } else {
         unlink_sockets (shim->box_dir);
         shim->boot_timeout = g_timeout_add (shim->launch->boot_timeout_ms, on_boot_timeout, shim);
-        if (!shim_qemu_start (shim, (const char *const *) qemu_argv, &error))
+        if (!net_start (shim, &error) ||
+            !shim_qemu_start (shim, (const char *const *) qemu_argv, &error))
             shim_boot_failed (shim, error->message);
     }
     if (!shim->finished)

@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "backend.h"
 #include "bl-qmp-client.h"
 #include "boxlite-enums.h"
 #include "frame-conn.h"
@@ -99,6 +100,9 @@ struct _Shim {
     gboolean stop_forced;
     guint stop_timer;
     GPtrArray *stop_waiters;  /* BlFrameConn* to answer {} once QEMU is gone */
+
+    /* Network (NULL when the box has none) */
+    BlNetBackend *net;
 };
 
 /* shim-main.c */

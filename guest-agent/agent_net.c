@@ -1,0 +1,144 @@
+/* agent_net.c: the guest's side of the box network.
+ *
+ * When the kernel command line says boxlite.net=1 the box has one NIC,
+ * eth0, behind the host's user-space network. No DHCP: the addresses are
+ * fixed (netfilter/backend.h), so the agent sets them with ioctls. Without
+ * the flag there is no NIC and nothing to do. */
+#include "agent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NET_IF "eth0"
+#define NET_GUEST "192.168.127.2"
+#define NET_NETMASK "255.255.255.0"
+#define NET_GATEWAY "192.168.127.1"
+#define NET_HOST_ALIAS "192.168.127.254"
+#define NET_HOST_ALIAS_NAME "host.boxlite.internal"
+#define NET_MTU 1500
+#define NET_WAIT_MS 3000
+
+static bool cmdline_has(const char *word)
+{
+    char buf[4096];
+    int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
+        if (strcmp(tok, word) == 0)
+            return true;
+    return false;
+}
+
+static void set_addr(struct sockaddr *sa, const char *text)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)(void *)sa;
+
+    memset(sin, 0, sizeof *sin);
+    sin->sin_family = AF_INET;
+    inet_pton(AF_INET, text, &sin->sin_addr);
+}
+
+static bool if_ioctl(int fd, unsigned long request, struct ifreq *ifr, const char *what)
+{
+    snprintf(ifr->ifr_name, sizeof ifr->ifr_name, "%s", NET_IF);
+    if (ioctl(fd, request, ifr) < 0) {
+        agent_log(NET_IF ": %s: %s", what, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void write_file(const char *path, const char *text, bool append)
+{
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
+    if (!append && unlink(path) < 0 && errno != ENOENT)
+        agent_log("unlink %s: %s", path, strerror(errno));
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        agent_log("%s: %s", path, strerror(errno));
+        return;
+    }
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len)
+        agent_log("%s: %s", path, strerror(errno));
+    close(fd);
+}
+
+static bool wait_for_nic(void)
+{
+    struct timespec step = { .tv_sec = 0, .tv_nsec = 20 * 1000000L };
+    for (int waited = 0; waited < NET_WAIT_MS; waited += 20) {
+        if (if_nametoindex(NET_IF) > 0)
+            return true;
+        nanosleep(&step, NULL);
+    }
+    return false;
+}
+
+void agent_net_setup(void)
+{
+    if (!cmdline_has("boxlite.net=1"))
+        return;
+    if (!wait_for_nic()) {
+        agent_log("the box has a network but no " NET_IF);
+        return;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        agent_log("socket: %s", strerror(errno));
+        return;
+    }
+    struct ifreq ifr;
+    bool ok = true;
+
+    memset(&ifr, 0, sizeof ifr);
+    set_addr(&ifr.ifr_addr, NET_GUEST);
+    ok = ok && if_ioctl(fd, SIOCSIFADDR, &ifr, "SIOCSIFADDR");
+    memset(&ifr, 0, sizeof ifr);
+    set_addr(&ifr.ifr_netmask, NET_NETMASK);
+    ok = ok && if_ioctl(fd, SIOCSIFNETMASK, &ifr, "SIOCSIFNETMASK");
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_mtu = NET_MTU;
+    ok = ok && if_ioctl(fd, SIOCSIFMTU, &ifr, "SIOCSIFMTU");
+    memset(&ifr, 0, sizeof ifr);
+    ok = ok && if_ioctl(fd, SIOCGIFFLAGS, &ifr, "SIOCGIFFLAGS");
+    if (ok) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        ok = if_ioctl(fd, SIOCSIFFLAGS, &ifr, "SIOCSIFFLAGS");
+    }
+    if (ok) {
+        struct rtentry rt;
+        memset(&rt, 0, sizeof rt);
+        set_addr(&rt.rt_dst, "0.0.0.0");
+        set_addr(&rt.rt_genmask, "0.0.0.0");
+        set_addr(&rt.rt_gateway, NET_GATEWAY);
+        rt.rt_flags = RTF_UP | RTF_GATEWAY;
+        rt.rt_dev = (char *)NET_IF;
+        if (ioctl(fd, SIOCADDRT, &rt) < 0 && errno != EEXIST)
+            agent_log("default route via " NET_GATEWAY ": %s", strerror(errno));
+    }
+    close(fd);
+
+    if (mkdir("/etc", 0755) < 0 && errno != EEXIST)
+        agent_log("mkdir /etc: %s", strerror(errno));
+    write_file("/etc/resolv.conf", "nameserver " NET_GATEWAY "\n", false);
+    write_file("/etc/hosts", NET_HOST_ALIAS " " NET_HOST_ALIAS_NAME "\n", true);
+}

@@ -1,0 +1,39 @@
+/* backend.h: the box network's user-space side.
+ *
+ * libslirp runs on the caller's thread-default GMainContext (the box
+ * monitor's loop) and talks to QEMU's `-netdev stream` client over a unix
+ * stream socket: every Ethernet frame is preceded by its length as 4
+ * big-endian bytes. QEMU's client connects once and never reconnects, so
+ * the backend listens before QEMU starts and accepts a single connection.
+ *
+ * Topology: 192.168.127.0/24; the guest is .2, the gateway and DNS server
+ * .1, and .254 reaches the host's loopback (the host alias).
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define BL_NET_GUEST_ADDR "192.168.127.2"
+#define BL_NET_GATEWAY_ADDR "192.168.127.1"
+#define BL_NET_HOST_ALIAS_ADDR "192.168.127.254"
+#define BL_NET_MTU 1500
+/* Longest frame accepted from QEMU, without its length prefix. */
+#define BL_NET_MAX_FRAME 65536
+
+typedef struct _BlNetBackend BlNetBackend;
+
+/* Listens on @socket_path (which must not exist yet) and serves the one
+ * QEMU that connects to it. Returns NULL with @error if it cannot listen. */
+BlNetBackend *bl_net_backend_new (const char *socket_path, GError **error);
+
+/* TRUE while QEMU is connected and the link has not broken. */
+gboolean bl_net_backend_is_connected (BlNetBackend *net);
+
+/* Stops everything, closes the sockets and removes @socket_path. */
+void bl_net_backend_free (BlNetBackend *net);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlNetBackend, bl_net_backend_free)
+
+G_END_DECLS
