@@ -1,0 +1,788 @@
+/* layer.c: applies one OCI image layer (a tar stream, compressed or not) onto
+ * a root filesystem directory, honouring whiteouts and opaque directories.
+ *
+ * The archive is hostile. Every path is resolved one component at a time
+ * below the root with O_NOFOLLOW, so no entry reaches outside the root
+ * through "..", an absolute name or a symlink, whichever layer placed it.
+ * Nothing here changes the working directory. */
+#define G_LOG_DOMAIN "boxlite-layer"
+
+#include "layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "boxlite-error.h"
+
+#define MAX_NAME_LEN 4096
+#define MAX_ENTRIES 1000000
+#define WHITEOUT_PREFIX ".wh."
+#define OPAQUE_MARKER ".wh..wh..opq"
+
+/* A directory whose mode and times are set once the whole layer is written,
+ * so that writing its children neither fails on a read-only mode nor moves
+ * its modification time. */
+typedef struct {
+    char *path;
+    mode_t perm;
+    struct timespec times[2];
+} DirFixup;
+
+typedef struct {
+    int root_fd;
+    gboolean set_owner; /* running as root: owners come from the archive */
+    GHashTable *keep;   /* paths this layer wrote, and all their ancestors */
+    GArray *dir_fixups; /* of DirFixup, in archive order */
+    BlLayerStats stats;
+} Apply;
+
+/* Where an entry goes. */
+typedef struct {
+    const char *path; /* below the root, normalised: "a/b/c" */
+    int parent;       /* the directory that holds it */
+    const char *leaf; /* its name in @parent */
+} Target;
+
+static gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Sets a BOXLITE_ERROR_IMAGE error; returns FALSE. */
+static gboolean
+fail (GError **error, const char *format, ...)
+{
+    va_list args;
+
+    va_start (args, format);
+    g_autofree char *message = g_strdup_vprintf (format, args);
+    va_end (args);
+    g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, message);
+    return FALSE;
+}
+
+/* Fails with the current errno: "@what 'name': reason". */
+static gboolean
+fail_errno (GError **error, const char *what, const char *name)
+{
+    int saved = errno;
+    return fail (error, "cannot %s '%s': %s", what, name, g_strerror (saved));
+}
+
+static const char *
+archive_message (struct archive *a)
+{
+    const char *message = archive_error_string (a);
+    return message ? message : "unknown archive error";
+}
+
+static void
+clear_fixup (gpointer data)
+{
+    DirFixup *fixup = data;
+    g_free (fixup->path);
+}
+
+static char *
+join_prefix (char **parts, guint n)
+{
+    GString *path = g_string_new (NULL);
+
+    for (guint i = 0; i < n; i++) {
+        if (i > 0)
+            g_string_append_c (path, '/');
+        g_string_append (path, parts[i]);
+    }
+    return g_string_free (path, FALSE);
+}
+
+static char *
+child_path (const char *dir_path, const char *name)
+{
+    return *dir_path ? g_strconcat (dir_path, "/", name, NULL) : g_strdup (name);
+}
+
+/* Splits an archive name into its components below the root: leading '/',
+ * empty and "." components go, ".." is refused. An empty vector is the root
+ * itself. Returns NULL with @error set. */
+static GStrv
+split_name (const char *name, GError **error)
+{
+    if (strlen (name) > MAX_NAME_LEN) {
+        fail (error, "name is longer than %d bytes", MAX_NAME_LEN);
+        return NULL;
+    }
+    g_auto (GStrv) raw = g_strsplit (name, "/", -1);
+    g_autoptr (GStrvBuilder) parts = g_strv_builder_new ();
+    for (guint i = 0; raw[i]; i++) {
+        if (*raw[i] == '\0' || g_str_equal (raw[i], "."))
+            continue;
+        if (g_str_equal (raw[i], "..")) {
+            fail (error, "'..' is not allowed in a path");
+            return NULL;
+        }
+        g_strv_builder_add (parts, raw[i]);
+    }
+    return g_strv_builder_end (parts);
+}
+
+/* Records that this layer wrote the path made of the first @n components of
+ * @parts, so opaque markers and whiteouts leave it alone. */
+static void
+keep_path (Apply *ap, char **parts, guint n)
+{
+    for (guint i = n; i > 0; i--) {
+        char *path = join_prefix (parts, i);
+        if (g_hash_table_contains (ap->keep, path)) {
+            g_free (path);
+            return;
+        }
+        g_hash_table_add (ap->keep, path);
+    }
+}
+
+/* Opens the directory made of the first @n components of @parts below the
+ * root without following any symlink, creating missing directories (mode
+ * 0755) when @create is set. Returns a descriptor, or -1 with @error set. */
+static int
+open_dir (Apply *ap, char **parts, guint n, gboolean create, GError **error)
+{
+    int fd = fcntl (ap->root_fd, F_DUPFD_CLOEXEC, 0);
+
+    if (fd < 0) {
+        fail_errno (error, "duplicate", "root directory");
+        return -1;
+    }
+    for (guint i = 0; i < n; i++) {
+        const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+        int next = openat (fd, parts[i], flags);
+        if (next < 0 && errno == ENOENT && create) {
+            gboolean made = mkdirat (fd, parts[i], 0755) == 0;
+            if (made || errno == EEXIST)
+                next = openat (fd, parts[i], flags);
+            if (made && next >= 0 && fchmod (next, 0755) < 0)
+                g_debug ("cannot set the mode of '%s': %s", parts[i], g_strerror (errno));
+        }
+        if (next < 0) {
+            int saved = errno;
+            g_autofree char *where = join_prefix (parts, i + 1);
+            struct stat st;
+            if (fstatat (fd, parts[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+                fail (error, "path goes through the symlink '%s'", where);
+            else
+                fail (error, "cannot open directory '%s': %s", where, g_strerror (saved));
+            close (fd);
+            return -1;
+        }
+        close (fd);
+        fd = next;
+    }
+    return fd;
+}
+
+/* Opens directory @name in @dirfd without following a symlink and lists
+ * its entries into *@names. Returns the directory's descriptor, or -1 with
+ * @error set. */
+static int
+list_dir (int dirfd, const char *name, GPtrArray **names, GError **error)
+{
+    int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int list_fd = fd < 0 ? -1 : fcntl (fd, F_DUPFD_CLOEXEC, 0);
+    DIR *dir = list_fd < 0 ? NULL : fdopendir (list_fd);
+    struct dirent *de;
+
+    if (!dir) {
+        fail_errno (error, "open directory", name);
+        if (list_fd >= 0)
+            close (list_fd);
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    *names = g_ptr_array_new_with_free_func (g_free);
+    while ((de = readdir (dir))) {
+        if (!g_str_equal (de->d_name, ".") && !g_str_equal (de->d_name, ".."))
+            g_ptr_array_add (*names, g_strdup (de->d_name));
+    }
+    closedir (dir);
+    return fd;
+}
+
+/* Deletes @name in @dirfd and, for a directory, everything below it,
+ * without following symlinks. A missing @name is not an error. */
+static gboolean
+remove_tree (int dirfd, const char *name, GError **error)
+{
+    struct stat st;
+
+    if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? TRUE : fail_errno (error, "inspect", name);
+    if (!S_ISDIR (st.st_mode))
+        return unlinkat (dirfd, name, 0) == 0 || fail_errno (error, "remove", name);
+
+    g_autoptr (GPtrArray) names = NULL;
+    /* Unprivileged, a read-only directory could not be emptied. */
+    if ((st.st_mode & 0700) != 0700)
+        fchmodat (dirfd, name, (st.st_mode & 07777) | 0700, 0);
+    int fd = list_dir (dirfd, name, &names, error);
+    if (fd < 0)
+        return FALSE;
+    gboolean ok = TRUE;
+    for (guint i = 0; ok && i < names->len; i++)
+        ok = remove_tree (fd, g_ptr_array_index (names, i), error);
+    close (fd);
+    return ok && (unlinkat (dirfd, name, AT_REMOVEDIR) == 0 || fail_errno (error, "remove", name));
+}
+
+static gboolean prune (Apply *ap, int dirfd, const char *name, const char *path, GError **error);
+
+/* Removes from directory @name in @dirfd (at @path below the root)
+ * everything lower layers put there, keeping what this layer wrote. */
+static gboolean
+prune_children (Apply *ap, int dirfd, const char *name, const char *path, GError **error)
+{
+    g_autoptr (GPtrArray) names = NULL;
+    int fd = list_dir (dirfd, name, &names, error);
+    gboolean ok = TRUE;
+
+    if (fd < 0)
+        return FALSE;
+    for (guint i = 0; ok && i < names->len; i++) {
+        const char *child = g_ptr_array_index (names, i);
+        g_autofree char *sub = child_path (path, child);
+        ok = prune (ap, fd, child, sub, error);
+    }
+    close (fd);
+    return ok;
+}
+
+/* Removes what lower layers put at @name in @dirfd (at @path): a path this
+ * layer did not write goes whole, a directory it wrote into is pruned. */
+static gboolean
+prune (Apply *ap, int dirfd, const char *name, const char *path, GError **error)
+{
+    struct stat st;
+
+    if (!g_hash_table_contains (ap->keep, path))
+        return remove_tree (dirfd, name, error);
+    if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? TRUE : fail_errno (error, "inspect", name);
+    if (!S_ISDIR (st.st_mode))
+        return TRUE;
+    return prune_children (ap, dirfd, name, path, error);
+}
+
+static void
+entry_times (struct archive_entry *entry, struct timespec times[2])
+{
+    times[1].tv_sec = archive_entry_mtime (entry);
+    times[1].tv_nsec = archive_entry_mtime_nsec (entry);
+    if (!archive_entry_mtime_is_set (entry))
+        times[1].tv_nsec = UTIME_OMIT;
+    else if (times[1].tv_nsec < 0 || times[1].tv_nsec >= 1000000000)
+        times[1].tv_nsec = 0;
+    times[0] = times[1];
+    if (archive_entry_atime_is_set (entry)) {
+        times[0].tv_sec = archive_entry_atime (entry);
+        times[0].tv_nsec = archive_entry_atime_nsec (entry);
+        if (times[0].tv_nsec < 0 || times[0].tv_nsec >= 1000000000)
+            times[0].tv_nsec = 0;
+    }
+}
+
+/* The owner the archive gives, checked to fit in uid_t and gid_t. */
+static gboolean
+entry_owner (struct archive_entry *entry, uid_t *uid, gid_t *gid, GError **error)
+{
+    la_int64_t u = archive_entry_uid (entry);
+    la_int64_t g = archive_entry_gid (entry);
+
+    if (u < 0 || u >= G_MAXUINT32 || g < 0 || g >= G_MAXUINT32)
+        return fail (error, "invalid owner %" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, (gint64)u,
+                     (gint64)g);
+    *uid = (uid_t)u;
+    *gid = (gid_t)g;
+    return TRUE;
+}
+
+/* Sets the extended attributes the archive carries on @fd, those in the
+ * user and security namespaces only; the filesystem may refuse them. */
+static void
+set_xattrs (int fd, struct archive_entry *entry, const char *path)
+{
+    const char *key;
+    const void *value;
+    size_t size;
+
+    archive_entry_xattr_reset (entry);
+    while (archive_entry_xattr_next (entry, &key, &value, &size) == ARCHIVE_OK) {
+        if (!g_str_has_prefix (key, "user.") && !g_str_has_prefix (key, "security.")) {
+            g_debug ("'%s': ignoring extended attribute %s", path, key);
+            continue;
+        }
+        if (fsetxattr (fd, key, value, size, 0) < 0)
+            g_debug ("'%s': extended attribute %s not set: %s", path, key, g_strerror (errno));
+    }
+}
+
+/* Owner, mode, extended attributes and, unless @times is NULL, times of a
+ * freshly written file or directory, in the order that keeps set-id bits
+ * and capabilities (a change of owner clears both). */
+static gboolean
+finish_fd (Apply *ap, int fd, struct archive_entry *entry, const Target *t, mode_t perm,
+           const struct timespec *times, GError **error)
+{
+    uid_t uid = 0;
+    gid_t gid = 0;
+
+    if (ap->set_owner) {
+        if (!entry_owner (entry, &uid, &gid, error))
+            return FALSE;
+        if (fchown (fd, uid, gid) < 0)
+            return fail_errno (error, "set the owner of", t->path);
+    }
+    if (fchmod (fd, perm) < 0)
+        return fail_errno (error, "set the mode of", t->path);
+    set_xattrs (fd, entry, t->path);
+    if (times && futimens (fd, times) < 0)
+        return fail_errno (error, "set the times of", t->path);
+    return TRUE;
+}
+
+/* Owner, mode (unless @set_mode is unset) and times of a symlink or a
+ * special file, which cannot be opened to be changed. */
+static gboolean
+finish_at (Apply *ap, struct archive_entry *entry, const Target *t, gboolean set_mode,
+           GError **error)
+{
+    struct timespec times[2];
+    uid_t uid = 0;
+    gid_t gid = 0;
+
+    if (ap->set_owner) {
+        if (!entry_owner (entry, &uid, &gid, error))
+            return FALSE;
+        if (fchownat (t->parent, t->leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+            return fail_errno (error, "set the owner of", t->path);
+    }
+    /* Not a symlink: write_node() has just created it. */
+    if (set_mode && fchmodat (t->parent, t->leaf, archive_entry_perm (entry) & 07777, 0) < 0)
+        return fail_errno (error, "set the mode of", t->path);
+    entry_times (entry, times);
+    if (utimensat (t->parent, t->leaf, times, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno (error, "set the times of", t->path);
+    return TRUE;
+}
+
+static void
+add_dir_fixup (Apply *ap, struct archive_entry *entry, const char *path)
+{
+    DirFixup fixup = {.path = g_strdup (path), .perm = archive_entry_perm (entry) & 07777};
+
+    entry_times (entry, fixup.times);
+    g_array_append_val (ap->dir_fixups, fixup);
+}
+
+/* Unprivileged, a read-only directory from a lower layer would refuse this
+ * layer's entries: it is made writable and its mode put back at the end. */
+static void
+make_writable (Apply *ap, int dir_fd, char **parts, guint n)
+{
+    struct stat st;
+
+    if (ap->set_owner || fstat (dir_fd, &st) < 0 || (st.st_mode & 0700) == 0700)
+        return;
+    if (fchmod (dir_fd, (st.st_mode & 07777) | 0700) < 0) {
+        g_debug ("cannot make a directory writable: %s", g_strerror (errno));
+        return;
+    }
+    DirFixup fixup = {.path = join_prefix (parts, n), .perm = st.st_mode & 07777};
+    fixup.times[0].tv_nsec = fixup.times[1].tv_nsec = UTIME_OMIT;
+    g_array_append_val (ap->dir_fixups, fixup);
+}
+
+static gboolean
+write_dir (Apply *ap, struct archive_entry *entry, const Target *t, GError **error)
+{
+    mode_t perm = archive_entry_perm (entry) & 07777;
+    struct stat st;
+
+    if (mkdirat (t->parent, t->leaf, 0700) < 0) {
+        if (errno != EEXIST)
+            return fail_errno (error, "create directory", t->path);
+        if (fstatat (t->parent, t->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return fail_errno (error, "inspect", t->path);
+        if (!S_ISDIR (st.st_mode)) {
+            if (!remove_tree (t->parent, t->leaf, error))
+                return FALSE;
+            if (mkdirat (t->parent, t->leaf, 0700) < 0)
+                return fail_errno (error, "create directory", t->path);
+        }
+    }
+    int fd = openat (t->parent, t->leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno (error, "open directory", t->path);
+    /* The final mode comes with the fixups; until then the directory stays
+     * writable by its owner, which matters when not running as root. */
+    gboolean ok = finish_fd (ap, fd, entry, t, ap->set_owner ? perm : perm | 0700, NULL, error);
+    close (fd);
+    if (ok)
+        add_dir_fixup (ap, entry, t->path);
+    return ok;
+}
+
+static gboolean
+write_all (int fd, const char *buf, size_t len, off_t offset, GError **error)
+{
+    while (len > 0) {
+        ssize_t n = pwrite (fd, buf, len, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return fail (error, "write failed: %s", n < 0 ? g_strerror (errno) : "no progress");
+        buf += n;
+        len -= (size_t)n;
+        offset += n;
+    }
+    return TRUE;
+}
+
+/* Copies the current entry's data into @fd, holes and all. */
+static gboolean
+copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, GError **error)
+{
+    const void *buf;
+    size_t len;
+    la_int64_t offset;
+    int r;
+
+    while ((r = archive_read_data_block (in, &buf, &len, &offset)) == ARCHIVE_OK) {
+        if (offset < 0)
+            return fail (error, "negative data offset");
+        if (!write_all (fd, buf, len, (off_t)offset, error))
+            return FALSE;
+        ap->stats.bytes += len;
+    }
+    if (r != ARCHIVE_EOF)
+        return fail (error, "%s", archive_message (in));
+    if (archive_entry_size_is_set (entry) && ftruncate (fd, archive_entry_size (entry)) < 0)
+        return fail (error, "cannot size file: %s", g_strerror (errno));
+    return TRUE;
+}
+
+static gboolean
+write_file (Apply *ap, struct archive *in, struct archive_entry *entry, const Target *t,
+            GError **error)
+{
+    struct timespec times[2];
+
+    if (!remove_tree (t->parent, t->leaf, error))
+        return FALSE;
+    int fd =
+        openat (t->parent, t->leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail_errno (error, "create", t->path);
+    entry_times (entry, times);
+    gboolean ok = copy_data (ap, in, entry, fd, error) &&
+                  finish_fd (ap, fd, entry, t, archive_entry_perm (entry) & 07777, times, error);
+    close (fd);
+    return ok;
+}
+
+static gboolean
+write_symlink (Apply *ap, struct archive_entry *entry, const Target *t, GError **error)
+{
+    const char *target = archive_entry_symlink (entry);
+
+    /* Where it points is not checked: it is never followed here. */
+    if (!target || !*target || strlen (target) > MAX_NAME_LEN)
+        return fail (error, "symlink target is empty or longer than %d bytes", MAX_NAME_LEN);
+    if (!remove_tree (t->parent, t->leaf, error))
+        return FALSE;
+    if (symlinkat (target, t->parent, t->leaf) < 0)
+        return fail_errno (error, "create symlink", t->path);
+    return finish_at (ap, entry, t, FALSE, error);
+}
+
+/* Device nodes and fifos; a node the process may not create is skipped. */
+static gboolean
+write_node (Apply *ap, struct archive_entry *entry, const Target *t, GError **error)
+{
+    mode_t type = archive_entry_filetype (entry);
+
+    if (!remove_tree (t->parent, t->leaf, error))
+        return FALSE;
+    if (mknodat (t->parent, t->leaf, type | 0600, archive_entry_rdev (entry)) < 0) {
+        if (errno == EPERM) {
+            g_debug ("skipping special file '%s': not permitted", t->path);
+            return TRUE;
+        }
+        return fail_errno (error, "create special file", t->path);
+    }
+    return finish_at (ap, entry, t, TRUE, error);
+}
+
+/* A hard link to @link_name, a file of this layer or a lower one, resolved
+ * below the root like any other path. */
+static gboolean
+write_hardlink (Apply *ap, const char *link_name, const Target *t, GError **error)
+{
+    g_auto (GStrv) parts = split_name (link_name, error);
+    struct stat st;
+
+    if (!parts) {
+        g_prefix_error (error, "hard link target '%s': ", link_name);
+        return FALSE;
+    }
+    guint n = g_strv_length (parts);
+    g_autofree char *target_path = join_prefix (parts, n);
+    if (n == 0 || g_str_equal (target_path, t->path))
+        return fail (error, "hard link to '%s' links to itself or the root", link_name);
+    int dir = open_dir (ap, parts, n - 1, FALSE, error);
+    if (dir < 0) {
+        g_prefix_error (error, "hard link target '%s': ", link_name);
+        return FALSE;
+    }
+    gboolean ok = FALSE;
+    if (fstatat (dir, parts[n - 1], &st, AT_SYMLINK_NOFOLLOW) < 0)
+        fail (error, "hard link target '%s': %s", link_name, g_strerror (errno));
+    else if (S_ISDIR (st.st_mode))
+        fail (error, "hard link target '%s' is a directory", link_name);
+    else if (remove_tree (t->parent, t->leaf, error))
+        ok = linkat (dir, parts[n - 1], t->parent, t->leaf, 0) == 0 ||
+             fail_errno (error, "create hard link", t->path);
+    close (dir);
+    return ok;
+}
+
+static gboolean
+write_entry (Apply *ap, struct archive *in, struct archive_entry *entry, const Target *t,
+             GError **error)
+{
+    const char *link_name = archive_entry_hardlink (entry);
+
+    if (link_name)
+        return write_hardlink (ap, link_name, t, error);
+    switch (archive_entry_filetype (entry)) {
+    case AE_IFDIR:
+        return write_dir (ap, entry, t, error);
+    case AE_IFREG:
+        return write_file (ap, in, entry, t, error);
+    case AE_IFLNK:
+        return write_symlink (ap, entry, t, error);
+    case AE_IFCHR:
+    case AE_IFBLK:
+    case AE_IFIFO:
+        return write_node (ap, entry, t, error);
+    default:
+        g_debug ("skipping '%s' of unsupported type", t->path);
+        return TRUE;
+    }
+}
+
+/* `dir/.wh.NAME` removes NAME that lower layers put in dir; `dir/.wh..wh..opq`
+ * removes everything they put there. What this layer writes stays, wherever
+ * the marker sits in the archive. */
+static gboolean
+apply_whiteout (Apply *ap, char **parts, guint n, GError **error)
+{
+    const char *leaf = parts[n - 1];
+    const char *victim = leaf + strlen (WHITEOUT_PREFIX);
+    gboolean opaque = g_str_equal (leaf, OPAQUE_MARKER);
+
+    if (!opaque && (!*victim || g_str_equal (victim, ".") || g_str_equal (victim, "..")))
+        return fail (error, "whiteout names no valid file");
+    ap->stats.whiteouts++;
+    if (!opaque && g_str_has_prefix (victim, WHITEOUT_PREFIX)) {
+        g_debug ("ignoring unknown whiteout marker '%s'", leaf);
+        return TRUE;
+    }
+    int dir = open_dir (ap, parts, n - 1, TRUE, error);
+    if (dir < 0)
+        return FALSE;
+    make_writable (ap, dir, parts, n - 1);
+    g_autofree char *dir_path = join_prefix (parts, n - 1);
+    g_autofree char *victim_path = child_path (dir_path, victim);
+    gboolean ok = opaque ? prune_children (ap, dir, ".", dir_path, error)
+                         : prune (ap, dir, victim, victim_path, error);
+    close (dir);
+    if (ok)
+        keep_path (ap, parts, n - 1);
+    return ok;
+}
+
+/* An entry for the root itself ("./"): only its metadata can change. */
+static gboolean
+apply_root_entry (Apply *ap, struct archive_entry *entry, GError **error)
+{
+    Target t = {.path = "", .parent = ap->root_fd, .leaf = "."};
+    mode_t perm = archive_entry_perm (entry) & 07777;
+
+    if (archive_entry_hardlink (entry) || archive_entry_filetype (entry) != AE_IFDIR)
+        return fail (error, "only a directory can stand for the root");
+    if (!finish_fd (ap, ap->root_fd, entry, &t, ap->set_owner ? perm : perm | 0700, NULL, error))
+        return FALSE;
+    add_dir_fixup (ap, entry, "");
+    return TRUE;
+}
+
+static gboolean
+apply_entry (Apply *ap, struct archive *in, struct archive_entry *entry, GError **error)
+{
+    const char *name = archive_entry_pathname (entry);
+    g_auto (GStrv) parts = NULL;
+    gboolean ok;
+
+    if (!name)
+        return fail (error, "entry %" G_GUINT64_FORMAT " has no usable name", ap->stats.entries);
+    parts = split_name (name, error);
+    if (!parts) {
+        ok = FALSE;
+    } else if (!parts[0]) {
+        ok = apply_root_entry (ap, entry, error);
+    } else {
+        guint n = g_strv_length (parts);
+        if (g_str_has_prefix (parts[n - 1], WHITEOUT_PREFIX)) {
+            ok = apply_whiteout (ap, parts, n, error);
+        } else {
+            g_autofree char *path = join_prefix (parts, n);
+            Target t = {.path = path, .leaf = parts[n - 1]};
+            t.parent = open_dir (ap, parts, n - 1, TRUE, error);
+            if (t.parent >= 0)
+                make_writable (ap, t.parent, parts, n - 1);
+            ok = t.parent >= 0 && write_entry (ap, in, entry, &t, error);
+            if (t.parent >= 0)
+                close (t.parent);
+            if (ok)
+                keep_path (ap, parts, n);
+        }
+    }
+    if (!ok) {
+        g_autofree char *shown = g_utf8_make_valid (name, MIN (strlen (name), 256));
+        g_prefix_error (error, "entry '%s': ", shown);
+    }
+    return ok;
+}
+
+/* Gives this layer's directories their final mode and times, the deepest
+ * (latest in the archive) first, so an unprivileged process can still walk
+ * into directories that end up without search permission. */
+static gboolean
+apply_dir_fixups (Apply *ap, GError **error)
+{
+    g_autoptr (GHashTable) done = g_hash_table_new (g_str_hash, g_str_equal);
+
+    for (guint i = ap->dir_fixups->len; i > 0; i--) {
+        DirFixup *fixup = &g_array_index (ap->dir_fixups, DirFixup, i - 1);
+        g_autoptr (GError) local = NULL;
+
+        /* The last entry for a directory is the one that counts. */
+        if (!g_hash_table_add (done, fixup->path))
+            continue;
+        g_auto (GStrv) parts = g_strsplit (fixup->path, "/", -1);
+        int fd = open_dir (ap, parts, g_strv_length (parts), FALSE, &local);
+        if (fd < 0) {
+            g_debug ("directory '%s' is gone: %s", fixup->path, local->message);
+            continue;
+        }
+        gboolean ok = (fchmod (fd, fixup->perm) == 0 && futimens (fd, fixup->times) == 0) ||
+                      fail_errno (error, "set the mode and times of", fixup->path);
+        close (fd);
+        if (!ok)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+read_entries (Apply *ap, struct archive *in, GCancellable *cancellable, GError **error)
+{
+    struct archive_entry *entry;
+
+    for (;;) {
+        int r = archive_read_next_header (in, &entry);
+        if (r == ARCHIVE_EOF)
+            return TRUE;
+        if (r < ARCHIVE_WARN)
+            return fail (error, "%s", archive_message (in));
+        if (r == ARCHIVE_WARN)
+            g_debug ("%s", archive_message (in));
+        if (g_cancellable_set_error_if_cancelled (cancellable, error))
+            return FALSE;
+        if (ap->stats.entries >= MAX_ENTRIES)
+            return fail (error, "more than %d entries", MAX_ENTRIES);
+        ap->stats.entries++;
+        if (!apply_entry (ap, in, entry, error))
+            return FALSE;
+    }
+}
+
+/**
+ * bl_layer_apply:
+ * @layer_path: a layer: a tar archive, uncompressed or compressed with gzip,
+ *   zstd, xz or bzip2
+ * @rootfs_dir: the root filesystem the layers below it were applied to
+ * @stats_or_null: (out) (optional): what was done, filled on success
+ * @cancellable: (nullable): checked between entries
+ * @error: return location for a #BOXLITE_ERROR_IMAGE error, or
+ *   %G_IO_ERROR_CANCELLED
+ *
+ * Writes the entries of @layer_path into @rootfs_dir, applying OCI
+ * whiteouts and opaque markers to what lower layers left there. Modes,
+ * times, symlinks, hard links, fifos, extended attributes and, when running
+ * as root, owners and device nodes are kept.
+ *
+ * An entry that would reach outside @rootfs_dir fails the whole layer. On
+ * failure @rootfs_dir is left half-written and should be discarded.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+bl_layer_apply (const char *layer_path, const char *rootfs_dir, BlLayerStats *stats_or_null,
+                GCancellable *cancellable, GError **error)
+{
+    Apply ap = {.root_fd = -1, .set_owner = geteuid () == 0};
+    struct archive *in;
+    gboolean ok = FALSE;
+
+    g_return_val_if_fail (layer_path != NULL && rootfs_dir != NULL, FALSE);
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+    ap.root_fd = open (rootfs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (ap.root_fd < 0) {
+        int saved = errno;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "root filesystem %s: %s",
+                     rootfs_dir, g_strerror (saved));
+        return FALSE;
+    }
+    ap.keep = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    ap.dir_fixups = g_array_new (FALSE, FALSE, sizeof (DirFixup));
+    g_array_set_clear_func (ap.dir_fixups, clear_fixup);
+
+    in = archive_read_new ();
+    archive_read_support_format_tar (in);
+    archive_read_support_format_empty (in);
+    archive_read_support_filter_gzip (in);
+    archive_read_support_filter_zstd (in);
+    archive_read_support_filter_xz (in);
+    archive_read_support_filter_bzip2 (in);
+    if (archive_read_open_filename (in, layer_path, 64 * 1024) != ARCHIVE_OK)
+        fail (error, "%s", archive_message (in));
+    else
+        ok = read_entries (&ap, in, cancellable, error) && apply_dir_fixups (&ap, error);
+    archive_read_free (in);
+
+    if (ok && stats_or_null)
+        *stats_or_null = ap.stats;
+    if (!ok)
+        g_prefix_error (error, "layer %s: ", layer_path);
+    g_array_unref (ap.dir_fixups);
+    g_hash_table_unref (ap.keep);
+    close (ap.root_fd);
+    return ok;
+}
