@@ -42,6 +42,7 @@ typedef struct {
 struct _BlNetBackend {
     GMainContext *context;
     char *path;
+    BlAllowlist *allowlist; /* stored for the filter */
     Slirp *slirp;
     GSource *slirp_source;
     GList *timers; /* SlirpTimer* (owned) */
@@ -481,15 +482,20 @@ ipv4 (const char *text)
 }
 
 BlNetBackend *
-bl_net_backend_new (const char *socket_path, GError **error)
+bl_net_backend_new (const char *socket_path, BlAllowlist *allowlist, GError **error)
 {
+    g_autoptr (BlAllowlist) rules = allowlist;
+
     g_return_val_if_fail (socket_path != NULL, NULL);
 
+    if (!rules && !(rules = bl_net_allowlist_new (NULL, error)))
+        return NULL;
     int fd = listen_unix (socket_path, error);
     if (fd < 0)
         return NULL;
 
     BlNetBackend *net = g_new0 (BlNetBackend, 1);
+    net->allowlist = g_steal_pointer (&rules);
     net->context = g_main_context_ref_thread_default ();
     net->path = g_strdup (socket_path);
     net->listen_fd = fd;
@@ -533,6 +539,43 @@ bl_net_backend_new (const char *socket_path, GError **error)
     return net;
 }
 
+const BlAllowlist *
+bl_net_backend_get_allowlist (BlNetBackend *net)
+{
+    g_return_val_if_fail (net != NULL, NULL);
+    return net->allowlist;
+}
+
+gboolean
+bl_net_backend_add_forward (BlNetBackend *net, gboolean udp, const char *host_addr,
+                            guint16 host_port, guint16 guest_port, GError **error)
+{
+    struct in_addr host = { 0 };
+
+    g_return_val_if_fail (net != NULL && host_addr != NULL, FALSE);
+    if (host_port == 0 || guest_port == 0 || inet_pton (AF_INET, host_addr, &host) != 1) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "invalid port forward %s:%u to %u", host_addr, host_port, guest_port);
+        return FALSE;
+    }
+    errno = 0;
+    if (slirp_add_hostfwd (net->slirp, udp, host, host_port, ipv4 (BL_NET_GUEST_ADDR),
+                           guest_port) < 0) {
+        int saved = errno;
+        if (saved == EADDRINUSE || saved == 0)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                         "port %u on %s is in use", host_port, host_addr);
+        else
+            g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                         "cannot forward port %u on %s: %s", host_port, host_addr,
+                         g_strerror (saved));
+        return FALSE;
+    }
+    g_debug ("forwarding %s %s:%u to guest port %u", udp ? "udp" : "tcp", host_addr, host_port,
+             guest_port);
+    return TRUE;
+}
+
 gboolean
 bl_net_backend_is_connected (BlNetBackend *net)
 {
@@ -562,6 +605,7 @@ bl_net_backend_free (BlNetBackend *net)
     g_byte_array_unref (net->out);
     g_free (net->in);
     g_free (net->path);
+    g_clear_pointer (&net->allowlist, bl_net_allowlist_free);
     g_main_context_unref (net->context);
     g_free (net);
 }

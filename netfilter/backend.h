@@ -13,6 +13,8 @@
 
 #include <glib.h>
 
+#include "allowlist.h"
+
 G_BEGIN_DECLS
 
 #define BL_NET_GUEST_ADDR "192.168.127.2"
@@ -25,8 +27,20 @@ G_BEGIN_DECLS
 typedef struct _BlNetBackend BlNetBackend;
 
 /* Listens on @socket_path (which must not exist yet) and serves the one
- * QEMU that connects to it. Returns NULL with @error if it cannot listen. */
-BlNetBackend *bl_net_backend_new (const char *socket_path, GError **error);
+ * QEMU that connects to it. Takes @allowlist (nullable: allow everything),
+ * the rules the box's traffic is held to. Returns NULL with @error if it
+ * cannot listen; @allowlist is freed then too. */
+BlNetBackend *bl_net_backend_new (const char *socket_path, BlAllowlist *allowlist,
+                                  GError **error);
+
+/* The backend's allowlist (never NULL; empty allows everything). */
+const BlAllowlist *bl_net_backend_get_allowlist (BlNetBackend *net);
+
+/* Forwards @host_port on the IPv4 address @host_addr to @guest_port of the
+ * guest, TCP or (@udp) UDP. FALSE with @error when the host port cannot be
+ * bound, e.g. because it is in use. */
+gboolean bl_net_backend_add_forward (BlNetBackend *net, gboolean udp, const char *host_addr,
+                                     guint16 host_port, guint16 guest_port, GError **error);
 
 /* TRUE while QEMU is connected and the link has not broken. */
 gboolean bl_net_backend_is_connected (BlNetBackend *net);

@@ -3,6 +3,7 @@
 
 #include "boxlite-error.h"
 #include "boxlite-private.h"
+#include "netspec.h"
 
 #define DEFAULT_CPUS 1
 #define DEFAULT_MEMORY_MIB 512
@@ -25,6 +26,8 @@ struct _BoxliteBoxOptions {
     gboolean detach;
     gboolean auto_remove;
     BoxliteNetworkMode network;
+    GStrv allow_net;
+    GStrv ports;
     BoxliteAccel accel;
 };
 
@@ -41,6 +44,8 @@ boxlite_box_options_finalize (GObject *object)
     g_free (self->user);
     g_strfreev (self->entrypoint);
     g_strfreev (self->cmd);
+    g_strfreev (self->allow_net);
+    g_strfreev (self->ports);
     G_OBJECT_CLASS (boxlite_box_options_parent_class)->finalize (object);
 }
 
@@ -129,6 +134,70 @@ VALUE_ACCESSORS (gboolean, auto_remove)
 VALUE_ACCESSORS (BoxliteNetworkMode, network)
 VALUE_ACCESSORS (BoxliteAccel, accel)
 
+/**
+ * boxlite_box_options_get_allow_net:
+ * @self: the options
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the rules
+ *   for what the box may reach (names, `*.suffix` wildcards, addresses and
+ *   CIDR ranges); %NULL or empty allows everything
+ */
+const char *const *
+boxlite_box_options_get_allow_net (BoxliteBoxOptions *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);
+    return (const char *const *) self->allow_net;
+}
+
+/**
+ * boxlite_box_options_set_allow_net:
+ * @self: the options
+ * @rules: (nullable) (array zero-terminated=1): allowlist rules; they need
+ *   the network enabled
+ *
+ * Sets what the box may reach; boxlite_box_options_validate() checks the
+ * rules.
+ */
+void
+boxlite_box_options_set_allow_net (BoxliteBoxOptions *self, const char *const *rules)
+{
+    g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));
+    g_strfreev (self->allow_net);
+    self->allow_net = g_strdupv ((char **) rules);
+}
+
+/**
+ * boxlite_box_options_get_ports:
+ * @self: the options
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the port
+ *   forwards, each `[HOST_ADDR:]HOST_PORT:GUEST_PORT[/tcp|/udp]`
+ */
+const char *const *
+boxlite_box_options_get_ports (BoxliteBoxOptions *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);
+    return (const char *const *) self->ports;
+}
+
+/**
+ * boxlite_box_options_set_ports:
+ * @self: the options
+ * @ports: (nullable) (array zero-terminated=1): port forwards, each
+ *   `[HOST_ADDR:]HOST_PORT:GUEST_PORT[/tcp|/udp]` (host address 127.0.0.1
+ *   unless given, protocol TCP unless given); they need the network enabled
+ *
+ * Sets which host ports reach the box; boxlite_box_options_validate()
+ * checks them.
+ */
+void
+boxlite_box_options_set_ports (BoxliteBoxOptions *self, const char *const *ports)
+{
+    g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));
+    g_strfreev (self->ports);
+    self->ports = g_strdupv ((char **) ports);
+}
+
 static gboolean
 env_valid (const char *const *env, GError **error)
 {
@@ -196,6 +265,17 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
                      "unknown network mode");
         return FALSE;
     }
+    gboolean has_rules = self->allow_net && self->allow_net[0];
+    gboolean has_ports = self->ports && self->ports[0];
+    if ((has_rules || has_ports) && self->network != BOXLITE_NETWORK_ENABLED) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%s need the network enabled",
+                     has_ports ? "port forwards" : "allow_net rules");
+        return FALSE;
+    }
+    if (!bl_allow_net_validate ((const char *const *) self->allow_net, error) ||
+        !bl_port_forwards_validate ((const char *const *) self->ports, error))
+        return FALSE;
     if ((guint) self->accel > BOXLITE_ACCEL_TCG) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown accelerator");
         return FALSE;
@@ -272,6 +352,8 @@ bl_box_options_to_json (BoxliteBoxOptions *self)
     json_builder_add_boolean_value (b, self->auto_remove);
     json_builder_set_member_name (b, "network");
     json_builder_add_string_value (b, network_names[self->network]);
+    add_strv (b, "allow_net", self->allow_net);
+    add_strv (b, "ports", self->ports);
     json_builder_set_member_name (b, "accel");
     json_builder_add_string_value (b, bl_accel_to_string (self->accel));
     json_builder_end_object (b);
@@ -337,5 +419,7 @@ bl_box_options_from_json (JsonNode *node, GError **error)
     g_autofree char *network = get_string (obj, "network");
     self->network = g_strcmp0 (network, "enabled") == 0 ? BOXLITE_NETWORK_ENABLED
                                                         : BOXLITE_NETWORK_DISABLED;
+    self->allow_net = get_strv (obj, "allow_net");
+    self->ports = get_strv (obj, "ports");
     return g_steal_pointer (&self);
 }

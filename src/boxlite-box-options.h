@@ -36,6 +36,10 @@ gboolean boxlite_box_options_get_auto_remove (BoxliteBoxOptions *self);
 void boxlite_box_options_set_auto_remove (BoxliteBoxOptions *self, gboolean auto_remove);
 BoxliteNetworkMode boxlite_box_options_get_network (BoxliteBoxOptions *self);
 void boxlite_box_options_set_network (BoxliteBoxOptions *self, BoxliteNetworkMode mode);
+const char *const *boxlite_box_options_get_allow_net (BoxliteBoxOptions *self);
+void boxlite_box_options_set_allow_net (BoxliteBoxOptions *self, const char *const *rules);
+const char *const *boxlite_box_options_get_ports (BoxliteBoxOptions *self);
+void boxlite_box_options_set_ports (BoxliteBoxOptions *self, const char *const *ports);
 BoxliteAccel boxlite_box_options_get_accel (BoxliteBoxOptions *self);
 void boxlite_box_options_set_accel (BoxliteBoxOptions *self, BoxliteAccel accel);
 

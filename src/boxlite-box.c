@@ -307,6 +307,9 @@ make_launch (BoxliteBox *self, GError **error)
     launch->memory_mib = boxlite_box_options_get_memory_mib (self->options);
     launch->accel = boxlite_box_options_get_accel (self->options);
     launch->network = boxlite_box_options_get_network (self->options);
+    launch->allow_net =
+        g_strdupv ((char **) boxlite_box_options_get_allow_net (self->options));
+    launch->ports = g_strdupv ((char **) boxlite_box_options_get_ports (self->options));
     launch->hostname = g_strdup (self->name);
     launch->detach = boxlite_box_options_get_detach (self->options);
     launch->auto_remove = boxlite_box_options_get_auto_remove (self->options);

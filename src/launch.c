@@ -7,6 +7,7 @@
 
 #include "boxlite-error.h"
 #include "json-file.h"
+#include "netspec.h"
 
 #define MAX_LAUNCH_SIZE (64 * 1024)
 
@@ -25,6 +26,8 @@ bl_launch_free (BlLaunch *launch)
     g_free (launch->initrd);
     g_free (launch->disk);
     g_free (launch->hostname);
+    g_strfreev (launch->allow_net);
+    g_strfreev (launch->ports);
     g_free (launch);
 }
 
@@ -39,6 +42,36 @@ get_path (JsonObject *obj, const char *name, char **out, GError **error)
         return FALSE;
     }
     *out = g_strdup (value);
+    return TRUE;
+}
+
+/* A missing or null member is NULL; anything but an array of strings fails. */
+static gboolean
+get_strv (JsonObject *obj, const char *name, GStrv *out, GError **error)
+{
+    JsonNode *node = json_object_get_member (obj, name);
+
+    *out = NULL;
+    if (!node || JSON_NODE_HOLDS_NULL (node))
+        return TRUE;
+    JsonArray *array = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+    guint n = array ? json_array_get_length (array) : 0;
+    GStrv strv = g_new0 (char *, n + 1);
+    for (guint i = 0; array && i < n; i++) {
+        JsonNode *elem = json_array_get_element (array, i);
+        if (!JSON_NODE_HOLDS_VALUE (elem) || json_node_get_value_type (elem) != G_TYPE_STRING) {
+            array = NULL;
+            break;
+        }
+        strv[i] = g_strdup (json_node_get_string (elem));
+    }
+    if (!array) {
+        g_strfreev (strv);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "launch: '%s' must be a list of strings", name);
+        return FALSE;
+    }
+    *out = strv;
     return TRUE;
 }
 
@@ -84,7 +117,9 @@ bl_launch_load (const char *path, GError **error)
         !get_path (obj, "initrd", &launch->initrd, error) ||
         !get_path (obj, "disk", &launch->disk, error) ||
         !get_enum (obj, "accel", accel_names, G_N_ELEMENTS (accel_names), &accel, error) ||
-        !get_enum (obj, "network", network_names, G_N_ELEMENTS (network_names), &network, error))
+        !get_enum (obj, "network", network_names, G_N_ELEMENTS (network_names), &network, error) ||
+        !get_strv (obj, "allow_net", &launch->allow_net, error) ||
+        !get_strv (obj, "ports", &launch->ports, error))
         return NULL;
     launch->box_id = g_strdup (json_object_get_string_member_with_default (obj, "box_id", NULL));
     launch->hostname = g_strdup (json_object_get_string_member_with_default (obj, "hostname", "box"));
@@ -103,7 +138,27 @@ bl_launch_load (const char *path, GError **error)
                      "%s: box_id, cpus (1-64) or memory_mib (64-1048576) invalid", path);
         return NULL;
     }
+    if ((launch->allow_net && launch->allow_net[0]) || (launch->ports && launch->ports[0])) {
+        if (launch->network != BOXLITE_NETWORK_ENABLED) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                         "%s: allow_net and ports need the network enabled", path);
+            return NULL;
+        }
+        if (!bl_allow_net_validate ((const char *const *) launch->allow_net, error) ||
+            !bl_port_forwards_validate ((const char *const *) launch->ports, error))
+            return NULL;
+    }
     return g_steal_pointer (&launch);
+}
+
+static void
+add_strv (JsonBuilder *b, const char *name, char **strv)
+{
+    json_builder_set_member_name (b, name);
+    json_builder_begin_array (b);
+    for (guint i = 0; strv && strv[i]; i++)
+        json_builder_add_string_value (b, strv[i]);
+    json_builder_end_array (b);
 }
 
 gboolean
@@ -134,6 +189,8 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     json_builder_add_string_value (b, accel_names[launch->accel]);
     json_builder_set_member_name (b, "network");
     json_builder_add_string_value (b, network_names[launch->network]);
+    add_strv (b, "allow_net", launch->allow_net);
+    add_strv (b, "ports", launch->ports);
     json_builder_end_object (b);
 
     return bl_json_write_file (path, b, error);

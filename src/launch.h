@@ -22,6 +22,8 @@ typedef struct {
     guint memory_mib;
     BoxliteAccel accel;
     BoxliteNetworkMode network;
+    GStrv allow_net;     /* allowlist rules, or NULL */
+    GStrv ports;         /* port forward specs (netspec.h), or NULL */
     char *hostname;
     gboolean detach;
     gboolean auto_remove;

@@ -793,6 +793,150 @@ test_network_disabled_host_unreachable (void)
     g_assert_cmpint (http_server_stop (server), ==, 0);
 }
 
+#define GUEST_BODY "hello from the guest server"
+
+/* A port on 127.0.0.1 that nothing listens on right now. */
+static guint16
+free_host_port (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                               G_SOCKET_PROTOCOL_TCP, &error);
+    g_assert_no_error (error);
+    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+    g_socket_bind (socket, any_port, TRUE, &error);
+    g_assert_no_error (error);
+    g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket, &error);
+    g_assert_no_error (error);
+    guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+    g_socket_close (socket, NULL);
+    return port;
+}
+
+/* GETs / from 127.0.0.1:@port once; the reply, or NULL when the connection
+ * failed or closed without one (the guest server is not up yet). */
+static char *
+host_http_get (guint16 port)
+{
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_socket_client_set_timeout (client, 5);
+    g_autoptr (GSocketConnection) conn =
+        g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+    if (!conn)
+        return NULL;
+    static const char request[] = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+    if (!g_output_stream_write_all (out, request, sizeof request - 1, NULL, NULL, NULL))
+        return NULL;
+    GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+    g_autoptr (GByteArray) reply = g_byte_array_new ();
+    guint8 buf[1024];
+    for (;;) {
+        gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL);
+        if (n <= 0)
+            break;
+        g_byte_array_append (reply, buf, (guint) n);
+    }
+    if (reply->len == 0)
+        return NULL;
+    g_byte_array_append (reply, (const guint8 *) "", 1);
+    return (char *) g_byte_array_free (g_steal_pointer (&reply), FALSE);
+}
+
+static void
+test_network_port_forward (void)
+{
+    static const char server[] =
+        "import socket\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('0.0.0.0', 8000))\n"
+        "s.listen(1)\n"
+        "c, _ = s.accept()\n"
+        "c.recv(4096)\n"
+        "body = b'" GUEST_BODY "'\n"
+        "c.sendall(b'HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n"
+        "Connection: close\\r\\n\\r\\n' % len(body) + body)\n"
+        "c.close()\n";
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    guint16 port = free_host_port ();
+    g_autofree char *spec = g_strdup_printf ("127.0.0.1:%u:8000", port);
+    const char *ports[] = { spec, NULL };
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    boxlite_box_options_set_ports (options, ports);
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "fwd", NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+
+    /* The server runs in the background; the execution is kept, not waited. */
+    const char *argv[] = { "python3", "-c", server, NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
+    g_assert_no_error (error);
+
+    g_autofree char *reply = NULL;
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    while (!(reply = host_http_get (port)) && g_get_monotonic_time () < deadline)
+        g_usleep (200 * 1000);
+    g_assert_nonnull (reply);
+    g_assert_true (g_str_has_prefix (reply, "HTTP/1.0 200 "));
+    const char *body = strstr (reply, "\r\n\r\n");
+    g_assert_nonnull (body);
+    g_assert_cmpstr (body + 4, ==, GUEST_BODY);
+    boxlite_execution_wait (exe, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
+
+    boxlite_box_stop (box, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *id = g_strdup (boxlite_box_get_id (box));
+    boxlite_runtime_remove (runtime, id, FALSE, &error);
+    g_assert_no_error (error);
+}
+
+/* A forward whose host port is taken fails the boot, and says why. */
+static void
+test_network_port_in_use (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GSocket) taken = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                              G_SOCKET_PROTOCOL_TCP, &error);
+    g_assert_no_error (error);
+    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+    g_socket_bind (taken, any_port, TRUE, &error);
+    g_assert_no_error (error);
+    g_socket_listen (taken, &error);
+    g_assert_no_error (error);
+    g_autoptr (GSocketAddress) bound = g_socket_get_local_address (taken, &error);
+    g_assert_no_error (error);
+    guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autofree char *spec = g_strdup_printf ("%u:80", port);
+    const char *ports[] = { spec, NULL };
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    boxlite_box_options_set_ports (options, ports);
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "fwd-busy", NULL, &error);
+    g_assert_no_error (error);
+    g_assert_false (boxlite_box_start (box, NULL, &error));
+    g_assert_nonnull (error);
+    g_autofree char *want = g_strdup_printf ("port %u on 127.0.0.1 is in use", port);
+    if (!strstr (error->message, want))
+        g_error ("boot failure '%s' does not say '%s'", error->message, want);
+    g_clear_error (&error);
+    g_autofree char *id = g_strdup (boxlite_box_get_id (box));
+    boxlite_runtime_remove (runtime, id, TRUE, &error);
+    g_assert_no_error (error);
+    g_socket_close (taken, NULL);
+}
+
 static int
 child_main (const char *child_home, const char *name, gboolean detach)
 {
@@ -844,6 +988,8 @@ main (int argc, char **argv)
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",
                      test_network_disabled_host_unreachable);
+    g_test_add_func ("/box/network/port-forward", test_network_port_forward);
+    g_test_add_func ("/box/network/port-in-use", test_network_port_in_use);
 
     int ret = g_test_run ();
     if (shared_box)

@@ -212,8 +212,29 @@ test_create_start() {
     check "nothing left" "" "$(bl ps -aq)"
 }
 
+test_network_flags() {
+    local rc=0
+    bl create --network none -p 1:2 2>"$scratch/err" >/dev/null || rc=$?
+    check "create --network none -p exits 125" 125 "$rc"
+    if grep -q "^boxlite: -p/--publish needs the network" "$scratch/err"; then
+        pass "--network none with -p is explained"
+    else
+        fail "--network none -p message: $(cat "$scratch/err")"
+    fi
+    rc=0
+    bl run --rm -p 8080:0 -- true 2>"$scratch/err" >/dev/null || rc=$?
+    check "run -p with port 0 exits 125" 125 "$rc"
+    if grep -q "port forward '8080:0'" "$scratch/err"; then
+        pass "a bad -p spec is named"
+    else
+        fail "bad -p message: $(cat "$scratch/err")"
+    fi
+    check "no box left by refused network flags" "" "$(bl ps -aq)"
+}
+
 test_help
 test_unknown_box
+test_network_flags
 test_run_echo
 test_run_status
 test_run_streams_apart

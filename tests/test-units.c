@@ -97,6 +97,97 @@ test_options_validate (void)
 }
 
 static void
+test_options_network_roundtrip (void)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    const char *rules[] = { "example.com", "*.allowed.test", "10.0.0.0/8", "2001:db8::1", NULL };
+    const char *ports[] = { "8080:80", "0.0.0.0:5353:53/udp", "127.0.0.1:9000:9000/tcp", NULL };
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (boxlite_box_options_get_allow_net (options));
+    g_assert_null (boxlite_box_options_get_ports (options));
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    boxlite_box_options_set_allow_net (options, rules);
+    boxlite_box_options_set_ports (options, ports);
+    g_assert_true (boxlite_box_options_validate (options, &error));
+    g_assert_no_error (error);
+
+    g_autoptr (JsonNode) json = bl_box_options_to_json (options);
+    g_autofree char *text = json_to_string (json, FALSE);
+    g_autoptr (JsonNode) parsed = json_from_string (text, &error);
+    g_assert_no_error (error);
+    g_autoptr (BoxliteBoxOptions) back = bl_box_options_from_json (parsed, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_box_options_get_network (back), ==, BOXLITE_NETWORK_ENABLED);
+    g_assert_cmpstrv (boxlite_box_options_get_allow_net (back), rules);
+    g_assert_cmpstrv (boxlite_box_options_get_ports (back), ports);
+    g_assert_true (boxlite_box_options_validate (back, &error));
+
+    /* Without them, both stay empty after a round trip. */
+    g_autoptr (BoxliteBoxOptions) plain = boxlite_box_options_new ();
+    g_autoptr (JsonNode) plain_json = bl_box_options_to_json (plain);
+    g_autoptr (BoxliteBoxOptions) plain_back = bl_box_options_from_json (plain_json, &error);
+    g_assert_no_error (error);
+    const char *const *none = boxlite_box_options_get_allow_net (plain_back);
+    g_assert_true (none == NULL || none[0] == NULL);
+    none = boxlite_box_options_get_ports (plain_back);
+    g_assert_true (none == NULL || none[0] == NULL);
+}
+
+static void
+test_options_network_invalid (void)
+{
+    const char *bad_ports[] = {
+        "", "80", "0:80", "80:0", "65536:80", "80:65536", "a:80", "80:b", "-1:80", "+80:80",
+        "80:80/sctp", "80:80/", "1.2.3:80:80", "localhost:80:80", "::1:80:80", "1:2:3:4",
+        "80 :80", NULL,
+    };
+    const char *bad_rules[] = { "not a name", "10.0.0.1/8", "*.", "-bad.example", NULL };
+
+    for (guint i = 0; bad_ports[i]; i++) {
+        g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+        const char *one[] = { bad_ports[i], NULL };
+        g_autoptr (GError) error = NULL;
+
+        boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+        boxlite_box_options_set_ports (options, one);
+        if (boxlite_box_options_validate (options, &error))
+            g_error ("port forward '%s' was accepted", bad_ports[i]);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    }
+    for (guint i = 0; bad_rules[i]; i++) {
+        g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+        const char *one[] = { bad_rules[i], NULL };
+        g_autoptr (GError) error = NULL;
+
+        boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+        boxlite_box_options_set_allow_net (options, one);
+        if (boxlite_box_options_validate (options, &error))
+            g_error ("allow_net rule '%s' was accepted", bad_rules[i]);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    }
+
+    /* Valid values still need the network. */
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    const char *ports[] = { "1:2", NULL };
+    const char *rules[] = { "example.com", NULL };
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_ports (options, ports);
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    boxlite_box_options_set_ports (options, NULL);
+    boxlite_box_options_set_allow_net (options, rules);
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    g_assert_true (boxlite_box_options_validate (options, &error));
+    g_assert_no_error (error);
+}
+
+static void
 test_launch_roundtrip (void)
 {
     g_autofree char *dir = make_tmpdir ();
@@ -116,6 +207,35 @@ test_launch_roundtrip (void)
     g_assert_cmpuint (back->cpus, ==, 2);
     g_assert_cmpint (back->accel, ==, BOXLITE_ACCEL_TCG);
     g_assert_true (back->detach);
+    g_assert_true (!back->ports || !back->ports[0]);
+
+    /* The network spec travels too, and is checked again on load. */
+    const char *rules[] = { "*.allowed.test", "192.0.2.0/24", NULL };
+    const char *ports[] = { "8080:80", "127.0.0.1:5353:53/udp", NULL };
+    launch.network = BOXLITE_NETWORK_ENABLED;
+    launch.allow_net = (GStrv) rules;
+    launch.ports = (GStrv) ports;
+    g_assert_true (bl_launch_save (path, &launch, &error));
+    g_autoptr (BlLaunch) net = bl_launch_load (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (net->network, ==, BOXLITE_NETWORK_ENABLED);
+    g_assert_cmpstrv (net->allow_net, rules);
+    g_assert_cmpstrv (net->ports, ports);
+
+    const char *bad_ports[] = { "8080:0", NULL };
+    launch.ports = (GStrv) bad_ports;
+    g_assert_true (bl_launch_save (path, &launch, &error));
+    g_assert_null (bl_launch_load (path, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    launch.ports = (GStrv) ports;
+    launch.network = BOXLITE_NETWORK_DISABLED;
+    g_assert_true (bl_launch_save (path, &launch, &error));
+    g_assert_null (bl_launch_load (path, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    launch.allow_net = NULL;
+    launch.ports = NULL;
 
     /* Relative paths are refused: the monitor may be run by hand. */
     g_file_set_contents (path,
@@ -280,6 +400,8 @@ main (int argc, char **argv)
     g_test_init (&argc, &argv, NULL);
     g_test_add_func ("/units/record/roundtrip", test_record_roundtrip);
     g_test_add_func ("/units/options/validate", test_options_validate);
+    g_test_add_func ("/units/options/network-roundtrip", test_options_network_roundtrip);
+    g_test_add_func ("/units/options/network-invalid", test_options_network_invalid);
     g_test_add_func ("/units/launch/roundtrip", test_launch_roundtrip);
     g_test_add_func ("/units/proto/header-decode", test_header_decode);
     g_test_add_func ("/units/link/frames-and-eof", test_link_frames_and_eof);

@@ -30,6 +30,13 @@ cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra)
         {"name", 0, 0, G_OPTION_ARG_STRING, &flags->name, "Name of the box", "NAME"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &flags->accel,
          "QEMU accelerator: auto, kvm or tcg (default auto)", "ACCEL"},
+        {"network", 0, 0, G_OPTION_ARG_STRING, &flags->network,
+         "Network: none or default (default none, unless --allow-net or -p is given)",
+         "MODE"},
+        {"allow-net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &flags->allow_net,
+         "Let the box reach this name, *.suffix, address or CIDR range (repeatable)", "RULE"},
+        {"publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &flags->publish,
+         "Forward a host port to the box (repeatable)", "[ADDR:]HOST:GUEST[/tcp|/udp]"},
         {NULL},
     };
     guint n_extra = 0;
@@ -53,6 +60,9 @@ cli_box_flags_clear (CliBoxFlags *flags)
     g_clear_pointer (&flags->memory, g_free);
     g_clear_pointer (&flags->name, g_free);
     g_clear_pointer (&flags->accel, g_free);
+    g_clear_pointer (&flags->network, g_free);
+    g_clear_pointer (&flags->allow_net, g_strfreev);
+    g_clear_pointer (&flags->publish, g_strfreev);
 }
 
 /* "512", "512m", "512MiB", "2g", "2G" → MiB. */
@@ -104,6 +114,36 @@ parse_accel (const char *text, BoxliteAccel *accel, GError **error)
     return FALSE;
 }
 
+/* --network, --allow-net and -p: the network is off unless asked for, and
+ * asking for an allowlist or a port forward asks for it. */
+static gboolean
+apply_network (CliBoxFlags *flags, BoxliteBoxOptions *options, GError **error)
+{
+    gboolean wants = (flags->allow_net && flags->allow_net[0]) ||
+                     (flags->publish && flags->publish[0]);
+    BoxliteNetworkMode mode = wants ? BOXLITE_NETWORK_ENABLED : BOXLITE_NETWORK_DISABLED;
+
+    if (flags->network && g_ascii_strcasecmp (flags->network, "default") == 0) {
+        mode = BOXLITE_NETWORK_ENABLED;
+    } else if (flags->network && g_ascii_strcasecmp (flags->network, "none") == 0) {
+        if (wants) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                         "%s needs the network, but --network is none",
+                         flags->publish && flags->publish[0] ? "-p/--publish" : "--allow-net");
+            return FALSE;
+        }
+        mode = BOXLITE_NETWORK_DISABLED;
+    } else if (flags->network) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "invalid --network '%s': use none or default", flags->network);
+        return FALSE;
+    }
+    boxlite_box_options_set_network (options, mode);
+    boxlite_box_options_set_allow_net (options, (const char *const *)flags->allow_net);
+    boxlite_box_options_set_ports (options, (const char *const *)flags->publish);
+    return TRUE;
+}
+
 /**
  * cli_box_flags_to_options:
  * @flags: parsed flags
@@ -146,6 +186,8 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
             return NULL;
         boxlite_box_options_set_accel (options, accel);
     }
+    if (!apply_network (flags, options, error))
+        return NULL;
     if (flags->env)
         boxlite_box_options_set_env (options, (const char *const *)flags->env);
     if (flags->working_dir)

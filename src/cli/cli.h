@@ -49,6 +49,9 @@ typedef struct {
     char *memory;
     char *name;
     char *accel;
+    char *network;    /* "none" or "default" */
+    char **allow_net; /* --allow-net RULE, repeated */
+    char **publish;   /* -p SPEC, repeated */
 } CliBoxFlags;
 
 #define CLI_BOX_FLAGS_INIT                                                                         \

@@ -12,6 +12,7 @@
 
 #include "accel.h"
 #include "box-record.h"
+#include "netspec.h"
 #include "qemu-argv.h"
 #include "shim.h"
 
@@ -286,15 +287,30 @@ prepare (Shim *shim, GStrv *argv, GError **error)
     return *argv != NULL;
 }
 
-/* QEMU's -netdev stream client connects once, at start: listen before it. */
+/* QEMU's -netdev stream client connects once, at start: listen before it.
+ * Port forwards bind their host ports now, so that a port in use fails the
+ * boot instead of a connection later. */
 static gboolean
 net_start (Shim *shim, GError **error)
 {
     if (shim->launch->network != BOXLITE_NETWORK_ENABLED)
         return TRUE;
+    BlAllowlist *allowlist =
+        bl_net_allowlist_new ((const char *const *) shim->launch->allow_net, error);
+    if (!allowlist)
+        return FALSE;
     g_autofree char *path = g_build_filename (shim->box_dir, "net.sock", NULL);
-    shim->net = bl_net_backend_new (path, error);
-    return shim->net != NULL;
+    shim->net = bl_net_backend_new (path, allowlist, error);
+    if (!shim->net)
+        return FALSE;
+    for (guint i = 0; shim->launch->ports && shim->launch->ports[i]; i++) {
+        BlPortForward fwd;
+        if (!bl_port_forward_parse (shim->launch->ports[i], &fwd, error) ||
+            !bl_net_backend_add_forward (shim->net, fwd.udp, fwd.host_addr, fwd.host_port,
+                                         fwd.guest_port, error))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean
