@@ -276,6 +276,13 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
     if (!bl_allow_net_validate ((const char *const *) self->allow_net, error) ||
         !bl_port_forwards_validate ((const char *const *) self->ports, error))
         return FALSE;
+    /* A box that believes it is filtered but is not is worse than no box. */
+    if (has_rules) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "allow_net rules are not enforced yet; refusing to start a box that "
+                     "would look filtered but reach everything");
+        return FALSE;
+    }
     if ((guint) self->accel > BOXLITE_ACCEL_TCG) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown accelerator");
         return FALSE;

@@ -10,6 +10,7 @@
 #include "boxlite.h"
 #include "frame-conn.h"
 #include "launch.h"
+#include "netspec.h"
 
 static char *
 make_tmpdir (void)
@@ -109,7 +110,7 @@ test_options_network_roundtrip (void)
     boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
     boxlite_box_options_set_allow_net (options, rules);
     boxlite_box_options_set_ports (options, ports);
-    g_assert_true (boxlite_box_options_validate (options, &error));
+    g_assert_true (bl_allow_net_validate (rules, &error) && bl_port_forwards_validate (ports, &error));
     g_assert_no_error (error);
 
     g_autoptr (JsonNode) json = bl_box_options_to_json (options);
@@ -121,7 +122,7 @@ test_options_network_roundtrip (void)
     g_assert_cmpint (boxlite_box_options_get_network (back), ==, BOXLITE_NETWORK_ENABLED);
     g_assert_cmpstrv (boxlite_box_options_get_allow_net (back), rules);
     g_assert_cmpstrv (boxlite_box_options_get_ports (back), ports);
-    g_assert_true (boxlite_box_options_validate (back, &error));
+    g_assert_true (bl_allow_net_validate (boxlite_box_options_get_allow_net (back), &error));
 
     /* Without them, both stay empty after a round trip. */
     g_autoptr (BoxliteBoxOptions) plain = boxlite_box_options_new ();
@@ -183,6 +184,13 @@ test_options_network_invalid (void)
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
     g_clear_error (&error);
     boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    /* Well-formed, but refused until the filter enforces it. */
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "not enforced"));
+    g_clear_error (&error);
+    boxlite_box_options_set_allow_net (options, NULL);
+    boxlite_box_options_set_ports (options, ports);
     g_assert_true (boxlite_box_options_validate (options, &error));
     g_assert_no_error (error);
 }
