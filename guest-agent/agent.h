@@ -210,4 +210,7 @@ int64_t agent_now_ms(void);
 /* Reaps every exited child (status of ours goes to its channel). */
 void agent_reap(struct agent_exec_state *st);
 
+/* agent_init.c: KEY=VALUE from the kernel command line; 1 when found. */
+int agent_cmdline_value(const char *key, char *value, size_t cap);
+
 #endif /* BOXLITE_AGENT_H */

@@ -154,24 +154,40 @@ static void wait_for_path(const char *path)
     }
 }
 
-/* Value of boxlite.hostname= on the kernel command line, or NULL. */
-static char *cmdline_hostname(void)
+/* Copies the value of the first KEY=VALUE token on the kernel command line
+ * into @value (at most @cap bytes with the NUL). Returns 1 when found and it
+ * fits, 0 otherwise. */
+int agent_cmdline_value(const char *key, char *value, size_t cap)
 {
     char buf[4096];
+    size_t key_len = strlen(key);
     int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return NULL;
+        return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0)
-        return NULL;
+        return 0;
     buf[n] = '\0';
     char *save = NULL;
     for (char *tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-        if (strncmp(tok, "boxlite.hostname=", 17) == 0 && tok[17] && strlen(tok + 17) < 64)
-            return strdup(tok + 17);
+        if (strncmp(tok, key, key_len) == 0 && tok[key_len] == '=') {
+            const char *v = tok + key_len + 1;
+            if (strlen(v) >= cap)
+                return 0;
+            memcpy(value, v, strlen(v) + 1);
+            return 1;
+        }
     }
-    return NULL;
+    return 0;
+}
+
+/* Value of boxlite.hostname= on the kernel command line, or NULL. */
+static char *cmdline_hostname(void)
+{
+    char name[64];
+    return agent_cmdline_value("boxlite.hostname", name, sizeof name) && name[0] ? strdup(name)
+                                                                                  : NULL;
 }
 
 /* Removes the initramfs's own files (the rootfs is about to become unreachable). */

@@ -29,24 +29,6 @@
 #define NET_MTU 1500
 #define NET_WAIT_MS 3000
 
-static bool cmdline_has(const char *word)
-{
-    char buf[4096];
-    int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
-        if (strcmp(tok, word) == 0)
-            return true;
-    return false;
-}
-
 static void set_addr(struct sockaddr *sa, const char *text)
 {
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)sa;
@@ -95,7 +77,8 @@ static bool wait_for_nic(void)
 
 void agent_net_setup(void)
 {
-    if (!cmdline_has("boxlite.net=1"))
+    char net[8];
+    if (!agent_cmdline_value("boxlite.net", net, sizeof net) || strcmp(net, "1") != 0)
         return;
     if (!wait_for_nic()) {
         agent_log("the box has a network but no " NET_IF);
