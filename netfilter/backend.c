@@ -25,6 +25,9 @@
  * are dropped, as a full NIC queue would (TCP retransmits). */
 #define OUT_QUEUE_MAX (4u * 1024 * 1024)
 #define FRAME_HEADER 4
+/* Where libslirp's (disabled) DNS relay sits: in the subnet, used by
+ * nothing, dropped by the filter. */
+#define SLIRP_DNS_PARKED_ADDR "192.168.127.3"
 
 typedef struct {
     GSource source;
@@ -42,7 +45,8 @@ typedef struct {
 struct _BlNetBackend {
     GMainContext *context;
     char *path;
-    BlAllowlist *allowlist; /* stored for the filter */
+    BlAllowlist *allowlist; /* the filter's rules */
+    BlNetFilter *filter;
     Slirp *slirp;
     GSource *slirp_source;
     GList *timers; /* SlirpTimer* (owned) */
@@ -146,7 +150,7 @@ link_consume (BlNetBackend *net)
             return FALSE;
         if (net->in_len - off < FRAME_HEADER + (gsize) len)
             break;
-        if (bl_net_filter_frame (p + FRAME_HEADER, len))
+        if (bl_net_filter_frame (net->filter, p + FRAME_HEADER, len))
             slirp_input (net->slirp, p + FRAME_HEADER, (int) len);
         off += FRAME_HEADER + len;
         if (net->conn_fd < 0)
@@ -481,12 +485,27 @@ ipv4 (const char *text)
     return a;
 }
 
+static void
+filter_to_guest (const uint8_t *frame, size_t len, gpointer user_data)
+{
+    cb_send_packet (frame, len, user_data);
+}
+
+static void
+filter_to_slirp (const uint8_t *frame, size_t len, gpointer user_data)
+{
+    BlNetBackend *net = user_data;
+
+    slirp_input (net->slirp, frame, (int) len);
+}
+
 BlNetBackend *
-bl_net_backend_new (const char *socket_path, BlAllowlist *allowlist, GError **error)
+bl_net_backend_new (const BlNetBackendConfig *config, BlAllowlist *allowlist, GError **error)
 {
     g_autoptr (BlAllowlist) rules = allowlist;
 
-    g_return_val_if_fail (socket_path != NULL, NULL);
+    g_return_val_if_fail (config != NULL && config->socket_path != NULL, NULL);
+    const char *socket_path = config->socket_path;
 
     if (!rules && !(rules = bl_net_allowlist_new (NULL, error)))
         return NULL;
@@ -513,7 +532,10 @@ bl_net_backend_new (const char *socket_path, BlAllowlist *allowlist, GError **er
         .in6_enabled = false,
         .vhostname = "boxlite",
         .vdhcp_start = ipv4 (BL_NET_GUEST_ADDR),
-        .vnameserver = ipv4 (BL_NET_GATEWAY_ADDR),
+        /* The filter answers DNS on the gateway; libslirp's own DNS relay
+         * is off and parked on an address the filter never lets through. */
+        .vnameserver = ipv4 (SLIRP_DNS_PARKED_ADDR),
+        .disable_dns = true,
         .if_mtu = BL_NET_MTU,
         .if_mru = BL_NET_MTU,
         .disable_host_loopback = false,
@@ -525,6 +547,33 @@ bl_net_backend_new (const char *socket_path, BlAllowlist *allowlist, GError **er
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start libslirp");
         bl_net_backend_free (net);
         return NULL;
+    }
+
+    BlNetFilterConfig fcfg = {
+        .allowlist = net->allowlist,
+        .audit_path = config->audit_path,
+        .hosts_path = config->hosts_path,
+        .to_guest = filter_to_guest,
+        .to_slirp = filter_to_slirp,
+        .user_data = net,
+    };
+    net->filter = bl_net_filter_new (&fcfg, error);
+    if (!net->filter) {
+        bl_net_backend_free (net);
+        return NULL;
+    }
+    if (config->dns_socket_path) {
+        struct in_addr gateway = ipv4 (BL_NET_GATEWAY_ADDR);
+        if (!bl_net_filter_listen_dns_tcp (net->filter, config->dns_socket_path, error)) {
+            bl_net_backend_free (net);
+            return NULL;
+        }
+        if (slirp_add_unix (net->slirp, config->dns_socket_path, &gateway, 53) < 0) {
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "cannot route DNS over TCP to %s", config->dns_socket_path);
+            bl_net_backend_free (net);
+            return NULL;
+        }
     }
 
     net->listen_source = g_unix_fd_source_new (fd, G_IO_IN);
@@ -597,6 +646,7 @@ bl_net_backend_free (BlNetBackend *net)
         g_source_destroy (net->slirp_source);
         g_clear_pointer (&net->slirp_source, g_source_unref);
     }
+    g_clear_pointer (&net->filter, bl_net_filter_free);
     if (net->slirp)
         slirp_cleanup (net->slirp); /* may free its timers through cb_timer_free */
     g_list_free_full (net->timers, (GDestroyNotify) timer_free);

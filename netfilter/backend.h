@@ -7,7 +7,8 @@
  * the backend listens before QEMU starts and accepts a single connection.
  *
  * Topology: 192.168.127.0/24; the guest is .2, the gateway and DNS server
- * .1, and .254 reaches the host's loopback (the host alias).
+ * .1, and .254 reaches the host's loopback (the host alias). DNS is answered
+ * by the filter (filter.h), not by libslirp.
  */
 #pragma once
 
@@ -26,11 +27,26 @@ G_BEGIN_DECLS
 
 typedef struct _BlNetBackend BlNetBackend;
 
-/* Listens on @socket_path (which must not exist yet) and serves the one
- * QEMU that connects to it. Takes @allowlist (nullable: allow everything),
- * the rules the box's traffic is held to. Returns NULL with @error if it
- * cannot listen; @allowlist is freed then too. */
-BlNetBackend *bl_net_backend_new (const char *socket_path, BlAllowlist *allowlist,
+/**
+ * BlNetBackendConfig:
+ * @socket_path: where QEMU's -netdev stream connects (must not exist yet)
+ * @dns_socket_path: (nullable): where the DNS-over-TCP service listens
+ *   (must not exist yet); NULL: TCP queries to the gateway are refused
+ * @audit_path: (nullable): the egress record (audit.h)
+ * @hosts_path: (nullable): a hosts-style override for name lookups
+ */
+typedef struct {
+    const char *socket_path;
+    const char *dns_socket_path;
+    const char *audit_path;
+    const char *hosts_path;
+} BlNetBackendConfig;
+
+/* Listens on the configured sockets and serves the one QEMU that connects.
+ * Takes @allowlist (nullable: allow everything), the rules the box's
+ * traffic is held to. Returns NULL with @error if it cannot listen or read
+ * the hosts override; @allowlist is freed then too. */
+BlNetBackend *bl_net_backend_new (const BlNetBackendConfig *config, BlAllowlist *allowlist,
                                   GError **error);
 
 /* The backend's allowlist (never NULL; empty allows everything). */

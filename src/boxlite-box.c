@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boxlite-error.h"
@@ -232,6 +233,63 @@ boxlite_box_dup_error (BoxliteBox *self)
     char *error = g_strdup (self->record->error);
     g_mutex_unlock (&self->lock);
     return error;
+}
+
+/* Largest network record file read, in bytes (the monitor keeps each under
+ * a mebibyte; anything bigger was not written by it). */
+#define NET_LOG_READ_MAX (4u * 1024 * 1024)
+
+static gboolean
+read_net_log_file (const char *path, GPtrArray *lines, GError **error)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    struct stat st;
+
+    if (stat (path, &st) < 0)
+        return TRUE; /* no record yet */
+    if ((guint64) st.st_size > NET_LOG_READ_MAX) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED,
+                     "%s is larger than a network record can be", path);
+        return FALSE;
+    }
+    if (!g_file_get_contents (path, &text, &len, error))
+        return FALSE;
+    g_auto (GStrv) split = g_strsplit (text, "\n", -1);
+    for (guint i = 0; split[i]; i++) {
+        if (*split[i])
+            g_ptr_array_add (lines, g_steal_pointer (&split[i]));
+    }
+    return TRUE;
+}
+
+/**
+ * boxlite_box_get_net_log:
+ * @self: the box
+ * @error: return location for a #GError
+ *
+ * Reads the box's egress record: one JSON object per DNS answer and per
+ * flow decision, oldest first, with the fields "time", "event" ("dns",
+ * "tcp", "udp", "icmp"), "verdict" ("allowed", "denied", "sinkholed",
+ * "error"), "reason" and, where they apply, "name", "type", "addresses",
+ * "dest", "sni", "host". The record is bounded: the oldest entries of a
+ * busy box are dropped.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the entries (empty
+ *   for a box without a network), or %NULL with @error set
+ */
+char **
+boxlite_box_get_net_log (BoxliteBox *self, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+
+    g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+    g_autofree char *path = g_build_filename (self->dir, "netlog.jsonl", NULL);
+    g_autofree char *older = g_strconcat (path, ".1", NULL);
+    if (!read_net_log_file (older, lines, error) || !read_net_log_file (path, lines, error))
+        return NULL;
+    g_ptr_array_add (lines, NULL);
+    return (char **) g_ptr_array_free (g_steal_pointer (&lines), FALSE);
 }
 
 /**

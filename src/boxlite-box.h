@@ -19,6 +19,8 @@ BoxliteBoxState boxlite_box_get_state (BoxliteBox *self);
 BoxliteBoxOptions *boxlite_box_get_options (BoxliteBox *self);
 GDateTime *boxlite_box_get_created_at (BoxliteBox *self);
 char *boxlite_box_dup_error (BoxliteBox *self);
+
+char **boxlite_box_get_net_log (BoxliteBox *self, GError **error);
 gint boxlite_box_get_monitor_pid (BoxliteBox *self);
 
 gboolean boxlite_box_refresh (BoxliteBox *self, GError **error);

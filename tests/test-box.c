@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "boxlite.h"
+#include "test-util.h"
 
 static char *home;
 static BoxliteRuntime *runtime;
@@ -31,6 +32,8 @@ create_box (BoxliteRuntime *rt, const char *name, gboolean detach)
     g_autoptr (GError) error = NULL;
 
     boxlite_box_options_set_detach (options, detach);
+    /* The spine needs no network; the network cases make their own boxes. */
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
     BoxliteBox *box = boxlite_runtime_create (rt, options, name, NULL, &error);
     g_assert_no_error (error);
     return box;
@@ -48,70 +51,6 @@ get_shared_box (void)
     }
     g_assert_cmpint (boxlite_box_get_state (shared_box), ==, BOXLITE_BOX_STATE_RUNNING);
     return shared_box;
-}
-
-typedef struct {
-    GInputStream *stream;
-    GByteArray *data;
-} Reader;
-
-static gpointer
-read_all_thread (gpointer user_data)
-{
-    Reader *r = user_data;
-    guint8 buf[65536];
-    gssize n;
-
-    while ((n = g_input_stream_read (r->stream, buf, sizeof buf, NULL, NULL)) > 0)
-        g_byte_array_append (r->data, buf, (guint) n);
-    return NULL;
-}
-
-/* Runs @argv in @box, feeding @input (if any) and collecting both streams. */
-static BoxliteExecution *
-run_full (BoxliteBox *box, BoxliteCommand *cmd, GBytes *input, GByteArray **out, GByteArray **err)
-{
-    g_autoptr (GError) error = NULL;
-
-    if (input)
-        boxlite_command_set_stdin (cmd, TRUE);
-    BoxliteExecution *exe = boxlite_box_exec (box, cmd, NULL, &error);
-    g_assert_no_error (error);
-    Reader ro = { boxlite_execution_get_stdout (exe), g_byte_array_new () };
-    Reader re = { boxlite_execution_get_stderr (exe), g_byte_array_new () };
-    GThread *to = g_thread_new ("out", read_all_thread, &ro);
-    GThread *te = g_thread_new ("err", read_all_thread, &re);
-    if (input) {
-        GOutputStream *in = boxlite_execution_get_stdin (exe);
-        gsize len = 0;
-        const void *data = g_bytes_get_data (input, &len);
-        g_output_stream_write_all (in, data, len, NULL, NULL, &error);
-        g_assert_no_error (error);
-        g_output_stream_close (in, NULL, &error);
-        g_assert_no_error (error);
-    }
-    g_thread_join (to);
-    g_thread_join (te);
-    boxlite_execution_wait (exe, NULL, &error);
-    g_assert_no_error (error);
-    *out = ro.data;
-    *err = re.data;
-    return exe;
-}
-
-static char *
-run_simple (BoxliteBox *box, const char *script, gint *exit_code)
-{
-    const char *argv[] = { "sh", "-c", script, NULL };
-    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
-    GByteArray *out, *err;
-    g_autoptr (BoxliteExecution) exe = run_full (box, cmd, NULL, &out, &err);
-
-    if (exit_code)
-        *exit_code = boxlite_execution_get_exit_code (exe);
-    g_byte_array_unref (err);
-    g_byte_array_append (out, (const guint8 *) "", 1);
-    return (char *) g_byte_array_free (out, FALSE);
 }
 
 static void
@@ -608,102 +547,11 @@ test_qemu_killed_is_crashed (void)
     g_assert_no_error (error);
 }
 
-/* Child mode: create and start a box, say so, then hang (or exit if detached). */
 /* ---- network ------------------------------------------------------------ */
 
-#define HTTP_BODY "hello from the host loopback"
 /* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
  * tunnel placeholder (sit0), which exists without any device. */
 #define NIC_NAMES "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | grep -vx sit0 | sort"
-
-/* A one-thread HTTP server on 127.0.0.1 that answers every request with
- * HTTP_BODY and counts its connections. The library's calls block, so it
- * serves from its own thread. */
-typedef struct {
-    GSocket *socket;
-    guint16 port;
-    GCancellable *cancellable;
-    GThread *thread;
-    gint connections;
-} HttpServer;
-
-static void
-http_serve_one (GSocket *conn)
-{
-    static const char response[] = "HTTP/1.0 200 OK\r\n"
-                                   "Content-Type: text/plain\r\n"
-                                   "Content-Length: 28\r\n"
-                                   "Connection: close\r\n"
-                                   "\r\n" HTTP_BODY;
-    GString *request = g_string_new (NULL);
-    char buf[1024];
-
-    G_STATIC_ASSERT (sizeof HTTP_BODY - 1 == 28);
-    g_socket_set_timeout (conn, 20);
-    while (!strstr (request->str, "\r\n\r\n") && request->len < 16384) {
-        gssize n = g_socket_receive (conn, buf, sizeof buf, NULL, NULL);
-        if (n <= 0)
-            break;
-        g_string_append_len (request, buf, n);
-    }
-    if (g_str_has_prefix (request->str, "GET / "))
-        g_socket_send (conn, response, sizeof response - 1, NULL, NULL);
-    g_socket_shutdown (conn, FALSE, TRUE, NULL);
-    g_socket_close (conn, NULL);
-    g_string_free (request, TRUE);
-}
-
-static gpointer
-http_thread (gpointer user_data)
-{
-    HttpServer *server = user_data;
-
-    for (;;) {
-        g_autoptr (GSocket) conn = g_socket_accept (server->socket, server->cancellable, NULL);
-        if (!conn)
-            break; /* cancelled: the test is over */
-        g_atomic_int_inc (&server->connections);
-        http_serve_one (conn);
-    }
-    return NULL;
-}
-
-static HttpServer *
-http_server_start (void)
-{
-    HttpServer *server = g_new0 (HttpServer, 1);
-    g_autoptr (GError) error = NULL;
-    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-    g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
-
-    server->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                   G_SOCKET_PROTOCOL_TCP, &error);
-    g_assert_no_error (error);
-    g_socket_bind (server->socket, any_port, TRUE, &error);
-    g_assert_no_error (error);
-    g_socket_listen (server->socket, &error);
-    g_assert_no_error (error);
-    g_autoptr (GSocketAddress) bound = g_socket_get_local_address (server->socket, &error);
-    g_assert_no_error (error);
-    server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-    server->cancellable = g_cancellable_new ();
-    server->thread = g_thread_new ("http", http_thread, server);
-    return server;
-}
-
-/* Stops the server; returns how many connections it accepted. */
-static gint
-http_server_stop (HttpServer *server)
-{
-    g_cancellable_cancel (server->cancellable);
-    g_thread_join (server->thread);
-    gint connections = g_atomic_int_get (&server->connections);
-    g_socket_close (server->socket, NULL);
-    g_object_unref (server->socket);
-    g_object_unref (server->cancellable);
-    g_free (server);
-    return connections;
-}
 
 static void
 test_network_disabled_no_nic (void)
@@ -937,6 +785,7 @@ test_network_port_in_use (void)
     g_socket_close (taken, NULL);
 }
 
+/* Child mode: create and start a box, say so, then hang (or exit if detached). */
 static int
 child_main (const char *child_home, const char *name, gboolean detach)
 {

@@ -114,14 +114,14 @@ parse_accel (const char *text, BoxliteAccel *accel, GError **error)
     return FALSE;
 }
 
-/* --network, --allow-net and -p: the network is off unless asked for, and
- * asking for an allowlist or a port forward asks for it. */
+/* --network, --allow-net and -p: the network is on (filtered by the
+ * allowlist, if any) unless --network none turns it off. */
 static gboolean
 apply_network (CliBoxFlags *flags, BoxliteBoxOptions *options, GError **error)
 {
     gboolean wants = (flags->allow_net && flags->allow_net[0]) ||
                      (flags->publish && flags->publish[0]);
-    BoxliteNetworkMode mode = wants ? BOXLITE_NETWORK_ENABLED : BOXLITE_NETWORK_DISABLED;
+    BoxliteNetworkMode mode = BOXLITE_NETWORK_ENABLED;
 
     if (flags->network && g_ascii_strcasecmp (flags->network, "default") == 0) {
         mode = BOXLITE_NETWORK_ENABLED;

@@ -31,6 +31,7 @@ static const CliCommand commands[] = {
     {"unpause", cli_cmd_unpause, "Let paused boxes run again"},
     {"rm", cli_cmd_rm, "Delete boxes"},
     {"inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON"},
+    {"netlog", cli_cmd_netlog, "Print a box's network decisions"},
 };
 
 static const CliCommand *

@@ -85,5 +85,6 @@ int cli_cmd_pause (CliContext *cli, int argc, char **argv);
 int cli_cmd_unpause (CliContext *cli, int argc, char **argv);
 int cli_cmd_rm (CliContext *cli, int argc, char **argv);
 int cli_cmd_inspect (CliContext *cli, int argc, char **argv);
+int cli_cmd_netlog (CliContext *cli, int argc, char **argv);
 
 G_END_DECLS

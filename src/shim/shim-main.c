@@ -40,7 +40,8 @@ ready_write (Shim *shim, const char *line)
 static void
 unlink_sockets (const char *box_dir)
 {
-    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock" };
+    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock",
+                                           "dns.sock" };
 
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
         g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
@@ -300,7 +301,17 @@ net_start (Shim *shim, GError **error)
     if (!allowlist)
         return FALSE;
     g_autofree char *path = g_build_filename (shim->box_dir, "net.sock", NULL);
-    shim->net = bl_net_backend_new (path, allowlist, error);
+    g_autofree char *dns_path = g_build_filename (shim->box_dir, "dns.sock", NULL);
+    g_autofree char *audit_path = g_build_filename (shim->box_dir, "netlog.jsonl", NULL);
+    BlNetBackendConfig config = {
+        .socket_path = path,
+        .dns_socket_path = dns_path,
+        .audit_path = audit_path,
+        /* Names answered from a file instead of the host's resolver: how
+         * test suites give a box its own "internet" without real DNS. */
+        .hosts_path = g_getenv ("BOXLITE_NET_HOSTS"),
+    };
+    shim->net = bl_net_backend_new (&config, allowlist, error);
     if (!shim->net)
         return FALSE;
     for (guint i = 0; shim->launch->ports && shim->launch->ports[i]; i++) {

@@ -1,0 +1,67 @@
+/* filter-private.h: the filter's state, shared by its pieces (filter.c,
+ * flow.c, dns_server.c) and nothing else. */
+#pragma once
+
+#include "answers.h"
+#include "audit.h"
+#include "filter.h"
+#include "packet.h"
+
+G_BEGIN_DECLS
+
+/* Addresses in the box's subnet, host order. */
+#define BL_NET_ADDR_GUEST 0xc0a87f02u      /* 192.168.127.2 */
+#define BL_NET_ADDR_GATEWAY 0xc0a87f01u    /* 192.168.127.1 */
+#define BL_NET_ADDR_HOST_ALIAS 0xc0a87ffeu /* 192.168.127.254 */
+#define BL_NET_SUBNET 0xc0a87f00u
+#define BL_NET_SUBNET_MASK 0xffffff00u
+
+typedef struct _BlNetFlows BlNetFlows;
+typedef struct _BlNetDns BlNetDns;
+
+struct _BlNetFilter {
+    const BlAllowlist *allowlist;
+    gboolean open; /* empty allowlist: everything allowed, nothing inspected */
+    BlNetAudit *audit;
+    BlNetAnswers *answers;
+    BlNetFlows *flows;
+    BlNetDns *dns;
+    BlNetEmitFunc to_guest;
+    BlNetEmitFunc to_slirp;
+    gpointer user_data;
+};
+
+/* Why an address is admitted (bits), 0 when it is not. */
+enum {
+    BL_NET_ADMIT_OPEN = 1 << 0,    /* the allowlist is empty */
+    BL_NET_ADMIT_ALIAS = 1 << 1,   /* the host alias */
+    BL_NET_ADMIT_ANSWER = 1 << 2,  /* an allowed name resolved to it */
+    BL_NET_ADMIT_ADDRESS = 1 << 3, /* an address or range rule */
+};
+
+/* Which of the BL_NET_ADMIT_* reasons let traffic go to @dst (host
+ * order); *@name_out gets the name it was resolved from, or NULL. */
+guint bl_net_filter_admits (BlNetFilter *filter, uint32_t dst, const char **name_out);
+
+/* TRUE if the allowlist's address rules list @addr (host order). */
+gboolean bl_net_filter_rules_allow_ipv4 (BlNetFilter *filter, uint32_t addr);
+
+/* flow.c: TCP connections and UDP/ICMP destinations. Each returns TRUE to
+ * pass the frame to libslirp. */
+BlNetFlows *bl_net_flows_new (void);
+void bl_net_flows_free (BlNetFlows *flows);
+gboolean bl_net_flows_tcp (BlNetFilter *filter, const BlNetPacket *pkt);
+gboolean bl_net_flows_datagram (BlNetFilter *filter, const BlNetPacket *pkt);
+
+/* dns_server.c: the guest's DNS. */
+BlNetDns *bl_net_dns_new (BlNetFilter *filter, const char *hosts_path, GError **error);
+void bl_net_dns_free (BlNetDns *dns);
+/* Answers the UDP query in @pkt (to the gateway, port 53). */
+void bl_net_dns_udp (BlNetDns *dns, const BlNetPacket *pkt);
+gboolean bl_net_dns_listen_tcp (BlNetDns *dns, const char *path, GError **error);
+
+/* Sends @len bytes at @frame to the guest / to libslirp. */
+void bl_net_filter_emit_guest (BlNetFilter *filter, const uint8_t *frame, size_t len);
+void bl_net_filter_emit_slirp (BlNetFilter *filter, const uint8_t *frame, size_t len);
+
+G_END_DECLS
