@@ -62,6 +62,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlRegistryEntry, bl_registry_entry_free)
  * BOXLITE_ERROR_INVALID_ARGUMENT; the message never contains a secret. */
 BlRegistryEntry *bl_registry_entry_parse (const char *text, GError **error);
 
+/* The entries a runtime uses: those parsed from @texts (BoxliteOptions'
+ * image-registries, in order), then those of @home_dir/registries.json, a
+ * JSON array whose elements are entry objects or bare host strings (a
+ * missing file is no error). For a host named twice the first entry wins.
+ * Returns: (transfer full) (element-type BlRegistryEntry): the entries,
+ * or NULL with @error set naming the file or entry that is invalid. */
+GPtrArray *bl_registry_entries_load (const char *home_dir, const char *const *texts,
+                                     GError **error);
+
 /* Reports bytes of one blob as they arrive; called on the thread that runs
  * bl_registry_pull(). @total is the descriptor's size. */
 typedef void (*BlRegistryProgressFunc) (const char *digest, guint64 done, guint64 total,
