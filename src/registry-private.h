@@ -100,6 +100,62 @@ BlManifest *bl_manifest_parse (const char *body, gsize len, GError **error);
  * Returns: TRUE and fills @out, or FALSE with BOXLITE_ERROR_IMAGE. */
 gboolean bl_index_pick (const char *body, gsize len, BlDescriptor *out, GError **error);
 
+/* registry-remote.c: one registry and repository being pulled from.
+ * Shared by the blob threads: only @token changes, under @lock. */
+typedef struct {
+    char *host;
+    char *base; /* "https://host" (registry-1.docker.io for docker.io) */
+    char *repository;
+    gboolean plain_http;
+    gboolean skip_verify;
+    BlRegistryAuthKind auth;
+    const char *username; /* owned by the entry */
+    const char *password;
+    GMutex lock;
+    char *token;
+    GCancellable *cancellable;
+} BlRemote;
+
+/* Returns: (transfer full): the remote for @ref's registry and repository,
+ * configured by @entry (nullable; borrowed for the remote's lifetime). */
+BlRemote *bl_remote_new (const BlImageRef *ref, const BlRegistryEntry *entry,
+                         GCancellable *cancellable);
+void bl_remote_free (BlRemote *remote);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlRemote, bl_remote_free)
+
+/* A session for one thread's requests. (transfer full) */
+SoupSession *bl_remote_session_new (void);
+
+/* GETs @url, with our credentials when @with_auth (only for the registry
+ * itself, never a host it redirects to), answering one challenge.
+ * @range_from > 0 asks for the bytes from there on. Redirects are not
+ * followed. Errors: "cannot reach registry HOST: why", refused access,
+ * G_IO_ERROR_CANCELLED.
+ * Returns: (transfer full): the body with *@out_msg set (any status but
+ * 401), or NULL with @error set. */
+GInputStream *bl_remote_get (BlRemote *remote, SoupSession *session, const char *url,
+                             const char *accept, goffset range_from, gboolean with_auth,
+                             SoupMessage **out_msg, GError **error);
+
+/* Reads @stream to its end, at most @max bytes (@what names it in errors).
+ * Returns: (transfer full): the bytes, or NULL with @error set. */
+GBytes *bl_remote_read (BlRemote *remote, GInputStream *stream, gsize max, const char *what,
+                        GError **error);
+
+/* GET /v2/: checks the registry speaks the API and gets a token if needed. */
+gboolean bl_remote_probe (BlRemote *remote, SoupSession *session, GError **error);
+
+/* registry-blobs.c */
+gboolean bl_blobs_prepare (const char *blobs_dir, GError **error);
+/* Stores @body, already verified as @digest, unless it is there. */
+gboolean bl_blobs_store (const char *blobs_dir, const char *digest, GBytes *body, GError **error);
+/* Fetches each of @blobs (BlDescriptor) not yet present, verified, with up
+ * to BL_REGISTRY_PARALLEL threads; @progress is called on this thread. */
+gboolean bl_blobs_fetch (BlRemote *remote, const char *blobs_dir, GArray *blobs,
+                         BlRegistryProgressFunc progress, gpointer progress_data, GError **error);
+/* Removes what interrupted pulls left that nobody is working on. */
+void bl_blobs_clean (const char *blobs_dir);
+
 /* TRUE when @digest is "sha256:" and 64 lowercase hex digits. */
 gboolean bl_digest_is_valid (const char *digest);
 

@@ -155,6 +155,7 @@ forward (Proxy *proxy, SoupServerMessage *msg, const char *path)
     g_autoptr (SoupMessage) up = soup_message_new ("GET", url);
     g_autoptr (GBytes) body = NULL;
     const char *headers[] = {"Content-Type", "Docker-Content-Digest", "Content-Range"};
+    g_autofree char *type = NULL;
     gboolean truncate = FALSE;
     const char *digest;
     gsize len = 0;
@@ -186,9 +187,9 @@ forward (Proxy *proxy, SoupServerMessage *msg, const char *path)
             soup_message_headers_replace (out, headers[i], value);
     }
     soup_server_message_set_status (msg, soup_message_get_status (up), NULL);
-    soup_server_message_set_response (
-        msg, soup_message_headers_get_one (out, "Content-Type") ?: "application/octet-stream",
-        SOUP_MEMORY_COPY, data, len);
+    type = g_strdup (soup_message_headers_get_one (out, "Content-Type"));
+    soup_server_message_set_response (msg, type ? type : "application/octet-stream",
+                                      SOUP_MEMORY_COPY, data, len);
 }
 
 static void

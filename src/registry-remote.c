@@ -1,0 +1,323 @@
+/* registry-remote.c: HTTP with one registry, credentials included.
+ *
+ * Every request to the registry goes through bl_remote_get(), which adds
+ * what authorises us (a bearer token, else basic credentials), and on a
+ * 401 answers the WWW-Authenticate challenge once: it fetches a token from
+ * the challenge's realm, with basic credentials when the entry has them,
+ * and retries. Credentials travel only in headers, never in a URL, a log
+ * line or an error message.
+ */
+#define G_LOG_DOMAIN "boxlite-registry"
+
+#include "registry-private.h"
+
+#include <string.h>
+
+#include "boxlite-error.h"
+
+#define USER_AGENT "boxlite/0.1"
+/* Seconds a connection may stall before the request fails. */
+#define IO_TIMEOUT_S 60
+
+void
+bl_remote_free (BlRemote *remote)
+{
+    g_free (remote->host);
+    g_free (remote->base);
+    g_free (remote->repository);
+    g_mutex_clear (&remote->lock);
+    g_free (remote->token);
+    g_free (remote);
+}
+
+BlRemote *
+bl_remote_new (const BlImageRef *ref, const BlRegistryEntry *entry, GCancellable *cancellable)
+{
+    BlRemote *remote = g_new0 (BlRemote, 1);
+    BlRegistryTransport transport = entry ? entry->transport : BL_REGISTRY_TRANSPORT_DEFAULT;
+
+    remote->host = g_strdup (ref->registry);
+    remote->repository = g_strdup (ref->repository);
+    remote->plain_http = transport == BL_REGISTRY_TRANSPORT_HTTP ||
+                         (transport == BL_REGISTRY_TRANSPORT_DEFAULT &&
+                          bl_image_ref_registry_is_loopback (ref->registry));
+    /* Docker Hub's API lives on another name than the one images carry. */
+    remote->base = g_strdup_printf ("%s://%s", remote->plain_http ? "http" : "https",
+                                    strcmp (ref->registry, BL_IMAGE_REF_DEFAULT_REGISTRY) == 0
+                                        ? "registry-1.docker.io"
+                                        : ref->registry);
+    remote->skip_verify = entry && entry->skip_verify;
+    remote->auth = entry ? entry->auth : BL_REGISTRY_AUTH_ANONYMOUS;
+    if (entry) {
+        remote->username = entry->username;
+        remote->password = entry->password;
+        if (entry->auth == BL_REGISTRY_AUTH_BEARER)
+            remote->token = g_strdup (entry->token);
+    }
+    g_mutex_init (&remote->lock);
+    remote->cancellable = cancellable;
+    return remote;
+}
+
+SoupSession *
+bl_remote_session_new (void)
+{
+    return soup_session_new_with_options ("user-agent", USER_AGENT, "timeout", IO_TIMEOUT_S, NULL);
+}
+
+static gboolean
+accept_any_certificate (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors,
+                        gpointer data)
+{
+    return TRUE;
+}
+
+static char *
+basic_header (const char *username, const char *password)
+{
+    g_autofree char *pair = g_strconcat (username, ":", password, NULL);
+    g_autofree char *encoded = g_base64_encode ((const guchar *)pair, strlen (pair));
+
+    memset (pair, 0, strlen (pair));
+    return g_strconcat ("Basic ", encoded, NULL);
+}
+
+/* Sets the Authorization header the registry gets from us now. */
+static void
+authorize (BlRemote *remote, SoupMessage *msg)
+{
+    SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
+    g_autofree char *value = NULL;
+
+    g_mutex_lock (&remote->lock);
+    if (remote->token)
+        value = g_strconcat ("Bearer ", remote->token, NULL);
+    g_mutex_unlock (&remote->lock);
+    if (!value && remote->auth == BL_REGISTRY_AUTH_BASIC)
+        value = basic_header (remote->username, remote->password);
+    if (value)
+        soup_message_headers_replace (headers, "Authorization", value);
+}
+
+static SoupMessage *
+message_new (BlRemote *remote, const char *url, GError **error)
+{
+    SoupMessage *msg = soup_message_new ("GET", url);
+
+    if (!msg) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "registry %s gave an invalid URL",
+                     remote->host);
+        return NULL;
+    }
+    soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+    if (remote->skip_verify)
+        g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+    return msg;
+}
+
+/* Sends @msg. Returns: (transfer full): the body stream, or NULL with
+ * "cannot reach registry HOST: why" (or G_IO_ERROR_CANCELLED). */
+static GInputStream *
+send_message (BlRemote *remote, SoupSession *session, SoupMessage *msg, GError **error)
+{
+    g_autoptr (GError) local = NULL;
+    GInputStream *stream = soup_session_send (session, msg, remote->cancellable, &local);
+
+    if (stream)
+        return stream;
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_propagate_error (error, g_steal_pointer (&local));
+    else
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot reach registry %s: %s",
+                     remote->host, local->message);
+    return NULL;
+}
+
+/* Reads @stream to its end, at most @max bytes.
+ * Returns: (transfer full): the bytes, or NULL with @error set (@what
+ * names the body in the message). */
+GBytes *
+bl_remote_read (BlRemote *remote, GInputStream *stream, gsize max, const char *what, GError **error)
+{
+    g_autoptr (GByteArray) body = g_byte_array_new ();
+    guint8 buf[16384];
+
+    for (;;) {
+        gssize n = g_input_stream_read (stream, buf, sizeof buf, remote->cancellable, error);
+
+        if (n < 0) {
+            g_prefix_error (error, "reading %s from %s: ", what, remote->host);
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        if (body->len + (gsize)n > max) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                         "%s from %s is larger than %" G_GSIZE_FORMAT " bytes", what, remote->host,
+                         max);
+            return NULL;
+        }
+        g_byte_array_append (body, buf, n);
+    }
+    return g_byte_array_free_to_bytes (g_steal_pointer (&body));
+}
+
+static char *
+token_url (const BlChallenge *challenge, const char *scope)
+{
+    GString *url = g_string_new (challenge->realm);
+    char sep = strchr (challenge->realm, '?') ? '&' : '?';
+
+    if (challenge->service) {
+        g_string_append_printf (url, "%cservice=", sep);
+        g_string_append_uri_escaped (url, challenge->service, NULL, FALSE);
+        sep = '&';
+    }
+    g_string_append_printf (url, "%cscope=", sep);
+    g_string_append_uri_escaped (url, scope, NULL, FALSE);
+    return g_string_free (url, FALSE);
+}
+
+/* Asks the challenge's realm for a token to pull @remote's repository and
+ * keeps it for the next requests. */
+static gboolean
+fetch_token (BlRemote *remote, SoupSession *session, const BlChallenge *challenge, GError **error)
+{
+    g_autofree char *scope = g_strdup_printf ("repository:%s:pull", remote->repository);
+    g_autofree char *url = token_url (challenge, scope);
+    g_autoptr (SoupMessage) msg = message_new (remote, url, error);
+    g_autoptr (GInputStream) stream = NULL;
+    g_autoptr (GBytes) body = NULL;
+    gboolean with_credentials = remote->auth == BL_REGISTRY_AUTH_BASIC;
+    char *token;
+
+    if (!msg)
+        return FALSE;
+    if (with_credentials) {
+        g_autofree char *value = basic_header (remote->username, remote->password);
+
+        /* A password may travel in clear only where the registry itself does. */
+        if (g_str_has_prefix (url, "http:") && !remote->plain_http) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                         "registry %s asks for credentials over plain http; refused", remote->host);
+            return FALSE;
+        }
+        soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                      value);
+    }
+    stream = send_message (remote, session, msg, error);
+    if (!stream)
+        return FALSE;
+    if (soup_message_get_status (msg) != SOUP_STATUS_OK) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                     "the token service of registry %s refused %s (HTTP %u)", remote->host,
+                     with_credentials ? "the credentials" : "an anonymous token",
+                     soup_message_get_status (msg));
+        return FALSE;
+    }
+    body = bl_remote_read (remote, stream, BL_REGISTRY_TOKEN_BODY_MAX, "a token", error);
+    if (!body)
+        return FALSE;
+    token = bl_token_response_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
+    if (!token) {
+        g_prefix_error (error, "registry %s: ", remote->host);
+        return FALSE;
+    }
+    g_mutex_lock (&remote->lock);
+    g_free (remote->token);
+    remote->token = token;
+    g_mutex_unlock (&remote->lock);
+    return TRUE;
+}
+
+/* Answers a 401 on @msg: fetches a bearer token when the challenge asks
+ * for one and we have not just got one. */
+static gboolean
+answer_challenge (BlRemote *remote, SoupSession *session, SoupMessage *msg, GError **error)
+{
+    const char *header =
+        soup_message_headers_get_one (soup_message_get_response_headers (msg), "WWW-Authenticate");
+    g_auto (BlChallenge) challenge = {0};
+
+    if (!header) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                     "registry %s requires authentication but sent no challenge", remote->host);
+        return FALSE;
+    }
+    if (!bl_challenge_parse (header, strlen (header), &challenge, error)) {
+        g_prefix_error (error, "registry %s: ", remote->host);
+        return FALSE;
+    }
+    if (challenge.scheme == BL_CHALLENGE_BASIC || remote->auth == BL_REGISTRY_AUTH_BEARER) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "registry %s %s", remote->host,
+                     remote->auth == BL_REGISTRY_AUTH_ANONYMOUS
+                         ? "requires credentials, and none are configured for it"
+                         : "refused the configured credentials");
+        return FALSE;
+    }
+    return fetch_token (remote, session, &challenge, error);
+}
+
+/* GETs @url from the registry with our credentials, answering one
+ * challenge. @range_from > 0 asks for the bytes from there on.
+ * Returns: (transfer full): the body stream with *@out_msg set to the
+ * answered message (any status but 401), or NULL with @error set. */
+GInputStream *
+bl_remote_get (BlRemote *remote, SoupSession *session, const char *url, const char *accept,
+               goffset range_from, gboolean with_auth, SoupMessage **out_msg, GError **error)
+{
+    for (guint attempt = 0;; attempt++) {
+        g_autoptr (SoupMessage) msg = message_new (remote, url, error);
+        g_autoptr (GInputStream) stream = NULL;
+        SoupMessageHeaders *headers;
+
+        if (!msg)
+            return NULL;
+        headers = soup_message_get_request_headers (msg);
+        if (accept)
+            soup_message_headers_replace (headers, "Accept", accept);
+        if (range_from > 0)
+            soup_message_headers_set_range (headers, range_from, -1);
+        if (with_auth)
+            authorize (remote, msg);
+        stream = send_message (remote, session, msg, error);
+        if (!stream)
+            return NULL;
+        if (soup_message_get_status (msg) != SOUP_STATUS_UNAUTHORIZED) {
+            *out_msg = g_steal_pointer (&msg);
+            return g_steal_pointer (&stream);
+        }
+        if (!with_auth || attempt > 0) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                         "registry %s refused access to %s%s", remote->host, remote->repository,
+                         remote->auth == BL_REGISTRY_AUTH_ANONYMOUS
+                             ? " (it may need credentials)"
+                             : " with the configured credentials");
+            return NULL;
+        }
+        if (!answer_challenge (remote, session, msg, error))
+            return NULL;
+    }
+}
+
+gboolean
+bl_remote_probe (BlRemote *remote, SoupSession *session, GError **error)
+{
+    g_autofree char *url = g_strconcat (remote->base, "/v2/", NULL);
+    g_autoptr (SoupMessage) msg = NULL;
+    g_autoptr (GInputStream) stream =
+        bl_remote_get (remote, session, url, NULL, 0, TRUE, &msg, error);
+    guint status;
+
+    if (!stream)
+        return FALSE;
+    status = soup_message_get_status (msg);
+    /* Some registries answer 404 for /v2/ but serve images all the same. */
+    if (status != SOUP_STATUS_OK && status != SOUP_STATUS_NOT_FOUND) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                     "registry %s does not speak the OCI distribution API (HTTP %u on /v2/)",
+                     remote->host, status);
+        return FALSE;
+    }
+    return TRUE;
+}
