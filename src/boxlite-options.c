@@ -1,6 +1,9 @@
 /* boxlite-options.c: settings of a runtime. */
 #include "boxlite-options.h"
 
+#include "boxlite-error.h"
+#include "registry.h"
+
 struct _BoxliteOptions {
     GObject parent_instance;
     char *home_dir;
@@ -72,8 +75,8 @@ boxlite_options_set_home_dir (BoxliteOptions *self, const char *home_dir)
  * boxlite_options_get_image_registries:
  * @self: the options
  *
- * Returns: (nullable) (array zero-terminated=1) (transfer none): registries
- *   searched for unqualified image names
+ * Returns: (nullable) (array zero-terminated=1) (transfer none): registry
+ *   entries, each a bare host or a JSON object (see boxlite-options.h)
  */
 const char *const *
 boxlite_options_get_image_registries (BoxliteOptions *self)
@@ -85,7 +88,12 @@ boxlite_options_get_image_registries (BoxliteOptions *self)
 /**
  * boxlite_options_set_image_registries:
  * @self: the options
- * @registries: (nullable) (array zero-terminated=1): registry hosts
+ * @registries: (nullable) (array zero-terminated=1): registry entries, each
+ *   a bare host (searched for unqualified names) or a JSON object with
+ *   "host", "transport", "skip_verify", "search" and "auth"
+ *
+ * Entries are checked by boxlite_options_validate(), which the runtime
+ * runs before it uses them.
  */
 void
 boxlite_options_set_image_registries (BoxliteOptions *self, const char *const *registries)
@@ -93,4 +101,32 @@ boxlite_options_set_image_registries (BoxliteOptions *self, const char *const *r
     g_return_if_fail (BOXLITE_IS_OPTIONS (self));
     g_strfreev (self->image_registries);
     self->image_registries = g_strdupv ((char **) registries);
+}
+
+/**
+ * boxlite_options_validate:
+ * @self: the options
+ * @error: return location for a #GError
+ *
+ * Checks every image registry entry.
+ *
+ * Returns: %TRUE when the options can be used, else %FALSE with @error set
+ *   to %BOXLITE_ERROR_INVALID_ARGUMENT naming the entry (by position, never
+ *   by its secrets)
+ */
+gboolean
+boxlite_options_validate (BoxliteOptions *self, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_OPTIONS (self), FALSE);
+
+    for (guint i = 0; self->image_registries && self->image_registries[i]; i++) {
+        g_autoptr (BlRegistryEntry) entry =
+            bl_registry_entry_parse (self->image_registries[i], error);
+
+        if (!entry) {
+            g_prefix_error (error, "image registry %u: ", i + 1);
+            return FALSE;
+        }
+    }
+    return TRUE;
 }

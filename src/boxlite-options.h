@@ -1,4 +1,21 @@
-/* boxlite-options.h: settings of a runtime. */
+/* boxlite-options.h: settings of a runtime.
+ *
+ * Image registries: each element of image-registries is one registry
+ * entry, either a bare host ("quay.io", searched for unqualified image
+ * names) or a JSON object:
+ *   {"host": "registry.example:5000",
+ *    "transport": "https" | "http",   (default: https, http on loopback)
+ *    "skip_verify": false,            (accept any TLS certificate)
+ *    "search": false,                 (try it for unqualified names)
+ *    "auth": {"kind": "anonymous"} |
+ *            {"kind": "basic", "username": "...", "password": "..."} |
+ *            {"kind": "bearer", "token": "..."}}
+ * The runtime also reads $BOXLITE_HOME/registries.json, a JSON array of
+ * such entries (objects or host strings); for a host named in both, the
+ * option wins. Unqualified names are tried on the search registries in
+ * order, then on docker.io. Passwords and tokens never appear in logs or
+ * error messages.
+ */
 #pragma once
 
 #include <glib-object.h>
@@ -15,5 +32,7 @@ void boxlite_options_set_home_dir (BoxliteOptions *self, const char *home_dir);
 
 const char *const *boxlite_options_get_image_registries (BoxliteOptions *self);
 void boxlite_options_set_image_registries (BoxliteOptions *self, const char *const *registries);
+
+gboolean boxlite_options_validate (BoxliteOptions *self, GError **error);
 
 G_END_DECLS

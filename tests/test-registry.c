@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "boxlite-error.h"
+#include "boxlite-options.h"
 #include "registry-fixture.h"
 #include "registry-private.h"
 
@@ -808,6 +809,28 @@ test_entries_load (void)
 }
 
 static void
+test_options_validate (void)
+{
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    const char *good[] = {"quay.io", "{\"host\": \"localhost:5000\", \"search\": true}", NULL};
+    const char *bad[] = {"quay.io",
+                         "{\"host\": \"x.io\", \"auth\": {\"kind\": \"basic\", "
+                         "\"username\": \"u\", \"password\": \"" PASSWORD "\"",
+                         NULL};
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (boxlite_options_validate (options, &error));
+    boxlite_options_set_image_registries (options, good);
+    g_assert_true (boxlite_options_validate (options, &error));
+    g_assert_no_error (error);
+    boxlite_options_set_image_registries (options, bad);
+    g_assert_false (boxlite_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_assert_true (g_str_has_prefix (error->message, "image registry 2: "));
+    g_assert_null (strstr (error->message, PASSWORD));
+}
+
+static void
 test_challenge_parse (void)
 {
     const char *bad[] = {
@@ -993,6 +1016,7 @@ main (int argc, char **argv)
     g_test_init (&argc, &argv, NULL);
     g_test_add_func ("/registry/entry-parse", test_entry_parse);
     g_test_add_func ("/registry/entries-load", test_entries_load);
+    g_test_add_func ("/registry/options-validate", test_options_validate);
     g_test_add_func ("/registry/challenge-parse", test_challenge_parse);
     g_test_add_func ("/registry/manifest-parse", test_manifest_parse);
     g_test_add_func ("/registry/mutated-replay", test_mutated_replay);
