@@ -12,55 +12,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "boxlite.h"
-
-static int
-compare_double (gconstpointer a, gconstpointer b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-median (GArray *values)
-{
-    g_array_sort (values, compare_double);
-    return g_array_index (values, double, values->len / 2);
-}
-
-static double
-now (void)
-{
-    return g_get_monotonic_time () / 1e6;
-}
-
-static void
-check (GError *error)
-{
-    if (error) {
-        g_printerr ("bench: %s\n", error->message);
-        exit (1);
-    }
-}
 
 static double
 first_output (BoxliteRuntime *rt, GStrv *qemu_argv)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
-    double start = now ();
+    /* The floor relaunches QEMU bare, with nobody behind a network socket:
+     * compare without a NIC (bench-net measures the network). */
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    double start = bench_now ();
     g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, options, NULL, NULL, &error);
-    check (error);
+    bench_check (error);
     boxlite_box_start (box, NULL, &error);
-    check (error);
+    bench_check (error);
     const char *argv[] = { "echo", "ready", NULL };
     g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
     g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
-    check (error);
+    bench_check (error);
     char buf[16];
     gssize n = g_input_stream_read (boxlite_execution_get_stdout (exe), buf, sizeof buf, NULL, &error);
-    double elapsed = now () - start;
-    check (error);
+    double elapsed = bench_now () - start;
+    bench_check (error);
     g_assert (n > 0);
     boxlite_execution_wait (exe, NULL, &error);
 
@@ -107,15 +82,15 @@ floor_once (GStrv argv)
     if (comma)
         *comma = '\0';
     g_autoptr (GError) error = NULL;
-    double start = now ();
+    double start = bench_now ();
     GPid pid;
     g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
                    G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, &error);
-    check (error);
+    bench_check (error);
     g_autoptr (GSocketClient) client = g_socket_client_new ();
     g_autoptr (GSocketAddress) address = g_unix_socket_address_new (sock);
     g_autoptr (GSocketConnection) conn = NULL;
-    while (!conn && now () - start < 60) {
+    while (!conn && bench_now () - start < 60) {
         conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, NULL);
         if (!conn)
             g_usleep (1000);
@@ -123,8 +98,8 @@ floor_once (GStrv argv)
     g_assert (conn);
     guint8 byte;
     g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), &byte, 1, NULL, &error);
-    double elapsed = now () - start;
-    check (error);
+    double elapsed = bench_now () - start;
+    bench_check (error);
     kill (pid, SIGKILL);
     waitpid (pid, NULL, 0);
     g_unlink (sock);
@@ -143,7 +118,7 @@ main (int argc, char **argv)
 
     boxlite_options_set_home_dir (options, home);
     g_autoptr (BoxliteRuntime) rt = boxlite_runtime_new (options, &error);
-    check (error);
+    bench_check (error);
 
     /* Warm-up: builds the image's disk and the initramfs once. */
     first_output (rt, &qemu_argv);
@@ -157,7 +132,7 @@ main (int argc, char **argv)
     /* The floor reuses a stopped box's disk and the same command line. */
     g_autoptr (BoxliteBoxOptions) box_options = boxlite_box_options_new ();
     g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, box_options, "floor", NULL, &error);
-    check (error);
+    bench_check (error);
     g_autofree char *dir = g_build_filename (home, "boxes", boxlite_box_get_id (box), NULL);
     for (guint i = 0; qemu_argv && qemu_argv[i]; i++) {
         /* Point every per-box path of the warm-up box at this one. */
@@ -178,26 +153,26 @@ main (int argc, char **argv)
     }
 
     boxlite_box_start (box, NULL, &error);
-    check (error);
+    bench_check (error);
     GArray *trips = g_array_new (FALSE, FALSE, sizeof (double));
     for (guint i = 0; i < 20; i++) {
         const char *true_argv[] = { "true", NULL };
         g_autoptr (BoxliteCommand) cmd = boxlite_command_new (true_argv);
-        double start = now ();
+        double start = bench_now ();
         g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
-        check (error);
+        bench_check (error);
         boxlite_execution_wait (exe, NULL, &error);
-        check (error);
-        double t = now () - start;
+        bench_check (error);
+        double t = bench_now () - start;
         g_array_append_val (trips, t);
     }
     boxlite_box_stop (box, FALSE, NULL, NULL);
 
-    double boot = median (boots);
+    double boot = bench_median (boots);
     g_print ("create+start -> first exec output: median %.3f s of %u (TCG)\n", boot, runs);
-    g_print ("exec round trip (true) on a running box: median %.1f ms of 20\n", median (trips) * 1000);
+    g_print ("exec round trip (true) on a running box: median %.1f ms of 20\n", bench_median (trips) * 1000);
     if (floors->len) {
-        double fl = median (floors);
+        double fl = bench_median (floors);
         g_print ("floor, same QEMU command line bare -> agent ready: median %.3f s of %u\n", fl, runs);
         g_print ("ratio boxlite / floor: %.2f\n", boot / fl);
     }

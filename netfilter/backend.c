@@ -25,6 +25,9 @@
  * are dropped, as a full NIC queue would (TCP retransmits). */
 #define OUT_QUEUE_MAX (4u * 1024 * 1024)
 #define FRAME_HEADER 4
+/* Queued bytes for QEMU that are written at once, without waiting for
+ * libslirp to return. */
+#define FLUSH_AT (256u * 1024)
 /* Where libslirp's (disabled) DNS relay sits: in the subnet, used by
  * nothing, dropped by the filter. */
 #define SLIRP_DNS_PARKED_ADDR "192.168.127.3"
@@ -59,7 +62,8 @@ struct _BlNetBackend {
     GSource *write_source;
     guint8 *in;     /* FRAME_HEADER + BL_NET_MAX_FRAME bytes */
     gsize in_len;
-    GByteArray *out;
+    GByteArray *out; /* frames for QEMU, from out_off on */
+    gsize out_off;
     guint64 dropped_out;
 };
 
@@ -85,6 +89,7 @@ link_close (BlNetBackend *net)
     net->conn_fd = -1;
     net->in_len = 0;
     g_byte_array_set_size (net->out, 0);
+    net->out_off = 0;
 }
 
 static void
@@ -100,8 +105,9 @@ static gboolean on_writable (int fd, GIOCondition condition, gpointer user_data)
 static void
 link_flush (BlNetBackend *net)
 {
-    while (net->conn_fd >= 0 && net->out->len > 0) {
-        ssize_t n = send (net->conn_fd, net->out->data, net->out->len, MSG_NOSIGNAL);
+    while (net->conn_fd >= 0 && net->out->len > net->out_off) {
+        ssize_t n = send (net->conn_fd, net->out->data + net->out_off,
+                          net->out->len - net->out_off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -110,10 +116,19 @@ link_flush (BlNetBackend *net)
             link_broken (net, n < 0 ? g_strerror (errno) : "short write");
             return;
         }
-        g_byte_array_remove_range (net->out, 0, (guint) n);
+        net->out_off += (gsize) n;
     }
     if (net->conn_fd < 0)
         return;
+    /* Sent bytes are dropped from the front only now and then, not after
+     * every write: a partial write of a large queue then costs no copy. */
+    if (net->out_off == net->out->len) {
+        g_byte_array_set_size (net->out, 0);
+        net->out_off = 0;
+    } else if (net->out_off > net->out->len / 2) {
+        g_byte_array_remove_range (net->out, 0, (guint) net->out_off);
+        net->out_off = 0;
+    }
     if (net->out->len > 0 && !net->write_source) {
         net->write_source = g_unix_fd_source_new (net->conn_fd, G_IO_OUT);
         g_source_set_callback (net->write_source, G_SOURCE_FUNC (on_writable), net, NULL);
@@ -188,6 +203,7 @@ on_readable (int fd, GIOCondition condition, gpointer user_data)
         link_broken (net, "a frame length out of range");
         return G_SOURCE_REMOVE;
     }
+    link_flush (net);
     return net->conn_fd >= 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
@@ -226,7 +242,7 @@ cb_send_packet (const void *buf, size_t len, void *opaque)
 
     if (net->conn_fd < 0 || len == 0 || len > BL_NET_MAX_FRAME)
         return (ssize_t) len; /* no NIC to deliver to: dropped */
-    if (net->out->len + FRAME_HEADER + len > OUT_QUEUE_MAX) {
+    if (net->out->len - net->out_off + FRAME_HEADER + len > OUT_QUEUE_MAX) {
         if (net->dropped_out++ % 1000 == 0)
             g_message ("QEMU is not reading; dropped %" G_GUINT64_FORMAT " frames",
                        net->dropped_out);
@@ -237,7 +253,10 @@ cb_send_packet (const void *buf, size_t len, void *opaque)
     };
     g_byte_array_append (net->out, header, sizeof header);
     g_byte_array_append (net->out, buf, (guint) len);
-    link_flush (net);
+    /* Frames libslirp makes in one go (a window of TCP data) leave in one
+     * write: the callers flush when libslirp returns to them. */
+    if (net->out->len - net->out_off >= FLUSH_AT)
+        link_flush (net);
     return (ssize_t) len;
 }
 
@@ -289,7 +308,9 @@ on_timer (gpointer user_data)
 
     /* The callback may re-arm (or free) the timer: forget this expiry first. */
     g_clear_pointer (&t->source, g_source_unref);
-    t->cb (t->cb_opaque);
+    BlNetBackend *net = t->net;
+    t->cb (t->cb_opaque); /* may free t */
+    link_flush (net);
     return G_SOURCE_REMOVE;
 }
 
@@ -432,6 +453,7 @@ slirp_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data
     SlirpSource *s = (SlirpSource *) source;
 
     slirp_pollfds_poll (s->net->slirp, 0, get_revents, s);
+    link_flush (s->net);
     return G_SOURCE_CONTINUE;
 }
 
@@ -488,7 +510,10 @@ ipv4 (const char *text)
 static void
 filter_to_guest (const uint8_t *frame, size_t len, gpointer user_data)
 {
+    /* Answers the filter makes (DNS, resets) may come from a lookup's
+     * callback, after which nobody else flushes. */
     cb_send_packet (frame, len, user_data);
+    link_flush (user_data);
 }
 
 static void

@@ -258,7 +258,7 @@ read_net_log_file (const char *path, GPtrArray *lines, GError **error)
     g_auto (GStrv) split = g_strsplit (text, "\n", -1);
     for (guint i = 0; split[i]; i++) {
         if (*split[i])
-            g_ptr_array_add (lines, g_steal_pointer (&split[i]));
+            g_ptr_array_add (lines, g_strdup (split[i]));
     }
     return TRUE;
 }
