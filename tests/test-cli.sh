@@ -232,6 +232,26 @@ test_network_flags() {
     check "no box left by refused network flags" "" "$(bl ps -aq)"
 }
 
+# An allowlist, a name it does not list, and what `netlog` says of it.
+test_netlog() {
+    local out
+    bl run -d --name cli-net --allow-net allowed.test -- true >/dev/null
+    out=$(bl exec cli-net -- python3 -c \
+        'import socket; print(socket.gethostbyname("blocked.test"))')
+    check "a name not listed resolves to the sinkhole" "0.0.0.0" "$out"
+    out=$(bl netlog cli-net)
+    if grep -q "^TIME " <<<"$out" && grep -q " dns .*sinkholed .*not-listed .*blocked.test A" <<<"$out"; then
+        pass "netlog shows the sinkholed name"
+    else
+        fail "netlog output: $out"
+    fi
+    out=$(bl netlog --json cli-net | grep -c '"name":"blocked.test"')
+    check "netlog --json has one entry per answer" 1 "$out"
+    check "inspect shows the allowlist" 1 \
+        "$(bl inspect cli-net | grep -c '"allowed.test"')"
+    quiet bl rm -f cli-net
+}
+
 test_help
 test_unknown_box
 test_network_flags
@@ -242,6 +262,7 @@ test_run_stdin
 test_run_options
 test_detached
 test_create_start
+test_netlog
 
 if ((failures > 0)); then
     echo "$failures check(s) failed" >&2
