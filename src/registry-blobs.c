@@ -353,6 +353,19 @@ stream_body (Fetch *fetch, GInputStream *stream, int fd, goffset at, GChecksum *
     }
 }
 
+/* Closes @fd after a failed fetch, removing @partial when it holds
+ * nothing worth resuming. Returns: FALSE. */
+static gboolean
+drop_partial (int fd, const char *partial)
+{
+    struct stat st;
+
+    if (fstat (fd, &st) == 0 && st.st_size == 0)
+        unlink (partial);
+    close (fd);
+    return FALSE;
+}
+
 /* Fetches one blob into .partial-<hex> (resuming what is there), verifies
  * it and renames it into place. Call with the blob's lock held. */
 static gboolean
@@ -376,10 +389,8 @@ fetch_locked (Fetch *fetch, SoupSession *session, const BlDescriptor *desc, GErr
         have = 0;
     stream = get_blob (fetch, session, desc, have, &msg, error);
     start = stream ? body_start (fetch, msg, desc, have, error) : -1;
-    if (start < 0 || ftruncate (fd, start) < 0 || lseek (fd, start, SEEK_SET) < 0) {
-        close (fd);
-        return FALSE;
-    }
+    if (start < 0 || ftruncate (fd, start) < 0 || lseek (fd, start, SEEK_SET) < 0)
+        return drop_partial (fd, partial);
     if (start != have)
         g_checksum_reset (sum);
     if (start > 0)
@@ -396,10 +407,8 @@ fetch_locked (Fetch *fetch, SoupSession *session, const BlDescriptor *desc, GErr
         unlink (partial);
         got = -1;
     }
-    if (got < 0) {
-        close (fd);
-        return FALSE;
-    }
+    if (got < 0)
+        return drop_partial (fd, partial);
     return commit_blob (fd, partial, fetch->blobs_dir, desc->digest, error);
 }
 
