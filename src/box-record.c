@@ -49,8 +49,8 @@ bl_box_state_from_string (const char *text, BoxliteBoxState *state)
     return FALSE;
 }
 
-static char *
-now_iso8601 (void)
+char *
+bl_now_iso8601 (void)
 {
     g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
     return g_date_time_format_iso8601 (now);
@@ -63,7 +63,7 @@ bl_record_new (const char *id, const char *name, JsonNode *options)
 
     record->id = g_strdup (id);
     record->name = g_strdup (name);
-    record->created_at = now_iso8601 ();
+    record->created_at = bl_now_iso8601 ();
     record->options = options ? json_node_copy (options) : json_node_new (JSON_NODE_NULL);
     record->state = BOXLITE_BOX_STATE_CONFIGURED;
     return record;
@@ -81,6 +81,9 @@ bl_record_free (BlRecord *record)
     g_free (record->started_at);
     g_free (record->finished_at);
     g_free (record->error);
+    g_free (record->image);
+    g_free (record->image_id);
+    g_free (record->image_digest);
     g_free (record);
 }
 
@@ -124,6 +127,9 @@ bl_record_load (const char *box_dir, GError **error)
     record->started_at = g_strdup (member_string (obj, "started_at"));
     record->finished_at = g_strdup (member_string (obj, "finished_at"));
     record->error = g_strdup (member_string (obj, "error"));
+    record->image = g_strdup (member_string (obj, "image"));
+    record->image_id = g_strdup (member_string (obj, "image_id"));
+    record->image_digest = g_strdup (member_string (obj, "image_digest"));
     if (json_object_has_member (obj, "monitor_pid"))
         record->monitor_pid = (gint) json_object_get_int_member (obj, "monitor_pid");
     JsonNode *options = json_object_get_member (obj, "options");
@@ -157,6 +163,9 @@ bl_record_save (const char *box_dir, const BlRecord *record, GError **error)
     add_nullable_string (b, "started_at", record->started_at);
     add_nullable_string (b, "finished_at", record->finished_at);
     add_nullable_string (b, "error", record->error);
+    add_nullable_string (b, "image", record->image);
+    add_nullable_string (b, "image_id", record->image_id);
+    add_nullable_string (b, "image_digest", record->image_digest);
     json_builder_set_member_name (b, "options");
     json_builder_add_value (b, json_node_copy (record->options));
     json_builder_end_object (b);
@@ -214,11 +223,11 @@ bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pi
         /* Resuming a paused box is not a new start. */
         if (state == BOXLITE_BOX_STATE_RUNNING && previous != BOXLITE_BOX_STATE_PAUSED) {
             g_free (record->started_at);
-            record->started_at = now_iso8601 ();
+            record->started_at = bl_now_iso8601 ();
             g_clear_pointer (&record->finished_at, g_free);
         } else if (state == BOXLITE_BOX_STATE_STOPPED || state == BOXLITE_BOX_STATE_CRASHED) {
             g_free (record->finished_at);
-            record->finished_at = now_iso8601 ();
+            record->finished_at = bl_now_iso8601 ();
         }
         ok = bl_record_save (box_dir, record, error);
     }

@@ -22,6 +22,9 @@ typedef struct {
     char *started_at;    /* nullable */
     char *finished_at;   /* nullable */
     char *error;         /* why it crashed or failed to boot; nullable */
+    char *image;         /* canonical reference of its image; nullable */
+    char *image_id;      /* that image's id (config digest); nullable */
+    char *image_digest;  /* that image's manifest digest; nullable */
 } BlRecord;
 
 BlRecord *bl_record_new (const char *id, const char *name, JsonNode *options);
@@ -40,6 +43,9 @@ void bl_record_unlock (int fd);
  * started/finished stamps that go with the state. */
 gboolean bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
                               const char *error_message, GError **error);
+
+/* The current time, ISO 8601 in UTC. Returns: (transfer full). */
+char *bl_now_iso8601 (void);
 
 /* Running or paused: a monitor owns the box. */
 gboolean bl_box_state_is_live (BoxliteBoxState state);

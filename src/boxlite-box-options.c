@@ -3,6 +3,7 @@
 
 #include "boxlite-error.h"
 #include "boxlite-private.h"
+#include "image-ref.h"
 #include "netspec.h"
 
 #define DEFAULT_CPUS 1
@@ -15,6 +16,7 @@
 struct _BoxliteBoxOptions {
     GObject parent_instance;
     char *rootfs;
+    char *image;
     guint cpus;
     guint memory_mib;
     guint disk_size_gb;
@@ -39,6 +41,7 @@ boxlite_box_options_finalize (GObject *object)
     BoxliteBoxOptions *self = BOXLITE_BOX_OPTIONS (object);
 
     g_free (self->rootfs);
+    g_free (self->image);
     g_strfreev (self->env);
     g_free (self->working_dir);
     g_free (self->user);
@@ -115,12 +118,15 @@ boxlite_box_options_new (void)
     }
 
 /* Accessors are generated; their documentation lives in the header's order:
- * rootfs is an image reference or a local root filesystem (directory or tar
- * archive), NULL for the built-in default image; working_dir and user are the
- * defaults for every command; env entries are KEY=VALUE; entrypoint and cmd
+ * rootfs is a local root filesystem (directory or tar archive) and image an
+ * image reference (pulled on first use), both NULL for the built-in default
+ * image; working_dir and user are the defaults for every command (a box
+ * made from an image inherits the image's where they are NULL); env entries
+ * are KEY=VALUE; entrypoint and cmd
  * are what `boxlite run` runs when given no command; disk_size_gb 0 means the
  * image's size plus the default free space. */
 STRING_ACCESSORS (rootfs)
+STRING_ACCESSORS (image)
 STRING_ACCESSORS (working_dir)
 STRING_ACCESSORS (user)
 STRV_ACCESSORS (env)
@@ -249,6 +255,16 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
                      MAX_DISK_SIZE_GB);
         return FALSE;
     }
+    if (self->image && self->rootfs) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "give an image or a root filesystem, not both");
+        return FALSE;
+    }
+    if (self->image) {
+        g_autoptr (BlImageRef) ref = bl_image_ref_parse (self->image, error);
+        if (!ref)
+            return FALSE;
+    }
     if (self->working_dir && !g_path_is_absolute (self->working_dir)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "working directory '%s' is not an absolute path", self->working_dir);
@@ -335,6 +351,7 @@ bl_box_options_to_json (BoxliteBoxOptions *self)
 
     json_builder_begin_object (b);
     add_string (b, "rootfs", self->rootfs);
+    add_string (b, "image", self->image);
     json_builder_set_member_name (b, "cpus");
     json_builder_add_int_value (b, self->cpus);
     json_builder_set_member_name (b, "memory_mib");
@@ -400,6 +417,7 @@ bl_box_options_from_json (JsonNode *node, GError **error)
     }
     JsonObject *obj = json_node_get_object (node);
     self->rootfs = get_string (obj, "rootfs");
+    self->image = get_string (obj, "image");
     self->cpus = (guint) json_object_get_int_member_with_default (obj, "cpus", DEFAULT_CPUS);
     self->memory_mib =
         (guint) json_object_get_int_member_with_default (obj, "memory_mib", DEFAULT_MEMORY_MIB);

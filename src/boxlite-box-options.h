@@ -14,6 +14,8 @@ BoxliteBoxOptions *boxlite_box_options_new (void);
 
 const char *boxlite_box_options_get_rootfs (BoxliteBoxOptions *self);
 void boxlite_box_options_set_rootfs (BoxliteBoxOptions *self, const char *rootfs);
+const char *boxlite_box_options_get_image (BoxliteBoxOptions *self);
+void boxlite_box_options_set_image (BoxliteBoxOptions *self, const char *image);
 guint boxlite_box_options_get_cpus (BoxliteBoxOptions *self);
 void boxlite_box_options_set_cpus (BoxliteBoxOptions *self, guint cpus);
 guint boxlite_box_options_get_memory_mib (BoxliteBoxOptions *self);

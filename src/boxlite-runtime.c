@@ -8,7 +8,9 @@
 
 #include "box-record.h"
 #include "boxlite-error.h"
+#include "boxlite-image-private.h"
 #include "boxlite-private.h"
+#include "registry.h"
 
 struct _BoxliteRuntime {
     GObject parent_instance;
@@ -17,7 +19,17 @@ struct _BoxliteRuntime {
     GMutex lock;
     BlClient *client;       /* started on first use */
     GHashTable *lifelines;  /* box id -> fd (GINT_TO_POINTER) */
+    BlImageStore *images;
+    GPtrArray *registries;  /* of BlRegistryEntry */
+    GStrv search;           /* hosts of the search registries */
 };
+
+enum {
+    SIGNAL_PULL_PROGRESS,
+    N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (BoxliteRuntime, boxlite_runtime, G_TYPE_OBJECT)
 
@@ -35,6 +47,9 @@ boxlite_runtime_finalize (GObject *object)
     /* Closing the lifelines is what stops this runtime's non-detached boxes. */
     g_hash_table_unref (self->lifelines);
     bl_client_free (self->client);
+    bl_image_store_free (self->images);
+    g_clear_pointer (&self->registries, g_ptr_array_unref);
+    g_strfreev (self->search);
     g_free (self->home_dir);
     g_free (self->boxes_dir);
     g_mutex_clear (&self->lock);
@@ -45,6 +60,23 @@ static void
 boxlite_runtime_class_init (BoxliteRuntimeClass *klass)
 {
     G_OBJECT_CLASS (klass)->finalize = boxlite_runtime_finalize;
+
+    /**
+     * BoxliteRuntime::pull-progress:
+     * @self: the runtime
+     * @digest: the blob being fetched ("sha256:…")
+     * @done: bytes of it fetched so far
+     * @total: its size in bytes
+     *
+     * Emitted while an image is pulled, on the thread-default main context
+     * of the caller of boxlite_runtime_pull_image_async() (or
+     * boxlite_runtime_create_async()), or on the calling thread for the
+     * blocking calls. Reports of one blob are at least 100 ms apart, except
+     * the one that completes it.
+     */
+    signals[SIGNAL_PULL_PROGRESS] =
+        g_signal_new ("pull-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 static void
@@ -83,6 +115,20 @@ boxlite_runtime_new (BoxliteOptions *options, GError **error)
         return NULL;
     }
     g_chmod (self->home_dir, 0700);
+    self->images = bl_image_store_new (self->home_dir, error);
+    if (!self->images)
+        return NULL;
+    self->registries = bl_registry_entries_load (
+        self->home_dir, options ? boxlite_options_get_image_registries (options) : NULL, error);
+    if (!self->registries)
+        return NULL;
+    g_autoptr (GStrvBuilder) search = g_strv_builder_new ();
+    for (guint i = 0; i < self->registries->len; i++) {
+        BlRegistryEntry *entry = self->registries->pdata[i];
+        if (entry->search)
+            g_strv_builder_add (search, entry->host);
+    }
+    self->search = g_strv_builder_end (search);
     return g_steal_pointer (&self);
 }
 
@@ -109,6 +155,31 @@ const char *
 bl_runtime_get_cache_dir (BoxliteRuntime *self)
 {
     return self->home_dir;
+}
+
+BlImageStore *
+bl_runtime_get_image_store (BoxliteRuntime *self)
+{
+    return self->images;
+}
+
+GPtrArray *
+bl_runtime_get_registries (BoxliteRuntime *self)
+{
+    return self->registries;
+}
+
+const char *const *
+bl_runtime_get_search_registries (BoxliteRuntime *self)
+{
+    return (const char *const *) self->search;
+}
+
+void
+bl_runtime_emit_pull_progress (BoxliteRuntime *self, const char *digest, guint64 done,
+                               guint64 total)
+{
+    g_signal_emit (self, signals[SIGNAL_PULL_PROGRESS], 0, digest, done, total);
 }
 
 BlClient *
@@ -177,6 +248,32 @@ load_records (BoxliteRuntime *self, GError **error)
     return records;
 }
 
+gboolean
+bl_runtime_image_users (BoxliteRuntime *self, BlImageUsers *users, GError **error)
+{
+    g_autoptr (GPtrArray) records = load_records (self, error);
+
+    if (!records)
+        return FALSE;
+    users->ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    users->digests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < records->len; i++) {
+        BlRecord *r = records->pdata[i];
+        if (r->image_id)
+            g_hash_table_add (users->ids, g_strdup (r->image_id));
+        if (r->image_digest)
+            g_hash_table_add (users->digests, g_strdup (r->image_digest));
+    }
+    return TRUE;
+}
+
+void
+bl_image_users_clear (BlImageUsers *users)
+{
+    g_clear_pointer (&users->ids, g_hash_table_unref);
+    g_clear_pointer (&users->digests, g_hash_table_unref);
+}
+
 static BlRecord *
 find_record (GPtrArray *records, const char *id_or_name, GError **error)
 {
@@ -233,7 +330,8 @@ new_box_id (void)
 /* Claims the name and writes the record, under the home-wide lock so that two
  * processes cannot create two boxes with one name. */
 static char *
-register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name, GError **error)
+register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, BoxliteImage *image,
+              const char *name, GError **error)
 {
     g_autofree char *id = new_box_id ();
     g_autofree char *default_name = g_strdup_printf ("box-%.8s", id);
@@ -270,6 +368,13 @@ register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name
     }
     if (ok) {
         g_autoptr (BlRecord) record = bl_record_new (id, name, options_json);
+        if (image) {
+            /* Recorded before the disk exists, so that a prune running
+             * meanwhile keeps the image. */
+            record->image = g_strdup (boxlite_image_get_reference (image));
+            record->image_id = g_strdup (boxlite_image_get_id (image));
+            record->image_digest = g_strdup (boxlite_image_get_digest (image));
+        }
         ok = bl_record_save (box_dir, record, error);
     }
     bl_record_unlock (lock);
@@ -284,40 +389,46 @@ remove_box_dir (const char *box_dir)
     return rm && g_subprocess_wait_check (rm, NULL, NULL);
 }
 
-/**
- * boxlite_runtime_create:
- * @self: the runtime
- * @options: how to make the box
- * @name: (nullable): a unique name, or %NULL for one made from the id
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Creates a box: its record, and its disk as a copy-on-write overlay over the
- * root filesystem's shared image (built the first time that root filesystem
- * is used). The box is not started.
- *
- * Returns: (transfer full): the box, or %NULL with @error set
- */
-BoxliteBox *
-boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
-                        GCancellable *cancellable, GError **error)
+/* The shared read-only disk a new box's overlay sits on. */
+static char *
+base_disk (BoxliteRuntime *self, BoxliteImage *image, const char *rootfs,
+           GCancellable *cancellable, GError **error)
 {
-    g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), NULL);
-    g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (options), NULL);
+    if (image)
+        return bl_image_store_disk (self->images, boxlite_image_get_id (image),
+                                    boxlite_image_get_digest (image), cancellable, error);
+    return bl_disk_base_image (bl_runtime_get_cache_dir (self), rootfs, cancellable, error);
+}
+
+static BoxliteBox *
+create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
+            GMainContext *progress_context, GCancellable *cancellable, GError **error)
+{
+    const char *reference = boxlite_box_options_get_image (options);
+    g_autoptr (BoxliteImage) image = NULL;
+    g_autoptr (BoxliteBoxOptions) effective = NULL;
+    g_autofree char *rootfs = NULL;
 
     if (!boxlite_box_options_validate (options, error))
         return NULL;
-    g_autofree char *rootfs = g_strdup (boxlite_box_options_get_rootfs (options));
-    if (!rootfs && !(rootfs = bl_path_default_image (error)))
-        return NULL;
+    if (reference) {
+        image = bl_runtime_resolve_image (self, reference, progress_context, cancellable, error);
+        if (!image)
+            return NULL;
+        effective = bl_image_apply_defaults (image, options);
+    } else {
+        rootfs = g_strdup (boxlite_box_options_get_rootfs (options));
+        if (!rootfs && !(rootfs = bl_path_default_image (error)))
+            return NULL;
+        effective = g_object_ref (options);
+    }
 
-    g_autofree char *id = register_box (self, options, name, error);
+    g_autofree char *id = register_box (self, effective, image, name, error);
     if (!id)
         return NULL;
     g_autofree char *box_dir = g_build_filename (self->boxes_dir, id, NULL);
     g_autofree char *overlay = g_build_filename (box_dir, "disk.qcow2", NULL);
-    g_autofree char *base =
-        bl_disk_base_image (bl_runtime_get_cache_dir (self), rootfs, cancellable, error);
+    g_autofree char *base = base_disk (self, image, rootfs, cancellable, error);
     if (!base ||
         !bl_disk_create_overlay (base, overlay, boxlite_box_options_get_disk_size_gb (options),
                                  cancellable, error)) {
@@ -330,13 +441,40 @@ boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options, const 
     return box_from_record (self, record, error);
 }
 
+/**
+ * boxlite_runtime_create:
+ * @self: the runtime
+ * @options: how to make the box
+ * @name: (nullable): a unique name, or %NULL for one made from the id
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Creates a box: its record, and its disk as a copy-on-write overlay over the
+ * root filesystem's shared image (built the first time that root filesystem
+ * is used). With an image reference in @options, the image is pulled first
+ * when the store lacks it, and the box inherits its Env, WorkingDir, User,
+ * Entrypoint and Cmd where @options gives none. The box is not started.
+ *
+ * Returns: (transfer full): the box, or %NULL with @error set
+ */
+BoxliteBox *
+boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
+                        GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), NULL);
+    g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (options), NULL);
+
+    return create_box (self, options, name, NULL, cancellable, error);
+}
+
 static void
 create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
     BoxliteBoxOptions *options = g_object_get_data (G_OBJECT (task), "options");
     const char *name = task_data;
     GError *error = NULL;
-    BoxliteBox *box = boxlite_runtime_create (source, options, name, cancellable, &error);
+    BoxliteBox *box =
+        create_box (source, options, name, g_task_get_context (task), cancellable, &error);
 
     if (box)
         g_task_return_pointer (task, box, g_object_unref);

@@ -9,6 +9,7 @@
 #include "boxlite-enum-types.h"
 #include "boxlite-error.h"
 #include "boxlite-execution.h"
+#include "boxlite-image.h"
 #include "boxlite-options.h"
 #include "boxlite-runtime.h"
 #undef BOXLITE_INSIDE

@@ -1,0 +1,528 @@
+/* test-image.c: the image store with real layouts (make-layout.py), real
+ * skopeo archives, real boxes booted from the images, and a real registry
+ * on loopback. */
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "boxlite.h"
+#include "registry-fixture.h"
+#include "test-util.h"
+
+typedef struct {
+    char *home;
+    char *scratch;
+    BoxliteRuntime *runtime;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, G_GNUC_UNUSED gconstpointer data)
+{
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    f->home = g_dir_make_tmp ("boxlite-image-XXXXXX", &error);
+    g_assert_no_error (error);
+    f->scratch = g_dir_make_tmp ("boxlite-image-src-XXXXXX", &error);
+    g_assert_no_error (error);
+    boxlite_options_set_home_dir (options, f->home);
+    f->runtime = boxlite_runtime_new (options, &error);
+    g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture *f, G_GNUC_UNUSED gconstpointer data)
+{
+    g_autoptr (GList) boxes = boxlite_runtime_list (f->runtime, NULL);
+
+    for (GList *l = boxes; l; l = l->next) {
+        boxlite_runtime_remove (f->runtime, boxlite_box_get_id (l->data), TRUE, NULL);
+        g_object_unref (l->data);
+    }
+    g_clear_object (&f->runtime);
+    bl_test_rm_rf (f->home);
+    bl_test_rm_rf (f->scratch);
+    g_free (f->home);
+    g_free (f->scratch);
+}
+
+/* Writes the layout @preset under the scratch dir; returns its path. */
+static char *
+make_layout (Fixture *f, const char *preset, const char *const *extra)
+{
+    g_autofree char *dir = g_build_filename (f->scratch, preset, NULL);
+    g_autoptr (GError) error = NULL;
+    g_autofree char *digest = bl_test_make_layout (dir, preset, extra, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (digest);
+    return g_steal_pointer (&dir);
+}
+
+static BoxliteImage *
+import (Fixture *f, const char *preset, const char *reference)
+{
+    g_autofree char *dir = make_layout (f, preset, NULL);
+    g_autoptr (GError) error = NULL;
+    BoxliteImage *image = boxlite_runtime_import_image (f->runtime, dir, reference, NULL, &error);
+
+    g_assert_no_error (error);
+    return image;
+}
+
+static BoxliteBox *
+start_box (Fixture *f, const char *image, const char *const *env)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_image (options, image);
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    boxlite_box_options_set_env (options, env);
+    BoxliteBox *box = boxlite_runtime_create (f->runtime, options, NULL, NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    return box;
+}
+
+/* Files in @dir (not recursive), as a count; 0 when it does not exist. */
+static guint
+count_entries (const char *dir)
+{
+    g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+    guint n = 0;
+
+    while (d && g_dir_read_name (d))
+        n++;
+    return n;
+}
+
+static char *
+store_path (Fixture *f, const char *what)
+{
+    return g_build_filename (f->home, "images", what, NULL);
+}
+
+static void
+assert_store_empty (Fixture *f)
+{
+    g_autoptr (GList) images = boxlite_runtime_list_images (f->runtime, NULL);
+    g_autofree char *blobs = store_path (f, "blobs/sha256");
+    g_autofree char *rootfs = store_path (f, "rootfs");
+    g_autofree char *disks = store_path (f, "disks");
+
+    g_assert_null (images);
+    g_assert_cmpuint (count_entries (blobs), ==, 0);
+    g_assert_cmpuint (count_entries (rootfs), ==, 0);
+    g_assert_cmpuint (count_entries (disks), ==, 0);
+}
+
+static gboolean
+strv_has (const char *const *strv, const char *item)
+{
+    return strv && g_strv_contains (strv, item);
+}
+
+static void
+test_import_layout (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpstr (boxlite_image_get_reference (image), ==, "docker.io/library/simple:1");
+    g_assert_true (g_str_has_prefix (boxlite_image_get_id (image), "sha256:"));
+    g_assert_cmpuint (g_strv_length ((char **)boxlite_image_get_layers (image)), ==, 1);
+    g_assert_true (strv_has (boxlite_image_get_env (image), "FOO=bar"));
+    g_assert_cmpstr (boxlite_image_get_cmd (image)[0], ==, "sh");
+    g_assert_cmpuint (boxlite_image_get_size (image), >, 100000);
+
+    g_autolist (BoxliteImage) images = boxlite_runtime_list_images (f->runtime, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_list_length (images), ==, 1);
+    g_assert_cmpstr (boxlite_image_get_id (images->data), ==, boxlite_image_get_id (image));
+
+    /* By short name, by id and by id prefix. */
+    const char *id = boxlite_image_get_id (image);
+    g_autofree char *prefix = g_strndup (id + 7, 12);
+    const char *names[] = {"simple:1", "docker.io/library/simple:1", id, prefix};
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+        g_autoptr (BoxliteImage) found =
+            boxlite_runtime_inspect_image (f->runtime, names[i], &error);
+        g_assert_no_error (error);
+        g_assert_cmpstr (boxlite_image_get_digest (found), ==, boxlite_image_get_digest (image));
+    }
+    g_autoptr (BoxliteImage) missing =
+        boxlite_runtime_inspect_image (f->runtime, "simple:2", &error);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
+
+    g_autofree char *json = boxlite_image_to_json (image);
+    g_autoptr (JsonNode) node = json_from_string (json, NULL);
+    JsonObject *obj = json_node_get_object (node);
+    g_assert_cmpstr (json_object_get_string_member (obj, "id"), ==, id);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "layers")), ==, 1);
+    g_assert_true (
+        json_object_has_member (json_object_get_object_member (obj, "config"), "rootfs"));
+
+    /* One disk for the image, named by its id. */
+    g_autofree char *disk_name = g_strdup_printf ("disks/%s.ext4", id + 7);
+    g_autofree char *disk = store_path (f, disk_name);
+    g_assert_true (g_file_test (disk, G_FILE_TEST_IS_REGULAR));
+}
+
+static void
+test_import_docker_archive (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    g_autofree char *tar = g_build_filename (f->scratch, "simple.tar", NULL);
+    g_autofree char *src = g_strdup_printf ("oci:%s:latest", dir);
+    g_autofree char *dest = g_strdup_printf ("docker-archive:%s:archived:v1", tar);
+    const char *argv[] = {"skopeo", "copy", "-q", src, dest, NULL};
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GSubprocess) skopeo = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
+
+    g_assert_no_error (error);
+    g_subprocess_wait_check (skopeo, NULL, &error);
+    g_assert_no_error (error);
+
+    g_autoptr (BoxliteImage) image =
+        boxlite_runtime_import_image (f->runtime, tar, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (boxlite_image_get_reference (image), ==, "docker.io/library/archived:v1");
+    g_assert_true (strv_has (boxlite_image_get_env (image), "FOO=bar"));
+
+    /* The same config makes the same image id as the layout it came from. */
+    g_autoptr (BoxliteImage) same =
+        boxlite_runtime_import_image (f->runtime, dir, "other:1", NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (boxlite_image_get_id (same), ==, boxlite_image_get_id (image));
+    g_autofree char *disks = store_path (f, "disks");
+    g_assert_cmpuint (count_entries (disks), ==, 1);
+}
+
+static void
+test_traversal_rejected (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "traversal", NULL);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteImage) image =
+        boxlite_runtime_import_image (f->runtime, dir, "evil:1", NULL, &error);
+
+    g_assert_null (image);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_test_message ("refused: %s", error->message);
+    g_assert_nonnull (strstr (error->message, "layer 2"));
+    g_assert_nonnull (strstr (error->message, "escape.txt"));
+    assert_store_empty (f);
+    g_autofree char *escaped = g_build_filename (f->home, "images", "escape.txt", NULL);
+    g_assert_false (g_file_test (escaped, G_FILE_TEST_EXISTS));
+}
+
+/* Flips one byte in the middle of the first layer's blob. */
+static void
+tamper_first_layer (const char *layout)
+{
+    g_autofree char *index_path = g_build_filename (layout, "index.json", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr (GError) error = NULL;
+
+    g_file_get_contents (index_path, &text, NULL, &error);
+    g_assert_no_error (error);
+    g_autoptr (JsonNode) index = json_from_string (text, &error);
+    g_assert_no_error (error);
+    JsonObject *desc = json_array_get_object_element (
+        json_object_get_array_member (json_node_get_object (index), "manifests"), 0);
+    const char *manifest_digest = json_object_get_string_member (desc, "digest");
+    g_autofree char *manifest_path =
+        g_build_filename (layout, "blobs", "sha256", manifest_digest + 7, NULL);
+    g_autofree char *manifest_text = NULL;
+    g_file_get_contents (manifest_path, &manifest_text, NULL, &error);
+    g_assert_no_error (error);
+    g_autoptr (JsonNode) manifest = json_from_string (manifest_text, &error);
+    g_assert_no_error (error);
+    JsonObject *layer = json_array_get_object_element (
+        json_object_get_array_member (json_node_get_object (manifest), "layers"), 0);
+    const char *layer_digest = json_object_get_string_member (layer, "digest");
+    g_autofree char *layer_path =
+        g_build_filename (layout, "blobs", "sha256", layer_digest + 7, NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_file_get_contents (layer_path, &data, &len, &error);
+    g_assert_no_error (error);
+    data[len / 2] ^= 0x01;
+    g_file_set_contents (layer_path, data, (gssize)len, &error);
+    g_assert_no_error (error);
+}
+
+static void
+test_tampered_rejected (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    g_autoptr (GError) error = NULL;
+
+    tamper_first_layer (dir);
+    g_autoptr (BoxliteImage) image =
+        boxlite_runtime_import_image (f->runtime, dir, "tampered:1", NULL, &error);
+    g_assert_null (image);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_test_message ("refused: %s", error->message);
+    g_assert_nonnull (strstr (error->message, "does not match its digest"));
+    assert_store_empty (f);
+}
+
+static void
+test_multilayer_in_box (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) image = import (f, "multilayer", "multi:1");
+    g_autoptr (BoxliteBox) box = start_box (f, "multi:1", NULL);
+    gint code = -1;
+
+    g_autofree char *a = run_simple (box, "test -e /data/a.txt && echo present || echo gone", NULL);
+    g_assert_cmpstr (a, ==, "gone\n");
+    g_autofree char *b = run_simple (box, "cat /data/b.txt", &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_cmpstr (b, ==, "b\n");
+    g_autofree char *keep = run_simple (box, "ls -A /data/keep", NULL);
+    g_assert_cmpstr (keep, ==, "y\n");
+    g_autofree char *y = run_simple (box, "cat /data/keep/y", NULL);
+    g_assert_cmpstr (y, ==, "y\n");
+    g_autofree char *gone =
+        run_simple (box, "test -e /gone.txt && echo present || echo gone", NULL);
+    g_assert_cmpstr (gone, ==, "gone\n");
+    g_autofree char *hello = run_simple (box, "cat /hello.txt", NULL);
+    g_assert_cmpstr (hello, ==, "hello from simple\n");
+    /* No marker of the layers survives into the root filesystem. */
+    g_autofree char *markers =
+        run_simple (box, "ls -A /data /data/keep / | grep -c '^.wh.' || true", NULL);
+    g_assert_cmpstr (markers, ==, "0\n");
+}
+
+/* The backing file of a box's overlay, as qemu-img reports it. */
+static char *
+backing_file (BoxliteBox *box)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *inspect = boxlite_box_inspect (box, &error);
+    g_assert_no_error (error);
+    g_autoptr (JsonNode) node = json_from_string (inspect, &error);
+    g_assert_no_error (error);
+    const char *dir = json_object_get_string_member (json_node_get_object (node), "dir");
+    g_autofree char *overlay = g_build_filename (dir, "disk.qcow2", NULL);
+    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", overlay, NULL};
+    g_autoptr (GSubprocess) proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+    g_assert_no_error (error);
+    g_autofree char *out = NULL;
+    g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+    g_assert_no_error (error);
+    g_autoptr (JsonNode) info = json_from_string (out, &error);
+    g_assert_no_error (error);
+    return g_strdup (
+        json_object_get_string_member (json_node_get_object (info), "backing-filename"));
+}
+
+static void
+test_two_boxes_share_image (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
+    g_autoptr (BoxliteBox) one = start_box (f, "simple:1", NULL);
+    g_autoptr (BoxliteBox) two = start_box (f, "simple:1", NULL);
+
+    g_free (run_simple (one, "echo one > /mine.txt && sync", NULL));
+    g_free (run_simple (two, "echo two > /mine.txt && echo only-two > /two.txt && sync", NULL));
+    g_autofree char *mine_one = run_simple (one, "cat /mine.txt; ls /two.txt 2>/dev/null", NULL);
+    g_autofree char *mine_two = run_simple (two, "cat /mine.txt /two.txt", NULL);
+    g_assert_cmpstr (mine_one, ==, "one\n");
+    g_assert_cmpstr (mine_two, ==, "two\nonly-two\n");
+
+    g_autofree char *backing_one = backing_file (one);
+    g_autofree char *backing_two = backing_file (two);
+    g_autofree char *disk_name =
+        g_strdup_printf ("disks/%s.ext4", boxlite_image_get_id (image) + 7);
+    g_autofree char *disk = store_path (f, disk_name);
+    g_assert_cmpstr (backing_one, ==, disk);
+    g_assert_cmpstr (backing_two, ==, disk);
+    g_autofree char *inspect = boxlite_box_inspect (one, NULL);
+    g_assert_nonnull (strstr (inspect, "\"image_id\" : \""));
+    g_assert_nonnull (strstr (inspect, "docker.io/library/simple:1"));
+}
+
+static void
+test_remove_in_use (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+
+    boxlite_box_options_set_image (options, "simple:1");
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (f->runtime, options, NULL, NULL, &error);
+    g_assert_no_error (error);
+
+    g_assert_false (boxlite_runtime_remove_image (f->runtime, "simple:1", FALSE, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE);
+    g_clear_error (&error);
+    g_assert_true (boxlite_runtime_remove_image (f->runtime, "simple:1", TRUE, &error));
+    g_assert_no_error (error);
+    g_autoptr (GList) left = boxlite_runtime_list_images (f->runtime, NULL);
+    g_assert_null (left);
+
+    /* The box still has its disk, through a prune too... */
+    g_autofree char *disk_name =
+        g_strdup_printf ("disks/%s.ext4", boxlite_image_get_id (image) + 7);
+    g_autofree char *disk = store_path (f, disk_name);
+    g_assert_cmpint (boxlite_runtime_prune_images (f->runtime, NULL, &error), >=, 0);
+    g_assert_no_error (error);
+    g_assert_true (g_file_test (disk, G_FILE_TEST_IS_REGULAR));
+    /* ...until the box is gone. */
+    g_assert_true (boxlite_runtime_remove (f->runtime, boxlite_box_get_id (box), TRUE, &error));
+    g_assert_no_error (error);
+    guint64 reclaimed = 0;
+    g_assert_cmpint (boxlite_runtime_prune_images (f->runtime, &reclaimed, &error), >, 0);
+    g_assert_no_error (error);
+    g_assert_cmpuint (reclaimed, >, 0);
+    assert_store_empty (f);
+}
+
+static void
+test_prune_orphans (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
+    g_autoptr (GError) error = NULL;
+    const char orphan_data[] = "nobody points at me";
+    g_autofree char *hex = g_compute_checksum_for_string (G_CHECKSUM_SHA256, orphan_data, -1);
+    g_autofree char *orphan_name = g_strdup_printf ("blobs/sha256/%s", hex);
+    g_autofree char *orphan = store_path (f, orphan_name);
+    g_autofree char *blobs = store_path (f, "blobs/sha256");
+
+    guint before = count_entries (blobs);
+    g_file_set_contents (orphan, orphan_data, -1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_runtime_prune_images (f->runtime, NULL, &error), ==, 1);
+    g_assert_no_error (error);
+    g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
+    /* manifest, config and layer of the image stay. */
+    g_assert_cmpuint (count_entries (blobs), ==, before);
+    g_assert_cmpuint (before, ==, 3);
+    g_autoptr (BoxliteImage) still = boxlite_runtime_inspect_image (f->runtime, "simple:1", &error);
+    g_assert_no_error (error);
+}
+
+static void
+test_config_defaults (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
+    const char *own_env[] = {"MINE=1", NULL};
+    g_autoptr (BoxliteBox) box = start_box (f, "simple:1", own_env);
+    BoxliteBoxOptions *options = boxlite_box_get_options (box);
+
+    g_assert_true (strv_has (boxlite_box_options_get_env (options), "FOO=bar"));
+    g_assert_true (strv_has (boxlite_box_options_get_env (options), "MINE=1"));
+    g_assert_cmpstr (boxlite_box_options_get_working_dir (options), ==, "/");
+    g_assert_cmpstr (boxlite_box_options_get_cmd (options)[0], ==, "sh");
+
+    /* The image's command (sh) with no command of our own: it reads stdin. */
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (boxlite_box_options_get_cmd (options));
+    const char *script = "echo \"$FOO $MINE $PATH\"; pwd\n";
+    g_autoptr (GBytes) input = g_bytes_new_static (script, strlen (script));
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (box, cmd, input, &out, &err);
+    g_byte_array_append (out, (const guint8 *)"", 1);
+    g_assert_cmpstr ((char *)out->data, ==, "bar 1 /bin:/usr/bin\n/\n");
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+
+    /* A command's own env wins over the image's. */
+    const char *argv[] = {"sh", "-c", "echo $FOO", NULL};
+    const char *override[] = {"FOO=mine", NULL};
+    g_autoptr (BoxliteCommand) cmd2 = boxlite_command_new (argv);
+    boxlite_command_set_env (cmd2, override);
+    g_autoptr (BoxliteExecution) exe2 = run_full (box, cmd2, NULL, &out, &err);
+    g_byte_array_append (out, (const guint8 *)"", 1);
+    g_assert_cmpstr ((char *)out->data, ==, "mine\n");
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+}
+
+static void
+on_progress (G_GNUC_UNUSED BoxliteRuntime *rt, const char *digest, guint64 done, guint64 total,
+             gpointer user_data)
+{
+    guint *calls = user_data;
+
+    g_assert_true (g_str_has_prefix (digest, "sha256:"));
+    g_assert_cmpuint (done, <=, total);
+    (*calls)++;
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    *(GAsyncResult **)user_data = g_object_ref (result);
+}
+
+static void
+test_pull_and_boot (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlTestRegistry) registry = bl_test_registry_start (&error);
+    g_assert_no_error (error);
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    bl_test_registry_push (registry, dir, "tools/simple:latest", &error);
+    g_assert_no_error (error);
+    g_autofree char *ref = g_strdup_printf ("%s/tools/simple:latest", registry->host);
+
+    /* Pull by tag, async, with progress on this thread's main context. */
+    guint calls = 0;
+    GAsyncResult *result = NULL;
+    g_signal_connect (f->runtime, "pull-progress", G_CALLBACK (on_progress), &calls);
+    boxlite_runtime_pull_image_async (f->runtime, ref, NULL, store_result, &result);
+    while (!result)
+        g_main_context_iteration (NULL, TRUE);
+    g_autoptr (BoxliteImage) image = boxlite_runtime_pull_image_finish (f->runtime, result, &error);
+    g_object_unref (result);
+    g_assert_no_error (error);
+    g_assert_cmpstr (boxlite_image_get_reference (image), ==, ref);
+    g_assert_cmpuint (calls, >, 0);
+
+    g_autoptr (BoxliteBox) box = start_box (f, ref, NULL);
+    g_autofree char *hello = run_simple (box, "cat /hello.txt", NULL);
+    g_assert_cmpstr (hello, ==, "hello from simple\n");
+}
+
+/* A box made from a reference the store lacks pulls it first. */
+static void
+test_create_pulls (Fixture *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlTestRegistry) registry = bl_test_registry_start (&error);
+    g_assert_no_error (error);
+    g_autofree char *dir = make_layout (f, "multiplatform", NULL);
+    bl_test_registry_push (registry, dir, "multi:latest", &error);
+    g_assert_no_error (error);
+    g_autofree char *ref = g_strdup_printf ("%s/multi", registry->host);
+
+    g_autoptr (BoxliteBox) box = start_box (f, ref, NULL);
+    g_autofree char *hello = run_simple (box, "cat /hello.txt; ls /arch.txt 2>/dev/null", NULL);
+    g_assert_cmpstr (hello, ==, "hello from simple\n");
+    g_autoptr (BoxliteImage) image = boxlite_runtime_inspect_image (f->runtime, ref, &error);
+    g_assert_no_error (error);
+}
+
+int
+main (int argc, char **argv)
+{
+    g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+    ADD ("/image/import/layout", test_import_layout);
+    ADD ("/image/import/docker-archive", test_import_docker_archive);
+    ADD ("/image/import/traversal-rejected", test_traversal_rejected);
+    ADD ("/image/import/tampered-rejected", test_tampered_rejected);
+    ADD ("/image/prune/orphans", test_prune_orphans);
+    ADD ("/image/box/multilayer-whiteouts", test_multilayer_in_box);
+    ADD ("/image/box/two-boxes-share-image", test_two_boxes_share_image);
+    ADD ("/image/box/remove-in-use", test_remove_in_use);
+    ADD ("/image/box/config-defaults", test_config_defaults);
+    ADD ("/image/registry/pull-and-boot", test_pull_and_boot);
+    ADD ("/image/registry/create-pulls", test_create_pulls);
+#undef ADD
+    return g_test_run ();
+}
