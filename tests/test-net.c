@@ -181,7 +181,8 @@ test_dns_allowlist (void)
     const char *const steps[] = {
         "resolve:allowed.test",   "resolve:other.test",       "resolve:a.wild.test",
         "resolve:wild.test",      "resolve:allowed.test.evil", "resolve:host.boxlite.internal",
-        "resolve:Allowed.Test.",  NULL,
+        "resolve:Allowed.Test.",  "tcpdns:allowed.test",      "tcpdns:other.test",
+        NULL,
     };
     g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
 
@@ -193,6 +194,9 @@ test_dns_allowlist (void)
     g_assert_cmpstr (RESULT (r, "resolve:a.wild.test"), ==, ALLOWED_ADDR);
     g_assert_cmpstr (RESULT (r, "resolve:wild.test"), ==, "0.0.0.0");
     g_assert_cmpstr (RESULT (r, "resolve:allowed.test.evil"), ==, "0.0.0.0");
+    /* The same answers over TCP. */
+    g_assert_cmpstr (RESULT (r, "tcpdns:allowed.test"), ==, ALLOWED_ADDR);
+    g_assert_cmpstr (RESULT (r, "tcpdns:other.test"), ==, "0.0.0.0");
     /* The host alias resolves under a restrictive list too. */
     g_assert_cmpstr (RESULT (r, "resolve:host.boxlite.internal"), ==, "192.168.127.254");
 }

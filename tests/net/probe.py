@@ -4,6 +4,7 @@ Each STEP is WORD:ARG:ARG... and prints one line that starts with the step:
   resolve:NAME              -> "resolve:NAME ADDRESS" or "resolve:NAME ERR reason"
   http:HOST:ADDR[:PORT]     -> GET / with Host HOST from ADDR; "... OK body" or "... ERR reason"
   https:SNI:ADDR            -> the same over TLS with server name SNI (no certificate check)
+  tcpdns:NAME               -> an A query over TCP to the gateway; "... ADDRESS" (first answer)
   junkdns:N                 -> N malformed queries to the DNS server; "... replies=R"
   junktls:N:ADDR            -> N random TLS records on N/10 connections to ADDR:443; "... done"
 The image's python3-minimal has socket and ssl but no http.client.
@@ -52,6 +53,21 @@ def step(word):
             with socket.create_connection((args[1], 443), 10) as raw:
                 with ctx.wrap_socket(raw, server_hostname=args[0]) as s:
                     return fetch(s, args[0])
+        if kind == "tcpdns":
+            name = b"".join(bytes([len(p)]) + p.encode() for p in args[0].split(".")) + b"\0"
+            query = struct.pack("!HHHHHH", 0x7a7a, 0x0100, 1, 0, 0, 0) + name + b"\0\1\0\1"
+            with socket.create_connection(("192.168.127.1", 53), 10) as s:
+                s.sendall(struct.pack("!H", len(query)) + query)
+                data = b""
+                while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return "ERR short reply"
+                    data += chunk
+            reply = data[2:]
+            if struct.unpack("!H", reply[6:8])[0] == 0:
+                return "no answer"
+            return socket.inet_ntoa(reply[len(query) + 12:len(query) + 16])
         if kind == "junkdns":
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(0.02)
