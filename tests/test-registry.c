@@ -12,6 +12,7 @@
 #include <libsoup/soup.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <utime.h>
 
 #include "boxlite-error.h"
 #include "boxlite-options.h"
@@ -43,7 +44,8 @@ typedef enum {
 typedef struct {
     ProxyAuth auth;
     gboolean token_needs_basic;
-    char *tamper_digest;   /* serve this blob with one byte flipped */
+    char *tamper_digest;   /* serve this blob with one byte flipped... */
+    gboolean tamper_grows; /* ...or with bytes added */
     char *truncate_digest; /* serve the first GET of this blob cut in half */
     guint blob_delay_ms;
     char *redirect_blobs; /* answer blob GETs with a redirect to this host */
@@ -60,6 +62,7 @@ typedef struct {
     guint range_requests;
     guint truncated;
     guint with_authorization; /* requests that carried credentials */
+    gboolean stopping;
 } Proxy;
 
 static char *
@@ -128,6 +131,18 @@ authorized (Proxy *proxy, SoupServerMessage *msg, const char *authz)
     return FALSE;
 }
 
+/* Holds a request back for @ms, or until the proxy stops. */
+static void
+proxy_wait (Proxy *proxy, guint ms)
+{
+    gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+    g_mutex_lock (&proxy->lock);
+    while (!proxy->stopping && g_cond_wait_until (&proxy->ready, &proxy->lock, end))
+        ;
+    g_mutex_unlock (&proxy->lock);
+}
+
 /* Counts a blob GET and says how to mangle it. */
 static const char *
 note_blob (Proxy *proxy, const char *path, gboolean ranged, gboolean *truncate)
@@ -145,7 +160,7 @@ note_blob (Proxy *proxy, const char *path, gboolean ranged, gboolean *truncate)
     *truncate = g_strcmp0 (digest, proxy->truncate_digest) == 0 && proxy->truncated++ == 0;
     g_mutex_unlock (&proxy->lock);
     if (proxy->blob_delay_ms)
-        g_usleep (proxy->blob_delay_ms * 1000);
+        proxy_wait (proxy, proxy->blob_delay_ms);
     return digest;
 }
 
@@ -178,8 +193,15 @@ forward (Proxy *proxy, SoupServerMessage *msg, const char *path)
         return;
     }
     data = g_bytes_unref_to_data (g_steal_pointer (&body), &len);
-    if (digest && g_strcmp0 (digest, proxy->tamper_digest) == 0 && len > 0)
-        data[len / 2] ^= 0x5a;
+    if (digest && g_strcmp0 (digest, proxy->tamper_digest) == 0 && len > 0) {
+        if (proxy->tamper_grows) {
+            data = g_realloc (data, len + 4096);
+            memset (data + len, 'x', 4096);
+            len += 4096;
+        } else {
+            data[len / 2] ^= 0x5a;
+        }
+    }
     if (truncate)
         len /= 2;
     for (guint i = 0; i < G_N_ELEMENTS (headers); i++) {
@@ -279,6 +301,10 @@ quit_loop (gpointer loop)
 static void
 proxy_free (Proxy *proxy)
 {
+    g_mutex_lock (&proxy->lock);
+    proxy->stopping = TRUE;
+    g_cond_broadcast (&proxy->ready);
+    g_mutex_unlock (&proxy->lock);
     g_main_context_invoke (proxy->context, quit_loop, proxy->loop);
     g_thread_join (proxy->thread);
     g_main_loop_unref (proxy->loop);
@@ -545,6 +571,7 @@ test_unqualified_search (Blobs *f, gconstpointer data)
 static void
 test_tampered_blob (Blobs *f, gconstpointer data)
 {
+    const char *why = data;
     const char *blobs = f->dir;
     g_autoptr (Proxy) proxy = proxy_new (PROXY_OPEN);
     g_autoptr (GPtrArray) layers = NULL;
@@ -558,12 +585,12 @@ test_tampered_blob (Blobs *f, gconstpointer data)
 
     layers = simple_layers ();
     proxy->tamper_digest = g_strdup (layers->pdata[0]);
+    proxy->tamper_grows = strcmp (why, "is larger than its descriptor says") == 0;
     text = proxy_start_simple (proxy);
     pull = pull_text (text, NULL, 0, blobs, NULL, &error);
     g_assert_null (pull);
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
-    expect = g_strdup_printf ("blob %s from %s does not match its digest", (char *)layers->pdata[0],
-                              proxy->host);
+    expect = g_strdup_printf ("blob %s from %s %s", (char *)layers->pdata[0], proxy->host, why);
     g_assert_cmpstr (error->message, ==, expect);
     path = g_build_filename (blobs, "sha256", (char *)layers->pdata[0] + 7, NULL);
     g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
@@ -693,6 +720,64 @@ test_basic_auth (Blobs *f, gconstpointer data)
     pull = pull_with_auth (proxy, f->dir, BASIC_AUTH (PASSWORD), &error);
     g_assert_no_error (error);
     bl_registry_pull_free (pull);
+}
+
+/* What an interrupted pull left is gone after the next successful one. */
+static void
+test_leftovers_cleaned (Blobs *f, gconstpointer data)
+{
+    g_autofree char *partial = g_build_filename (
+        f->dir, ".partial-0000000000000000000000000000000000000000000000000000000000000000", NULL);
+    g_autofree char *tmp = g_build_filename (f->dir, ".tmp-abcdef", NULL);
+    g_autofree char *fresh = g_build_filename (f->dir, ".tmp-fresh1", NULL);
+    g_autofree char *text = g_strdup_printf ("%s/simple:latest", registry->host);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlRegistryPull) pull = NULL;
+    struct utimbuf old = {0, 0};
+
+    g_assert_true (g_file_set_contents (partial, "half", -1, NULL));
+    g_assert_true (g_file_set_contents (tmp, "half", -1, NULL));
+    g_assert_true (g_file_set_contents (fresh, "being written", -1, NULL));
+    g_assert_cmpint (utime (tmp, &old), ==, 0);
+    pull = pull_text (text, NULL, 0, f->dir, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+    /* a manifest another pull is writing right now stays */
+    g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+}
+
+static gpointer
+cancel_soon (gpointer cancellable)
+{
+    g_usleep (200 * 1000);
+    g_cancellable_cancel (cancellable);
+    return NULL;
+}
+
+/* A pull stuck on a slow registry ends promptly when cancelled. */
+static void
+test_cancel (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) proxy = proxy_new (PROXY_OPEN);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (BlImageRef) ref = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlRegistryPull) pull = NULL;
+    g_autofree char *text = NULL;
+    GThread *canceller;
+    gint64 start;
+
+    proxy->blob_delay_ms = 3000;
+    text = proxy_start_simple (proxy);
+    ref = bl_image_ref_parse (text, NULL);
+    canceller = g_thread_new ("cancel", cancel_soon, cancellable);
+    start = g_get_monotonic_time ();
+    pull = bl_registry_pull (ref, NULL, 0, f->dir, NULL, NULL, cancellable, &error);
+    g_assert_null (pull);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+    g_thread_join (canceller);
 }
 
 /* Blobs redirected to another host are fetched from there without the
@@ -1062,13 +1147,18 @@ main (int argc, char **argv)
     add_pull_test ("/registry/pull-index", test_pull_index);
     add_pull_test ("/registry/not-found-vs-unreachable", test_not_found_vs_unreachable);
     add_pull_test ("/registry/unqualified-search", test_unqualified_search);
-    add_pull_test ("/registry/tampered-blob", test_tampered_blob);
+    g_test_add ("/registry/tampered-blob", Blobs, "does not match its digest", blobs_setup,
+                test_tampered_blob, blobs_teardown);
+    g_test_add ("/registry/oversized-blob", Blobs, "is larger than its descriptor says",
+                blobs_setup, test_tampered_blob, blobs_teardown);
     add_pull_test ("/registry/resume", test_resume);
     add_pull_test ("/registry/bearer-anonymous", test_bearer_anonymous);
     add_pull_test ("/registry/bearer-with-credentials", test_bearer_with_credentials);
     add_pull_test ("/registry/bearer-given", test_bearer_given);
     add_pull_test ("/registry/basic-auth", test_basic_auth);
     add_pull_test ("/registry/redirect", test_redirect);
+    add_pull_test ("/registry/leftovers-cleaned", test_leftovers_cleaned);
+    add_pull_test ("/registry/cancel", test_cancel);
     add_pull_test ("/registry/concurrent-processes", test_concurrent_processes);
 
     work_dir = g_dir_make_tmp ("bl-test-registry-XXXXXX", NULL);
