@@ -129,8 +129,9 @@ SoupSession *bl_remote_session_new (void);
 /* GETs @url, with our credentials when @with_auth (only for the registry
  * itself, never a host it redirects to), answering one challenge.
  * @range_from > 0 asks for the bytes from there on. Redirects are not
- * followed. Errors: "cannot reach registry HOST: why", refused access,
- * G_IO_ERROR_CANCELLED.
+ * followed. Errors: "cannot reach registry HOST: why", refused access
+ * (BOXLITE_ERROR_NOT_FOUND when anonymous: registries answer so for
+ * repositories that do not exist), G_IO_ERROR_CANCELLED.
  * Returns: (transfer full): the body with *@out_msg set (any status but
  * 401), or NULL with @error set. */
 GInputStream *bl_remote_get (BlRemote *remote, SoupSession *session, const char *url,

@@ -258,10 +258,6 @@ answer_challenge (BlRemote *remote, SoupSession *session, SoupMessage *msg, GErr
     return fetch_token (remote, session, &challenge, error);
 }
 
-/* GETs @url from the registry with our credentials, answering one
- * challenge. @range_from > 0 asks for the bytes from there on.
- * Returns: (transfer full): the body stream with *@out_msg set to the
- * answered message (any status but 401), or NULL with @error set. */
 GInputStream *
 bl_remote_get (BlRemote *remote, SoupSession *session, const char *url, const char *accept,
                goffset range_from, gboolean with_auth, SoupMessage **out_msg, GError **error)
@@ -288,11 +284,15 @@ bl_remote_get (BlRemote *remote, SoupSession *session, const char *url, const ch
             return g_steal_pointer (&stream);
         }
         if (!with_auth || attempt > 0) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+            /* Anonymous and refused even with a fresh token is how Docker
+             * Hub says a repository does not exist (or is private). */
+            gboolean anonymous = remote->auth == BL_REGISTRY_AUTH_ANONYMOUS;
+
+            g_set_error (error, BOXLITE_ERROR,
+                         anonymous ? BOXLITE_ERROR_NOT_FOUND : BOXLITE_ERROR_IMAGE,
                          "registry %s refused access to %s%s", remote->host, remote->repository,
-                         remote->auth == BL_REGISTRY_AUTH_ANONYMOUS
-                             ? " (it may need credentials)"
-                             : " with the configured credentials");
+                         anonymous ? " (it may not exist, or need credentials)"
+                                   : " with the configured credentials");
             return NULL;
         }
         if (!answer_challenge (remote, session, msg, error))

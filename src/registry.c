@@ -31,8 +31,9 @@ fetch_manifest (BlRemote *remote, SoupSession *session, const char *image, const
     g_autofree char *url =
         g_strdup_printf ("%s/v2/%s/manifests/%s", remote->base, remote->repository, reference);
     g_autoptr (SoupMessage) msg = NULL;
+    g_autoptr (GError) local = NULL;
     g_autoptr (GInputStream) stream =
-        bl_remote_get (remote, session, url, manifest_accept, 0, TRUE, &msg, error);
+        bl_remote_get (remote, session, url, manifest_accept, 0, TRUE, &msg, &local);
     g_autoptr (GBytes) body = NULL;
     g_autofree char *hex = NULL;
     g_autofree char *actual = NULL;
@@ -40,8 +41,15 @@ fetch_manifest (BlRemote *remote, SoupSession *session, const char *image, const
     const char *header_digest;
     goffset length;
 
-    if (!stream)
+    if (!stream && g_error_matches (local, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND,
+                     "image %s not found in %s (or it needs credentials)", image, remote->host);
         return NULL;
+    }
+    if (!stream) {
+        g_propagate_error (error, g_steal_pointer (&local));
+        return NULL;
+    }
     headers = soup_message_get_response_headers (msg);
     if (soup_message_get_status (msg) == SOUP_STATUS_NOT_FOUND) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND, "image %s not found in %s",

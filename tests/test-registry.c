@@ -44,9 +44,10 @@ typedef enum {
 typedef struct {
     ProxyAuth auth;
     gboolean token_needs_basic;
-    char *tamper_digest;   /* serve this blob with one byte flipped... */
-    gboolean tamper_grows; /* ...or with bytes added */
-    char *truncate_digest; /* serve the first GET of this blob cut in half */
+    gboolean token_useless; /* hand out tokens the proxy then refuses */
+    char *tamper_digest;    /* serve this blob with one byte flipped... */
+    gboolean tamper_grows;  /* ...or with bytes added */
+    char *truncate_digest;  /* serve the first GET of this blob cut in half */
     guint blob_delay_ms;
     char *redirect_blobs; /* answer blob GETs with a redirect to this host */
 
@@ -90,6 +91,7 @@ serve_token (Proxy *proxy, SoupServerMessage *msg, const char *authz, GHashTable
     g_autofree char *basic = basic_value (USERNAME, PASSWORD);
     const char *scope = query ? g_hash_table_lookup (query, "scope") : NULL;
     const char *service = query ? g_hash_table_lookup (query, "service") : NULL;
+    g_autofree char *body = NULL;
 
     g_mutex_lock (&proxy->lock);
     proxy->token_requests++;
@@ -99,14 +101,14 @@ serve_token (Proxy *proxy, SoupServerMessage *msg, const char *authz, GHashTable
         soup_server_message_set_status (msg, SOUP_STATUS_UNAUTHORIZED, NULL);
         return;
     }
+    body = g_strdup_printf ("{\"token\":\"%s\"}", proxy->token_useless ? "useless" : TOKEN);
     soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-    soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC,
-                                      "{\"token\":\"" TOKEN "\"}",
-                                      strlen ("{\"token\":\"" TOKEN "\"}"));
+    soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body,
+                                      strlen (body));
 }
 
 static gboolean
-authorized (Proxy *proxy, SoupServerMessage *msg, const char *authz)
+authorized (Proxy *proxy, SoupServerMessage *msg, const char *path, const char *authz)
 {
     g_autofree char *basic = basic_value (USERNAME, PASSWORD);
     g_autofree char *challenge = NULL;
@@ -115,7 +117,9 @@ authorized (Proxy *proxy, SoupServerMessage *msg, const char *authz)
     case PROXY_OPEN:
         return TRUE;
     case PROXY_BEARER:
-        if (g_strcmp0 (authz, "Bearer " TOKEN) == 0)
+        /* Like Docker Hub: any token opens /v2/, only a good one a repository. */
+        if (g_strcmp0 (authz, "Bearer " TOKEN) == 0 ||
+            (strcmp (path, "/v2/") == 0 && authz && g_str_has_prefix (authz, "Bearer ")))
             return TRUE;
         challenge = g_strdup_printf ("Bearer realm=\"http://%s/token\",service=\"" SERVICE
                                      "\",scope=\"repository:any:pull\"",
@@ -232,7 +236,7 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
     }
     if (strcmp (path, "/token") == 0) {
         serve_token (proxy, msg, authz, query);
-    } else if (!authorized (proxy, msg, authz)) {
+    } else if (!authorized (proxy, msg, path, authz)) {
         return;
     } else if (proxy->redirect_blobs && strstr (path, "/blobs/")) {
         g_autofree char *location = g_strdup_printf ("http://%s%s", proxy->redirect_blobs, path);
@@ -669,6 +673,14 @@ test_bearer_anonymous (Blobs *f, gconstpointer data)
     g_assert_no_error (error);
     layers = assert_image_stored (f->dir, pull->manifest_digest);
     g_assert_cmpuint (proxy->token_requests, >=, 1);
+
+    /* refused even with a token: how a registry hides a missing repository */
+    proxy->token_useless = TRUE;
+    g_clear_pointer (&pull, bl_registry_pull_free);
+    pull = pull_with_auth (proxy, f->dir, NULL, &error);
+    g_assert_null (pull);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
+    g_assert_nonnull (strstr (error->message, "(or it needs credentials)"));
 }
 
 static void
