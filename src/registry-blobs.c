@@ -206,7 +206,6 @@ progress_free (Progress *p)
 typedef struct {
     BlRemote *remote;
     const char *blobs_dir;
-    const char *image;
     GArray *blobs; /* of BlDescriptor */
     gint next;
     GAsyncQueue *progress; /* of Progress */
@@ -269,6 +268,9 @@ get_blob (Fetch *fetch, SoupSession *session, const BlDescriptor *desc, goffset 
         const char *location;
         g_autoptr (GUri) next = NULL;
 
+        /* Not found is for manifests; a blob refused is a broken image. */
+        if (!stream && g_error_matches (*error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND))
+            (*error)->code = BOXLITE_ERROR_IMAGE;
         if (!stream || !SOUP_STATUS_IS_REDIRECTION (soup_message_get_status (*msg)))
             return stream;
         g_object_unref (stream);
@@ -298,22 +300,23 @@ body_start (Fetch *fetch, SoupMessage *msg, const BlDescriptor *desc, goffset fr
     SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
     guint status = soup_message_get_status (msg);
     goffset start = 0, end = 0, total = 0, length;
+    gboolean resumed;
 
     if (status == SOUP_STATUS_NOT_FOUND) {
         blob_fail (fetch, desc, error, "is missing (HTTP 404)");
         return -1;
     }
-    if (status == SOUP_STATUS_PARTIAL_CONTENT && from > 0 &&
-        soup_message_headers_get_content_range (headers, &start, &end, &total) && start == from)
-        ;
-    else if (status == SOUP_STATUS_OK)
-        start = 0;
-    else {
+    resumed = status == SOUP_STATUS_PARTIAL_CONTENT && from > 0 &&
+              soup_message_headers_get_content_range (headers, &start, &end, &total) &&
+              start == from;
+    if (!resumed && status != SOUP_STATUS_OK) {
         g_autofree char *why = g_strdup_printf ("could not be fetched (HTTP %u)", status);
 
         blob_fail (fetch, desc, error, why);
         return -1;
     }
+    if (!resumed)
+        start = 0;
     length = soup_message_headers_get_content_length (headers);
     if (length > 0 && start + length > desc->size) {
         blob_fail (fetch, desc, error, "is larger than its descriptor says");
@@ -457,14 +460,10 @@ fetch_worker (gpointer data)
     return NULL;
 }
 
-static void
-forward_cancel (GCancellable *outer, GCancellable *inner)
-{
-    g_cancellable_cancel (inner);
-}
-
 /* Fetches @blobs with up to BL_REGISTRY_PARALLEL threads, reporting
- * progress from this thread. */
+ * progress from this thread. The first failure cancels the remote's
+ * cancellable, which belongs to this pull alone, so the other threads
+ * stop too. */
 gboolean
 bl_blobs_fetch (BlRemote *remote, const char *blobs_dir, GArray *blobs,
                 BlRegistryProgressFunc progress, gpointer progress_data, GError **error)
@@ -472,13 +471,8 @@ bl_blobs_fetch (BlRemote *remote, const char *blobs_dir, GArray *blobs,
     Fetch fetch = {.remote = remote, .blobs_dir = blobs_dir, .blobs = blobs};
     GThread *threads[BL_REGISTRY_PARALLEL];
     guint n = MIN (BL_REGISTRY_PARALLEL, blobs->len), finished = 0;
-    g_autoptr (GCancellable) inner = g_cancellable_new ();
-    gulong handler = 0;
 
-    if (remote->cancellable)
-        handler = g_cancellable_connect (remote->cancellable, G_CALLBACK (forward_cancel),
-                                         g_object_ref (inner), g_object_unref);
-    fetch.cancellable = inner;
+    fetch.cancellable = remote->cancellable;
     fetch.progress = g_async_queue_new_full ((GDestroyNotify)progress_free);
     g_mutex_init (&fetch.lock);
     for (guint i = 0; i < n; i++)
@@ -494,8 +488,6 @@ bl_blobs_fetch (BlRemote *remote, const char *blobs_dir, GArray *blobs,
     }
     for (guint i = 0; i < n; i++)
         g_thread_join (threads[i]);
-    if (remote->cancellable)
-        g_cancellable_disconnect (remote->cancellable, handler);
     g_async_queue_unref (fetch.progress);
     g_mutex_clear (&fetch.lock);
     if (fetch.error) {

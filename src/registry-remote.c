@@ -286,7 +286,7 @@ bl_remote_get (BlRemote *remote, SoupSession *session, const char *url, const ch
         if (!with_auth || attempt > 0) {
             /* Anonymous and refused even with a fresh token is how Docker
              * Hub says a repository does not exist (or is private). */
-            gboolean anonymous = remote->auth == BL_REGISTRY_AUTH_ANONYMOUS;
+            gboolean anonymous = with_auth && remote->auth == BL_REGISTRY_AUTH_ANONYMOUS;
 
             g_set_error (error, BOXLITE_ERROR,
                          anonymous ? BOXLITE_ERROR_NOT_FOUND : BOXLITE_ERROR_IMAGE,

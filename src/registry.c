@@ -156,10 +156,16 @@ pull_manifest (BlRemote *remote, SoupSession *session, const BlImageRef *ref, co
     return g_steal_pointer (&pull);
 }
 
+static void
+forward_cancel (GCancellable *outer, GCancellable *inner)
+{
+    g_cancellable_cancel (inner);
+}
+
 static BlRegistryPull *
-pull_one (const BlImageRef *ref, const BlRegistryEntry *entry, const char *blobs_dir,
-          BlRegistryProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
-          GError **error)
+pull_from (const BlImageRef *ref, const BlRegistryEntry *entry, const char *blobs_dir,
+           BlRegistryProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+           GError **error)
 {
     g_autoptr (BlRemote) remote = bl_remote_new (ref, entry, cancellable);
     g_autoptr (SoupSession) session = bl_remote_session_new ();
@@ -174,6 +180,26 @@ pull_one (const BlImageRef *ref, const BlRegistryEntry *entry, const char *blobs
     if (!pull || !bl_blobs_fetch (remote, blobs_dir, blobs, progress, progress_data, error))
         return NULL;
     return g_steal_pointer (&pull);
+}
+
+/* Pulls @ref from its registry with a cancellable of the pull's own, so a
+ * failing blob thread can stop the others without touching the caller's. */
+static BlRegistryPull *
+pull_one (const BlImageRef *ref, const BlRegistryEntry *entry, const char *blobs_dir,
+          BlRegistryProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+          GError **error)
+{
+    g_autoptr (GCancellable) own = g_cancellable_new ();
+    gulong handler = 0;
+    BlRegistryPull *pull;
+
+    if (cancellable)
+        handler = g_cancellable_connect (cancellable, G_CALLBACK (forward_cancel),
+                                         g_object_ref (own), g_object_unref);
+    pull = pull_from (ref, entry, blobs_dir, progress, progress_data, own, error);
+    if (cancellable)
+        g_cancellable_disconnect (cancellable, handler);
+    return pull;
 }
 
 static const BlRegistryEntry *
