@@ -813,6 +813,48 @@ test_redirect (Blobs *f, gconstpointer data)
     g_assert_cmpuint (front->with_authorization, >=, 2);
 }
 
+typedef struct {
+    const char *text;
+    const char *blobs;
+    BlRegistryPull *pull;
+    GError *error;
+} PullJob;
+
+static gpointer
+pull_job (gpointer data)
+{
+    PullJob *job = data;
+
+    job->pull = pull_text (job->text, NULL, 0, job->blobs, NULL, &job->error);
+    return NULL;
+}
+
+/* Two threads of one process pull one image into one blob directory at
+ * once: the blob locks hold between threads too. */
+static void
+test_concurrent_threads (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) proxy = proxy_new (PROXY_OPEN);
+    g_autoptr (GPtrArray) layers = simple_layers ();
+    g_autofree char *text = NULL;
+    PullJob jobs[2];
+    GThread *threads[2];
+
+    proxy->blob_delay_ms = 300;
+    text = proxy_start_simple (proxy);
+    for (guint i = 0; i < 2; i++) {
+        jobs[i] = (PullJob){text, f->dir, NULL, NULL};
+        threads[i] = g_thread_new ("pull", pull_job, &jobs[i]);
+    }
+    for (guint i = 0; i < 2; i++) {
+        g_thread_join (threads[i]);
+        g_assert_no_error (jobs[i].error);
+        g_assert_cmpstr (jobs[i].pull->manifest_digest, ==, simple_digest);
+        bl_registry_pull_free (jobs[i].pull);
+    }
+    g_assert_cmpuint (blob_gets (proxy, layers->pdata[0]), ==, 1);
+}
+
 /* Two processes pull one image into one blob directory at once, through a
  * proxy that holds every blob request back: both succeed and each blob
  * crosses the wire once. */
@@ -1171,6 +1213,7 @@ main (int argc, char **argv)
     add_pull_test ("/registry/redirect", test_redirect);
     add_pull_test ("/registry/leftovers-cleaned", test_leftovers_cleaned);
     add_pull_test ("/registry/cancel", test_cancel);
+    add_pull_test ("/registry/concurrent-threads", test_concurrent_threads);
     add_pull_test ("/registry/concurrent-processes", test_concurrent_processes);
 
     work_dir = g_dir_make_tmp ("bl-test-registry-XXXXXX", NULL);
