@@ -70,7 +70,8 @@ fetch_manifest (BlRemote *remote, SoupSession *session, const char *image, const
         return NULL;
     }
     body = bl_remote_read (remote, stream,
-                           expect_size >= 0 ? (gsize)expect_size : BL_REGISTRY_MANIFEST_MAX,
+                           expect_size >= 0 ? MIN ((gsize)expect_size, BL_REGISTRY_MANIFEST_MAX)
+                                            : BL_REGISTRY_MANIFEST_MAX,
                            "the manifest", error);
     if (!body)
         return NULL;

@@ -44,10 +44,11 @@ typedef enum {
 typedef struct {
     ProxyAuth auth;
     gboolean token_needs_basic;
-    gboolean token_useless; /* hand out tokens the proxy then refuses */
-    char *tamper_digest;    /* serve this blob with one byte flipped... */
-    gboolean tamper_grows;  /* ...or with bytes added */
-    char *truncate_digest;  /* serve the first GET of this blob cut in half */
+    gboolean token_useless;     /* hand out tokens the proxy then refuses */
+    char *tamper_digest;        /* serve this blob with one byte flipped... */
+    gboolean tamper_grows;      /* ...or with bytes added */
+    const char *huge_manifests; /* "length" or "chunked": 5 MiB manifests */
+    char *truncate_digest;      /* serve the first GET of this blob cut in half */
     guint blob_delay_ms;
     char *redirect_blobs; /* answer blob GETs with a redirect to this host */
 
@@ -221,6 +222,27 @@ forward (Proxy *proxy, SoupServerMessage *msg, const char *path)
                                       SOUP_MEMORY_COPY, data, len);
 }
 
+/* A manifest of 5 MiB, with its length announced or sent chunked. */
+static void
+serve_huge (SoupServerMessage *msg, gboolean chunked)
+{
+    SoupMessageHeaders *out = soup_server_message_get_response_headers (msg);
+    SoupMessageBody *body = soup_server_message_get_response_body (msg);
+    g_autofree char *filler = g_strnfill (1024 * 1024, ' ');
+
+    soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+    soup_message_headers_set_content_type (out, BL_MEDIA_OCI_MANIFEST, NULL);
+    soup_message_headers_set_encoding (out, chunked ? SOUP_ENCODING_CHUNKED
+                                                    : SOUP_ENCODING_CONTENT_LENGTH);
+    if (!chunked)
+        soup_message_headers_set_content_length (out, 5 * strlen (filler) + 2);
+    soup_message_body_append (body, SOUP_MEMORY_STATIC, "{", 1);
+    for (guint i = 0; i < 5; i++)
+        soup_message_body_append (body, SOUP_MEMORY_COPY, filler, strlen (filler));
+    soup_message_body_append (body, SOUP_MEMORY_STATIC, "}", 1);
+    soup_message_body_complete (body);
+}
+
 static void
 handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
         gpointer data)
@@ -238,6 +260,8 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
         serve_token (proxy, msg, authz, query);
     } else if (!authorized (proxy, msg, path, authz)) {
         return;
+    } else if (proxy->huge_manifests && strstr (path, "/manifests/")) {
+        serve_huge (msg, strcmp (proxy->huge_manifests, "chunked") == 0);
     } else if (proxy->redirect_blobs && strstr (path, "/blobs/")) {
         g_autofree char *location = g_strdup_printf ("http://%s%s", proxy->redirect_blobs, path);
 
@@ -734,6 +758,26 @@ test_basic_auth (Blobs *f, gconstpointer data)
     bl_registry_pull_free (pull);
 }
 
+/* A manifest over 4 MiB is refused, announced or not. */
+static void
+test_huge_manifest (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) proxy = proxy_new (PROXY_OPEN);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlRegistryPull) pull = NULL;
+    g_autofree char *text = NULL;
+
+    proxy->huge_manifests = data;
+    text = proxy_start_simple (proxy);
+    pull = pull_text (text, NULL, 0, f->dir, NULL, &error);
+    g_assert_null (pull);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    /* announced: refused before a byte is read; chunked: cut at the bound */
+    if (!strstr (error->message, strcmp (data, "length") == 0 ? "is too large (5242882 bytes)"
+                                                              : "is larger than 4194304 bytes"))
+        g_error ("unexpected: %s", error->message);
+}
+
 /* What an interrupted pull left is gone after the next successful one. */
 static void
 test_leftovers_cleaned (Blobs *f, gconstpointer data)
@@ -1210,6 +1254,10 @@ main (int argc, char **argv)
     add_pull_test ("/registry/bearer-with-credentials", test_bearer_with_credentials);
     add_pull_test ("/registry/bearer-given", test_bearer_given);
     add_pull_test ("/registry/basic-auth", test_basic_auth);
+    g_test_add ("/registry/huge-manifest/announced", Blobs, "length", blobs_setup,
+                test_huge_manifest, blobs_teardown);
+    g_test_add ("/registry/huge-manifest/chunked", Blobs, "chunked", blobs_setup,
+                test_huge_manifest, blobs_teardown);
     add_pull_test ("/registry/redirect", test_redirect);
     add_pull_test ("/registry/leftovers-cleaned", test_leftovers_cleaned);
     add_pull_test ("/registry/cancel", test_cancel);
