@@ -264,6 +264,77 @@ test_detached
 test_create_start
 test_netlog
 
+# Images: import an OCI layout, list it, run boxes from it (its Env and Cmd,
+# a command of our own), refuse to remove it while a box uses it, prune.
+make_layout() {
+    python3 "$(dirname "${BASH_SOURCE[0]}")/oci/make-layout.py" "$1" --preset simple >/dev/null
+}
+
+test_images() {
+    local layout="$scratch/simple" id
+    make_layout "$layout"
+    check "import" 1 "$(bl import "$layout" simple:1 | grep -c '^Imported docker.io/library/simple:1 ')"
+    check "images lists it" 1 "$(bl images | grep -c '^simple  *1  ')"
+    id=$(bl images -q)
+    check "image inspect shows its id" 1 "$(bl image inspect simple:1 | grep -c "\"id\" : \"$id\"")"
+    # shellcheck disable=SC2016
+    check "run IMAGE runs the image's Cmd with its Env" "bar /" \
+        "$(echo 'echo $FOO $(pwd)' | bl run --rm -i simple:1)"
+    check "run IMAGE CMD" "hello from simple" "$(bl run --rm simple:1 cat /hello.txt)"
+    quiet bl create --name cli-img simple:1
+    check "inspect records the image" 1 \
+        "$(bl inspect cli-img | grep -c '"image" : "docker.io/library/simple:1"')"
+    check "rmi of an image in use exits 125" 125 "$(status bl rmi simple:1 2>/dev/null)"
+    check "rmi -f removes it anyway" "Untagged: simple:1 0" "$(echo $(bl rmi -f simple:1; echo $?))"
+    check "the box still starts" "hello from simple" \
+        "$(bl start cli-img >/dev/null && bl exec cli-img -- cat /hello.txt)"
+    quiet bl rm -f cli-img
+    check "image prune deletes what is left" 1 "$(bl image prune | grep -c '^Deleted [1-9]')"
+    check "nothing left in the store" "" "$(bl images -q)"
+}
+
+# A pull from a real registry on loopback, by tag, by an unqualified name
+# on a --registry search entry, and through --insecure-registry.
+test_pull() {
+    local layout="$scratch/simple-pull" port reg pid tries=0 out
+    make_layout "$layout"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    reg="127.0.0.1:$port"
+    mkdir -p "$scratch/registry"
+    printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
+        "$scratch/registry/data" "$reg" >"$scratch/registry/config.yml"
+    docker-registry serve "$scratch/registry/config.yml" >"$scratch/registry/log" 2>&1 &
+    pid=$!
+    until python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+        "http://$reg/v2/" 2>/dev/null; do
+        tries=$((tries + 1))
+        if ((tries > 100)); then
+            fail "docker-registry did not start: $(cat "$scratch/registry/log")"
+            kill "$pid"
+            return
+        fi
+        sleep 0.1
+    done
+    skopeo copy -q --dest-tls-verify=false "oci:$layout:latest" "docker://$reg/cli/simple:latest"
+    out=$(bl pull "$reg/cli/simple")
+    check "pull prints each fetched blob (config, layer)" 2 "$(grep -c '^sha256:[0-9a-f]*: fetched ' <<<"$out")"
+    check "pull names what it pulled" 1 "$(grep -c "^Pulled $reg/cli/simple:latest " <<<"$out")"
+    check "run from the pulled image" "hello from simple" \
+        "$(bl run --rm "$reg/cli/simple" cat /hello.txt)"
+    check "a search registry finds an unqualified name" "hello from simple" \
+        "$(bl --registry "$reg" run --rm cli/simple cat /hello.txt)"
+    quiet bl rmi "$reg/cli/simple"
+    check "pull -q through --insecure-registry" "$reg/cli/simple:latest" \
+        "$(bl --insecure-registry "$reg" pull -q "$reg/cli/simple")"
+    check "pull of an unknown image exits 125" 125 \
+        "$(status bl pull "$reg/cli/none:1" 2>/dev/null)"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+}
+
+test_images
+test_pull
+
 if ((failures > 0)); then
     echo "$failures check(s) failed" >&2
     exit 1

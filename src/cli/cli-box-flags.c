@@ -147,8 +147,8 @@ apply_network (CliBoxFlags *flags, BoxliteBoxOptions *options, GError **error)
 /**
  * cli_box_flags_to_options:
  * @flags: parsed flags
- * @image: (nullable): a local rootfs directory or tarball; %NULL for the
- *   built-in default image
+ * @image: (nullable): a local rootfs directory or tarball (when that path
+ *   exists) or an image reference; %NULL for the built-in default image
  * @command: (nullable): the box's command
  * @error: return location for a #GError
  *
@@ -164,7 +164,8 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
         g_autofree char *path = g_canonicalize_filename (image, NULL);
         boxlite_box_options_set_rootfs (options, path);
     } else if (image) {
-        boxlite_box_options_set_rootfs (options, image);
+        /* An image reference, pulled if the store lacks it. */
+        boxlite_box_options_set_image (options, image);
     }
     if (flags->cpus != -1) {
         if (flags->cpus < 1) {

@@ -1,6 +1,7 @@
 /* cli-main.c: `boxlite`: global options and the subcommand table. */
 #define G_LOG_DOMAIN "boxlite-cli"
 
+#include <json-glib/json-glib.h>
 #include <locale.h>
 #include <stdio.h>
 
@@ -32,6 +33,11 @@ static const CliCommand commands[] = {
     {"rm", cli_cmd_rm, "Delete boxes"},
     {"inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON"},
     {"netlog", cli_cmd_netlog, "Print a box's network decisions"},
+    {"pull", cli_cmd_pull, "Fetch an image from a registry"},
+    {"images", cli_cmd_images, "List images"},
+    {"rmi", cli_cmd_rmi, "Remove images"},
+    {"import", cli_cmd_import, "Add an image from an OCI layout or a docker-archive tarball"},
+    {"image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import"},
 };
 
 static const CliCommand *
@@ -79,6 +85,53 @@ resolve_home (const char *option)
     return g_build_filename (g_get_home_dir (), ".boxlite", NULL);
 }
 
+/* The registry entries of --insecure-registry (plain HTTP, no certificate
+ * check) then --registry (a host, or an entry as JSON), in that order: for
+ * a host named twice the first entry wins. */
+static char **
+registry_entries (char **registries, char **insecure)
+{
+    g_autoptr (GStrvBuilder) entries = g_strv_builder_new ();
+
+    for (guint i = 0; insecure && insecure[i]; i++) {
+        g_autoptr (JsonBuilder) b = json_builder_new ();
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "host");
+        json_builder_add_string_value (b, insecure[i]);
+        json_builder_set_member_name (b, "transport");
+        json_builder_add_string_value (b, "http");
+        json_builder_set_member_name (b, "skip_verify");
+        json_builder_add_boolean_value (b, TRUE);
+        json_builder_end_object (b);
+        g_autoptr (JsonNode) node = json_builder_get_root (b);
+        g_autofree char *text = json_to_string (node, FALSE);
+        g_strv_builder_add (entries, text);
+    }
+    if (registries)
+        g_strv_builder_addv (entries, (const char **)registries);
+    return g_strv_builder_end (entries);
+}
+
+/* With registries given the runtime is opened now, with them; otherwise
+ * cli_runtime() opens it when a command needs it. */
+static gboolean
+open_runtime_with_registries (CliContext *cli, char **entries)
+{
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    if (!entries[0])
+        return TRUE;
+    boxlite_options_set_home_dir (options, cli->home_dir);
+    boxlite_options_set_image_registries (options, (const char *const *)entries);
+    cli->runtime = boxlite_runtime_new (options, &error);
+    if (!cli->runtime) {
+        cli_error ("%s", error->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* `boxlite help [COMMAND]`: the same as --help. */
 static int
 show_help (GOptionContext *context, char **args)
@@ -104,11 +157,19 @@ main (G_GNUC_UNUSED int argc, char **argv)
 {
     g_autofree char *home = NULL;
     gboolean debug = FALSE, version = FALSE;
+    g_auto (GStrv) registries = NULL;
+    g_auto (GStrv) insecure = NULL;
     const GOptionEntry entries[] = {
         {"home", 0, 0, G_OPTION_ARG_FILENAME, &home,
          "Home directory of boxlite (default $BOXLITE_HOME, else ~/.boxlite)", "DIR"},
         {"debug", 0, 0, G_OPTION_ARG_NONE, &debug, "Print debug messages of boxlite", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
+        {"registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &registries,
+         "Use this registry: a host (searched for unqualified image names) or an entry as "
+         "JSON (repeatable)",
+         "ENTRY"},
+        {"insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure,
+         "Reach this registry over plain HTTP (repeatable)", "HOST"},
         {NULL},
     };
     g_autoptr (GOptionContext) context = g_option_context_new ("COMMAND [ARG…]");
@@ -145,7 +206,10 @@ main (G_GNUC_UNUSED int argc, char **argv)
         enable_debug ();
 
     CliContext cli = {resolve_home (home), NULL};
-    int status = command->run (&cli, (int)g_strv_length (args) - 1, args + 1);
+    g_auto (GStrv) registry_texts = registry_entries (registries, insecure);
+    int status = open_runtime_with_registries (&cli, registry_texts)
+                     ? command->run (&cli, (int)g_strv_length (args) - 1, args + 1)
+                     : CLI_EXIT_FAILURE;
     g_clear_object (&cli.runtime);
     g_free (cli.home_dir);
     return status;

@@ -27,8 +27,8 @@ state_name (BoxliteBoxState state)
 }
 
 /* "5 seconds ago", "2 minutes ago", "3 days ago". */
-static char *
-relative_time (GDateTime *when)
+char *
+cli_relative_time (GDateTime *when)
 {
     static const struct {
         GTimeSpan unit;
@@ -58,9 +58,11 @@ relative_time (GDateTime *when)
 static const char *
 image_name (BoxliteBox *box)
 {
-    const char *rootfs = boxlite_box_options_get_rootfs (boxlite_box_get_options (box));
+    BoxliteBoxOptions *options = boxlite_box_get_options (box);
+    const char *image = boxlite_box_options_get_image (options);
+    const char *rootfs = boxlite_box_options_get_rootfs (options);
 
-    return rootfs ? rootfs : "(default)";
+    return image ? image : rootfs ? rootfs : "(default)";
 }
 
 /* @state is read first: reading it reloads the box's record, which the
@@ -70,7 +72,7 @@ print_row (BoxliteBox *box, BoxliteBoxState state)
 {
     g_autofree char *short_id = g_strndup (boxlite_box_get_id (box), SHORT_ID_LEN);
     g_autoptr (GDateTime) created_at = boxlite_box_get_created_at (box);
-    g_autofree char *created = relative_time (created_at);
+    g_autofree char *created = cli_relative_time (created_at);
     const char *name = boxlite_box_get_name (box);
 
     printf ("%-12s  %-20s  %-10s  %-16s  %s\n", short_id, name ? name : "-", state_name (state),

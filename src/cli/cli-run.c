@@ -65,10 +65,12 @@ finish_box (CliContext *cli, BoxliteBox *box, const RunFlags *flags, int status)
     return status;
 }
 
+/* The box's cmd is the command given, if any, so an image's entrypoint
+ * stays in front of it, as with containers. */
 static int
-run_foreground (BoxliteBox *box, char **command_argv, const RunFlags *flags)
+run_foreground (BoxliteBox *box, const RunFlags *flags)
 {
-    g_auto (GStrv) argv = command_argv ? g_strdupv (command_argv) : default_argv (box);
+    g_auto (GStrv) argv = default_argv (box);
     g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *)argv);
 
     return cli_exec_in_box (box, command, flags->interactive);
@@ -80,8 +82,8 @@ static int
 run_detached (CliContext *cli, BoxliteBox *box, char **command_argv, const RunFlags *flags)
 {
     if (command_argv) {
-        g_autoptr (BoxliteCommand) command =
-            boxlite_command_new ((const char *const *)command_argv);
+        g_auto (GStrv) argv = default_argv (box);
+        g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *)argv);
         int status = cli_exec_detached (box, command);
         if (status != 0)
             return finish_box (cli, box, flags, status);
@@ -111,9 +113,11 @@ cli_cmd_run (CliContext *cli, int argc, char **argv)
     g_autoptr (GError) error = NULL;
 
     if (!cli_args_parse (&args, "run", "[IMAGE] [-- COMMAND [ARG…]]",
-                         "Run a command in a new box. IMAGE is a root filesystem directory or "
-                         "tarball;\nwithout it the default image is used. Without a command the "
-                         "box's own\ncommand runs, or sh.",
+                         "Run a command in a new box. IMAGE is an image reference (pulled when "
+                         "the store\nlacks it), or a root filesystem directory or tarball; "
+                         "without it the default\nimage is used. Without a command the image's "
+                         "entrypoint and cmd run, or sh.\nWithout IMAGE, put '--' before the "
+                         "command: boxlite run -- echo hi.",
                          entries, TRUE, argc, argv))
         return CLI_EXIT_FAILURE;
     if (!cli_args_split_command (&args, 1, &command_argv))
@@ -136,6 +140,6 @@ cli_cmd_run (CliContext *cli, int argc, char **argv)
     }
     if (flags.detach)
         return run_detached (cli, box, command_argv, &flags);
-    int status = run_foreground (box, command_argv, &flags);
+    int status = run_foreground (box, &flags);
     return finish_box (cli, box, &flags, status);
 }

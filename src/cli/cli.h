@@ -87,4 +87,14 @@ int cli_cmd_rm (CliContext *cli, int argc, char **argv);
 int cli_cmd_inspect (CliContext *cli, int argc, char **argv);
 int cli_cmd_netlog (CliContext *cli, int argc, char **argv);
 
+/* cli-images.c */
+int cli_cmd_pull (CliContext *cli, int argc, char **argv);
+int cli_cmd_images (CliContext *cli, int argc, char **argv);
+int cli_cmd_rmi (CliContext *cli, int argc, char **argv);
+int cli_cmd_import (CliContext *cli, int argc, char **argv);
+int cli_cmd_image (CliContext *cli, int argc, char **argv);
+
+/* cli-ps.c: "5 seconds ago", "3 days ago", "-" for NULL. */
+char *cli_relative_time (GDateTime *when);
+
 G_END_DECLS
