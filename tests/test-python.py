@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""test-python.py: the library from Python, through GObject-Introspection.
+
+Boots one real box (no network) through the typelib built next to the
+library and does what a Python caller would: create, start, exec with
+stdin, read both streams, wait, the async create/start on a GLib main
+loop, errors as GLib.Error in the Boxlite error domain, the network spec
+and its record, stop and remove. Prints TAP.
+"""
+import shutil
+import sys
+import tempfile
+
+import gi
+
+gi.require_version("Boxlite", "0.1")
+gi.require_version("Gio", "2.0")
+from gi.repository import Boxlite, Gio, GLib  # noqa: E402
+
+checks = 0
+
+
+def check(name, ok, detail=""):
+    global checks
+    checks += 1
+    print(("ok" if ok else "not ok") + f" {checks} - {name}" + (f": {detail}" if not ok else ""))
+    if not ok:
+        sys.exit(1)
+
+
+def read_all(stream):
+    data = b""
+    while True:
+        chunk = stream.read_bytes(65536, None).get_data()
+        if not chunk:
+            return data
+        data += chunk
+
+
+home = tempfile.mkdtemp(prefix="boxlite-py-")
+try:
+    options = Boxlite.Options.new()
+    options.set_home_dir(home)
+    runtime = Boxlite.Runtime.new(options)
+
+    box_options = Boxlite.BoxOptions.new()
+    check("network on by default", box_options.get_network() == Boxlite.NetworkMode.ENABLED)
+    box_options.set_network(Boxlite.NetworkMode.DISABLED)
+
+    # Async creation and start, driven by a main loop as a GLib app would.
+    loop = GLib.MainLoop()
+    state = {}
+
+    def started(box, result):
+        state["started"] = box.start_finish(result)
+        loop.quit()
+
+    def created(rt, result):
+        box = rt.create_finish(result)
+        state["box"] = box
+        box.start_async(None, started)
+
+    runtime.create_async(box_options, "from-python", None, created)
+    loop.run()
+    box = state["box"]
+    check("async create and start", state["started"] and box.get_state() == Boxlite.BoxState.RUNNING)
+    check("name", box.get_name() == "from-python")
+
+    command = Boxlite.Command.new(["sh", "-c", "tr a-z A-Z; echo err >&2; exit 3"])
+    command.set_stdin(True)
+    execution = box.exec(command, None)
+    stdin = execution.get_stdin()
+    stdin.write_bytes(GLib.Bytes.new(b"hello from python\n"), None)
+    stdin.close(None)
+    out = read_all(execution.get_stdout())
+    err = read_all(execution.get_stderr())
+    execution.wait(None)
+    check("stdout", out == b"HELLO FROM PYTHON\n", repr(out))
+    check("stderr", err == b"err\n", repr(err))
+    check("exit code", execution.get_exit_code() == 3, str(execution.get_exit_code()))
+
+    try:
+        runtime.get("no-such-box")
+        check("missing box raises", False)
+    except GLib.Error as e:
+        check("missing box raises NOT_FOUND",
+              e.matches(Boxlite.error_quark(), Boxlite.Error.NOT_FOUND), e.message)
+
+    check("no network, empty record", list(box.get_net_log()) == [])
+    check("stop", box.stop(False, None) and box.get_state() == Boxlite.BoxState.STOPPED)
+    check("remove", runtime.remove(box.get_id(), False))
+    check("nothing left", runtime.list() == [])
+finally:
+    shutil.rmtree(home, ignore_errors=True)
+print(f"1..{checks}")
