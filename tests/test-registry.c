@@ -778,6 +778,44 @@ test_huge_manifest (Blobs *f, gconstpointer data)
         g_error ("unexpected: %s", error->message);
 }
 
+/* An https registry with a self-signed certificate: refused unless its
+ * entry says skip_verify. */
+static void
+test_tls (Blobs *f, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlTestRegistry) tls = bl_test_registry_start_tls (&error);
+    g_autofree char *layout = g_build_filename (work_dir, "simple", NULL);
+    g_autofree char *text = NULL;
+    BlRegistryPull *pull;
+
+    g_assert_no_error (error);
+    bl_test_registry_push (tls, layout, "simple:latest", &error);
+    g_assert_no_error (error);
+    text = g_strdup_printf ("%s/simple:latest", tls->host);
+    for (guint skip = 0; skip < 2; skip++) {
+        g_autofree char *json =
+            g_strdup_printf ("{\"host\": \"%s\", \"transport\": \"https\", \"skip_verify\": %s}",
+                             tls->host, skip ? "true" : "false");
+        g_autoptr (BlRegistryEntry) e = entry (json);
+
+        pull = pull_text (text, &e, 1, f->dir, NULL, &error);
+        if (!skip) {
+            g_autofree char *expect = g_strdup_printf ("cannot reach registry %s: ", tls->host);
+
+            g_assert_null (pull);
+            g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+            g_assert_true (g_str_has_prefix (error->message, expect));
+            g_assert_nonnull (strstr (error->message, "certificate"));
+            g_clear_error (&error);
+        } else {
+            g_assert_no_error (error);
+            g_assert_cmpstr (pull->manifest_digest, ==, simple_digest);
+            bl_registry_pull_free (pull);
+        }
+    }
+}
+
 /* What an interrupted pull left is gone after the next successful one. */
 static void
 test_leftovers_cleaned (Blobs *f, gconstpointer data)
@@ -1258,6 +1296,7 @@ main (int argc, char **argv)
                 test_huge_manifest, blobs_teardown);
     g_test_add ("/registry/huge-manifest/chunked", Blobs, "chunked", blobs_setup,
                 test_huge_manifest, blobs_teardown);
+    add_pull_test ("/registry/tls", test_tls);
     add_pull_test ("/registry/redirect", test_redirect);
     add_pull_test ("/registry/leftovers-cleaned", test_leftovers_cleaned);
     add_pull_test ("/registry/cancel", test_cancel);

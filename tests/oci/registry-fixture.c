@@ -60,20 +60,54 @@ die_with_parent (gpointer data)
 }
 
 static gboolean
-answers (const char *host)
+accept_any (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data)
+{
+    return TRUE;
+}
+
+static gboolean
+answers (BlTestRegistry *registry)
 {
     g_autoptr (SoupSession) session = soup_session_new_with_options ("timeout", 2, NULL);
-    g_autofree char *url = g_strdup_printf ("http://%s/v2/", host);
+    g_autofree char *url =
+        g_strdup_printf ("%s://%s/v2/", registry->tls ? "https" : "http", registry->host);
     g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
-    g_autoptr (GBytes) body = soup_session_send_and_read (session, msg, NULL, NULL);
+    g_autoptr (GBytes) body = NULL;
 
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any), NULL);
+    body = soup_session_send_and_read (session, msg, NULL, NULL);
     return body && soup_message_get_status (msg) == SOUP_STATUS_OK;
+}
+
+/* A key and a self-signed certificate for 127.0.0.1 in the registry's dir. */
+static gboolean
+make_certificate (BlTestRegistry *registry, GError **error)
+{
+    g_autofree char *key = g_build_filename (registry->dir, "key.pem", NULL);
+    g_autofree char *cert = g_build_filename (registry->dir, "cert.pem", NULL);
+    const char *argv[] = {"openssl",  "req",
+                          "-x509",    "-newkey",
+                          "rsa:2048", "-nodes",
+                          "-days",    "1",
+                          "-subj",    "/CN=127.0.0.1",
+                          "-addext",  "subjectAltName=IP:127.0.0.1",
+                          "-keyout",  key,
+                          "-out",     cert,
+                          NULL};
+    g_autofree char *out = run (argv, error);
+
+    return out != NULL;
 }
 
 static gboolean
 write_config (BlTestRegistry *registry, GError **error)
 {
     g_autofree char *path = g_build_filename (registry->dir, "config.yml", NULL);
+    g_autofree char *tls = registry->tls ? g_strdup_printf ("  tls:\n"
+                                                            "    certificate: %s/cert.pem\n"
+                                                            "    key: %s/key.pem\n",
+                                                            registry->dir, registry->dir)
+                                         : g_strdup ("");
     g_autofree char *config = g_strdup_printf ("version: 0.1\n"
                                                "log:\n"
                                                "  level: warn\n"
@@ -83,14 +117,15 @@ write_config (BlTestRegistry *registry, GError **error)
                                                "  delete:\n"
                                                "    enabled: true\n"
                                                "http:\n"
-                                               "  addr: %s\n",
-                                               registry->dir, registry->host);
+                                               "  addr: %s\n"
+                                               "%s",
+                                               registry->dir, registry->host, tls);
 
     return g_file_set_contents (path, config, -1, error);
 }
 
-BlTestRegistry *
-bl_test_registry_start (GError **error)
+static BlTestRegistry *
+start (gboolean tls, GError **error)
 {
     g_autoptr (BlTestRegistry) registry = g_new0 (BlTestRegistry, 1);
     g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
@@ -103,7 +138,9 @@ bl_test_registry_start (GError **error)
         return NULL;
     registry->port = bl_test_free_port ();
     registry->host = g_strdup_printf ("127.0.0.1:%u", registry->port);
-    if (registry->port == 0 || !write_config (registry, error))
+    registry->tls = tls;
+    if (registry->port == 0 || (tls && !make_certificate (registry, error)) ||
+        !write_config (registry, error))
         return NULL;
     config = g_build_filename (registry->dir, "config.yml", NULL);
     log = g_build_filename (registry->dir, "registry.log", NULL);
@@ -115,7 +152,7 @@ bl_test_registry_start (GError **error)
     if (!registry->process)
         return NULL;
     deadline = g_get_monotonic_time () + START_TIMEOUT_MS * 1000;
-    while (!answers (registry->host)) {
+    while (!answers (registry)) {
         if (g_get_monotonic_time () > deadline ||
             !g_subprocess_get_identifier (registry->process)) {
             g_autofree char *said = NULL;
@@ -129,6 +166,18 @@ bl_test_registry_start (GError **error)
         g_usleep (50000);
     }
     return g_steal_pointer (&registry);
+}
+
+BlTestRegistry *
+bl_test_registry_start (GError **error)
+{
+    return start (FALSE, error);
+}
+
+BlTestRegistry *
+bl_test_registry_start_tls (GError **error)
+{
+    return start (TRUE, error);
 }
 
 void

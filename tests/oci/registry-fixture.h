@@ -14,8 +14,9 @@ G_BEGIN_DECLS
 typedef struct {
     GSubprocess *process;
     char *dir;  /* temporary: config.yml, data/, registry.log */
-    char *host; /* "127.0.0.1:PORT", a loopback registry reached over http */
+    char *host; /* "127.0.0.1:PORT", a loopback registry */
     guint16 port;
+    gboolean tls; /* https with a self-signed certificate, else http */
 } BlTestRegistry;
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -26,6 +27,10 @@ guint16 bl_test_free_port (void);
  * The registry dies with the test process.
  * Returns: (transfer full): the running registry, or NULL with @error. */
 BlTestRegistry *bl_test_registry_start (GError **error);
+
+/* The same, serving https with a fresh self-signed certificate for
+ * 127.0.0.1 (made with openssl), so clients must skip verification. */
+BlTestRegistry *bl_test_registry_start_tls (GError **error);
 
 /* Stops the registry and removes its directory; NULL is allowed. */
 void bl_test_registry_stop (BlTestRegistry *registry);
