@@ -5,6 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gio/gunixsocketaddress.h>
+
+#include "bl_proto.h"
 #include "boxlite.h"
 #include "test-util.h"
 
@@ -785,6 +788,50 @@ test_network_port_in_use (void)
     g_socket_close (taken, NULL);
 }
 
+/* A client of the monitor's control socket that sends a control message
+ * the agent could not read is dropped; the box and its other users go on. */
+static void
+test_bad_client_dropped (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    const char *const bad[] = { "{}", "{\"execute\":\"exec\",\"arguments\":[1]}",
+                                "{\"execute\":7}" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+        g_autoptr (GError) error = NULL;
+        g_autofree char *path =
+            g_build_filename (home, "boxes", boxlite_box_get_id (box), "control.sock", NULL);
+        g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+        g_autoptr (GSocketClient) sc = g_socket_client_new ();
+        g_autoptr (GSocketConnection) conn =
+            g_socket_client_connect (sc, G_SOCKET_CONNECTABLE (addr), NULL, &error);
+        g_assert_no_error (error);
+        guint8 header[BL_PROTO_HEADER_SIZE];
+        struct bl_frame_header h = { .len = (uint32_t) strlen (bad[i]), .channel = 5,
+                                     .type = BL_FRAME_CONTROL };
+        bl_proto_encode_header (header, &h);
+        GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+        g_output_stream_write_all (out, header, sizeof header, NULL, NULL, &error);
+        g_assert_no_error (error);
+        g_output_stream_write_all (out, bad[i], h.len, NULL, NULL, &error);
+        g_assert_no_error (error);
+        /* The monitor closes this client: reads end (a reply may come first). */
+        GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+        g_socket_set_timeout (g_socket_connection_get_socket (conn), 20);
+        char buf[4096];
+        gssize n;
+        while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, &error)) > 0)
+            ;
+        g_assert_no_error (error);
+        g_assert_cmpint (n, ==, 0);
+
+        gint code = -1;
+        g_autofree char *echo = run_simple (box, "echo still serving", &code);
+        g_assert_cmpint (code, ==, 0);
+        g_assert_cmpstr (echo, ==, "still serving\n");
+    }
+}
+
 /* Child mode: create and start a box, say so, then hang (or exit if detached). */
 static int
 child_main (const char *child_home, const char *name, gboolean detach)
@@ -829,6 +876,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/exec/timeout", test_timeout);
     g_test_add_func ("/box/exec/command-not-found", test_command_not_found);
     g_test_add_func ("/box/exec/pause-resume", test_pause_resume);
+    g_test_add_func ("/box/exec/bad-client-dropped", test_bad_client_dropped);
     g_test_add_func ("/box/lifecycle", test_lifecycle);
     g_test_add_func ("/box/stops-when-creator-killed", test_stops_when_creator_killed);
     g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);

@@ -97,6 +97,15 @@ client_control (ShimClient *client, guint32 channel, GBytes *payload)
         return;
     }
     const char *command = json_object_get_string_member_with_default (msg, "execute", NULL);
+    JsonNode *arguments = json_object_get_member (msg, "arguments");
+    /* The agent ends the whole link on a message it cannot read; one
+     * client's mistake must not stop the box for everyone. */
+    if (!command || (arguments && !JSON_NODE_HOLDS_OBJECT (arguments) &&
+                     !JSON_NODE_HOLDS_NULL (arguments))) {
+        client_protocol_error (client, "a control message needs \"execute\" and object "
+                                       "\"arguments\"");
+        return;
+    }
     ShimRelay *relay = g_hash_table_lookup (client->channels, GUINT_TO_POINTER (channel));
     if (!relay) {
         if (g_strcmp0 (command, "exec") != 0) {
@@ -111,8 +120,7 @@ client_control (ShimClient *client, guint32 channel, GBytes *payload)
         }
         relay = relay_open (client, channel);
     }
-    if (command)
-        relay->pending_replies++;
+    relay->pending_replies++;
     if (agent_up (shim))
         bl_frame_conn_send (shim->agent, relay->agent_channel, BL_FRAME_CONTROL,
                             g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
