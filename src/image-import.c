@@ -217,13 +217,15 @@ import_layout (Import *im, const char *layout, const char *reference, GCancellab
     if (!doc)
         return NULL;
     JsonObject *doc_obj = JSON_NODE_HOLDS_OBJECT (doc) ? json_node_get_object (doc) : NULL;
+    g_autoptr (JsonObject) picked = NULL;
     if (is_index (desc, doc_obj)) {
+        /* The descriptor lives in the index's document, which is replaced. */
         desc = pick_platform (bl_image_json_array (doc_obj, "manifests"), error);
+        picked = desc ? json_object_ref (desc) : NULL;
         g_clear_pointer (&doc, json_node_unref);
-        doc = desc ? layout_read_json (im, layout, desc, cancellable, error) : NULL;
+        doc = picked ? layout_read_json (im, layout, picked, cancellable, error) : NULL;
         if (!doc)
             return NULL;
-        doc_obj = JSON_NODE_HOLDS_OBJECT (doc) ? json_node_get_object (doc) : NULL;
     }
     g_autofree char *manifest_json = json_to_string (doc, FALSE);
     g_autoptr (BlImageManifest) manifest =

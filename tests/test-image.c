@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "boxlite.h"
+#include "image-config.h"
 #include "registry-fixture.h"
 #include "test-util.h"
 
@@ -197,6 +198,70 @@ test_import_docker_archive (Fixture *f, gconstpointer data)
     g_assert_cmpstr (boxlite_image_get_id (same), ==, boxlite_image_get_id (image));
     g_autofree char *disks = store_path (f, "disks");
     g_assert_cmpuint (count_entries (disks), ==, 1);
+}
+
+/* An index of three platforms: the linux/amd64 one is the simple image. */
+static void
+test_import_multiplatform (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) simple = import (f, "simple", "simple:1");
+    g_autoptr (BoxliteImage) multi = import (f, "multiplatform", "multi:1");
+
+    g_assert_cmpstr (boxlite_image_get_id (multi), ==, boxlite_image_get_id (simple));
+}
+
+static const char *self_exe;
+
+/* Two processes import one layout into one home at once: both succeed,
+ * one of them builds the image, the other finds it built. */
+static void
+test_import_concurrent (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    GSubprocess *children[2];
+    g_autoptr (GError) error = NULL;
+    guint built = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS (children); i++) {
+        g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+        g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "boxlite-image", TRUE);
+        children[i] = g_subprocess_launcher_spawn (launcher, &error, self_exe, "--import-child",
+                                                   f->home, dir, NULL);
+        g_assert_no_error (error);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS (children); i++) {
+        g_autofree char *out = NULL;
+        g_subprocess_communicate_utf8 (children[i], NULL, NULL, &out, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_true (g_subprocess_get_successful (children[i]));
+        if (strstr (out, "built image sha256:"))
+            built++;
+        g_object_unref (children[i]);
+    }
+    g_assert_cmpuint (built, ==, 1);
+    g_autolist (BoxliteImage) images = boxlite_runtime_list_images (f->runtime, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_list_length (images), ==, 1);
+    g_autofree char *disks = store_path (f, "disks");
+    g_assert_cmpuint (count_entries (disks), ==, 1);
+}
+
+static int
+import_child (const char *home, const char *layout)
+{
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_options_set_home_dir (options, home);
+    g_autoptr (BoxliteRuntime) runtime = boxlite_runtime_new (options, &error);
+    g_autoptr (BoxliteImage) image =
+        runtime ? boxlite_runtime_import_image (runtime, layout, "simple:1", NULL, &error) : NULL;
+    if (!image) {
+        g_printerr ("%s\n", error->message);
+        return 1;
+    }
+    return 0;
 }
 
 static void
@@ -506,14 +571,100 @@ test_create_pulls (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
 }
 
+#define DIGEST_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+/* Manifests and configs as a registry or an archive might send them:
+ * each is refused with an image error, and nothing crashes. */
+static void
+test_hostile_documents (void)
+{
+    static const char *const manifests[] = {
+        "",
+        "[]",
+        "{\"schemaVersion\": 1}",
+        "{\"schemaVersion\": 2, \"manifests\": []}",
+        "{\"schemaVersion\": 2, \"config\": {\"digest\": \"sha256:x\", \"size\": 1}, "
+        "\"layers\": []}",
+        "{\"schemaVersion\": 2, \"config\": {\"digest\": \"" DIGEST_A "\", \"size\": -1}, "
+        "\"layers\": []}",
+        "{\"schemaVersion\": 2, \"config\": {\"digest\": \"" DIGEST_A "\", \"size\": 1}}",
+        "{\"schemaVersion\": 2, \"config\": {\"digest\": \"" DIGEST_A "\", \"size\": 1}, "
+        "\"layers\": [{\"digest\": \"../../etc/passwd\", \"size\": 1}]}",
+        "{\"schemaVersion\": 2, \"config\": {\"digest\": \"" DIGEST_A "\", \"size\": 1}, "
+        "\"layers\": [{\"digest\": \"SHA256:AAAA\", \"size\": \"1\"}]}",
+    };
+    static const char *const configs[] = {
+        "",
+        "\"config\"",
+        "{\"config\": {\"Env\": \"PATH=/bin\"}}",
+        "{\"config\": {\"Env\": [\"NOEQUALS\"]}}",
+        "{\"config\": {\"Env\": [\"=value\"]}}",
+        "{\"config\": {\"Cmd\": [\"sh\", 1]}}",
+        "{\"config\": {\"WorkingDir\": \"relative/dir\"}}",
+        "{\"rootfs\": {\"diff_ids\": [\"sha256:short\"]}}",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (manifests); i++) {
+        g_autoptr (GError) error = NULL;
+        g_autoptr (BlImageManifest) m =
+            bl_image_manifest_parse (manifests[i], strlen (manifests[i]), &error);
+        g_assert_null (m);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS (configs); i++) {
+        g_autoptr (GError) error = NULL;
+        g_autoptr (BlImageConfig) c =
+            bl_image_config_parse (configs[i], strlen (configs[i]), &error);
+        g_assert_null (c);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    }
+    /* Too many layers, and too large a document. */
+    GString *many = g_string_new ("{\"schemaVersion\": 2, \"config\": {\"digest\": \"" DIGEST_A
+                                  "\", \"size\": 1}, \"layers\": [");
+    for (guint i = 0; i <= BL_IMAGE_LAYERS_MAX; i++)
+        g_string_append_printf (many, "%s{\"digest\": \"" DIGEST_A "\", \"size\": 1}",
+                                i ? "," : "");
+    g_string_append (many, "]}");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlImageManifest) m = bl_image_manifest_parse (many->str, many->len, &error);
+    g_assert_null (m);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_string_free (many, TRUE);
+    g_clear_error (&error);
+    g_autofree char *huge = g_malloc0 (BL_IMAGE_JSON_MAX + 2);
+    memset (huge, ' ', BL_IMAGE_JSON_MAX + 1);
+    g_autoptr (BlImageConfig) c = bl_image_config_parse (huge, BL_IMAGE_JSON_MAX + 1, &error);
+    g_assert_null (c);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+
+    /* A valid pair parses to what it says. */
+    const char *good = "{\"architecture\": \"amd64\", \"os\": \"linux\", \"config\": "
+                       "{\"Env\": [\"A=1\"], \"Entrypoint\": [\"/bin/x\"], \"Cmd\": null, "
+                       "\"WorkingDir\": \"/w\", \"User\": \"1000:1000\"}}";
+    g_clear_error (&error);
+    g_autoptr (BlImageConfig) ok = bl_image_config_parse (good, strlen (good), &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (ok->env[0], ==, "A=1");
+    g_assert_cmpstr (ok->entrypoint[0], ==, "/bin/x");
+    g_assert_null (ok->cmd);
+    g_assert_cmpstr (ok->working_dir, ==, "/w");
+    g_assert_cmpstr (ok->user, ==, "1000:1000");
+}
+
 int
 main (int argc, char **argv)
 {
+    if (argc == 4 && g_str_equal (argv[1], "--import-child"))
+        return import_child (argv[2], argv[3]);
+    self_exe = argv[0];
     g_test_init (&argc, &argv, NULL);
 
+    g_test_add_func ("/image/config/hostile-documents", test_hostile_documents);
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
     ADD ("/image/import/layout", test_import_layout);
     ADD ("/image/import/docker-archive", test_import_docker_archive);
+    ADD ("/image/import/multiplatform", test_import_multiplatform);
+    ADD ("/image/import/concurrent", test_import_concurrent);
     ADD ("/image/import/traversal-rejected", test_traversal_rejected);
     ADD ("/image/import/tampered-rejected", test_tampered_rejected);
     ADD ("/image/prune/orphans", test_prune_orphans);
