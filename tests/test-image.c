@@ -506,6 +506,111 @@ test_config_defaults (Fixture *f, gconstpointer data)
     g_byte_array_unref (err);
 }
 
+/* Stores @data as a blob of @layout; returns its digest. */
+static char *
+layout_put_blob (const char *layout, const char *data)
+{
+    g_autofree char *hex = g_compute_checksum_for_string (G_CHECKSUM_SHA256, data, -1);
+    g_autofree char *path = g_build_filename (layout, "blobs", "sha256", hex, NULL);
+    g_autoptr (GError) error = NULL;
+
+    g_file_set_contents (path, data, -1, &error);
+    g_assert_no_error (error);
+    return g_strconcat ("sha256:", hex, NULL);
+}
+
+static JsonNode *
+layout_read_blob (const char *layout, const char *digest)
+{
+    g_autofree char *path = g_build_filename (layout, "blobs", "sha256", digest + 7, NULL);
+    g_autofree char *text = NULL;
+    g_autoptr (GError) error = NULL;
+
+    g_file_get_contents (path, &text, NULL, &error);
+    g_assert_no_error (error);
+    JsonNode *node = json_from_string (text, &error);
+    g_assert_no_error (error);
+    return node;
+}
+
+/* Gives the image of @layout a new config: @run (JSON) replaces its
+ * "config" object; the manifest and index.json follow. */
+static void
+layout_set_run_config (const char *layout, const char *run)
+{
+    g_autofree char *index_path = g_build_filename (layout, "index.json", NULL);
+    g_autofree char *index_text = NULL;
+    g_autoptr (GError) error = NULL;
+
+    g_file_get_contents (index_path, &index_text, NULL, &error);
+    g_assert_no_error (error);
+    g_autoptr (JsonNode) index = json_from_string (index_text, &error);
+    JsonObject *desc = json_array_get_object_element (
+        json_object_get_array_member (json_node_get_object (index), "manifests"), 0);
+    g_autoptr (JsonNode) manifest =
+        layout_read_blob (layout, json_object_get_string_member (desc, "digest"));
+    JsonObject *config_desc =
+        json_object_get_object_member (json_node_get_object (manifest), "config");
+    g_autoptr (JsonNode) config =
+        layout_read_blob (layout, json_object_get_string_member (config_desc, "digest"));
+
+    json_object_set_member (json_node_get_object (config), "config", json_from_string (run, NULL));
+    g_autofree char *config_text = json_to_string (config, FALSE);
+    g_autofree char *config_digest = layout_put_blob (layout, config_text);
+    json_object_set_string_member (config_desc, "digest", config_digest);
+    json_object_set_int_member (config_desc, "size", (gint64)strlen (config_text));
+    g_autofree char *manifest_text = json_to_string (manifest, FALSE);
+    g_autofree char *manifest_digest = layout_put_blob (layout, manifest_text);
+    json_object_set_string_member (desc, "digest", manifest_digest);
+    json_object_set_int_member (desc, "size", (gint64)strlen (manifest_text));
+    g_autofree char *new_index = json_to_string (index, TRUE);
+    g_file_set_contents (index_path, new_index, -1, &error);
+    g_assert_no_error (error);
+}
+
+/* Entrypoint + Cmd run with no command of our own, in a WorkingDir the
+ * layers never made; a cmd of our own replaces the image's, not its
+ * entrypoint. */
+static void
+test_entrypoint_workdir (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    g_autoptr (GError) error = NULL;
+
+    layout_set_run_config (dir, "{\"Env\": [\"PATH=/bin\", \"FOO=from-image\"], "
+                                "\"Entrypoint\": [\"sh\", \"-c\"], "
+                                "\"Cmd\": [\"echo $FOO $(pwd)\"], "
+                                "\"WorkingDir\": \"/srv/app\", \"User\": \"root\"}");
+    g_autoptr (BoxliteImage) image =
+        boxlite_runtime_import_image (f->runtime, dir, "entry:1", NULL, &error);
+    g_assert_no_error (error);
+    g_autoptr (BoxliteBox) box = start_box (f, "entry:1", NULL);
+    BoxliteBoxOptions *options = boxlite_box_get_options (box);
+    g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+    g_strv_builder_addv (builder, (const char **)boxlite_box_options_get_entrypoint (options));
+    g_strv_builder_addv (builder, (const char **)boxlite_box_options_get_cmd (options));
+    g_auto (GStrv) argv = g_strv_builder_end (builder);
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new ((const char *const *)argv);
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (box, cmd, NULL, &out, &err);
+    g_byte_array_append (out, (const guint8 *)"", 1);
+    g_assert_cmpstr ((char *)out->data, ==, "from-image /srv/app\n");
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+    g_assert_cmpstr (boxlite_box_options_get_user (options), ==, "root");
+
+    /* Our own cmd keeps the image's entrypoint. */
+    g_autoptr (BoxliteBoxOptions) own = boxlite_box_options_new ();
+    const char *own_cmd[] = {"echo mine", NULL};
+    boxlite_box_options_set_image (own, "entry:1");
+    boxlite_box_options_set_cmd (own, own_cmd);
+    g_autoptr (BoxliteBox) second = boxlite_runtime_create (f->runtime, own, NULL, NULL, &error);
+    g_assert_no_error (error);
+    BoxliteBoxOptions *second_options = boxlite_box_get_options (second);
+    g_assert_cmpstr (boxlite_box_options_get_entrypoint (second_options)[0], ==, "sh");
+    g_assert_cmpstr (boxlite_box_options_get_cmd (second_options)[0], ==, "echo mine");
+}
+
 static void
 on_progress (G_GNUC_UNUSED BoxliteRuntime *rt, const char *digest, guint64 done, guint64 total,
              gpointer user_data)
@@ -672,6 +777,7 @@ main (int argc, char **argv)
     ADD ("/image/box/two-boxes-share-image", test_two_boxes_share_image);
     ADD ("/image/box/remove-in-use", test_remove_in_use);
     ADD ("/image/box/config-defaults", test_config_defaults);
+    ADD ("/image/box/entrypoint-workdir", test_entrypoint_workdir);
     ADD ("/image/registry/pull-and-boot", test_pull_and_boot);
     ADD ("/image/registry/create-pulls", test_create_pulls);
 #undef ADD
