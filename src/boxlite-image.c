@@ -272,8 +272,7 @@ boxlite_image_to_json (BoxliteImage *self)
 typedef struct {
     BoxliteRuntime *runtime;
     GMainContext *context; /* where to emit; NULL: the pulling thread */
-    char *last_digest;
-    gint64 last_time;
+    GHashTable *last;      /* digest -> when it was last reported (gint64 *) */
 } Progress;
 
 typedef struct {
@@ -305,13 +304,15 @@ on_progress (const char *digest, guint64 done, guint64 total, gpointer user_data
 {
     Progress *p = user_data;
     gint64 now = g_get_monotonic_time ();
+    gint64 *last = g_hash_table_lookup (p->last, digest);
 
-    if (done < total && g_strcmp0 (p->last_digest, digest) == 0 &&
-        now - p->last_time < PROGRESS_INTERVAL_US)
+    if (done < total && last && now - *last < PROGRESS_INTERVAL_US)
         return;
-    g_free (p->last_digest);
-    p->last_digest = g_strdup (digest);
-    p->last_time = now;
+    if (!last) {
+        last = g_new (gint64, 1);
+        g_hash_table_insert (p->last, g_strdup (digest), last);
+    }
+    *last = now;
     if (!p->context) {
         bl_runtime_emit_pull_progress (p->runtime, digest, done, total);
         return;
@@ -332,7 +333,8 @@ pull_image (BoxliteRuntime *self, const char *reference, GMainContext *context,
     BlImageStore *store = bl_runtime_get_image_store (self);
     GPtrArray *registries = bl_runtime_get_registries (self);
     g_autoptr (BlImageRef) ref = bl_image_ref_parse (reference, error);
-    Progress progress = {self, context, NULL, 0};
+    g_autoptr (GHashTable) last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    Progress progress = {self, context, last};
     g_autoptr (BlImageEntry) entry = NULL;
 
     if (!ref)
@@ -347,7 +349,6 @@ pull_image (BoxliteRuntime *self, const char *reference, GMainContext *context,
         entry = bl_image_store_commit (store, pulled->reference, pulled->manifest_digest,
                                        cancellable, error);
     bl_image_store_unlock (gc);
-    g_free (progress.last_digest);
     if (!entry) {
         g_prefix_error (error, "cannot pull %s: ", reference);
         return NULL;

@@ -9,6 +9,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <sys/stat.h>
@@ -48,6 +49,27 @@ blob_present (Import *im, const char *digest)
 {
     g_autofree char *path = bl_image_store_blob_path (im->store, digest);
     return g_file_test (path, G_FILE_TEST_IS_REGULAR);
+}
+
+/* Reads a JSON document of at most BL_IMAGE_JSON_MAX bytes whole. */
+static gboolean
+read_small (const char *path, char **data, gsize *len, GError **error)
+{
+    struct stat st;
+
+    if (stat (path, &st) < 0) {
+        int saved = errno;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot read %s: %s", path,
+                     g_strerror (saved));
+        return FALSE;
+    }
+    if (st.st_size > BL_IMAGE_JSON_MAX) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                     "%s is larger than the %d bytes an image document may have", path,
+                     BL_IMAGE_JSON_MAX);
+        return FALSE;
+    }
+    return g_file_get_contents (path, data, len, error);
 }
 
 static JsonNode *
@@ -120,7 +142,7 @@ layout_read_json (Import *im, const char *layout, JsonObject *desc, GCancellable
                            error))
         return NULL;
     g_autofree char *path = bl_image_store_blob_path (im->store, digest);
-    if (!g_file_get_contents (path, &data, &len, error))
+    if (!read_small (path, &data, &len, error))
         return NULL;
     return parse_json (data, len, digest, error);
 }
@@ -197,7 +219,7 @@ import_layout (Import *im, const char *layout, const char *reference, GCancellab
     gsize len = 0;
     g_autoptr (BlImageRef) wanted = reference ? bl_image_ref_parse (reference, NULL) : NULL;
 
-    if (!g_file_get_contents (index_path, &text, &len, error))
+    if (!read_small (index_path, &text, &len, error))
         return NULL;
     g_autoptr (JsonNode) index = parse_json (text, len, index_path, error);
     if (!index)
@@ -489,7 +511,7 @@ check_diff_ids (DockerArchive *da, const char *config_digest, char **layer_diges
     g_autofree char *data = NULL;
     gsize len = 0;
 
-    if (!g_file_get_contents (path, &data, &len, error))
+    if (!read_small (path, &data, &len, error))
         return FALSE;
     g_autoptr (BlImageConfig) config = bl_image_config_parse (data, len, error);
     if (!config)

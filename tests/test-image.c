@@ -756,6 +756,27 @@ test_hostile_documents (void)
     g_assert_cmpstr (ok->user, ==, "1000:1000");
 }
 
+/* An image and a root filesystem at once, or a reference that is not one,
+ * are refused before anything is created. */
+static void
+test_options_image (void)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_image (options, "alpine:3");
+    g_assert_true (boxlite_box_options_validate (options, &error));
+    g_assert_no_error (error);
+    boxlite_box_options_set_rootfs (options, "/tmp");
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    boxlite_box_options_set_rootfs (options, NULL);
+    boxlite_box_options_set_image (options, "Not A Reference::");
+    g_assert_false (boxlite_box_options_validate (options, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -765,6 +786,7 @@ main (int argc, char **argv)
     g_test_init (&argc, &argv, NULL);
 
     g_test_add_func ("/image/config/hostile-documents", test_hostile_documents);
+    g_test_add_func ("/image/options/image-or-rootfs", test_options_image);
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
     ADD ("/image/import/layout", test_import_layout);
     ADD ("/image/import/docker-archive", test_import_docker_archive);
