@@ -131,18 +131,23 @@ bl_image_store_remove (BlImageStore *store, const char *text, const char *const 
         g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     gboolean ok = target != NULL;
 
-    if (ok && users && users->ids && g_hash_table_contains (users->ids, id) && !force) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
-                     "image %s is used by a box; remove the box first or force the removal",
-                     reference);
-        ok = FALSE;
-    }
+    gboolean still_named = FALSE;
     for (guint i = entries && ok ? entries->len : 0; i > 0; i--) {
         BlImageEntry *e = entries->pdata[i - 1];
         if (by_id ? g_str_equal (e->id, id) : g_str_equal (e->reference, reference)) {
             keep_image_blobs (store, e->digest, candidates);
             g_ptr_array_remove_index (entries, i - 1);
+        } else if (g_str_equal (e->id, id)) {
+            still_named = TRUE;
         }
+    }
+    /* Removing one of several names of an image a box uses loses nothing. */
+    if (ok && !still_named && !force && users && users->ids &&
+        g_hash_table_contains (users->ids, id)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "image %s is used by a box; remove the box first or force the removal",
+                     reference);
+        ok = FALSE;
     }
     ok = ok && bl_image_store_save_index (store, entries, error);
     bl_image_store_unlock (lock);

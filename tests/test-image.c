@@ -424,6 +424,10 @@ test_remove_in_use (Fixture *f, gconstpointer data)
     g_assert_false (boxlite_runtime_remove_image (f->runtime, "simple:1", FALSE, &error));
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE);
     g_clear_error (&error);
+    /* A second name of the image can go: the first still holds it. */
+    g_autoptr (BoxliteImage) again = import (f, "simple", "simple:2");
+    g_assert_true (boxlite_runtime_remove_image (f->runtime, "simple:2", FALSE, &error));
+    g_assert_no_error (error);
     g_assert_true (boxlite_runtime_remove_image (f->runtime, "simple:1", TRUE, &error));
     g_assert_no_error (error);
     g_autoptr (GList) left = boxlite_runtime_list_images (f->runtime, NULL);
