@@ -13,6 +13,15 @@
  * of each blob), so a fast pull does not flood the caller's main loop. */
 #define PROGRESS_INTERVAL_US (100 * 1000)
 
+/**
+ * BoxliteImage:
+ *
+ * An image in a runtime's store, as it was when it was looked up: its
+ * reference, manifest digest, id, size and layers, and the parts of its
+ * config a box made from it inherits. Get one from
+ * boxlite_runtime_pull_image(), boxlite_runtime_import_image(),
+ * boxlite_runtime_list_images() or boxlite_runtime_inspect_image().
+ */
 struct _BoxliteImage {
     GObject parent_instance;
     BlImageEntry *entry;

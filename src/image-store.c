@@ -363,12 +363,24 @@ match_id (GPtrArray *entries, const char *text)
     return found;
 }
 
+/* The entry named @ref exactly, or, for a reference by digest, an entry of
+ * the same repository with that manifest digest (whatever its tag). */
 static BlImageEntry *
-find_reference (GPtrArray *entries, const char *reference)
+find_reference (GPtrArray *entries, const BlImageRef *ref)
 {
+    g_autofree char *canonical = bl_image_ref_to_string (ref);
+    g_autofree char *name = g_strdup_printf ("%s/%s", ref->registry, ref->repository);
+    gsize name_len = strlen (name);
+
     for (guint i = 0; i < entries->len; i++) {
         BlImageEntry *e = entries->pdata[i];
-        if (g_str_equal (e->reference, reference))
+        if (g_str_equal (e->reference, canonical))
+            return e;
+    }
+    for (guint i = 0; ref->digest && i < entries->len; i++) {
+        BlImageEntry *e = entries->pdata[i];
+        if (g_str_equal (e->digest, ref->digest) && g_str_has_prefix (e->reference, name) &&
+            (e->reference[name_len] == ':' || e->reference[name_len] == '@'))
             return e;
     }
     return NULL;
@@ -403,16 +415,16 @@ bl_image_store_find_entry (GPtrArray *entries, const char *text, const char *con
         return NULL;
     for (guint i = 0; !ref->qualified && search && search[i]; i++) {
         g_autoptr (BlImageRef) there = bl_image_ref_with_registry (ref, search[i]);
-        g_autofree char *name = there ? bl_image_ref_to_string (there) : NULL;
-        BlImageEntry *e = name ? find_reference (entries, name) : NULL;
+        BlImageEntry *e = there ? find_reference (entries, there) : NULL;
         if (e)
             return e;
     }
-    g_autofree char *canonical = bl_image_ref_to_string (ref);
-    BlImageEntry *e = find_reference (entries, canonical);
-    if (!e)
+    BlImageEntry *e = find_reference (entries, ref);
+    if (!e) {
+        g_autofree char *canonical = bl_image_ref_to_string (ref);
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND, "no image %s in the store",
                      canonical);
+    }
     return e;
 }
 

@@ -152,6 +152,16 @@ test_import_layout (Fixture *f, gconstpointer data)
         g_assert_no_error (error);
         g_assert_cmpstr (boxlite_image_get_digest (found), ==, boxlite_image_get_digest (image));
     }
+    /* By repository and manifest digest, whatever the tag. */
+    g_autofree char *by_digest = g_strdup_printf ("simple@%s", boxlite_image_get_digest (image));
+    g_autoptr (BoxliteImage) pinned = boxlite_runtime_inspect_image (f->runtime, by_digest, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (boxlite_image_get_id (pinned), ==, id);
+    g_autofree char *other_repo = g_strdup_printf ("other@%s", boxlite_image_get_digest (image));
+    g_autoptr (BoxliteImage) not_pinned =
+        boxlite_runtime_inspect_image (f->runtime, other_repo, &error);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
     g_autoptr (BoxliteImage) missing =
         boxlite_runtime_inspect_image (f->runtime, "simple:2", &error);
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
