@@ -95,6 +95,9 @@ drop_image_files (BlImageStore *store, const char *id, KeepSet *keep, guint64 *b
         delete_counted (tree, TRUE, bytes, count);
     if (g_file_test (disk, G_FILE_TEST_EXISTS))
         delete_counted (disk, FALSE, bytes, count);
+    /* Nobody holds it: builds take gc.lock shared, and we hold it exclusively. */
+    g_autofree char *lock = bl_image_store_lock_path (store, id);
+    g_unlink (lock);
 }
 
 static void

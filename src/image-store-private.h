@@ -22,6 +22,8 @@ gboolean bl_image_store_fail_errno (GError **error, int saved, const char *what,
 /* rootfs/<hex> and disks/<hex>.ext4 of image @id. Returns: (transfer full). */
 char *bl_image_store_tree_path (BlImageStore *store, const char *id);
 char *bl_image_store_disk_path (BlImageStore *store, const char *id);
+/* .lock-<hex>, held while image @id is built. Returns: (transfer full). */
+char *bl_image_store_lock_path (BlImageStore *store, const char *id);
 
 /* Removes @path and everything below it, never following a symlink or
  * crossing into another filesystem. */

@@ -542,11 +542,17 @@ build_image (BlImageStore *store, BlImageManifest *manifest, const BlImageConfig
     return TRUE;
 }
 
+char *
+bl_image_store_lock_path (BlImageStore *store, const char *id)
+{
+    g_autofree char *name = g_strdup_printf (".lock-%s", bl_image_digest_hex (id));
+    return g_build_filename (store->dir, name, NULL);
+}
+
 static int
 lock_image (BlImageStore *store, const char *id, GError **error)
 {
-    g_autofree char *name = g_strdup_printf (".lock-%s", bl_image_digest_hex (id));
-    g_autofree char *path = g_build_filename (store->dir, name, NULL);
+    g_autofree char *path = bl_image_store_lock_path (store, id);
     return lock_file (path, TRUE, error);
 }
 
