@@ -10,13 +10,15 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "boxlite-error.h"
 #include "image-ref.h"
-#include "image-store.h"
+#include "image-store-private.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -352,6 +354,7 @@ typedef struct {
     gsize manifest_len;
     GHashTable *symlinks; /* member -> normalised target */
     GHashTable *wanted;   /* member -> digest (NULL until stored) */
+    gboolean has_index;   /* an index.json: an OCI layout in a tarball */
 } DockerArchive;
 
 static gboolean
@@ -368,6 +371,8 @@ scan_member (struct archive *in, struct archive_entry *entry, const char *name, 
             g_hash_table_replace (da->symlinks, g_strdup (name), target);
         return TRUE;
     }
+    if (g_str_equal (name, "index.json") && archive_entry_filetype (entry) == AE_IFREG)
+        da->has_index = TRUE;
     if (!g_str_equal (name, "manifest.json") || archive_entry_filetype (entry) != AE_IFREG)
         return TRUE;
     if (archive_entry_size (entry) > BL_IMAGE_JSON_MAX) {
@@ -582,14 +587,81 @@ store_docker_image (DockerArchive *da, const char *path, JsonObject *image,
     return write_manifest (da, config_digest, digests, error);
 }
 
+/* Whether @name is one of the members an OCI layout is made of. */
+static gboolean
+is_layout_member (const char *name)
+{
+    const char *hex = name + strlen ("blobs/sha256/");
+
+    if (g_str_equal (name, "oci-layout") || g_str_equal (name, "index.json"))
+        return TRUE;
+    if (!g_str_has_prefix (name, "blobs/sha256/") || strlen (hex) != 64)
+        return FALSE;
+    g_autofree char *digest = g_strconcat ("sha256:", hex, NULL);
+    return bl_image_digest_valid (digest);
+}
+
+/* Writes the layout members of a tarball below the directory @data; the
+ * names are checked to be exactly those, so nothing lands elsewhere. */
+static gboolean
+extract_layout_member (struct archive *in, struct archive_entry *entry, const char *name,
+                       gpointer data, GError **error)
+{
+    if (archive_entry_filetype (entry) != AE_IFREG || !is_layout_member (name))
+        return TRUE;
+    g_autofree char *path = g_build_filename (data, name, NULL);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int saved = errno;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot create %s: %s", path,
+                     g_strerror (saved));
+        return FALSE;
+    }
+    int r = archive_read_data_into_fd (in, fd);
+    close (fd);
+    if (r != ARCHIVE_OK) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: %s", name,
+                     archive_error_string (in));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* An OCI layout packed in a tarball (skopeo's and podman's oci-archive):
+ * unpacked to a scratch directory beside the blobs, then imported as a
+ * layout, which checks every blob on its way into the store. */
 static char *
-import_docker_archive (Import *im, const char *path, GCancellable *cancellable, char **name_out,
-                       GError **error)
+import_oci_archive (Import *im, const char *path, const char *reference, GCancellable *cancellable,
+                    char **name_out, GError **error)
+{
+    g_autofree char *tmp =
+        g_build_filename (bl_image_store_get_blobs_dir (im->store), ".layout-XXXXXX", NULL);
+    char *digest = NULL;
+
+    if (!g_mkdtemp_full (tmp, 0700)) {
+        int saved = errno;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot create %s: %s", tmp,
+                     g_strerror (saved));
+        return NULL;
+    }
+    g_autofree char *sha_dir = g_build_filename (tmp, "blobs", "sha256", NULL);
+    if (g_mkdir_with_parents (sha_dir, 0700) == 0 &&
+        for_each_member (path, extract_layout_member, tmp, cancellable, error))
+        digest = import_layout (im, tmp, reference, cancellable, name_out, error);
+    else if (error && !*error)
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot create %s", sha_dir);
+    bl_image_store_remove_tree (tmp);
+    return digest;
+}
+
+static char *
+import_docker_archive (Import *im, const char *path, const char *reference,
+                       GCancellable *cancellable, char **name_out, GError **error)
 {
     g_autoptr (GHashTable) symlinks =
         g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     g_autoptr (GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    DockerArchive da = {im, NULL, 0, symlinks, wanted};
+    DockerArchive da = {im, NULL, 0, symlinks, wanted, FALSE};
     g_autoptr (JsonNode) manifest = NULL;
     char *digest = NULL;
 
@@ -597,10 +669,12 @@ import_docker_archive (Import *im, const char *path, GCancellable *cancellable, 
         g_free (da.manifest_json);
         return NULL;
     }
+    if (!da.manifest_json && da.has_index)
+        return import_oci_archive (im, path, reference, cancellable, name_out, error);
     if (!da.manifest_json) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
-                     "%s is neither an OCI image layout nor a docker-archive tarball "
-                     "(no manifest.json)",
+                     "%s is neither an OCI image layout nor a docker-archive or oci-archive "
+                     "tarball (it has no manifest.json or index.json)",
                      path);
         return NULL;
     }
@@ -639,7 +713,7 @@ bl_image_store_import (BlImageStore *store, const char *path, const char *refere
     if (g_file_test (path, G_FILE_TEST_IS_DIR))
         digest = import_layout (&im, path, reference, cancellable, &given_name, error);
     else if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        digest = import_docker_archive (&im, path, cancellable, &given_name, error);
+        digest = import_docker_archive (&im, path, reference, cancellable, &given_name, error);
     else
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND,
                      "%s is neither a directory nor a file", path);

@@ -181,12 +181,8 @@ test_import_layout (Fixture *f, gconstpointer data)
 }
 
 static void
-test_import_docker_archive (Fixture *f, gconstpointer data)
+skopeo_copy (const char *src, const char *dest)
 {
-    g_autofree char *dir = make_layout (f, "simple", NULL);
-    g_autofree char *tar = g_build_filename (f->scratch, "simple.tar", NULL);
-    g_autofree char *src = g_strdup_printf ("oci:%s:latest", dir);
-    g_autofree char *dest = g_strdup_printf ("docker-archive:%s:archived:v1", tar);
     const char *argv[] = {"skopeo", "copy", "-q", src, dest, NULL};
     g_autoptr (GError) error = NULL;
     g_autoptr (GSubprocess) skopeo = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
@@ -194,6 +190,18 @@ test_import_docker_archive (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_subprocess_wait_check (skopeo, NULL, &error);
     g_assert_no_error (error);
+}
+
+static void
+test_import_docker_archive (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    g_autofree char *tar = g_build_filename (f->scratch, "simple.tar", NULL);
+    g_autofree char *src = g_strdup_printf ("oci:%s:latest", dir);
+    g_autofree char *dest = g_strdup_printf ("docker-archive:%s:archived:v1", tar);
+    g_autoptr (GError) error = NULL;
+
+    skopeo_copy (src, dest);
 
     g_autoptr (BoxliteImage) image =
         boxlite_runtime_import_image (f->runtime, tar, NULL, NULL, &error);
@@ -208,6 +216,17 @@ test_import_docker_archive (Fixture *f, gconstpointer data)
     g_assert_cmpstr (boxlite_image_get_id (same), ==, boxlite_image_get_id (image));
     g_autofree char *disks = store_path (f, "disks");
     g_assert_cmpuint (count_entries (disks), ==, 1);
+
+    /* The same layout packed as an oci-archive tarball. */
+    g_autofree char *oci_tar = g_build_filename (f->scratch, "simple-oci.tar", NULL);
+    g_autofree char *oci_dest = g_strdup_printf ("oci-archive:%s:latest", oci_tar);
+    skopeo_copy (src, oci_dest);
+    g_autoptr (BoxliteImage) from_oci_tar =
+        boxlite_runtime_import_image (f->runtime, oci_tar, "ocitar:1", NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (boxlite_image_get_id (from_oci_tar), ==, boxlite_image_get_id (image));
+    g_autofree char *blobs = store_path (f, "blobs");
+    g_assert_cmpuint (count_entries (blobs), ==, 1); /* only sha256/: no scratch left */
 }
 
 /* An index of three platforms: the linux/amd64 one is the simple image. */
