@@ -446,7 +446,8 @@ boxlite_runtime_pull_image_finish (BoxliteRuntime *self, GAsyncResult *result, G
 /**
  * boxlite_runtime_import_image:
  * @self: the runtime
- * @path: an OCI image layout directory, or a `docker save` tarball
+ * @path: an OCI image layout directory, a `docker save` tarball, or an OCI
+ *   layout in a tarball (oci-archive)
  * @reference: (nullable): what to call the image; %NULL for the name the
  *   archive gives (a tarball's first RepoTags entry, a layout's
  *   io.containerd.image.name or full ref name annotation)

@@ -351,8 +351,9 @@ cmd_import (CliContext *cli, const char *name, int argc, char **argv)
     int status = 0;
     BoxliteRuntime *runtime =
         parse_image_command (cli, &args, name, "DIR|TARBALL [REFERENCE]",
-                             "Add an image from an OCI image layout directory or a `docker save` "
-                             "tarball.\nWithout REFERENCE the name the archive gives is used.",
+                             "Add an image from an OCI image layout directory, a `docker save` "
+                             "tarball or an\noci-archive tarball. Without REFERENCE the name the "
+                             "archive gives is used.",
                              entries, 1, 2, argc, argv, &status);
     if (!runtime)
         return status;
