@@ -639,6 +639,118 @@ boxlite_runtime_prune_images (BoxliteRuntime *self, guint64 *reclaimed, GError *
     return count;
 }
 
+static void
+remove_thread (GTask *task, gpointer source, gpointer task_data,
+               G_GNUC_UNUSED GCancellable *cancellable)
+{
+    GError *error = NULL;
+    gboolean force = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (task), "force"));
+
+    if (boxlite_runtime_remove_image (source, task_data, force, &error))
+        g_task_return_boolean (task, TRUE);
+    else
+        g_task_return_error (task, error);
+}
+
+/**
+ * boxlite_runtime_remove_image_async:
+ * @self: the runtime
+ * @reference: a reference, or an image id or prefix
+ * @force: remove it even while boxes use it
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the image is removed
+ * @user_data: data for @callback
+ *
+ * Removes an image without blocking; see boxlite_runtime_remove_image().
+ */
+void
+boxlite_runtime_remove_image_async (BoxliteRuntime *self, const char *reference, gboolean force,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data)
+{
+    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+    g_task_set_source_tag (task, boxlite_runtime_remove_image_async);
+    g_task_set_task_data (task, g_strdup (reference), g_free);
+    g_object_set_data (G_OBJECT (task), "force", GINT_TO_POINTER (force));
+    g_task_run_in_thread (task, remove_thread);
+}
+
+/**
+ * boxlite_runtime_remove_image_finish:
+ * @self: the runtime
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+boxlite_runtime_remove_image_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+    return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+prune_thread (GTask *task, gpointer source, G_GNUC_UNUSED gpointer task_data,
+              G_GNUC_UNUSED GCancellable *cancellable)
+{
+    GError *error = NULL;
+    guint64 *reclaimed = g_new0 (guint64, 1);
+    gint count = boxlite_runtime_prune_images (source, reclaimed, &error);
+
+    if (count < 0) {
+        g_free (reclaimed);
+        g_task_return_error (task, error);
+        return;
+    }
+    g_object_set_data (G_OBJECT (task), "count", GINT_TO_POINTER (count));
+    g_task_return_pointer (task, reclaimed, g_free);
+}
+
+/**
+ * boxlite_runtime_prune_images_async:
+ * @self: the runtime
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the store is pruned
+ * @user_data: data for @callback
+ *
+ * Prunes without blocking; see boxlite_runtime_prune_images().
+ */
+void
+boxlite_runtime_prune_images_async (BoxliteRuntime *self, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+    g_task_set_source_tag (task, boxlite_runtime_prune_images_async);
+    g_task_run_in_thread (task, prune_thread);
+}
+
+/**
+ * boxlite_runtime_prune_images_finish:
+ * @self: the runtime
+ * @result: the #GAsyncResult
+ * @reclaimed: (out) (optional): bytes freed
+ * @error: return location for a #GError
+ *
+ * Returns: the number of blobs, trees and disks deleted, or -1 with
+ *   @error set
+ */
+gint
+boxlite_runtime_prune_images_finish (BoxliteRuntime *self, GAsyncResult *result, guint64 *reclaimed,
+                                     GError **error)
+{
+    g_return_val_if_fail (g_task_is_valid (result, self), -1);
+
+    g_autofree guint64 *bytes = g_task_propagate_pointer (G_TASK (result), error);
+    if (!bytes)
+        return -1;
+    if (reclaimed)
+        *reclaimed = *bytes;
+    return GPOINTER_TO_INT (g_object_get_data (G_OBJECT (result), "count"));
+}
+
 /* ---- boxes from images ---- */
 
 BoxliteImage *

@@ -46,5 +46,14 @@ BoxliteImage *boxlite_runtime_inspect_image (BoxliteRuntime *self, const char *r
 gboolean boxlite_runtime_remove_image (BoxliteRuntime *self, const char *reference, gboolean force,
                                        GError **error);
 gint boxlite_runtime_prune_images (BoxliteRuntime *self, guint64 *reclaimed, GError **error);
+void boxlite_runtime_remove_image_async (BoxliteRuntime *self, const char *reference,
+                                         gboolean force, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_runtime_remove_image_finish (BoxliteRuntime *self, GAsyncResult *result,
+                                              GError **error);
+void boxlite_runtime_prune_images_async (BoxliteRuntime *self, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+gint boxlite_runtime_prune_images_finish (BoxliteRuntime *self, GAsyncResult *result,
+                                          guint64 *reclaimed, GError **error);
 
 G_END_DECLS

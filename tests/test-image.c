@@ -46,6 +46,21 @@ fixture_tear_down (Fixture *f, G_GNUC_UNUSED gconstpointer data)
     g_free (f->scratch);
 }
 
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    *(GAsyncResult **)user_data = g_object_ref (result);
+}
+
+/* Runs this thread's main context until *@result is set. */
+static GAsyncResult *
+wait_result (GAsyncResult **result)
+{
+    while (!*result)
+        g_main_context_iteration (NULL, TRUE);
+    return *result;
+}
+
 /* Writes the layout @preset under the scratch dir; returns its path. */
 static char *
 make_layout (Fixture *f, const char *preset, const char *const *extra)
@@ -457,8 +472,11 @@ test_remove_in_use (Fixture *f, gconstpointer data)
     g_autoptr (BoxliteImage) again = import (f, "simple", "simple:2");
     g_assert_true (boxlite_runtime_remove_image (f->runtime, "simple:2", FALSE, &error));
     g_assert_no_error (error);
-    g_assert_true (boxlite_runtime_remove_image (f->runtime, "simple:1", TRUE, &error));
+    GAsyncResult *result = NULL;
+    boxlite_runtime_remove_image_async (f->runtime, "simple:1", TRUE, NULL, store_result, &result);
+    g_assert_true (boxlite_runtime_remove_image_finish (f->runtime, wait_result (&result), &error));
     g_assert_no_error (error);
+    g_object_unref (result);
     g_autoptr (GList) left = boxlite_runtime_list_images (f->runtime, NULL);
     g_assert_null (left);
 
@@ -493,8 +511,15 @@ test_prune_orphans (Fixture *f, gconstpointer data)
     guint before = count_entries (blobs);
     g_file_set_contents (orphan, orphan_data, -1, &error);
     g_assert_no_error (error);
-    g_assert_cmpint (boxlite_runtime_prune_images (f->runtime, NULL, &error), ==, 1);
+    GAsyncResult *result = NULL;
+    guint64 reclaimed = 0;
+    boxlite_runtime_prune_images_async (f->runtime, NULL, store_result, &result);
+    g_assert_cmpint (
+        boxlite_runtime_prune_images_finish (f->runtime, wait_result (&result), &reclaimed, &error),
+        ==, 1);
     g_assert_no_error (error);
+    g_assert_cmpuint (reclaimed, >, 0);
+    g_object_unref (result);
     g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
     /* manifest, config and layer of the image stay. */
     g_assert_cmpuint (count_entries (blobs), ==, before);
@@ -656,12 +681,6 @@ on_progress (G_GNUC_UNUSED BoxliteRuntime *rt, const char *digest, guint64 done,
 }
 
 static void
-store_result (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    *(GAsyncResult **)user_data = g_object_ref (result);
-}
-
-static void
 test_pull_and_boot (Fixture *f, gconstpointer data)
 {
     g_autoptr (GError) error = NULL;
@@ -677,9 +696,8 @@ test_pull_and_boot (Fixture *f, gconstpointer data)
     GAsyncResult *result = NULL;
     g_signal_connect (f->runtime, "pull-progress", G_CALLBACK (on_progress), &calls);
     boxlite_runtime_pull_image_async (f->runtime, ref, NULL, store_result, &result);
-    while (!result)
-        g_main_context_iteration (NULL, TRUE);
-    g_autoptr (BoxliteImage) image = boxlite_runtime_pull_image_finish (f->runtime, result, &error);
+    g_autoptr (BoxliteImage) image =
+        boxlite_runtime_pull_image_finish (f->runtime, wait_result (&result), &error);
     g_object_unref (result);
     g_assert_no_error (error);
     g_assert_cmpstr (boxlite_image_get_reference (image), ==, ref);
