@@ -453,8 +453,8 @@ apply_layers (BlImageStore *store, BlImageManifest *manifest, const char *tree,
         int fd = bl_blob_open_regular (path, error);
         if (fd < 0)
             return FALSE;
-        /* The layer is read through this very fd, so what was hashed is
-         * what is applied. */
+        /* Applied through /proc/self/fd: the file that was hashed is the one
+         * applied, even if its name is replaced meanwhile. */
         g_autofree char *fd_path = g_strdup_printf ("/proc/self/fd/%d", fd);
         g_autoptr (GError) local = NULL;
         gboolean ok =
