@@ -135,9 +135,12 @@ out_pipe_flush (OutPipe *pipe)
             break;
         }
         moved += (gsize) n;
+        /* The rest of a partial write is cut from head before head goes. */
+        GBytes *rest = (gsize) n < len ? g_bytes_new_from_bytes (head, (gsize) n, len - (gsize) n)
+                                        : NULL;
         g_bytes_unref (g_queue_pop_head (&pipe->pending));
-        if ((gsize) n < len)
-            g_queue_push_head (&pipe->pending, g_bytes_new_from_bytes (head, (gsize) n, len - (gsize) n));
+        if (rest)
+            g_queue_push_head (&pipe->pending, rest);
     }
     grant_credit (self, moved);
 
