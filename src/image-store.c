@@ -506,8 +506,8 @@ make_working_dir (const char *tree, const char *path)
         close (fd);
 }
 
-/* Builds rootfs/<hex> and disks/<hex>.ext4 of @manifest; call with the
- * image's lock held. */
+/* Builds disks/<hex>.ext4 of @manifest from a tree unpacked in rootfs/<hex>,
+ * which goes once the disk exists; call with the image's lock held. */
 static gboolean
 build_image (BlImageStore *store, BlImageManifest *manifest, const BlImageConfig *config,
              GCancellable *cancellable, GError **error)
@@ -533,10 +533,11 @@ build_image (BlImageStore *store, BlImageManifest *manifest, const BlImageConfig
         bl_image_store_remove_tree (tmp);
         return FALSE;
     }
-    if (!bl_disk_build_ext4 (tree, disk, cancellable, error)) {
-        bl_image_store_remove_tree (tree);
+    gboolean built = bl_disk_build_ext4 (tree, disk, cancellable, error);
+    /* Boxes use the disk; the unpacked tree would only double the space. */
+    bl_image_store_remove_tree (tree);
+    if (!built)
         return FALSE;
-    }
     g_debug ("built image %s (%u layers) in %.2f s", id, manifest->layers->len,
              (g_get_monotonic_time () - started) / 1e6);
     return TRUE;
@@ -625,8 +626,9 @@ bl_image_store_commit (BlImageStore *store, const char *reference, const char *d
     g_autofree char *disk = bl_image_store_disk (store, entry->id, digest, cancellable, error);
     if (!disk)
         return NULL;
-    g_autofree char *tree = bl_image_store_tree_path (store, entry->id);
-    entry->size = bl_image_store_tree_bytes (tree);
+    /* What the image takes on this host: the blocks its (sparse) disk uses. */
+    struct stat st;
+    entry->size = stat (disk, &st) == 0 ? (guint64) st.st_blocks * 512 : 0;
     entry->created = bl_now_iso8601 ();
     if (!index_put (store, entry, error))
         return NULL;
