@@ -2,8 +2,9 @@
  * a root filesystem directory, honouring whiteouts and opaque directories.
  *
  * The archive is hostile. Every path is resolved one component at a time
- * below the root with O_NOFOLLOW, so no entry reaches outside the root
- * through "..", an absolute name or a symlink, whichever layer placed it.
+ * below the root with O_NOFOLLOW; symlinks on the way are followed by hand,
+ * inside the root, so no entry reaches outside it through "..", an absolute
+ * name or a symlink, whichever layer placed it.
  * Nothing here changes the working directory. */
 #define G_LOG_DOMAIN "boxlite-layer"
 
@@ -146,41 +147,109 @@ keep_path (Apply *ap, char **parts, guint n)
     }
 }
 
+/* Symlinks followed while resolving one path, as the kernel's limit. */
+#define MAX_LINK_HOPS 40
+
+/* Replaces the component at @i of @path (a symlink whose target is @target)
+ * by the target's components: from the root for an absolute target, from
+ * the symlink's directory otherwise. Returns the index to resume at, or -1
+ * with @error set when the target climbs above the root. */
+static gint
+splice_link (GPtrArray *path, guint i, const char *target, const char *where, GError **error)
+{
+    g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+    g_auto (GStrv) comps = g_strsplit (target, "/", -1);
+
+    if (target[0] != '/') {
+        for (guint k = 0; k < i; k++)
+            g_ptr_array_add (out, g_strdup (g_ptr_array_index (path, k)));
+    }
+    for (guint k = 0; comps[k]; k++) {
+        if (*comps[k] == '\0' || g_str_equal (comps[k], "."))
+            continue;
+        if (g_str_equal (comps[k], "..")) {
+            if (out->len == 0) {
+                fail (error, "the symlink '%s' points outside the root", where);
+                return -1;
+            }
+            g_ptr_array_remove_index (out, out->len - 1);
+            continue;
+        }
+        g_ptr_array_add (out, g_strdup (comps[k]));
+    }
+    guint resume = out->len;
+    for (guint k = i + 1; k < path->len; k++)
+        g_ptr_array_add (out, g_strdup (g_ptr_array_index (path, k)));
+    g_ptr_array_set_size (path, 0);
+    for (guint k = 0; k < out->len; k++)
+        g_ptr_array_add (path, g_strdup (g_ptr_array_index (out, k)));
+    return (gint) resume;
+}
+
 /* Opens the directory made of the first @n components of @parts below the
- * root without following any symlink, creating missing directories (mode
- * 0755) when @create is set. Returns a descriptor, or -1 with @error set. */
+ * root, creating missing directories (mode 0755) when @create is set.
+ * Symlinks on the way (from this layer or an earlier one) are followed as
+ * container tools do, but inside the root: an absolute target starts at the
+ * root, and one that climbs above it fails. Each step opens one component
+ * with O_NOFOLLOW, so nothing outside the root is ever opened. Returns a
+ * descriptor, or -1 with @error set. */
 static int
 open_dir (Apply *ap, char **parts, guint n, gboolean create, GError **error)
 {
+    g_autoptr (GPtrArray) path = g_ptr_array_new_with_free_func (g_free);
+    guint hops = 0;
     int fd = fcntl (ap->root_fd, F_DUPFD_CLOEXEC, 0);
 
     if (fd < 0) {
         fail_errno (error, "duplicate", "root directory");
         return -1;
     }
-    for (guint i = 0; i < n; i++) {
+    for (guint k = 0; k < n; k++)
+        g_ptr_array_add (path, g_strdup (parts[k]));
+    for (guint i = 0; i < path->len;) {
         const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-        int next = openat (fd, parts[i], flags);
+        const char *name = g_ptr_array_index (path, i);
+        int next = openat (fd, name, flags);
         if (next < 0 && errno == ENOENT && create) {
-            gboolean made = mkdirat (fd, parts[i], 0755) == 0;
+            gboolean made = mkdirat (fd, name, 0755) == 0;
             if (made || errno == EEXIST)
-                next = openat (fd, parts[i], flags);
+                next = openat (fd, name, flags);
             if (made && next >= 0 && fchmod (next, 0755) < 0)
-                g_debug ("cannot set the mode of '%s': %s", parts[i], g_strerror (errno));
+                g_debug ("cannot set the mode of '%s': %s", name, g_strerror (errno));
         }
-        if (next < 0) {
-            int saved = errno;
-            g_autofree char *where = join_prefix (parts, i + 1);
-            struct stat st;
-            if (fstatat (fd, parts[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
-                fail (error, "path goes through the symlink '%s'", where);
-            else
-                fail (error, "cannot open directory '%s': %s", where, g_strerror (saved));
+        if (next >= 0) {
+            close (fd);
+            fd = next;
+            i++;
+            continue;
+        }
+        int saved = errno;
+        g_autoptr (GString) where = g_string_new (NULL);
+        for (guint k = 0; k <= i; k++)
+            g_string_append_printf (where, "%s%s", k ? "/" : "", (char *) g_ptr_array_index (path, k));
+        char target[MAX_NAME_LEN + 1];
+        ssize_t len = (saved == ELOOP || saved == ENOTDIR)
+                          ? readlinkat (fd, name, target, sizeof target - 1)
+                          : -1;
+        if (len <= 0) {
+            fail (error, "cannot open directory '%s': %s", where->str, g_strerror (saved));
             close (fd);
             return -1;
         }
+        target[len] = '\0';
+        gint resume = ++hops > MAX_LINK_HOPS
+                          ? (fail (error, "too many symlinks resolving '%s'", where->str), -1)
+                          : splice_link (path, i, target, where->str, error);
         close (fd);
-        fd = next;
+        if (resume < 0)
+            return -1;
+        /* Walk again from the root: the target may lie anywhere in it. */
+        fd = fcntl (ap->root_fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) {
+            fail_errno (error, "duplicate", "root directory");
+            return -1;
+        }
+        i = 0;
     }
     return fd;
 }

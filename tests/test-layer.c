@@ -441,14 +441,19 @@ test_dotdot_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
     g_assert_false (exists (fx->base, "escape"));
 }
 
+/* Symlinks are followed as container tools follow them: inside the root,
+ * an absolute target starting at the root. Nothing outside the root is
+ * touched, and a link that climbs above the root fails the layer. */
 static void
 test_symlink_escape_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     g_autofree char *outside = g_build_filename (fx->base, "outside", NULL);
-    const Spec same_layer[] = {{'l', "evil", outside, 0}, {'f', "evil/file", "pwned", 0}};
-    const Spec lower[] = {{'l', "evil2", outside, 0}, {'l', "up", "..", 0}};
-    const Spec upper[] = {{'f', "/evil2/file", "pwned", 0}};
+    const Spec same_layer[] = {{'l', "evil", outside, 0}, {'f', "evil/file", "contained", 0}};
+    const Spec lower[] = {{'l', "evil2", outside, 0}, {'l', "up", "..", 0},
+                          {'l', "deep", "a/../../..", 0}};
+    const Spec upper[] = {{'f', "/evil2/file2", "contained", 0}};
     const Spec relative[] = {{'d', "up/x/", NULL, 0}};
+    const Spec deeper[] = {{'f', "deep/x", "no", 0}};
     const Spec opaque[] = {{'f', "evil2/.wh..wh..opq", NULL, 0}};
     const Spec whiteout[] = {{'f', "up/.wh.outside", NULL, 0}};
 
@@ -456,16 +461,49 @@ test_symlink_escape_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
     g_autofree char *victim = g_build_filename (outside, "victim", NULL);
     g_assert_true (g_file_set_contents (victim, "keep me", -1, NULL));
 
-    apply_fails (fx, same_layer, G_N_ELEMENTS (same_layer), "evil/file");
+    /* The host path a link names is a path inside the root. */
+    APPLY_OK (fx, COMPRESS_NONE, same_layer, NULL);
+    g_autofree char *inside = g_build_filename (fx->root, outside, "file", NULL);
+    g_assert_true (g_file_test (inside, G_FILE_TEST_IS_REGULAR));
     APPLY_OK (fx, COMPRESS_NONE, lower, NULL);
-    apply_fails (fx, upper, G_N_ELEMENTS (upper), "symlink 'evil2'");
-    apply_fails (fx, relative, G_N_ELEMENTS (relative), "up/x/");
-    apply_fails (fx, opaque, G_N_ELEMENTS (opaque), "evil2/.wh..wh..opq");
-    apply_fails (fx, whiteout, G_N_ELEMENTS (whiteout), "up/.wh.outside");
+    APPLY_OK (fx, COMPRESS_NONE, upper, NULL);
+    g_autofree char *inside2 = g_build_filename (fx->root, outside, "file2", NULL);
+    g_assert_true (g_file_test (inside2, G_FILE_TEST_IS_REGULAR));
+    APPLY_OK (fx, COMPRESS_NONE, opaque, NULL);
+    apply_fails (fx, relative, G_N_ELEMENTS (relative), "symlink 'up' points outside the root");
+    apply_fails (fx, deeper, G_N_ELEMENTS (deeper), "symlink 'deep' points outside the root");
+    apply_fails (fx, whiteout, G_N_ELEMENTS (whiteout), "symlink 'up' points outside the root");
 
     g_autofree char *tree = tree_of (outside);
     g_assert_cmpstr (tree, ==, "f victim");
     g_assert_false (exists (fx->base, "x"));
+}
+
+/* A merged-/usr base (lib -> usr/lib) and a later layer that writes under
+ * lib/: the file lands in usr/lib, as in the running container. */
+static void
+test_symlinked_parent_followed (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+{
+    const Spec base[] = {{'d', "usr/", NULL, 0}, {'d', "usr/lib/", NULL, 0},
+                         {'l', "lib", "usr/lib", 0}, {'l', "lib64", "/usr/lib", 0},
+                         {'l', "loop", "loop", 0}};
+    const Spec upper[] = {{'f', "lib/libfoo.so", "foo", 0}, {'d', "lib64/sub/", NULL, 0},
+                          {'f', "lib64/sub/bar", "bar", 0}};
+    const Spec looping[] = {{'f', "loop/x", "x", 0}};
+
+    APPLY_OK (fx, COMPRESS_NONE, base, NULL);
+    APPLY_OK (fx, COMPRESS_GZIP, upper, NULL);
+    g_autofree char *foo = g_build_filename (fx->root, "usr", "lib", "libfoo.so", NULL);
+    g_autofree char *bar = g_build_filename (fx->root, "usr", "lib", "sub", "bar", NULL);
+    g_autofree char *foo_text = NULL, *bar_text = NULL;
+    g_assert_true (g_file_get_contents (foo, &foo_text, NULL, NULL));
+    g_assert_cmpstr (foo_text, ==, "foo");
+    g_assert_true (g_file_get_contents (bar, &bar_text, NULL, NULL));
+    g_assert_cmpstr (bar_text, ==, "bar");
+    /* The links themselves stay links. */
+    g_autofree char *lib = g_build_filename (fx->root, "lib", NULL);
+    g_assert_true (g_file_test (lib, G_FILE_TEST_IS_SYMLINK));
+    apply_fails (fx, looping, G_N_ELEMENTS (looping), "too many symlinks");
 }
 
 static void
@@ -476,7 +514,8 @@ test_hardlink_escape_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
     const Spec absolute[] = {{'h', "passwd2", "/etc/shadow", 0}};
 
     apply_fails (fx, dotdot, G_N_ELEMENTS (dotdot), "../../etc/passwd");
-    apply_fails (fx, through_symlink, G_N_ELEMENTS (through_symlink), "symlink 'etc'");
+    /* etc -> /etc is etc itself inside the root: a loop, not the host's. */
+    apply_fails (fx, through_symlink, G_N_ELEMENTS (through_symlink), "too many symlinks");
     /* Absolute targets are inside the root, where there is no etc/shadow. */
     g_autofree char *etc = g_build_filename (fx->root, "etc", NULL);
     g_assert_cmpint (unlink (etc), ==, 0);
@@ -609,6 +648,7 @@ main (int argc, char **argv)
     ADD ("whiteout-same-layer", NULL, test_whiteout_same_layer);
     ADD ("reject/dotdot", NULL, test_dotdot_rejected);
     ADD ("reject/symlink-escape", NULL, test_symlink_escape_rejected);
+    ADD ("symlinked-parent-followed", NULL, test_symlinked_parent_followed);
     ADD ("reject/hardlink-escape", NULL, test_hardlink_escape_rejected);
     ADD ("reject/long-name", NULL, test_long_name_rejected);
     ADD ("reject/truncated-gzip", NULL, test_truncated_gzip);
