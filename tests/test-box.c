@@ -506,6 +506,22 @@ find_qemu_pid (const char *dir)
     return 0;
 }
 
+/* The monitor @monitor of the box in @dir has exited, no QEMU of it runs,
+ * and none of its sockets is left. */
+static void
+assert_nothing_left (const char *dir, gint monitor)
+{
+    for (guint i = 0; i < 50 && kill (monitor, 0) == 0; i++)
+        g_usleep (100 * 1000);
+    g_assert_cmpint (kill (monitor, 0), <, 0);
+    g_assert_cmpuint (count_processes_mentioning (dir, "qemu"), ==, 0);
+    const char *sockets[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock", "dns.sock" };
+    for (guint i = 0; i < G_N_ELEMENTS (sockets); i++) {
+        g_autofree char *path = g_build_filename (dir, sockets[i], NULL);
+        g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+}
+
 static void
 test_qemu_killed_is_crashed (void)
 {
@@ -536,17 +552,40 @@ test_qemu_killed_is_crashed (void)
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_CRASHED);
     g_clear_error (&error);
 
-    /* Nothing of it is left running, and no socket is left behind. */
-    for (guint i = 0; i < 50 && kill (monitor, 0) == 0; i++)
-        g_usleep (100 * 1000);
-    g_assert_cmpint (kill (monitor, 0), <, 0);
-    g_assert_cmpuint (count_processes_mentioning (dir, "qemu"), ==, 0);
-    const char *sockets[] = { "qmp.sock", "agent.sock", "control.sock" };
-    for (guint i = 0; i < G_N_ELEMENTS (sockets); i++) {
-        g_autofree char *path = g_build_filename (dir, sockets[i], NULL);
-        g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-    }
+    assert_nothing_left (dir, monitor);
     boxlite_runtime_remove (runtime, "doomed", FALSE, &error);
+    g_assert_no_error (error);
+}
+
+/* The guest kernel panics (as it does when the agent, PID 1, dies): the box
+ * is recorded as crashed with the panic's words, and nothing is left. */
+static void
+test_kernel_panic_is_crashed (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "panics", NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *dir = box_dir (box);
+    gint monitor = boxlite_box_get_monitor_pid (box);
+
+    const char *argv[] = { "sh", "-c", "echo c > /proc/sysrq-trigger; sleep 60", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_CRASHED, 60));
+    g_autofree char *err_text = boxlite_box_dup_error (box);
+    g_assert_nonnull (err_text);
+    g_test_message ("crash record: %s", err_text);
+    g_assert_nonnull (strstr (err_text, "the guest kernel panicked"));
+    g_assert_false (boxlite_execution_wait (exe, NULL, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_CRASHED);
+    g_clear_error (&error);
+
+    assert_nothing_left (dir, monitor);
+    boxlite_runtime_remove (runtime, "panics", FALSE, &error);
     g_assert_no_error (error);
 }
 
@@ -881,6 +920,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/stops-when-creator-killed", test_stops_when_creator_killed);
     g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);
     g_test_add_func ("/box/qemu-killed-is-crashed", test_qemu_killed_is_crashed);
+    g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
     g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",
