@@ -34,7 +34,8 @@ typedef void (*BlNetEmitFunc) (const uint8_t *frame, size_t len, gpointer user_d
  * @allowlist: the box's rules (borrowed; must outlive the filter)
  * @audit_path: (nullable): the egress record file (audit.h)
  * @hosts_path: (nullable): a hosts(5)-style file whose names are answered
- *   from it instead of the host's resolver (still subject to the allowlist)
+ *   from it instead of the host's resolver (still subject to the allowlist);
+ *   BoxliteOptions' hosts-file
  * @to_guest: sends a frame the filter wrote to the guest
  * @to_slirp: hands a frame the filter held back to libslirp
  * @user_data: for both

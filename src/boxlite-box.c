@@ -368,6 +368,7 @@ make_launch (BoxliteBox *self, GError **error)
     launch->allow_net =
         g_strdupv ((char **) boxlite_box_options_get_allow_net (self->options));
     launch->ports = g_strdupv ((char **) boxlite_box_options_get_ports (self->options));
+    launch->hosts_file = g_strdup (bl_runtime_get_hosts_file (self->runtime));
     launch->hostname = g_strdup (self->name);
     launch->detach = boxlite_box_options_get_detach (self->options);
     launch->auto_remove = boxlite_box_options_get_auto_remove (self->options);

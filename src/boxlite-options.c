@@ -8,6 +8,7 @@ struct _BoxliteOptions {
     GObject parent_instance;
     char *home_dir;
     GStrv image_registries;
+    char *hosts_file;
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteOptions, boxlite_options, G_TYPE_OBJECT)
@@ -19,6 +20,7 @@ boxlite_options_finalize (GObject *object)
 
     g_free (self->home_dir);
     g_strfreev (self->image_registries);
+    g_free (self->hosts_file);
     G_OBJECT_CLASS (boxlite_options_parent_class)->finalize (object);
 }
 
@@ -104,11 +106,40 @@ boxlite_options_set_image_registries (BoxliteOptions *self, const char *const *r
 }
 
 /**
+ * boxlite_options_get_hosts_file:
+ * @self: the options
+ *
+ * Returns: (nullable) (type filename): the hosts file boxes resolve names
+ *   from before the host's resolver, or %NULL
+ */
+const char *
+boxlite_options_get_hosts_file (BoxliteOptions *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_OPTIONS (self), NULL);
+    return self->hosts_file;
+}
+
+/**
+ * boxlite_options_set_hosts_file:
+ * @self: the options
+ * @hosts_file: (nullable) (type filename): an absolute path to a hosts(5)-style
+ *   file; its names are answered from it in the boxes this runtime starts
+ */
+void
+boxlite_options_set_hosts_file (BoxliteOptions *self, const char *hosts_file)
+{
+    g_return_if_fail (BOXLITE_IS_OPTIONS (self));
+    g_free (self->hosts_file);
+    self->hosts_file = g_strdup (hosts_file);
+}
+
+/**
  * boxlite_options_validate:
  * @self: the options
  * @error: return location for a #GError
  *
- * Checks every image registry entry.
+ * Checks every image registry entry, and that the hosts file, if any, is
+ * an absolute path to a readable file.
  *
  * Returns: %TRUE when the options can be used, else %FALSE with @error set
  *   to %BOXLITE_ERROR_INVALID_ARGUMENT naming the entry (by position, never
@@ -127,6 +158,12 @@ boxlite_options_validate (BoxliteOptions *self, GError **error)
             g_prefix_error (error, "image registry %u: ", i + 1);
             return FALSE;
         }
+    }
+    if (self->hosts_file && (!g_path_is_absolute (self->hosts_file) ||
+                             !g_file_test (self->hosts_file, G_FILE_TEST_IS_REGULAR))) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "the hosts file '%s' is not an absolute path to a file", self->hosts_file);
+        return FALSE;
     }
     return TRUE;
 }

@@ -15,6 +15,11 @@
  * option wins. Unqualified names are tried on the search registries in
  * order, then on docker.io. Passwords and tokens never appear in logs or
  * error messages.
+ *
+ * Hosts file: a hosts(5)-style file ("ADDRESS NAME…" lines) whose names the
+ * boxes' DNS answers from the file instead of the host's resolver, still
+ * subject to each box's allowlist: a private name map, or a stand-in
+ * internet for tests.
  */
 #pragma once
 
@@ -32,6 +37,9 @@ void boxlite_options_set_home_dir (BoxliteOptions *self, const char *home_dir);
 
 const char *const *boxlite_options_get_image_registries (BoxliteOptions *self);
 void boxlite_options_set_image_registries (BoxliteOptions *self, const char *const *registries);
+
+const char *boxlite_options_get_hosts_file (BoxliteOptions *self);
+void boxlite_options_set_hosts_file (BoxliteOptions *self, const char *hosts_file);
 
 gboolean boxlite_options_validate (BoxliteOptions *self, GError **error);
 

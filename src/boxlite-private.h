@@ -24,6 +24,7 @@ typedef struct _BlClient BlClient;
 BlClient *bl_runtime_get_client (BoxliteRuntime *self);
 const char *bl_runtime_get_boxes_dir (BoxliteRuntime *self);
 const char *bl_runtime_get_cache_dir (BoxliteRuntime *self);
+const char *bl_runtime_get_hosts_file (BoxliteRuntime *self);
 /* Keeps @fd (the write end of a non-detached box's lifeline) open for as long
  * as the runtime lives; takes ownership. */
 void bl_runtime_hold_lifeline (BoxliteRuntime *self, const char *box_id, int fd);

@@ -22,6 +22,7 @@ struct _BoxliteRuntime {
     BlImageStore *images;
     GPtrArray *registries;  /* of BlRegistryEntry */
     GStrv search;           /* hosts of the search registries */
+    char *hosts_file;       /* for the boxes' DNS, or NULL */
 };
 
 enum {
@@ -50,6 +51,7 @@ boxlite_runtime_finalize (GObject *object)
     bl_image_store_free (self->images);
     g_clear_pointer (&self->registries, g_ptr_array_unref);
     g_strfreev (self->search);
+    g_free (self->hosts_file);
     g_free (self->home_dir);
     g_free (self->boxes_dir);
     g_mutex_clear (&self->lock);
@@ -101,6 +103,9 @@ boxlite_runtime_new (BoxliteOptions *options, GError **error)
     g_autoptr (BoxliteRuntime) self = g_object_new (BOXLITE_TYPE_RUNTIME, NULL);
     const char *home = options ? boxlite_options_get_home_dir (options) : NULL;
 
+    if (options && !boxlite_options_validate (options, error))
+        return NULL;
+    self->hosts_file = options ? g_strdup (boxlite_options_get_hosts_file (options)) : NULL;
     if (!home || !*home)
         home = g_getenv ("BOXLITE_HOME");
     if (home && *home)
@@ -155,6 +160,12 @@ const char *
 bl_runtime_get_cache_dir (BoxliteRuntime *self)
 {
     return self->home_dir;
+}
+
+const char *
+bl_runtime_get_hosts_file (BoxliteRuntime *self)
+{
+    return self->hosts_file;
 }
 
 BlImageStore *

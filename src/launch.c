@@ -26,6 +26,7 @@ bl_launch_free (BlLaunch *launch)
     g_free (launch->initrd);
     g_free (launch->disk);
     g_free (launch->hostname);
+    g_free (launch->hosts_file);
     g_strfreev (launch->allow_net);
     g_strfreev (launch->ports);
     g_free (launch);
@@ -122,6 +123,9 @@ bl_launch_load (const char *path, GError **error)
         !get_strv (obj, "ports", &launch->ports, error))
         return NULL;
     launch->box_id = g_strdup (json_object_get_string_member_with_default (obj, "box_id", NULL));
+    if (json_object_has_member (obj, "hosts_file") &&
+        !get_path (obj, "hosts_file", &launch->hosts_file, error))
+        return NULL;
     launch->hostname = g_strdup (json_object_get_string_member_with_default (obj, "hostname", "box"));
     launch->cpus = (guint) json_object_get_int_member_with_default (obj, "cpus", 1);
     launch->memory_mib = (guint) json_object_get_int_member_with_default (obj, "memory_mib", 512);
@@ -191,6 +195,10 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     json_builder_add_string_value (b, network_names[launch->network]);
     add_strv (b, "allow_net", launch->allow_net);
     add_strv (b, "ports", launch->ports);
+    if (launch->hosts_file) {
+        json_builder_set_member_name (b, "hosts_file");
+        json_builder_add_string_value (b, launch->hosts_file);
+    }
     json_builder_end_object (b);
 
     return bl_json_write_file (path, b, error);

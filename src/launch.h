@@ -24,6 +24,7 @@ typedef struct {
     BoxliteNetworkMode network;
     GStrv allow_net;     /* allowlist rules, or NULL */
     GStrv ports;         /* port forward specs (netspec.h), or NULL */
+    char *hosts_file;    /* names the box's DNS answers from, or NULL */
     char *hostname;
     gboolean detach;
     gboolean auto_remove;

@@ -367,7 +367,6 @@ main (int argc, char **argv)
     netns = g_strdup_printf ("blnet%u", (guint) getpid () % 100000);
     testnet ("up");
     g_autofree char *hosts = g_build_filename (netdir, "hosts", NULL);
-    g_setenv ("BOXLITE_NET_HOSTS", hosts, TRUE);
 
     g_autofree char *probe_path = g_test_build_filename (G_TEST_DIST, "net", "probe.py", NULL);
     g_autofree char *probe_text = NULL;
@@ -378,6 +377,7 @@ main (int argc, char **argv)
     g_autoptr (BoxliteOptions) options = boxlite_options_new ();
     g_autoptr (GError) error = NULL;
     boxlite_options_set_home_dir (options, home);
+    boxlite_options_set_hosts_file (options, hosts);
     runtime = boxlite_runtime_new (options, &error);
     g_assert_no_error (error);
 

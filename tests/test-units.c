@@ -204,6 +204,28 @@ test_options_network_invalid (void)
     g_assert_no_error (error);
 }
 
+/* The runtime's hosts file must be an absolute path to a file. */
+static void
+test_options_hosts_file (void)
+{
+    const char *const bad[] = { "relative/hosts", "/nonexistent/hosts", "/etc" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+        g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+        g_autoptr (GError) error = NULL;
+        boxlite_options_set_hosts_file (options, bad[i]);
+        g_assert_false (boxlite_options_validate (options, &error));
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+        g_assert_nonnull (strstr (error->message, bad[i]));
+        g_assert_null (boxlite_runtime_new (options, NULL));
+    }
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+    boxlite_options_set_hosts_file (options, "/etc/hosts");
+    g_assert_true (boxlite_options_validate (options, &error));
+    g_assert_no_error (error);
+}
+
 static void
 test_launch_roundtrip (void)
 {
@@ -232,12 +254,15 @@ test_launch_roundtrip (void)
     launch.network = BOXLITE_NETWORK_ENABLED;
     launch.allow_net = (GStrv) rules;
     launch.ports = (GStrv) ports;
+    launch.hosts_file = (char *) "/etc/hosts";
     g_assert_true (bl_launch_save (path, &launch, &error));
     g_autoptr (BlLaunch) net = bl_launch_load (path, &error);
     g_assert_no_error (error);
     g_assert_cmpint (net->network, ==, BOXLITE_NETWORK_ENABLED);
     g_assert_cmpstrv (net->allow_net, rules);
     g_assert_cmpstrv (net->ports, ports);
+    g_assert_cmpstr (net->hosts_file, ==, "/etc/hosts");
+    launch.hosts_file = NULL;
 
     const char *bad_ports[] = { "8080:0", NULL };
     launch.ports = (GStrv) bad_ports;
@@ -419,6 +444,7 @@ main (int argc, char **argv)
     g_test_add_func ("/units/options/validate", test_options_validate);
     g_test_add_func ("/units/options/network-roundtrip", test_options_network_roundtrip);
     g_test_add_func ("/units/options/network-invalid", test_options_network_invalid);
+    g_test_add_func ("/units/options/hosts-file", test_options_hosts_file);
     g_test_add_func ("/units/launch/roundtrip", test_launch_roundtrip);
     g_test_add_func ("/units/proto/header-decode", test_header_decode);
     g_test_add_func ("/units/link/frames-and-eof", test_link_frames_and_eof);

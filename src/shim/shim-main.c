@@ -313,9 +313,7 @@ net_start (Shim *shim, GError **error)
         .socket_path = path,
         .dns_socket_path = dns_path,
         .audit_path = audit_path,
-        /* Names answered from a file instead of the host's resolver: how
-         * test suites give a box its own "internet" without real DNS. */
-        .hosts_path = g_getenv ("BOXLITE_NET_HOSTS"),
+        .hosts_path = shim->launch->hosts_file,
     };
     shim->net = bl_net_backend_new (&config, allowlist, error);
     if (!shim->net)
