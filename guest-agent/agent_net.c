@@ -29,6 +29,21 @@
 #define NET_MTU 1500
 #define NET_WAIT_MS 3000
 
+/* True when the first 64 KiB of @path contain @needle. */
+static bool file_mentions(const char *path, const char *needle)
+{
+    static char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
 static void set_addr(struct sockaddr *sa, const char *text)
 {
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)sa;
@@ -78,6 +93,12 @@ static bool wait_for_nic(void)
 void agent_net_setup(void)
 {
     char net[8];
+    /* Images need not carry /etc/hosts; programs still expect localhost. */
+    if (mkdir("/etc", 0755) < 0 && errno != EEXIST)
+        agent_log("mkdir /etc: %s", strerror(errno));
+    if (access("/etc/hosts", F_OK) < 0)
+        write_file("/etc/hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
+                   false);
     if (!agent_cmdline_value("boxlite.net", net, sizeof net) || strcmp(net, "1") != 0)
         return;
     if (!wait_for_nic()) {
@@ -120,8 +141,8 @@ void agent_net_setup(void)
     }
     close(fd);
 
-    if (mkdir("/etc", 0755) < 0 && errno != EEXIST)
-        agent_log("mkdir /etc: %s", strerror(errno));
     write_file("/etc/resolv.conf", "nameserver " NET_GATEWAY "\n", false);
-    write_file("/etc/hosts", NET_HOST_ALIAS " " NET_HOST_ALIAS_NAME "\n", true);
+    /* A restarted box keeps its disk: add the alias once. */
+    if (!file_mentions("/etc/hosts", " " NET_HOST_ALIAS_NAME "\n"))
+        write_file("/etc/hosts", NET_HOST_ALIAS " " NET_HOST_ALIAS_NAME "\n", true);
 }

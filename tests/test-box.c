@@ -655,6 +655,14 @@ test_network_reaches_host_alias (void)
     g_assert_cmpint (code, ==, 0);
     g_assert_cmpstr (body, ==, HTTP_BODY);
 
+    /* The box's disk persists: a restart does not name the alias twice. */
+    boxlite_box_stop (box, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *count = run_simple (box, "grep -c host.boxlite.internal /etc/hosts", &code);
+    g_assert_cmpstr (count, ==, "1\n");
+
     boxlite_box_stop (box, FALSE, NULL, &error);
     g_assert_no_error (error);
     g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_STOPPED);

@@ -560,6 +560,10 @@ test_config_defaults (Fixture *f, gconstpointer data)
     g_autoptr (BoxliteExecution) exe2 = run_full (box, cmd2, NULL, &out, &err);
     g_byte_array_append (out, (const guint8 *)"", 1);
     g_assert_cmpstr ((char *)out->data, ==, "mine\n");
+
+    /* The image has no /etc/hosts; the box still knows localhost. */
+    g_autofree char *hosts = run_simple (box, "cat /etc/hosts", NULL);
+    g_assert_nonnull (strstr (hosts, "127.0.0.1 localhost\n"));
     g_byte_array_unref (out);
     g_byte_array_unref (err);
 }
