@@ -299,6 +299,13 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
         reset_guest (filter, pkt);
         return FALSE;
     }
+    /* Data on a SYN (TCP Fast Open, or a hand-made packet) would reach the
+     * remote once libslirp connects, before anything could inspect it. */
+    if (pkt->payload_len > 0 && !(admit & (BL_NET_ADMIT_OPEN | BL_NET_ADMIT_ALIAS))) {
+        record (filter, pkt, FALSE, "data-on-syn", name, NULL, NULL);
+        reset_guest (filter, pkt);
+        return FALSE;
+    }
     if (g_hash_table_size (flows->tcp) >= MAX_FLOWS) {
         record (filter, pkt, FALSE, "too-many-connections", name, NULL, NULL);
         reset_guest (filter, pkt);

@@ -289,6 +289,11 @@ test_syn_admission (Fixture *fx, gconstpointer data)
     g_ptr_array_set_size (fx->to_guest, 0);
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 50001, 80, 1000, 0, BL_TCP_SYN, NULL, 0)));
     g_assert_cmpuint (fx->to_guest->len, ==, 0);
+    /* Data on a SYN would go out uninspected: refused. */
+    const char req[] = "GET / HTTP/1.1\r\nHost: other.test\r\n\r\n";
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 50007, 80, 1000, 0, BL_TCP_SYN,
+                                         (const guint8 *) req, sizeof req - 1)));
+    expect_reset (fx, ALLOWED, 50007, 1001 + sizeof req - 1);
     /* A sinkholed name's address stays refused. */
     g_assert_cmphex (resolve (fx, "other.test"), ==, 0);
     g_ptr_array_set_size (fx->to_guest, 0);
