@@ -479,6 +479,60 @@ test_symlink_escape_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
     g_assert_false (exists (fx->base, "x"));
 }
 
+/* Mutated archives (uncompressed, so that mutations reach the tar headers):
+ * each one applies or fails with an image error, on top of a base that has
+ * links pointing everywhere, and nothing outside the root changes. */
+static void
+test_mutated_archives (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+{
+    g_autofree char *outside = g_build_filename (fx->base, "outside", NULL);
+    const Spec base[] = {{'d', "usr/", NULL, 0}, {'d', "usr/lib/", NULL, 0},
+                         {'l', "lib", "usr/lib", 0}, {'l', "out", outside, 0},
+                         {'l', "up", "..", 0}};
+    const Spec seed[] = {{'d', "a/", NULL, 0}, {'f', "a/one", "1111", 0},
+                         {'f', "lib/two", "22", 0}, {'l', "a/link", "../lib/two", 0},
+                         {'h', "a/hard", "a/one", 0}, {'f', "a/.wh.gone", NULL, 0},
+                         {'f', "usr/.wh..wh..opq", NULL, 0}, {'f', "out/three", "3", 0}};
+    g_autoptr (GRand) rand = g_rand_new_with_seed (0x6c61796bu);
+
+    g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);
+    APPLY_OK (fx, COMPRESS_NONE, base, NULL);
+    g_autofree char *layer = write_layer (fx, COMPRESS_NONE, seed, G_N_ELEMENTS (seed));
+    g_autofree char *original = NULL;
+    gsize len = 0;
+    g_assert_true (g_file_get_contents (layer, &original, &len, NULL));
+    g_autofree char *mutated = g_build_filename (fx->base, "mutated.tar", NULL);
+    guint applied = 0;
+
+    for (guint i = 0; i < 2000; i++) {
+        g_autofree guint8 *bytes = g_memdup2 (original, len);
+        gsize n = len;
+        guint flips = (guint) g_rand_int_range (rand, 1, 12);
+        for (guint k = 0; k < flips; k++) {
+            /* Most mutations land in headers, where the parser decides. */
+            gsize at = g_rand_boolean (rand) ? (gsize) g_rand_int_range (rand, 0, 512 * 3)
+                                             : (gsize) g_rand_int_range (rand, 0, (gint32) n);
+            bytes[MIN (at, n - 1)] = (guint8) g_rand_int (rand);
+        }
+        if (g_rand_int_range (rand, 0, 8) == 0)
+            n = (gsize) g_rand_int_range (rand, 0, (gint32) n);
+        g_assert_true (g_file_set_contents (mutated, (const char *) bytes, (gssize) n, NULL));
+        g_autoptr (GError) error = NULL;
+        if (bl_layer_apply (mutated, fx->root, NULL, NULL, &error))
+            applied++;
+        else
+            g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    }
+    g_test_message ("%u of 2000 mutated layers applied", applied);
+    g_autoptr (GDir) dir = g_dir_open (outside, 0, NULL);
+    g_assert_null (g_dir_read_name (dir));
+    g_autoptr (GDir) base_dir = g_dir_open (fx->base, 0, NULL);
+    const char *name;
+    while ((name = g_dir_read_name (base_dir)))
+        g_assert_true (g_str_equal (name, "root") || g_str_equal (name, "outside") ||
+                       g_str_has_prefix (name, "layer") || g_str_equal (name, "mutated.tar"));
+}
+
 /* A merged-/usr base (lib -> usr/lib) and a later layer that writes under
  * lib/: the file lands in usr/lib, as in the running container. */
 static void
@@ -649,6 +703,7 @@ main (int argc, char **argv)
     ADD ("reject/dotdot", NULL, test_dotdot_rejected);
     ADD ("reject/symlink-escape", NULL, test_symlink_escape_rejected);
     ADD ("symlinked-parent-followed", NULL, test_symlinked_parent_followed);
+    ADD ("mutated-archives", NULL, test_mutated_archives);
     ADD ("reject/hardlink-escape", NULL, test_hardlink_escape_rejected);
     ADD ("reject/long-name", NULL, test_long_name_rejected);
     ADD ("reject/truncated-gzip", NULL, test_truncated_gzip);
