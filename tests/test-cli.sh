@@ -18,8 +18,14 @@ bl() {
     "$BOXLITE_CLI" --home "$home" "$@"
 }
 
+# Servers a case starts; stopped on any way out, a failed check included.
+server_pids=()
+
 cleanup() {
-    local ids
+    local ids pid
+    for pid in "${server_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
     ids=$(bl ps -aq 2>/dev/null || true)
     if [[ -n "$ids" ]]; then
         # shellcheck disable=SC2086
@@ -305,6 +311,7 @@ test_pull() {
         "$scratch/registry/data" "$reg" >"$scratch/registry/config.yml"
     docker-registry serve "$scratch/registry/config.yml" >"$scratch/registry/log" 2>&1 &
     pid=$!
+    server_pids+=("$pid")
     until python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
         "http://$reg/v2/" 2>/dev/null; do
         tries=$((tries + 1))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The test suite's stand-in for the internet, run inside a network namespace.
 
-    servers.py CERT KEY LOG ADDR...
+    servers.py OWNER CERT KEY LOG ADDR...
 
 On each ADDR it serves plain HTTP on port 80 and HTTPS on port 443 (the
 certificate is self-signed); every response body is "hello from ADDR over
@@ -9,15 +9,19 @@ http|https". For each connection it appends one line to LOG once the
 connection is over: "ADDR PORT BYTES", BYTES being what the client sent
 before the server answered (for 443: before the TLS handshake), so a test
 can tell that a connection was cut before any byte arrived. Prints "ready"
-once every socket listens.
+once every socket listens, and exits when process OWNER (the test) is gone,
+even if it died without cleaning up.
 """
+import os
 import socket
 import ssl
 import sys
 import threading
+import time
 
-cert, key, log_path = sys.argv[1:4]
-addrs = sys.argv[4:]
+owner = int(sys.argv[1])
+cert, key, log_path = sys.argv[2:5]
+addrs = sys.argv[5:]
 log_lock = threading.Lock()
 
 
@@ -96,4 +100,9 @@ for a in addrs:
     listen(a, 80, serve_http)
     listen(a, 443, serve_https, context)
 print("ready", flush=True)
-threading.Event().wait()
+while True:
+    time.sleep(0.5)
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        os._exit(0)

@@ -47,7 +47,8 @@ up)
 10.203.0.3 other.test allowed.test.evil wild.test
 HOSTS
     : >"$dir/servers.log"
-    ip netns exec "$name" python3 "$(dirname "$0")/servers.py" "$dir/cert.pem" "$dir/key.pem" \
+    # $PPID is the test: the servers leave with it, however it ends.
+    ip netns exec "$name" python3 "$(dirname "$0")/servers.py" "$PPID" "$dir/cert.pem" "$dir/key.pem" \
         "$dir/servers.log" 10.203.0.2 10.203.0.3 >"$dir/servers.out" 2>&1 &
     echo $! >"$dir/servers.pid"
     for _ in $(seq 100); do
