@@ -231,18 +231,25 @@ prefix_equal (const guint8 *a, const guint8 *b, guint bits)
 gboolean
 bl_net_allowlist_allows_address (const BlAllowlist *list, GInetAddress *addr)
 {
-    static const guint8 v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    const guint8 *bytes;
-    gsize len;
-
     g_return_val_if_fail (list != NULL, FALSE);
 
     if (bl_net_allowlist_is_empty (list))
         return TRUE;
     if (addr == NULL)
         return FALSE;
-    bytes = g_inet_address_to_bytes (addr);
-    len = g_inet_address_get_native_size (addr);
+    return bl_net_allowlist_allows_bytes (list, g_inet_address_to_bytes (addr),
+                                          g_inet_address_get_native_size (addr));
+}
+
+gboolean
+bl_net_allowlist_allows_bytes (const BlAllowlist *list, const guint8 *bytes, gsize len)
+{
+    static const guint8 v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    g_return_val_if_fail (list != NULL, FALSE);
+
+    if (bl_net_allowlist_is_empty (list))
+        return TRUE;
     if (len == IPV6_LEN && memcmp (bytes, v4_mapped, sizeof v4_mapped) == 0) {
         bytes += sizeof v4_mapped;
         len = IPV4_LEN;

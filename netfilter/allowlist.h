@@ -56,6 +56,11 @@ gboolean bl_net_allowlist_allows_name (const BlAllowlist *list, const char *name
  * IPv4 address it carries. */
 gboolean bl_net_allowlist_allows_address (const BlAllowlist *list, GInetAddress *addr);
 
+/* The same for an address given as @len bytes (4 or 16) in network byte
+ * order: what the filter has in hand for every packet, without making an
+ * object of it. */
+gboolean bl_net_allowlist_allows_bytes (const BlAllowlist *list, const guint8 *bytes, gsize len);
+
 void bl_net_allowlist_free (BlAllowlist *list);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlAllowlist, bl_net_allowlist_free)

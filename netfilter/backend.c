@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "filter.h"
+#include "topology.h"
 
 /* Frames for the guest queued while QEMU does not read; beyond this they
  * are dropped, as a full NIC queue would (TCP retransmits). */
@@ -28,9 +29,6 @@
 /* Queued bytes for QEMU that are written at once, without waiting for
  * libslirp to return. */
 #define FLUSH_AT (256u * 1024)
-/* Where libslirp's (disabled) DNS relay sits: in the subnet, used by
- * nothing, dropped by the filter. */
-#define SLIRP_DNS_PARKED_ADDR "192.168.127.3"
 
 typedef struct {
     GSource source;
@@ -498,13 +496,9 @@ listen_unix (const char *path, GError **error)
 }
 
 static struct in_addr
-ipv4 (const char *text)
+ipv4 (uint32_t addr)
 {
-    struct in_addr a = { 0 };
-    int ok = inet_pton (AF_INET, text, &a);
-
-    g_assert (ok == 1);
-    return a;
+    return (struct in_addr) { .s_addr = htonl (addr) };
 }
 
 static void
@@ -551,15 +545,15 @@ bl_net_backend_new (const BlNetBackendConfig *config, BlAllowlist *allowlist, GE
         .version = 4,
         .restricted = 0,
         .in_enabled = true,
-        .vnetwork = ipv4 ("192.168.127.0"),
-        .vnetmask = ipv4 ("255.255.255.0"),
-        .vhost = ipv4 (BL_NET_HOST_ALIAS_ADDR),
+        .vnetwork = ipv4 (BL_NET_SUBNET),
+        .vnetmask = ipv4 (BL_NET_SUBNET_MASK),
+        .vhost = ipv4 (BL_NET_ADDR_HOST_ALIAS),
         .in6_enabled = false,
         .vhostname = "boxlite",
-        .vdhcp_start = ipv4 (BL_NET_GUEST_ADDR),
+        .vdhcp_start = ipv4 (BL_NET_ADDR_GUEST),
         /* The filter answers DNS on the gateway; libslirp's own DNS relay
          * is off and parked on an address the filter never lets through. */
-        .vnameserver = ipv4 (SLIRP_DNS_PARKED_ADDR),
+        .vnameserver = ipv4 (BL_NET_ADDR_SLIRP_DNS),
         .disable_dns = true,
         .if_mtu = BL_NET_MTU,
         .if_mru = BL_NET_MTU,
@@ -588,7 +582,7 @@ bl_net_backend_new (const BlNetBackendConfig *config, BlAllowlist *allowlist, GE
         return NULL;
     }
     if (config->dns_socket_path) {
-        struct in_addr gateway = ipv4 (BL_NET_GATEWAY_ADDR);
+        struct in_addr gateway = ipv4 (BL_NET_ADDR_GATEWAY);
         if (!bl_net_filter_listen_dns_tcp (net->filter, config->dns_socket_path, error)) {
             bl_net_backend_free (net);
             return NULL;
@@ -633,7 +627,7 @@ bl_net_backend_add_forward (BlNetBackend *net, gboolean udp, const char *host_ad
         return FALSE;
     }
     errno = 0;
-    if (slirp_add_hostfwd (net->slirp, udp, host, host_port, ipv4 (BL_NET_GUEST_ADDR),
+    if (slirp_add_hostfwd (net->slirp, udp, host, host_port, ipv4 (BL_NET_ADDR_GUEST),
                            guest_port) < 0) {
         int saved = errno;
         if (saved == EADDRINUSE || saved == 0)

@@ -6,9 +6,8 @@
  * big-endian bytes. QEMU's client connects once and never reconnects, so
  * the backend listens before QEMU starts and accepts a single connection.
  *
- * Topology: 192.168.127.0/24; the guest is .2, the gateway and DNS server
- * .1, and .254 reaches the host's loopback (the host alias). DNS is answered
- * by the filter (filter.h), not by libslirp.
+ * Topology: topology.h. DNS is answered by the filter (filter.h), not by
+ * libslirp.
  */
 #pragma once
 
@@ -18,9 +17,6 @@
 
 G_BEGIN_DECLS
 
-#define BL_NET_GUEST_ADDR "192.168.127.2"
-#define BL_NET_GATEWAY_ADDR "192.168.127.1"
-#define BL_NET_HOST_ALIAS_ADDR "192.168.127.254"
 #define BL_NET_MTU 1500
 /* Longest frame accepted from QEMU, without its length prefix. */
 #define BL_NET_MAX_FRAME 65536

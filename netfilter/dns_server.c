@@ -242,7 +242,7 @@ answer (Pending *p)
     if (strcmp (p->q.name, BL_NET_HOST_ALIAS_NAME) == 0) {
         uint32_t alias = g_htonl (BL_NET_ADDR_HOST_ALIAS);
         gboolean a = p->q.qtype == BL_DNS_TYPE_A;
-        const char *const addrs[] = { a ? "192.168.127.254" : NULL, NULL };
+        const char *const addrs[] = { a ? BL_NET_HOST_ALIAS_TEXT : NULL, NULL };
         bl_net_audit_dns (filter->audit, p->q.name, qtype, "allowed", "host-alias", addrs);
         reply_addresses (p, &alias, a ? 1 : 0, NULL, 0, BL_NET_ANSWER_TTL);
         pending_free (p);

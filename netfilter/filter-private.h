@@ -6,15 +6,10 @@
 #include "audit.h"
 #include "filter.h"
 #include "packet.h"
+#include "topology.h"
 
 G_BEGIN_DECLS
 
-/* Addresses in the box's subnet, host order. */
-#define BL_NET_ADDR_GUEST 0xc0a87f02u      /* 192.168.127.2 */
-#define BL_NET_ADDR_GATEWAY 0xc0a87f01u    /* 192.168.127.1 */
-#define BL_NET_ADDR_HOST_ALIAS 0xc0a87ffeu /* 192.168.127.254 */
-#define BL_NET_SUBNET 0xc0a87f00u
-#define BL_NET_SUBNET_MASK 0xffffff00u
 
 typedef struct _BlNetFlows BlNetFlows;
 typedef struct _BlNetDns BlNetDns;

@@ -28,10 +28,8 @@ gboolean
 bl_net_filter_rules_allow_ipv4 (BlNetFilter *filter, uint32_t addr)
 {
     uint32_t be = g_htonl (addr);
-    g_autoptr (GInetAddress) a = g_inet_address_new_from_bytes ((const guint8 *) &be,
-                                                                 G_SOCKET_FAMILY_IPV4);
 
-    return bl_net_allowlist_allows_address (filter->allowlist, a);
+    return bl_net_allowlist_allows_bytes (filter->allowlist, (const guint8 *) &be, sizeof be);
 }
 
 guint
