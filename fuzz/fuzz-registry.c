@@ -19,7 +19,7 @@ parse_manifest (const char *text, gsize len)
     if (bl_manifest_kind (text, len, "application/json", &kind, NULL))
         bl_manifest_free (bl_manifest_parse (text, len, NULL));
     if (bl_index_pick (text, len, &pick, NULL))
-        g_assert_true (bl_digest_is_valid (pick.digest) && pick.size >= 0);
+        g_assert_true (bl_image_ref_is_sha256 (pick.digest) && pick.size >= 0);
     bl_descriptor_clear (&pick);
 }
 

@@ -4,21 +4,11 @@
 #include "image-config.h"
 
 #include "boxlite-error.h"
+#include "image-ref.h"
+#include "json-file.h"
 
 /* Longest string field kept from a config (an Env entry, a path...). */
 #define STRING_MAX (64 * 1024)
-
-gboolean
-bl_image_digest_valid (const char *digest)
-{
-    if (!digest || !g_str_has_prefix (digest, "sha256:") || strlen (digest) != 7 + 64)
-        return FALSE;
-    for (const char *p = digest + 7; *p; p++) {
-        if (!g_ascii_isdigit (*p) && !(*p >= 'a' && *p <= 'f'))
-            return FALSE;
-    }
-    return TRUE;
-}
 
 const char *
 bl_image_digest_hex (const char *digest)
@@ -51,38 +41,14 @@ parse_object (const char *what, const char *data, gsize len, JsonParser *parser,
     return json_node_get_object (root);
 }
 
-const char *
-bl_image_json_string (JsonObject *obj, const char *name)
-{
-    JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
-
-    if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string (node);
-}
-
-JsonObject *
-bl_image_json_object (JsonObject *obj, const char *name)
-{
-    JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
-    return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-}
-
-JsonArray *
-bl_image_json_array (JsonObject *obj, const char *name)
-{
-    JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
-    return node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-}
-
 static gboolean
 parse_descriptor (JsonNode *node, const char *what, BlImageDescriptor *out, GError **error)
 {
     JsonObject *obj = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-    const char *digest = bl_image_json_string (obj, "digest");
+    const char *digest = bl_json_member_string (obj, "digest");
     JsonNode *size = obj ? json_object_get_member (obj, "size") : NULL;
 
-    if (!bl_image_digest_valid (digest)) {
+    if (!bl_image_ref_is_sha256 (digest)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                      "manifest: %s has no valid sha256 digest", what);
         return FALSE;
@@ -93,7 +59,7 @@ parse_descriptor (JsonNode *node, const char *what, BlImageDescriptor *out, GErr
                      what, digest);
         return FALSE;
     }
-    const char *media_type = bl_image_json_string (obj, "mediaType");
+    const char *media_type = bl_json_member_string (obj, "mediaType");
     out->media_type = g_strndup (media_type ? media_type : "", 256);
     out->digest = g_strdup (digest);
     out->size = (guint64)json_node_get_int (size);
@@ -221,7 +187,7 @@ check_config (BlImageConfig *config, GError **error)
         return FALSE;
     }
     for (guint i = 0; config->diff_ids && config->diff_ids[i]; i++) {
-        if (!bl_image_digest_valid (config->diff_ids[i])) {
+        if (!bl_image_ref_is_sha256 (config->diff_ids[i])) {
             g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                          "image config: rootfs.diff_ids[%u] is not a sha256 digest", i);
             return FALSE;
@@ -256,16 +222,16 @@ bl_image_config_parse (const char *data, gsize len, GError **error)
 
     if (!obj)
         return NULL;
-    JsonObject *run = bl_image_json_object (obj, "config");
-    config->architecture = dup_bounded (bl_image_json_string (obj, "architecture"));
-    config->os = dup_bounded (bl_image_json_string (obj, "os"));
-    config->created = dup_bounded (bl_image_json_string (obj, "created"));
-    config->working_dir = dup_bounded (bl_image_json_string (run, "WorkingDir"));
-    config->user = dup_bounded (bl_image_json_string (run, "User"));
+    JsonObject *run = bl_json_member_object (obj, "config");
+    config->architecture = dup_bounded (bl_json_member_string (obj, "architecture"));
+    config->os = dup_bounded (bl_json_member_string (obj, "os"));
+    config->created = dup_bounded (bl_json_member_string (obj, "created"));
+    config->working_dir = dup_bounded (bl_json_member_string (run, "WorkingDir"));
+    config->user = dup_bounded (bl_json_member_string (run, "User"));
     if (!get_strv (run, "Entrypoint", &config->entrypoint, error) ||
         !get_strv (run, "Cmd", &config->cmd, error) ||
         !get_strv (run, "Env", &config->env, error) ||
-        !get_strv (bl_image_json_object (obj, "rootfs"), "diff_ids", &config->diff_ids, error) ||
+        !get_strv (bl_json_member_object (obj, "rootfs"), "diff_ids", &config->diff_ids, error) ||
         !check_config (config, error))
         return NULL;
     if (config->diff_ids && g_strv_length (config->diff_ids) > BL_IMAGE_LAYERS_MAX) {

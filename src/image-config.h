@@ -57,13 +57,6 @@ typedef struct {
     char **diff_ids; /* rootfs.diff_ids: sha256 of each uncompressed layer */
 } BlImageConfig;
 
-/* Members of a JSON object (nullable) of the wanted type, or NULL. */
-const char *bl_image_json_string (JsonObject *obj, const char *name);
-JsonObject *bl_image_json_object (JsonObject *obj, const char *name);
-JsonArray *bl_image_json_array (JsonObject *obj, const char *name);
-
-/* TRUE for "sha256:" followed by 64 lowercase hex digits. */
-gboolean bl_image_digest_valid (const char *digest);
 /* The hex part of a valid digest (points into @digest). */
 const char *bl_image_digest_hex (const char *digest);
 

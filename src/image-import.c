@@ -18,7 +18,9 @@
 
 #include "boxlite-error.h"
 #include "image-ref.h"
+#include "json-file.h"
 #include "image-store-private.h"
+#include "registry.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -128,12 +130,12 @@ static JsonNode *
 layout_read_json (Import *im, const char *layout, JsonObject *desc, GCancellable *cancellable,
                   GError **error)
 {
-    const char *digest = bl_image_json_string (desc, "digest");
+    const char *digest = bl_json_member_string (desc, "digest");
     JsonNode *size = desc ? json_object_get_member (desc, "size") : NULL;
     g_autofree char *data = NULL;
     gsize len = 0;
 
-    if (!bl_image_digest_valid (digest) || !size || !JSON_NODE_HOLDS_VALUE (size) ||
+    if (!bl_image_ref_is_sha256 (digest) || !size || !JSON_NODE_HOLDS_VALUE (size) ||
         json_node_get_value_type (size) != G_TYPE_INT64 || json_node_get_int (size) < 0 ||
         json_node_get_int (size) > BL_IMAGE_JSON_MAX) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
@@ -152,7 +154,7 @@ layout_read_json (Import *im, const char *layout, JsonObject *desc, GCancellable
 static gboolean
 is_index (JsonObject *desc, JsonObject *doc)
 {
-    const char *media_type = bl_image_json_string (desc, "mediaType");
+    const char *media_type = bl_json_member_string (desc, "mediaType");
     return g_strcmp0 (media_type, MT_OCI_INDEX) == 0 ||
            g_strcmp0 (media_type, MT_DOCKER_LIST) == 0 ||
            (doc && json_object_has_member (doc, "manifests"));
@@ -165,9 +167,7 @@ pick_platform (JsonArray *manifests, GError **error)
     for (guint i = 0; manifests && i < json_array_get_length (manifests); i++) {
         JsonNode *node = json_array_get_element (manifests, i);
         JsonObject *desc = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-        JsonObject *platform = bl_image_json_object (desc, "platform");
-        if (g_strcmp0 (bl_image_json_string (platform, "os"), "linux") == 0 &&
-            g_strcmp0 (bl_image_json_string (platform, "architecture"), "amd64") == 0)
+        if (desc && bl_registry_index_entry_is_amd64 (desc))
             return desc;
     }
     g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
@@ -186,7 +186,7 @@ pick_layout_entry (JsonArray *manifests, const char *tag, const char *layout, GE
         JsonNode *node = json_array_get_element (manifests, i);
         JsonObject *desc = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
         const char *name =
-            bl_image_json_string (bl_image_json_object (desc, "annotations"), ANNOTATION_REF);
+            bl_json_member_string (bl_json_member_object (desc, "annotations"), ANNOTATION_REF);
         if (desc && (n == 1 || (tag && g_strcmp0 (name, tag) == 0)))
             return desc;
     }
@@ -202,12 +202,12 @@ pick_layout_entry (JsonArray *manifests, const char *tag, const char *layout, GE
 static const char *
 layout_entry_name (JsonObject *desc)
 {
-    JsonObject *annotations = bl_image_json_object (desc, "annotations");
-    const char *name = bl_image_json_string (annotations, ANNOTATION_CONTAINERD_NAME);
+    JsonObject *annotations = bl_json_member_object (desc, "annotations");
+    const char *name = bl_json_member_string (annotations, ANNOTATION_CONTAINERD_NAME);
 
     if (name)
         return name;
-    name = bl_image_json_string (annotations, ANNOTATION_REF);
+    name = bl_json_member_string (annotations, ANNOTATION_REF);
     /* A bare tag ("latest") names no repository. */
     return name && (strchr (name, '/') || strchr (name, ':')) ? name : NULL;
 }
@@ -232,7 +232,7 @@ import_layout (Import *im, const char *layout, const char *reference, GCancellab
         return NULL;
     }
     JsonObject *desc =
-        pick_layout_entry (bl_image_json_array (json_node_get_object (index), "manifests"),
+        pick_layout_entry (bl_json_member_array (json_node_get_object (index), "manifests"),
                            wanted ? wanted->tag : NULL, layout, error);
     if (!desc)
         return NULL;
@@ -244,7 +244,7 @@ import_layout (Import *im, const char *layout, const char *reference, GCancellab
     g_autoptr (JsonObject) picked = NULL;
     if (is_index (desc, doc_obj)) {
         /* The descriptor lives in the index's document, which is replaced. */
-        desc = pick_platform (bl_image_json_array (doc_obj, "manifests"), error);
+        desc = pick_platform (bl_json_member_array (doc_obj, "manifests"), error);
         picked = desc ? json_object_ref (desc) : NULL;
         g_clear_pointer (&doc, json_node_unref);
         doc = picked ? layout_read_json (im, layout, picked, cancellable, error) : NULL;
@@ -262,7 +262,7 @@ import_layout (Import *im, const char *layout, const char *reference, GCancellab
         if (!layout_copy_blob (im, layout, layer->digest, layer->size, cancellable, error))
             return NULL;
     }
-    return g_strdup (bl_image_json_string (desc, "digest"));
+    return g_strdup (bl_json_member_string (desc, "digest"));
 }
 
 /* ---- docker save tarballs ---- */
@@ -544,8 +544,8 @@ static char *
 store_docker_image (DockerArchive *da, const char *path, JsonObject *image,
                     GCancellable *cancellable, GError **error)
 {
-    JsonArray *layers = bl_image_json_array (image, "Layers");
-    const char *config_name = bl_image_json_string (image, "Config");
+    JsonArray *layers = bl_json_member_array (image, "Layers");
+    const char *config_name = bl_json_member_string (image, "Config");
     g_autofree char *config_member = config_name ? normalize_member (NULL, config_name) : NULL;
 
     if (!config_member || !layers || json_array_get_length (layers) > BL_IMAGE_LAYERS_MAX) {
@@ -598,7 +598,7 @@ is_layout_member (const char *name)
     if (!g_str_has_prefix (name, "blobs/sha256/") || strlen (hex) != 64)
         return FALSE;
     g_autofree char *digest = g_strconcat ("sha256:", hex, NULL);
-    return bl_image_digest_valid (digest);
+    return bl_image_ref_is_sha256 (digest);
 }
 
 /* Writes the layout members of a tarball below the directory @data; the
@@ -687,7 +687,7 @@ import_docker_archive (Import *im, const char *path, const char *reference,
         images && json_array_get_length (images) > 0 ? json_array_get_element (images, 0) : NULL;
     JsonObject *image =
         first && JSON_NODE_HOLDS_OBJECT (first) ? json_node_get_object (first) : NULL;
-    JsonArray *tags = bl_image_json_array (image, "RepoTags");
+    JsonArray *tags = bl_json_member_array (image, "RepoTags");
     if (tags && json_array_get_length (tags) > 0) {
         JsonNode *tag = json_array_get_element (tags, 0);
         if (JSON_NODE_HOLDS_VALUE (tag) && json_node_get_value_type (tag) == G_TYPE_STRING)

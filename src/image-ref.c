@@ -392,6 +392,13 @@ check_digest (const char *s, gsize len, GError **error)
     return TRUE;
 }
 
+gboolean
+bl_image_ref_is_sha256 (const char *digest)
+{
+    return digest && strncmp (digest, "sha256:", 7) == 0 && strlen (digest) == 7 + 64 &&
+           all_lower_hex (digest + 7, 64);
+}
+
 /* ---- assembling -------------------------------------------------------- */
 
 /* A reference on @registry (normalised, taken) for the checked @path,

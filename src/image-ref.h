@@ -89,4 +89,8 @@ char *bl_image_ref_normalize_registry (const char *registry, GError **error);
  * NULL and invalid registries are not loopback. */
 gboolean bl_image_ref_registry_is_loopback (const char *registry);
 
+/* TRUE when @digest (nullable) is "sha256:" and 64 lowercase hex digits:
+ * the only digests the store and the registry client work with. */
+gboolean bl_image_ref_is_sha256 (const char *digest);
+
 G_END_DECLS

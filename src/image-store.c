@@ -207,17 +207,17 @@ static BlImageEntry *
 entry_from_json (JsonNode *node)
 {
     JsonObject *obj = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-    const char *reference = obj ? bl_image_json_string (obj, "reference") : NULL;
-    const char *digest = obj ? bl_image_json_string (obj, "digest") : NULL;
-    const char *id = obj ? bl_image_json_string (obj, "id") : NULL;
+    const char *reference = obj ? bl_json_member_string (obj, "reference") : NULL;
+    const char *digest = obj ? bl_json_member_string (obj, "digest") : NULL;
+    const char *id = obj ? bl_json_member_string (obj, "id") : NULL;
 
-    if (!reference || !bl_image_digest_valid (digest) || !bl_image_digest_valid (id))
+    if (!reference || !bl_image_ref_is_sha256 (digest) || !bl_image_ref_is_sha256 (id))
         return NULL;
     BlImageEntry *entry = g_new0 (BlImageEntry, 1);
     entry->reference = g_strdup (reference);
     entry->digest = g_strdup (digest);
     entry->id = g_strdup (id);
-    entry->created = g_strdup (bl_image_json_string (obj, "created"));
+    entry->created = g_strdup (bl_json_member_string (obj, "created"));
     entry->size = (guint64)MAX (0, json_object_get_int_member_with_default (obj, "size", 0));
     return entry;
 }
@@ -348,7 +348,7 @@ bl_image_is_hex (const char *text)
 static GPtrArray *
 match_id (GPtrArray *entries, const char *text)
 {
-    gboolean full = bl_image_digest_valid (text);
+    gboolean full = bl_image_ref_is_sha256 (text);
     gsize len = strlen (text);
 
     if (!full && (len < ID_PREFIX_MIN || len > 64 || !bl_image_is_hex (text)))
@@ -406,7 +406,7 @@ bl_image_store_find_entry (GPtrArray *entries, const char *text, const char *con
         *by_id = TRUE;
         return first;
     }
-    if (bl_image_digest_valid (text)) {
+    if (bl_image_ref_is_sha256 (text)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND, "no image has id %s", text);
         return NULL;
     }
@@ -605,7 +605,7 @@ bl_image_store_commit (BlImageStore *store, const char *reference, const char *d
     g_autoptr (BlImageManifest) manifest = NULL;
     g_autoptr (BlImageConfig) config = NULL;
 
-    if (!bl_image_digest_valid (digest)) {
+    if (!bl_image_ref_is_sha256 (digest)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "'%s' is not a sha256 digest",
                      digest);
         return NULL;

@@ -1,4 +1,5 @@
-/* json-file.c: small JSON documents on disk, written atomically. */
+/* json-file.c: small JSON documents on disk, written atomically, and
+ * members of JSON read from outside, taken only with the expected type. */
 #include "json-file.h"
 
 gboolean
@@ -13,4 +14,30 @@ bl_json_write_file (const char *path, JsonBuilder *builder, GError **error)
     g_autofree char *text = json_generator_to_data (gen, &len);
     return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT,
                                      0600, error);
+}
+
+const char *
+bl_json_member_string (JsonObject *obj, const char *name)
+{
+    JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
+
+    if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+        return NULL;
+    return json_node_get_string (node);
+}
+
+JsonObject *
+bl_json_member_object (JsonObject *obj, const char *name)
+{
+    JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
+
+    return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+JsonArray *
+bl_json_member_array (JsonObject *obj, const char *name)
+{
+    JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
+
+    return node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
 }

@@ -1,4 +1,5 @@
-/* json-file.h: small JSON documents on disk, written atomically. */
+/* json-file.h: small JSON documents on disk, written atomically, and
+ * members of JSON read from outside, taken only with the expected type. */
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -8,5 +9,11 @@ G_BEGIN_DECLS
 /* Writes the finished object in @builder to @path (mode 0600): a temporary
  * file, synced, then renamed over @path. */
 gboolean bl_json_write_file (const char *path, JsonBuilder *builder, GError **error);
+
+/* Member @name of @obj (nullable) when it has the wanted type, else NULL:
+ * how documents from outside are read without trusting their shape. */
+const char *bl_json_member_string (JsonObject *obj, const char *name);
+JsonObject *bl_json_member_object (JsonObject *obj, const char *name);
+JsonArray *bl_json_member_array (JsonObject *obj, const char *name);
 
 G_END_DECLS

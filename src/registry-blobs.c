@@ -172,7 +172,7 @@ bl_blobs_clean (const char *blobs_dir)
             g_autofree char *digest = g_strconcat ("sha256:", name + 9, NULL);
             int fd;
 
-            if (!bl_digest_is_valid (digest))
+            if (!bl_image_ref_is_sha256 (digest))
                 continue;
             /* A partial someone is fetching has its lock held: leave it. */
             fd = lock_blob (blobs_dir, digest, FALSE, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "boxlite-error.h"
+#include "json-file.h"
 
 /* Largest blob size a descriptor may state, in bytes (1 TiB). */
 #define BLOB_SIZE_MAX (G_GINT64_CONSTANT (1) << 40)
@@ -23,17 +24,6 @@ manifest_fail (GError **error, const char *why)
 {
     g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "invalid image manifest: %s", why);
     return FALSE;
-}
-
-gboolean
-bl_digest_is_valid (const char *digest)
-{
-    if (!digest || strncmp (digest, "sha256:", 7) != 0 || strlen (digest) != 7 + 64)
-        return FALSE;
-    for (const char *p = digest + 7; *p; p++)
-        if (!g_ascii_isdigit (*p) && !(*p >= 'a' && *p <= 'f'))
-            return FALSE;
-    return TRUE;
 }
 
 char *
@@ -59,32 +49,6 @@ bl_manifest_free (BlManifest *manifest)
     if (manifest->layers)
         g_array_unref (manifest->layers);
     g_free (manifest);
-}
-
-static const char *
-member_string (JsonObject *object, const char *name)
-{
-    JsonNode *node = json_object_get_member (object, name);
-
-    if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-        return NULL;
-    return json_node_get_string (node);
-}
-
-static JsonObject *
-member_object (JsonObject *object, const char *name)
-{
-    JsonNode *node = json_object_get_member (object, name);
-
-    return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-}
-
-static JsonArray *
-member_array (JsonObject *object, const char *name)
-{
-    JsonNode *node = json_object_get_member (object, name);
-
-    return node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
 }
 
 /* Parses @len bytes of @body as a JSON object. */
@@ -114,12 +78,12 @@ parse_descriptor (JsonNode *node, BlDescriptor *out, GError **error)
 {
     JsonObject *object = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
     JsonNode *size = object ? json_object_get_member (object, "size") : NULL;
-    const char *media_type = object ? member_string (object, "mediaType") : NULL;
-    const char *digest = object ? member_string (object, "digest") : NULL;
+    const char *media_type = object ? bl_json_member_string (object, "mediaType") : NULL;
+    const char *digest = object ? bl_json_member_string (object, "digest") : NULL;
 
     if (!object)
         return manifest_fail (error, "a descriptor is not an object");
-    if (!bl_digest_is_valid (digest))
+    if (!bl_image_ref_is_sha256 (digest))
         return manifest_fail (error, "a descriptor's digest is not sha256:<64 hex digits>");
     if (!size || !JSON_NODE_HOLDS_VALUE (size) || json_node_get_value_type (size) != G_TYPE_INT64 ||
         json_node_get_int (size) < 0 || json_node_get_int (size) > BLOB_SIZE_MAX)
@@ -161,17 +125,17 @@ bl_manifest_kind (const char *body, gsize len, const char *content_type, BlManif
 
     if (!object)
         return FALSE;
-    media_type = member_string (object, "mediaType");
+    media_type = bl_json_member_string (object, "mediaType");
     if (!media_type && content_type)
         media_type = bare_type = g_strndup (content_type, strcspn (content_type, "; \t"));
     if (kind_of_media_type (media_type, kind))
         return TRUE;
     /* OCI manifests may omit mediaType: recognise them by shape. */
-    if (!media_type && member_array (object, "manifests")) {
+    if (!media_type && bl_json_member_array (object, "manifests")) {
         *kind = BL_MANIFEST_KIND_INDEX;
         return TRUE;
     }
-    if (!media_type && member_object (object, "config")) {
+    if (!media_type && bl_json_member_object (object, "config")) {
         *kind = BL_MANIFEST_KIND_IMAGE;
         return TRUE;
     }
@@ -197,7 +161,7 @@ bl_manifest_parse (const char *body, gsize len, GError **error)
     }
     if (!parse_descriptor (json_object_get_member (object, "config"), &manifest->config, error))
         return NULL;
-    layers = member_array (object, "layers");
+    layers = bl_json_member_array (object, "layers");
     if (!layers || json_array_get_length (layers) > BL_REGISTRY_LAYERS_MAX) {
         manifest_fail (error, "no layer list, or more than 512 layers");
         return NULL;
@@ -216,15 +180,14 @@ bl_manifest_parse (const char *body, gsize len, GError **error)
     return g_steal_pointer (&manifest);
 }
 
-/* TRUE when index entry @entry is an image for linux/amd64. */
-static gboolean
-entry_is_amd64 (JsonObject *entry)
+gboolean
+bl_registry_index_entry_is_amd64 (JsonObject *entry)
 {
-    JsonObject *platform = member_object (entry, "platform");
-    JsonObject *annotations = member_object (entry, "annotations");
-    const char *os = platform ? member_string (platform, "os") : NULL;
-    const char *arch = platform ? member_string (platform, "architecture") : NULL;
-    const char *media_type = member_string (entry, "mediaType");
+    JsonObject *platform = bl_json_member_object (entry, "platform");
+    JsonObject *annotations = bl_json_member_object (entry, "annotations");
+    const char *os = platform ? bl_json_member_string (platform, "os") : NULL;
+    const char *arch = platform ? bl_json_member_string (platform, "architecture") : NULL;
+    const char *media_type = bl_json_member_string (entry, "mediaType");
     BlManifestKind kind;
 
     if (annotations && json_object_has_member (annotations, "vnd.docker.reference.type"))
@@ -244,7 +207,7 @@ bl_index_pick (const char *body, gsize len, BlDescriptor *out, GError **error)
     memset (out, 0, sizeof *out);
     if (!object)
         return FALSE;
-    manifests = member_array (object, "manifests");
+    manifests = bl_json_member_array (object, "manifests");
     if (!manifests || json_array_get_length (manifests) > BL_REGISTRY_INDEX_MAX)
         return manifest_fail (error, "the index has no manifest list, or more than 1024 entries");
     for (guint i = 0; i < json_array_get_length (manifests); i++) {
@@ -252,7 +215,7 @@ bl_index_pick (const char *body, gsize len, BlDescriptor *out, GError **error)
 
         if (!JSON_NODE_HOLDS_OBJECT (node))
             return manifest_fail (error, "an index entry is not an object");
-        if (entry_is_amd64 (json_node_get_object (node)))
+        if (bl_registry_index_entry_is_amd64 (json_node_get_object (node)))
             return parse_descriptor (node, out, error);
     }
     g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,

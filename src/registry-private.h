@@ -157,9 +157,6 @@ gboolean bl_blobs_fetch (BlRemote *remote, const char *blobs_dir, GArray *blobs,
 /* Removes what interrupted pulls left that nobody is working on. */
 void bl_blobs_clean (const char *blobs_dir);
 
-/* TRUE when @digest is "sha256:" and 64 lowercase hex digits. */
-gboolean bl_digest_is_valid (const char *digest);
-
 /* Lowercase hex sha256 of @len bytes of @data. (transfer full) */
 char *bl_sha256_hex (const void *data, gsize len);
 

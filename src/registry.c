@@ -78,7 +78,7 @@ fetch_manifest (BlRemote *remote, SoupSession *session, const char *image, const
     hex = bl_sha256_hex (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
     actual = g_strconcat ("sha256:", hex, NULL);
     header_digest = soup_message_headers_get_one (headers, "Docker-Content-Digest");
-    if (!expect_digest && header_digest && bl_digest_is_valid (header_digest))
+    if (!expect_digest && header_digest && bl_image_ref_is_sha256 (header_digest))
         expect_digest = header_digest;
     if ((expect_digest && strcmp (expect_digest, actual) != 0) ||
         (expect_size >= 0 && (gsize)expect_size != g_bytes_get_size (body))) {
@@ -106,7 +106,7 @@ pull_manifest (BlRemote *remote, SoupSession *session, const BlImageRef *ref, co
     BlManifestKind kind;
 
     pull->reference = bl_image_ref_to_string (ref);
-    if (ref->digest && !bl_digest_is_valid (ref->digest)) {
+    if (ref->digest && !bl_image_ref_is_sha256 (ref->digest)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                      "image %s: only sha256 digests are supported", pull->reference);
         return NULL;

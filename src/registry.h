@@ -8,6 +8,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "image-ref.h"
 
@@ -107,5 +108,10 @@ BlRegistryPull *bl_registry_pull (const BlImageRef *ref, BlRegistryEntry *const 
                                   guint n_entries, const char *blobs_dir,
                                   BlRegistryProgressFunc progress, gpointer progress_data,
                                   GCancellable *cancellable, GError **error);
+
+/* TRUE when @entry, one element of an image index's "manifests", is an
+ * image (not an attestation or a nested index) for linux/amd64: the one rule
+ * for both pulls and imports. */
+gboolean bl_registry_index_entry_is_amd64 (JsonObject *entry);
 
 G_END_DECLS
