@@ -33,7 +33,8 @@ first_output (BoxliteRuntime *rt, GStrv *qemu_argv)
     g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
     bench_check (error);
     char buf[16];
-    gssize n = g_input_stream_read (boxlite_execution_get_stdout (exe), buf, sizeof buf, NULL, &error);
+    gssize n =
+        g_input_stream_read (boxlite_execution_get_stdout (exe), buf, sizeof buf, NULL, &error);
     double elapsed = bench_now () - start;
     bench_check (error);
     g_assert (n > 0);
@@ -41,9 +42,9 @@ first_output (BoxliteRuntime *rt, GStrv *qemu_argv)
 
     if (qemu_argv && !*qemu_argv) {
         /* The monitor's child is QEMU: its command line is the floor's. */
-        g_autofree char *children = g_strdup_printf ("/proc/%d/task/%d/children",
-                                                     boxlite_box_get_monitor_pid (box),
-                                                     boxlite_box_get_monitor_pid (box));
+        g_autofree char *children =
+            g_strdup_printf ("/proc/%d/task/%d/children", boxlite_box_get_monitor_pid (box),
+                             boxlite_box_get_monitor_pid (box));
         g_autofree char *list = NULL;
         g_file_get_contents (children, &list, NULL, NULL);
         g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", atoi (list ? list : "0"));
@@ -84,8 +85,10 @@ floor_once (GStrv argv)
     g_autoptr (GError) error = NULL;
     double start = bench_now ();
     GPid pid;
-    g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-                   G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, &error);
+    g_spawn_async (NULL, argv, NULL,
+                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                       G_SPAWN_STDERR_TO_DEV_NULL,
+                   NULL, NULL, &pid, &error);
     bench_check (error);
     g_autoptr (GSocketClient) client = g_socket_client_new ();
     g_autoptr (GSocketAddress) address = g_unix_socket_address_new (sock);
@@ -170,13 +173,16 @@ main (int argc, char **argv)
 
     double boot = bench_median (boots);
     g_print ("create+start -> first exec output: median %.3f s of %u (TCG)\n", boot, runs);
-    g_print ("exec round trip (true) on a running box: median %.1f ms of 20\n", bench_median (trips) * 1000);
+    g_print ("exec round trip (true) on a running box: median %.1f ms of 20\n",
+             bench_median (trips) * 1000);
     if (floors->len) {
         double fl = bench_median (floors);
-        g_print ("floor, same QEMU command line bare -> agent ready: median %.3f s of %u\n", fl, runs);
+        g_print ("floor, same QEMU command line bare -> agent ready: median %.3f s of %u\n", fl,
+                 runs);
         g_print ("ratio boxlite / floor: %.2f\n", boot / fl);
     }
     const char *const rm[] = { "rm", "-rf", home, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
     return 0;
 }

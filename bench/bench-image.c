@@ -71,7 +71,7 @@ bench_create (const char *big_mb, const char *layers)
     g_autofree char *home = g_build_filename (scratch, "create-home", NULL);
     g_autoptr (BoxliteRuntime) runtime = open_runtime (home);
     g_autofree char *simple = make_layout ("simple", "simple", NULL);
-    const char *extra[] = {"--size-mb", big_mb, "--layers", layers, NULL};
+    const char *extra[] = { "--size-mb", big_mb, "--layers", layers, NULL };
     g_autofree char *big = make_layout ("big", "big", extra);
     GError *error = NULL;
 
@@ -100,7 +100,7 @@ run_skopeo (BlTestRegistry *registry, const char *name_tag)
     g_autofree char *dest = g_build_filename (scratch, "skopeo-dir", NULL);
     g_autofree char *src = g_strdup_printf ("docker://%s/%s", registry->host, name_tag);
     g_autofree char *dest_arg = g_strdup_printf ("dir:%s", dest);
-    const char *argv[] = {"skopeo", "copy", "-q", "--src-tls-verify=false", src, dest_arg, NULL};
+    const char *argv[] = { "skopeo", "copy", "-q", "--src-tls-verify=false", src, dest_arg, NULL };
     GError *error = NULL;
 
     bl_test_rm_rf (dest);

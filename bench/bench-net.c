@@ -67,8 +67,8 @@ server_start (guint64 size)
     g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
 
     server->size = size;
-    server->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                   G_SOCKET_PROTOCOL_TCP, &error);
+    server->socket =
+        g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
     bench_check (error);
     g_socket_bind (server->socket, addr, TRUE, &error);
     bench_check (error);
@@ -129,8 +129,7 @@ measure (BoxliteRuntime *rt, Server *server, gboolean qemu_user, GArray *rates, 
     g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
     g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
     bench_check (error);
-    g_autoptr (GDataInputStream) out =
-        g_data_input_stream_new (boxlite_execution_get_stdout (exe));
+    g_autoptr (GDataInputStream) out = g_data_input_stream_new (boxlite_execution_get_stdout (exe));
     g_autofree char *line1 = g_data_input_stream_read_line (out, NULL, NULL, &error);
     bench_check (error);
     g_autofree char *line2 = g_data_input_stream_read_line (out, NULL, NULL, &error);
@@ -184,8 +183,8 @@ main (int argc, char **argv)
     }
     double a = bench_median (ours), b = bench_median (peer);
     double ca = bench_median (our_conns), cb = bench_median (peer_conns);
-    g_print ("download: boxlite %.1f MiB/s, qemu-user %.1f MiB/s, ratio %.2f (median of %u)\n",
-             a, b, a / b, runs);
+    g_print ("download: boxlite %.1f MiB/s, qemu-user %.1f MiB/s, ratio %.2f (median of %u)\n", a,
+             b, a / b, runs);
     g_print ("connections: boxlite %.0f/s, qemu-user %.0f/s, ratio %.2f (median of %u)\n", ca, cb,
              ca / cb, runs);
     const char *const rm[] = { "rm", "-rf", home, NULL };

@@ -37,7 +37,8 @@ on_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-    g_autoptr (GInputStream) in = g_memory_input_stream_new_from_data (g_memdup2 (data, size), size, g_free);
+    g_autoptr (GInputStream) in =
+        g_memory_input_stream_new_from_data (g_memdup2 (data, size), size, g_free);
     g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
     g_autoptr (GIOStream) stream = g_simple_io_stream_new (in, out);
     State st = { 0 };
@@ -56,7 +57,8 @@ static GByteArray *
 seed_stream (GRand *rand)
 {
     GByteArray *buf = g_byte_array_new ();
-    const char *controls[] = { "{\"return\":{\"pid\":12}}", "{\"event\":\"exit\",\"data\":{\"code\":0}}",
+    const char *controls[] = { "{\"return\":{\"pid\":12}}",
+                               "{\"event\":\"exit\",\"data\":{\"code\":0}}",
                                "{\"error\":{\"class\":\"CommandNotFound\",\"desc\":\"x\"}}" };
     guint n = g_rand_int_range (rand, 1, 6);
 

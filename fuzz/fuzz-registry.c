@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 static void
 parse_manifest (const char *text, gsize len)
 {
-    BlDescriptor pick = {0};
+    BlDescriptor pick = { 0 };
     BlManifestKind kind;
 
     if (bl_manifest_kind (text, len, "application/json", &kind, NULL))
@@ -27,24 +27,24 @@ int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
     g_autofree char *text = NULL;
-    g_auto (BlChallenge) challenge = {0};
+    g_auto (BlChallenge) challenge = { 0 };
 
     if (size == 0)
         return 0;
     /* A terminated copy of the rest: parsers given a length must not need it,
      * and the entry parser reads a C string. */
-    text = g_strndup ((const char *)data + 1, size - 1);
+    text = g_strndup ((const char *) data + 1, size - 1);
     switch (data[0] % 4) {
     case 0:
-        if (bl_challenge_parse ((const char *)data + 1, size - 1, &challenge, NULL) &&
+        if (bl_challenge_parse ((const char *) data + 1, size - 1, &challenge, NULL) &&
             challenge.scheme == BL_CHALLENGE_BEARER)
             g_assert_nonnull (challenge.realm);
         break;
     case 1:
-        g_free (bl_token_response_parse ((const char *)data + 1, size - 1, NULL));
+        g_free (bl_token_response_parse ((const char *) data + 1, size - 1, NULL));
         break;
     case 2:
-        parse_manifest ((const char *)data + 1, size - 1);
+        parse_manifest ((const char *) data + 1, size - 1);
         break;
     default:
         bl_registry_entry_free (bl_registry_entry_parse (text, NULL));
@@ -65,7 +65,7 @@ main (int argc, char **argv)
             g_printerr ("cannot read %s\n", argv[i]);
             return 1;
         }
-        LLVMFuzzerTestOneInput ((const guint8 *)contents, len);
+        LLVMFuzzerTestOneInput ((const guint8 *) contents, len);
     }
     g_print ("%d inputs replayed\n", argc - 1);
     return 0;

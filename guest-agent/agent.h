@@ -38,7 +38,7 @@ struct agent_json {
     enum agent_json_type type;
     bool boolean;
     long long integer;
-    char *str;                 /* NUL-terminated; may hold NULs when str_len says so */
+    char *str; /* NUL-terminated; may hold NULs when str_len says so */
     size_t str_len;
     size_t n;                  /* members of an array or object */
     char **keys;               /* object member names (NUL-terminated) */

@@ -311,7 +311,8 @@ static void reply_exec_failure(struct agent_link *link, uint32_t channel,
     switch (r->stage) {
     case STAGE_CWD:
         klass = "InvalidArgument";
-        snprintf(desc, sizeof desc, "cannot change directory to %s: %s", req->cwd, strerror(r->err));
+        snprintf(desc, sizeof desc, "cannot change directory to %s: %s", req->cwd,
+                 strerror(r->err));
         break;
     case STAGE_USER:
         klass = r->err == EPERM ? "PermissionDenied" : "Failed";
@@ -444,7 +445,8 @@ void agent_exec_signal(struct agent_exec_state *st, struct agent_link *link, uin
         return;
     }
     if (!sig || sig->type != AGENT_JSON_INT || sig->integer < 1 || sig->integer >= NSIG) {
-        agent_link_queue_error(link, channel, "InvalidArgument", "signal: not a valid signal number");
+        agent_link_queue_error(link, channel, "InvalidArgument",
+                               "signal: not a valid signal number");
         return;
     }
     if (!ch->reaped && kill(ch->pid, (int)sig->integer) < 0 && errno != ESRCH) {

@@ -105,7 +105,8 @@ static void mount_pseudo(const char *root)
         { "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true },
         { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true },
         { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", true },
-        { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5", false },
+        { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+          "newinstance,ptmxmode=0666,mode=0620,gid=5", false },
         { "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", false },
         { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", false },
         { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", false },
@@ -187,7 +188,7 @@ static char *cmdline_hostname(void)
 {
     char name[64];
     return agent_cmdline_value("boxlite.hostname", name, sizeof name) && name[0] ? strdup(name)
-                                                                                  : NULL;
+                                                                                 : NULL;
 }
 
 /* Removes the initramfs's own files (the rootfs is about to become unreachable). */
@@ -200,7 +201,8 @@ static void clean_initramfs(void)
 
 static void umount_initramfs_mounts(void)
 {
-    static const char *const dirs[] = { "/dev/pts", "/dev/shm", "/dev", "/sys", "/tmp", "/run", "/proc" };
+    static const char *const dirs[] = { "/dev/pts", "/dev/shm", "/dev", "/sys",
+                                        "/tmp",     "/run",     "/proc" };
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
         if (umount2(dirs[i], MNT_DETACH) < 0)
             agent_log("umount %s: %s", dirs[i], strerror(errno));

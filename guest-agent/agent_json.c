@@ -37,8 +37,7 @@ static void *xrealloc(void *p, size_t size)
 
 static void skip_ws(struct parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -167,16 +166,34 @@ static char *parse_string_raw(struct parser *ps, size_t *out_len)
         char e = ps->p[1];
         ps->p += 2;
         switch (e) {
-        case '"': out[o++] = '"'; continue;
-        case '\\': out[o++] = '\\'; continue;
-        case '/': out[o++] = '/'; continue;
-        case 'b': out[o++] = '\b'; continue;
-        case 'f': out[o++] = '\f'; continue;
-        case 'n': out[o++] = '\n'; continue;
-        case 'r': out[o++] = '\r'; continue;
-        case 't': out[o++] = '\t'; continue;
-        case 'u': break;
-        default: goto fail;
+        case '"':
+            out[o++] = '"';
+            continue;
+        case '\\':
+            out[o++] = '\\';
+            continue;
+        case '/':
+            out[o++] = '/';
+            continue;
+        case 'b':
+            out[o++] = '\b';
+            continue;
+        case 'f':
+            out[o++] = '\f';
+            continue;
+        case 'n':
+            out[o++] = '\n';
+            continue;
+        case 'r':
+            out[o++] = '\r';
+            continue;
+        case 't':
+            out[o++] = '\t';
+            continue;
+        case 'u':
+            break;
+        default:
+            goto fail;
         }
         unsigned cp, lo;
         if (ps->end - ps->p < 4 || hex4(ps->p, &cp) < 0)

@@ -104,8 +104,8 @@ static void handle_session(struct serve *s, const char *cmd, const struct agent_
     }
 }
 
-static int on_frame(struct agent_link *link, const struct bl_frame_header *h, const uint8_t *payload,
-                    void *user_data)
+static int on_frame(struct agent_link *link, const struct bl_frame_header *h,
+                    const uint8_t *payload, void *user_data)
 {
     struct serve *s = user_data;
     struct agent_chan *ch;
@@ -115,7 +115,8 @@ static int on_frame(struct agent_link *link, const struct bl_frame_header *h, co
         struct agent_json *msg = agent_json_parse((const char *)payload, h->len);
         const char *cmd = agent_json_get_str(msg, "execute");
         const struct agent_json *args = agent_json_get(msg, "arguments");
-        if (!msg || !cmd || (args && args->type != AGENT_JSON_OBJECT && args->type != AGENT_JSON_NULL)) {
+        if (!msg || !cmd ||
+            (args && args->type != AGENT_JSON_OBJECT && args->type != AGENT_JSON_NULL)) {
             agent_log("protocol error: malformed control message on channel %u", h->channel);
             agent_json_free(msg);
             return -1;
@@ -163,7 +164,8 @@ static enum serve_end serve(struct serve *s)
     enum serve_end end;
     char ready[64];
 
-    snprintf(ready, sizeof ready, "{\"event\":\"ready\",\"data\":{\"version\":%d}}", BL_PROTO_VERSION);
+    snprintf(ready, sizeof ready, "{\"event\":\"ready\",\"data\":{\"version\":%d}}",
+             BL_PROTO_VERSION);
     agent_link_queue(&s->link, 0, BL_FRAME_CONTROL, ready, strlen(ready));
 
     for (;;) {
@@ -177,8 +179,9 @@ static enum serve_end serve(struct serve *s)
         size_t pending = agent_link_pending(&s->link);
         bool room = pending < AGENT_OUTQ_HIGH;
         fds[0] = (struct pollfd){ .fd = sigchld_pipe[0], .events = POLLIN };
-        fds[1] = (struct pollfd){ .fd = host_away ? -1 : s->link.fd,
-                                  .events = (short)((room ? POLLIN : 0) | (pending ? POLLOUT : 0)) };
+        fds[1] =
+            (struct pollfd){ .fd = host_away ? -1 : s->link.fd,
+                             .events = (short)((room ? POLLIN : 0) | (pending ? POLLOUT : 0)) };
         size_t n = 2 + agent_exec_fill_poll(&s->ex, fds + 2, fds_cap - 2, room && !host_away);
         int timeout = agent_exec_next_timeout(&s->ex, agent_now_ms());
         if (host_away && (timeout < 0 || timeout > 25))

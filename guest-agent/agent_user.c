@@ -141,7 +141,8 @@ int agent_user_resolve(const char *spec, const char *root_dir, struct agent_user
         spec = "0";
     const char *colon = strchr(spec, ':');
     size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (ulen == 0 || ulen >= sizeof user_part || (colon && (!colon[1] || strlen(colon + 1) >= sizeof group_part))) {
+    if (ulen == 0 || ulen >= sizeof user_part ||
+        (colon && (!colon[1] || strlen(colon + 1) >= sizeof group_part))) {
         snprintf(err, err_len, "invalid user: %s", spec);
         return -1;
     }

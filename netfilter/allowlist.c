@@ -82,7 +82,7 @@ static gboolean
 parse_range (const char *text, Range *range, GError **error)
 {
     const char *slash = strchr (text, '/');
-    g_autofree char *host = g_strndup (text, slash ? (gsize)(slash - text) : strlen (text));
+    g_autofree char *host = g_strndup (text, slash ? (gsize) (slash - text) : strlen (text));
     g_autoptr (GInetAddress) addr = NULL;
     guint64 prefix;
 
@@ -94,7 +94,7 @@ parse_range (const char *text, Range *range, GError **error)
     }
     range->len = g_inet_address_get_native_size (addr);
     memcpy (range->bytes, g_inet_address_to_bytes (addr), range->len);
-    range->prefix = (guint)range->len * 8;
+    range->prefix = (guint) range->len * 8;
     if (slash == NULL)
         return TRUE;
 
@@ -104,7 +104,7 @@ parse_range (const char *text, Range *range, GError **error)
                      range->len * 8);
         return FALSE;
     }
-    range->prefix = (guint)prefix;
+    range->prefix = (guint) prefix;
     for (guint bit = range->prefix; bit < range->len * 8; bit++) {
         if (range->bytes[bit / 8] & (0x80u >> (bit % 8))) {
             g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
@@ -130,7 +130,7 @@ add_rule (BlAllowlist *list, const char *rule, GError **error)
     size_t len = strlen (rule);
 
     if (looks_like_address (rule)) {
-        Range range = {0};
+        Range range = { 0 };
         if (!parse_range (rule, &range, error))
             return FALSE;
         g_array_append_val (list->ranges, range);
@@ -221,7 +221,7 @@ prefix_equal (const guint8 *a, const guint8 *b, guint bits)
 {
     guint whole = bits / 8;
     guint rest = bits % 8;
-    guint8 mask = (guint8)(0xffu << (8 - rest));
+    guint8 mask = (guint8) (0xffu << (8 - rest));
 
     if (memcmp (a, b, whole) != 0)
         return FALSE;
@@ -244,7 +244,7 @@ bl_net_allowlist_allows_address (const BlAllowlist *list, GInetAddress *addr)
 gboolean
 bl_net_allowlist_allows_bytes (const BlAllowlist *list, const guint8 *bytes, gsize len)
 {
-    static const guint8 v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const guint8 v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
     g_return_val_if_fail (list != NULL, FALSE);
 

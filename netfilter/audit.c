@@ -31,8 +31,7 @@ audit_open (BlNetAudit *audit)
     audit->fd = open (audit->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (audit->fd < 0) {
         if (!audit->warned)
-            g_warning ("cannot open the network record %s: %s", audit->path,
-                       g_strerror (errno));
+            g_warning ("cannot open the network record %s: %s", audit->path, g_strerror (errno));
         audit->warned = TRUE;
         return FALSE;
     }
@@ -93,8 +92,8 @@ begin (const char *event, const char *verdict, const char *reason)
     JsonBuilder *b = json_builder_new ();
     g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
     g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
-    g_autofree char *time = g_strdup_printf ("%s.%03dZ", stamp,
-                                             g_date_time_get_microsecond (now) / 1000);
+    g_autofree char *time =
+        g_strdup_printf ("%s.%03dZ", stamp, g_date_time_get_microsecond (now) / 1000);
 
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "time");

@@ -29,8 +29,8 @@ BlNetAudit *bl_net_audit_new (const char *path);
 
 /* Records a DNS answer for @name (type @qtype, e.g. "A") with @verdict and
  * @reason; @addresses (nullable, NULL-terminated) are the addresses given. */
-void bl_net_audit_dns (BlNetAudit *audit, const char *name, const char *qtype,
-                       const char *verdict, const char *reason, const char *const *addresses);
+void bl_net_audit_dns (BlNetAudit *audit, const char *name, const char *qtype, const char *verdict,
+                       const char *reason, const char *const *addresses);
 
 /* Records a flow decision: @event "tcp", "udp" or "icmp" to @dst (IPv4,
  * host order) port @port; @name (the name @dst was resolved from), @sni and

@@ -58,7 +58,7 @@ struct _BlNetBackend {
     int conn_fd;
     GSource *read_source;
     GSource *write_source;
-    guint8 *in;     /* FRAME_HEADER + BL_NET_MAX_FRAME bytes */
+    guint8 *in; /* FRAME_HEADER + BL_NET_MAX_FRAME bytes */
     gsize in_len;
     GByteArray *out; /* frames for QEMU, from out_off on */
     gsize out_off;
@@ -104,8 +104,8 @@ static void
 link_flush (BlNetBackend *net)
 {
     while (net->conn_fd >= 0 && net->out->len > net->out_off) {
-        ssize_t n = send (net->conn_fd, net->out->data + net->out_off,
-                          net->out->len - net->out_off, MSG_NOSIGNAL);
+        ssize_t n = send (net->conn_fd, net->out->data + net->out_off, net->out->len - net->out_off,
+                          MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -212,8 +212,7 @@ on_connection (int fd, GIOCondition condition, gpointer user_data)
     int conn = accept4 (fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (conn < 0) {
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK ||
-            errno == ECONNABORTED)
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
             return G_SOURCE_CONTINUE;
         g_warning ("cannot accept QEMU's network connection: %s", g_strerror (errno));
         return G_SOURCE_CONTINUE;
@@ -247,7 +246,10 @@ cb_send_packet (const void *buf, size_t len, void *opaque)
         return (ssize_t) len;
     }
     guint8 header[FRAME_HEADER] = {
-        (guint8) (len >> 24), (guint8) (len >> 16), (guint8) (len >> 8), (guint8) len,
+        (guint8) (len >> 24),
+        (guint8) (len >> 16),
+        (guint8) (len >> 8),
+        (guint8) len,
     };
     g_byte_array_append (net->out, header, sizeof header);
     g_byte_array_append (net->out, buf, (guint) len);
@@ -486,8 +488,8 @@ listen_unix (const char *path, GError **error)
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 || listen (fd, 1) < 0) {
         int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                     "cannot listen on %s: %s", path, g_strerror (saved));
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on %s: %s",
+                     path, g_strerror (saved));
         if (fd >= 0)
             close (fd);
         return -1;
@@ -498,7 +500,7 @@ listen_unix (const char *path, GError **error)
 static struct in_addr
 ipv4 (uint32_t addr)
 {
-    return (struct in_addr) { .s_addr = htonl (addr) };
+    return (struct in_addr){ .s_addr = htonl (addr) };
 }
 
 static void
@@ -588,8 +590,8 @@ bl_net_backend_new (const BlNetBackendConfig *config, BlAllowlist *allowlist, GE
             return NULL;
         }
         if (slirp_add_unix (net->slirp, config->dns_socket_path, &gateway, 53) < 0) {
-            g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                         "cannot route DNS over TCP to %s", config->dns_socket_path);
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot route DNS over TCP to %s",
+                         config->dns_socket_path);
             bl_net_backend_free (net);
             return NULL;
         }
@@ -627,12 +629,12 @@ bl_net_backend_add_forward (BlNetBackend *net, gboolean udp, const char *host_ad
         return FALSE;
     }
     errno = 0;
-    if (slirp_add_hostfwd (net->slirp, udp, host, host_port, ipv4 (BL_NET_ADDR_GUEST),
-                           guest_port) < 0) {
+    if (slirp_add_hostfwd (net->slirp, udp, host, host_port, ipv4 (BL_NET_ADDR_GUEST), guest_port) <
+        0) {
         int saved = errno;
         if (saved == EADDRINUSE || saved == 0)
-            g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
-                         "port %u on %s is in use", host_port, host_addr);
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE, "port %u on %s is in use",
+                         host_port, host_addr);
         else
             g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
                          "cannot forward port %u on %s: %s", host_port, host_addr,

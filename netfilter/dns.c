@@ -29,7 +29,7 @@
 static uint16_t
 get_u16 (const uint8_t *p)
 {
-    return (uint16_t)((p[0] << 8) | p[1]);
+    return (uint16_t) ((p[0] << 8) | p[1]);
 }
 
 /* TRUE if @c may appear in a label: printable ASCII except '.', so that the
@@ -69,7 +69,7 @@ read_name (const uint8_t *buf, size_t len, size_t *pos, char *name)
             uint8_t c = buf[p + i];
             if (!label_byte_ok (c))
                 return FALSE;
-            name[n++] = g_ascii_tolower ((char)c);
+            name[n++] = g_ascii_tolower ((char) c);
         }
         p += label;
     }
@@ -200,14 +200,14 @@ put_bytes (Writer *w, const void *data, size_t n)
 static void
 put_u16 (Writer *w, uint16_t v)
 {
-    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t b[2] = { (uint8_t) (v >> 8), (uint8_t) v };
     put_bytes (w, b, sizeof b);
 }
 
 static void
 put_u32 (Writer *w, uint32_t v)
 {
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t b[4] = { (uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v };
     put_bytes (w, b, sizeof b);
 }
 
@@ -215,7 +215,7 @@ put_u32 (Writer *w, uint32_t v)
 static int
 writer_finish (const Writer *w)
 {
-    return w->overflow ? -1 : (int)w->pos;
+    return w->overflow ? -1 : (int) w->pos;
 }
 
 /* Writes the header of the response to @q with @rcode and the given
@@ -223,7 +223,7 @@ writer_finish (const Writer *w)
 static void
 put_header (Writer *w, const BlDnsQuery *q, int rcode, uint16_t qd, uint16_t an, uint16_t ar)
 {
-    uint16_t flags = FLAG_QR | (q->flags & (FLAG_OPCODE | FLAG_RD)) | FLAG_RA | (uint16_t)rcode;
+    uint16_t flags = FLAG_QR | (q->flags & (FLAG_OPCODE | FLAG_RD)) | FLAG_RA | (uint16_t) rcode;
 
     put_u16 (w, q->id);
     put_u16 (w, flags);
@@ -287,7 +287,7 @@ bl_dns_build_answer (const BlDnsQuery *q, const uint32_t *ipv4, size_t n4,
 
     Writer w;
     writer_init (&w, out, out_len);
-    put_header (&w, q, BL_DNS_RCODE_NOERROR, 1, (uint16_t)count, q->edns ? 1 : 0);
+    put_header (&w, q, BL_DNS_RCODE_NOERROR, 1, (uint16_t) count, q->edns ? 1 : 0);
     put_bytes (&w, q->question, q->question_len);
     for (size_t i = 0; i < count && !w.overflow; i++) {
         if (q->qtype == BL_DNS_TYPE_A)
@@ -329,7 +329,7 @@ int
 bl_dns_build_sinkhole (const BlDnsQuery *q, uint8_t *out, size_t out_len)
 {
     static const uint32_t any4 = 0;
-    static const uint8_t any6[1][16] = {{0}};
+    static const uint8_t any6[1][16] = { { 0 } };
 
     return bl_dns_build_answer (q, &any4, 1, any6, 1, BL_DNS_SINKHOLE_TTL, out, out_len);
 }

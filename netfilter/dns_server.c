@@ -214,15 +214,16 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer user_data)
                 g_ptr_array_add (addrs, l->data);
             answer_with (p, addrs, "resolved");
         } else {
-            gboolean missing = g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND);
+            gboolean missing =
+                g_error_matches (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND);
             /* No address of this family is an empty answer, not NXDOMAIN:
              * the name may have the other family. */
             if (missing) {
                 g_autoptr (GPtrArray) none = g_ptr_array_new ();
                 answer_with (p, none, "resolved");
             } else {
-                bl_net_audit_dns (p->dns->filter->audit, p->q.name,
-                                  qtype_name (p->q.qtype, tbuf), "error", "lookup-failed", NULL);
+                bl_net_audit_dns (p->dns->filter->audit, p->q.name, qtype_name (p->q.qtype, tbuf),
+                                  "error", "lookup-failed", NULL);
                 reply_error (p, BL_DNS_RCODE_SERVFAIL);
             }
         }
@@ -278,11 +279,11 @@ answer (Pending *p)
         return;
     }
     g_hash_table_add (dns->pending, p);
-    g_resolver_lookup_by_name_with_flags_async (
-        dns->resolver, p->q.name,
-        p->q.qtype == BL_DNS_TYPE_A ? G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY
-                                    : G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY,
-        dns->cancellable, on_resolved, p);
+    g_resolver_lookup_by_name_with_flags_async (dns->resolver, p->q.name,
+                                                p->q.qtype == BL_DNS_TYPE_A
+                                                    ? G_RESOLVER_NAME_LOOKUP_FLAGS_IPV4_ONLY
+                                                    : G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY,
+                                                dns->cancellable, on_resolved, p);
 }
 
 /* Handles one query message; @udp (nullable) or @conn says where the reply
@@ -436,8 +437,8 @@ load_hosts (GHashTable *hosts, const char *path, GError **error)
         if (hash)
             *hash = '\0';
         g_auto (GStrv) words = g_strsplit_set (g_strstrip (lines[i]), " \t", -1);
-        GInetAddress *addr = words[0] && *words[0] ? g_inet_address_new_from_string (words[0])
-                                                   : NULL;
+        GInetAddress *addr =
+            words[0] && *words[0] ? g_inet_address_new_from_string (words[0]) : NULL;
         if (!addr) {
             if (words[0] && *words[0]) {
                 g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
@@ -476,8 +477,8 @@ bl_net_dns_new (BlNetFilter *filter, const char *hosts_path, GError **error)
     dns->filter = filter;
     dns->resolver = g_resolver_get_default ();
     dns->cancellable = g_cancellable_new ();
-    dns->hosts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                        (GDestroyNotify) g_ptr_array_unref);
+    dns->hosts =
+        g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
     dns->pending = g_hash_table_new (NULL, NULL);
     dns->conns = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) conn_unref);
     if (hosts_path && !load_hosts (dns->hosts, hosts_path, error)) {

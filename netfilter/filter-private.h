@@ -10,7 +10,6 @@
 
 G_BEGIN_DECLS
 
-
 typedef struct _BlNetFlows BlNetFlows;
 typedef struct _BlNetDns BlNetDns;
 

@@ -294,8 +294,7 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
     g_hash_table_remove (flows->tcp, &key);
     if (!admit) {
         gboolean internal = (pkt->dst & BL_NET_SUBNET_MASK) == BL_NET_SUBNET;
-        record (filter, pkt, FALSE, internal ? "internal-address" : "direct-ip", NULL, NULL,
-                NULL);
+        record (filter, pkt, FALSE, internal ? "internal-address" : "direct-ip", NULL, NULL, NULL);
         reset_guest (filter, pkt);
         return FALSE;
     }
@@ -387,8 +386,9 @@ bl_net_flows_datagram (BlNetFilter *filter, const BlNetPacket *pkt)
         *last = now;
         gboolean internal = (pkt->dst & BL_NET_SUBNET_MASK) == BL_NET_SUBNET;
         bl_net_audit_flow (filter->audit, udp ? "udp" : "icmp", pkt->dst, port, admit != 0,
-                           admit ? admit_reason (admit)
-                                 : internal ? "internal-address" : "direct-ip",
+                           admit      ? admit_reason (admit)
+                           : internal ? "internal-address"
+                                      : "direct-ip",
                            name, NULL, NULL);
     }
     return admit != 0;

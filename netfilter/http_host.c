@@ -40,7 +40,7 @@ expect (const uint8_t *buf, size_t len, size_t *pos, const char *text)
     for (; *text != '\0'; text++, (*pos)++) {
         if (*pos == len)
             return BL_HOST_NEED_MORE;
-        if (buf[*pos] != (uint8_t)*text)
+        if (buf[*pos] != (uint8_t) *text)
             return BL_HOST_NOT_HTTP;
     }
     return BL_HOST_FOUND;
@@ -103,7 +103,7 @@ port_is_valid (const uint8_t *text, size_t len)
     for (size_t i = 1; i < len; i++) {
         if (!g_ascii_isdigit (text[i]))
             return FALSE;
-        port = port * 10 + (unsigned)(text[i] - '0');
+        port = port * 10 + (unsigned) (text[i] - '0');
     }
     return port <= PORT_MAX;
 }
@@ -118,13 +118,13 @@ parse_ipv6_host (const uint8_t *value, size_t len, char *out, size_t cap)
 
     if (close == NULL)
         return BL_HOST_MALFORMED;
-    text_len = (size_t)(close - value) - 1;
+    text_len = (size_t) (close - value) - 1;
     if (text_len == 0 || text_len >= sizeof text || text_len >= cap)
         return BL_HOST_MALFORMED;
     memcpy (text, value + 1, text_len);
     text[text_len] = '\0';
     if (strchr (text, ':') == NULL || !g_hostname_is_ip_address (text) ||
-        !port_is_valid (close + 1, len - (size_t)(close + 1 - value)))
+        !port_is_valid (close + 1, len - (size_t) (close + 1 - value)))
         return BL_HOST_MALFORMED;
     for (size_t i = 0; i <= text_len; i++)
         out[i] = g_ascii_tolower (text[i]);
@@ -145,7 +145,7 @@ parse_host_value (const uint8_t *value, size_t len, char *out, size_t cap)
         return parse_ipv6_host (value, len, out, cap);
 
     colon = memchr (value, ':', len);
-    host_len = colon ? (size_t)(colon - value) : len;
+    host_len = colon ? (size_t) (colon - value) : len;
     if (!port_is_valid (value + host_len, len - host_len) || host_len >= sizeof text)
         return BL_HOST_MALFORMED;
     memcpy (text, value, host_len); /* no NUL inside: is_field_char() excludes it */
@@ -175,7 +175,7 @@ parse_field_line (const uint8_t *line, size_t len, gboolean *seen_host, BlHostRe
         if (!is_field_char (line[i]))
             return BL_HOST_MALFORMED;
     }
-    if (name_len != 4 || g_ascii_strncasecmp ((const char *)line, "host", 4) != 0)
+    if (name_len != 4 || g_ascii_strncasecmp ((const char *) line, "host", 4) != 0)
         return BL_HOST_FOUND;
 
     if (*seen_host)
@@ -221,7 +221,7 @@ bl_net_http_host_parse (const uint8_t *buf, size_t len, char *host_out, size_t c
             result = at_bound ? BL_HOST_MALFORMED : BL_HOST_NEED_MORE;
             break;
         }
-        line_len = (size_t)(lf - (buf + pos));
+        line_len = (size_t) (lf - (buf + pos));
         if (line_len == 0 || buf[pos + line_len - 1] != '\r') {
             result = BL_HOST_MALFORMED; /* a bare LF */
             break;

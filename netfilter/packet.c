@@ -142,8 +142,8 @@ put_headers (uint8_t *out, const uint8_t eth_dst[6], const uint8_t eth_src[6], u
 static uint16_t
 l4_checksum (uint32_t src_ip, uint32_t dst_ip, uint8_t proto, const uint8_t *l4, size_t len)
 {
-    uint32_t sum = (src_ip >> 16) + (src_ip & 0xffff) + (dst_ip >> 16) + (dst_ip & 0xffff) +
-                   proto + (uint32_t) len;
+    uint32_t sum = (src_ip >> 16) + (src_ip & 0xffff) + (dst_ip >> 16) + (dst_ip & 0xffff) + proto +
+                   (uint32_t) len;
     return bl_net_checksum (l4, len, sum);
 }
 
@@ -155,8 +155,8 @@ bl_net_build_udp_reply (const BlNetPacket *req, const uint8_t *payload, size_t p
 
     if (payload_len > 65535 - 28 || cap < BL_ETH_HLEN + 20 + l4_len)
         return 0;
-    size_t off = put_headers (out, req->eth_src, req->eth_dst, req->dst, req->src,
-                              BL_IP_PROTO_UDP, l4_len);
+    size_t off =
+        put_headers (out, req->eth_src, req->eth_dst, req->dst, req->src, BL_IP_PROTO_UDP, l4_len);
     uint8_t *udp = out + off;
     put16 (udp, req->dport);
     put16 (udp + 2, req->sport);
@@ -195,8 +195,8 @@ bl_net_build_tcp_rst_reply (const BlNetPacket *req, uint8_t *out, size_t cap)
         return put_tcp (out, cap, req->eth_src, req->eth_dst, req->dst, req->src, req->dport,
                         req->sport, req->ack, 0, BL_TCP_RST);
     /* SYN and FIN each take one sequence number. */
-    uint32_t len = (uint32_t) req->payload_len + !!(req->flags & BL_TCP_SYN) +
-                   !!(req->flags & BL_TCP_FIN);
+    uint32_t len =
+        (uint32_t) req->payload_len + !!(req->flags & BL_TCP_SYN) + !!(req->flags & BL_TCP_FIN);
     return put_tcp (out, cap, req->eth_src, req->eth_dst, req->dst, req->src, req->dport,
                     req->sport, 0, req->seq + len, BL_TCP_RST | BL_TCP_ACK);
 }

@@ -50,7 +50,7 @@ typedef struct {
     uint32_t dst;
     uint8_t proto;
     uint8_t ttl;
-    gboolean fragment;      /* MF set or a non-zero offset */
+    gboolean fragment;       /* MF set or a non-zero offset */
     gboolean first_fragment; /* offset 0 (so the transport header is here) */
 
     /* Valid when proto is TCP or UDP, first_fragment, and l4_valid. */
@@ -75,8 +75,8 @@ gboolean bl_net_packet_parse (const uint8_t *frame, size_t len, BlNetPacket *out
  * Ethernet and IP addresses and the ports swapped, carrying @payload
  * (@payload_len bytes), with valid IP and UDP checksums.
  * Returns the frame length, or 0 if it does not fit in @cap. */
-size_t bl_net_build_udp_reply (const BlNetPacket *req, const uint8_t *payload,
-                               size_t payload_len, uint8_t *out, size_t cap);
+size_t bl_net_build_udp_reply (const BlNetPacket *req, const uint8_t *payload, size_t payload_len,
+                               uint8_t *out, size_t cap);
 
 /* Writes to @out (@cap bytes) a TCP reset answering the segment @req, as
  * the peer it was addressed to would send it (RFC 9293: seq from the

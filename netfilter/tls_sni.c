@@ -118,7 +118,7 @@ gather (const uint8_t *buf, size_t len, uint8_t *out, size_t want)
             return GATHER_BAD;
         if (avail < RECORD_HEADER_LEN)
             return GATHER_SHORT;
-        frag_len = ((size_t)buf[pos + 3] << 8) | buf[pos + 4];
+        frag_len = ((size_t) buf[pos + 3] << 8) | buf[pos + 4];
         if (frag_len == 0 || frag_len > RECORD_FRAGMENT_MAX)
             return GATHER_BAD;
         pos += RECORD_HEADER_LEN;
@@ -151,7 +151,7 @@ parse_server_name (Cursor data, char *name_out, size_t name_cap)
         /* Only host_name is defined; two of one type are forbidden. */
         if (type != NAME_TYPE_HOST_NAME || have_host)
             return BL_SNI_MALFORMED;
-        if (!bl_net_name_normalize ((const char *)name.p, name.left, name_out, name_cap))
+        if (!bl_net_name_normalize ((const char *) name.p, name.left, name_out, name_cap))
             return BL_SNI_MALFORMED;
         have_host = TRUE;
     }
@@ -225,12 +225,12 @@ bl_net_tls_sni_parse (const uint8_t *buf, size_t len, char *name_out, size_t nam
     }
     if (header[0] != HANDSHAKE_CLIENT_HELLO)
         return BL_SNI_MALFORMED;
-    msg_len = HANDSHAKE_HEADER_LEN + (((size_t)header[1] << 16) | (header[2] << 8) | header[3]);
+    msg_len = HANDSHAKE_HEADER_LEN + (((size_t) header[1] << 16) | (header[2] << 8) | header[3]);
     if (msg_len > HANDSHAKE_MAX)
         return BL_SNI_MALFORMED;
 
     /* The usual case: the whole message in the first record, read in place. */
-    first_frag_len = ((size_t)buf[3] << 8) | buf[4];
+    first_frag_len = ((size_t) buf[3] << 8) | buf[4];
     if (first_frag_len >= msg_len && len >= RECORD_HEADER_LEN + msg_len) {
         msg = buf + RECORD_HEADER_LEN;
     } else {
@@ -248,7 +248,7 @@ bl_net_tls_sni_parse (const uint8_t *buf, size_t len, char *name_out, size_t nam
     }
 
     result = parse_client_hello (
-        (Cursor){msg + HANDSHAKE_HEADER_LEN, msg_len - HANDSHAKE_HEADER_LEN}, name_out, name_cap);
+        (Cursor){ msg + HANDSHAKE_HEADER_LEN, msg_len - HANDSHAKE_HEADER_LEN }, name_out, name_cap);
     if (result != BL_SNI_FOUND && name_cap > 0)
         name_out[0] = '\0';
     return result;

@@ -96,24 +96,26 @@ struct bl_frame_header {
     uint8_t type;
 };
 
-static inline void bl_proto_put_u32(uint8_t *p, uint32_t v)
+static inline void
+bl_proto_put_u32 (uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    p[0] = (uint8_t) (v >> 24);
+    p[1] = (uint8_t) (v >> 16);
+    p[2] = (uint8_t) (v >> 8);
+    p[3] = (uint8_t) v;
 }
 
-static inline uint32_t bl_proto_get_u32(const uint8_t *p)
+static inline uint32_t
+bl_proto_get_u32 (const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
 }
 
-static inline void bl_proto_encode_header(uint8_t out[BL_PROTO_HEADER_SIZE],
-                                          const struct bl_frame_header *h)
+static inline void
+bl_proto_encode_header (uint8_t out[BL_PROTO_HEADER_SIZE], const struct bl_frame_header *h)
 {
-    bl_proto_put_u32(out, h->len);
-    bl_proto_put_u32(out + 4, h->channel);
+    bl_proto_put_u32 (out, h->len);
+    bl_proto_put_u32 (out + 4, h->channel);
     out[8] = h->type;
     out[9] = out[10] = out[11] = 0;
 }
@@ -121,11 +123,11 @@ static inline void bl_proto_encode_header(uint8_t out[BL_PROTO_HEADER_SIZE],
 /* Decodes and validates a header. Returns 0, or -1 when the header is
  * malformed (oversized payload, nonzero padding, unknown type, a CREDIT frame
  * whose payload is not 4 bytes, or data frames on channel 0). */
-static inline int bl_proto_decode_header(const uint8_t in[BL_PROTO_HEADER_SIZE],
-                                         struct bl_frame_header *h)
+static inline int
+bl_proto_decode_header (const uint8_t in[BL_PROTO_HEADER_SIZE], struct bl_frame_header *h)
 {
-    h->len = bl_proto_get_u32(in);
-    h->channel = bl_proto_get_u32(in + 4);
+    h->len = bl_proto_get_u32 (in);
+    h->channel = bl_proto_get_u32 (in + 4);
     h->type = in[8];
     if (in[9] || in[10] || in[11])
         return -1;

@@ -113,8 +113,8 @@ steal_pending (BlQmpClient *self, gint64 id)
 static gint
 compare_pending_id (gconstpointer a, gconstpointer b)
 {
-    const PendingCommand *pa = *(PendingCommand *const *)a;
-    const PendingCommand *pb = *(PendingCommand *const *)b;
+    const PendingCommand *pa = *(PendingCommand *const *) a;
+    const PendingCommand *pb = *(PendingCommand *const *) b;
 
     return (pa->id > pb->id) - (pa->id < pb->id);
 }
@@ -187,7 +187,7 @@ static void
 stop_io (BlQmpClient *self)
 {
     g_cancellable_cancel (self->io_cancellable);
-    g_queue_clear_full (&self->outbox, (GDestroyNotify)g_bytes_unref);
+    g_queue_clear_full (&self->outbox, (GDestroyNotify) g_bytes_unref);
     if (self->connection != NULL) {
         GSocket *socket = g_socket_connection_get_socket (self->connection);
 
@@ -422,7 +422,7 @@ handle_reply (BlQmpClient *self, BlQmpMessage *message)
     } else {
         g_debug ("<- %s (id %" G_GINT64_FORMAT ") returned", pending->command, pending->id);
         g_task_return_pointer (pending->task, json_node_copy (message->value),
-                               (GDestroyNotify)json_node_unref);
+                               (GDestroyNotify) json_node_unref);
     }
     pending_free (pending);
 }
@@ -506,13 +506,13 @@ consume_lines (BlQmpClient *self)
     gsize start = 0;
 
     while (self->state != STATE_CLOSED) {
-        const char *begin = (const char *)self->input->data + start;
+        const char *begin = (const char *) self->input->data + start;
         const char *newline = memchr (begin, '\n', self->input->len - start);
         gsize len;
 
         if (newline == NULL)
             break;
-        len = (gsize)(newline - begin);
+        len = (gsize) (newline - begin);
         if (len > BL_QMP_MAX_LINE_LENGTH)
             break; /* reported below */
         handle_line (self, begin, len);
@@ -521,7 +521,7 @@ consume_lines (BlQmpClient *self)
     if (self->state == STATE_CLOSED)
         return;
 
-    g_byte_array_remove_range (self->input, 0, (guint)start);
+    g_byte_array_remove_range (self->input, 0, (guint) start);
     if (self->input->len > BL_QMP_MAX_LINE_LENGTH) {
         g_autoptr (GError) error =
             g_error_new (BL_QMP_ERROR, BL_QMP_ERROR_PROTOCOL, "a line is longer than %d bytes",
@@ -562,7 +562,7 @@ on_read (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
     g_byte_array_append (self->input, g_bytes_get_data (bytes, NULL),
-                         (guint)g_bytes_get_size (bytes));
+                         (guint) g_bytes_get_size (bytes));
     consume_lines (self);
     if (self->state != STATE_CLOSED)
         start_read (self);
@@ -870,7 +870,7 @@ bl_qmp_client_finalize (GObject *object)
     g_warn_if_fail (g_hash_table_size (self->pending) == 0);
     g_hash_table_unref (self->pending);
     g_byte_array_unref (self->input);
-    g_queue_clear_full (&self->outbox, (GDestroyNotify)g_bytes_unref);
+    g_queue_clear_full (&self->outbox, (GDestroyNotify) g_bytes_unref);
     g_object_unref (self->io_cancellable);
     g_clear_pointer (&self->context, g_main_context_unref);
     g_clear_error (&self->disconnect_reason);

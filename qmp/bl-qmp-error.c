@@ -3,17 +3,23 @@
 
 #include "bl-qmp-error.h"
 
-G_DEFINE_QUARK (boxlite - qmp - error - quark, bl_qmp_error)
+/* Written out rather than G_DEFINE_QUARK: a formatter reads that macro's
+ * first argument as a subtraction and spaces the quark's name apart. */
+GQuark
+bl_qmp_error_quark (void)
+{
+    return g_quark_from_static_string ("boxlite-qmp-error-quark");
+}
 
 static const struct {
     BlQmpError code;
     const char *name;
 } error_classes[] = {
-    {BL_QMP_ERROR_GENERIC, "GenericError"},
-    {BL_QMP_ERROR_COMMAND_NOT_FOUND, "CommandNotFound"},
-    {BL_QMP_ERROR_DEVICE_NOT_ACTIVE, "DeviceNotActive"},
-    {BL_QMP_ERROR_DEVICE_NOT_FOUND, "DeviceNotFound"},
-    {BL_QMP_ERROR_KVM_MISSING_CAP, "KVMMissingCap"},
+    { BL_QMP_ERROR_GENERIC, "GenericError" },
+    { BL_QMP_ERROR_COMMAND_NOT_FOUND, "CommandNotFound" },
+    { BL_QMP_ERROR_DEVICE_NOT_ACTIVE, "DeviceNotActive" },
+    { BL_QMP_ERROR_DEVICE_NOT_FOUND, "DeviceNotFound" },
+    { BL_QMP_ERROR_KVM_MISSING_CAP, "KVMMissingCap" },
 };
 
 BlQmpError

@@ -191,7 +191,7 @@ parse_json_object (const char *line, gsize len, GError **error)
         return NULL;
     }
     /* With an explicit length this also rejects embedded NUL bytes. */
-    if (!g_utf8_validate (line, (gssize)len, NULL)) {
+    if (!g_utf8_validate (line, (gssize) len, NULL)) {
         g_set_error_literal (error, BL_QMP_ERROR, BL_QMP_ERROR_PROTOCOL,
                              "a line is not valid UTF-8");
         return NULL;
@@ -201,7 +201,7 @@ parse_json_object (const char *line, gsize len, GError **error)
                      "a line nests deeper than %d levels", BL_QMP_MAX_DEPTH);
         return NULL;
     }
-    if (!json_parser_load_from_data (parser, line, (gssize)len, &json_error)) {
+    if (!json_parser_load_from_data (parser, line, (gssize) len, &json_error)) {
         g_set_error (error, BL_QMP_ERROR, BL_QMP_ERROR_PROTOCOL, "a line is not JSON: %s",
                      json_error->message);
         return NULL;

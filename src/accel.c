@@ -109,8 +109,8 @@ bl_accel_resolve (const BlAccelHost *host, BoxliteAccel requested, BoxliteAccel 
         }
         return TRUE;
     default:
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "unknown accelerator %d", (int) requested);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown accelerator %d",
+                     (int) requested);
         return FALSE;
     }
 }

@@ -33,8 +33,8 @@ gboolean bl_accel_kvm_usable (const BlAccelHost *host, char **why);
 /* Resolves @requested to KVM or TCG in *@resolved. AUTO picks KVM only when
  * usable and logs why it chose TCG otherwise; KVM requested where unusable
  * fails with BOXLITE_ERROR_INVALID_ARGUMENT naming the reason. */
-gboolean bl_accel_resolve (const BlAccelHost *host, BoxliteAccel requested,
-                           BoxliteAccel *resolved, GError **error);
+gboolean bl_accel_resolve (const BlAccelHost *host, BoxliteAccel requested, BoxliteAccel *resolved,
+                           GError **error);
 
 /* The host TSC frequency in kHz from @cpuinfo ("cpu MHz" of the first CPU;
  * with constant_tsc that is the TSC rate the kernel measured), or 0 when

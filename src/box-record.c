@@ -16,10 +16,8 @@
 #define MAX_RECORD_SIZE (1024 * 1024)
 
 static const char *const state_names[] = {
-    [BOXLITE_BOX_STATE_CONFIGURED] = "configured",
-    [BOXLITE_BOX_STATE_RUNNING] = "running",
-    [BOXLITE_BOX_STATE_STOPPED] = "stopped",
-    [BOXLITE_BOX_STATE_CRASHED] = "crashed",
+    [BOXLITE_BOX_STATE_CONFIGURED] = "configured", [BOXLITE_BOX_STATE_RUNNING] = "running",
+    [BOXLITE_BOX_STATE_STOPPED] = "stopped",       [BOXLITE_BOX_STATE_CRASHED] = "crashed",
     [BOXLITE_BOX_STATE_PAUSED] = "paused",
 };
 

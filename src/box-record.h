@@ -15,16 +15,16 @@ G_BEGIN_DECLS
 typedef struct {
     char *id;
     char *name;
-    char *created_at;    /* ISO 8601, UTC */
-    JsonNode *options;   /* the box options, as bl_box_options_to_json() writes them */
+    char *created_at;  /* ISO 8601, UTC */
+    JsonNode *options; /* the box options, as bl_box_options_to_json() writes them */
     BoxliteBoxState state;
-    gint monitor_pid;    /* 0 when no monitor runs */
-    char *started_at;    /* nullable */
-    char *finished_at;   /* nullable */
-    char *error;         /* why it crashed or failed to boot; nullable */
-    char *image;         /* canonical reference of its image; nullable */
-    char *image_id;      /* that image's id (config digest); nullable */
-    char *image_digest;  /* that image's manifest digest; nullable */
+    gint monitor_pid;   /* 0 when no monitor runs */
+    char *started_at;   /* nullable */
+    char *finished_at;  /* nullable */
+    char *error;        /* why it crashed or failed to boot; nullable */
+    char *image;        /* canonical reference of its image; nullable */
+    char *image_id;     /* that image's id (config digest); nullable */
+    char *image_digest; /* that image's manifest digest; nullable */
 } BlRecord;
 
 BlRecord *bl_record_new (const char *id, const char *name, JsonNode *options);

@@ -79,42 +79,42 @@ boxlite_box_options_new (void)
     return g_object_new (BOXLITE_TYPE_BOX_OPTIONS, NULL);
 }
 
-#define STRING_ACCESSORS(field)                                                               \
-    const char *boxlite_box_options_get_##field (BoxliteBoxOptions *self)                     \
-    {                                                                                         \
-        g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);                           \
-        return self->field;                                                                   \
-    }                                                                                         \
-    void boxlite_box_options_set_##field (BoxliteBoxOptions *self, const char *value)         \
-    {                                                                                         \
-        g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                     \
-        g_free (self->field);                                                                 \
-        self->field = g_strdup (value);                                                       \
+#define STRING_ACCESSORS(field)                                                                    \
+    const char *boxlite_box_options_get_##field (BoxliteBoxOptions *self)                          \
+    {                                                                                              \
+        g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);                                \
+        return self->field;                                                                        \
+    }                                                                                              \
+    void boxlite_box_options_set_##field (BoxliteBoxOptions *self, const char *value)              \
+    {                                                                                              \
+        g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                          \
+        g_free (self->field);                                                                      \
+        self->field = g_strdup (value);                                                            \
     }
 
-#define STRV_ACCESSORS(field)                                                                 \
-    const char *const *boxlite_box_options_get_##field (BoxliteBoxOptions *self)              \
-    {                                                                                         \
-        g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);                           \
-        return (const char *const *) self->field;                                             \
-    }                                                                                         \
-    void boxlite_box_options_set_##field (BoxliteBoxOptions *self, const char *const *value)  \
-    {                                                                                         \
-        g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                     \
-        g_strfreev (self->field);                                                             \
-        self->field = g_strdupv ((char **) value);                                            \
+#define STRV_ACCESSORS(field)                                                                      \
+    const char *const *boxlite_box_options_get_##field (BoxliteBoxOptions *self)                   \
+    {                                                                                              \
+        g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);                                \
+        return (const char *const *) self->field;                                                  \
+    }                                                                                              \
+    void boxlite_box_options_set_##field (BoxliteBoxOptions *self, const char *const *value)       \
+    {                                                                                              \
+        g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                          \
+        g_strfreev (self->field);                                                                  \
+        self->field = g_strdupv ((char **) value);                                                 \
     }
 
-#define VALUE_ACCESSORS(type, field)                                                          \
-    type boxlite_box_options_get_##field (BoxliteBoxOptions *self)                            \
-    {                                                                                         \
-        g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), (type) 0);                       \
-        return self->field;                                                                   \
-    }                                                                                         \
-    void boxlite_box_options_set_##field (BoxliteBoxOptions *self, type value)                \
-    {                                                                                         \
-        g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                     \
-        self->field = value;                                                                  \
+#define VALUE_ACCESSORS(type, field)                                                               \
+    type boxlite_box_options_get_##field (BoxliteBoxOptions *self)                                 \
+    {                                                                                              \
+        g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), (type) 0);                            \
+        return self->field;                                                                        \
+    }                                                                                              \
+    void boxlite_box_options_set_##field (BoxliteBoxOptions *self, type value)                     \
+    {                                                                                              \
+        g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                          \
+        self->field = value;                                                                       \
     }
 
 /* Accessors are generated; their documentation lives in the header's order:
@@ -245,8 +245,8 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
     }
     if (self->memory_mib < MIN_MEMORY_MIB || self->memory_mib > MAX_MEMORY_MIB) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "memory must be between %d and %d MiB, not %u", MIN_MEMORY_MIB,
-                     MAX_MEMORY_MIB, self->memory_mib);
+                     "memory must be between %d and %d MiB, not %u", MIN_MEMORY_MIB, MAX_MEMORY_MIB,
+                     self->memory_mib);
         return FALSE;
     }
     if (self->disk_size_gb > MAX_DISK_SIZE_GB) {
@@ -277,8 +277,7 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
     if (!env_valid ((const char *const *) self->env, error))
         return FALSE;
     if (self->network != BOXLITE_NETWORK_DISABLED && self->network != BOXLITE_NETWORK_ENABLED) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "unknown network mode");
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown network mode");
         return FALSE;
     }
     gboolean has_rules = self->allow_net && self->allow_net[0];
@@ -435,8 +434,8 @@ bl_box_options_from_json (JsonNode *node, GError **error)
         return NULL;
     }
     g_autofree char *network = get_string (obj, "network");
-    self->network = g_strcmp0 (network, "disabled") == 0 ? BOXLITE_NETWORK_DISABLED
-                                                         : BOXLITE_NETWORK_ENABLED;
+    self->network =
+        g_strcmp0 (network, "disabled") == 0 ? BOXLITE_NETWORK_DISABLED : BOXLITE_NETWORK_ENABLED;
     self->allow_net = get_strv (obj, "allow_net");
     self->ports = get_strv (obj, "ports");
     return g_steal_pointer (&self);

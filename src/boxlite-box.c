@@ -344,8 +344,8 @@ make_launch (BoxliteBox *self, GError **error)
 {
     g_autoptr (BlLaunch) launch = g_new0 (BlLaunch, 1);
     g_autofree char *agent = NULL;
-    g_autofree char *kernel_dir = g_build_filename (bl_runtime_get_cache_dir (self->runtime),
-                                                    "kernel", NULL);
+    g_autofree char *kernel_dir =
+        g_build_filename (bl_runtime_get_cache_dir (self->runtime), "kernel", NULL);
 
     launch->box_id = g_strdup (self->id);
     launch->box_dir = g_strdup (self->dir);
@@ -355,8 +355,8 @@ make_launch (BoxliteBox *self, GError **error)
         return NULL;
     if (g_mkdir_with_parents (kernel_dir, 0700) < 0) {
         int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s",
-                     kernel_dir, g_strerror (saved));
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s", kernel_dir,
+                     g_strerror (saved));
         return NULL;
     }
     if (!(launch->initrd = bl_initramfs_ensure (agent, kernel_dir, error)))
@@ -365,8 +365,7 @@ make_launch (BoxliteBox *self, GError **error)
     launch->memory_mib = boxlite_box_options_get_memory_mib (self->options);
     launch->accel = boxlite_box_options_get_accel (self->options);
     launch->network = boxlite_box_options_get_network (self->options);
-    launch->allow_net =
-        g_strdupv ((char **) boxlite_box_options_get_allow_net (self->options));
+    launch->allow_net = g_strdupv ((char **) boxlite_box_options_get_allow_net (self->options));
     launch->ports = g_strdupv ((char **) boxlite_box_options_get_ports (self->options));
     launch->hosts_file = g_strdup (bl_runtime_get_hosts_file (self->runtime));
     launch->hostname = g_strdup (self->name);
@@ -538,8 +537,8 @@ start_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
  * @user_data: data for @callback
  */
 void
-boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data)
+boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data)
 {
     g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
 

@@ -31,7 +31,8 @@ void boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 gboolean boxlite_box_start_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
 
-gboolean boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, GError **error);
+gboolean boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable,
+                           GError **error);
 void boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error);

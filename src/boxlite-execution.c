@@ -27,10 +27,10 @@
 
 typedef struct {
     BoxliteExecution *owner;
-    int fd;             /* our write end, -1 once closed */
-    GQueue pending;     /* GBytes not yet in the pipe */
-    GSource *watch;     /* waits for room in the pipe */
-    gboolean eof;       /* the agent ended this stream */
+    int fd;         /* our write end, -1 once closed */
+    GQueue pending; /* GBytes not yet in the pipe */
+    GSource *watch; /* waits for room in the pipe */
+    gboolean eof;   /* the agent ended this stream */
 } OutPipe;
 
 struct _BoxliteExecution {
@@ -136,8 +136,8 @@ out_pipe_flush (OutPipe *pipe)
         }
         moved += (gsize) n;
         /* The rest of a partial write is cut from head before head goes. */
-        GBytes *rest = (gsize) n < len ? g_bytes_new_from_bytes (head, (gsize) n, len - (gsize) n)
-                                        : NULL;
+        GBytes *rest =
+            (gsize) n < len ? g_bytes_new_from_bytes (head, (gsize) n, len - (gsize) n) : NULL;
         g_bytes_unref (g_queue_pop_head (&pipe->pending));
         if (rest)
             g_queue_push_head (&pipe->pending, rest);
@@ -247,8 +247,8 @@ bl_execution_handle_credit (BoxliteExecution *self, guint32 bytes)
 {
     /* Saturate: a hostile agent must not wrap the counter into a huge window
      * for us; all it could gain is our own stdin bytes. */
-    self->stdin_credit = bytes > G_MAXUINT32 - self->stdin_credit ? G_MAXUINT32
-                                                                  : self->stdin_credit + bytes;
+    self->stdin_credit =
+        bytes > G_MAXUINT32 - self->stdin_credit ? G_MAXUINT32 : self->stdin_credit + bytes;
     stdin_watch_update (self);
 }
 

@@ -16,7 +16,8 @@ gint boxlite_execution_get_pid (BoxliteExecution *self);
 gboolean boxlite_execution_wait (BoxliteExecution *self, GCancellable *cancellable, GError **error);
 void boxlite_execution_wait_async (BoxliteExecution *self, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
-gboolean boxlite_execution_wait_finish (BoxliteExecution *self, GAsyncResult *result, GError **error);
+gboolean boxlite_execution_wait_finish (BoxliteExecution *self, GAsyncResult *result,
+                                        GError **error);
 
 gboolean boxlite_execution_get_exited (BoxliteExecution *self);
 gint boxlite_execution_get_exit_code (BoxliteExecution *self);

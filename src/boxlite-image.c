@@ -71,7 +71,7 @@ bl_image_new (BlImageStore *store, const BlImageEntry *entry, GError **error)
     self->layers = g_new0 (char *, self->manifest->layers->len + 1);
     for (guint i = 0; i < self->manifest->layers->len; i++)
         self->layers[i] =
-            g_strdup (((BlImageDescriptor *)self->manifest->layers->pdata[i])->digest);
+            g_strdup (((BlImageDescriptor *) self->manifest->layers->pdata[i])->digest);
     return g_steal_pointer (&self);
 }
 
@@ -151,7 +151,7 @@ const char *const *
 boxlite_image_get_layers (BoxliteImage *self)
 {
     g_return_val_if_fail (BOXLITE_IS_IMAGE (self), NULL);
-    return (const char *const *)self->layers;
+    return (const char *const *) self->layers;
 }
 
 /**
@@ -165,7 +165,7 @@ const char *const *
 boxlite_image_get_env (BoxliteImage *self)
 {
     g_return_val_if_fail (BOXLITE_IS_IMAGE (self), NULL);
-    return (const char *const *)self->config->env;
+    return (const char *const *) self->config->env;
 }
 
 /**
@@ -179,7 +179,7 @@ const char *const *
 boxlite_image_get_entrypoint (BoxliteImage *self)
 {
     g_return_val_if_fail (BOXLITE_IS_IMAGE (self), NULL);
-    return (const char *const *)self->config->entrypoint;
+    return (const char *const *) self->config->entrypoint;
 }
 
 /**
@@ -193,7 +193,7 @@ const char *const *
 boxlite_image_get_cmd (BoxliteImage *self)
 {
     g_return_val_if_fail (BOXLITE_IS_IMAGE (self), NULL);
-    return (const char *const *)self->config->cmd;
+    return (const char *const *) self->config->cmd;
 }
 
 /**
@@ -251,7 +251,7 @@ boxlite_image_to_json (BoxliteImage *self)
     add_string (b, "digest", self->entry->digest);
     add_string (b, "id", self->entry->id);
     json_builder_set_member_name (b, "size");
-    json_builder_add_int_value (b, (gint64)MIN (self->entry->size, (guint64)G_MAXINT64));
+    json_builder_add_int_value (b, (gint64) MIN (self->entry->size, (guint64) G_MAXINT64));
     add_string (b, "created", self->entry->created);
     json_builder_set_member_name (b, "layers");
     json_builder_begin_array (b);
@@ -260,7 +260,7 @@ boxlite_image_to_json (BoxliteImage *self)
         json_builder_begin_object (b);
         add_string (b, "digest", layer->digest);
         json_builder_set_member_name (b, "size");
-        json_builder_add_int_value (b, (gint64)MIN (layer->size, (guint64)G_MAXINT64));
+        json_builder_add_int_value (b, (gint64) MIN (layer->size, (guint64) G_MAXINT64));
         add_string (b, "media_type", layer->media_type);
         json_builder_end_object (b);
     }
@@ -343,7 +343,7 @@ pull_image (BoxliteRuntime *self, const char *reference, GMainContext *context,
     GPtrArray *registries = bl_runtime_get_registries (self);
     g_autoptr (BlImageRef) ref = bl_image_ref_parse (reference, error);
     g_autoptr (GHashTable) last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    Progress progress = {self, context, last};
+    Progress progress = { self, context, last };
     g_autoptr (BlImageEntry) entry = NULL;
 
     if (!ref)
@@ -352,7 +352,7 @@ pull_image (BoxliteRuntime *self, const char *reference, GMainContext *context,
     if (gc < 0)
         return NULL;
     g_autoptr (BlRegistryPull) pulled = bl_registry_pull (
-        ref, (BlRegistryEntry *const *)registries->pdata, registries->len,
+        ref, (BlRegistryEntry *const *) registries->pdata, registries->len,
         bl_image_store_get_blobs_dir (store), on_progress, &progress, cancellable, error);
     if (pulled)
         entry = bl_image_store_commit (store, pulled->reference, pulled->manifest_digest,
@@ -510,7 +510,7 @@ boxlite_runtime_import_image_async (BoxliteRuntime *self, const char *path, cons
     args[0] = g_strdup (path);
     args[1] = g_strdup (reference);
     g_task_set_source_tag (task, boxlite_runtime_import_image_async);
-    g_task_set_task_data (task, args, (GDestroyNotify)g_strfreev);
+    g_task_set_task_data (task, args, (GDestroyNotify) g_strfreev);
     g_task_run_in_thread (task, import_thread);
 }
 
@@ -604,7 +604,7 @@ boxlite_runtime_remove_image (BoxliteRuntime *self, const char *reference, gbool
     g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), FALSE);
     g_return_val_if_fail (reference != NULL, FALSE);
 
-    BlImageUsers users = {NULL, NULL};
+    BlImageUsers users = { NULL, NULL };
     gboolean ok =
         bl_runtime_image_users (self, &users, error) &&
         bl_image_store_remove (bl_runtime_get_image_store (self), reference,
@@ -631,7 +631,7 @@ boxlite_runtime_prune_images (BoxliteRuntime *self, guint64 *reclaimed, GError *
 {
     g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), -1);
 
-    BlImageUsers users = {NULL, NULL};
+    BlImageUsers users = { NULL, NULL };
     gint count = -1;
     if (bl_runtime_image_users (self, &users, error))
         count = bl_image_store_prune (bl_runtime_get_image_store (self), &users, reclaimed, error);
@@ -794,18 +794,18 @@ bl_image_apply_defaults (BoxliteImage *image, BoxliteBoxOptions *options)
             g_strv_builder_add (env, config->env[i]);
     }
     if (own_env)
-        g_strv_builder_addv (env, (const char **)own_env);
+        g_strv_builder_addv (env, (const char **) own_env);
     g_auto (GStrv) merged = g_strv_builder_end (env);
-    boxlite_box_options_set_env (copy, (const char *const *)merged);
+    boxlite_box_options_set_env (copy, (const char *const *) merged);
     if (!boxlite_box_options_get_working_dir (options))
         boxlite_box_options_set_working_dir (copy, config->working_dir);
     if (!boxlite_box_options_get_user (options))
         boxlite_box_options_set_user (copy, config->user);
     /* As with containers: an entrypoint of one's own drops the image's cmd. */
     if (!boxlite_box_options_get_entrypoint (options)) {
-        boxlite_box_options_set_entrypoint (copy, (const char *const *)config->entrypoint);
+        boxlite_box_options_set_entrypoint (copy, (const char *const *) config->entrypoint);
         if (!boxlite_box_options_get_cmd (options))
-            boxlite_box_options_set_cmd (copy, (const char *const *)config->cmd);
+            boxlite_box_options_set_cmd (copy, (const char *const *) config->cmd);
     }
     return copy;
 }

@@ -17,12 +17,12 @@ struct _BoxliteRuntime {
     char *home_dir;
     char *boxes_dir;
     GMutex lock;
-    BlClient *client;       /* started on first use */
-    GHashTable *lifelines;  /* box id -> fd (GINT_TO_POINTER) */
+    BlClient *client;      /* started on first use */
+    GHashTable *lifelines; /* box id -> fd (GINT_TO_POINTER) */
     BlImageStore *images;
-    GPtrArray *registries;  /* of BlRegistryEntry */
-    GStrv search;           /* hosts of the search registries */
-    char *hosts_file;       /* for the boxes' DNS, or NULL */
+    GPtrArray *registries; /* of BlRegistryEntry */
+    GStrv search;          /* hosts of the search registries */
+    char *hosts_file;      /* for the boxes' DNS, or NULL */
 };
 
 enum {
@@ -77,8 +77,8 @@ boxlite_runtime_class_init (BoxliteRuntimeClass *klass)
      * the one that completes it.
      */
     signals[SIGNAL_PULL_PROGRESS] =
-        g_signal_new ("pull-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                      NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
+        g_signal_new ("pull-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 static void
@@ -402,8 +402,8 @@ remove_box_dir (const char *box_dir)
 
 /* The shared read-only disk a new box's overlay sits on. */
 static char *
-base_disk (BoxliteRuntime *self, BoxliteImage *image, const char *rootfs,
-           GCancellable *cancellable, GError **error)
+base_disk (BoxliteRuntime *self, BoxliteImage *image, const char *rootfs, GCancellable *cancellable,
+           GError **error)
 {
     if (image)
         return bl_image_store_disk (self->images, boxlite_image_get_id (image),

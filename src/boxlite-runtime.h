@@ -17,10 +17,11 @@ const char *boxlite_runtime_get_home_dir (BoxliteRuntime *self);
 
 BoxliteBox *boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options,
                                     const char *name, GCancellable *cancellable, GError **error);
-void boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
-                                   GCancellable *cancellable, GAsyncReadyCallback callback,
-                                   gpointer user_data);
-BoxliteBox *boxlite_runtime_create_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error);
+void boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options,
+                                   const char *name, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+BoxliteBox *boxlite_runtime_create_finish (BoxliteRuntime *self, GAsyncResult *result,
+                                           GError **error);
 
 BoxliteBox *boxlite_runtime_get (BoxliteRuntime *self, const char *id_or_name, GError **error);
 GList *boxlite_runtime_list (BoxliteRuntime *self, GError **error);

@@ -93,8 +93,8 @@ link_fail_channels (BlLink *link, const GError *reason)
         return;
     link->closed = TRUE;
     if (reason && reason->domain == BOXLITE_ERROR && reason->code == BOXLITE_ERROR_PROTOCOL)
-        error = g_error_new (BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, "box %s: %s",
-                             link->box_dir, reason->message);
+        error = g_error_new (BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, "box %s: %s", link->box_dir,
+                             reason->message);
     else
         error = g_error_new (BOXLITE_ERROR, BOXLITE_ERROR_CRASHED,
                              "the box stopped while the command was running%s%s",
@@ -313,7 +313,8 @@ link_alloc_channel (BlLink *link)
 {
     while (g_hash_table_contains (link->channels, GUINT_TO_POINTER (link->next_channel)) ||
            link->next_channel == 0)
-        link->next_channel = link->next_channel >= BL_PROTO_MAX_CHANNEL ? 1 : link->next_channel + 1;
+        link->next_channel =
+            link->next_channel >= BL_PROTO_MAX_CHANNEL ? 1 : link->next_channel + 1;
     return link->next_channel++;
 }
 
@@ -355,8 +356,8 @@ exec_on_io_thread (gpointer data)
 }
 
 void
-bl_client_exec_async (BlClient *client, const char *box_dir, JsonNode *request,
-                      gboolean pipe_stdin, GTask *task)
+bl_client_exec_async (BlClient *client, const char *box_dir, JsonNode *request, gboolean pipe_stdin,
+                      GTask *task)
 {
     ExecRequest *req = g_new0 (ExecRequest, 1);
 

@@ -22,9 +22,8 @@
 static gboolean
 run (const char *const *argv, GCancellable *cancellable, GError **error)
 {
-    g_autoptr (GSubprocess) proc =
-        g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                           error);
+    g_autoptr (GSubprocess) proc = g_subprocess_newv (
+        argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
     g_autofree char *err_text = NULL;
 
     if (!proc)
@@ -65,8 +64,17 @@ make_ext4 (const char *tree, const char *dest, GCancellable *cancellable, GError
 {
     guint64 bytes = tree_size (tree) * 5 / 4 + FREE_SPACE_BYTES;
     g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT "k", bytes / 1024);
-    const char *const argv[] = { "mkfs.ext4", "-q", "-F", "-L", "boxlite-root", "-E",
-                                 "lazy_itable_init=1,root_owner=0:0", "-d", tree, dest, size,
+    const char *const argv[] = { "mkfs.ext4",
+                                 "-q",
+                                 "-F",
+                                 "-L",
+                                 "boxlite-root",
+                                 "-E",
+                                 "lazy_itable_init=1,root_owner=0:0",
+                                 "-d",
+                                 tree,
+                                 dest,
+                                 size,
                                  NULL };
 
     return run (argv, cancellable, error);
@@ -259,7 +267,7 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
         g_unlink (tmp);
         if (ok)
             g_debug ("built disk image for %s in %.2f s", rootfs,
-                       (g_get_monotonic_time () - started) / 1e6);
+                     (g_get_monotonic_time () - started) / 1e6);
         else
             g_prefix_error (error, "cannot make a disk from %s: ", rootfs);
     }
@@ -276,7 +284,7 @@ bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
 
     if (!qemu_img)
         return FALSE;
-    const char *const argv[] = { qemu_img, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base,
-                                 overlay, size, NULL };
+    const char *const argv[] = { qemu_img, "create", "-q", "-f",    "qcow2", "-F",
+                                 "raw",    "-b",     base, overlay, size,    NULL };
     return run (argv, cancellable, error);
 }

@@ -167,8 +167,8 @@ flush (BlFrameConn *self)
     if (self->writing || self->closed || g_queue_is_empty (&self->out_queue))
         return;
     GBytes *head = g_queue_peek_head (&self->out_queue);
-    g_autoptr (GBytes) rest = g_bytes_new_from_bytes (head, self->out_offset,
-                                                      g_bytes_get_size (head) - self->out_offset);
+    g_autoptr (GBytes) rest =
+        g_bytes_new_from_bytes (head, self->out_offset, g_bytes_get_size (head) - self->out_offset);
     self->writing = TRUE;
     g_output_stream_write_bytes_async (self->out, rest, G_PRIORITY_DEFAULT, self->cancellable,
                                        on_written, g_object_ref (self));
@@ -289,9 +289,9 @@ bl_frame_conn_class_init (BlFrameConnClass *klass)
     object_class->dispose = bl_frame_conn_dispose;
     object_class->finalize = bl_frame_conn_finalize;
 
-    signals[SIGNAL_FRAME] = g_signal_new ("frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                          NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_UINT,
-                                          G_TYPE_UINT, G_TYPE_BYTES);
+    signals[SIGNAL_FRAME] =
+        g_signal_new ("frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_BYTES);
     signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                            0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }

@@ -30,8 +30,8 @@ BlFrameConn *bl_frame_conn_new (GIOStream *stream, const char *peer_name);
 
 /* Queues one frame; @len must be <= BL_PROTO_MAX_PAYLOAD. Returns FALSE when
  * the link is closed or the queue overflowed (which closes it). */
-gboolean bl_frame_conn_send (BlFrameConn *self, guint32 channel, guint8 type,
-                             const void *data, gsize len);
+gboolean bl_frame_conn_send (BlFrameConn *self, guint32 channel, guint8 type, const void *data,
+                             gsize len);
 /* Queues a CONTROL frame holding @node serialized as JSON. */
 gboolean bl_frame_conn_send_json (BlFrameConn *self, guint32 channel, JsonNode *node);
 gboolean bl_frame_conn_send_credit (BlFrameConn *self, guint32 channel, guint32 bytes);

@@ -52,9 +52,9 @@ bl_blob_writer_write (BlBlobWriter *w, const void *data, gsize len, GError **err
         if (n < 0)
             return bl_image_store_fail_errno (error, errno, "write", w->tmp_path);
         p += n;
-        left -= (gsize)n;
+        left -= (gsize) n;
     }
-    g_checksum_update (w->sum, data, (gssize)len);
+    g_checksum_update (w->sum, data, (gssize) len);
     w->size += len;
     return TRUE;
 }
@@ -131,7 +131,7 @@ hash_fd (int fd, const char *path, guint64 *size, GCancellable *cancellable, GEr
         if (n == 0)
             break;
         g_checksum_update (sum, buf, n);
-        total += (guint64)n;
+        total += (guint64) n;
     }
     *size = total;
     return g_strconcat ("sha256:", g_checksum_get_string (sum), NULL);
@@ -205,7 +205,7 @@ bl_image_store_add_blob_file (BlImageStore *store, const char *path, const char 
             ok = n == 0;
             break;
         }
-        if (!(ok = bl_blob_writer_write (w, buf, (gsize)n, error)))
+        if (!(ok = bl_blob_writer_write (w, buf, (gsize) n, error)))
             break;
         /* A blob larger than its descriptor is cut short here. */
         if (w->size > size) {
@@ -245,20 +245,20 @@ read_blob (BlImageStore *store, const char *digest, gsize *len, GError **error)
         close (fd);
         return NULL;
     }
-    data = g_malloc ((gsize)st.st_size + 1);
+    data = g_malloc ((gsize) st.st_size + 1);
     gsize got = 0;
-    while (got < (gsize)st.st_size) {
-        ssize_t n = read (fd, data + got, (gsize)st.st_size - got);
+    while (got < (gsize) st.st_size) {
+        ssize_t n = read (fd, data + got, (gsize) st.st_size - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
-        got += (gsize)n;
+        got += (gsize) n;
     }
     close (fd);
     data[got] = '\0';
-    g_autofree char *actual = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *)data, got);
-    if (got != (gsize)st.st_size || !g_str_equal (actual, bl_image_digest_hex (digest))) {
+    g_autofree char *actual = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) data, got);
+    if (got != (gsize) st.st_size || !g_str_equal (actual, bl_image_digest_hex (digest))) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                      "blob %s is damaged (its content hashes to sha256:%s)", digest, actual);
         return NULL;

@@ -27,7 +27,7 @@ parse_object (const char *what, const char *data, gsize len, JsonParser *parser,
                      BL_IMAGE_JSON_MAX);
         return NULL;
     }
-    if (!json_parser_load_from_data (parser, data, (gssize)len, &local)) {
+    if (!json_parser_load_from_data (parser, data, (gssize) len, &local)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "image %s is not JSON: %s", what,
                      local->message);
         return NULL;
@@ -62,7 +62,7 @@ parse_descriptor (JsonNode *node, const char *what, BlImageDescriptor *out, GErr
     const char *media_type = bl_json_member_string (obj, "mediaType");
     out->media_type = g_strndup (media_type ? media_type : "", 256);
     out->digest = g_strdup (digest);
-    out->size = (guint64)json_node_get_int (size);
+    out->size = (guint64) json_node_get_int (size);
     return TRUE;
 }
 

@@ -21,7 +21,7 @@ keep_image_blobs (BlImageStore *store, const char *digest, GHashTable *blobs)
     g_hash_table_add (blobs, g_strdup (manifest->config.digest));
     for (guint i = 0; i < manifest->layers->len; i++)
         g_hash_table_add (blobs,
-                          g_strdup (((BlImageDescriptor *)manifest->layers->pdata[i])->digest));
+                          g_strdup (((BlImageDescriptor *) manifest->layers->pdata[i])->digest));
 }
 
 typedef struct {
@@ -66,7 +66,7 @@ static guint64
 file_size (const char *path)
 {
     struct stat st;
-    return lstat (path, &st) == 0 ? (guint64)st.st_blocks * 512 : 0;
+    return lstat (path, &st) == 0 ? (guint64) st.st_blocks * 512 : 0;
 }
 
 /* Deletes @path (a file or a tree) and counts it. */
@@ -155,7 +155,7 @@ bl_image_store_remove (BlImageStore *store, const char *text, const char *const 
     ok = ok && bl_image_store_save_index (store, entries, error);
     bl_image_store_unlock (lock);
     if (ok) {
-        g_auto (KeepSet) keep = {NULL, NULL};
+        g_auto (KeepSet) keep = { NULL, NULL };
         guint64 bytes = 0;
         gint count = 0;
         keep_set_fill (store, entries, users, &keep);
@@ -212,7 +212,7 @@ bl_image_store_prune (BlImageStore *store, const BlImageUsers *users, guint64 *r
         bl_image_store_unlock (gc);
         return -1;
     }
-    g_auto (KeepSet) keep = {NULL, NULL};
+    g_auto (KeepSet) keep = { NULL, NULL };
     g_autoptr (GHashTable) blobs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr (GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr (GHashTable) built = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

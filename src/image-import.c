@@ -83,7 +83,7 @@ parse_json (const char *data, gsize len, const char *what, GError **error)
     g_autoptr (GError) local = NULL;
 
     if (len > BL_IMAGE_JSON_MAX ||
-        !json_parser_load_from_data (parser, data, (gssize)len, &local)) {
+        !json_parser_load_from_data (parser, data, (gssize) len, &local)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                      "%s is not JSON of at most %d bytes", what, BL_IMAGE_JSON_MAX);
         return NULL;
@@ -142,7 +142,7 @@ layout_read_json (Import *im, const char *layout, JsonObject *desc, GCancellable
                      "%s: a descriptor has no valid digest or size", layout);
         return NULL;
     }
-    if (!layout_copy_blob (im, layout, digest, (guint64)json_node_get_int (size), cancellable,
+    if (!layout_copy_blob (im, layout, digest, (guint64) json_node_get_int (size), cancellable,
                            error))
         return NULL;
     g_autofree char *path = bl_image_store_blob_path (im->store, digest);
@@ -291,7 +291,7 @@ normalize_member (const char *dir, const char *name)
         g_ptr_array_add (out, parts[i]);
     }
     g_ptr_array_add (out, NULL);
-    return g_strjoinv ("/", (char **)out->pdata);
+    return g_strjoinv ("/", (char **) out->pdata);
 }
 
 static struct archive *
@@ -379,11 +379,11 @@ scan_member (struct archive *in, struct archive_entry *entry, const char *name, 
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "manifest.json is too large");
         return FALSE;
     }
-    gsize size = (gsize)MAX (archive_entry_size (entry), 0);
+    gsize size = (gsize) MAX (archive_entry_size (entry), 0);
     g_free (da->manifest_json);
     da->manifest_json = g_malloc (size + 1);
     la_ssize_t n = archive_read_data (in, da->manifest_json, size);
-    if (n < 0 || (gsize)n != size) {
+    if (n < 0 || (gsize) n != size) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot read manifest.json");
         return FALSE;
     }
@@ -661,7 +661,7 @@ import_docker_archive (Import *im, const char *path, const char *reference,
     g_autoptr (GHashTable) symlinks =
         g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     g_autoptr (GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-    DockerArchive da = {im, NULL, 0, symlinks, wanted, FALSE};
+    DockerArchive da = { im, NULL, 0, symlinks, wanted, FALSE };
     g_autoptr (JsonNode) manifest = NULL;
     char *digest = NULL;
 
@@ -702,7 +702,7 @@ bl_image_store_import (BlImageStore *store, const char *path, const char *refere
                        GCancellable *cancellable, GError **error)
 {
     g_autoptr (GPtrArray) added = g_ptr_array_new_with_free_func (g_free);
-    Import im = {store, added};
+    Import im = { store, added };
     g_autofree char *given_name = NULL;
     g_autofree char *digest = NULL;
     BlImageEntry *entry = NULL;

@@ -75,7 +75,7 @@ name_byte (char c)
 {
     if (g_ascii_isprint (c) && c != '\'')
         return g_strdup_printf ("'%c'", c);
-    return g_strdup_printf ("byte 0x%02x", (guint)(guchar)c);
+    return g_strdup_printf ("byte 0x%02x", (guint) (guchar) c);
 }
 
 static gboolean
@@ -117,7 +117,7 @@ read_ipv6_host (const char *s, gsize len, GString *out, GError **error)
         refuse (error, "the registry's '[' has no matching ']'");
         return 0;
     }
-    inner = (gsize)(close - s) - 1;
+    inner = (gsize) (close - s) - 1;
     if (inner == 0 || inner >= sizeof text) {
         refuse (error, "the registry's brackets do not hold an IPv6 address");
         return 0;
@@ -139,7 +139,7 @@ static gsize
 read_dns_host (const char *s, gsize len, GString *out, GError **error)
 {
     const char *colon = memchr (s, ':', len);
-    gsize end = colon ? (gsize)(colon - s) : len;
+    gsize end = colon ? (gsize) (colon - s) : len;
     gsize label = 0;
 
     for (gsize i = 0; i < end; i++) {
@@ -189,7 +189,7 @@ read_port (const char *s, gsize len, GString *out, GError **error)
             refuse (error, "the registry port is not a number");
             return FALSE;
         }
-        port = MIN (port * 10 + (guint)(s[i] - '0'), 100000u);
+        port = MIN (port * 10 + (guint) (s[i] - '0'), 100000u);
     }
     if (port < 1 || port > 65535) {
         refuse (error, "the registry port must be 1-65535");
@@ -274,7 +274,7 @@ check_component (const char *s, gsize len, GError **error)
             refuse (error,
                     "'%.*s' is not a valid separator in a repository name; use '.', '_', "
                     "'__' or dashes",
-                    (int)(i - sep), s + sep);
+                    (int) (i - sep), s + sep);
             return FALSE;
         }
     }
@@ -363,7 +363,7 @@ static gboolean
 check_digest (const char *s, gsize len, GError **error)
 {
     const char *colon = memchr (s, ':', len);
-    gsize alg_len = colon ? (gsize)(colon - s) : 0;
+    gsize alg_len = colon ? (gsize) (colon - s) : 0;
     const char *hex = colon ? colon + 1 : NULL;
     gsize hex_len = colon ? len - alg_len - 1 : 0;
 
@@ -413,7 +413,7 @@ assemble (char *registry, const char *path, gsize path_len, GError **error)
     ref->implicit_library = g_str_equal (registry, BL_IMAGE_REF_DEFAULT_REGISTRY) &&
                             memchr (path, '/', path_len) == NULL;
     if (ref->implicit_library)
-        ref->repository = g_strdup_printf (LIBRARY_PREFIX "%.*s", (int)path_len, path);
+        ref->repository = g_strdup_printf (LIBRARY_PREFIX "%.*s", (int) path_len, path);
     else
         ref->repository = g_strndup (path, path_len);
     name_len = strlen (ref->registry) + 1 + strlen (ref->repository);
@@ -431,7 +431,7 @@ static BlImageRef *
 parse_name (const char *s, gsize len, GError **error)
 {
     const char *slash = memchr (s, '/', len);
-    gsize head = slash ? (gsize)(slash - s) : 0;
+    gsize head = slash ? (gsize) (slash - s) : 0;
     g_autofree char *registry = NULL;
     BlImageRef *ref;
 
@@ -467,7 +467,7 @@ static BlImageRef *
 parse_bounded (const char *text, gsize len, GError **error)
 {
     const char *at = memchr (text, '@', len);
-    gsize name_len = at ? (gsize)(at - text) : len;
+    gsize name_len = at ? (gsize) (at - text) : len;
     const char *colon = find_tag_colon (text, name_len);
     g_autoptr (BlImageRef) ref = NULL;
 
@@ -481,17 +481,17 @@ parse_bounded (const char *text, gsize len, GError **error)
     }
     if (at && !check_digest (at + 1, len - name_len - 1, error))
         return NULL;
-    if (colon && !check_tag (colon + 1, name_len - (gsize)(colon - text) - 1, error))
+    if (colon && !check_tag (colon + 1, name_len - (gsize) (colon - text) - 1, error))
         return NULL;
     if (colon)
-        name_len = (gsize)(colon - text);
+        name_len = (gsize) (colon - text);
     ref = parse_name (text, name_len, error);
     if (ref == NULL)
         return NULL;
     if (colon)
-        ref->tag = g_strndup (colon + 1, (gsize)((at ? at : text + len) - colon - 1));
+        ref->tag = g_strndup (colon + 1, (gsize) ((at ? at : text + len) - colon - 1));
     if (at)
-        ref->digest = g_strndup (at + 1, len - (gsize)(at - text) - 1);
+        ref->digest = g_strndup (at + 1, len - (gsize) (at - text) - 1);
     if (!colon && !at)
         ref->tag = g_strdup (BL_IMAGE_REF_DEFAULT_TAG);
     return g_steal_pointer (&ref);
@@ -626,12 +626,12 @@ bl_image_ref_registry_is_loopback (const char *registry)
         return FALSE;
     if (normal[0] == '[') {
         end = strchr (normal, ']');
-        host = g_strndup (normal + 1, (gsize)(end - normal - 1));
+        host = g_strndup (normal + 1, (gsize) (end - normal - 1));
         return ipv6_is_loopback (host);
     }
     end = strchr (normal, ':');
-    host = end ? g_strndup (normal, (gsize)(end - normal)) : g_strdup (normal);
+    host = end ? g_strndup (normal, (gsize) (end - normal)) : g_strdup (normal);
     if (g_str_equal (host, "localhost"))
         return TRUE;
-    return inet_pton (AF_INET, host, &addr4) == 1 && ((const guint8 *)&addr4.s_addr)[0] == 127;
+    return inet_pton (AF_INET, host, &addr4) == 1 && ((const guint8 *) &addr4.s_addr)[0] == 127;
 }

@@ -170,7 +170,7 @@ bl_image_store_lock_index (BlImageStore *store, GError **error)
 static guint64
 walk_tree (const char *path, gboolean remove_all)
 {
-    char *const roots[] = {(char *)path, NULL};
+    char *const roots[] = { (char *) path, NULL };
     FTS *fts = fts_open (roots, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
     FTSENT *ent;
     guint64 total = 0;
@@ -179,7 +179,7 @@ walk_tree (const char *path, gboolean remove_all)
         return 0;
     while ((ent = fts_read (fts))) {
         if (ent->fts_info == FTS_F)
-            total += (guint64)ent->fts_statp->st_size;
+            total += (guint64) ent->fts_statp->st_size;
         if (!remove_all || ent->fts_info == FTS_D)
             continue;
         if (remove (ent->fts_accpath) < 0 && errno != ENOENT)
@@ -218,7 +218,7 @@ entry_from_json (JsonNode *node)
     entry->digest = g_strdup (digest);
     entry->id = g_strdup (id);
     entry->created = g_strdup (bl_json_member_string (obj, "created"));
-    entry->size = (guint64)MAX (0, json_object_get_int_member_with_default (obj, "size", 0));
+    entry->size = (guint64) MAX (0, json_object_get_int_member_with_default (obj, "size", 0));
     return entry;
 }
 
@@ -227,7 +227,7 @@ entry_from_json (JsonNode *node)
 GPtrArray *
 bl_image_store_load_index (BlImageStore *store, GError **error)
 {
-    GPtrArray *entries = g_ptr_array_new_with_free_func ((GDestroyNotify)bl_image_entry_free);
+    GPtrArray *entries = g_ptr_array_new_with_free_func ((GDestroyNotify) bl_image_entry_free);
     g_autofree char *text = NULL;
     gsize len = 0;
     g_autoptr (GError) local = NULL;
@@ -241,7 +241,7 @@ bl_image_store_load_index (BlImageStore *store, GError **error)
     }
     g_autoptr (JsonParser) parser = json_parser_new_immutable ();
     JsonNode *root = NULL;
-    if (len <= INDEX_MAX && json_parser_load_from_data (parser, text, (gssize)len, NULL))
+    if (len <= INDEX_MAX && json_parser_load_from_data (parser, text, (gssize) len, NULL))
         root = json_parser_get_root (parser);
     JsonNode *images = root && JSON_NODE_HOLDS_OBJECT (root)
                            ? json_object_get_member (json_node_get_object (root), "images")
@@ -283,7 +283,7 @@ bl_image_store_save_index (BlImageStore *store, GPtrArray *entries, GError **err
         json_builder_set_member_name (b, "created");
         json_builder_add_string_value (b, e->created ? e->created : "");
         json_builder_set_member_name (b, "size");
-        json_builder_add_int_value (b, (gint64)MIN (e->size, (guint64)G_MAXINT64));
+        json_builder_add_int_value (b, (gint64) MIN (e->size, (guint64) G_MAXINT64));
         json_builder_end_object (b);
     }
     json_builder_end_array (b);
@@ -315,8 +315,8 @@ index_put (BlImageStore *store, const BlImageEntry *entry, GError **error)
 static gint
 compare_newest_first (gconstpointer a, gconstpointer b)
 {
-    const BlImageEntry *ea = *(const BlImageEntry *const *)a;
-    const BlImageEntry *eb = *(const BlImageEntry *const *)b;
+    const BlImageEntry *ea = *(const BlImageEntry *const *) a;
+    const BlImageEntry *eb = *(const BlImageEntry *const *) b;
     return -g_strcmp0 (ea->created, eb->created);
 }
 
@@ -397,7 +397,7 @@ bl_image_store_find_entry (GPtrArray *entries, const char *text, const char *con
     if (by_digest && by_digest->len > 0) {
         BlImageEntry *first = by_digest->pdata[0];
         for (guint i = 1; i < by_digest->len; i++) {
-            if (!g_str_equal (((BlImageEntry *)by_digest->pdata[i])->id, first->id)) {
+            if (!g_str_equal (((BlImageEntry *) by_digest->pdata[i])->id, first->id)) {
                 g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_AMBIGUOUS,
                              "image id prefix '%s' matches more than one image", text);
                 return NULL;
@@ -474,7 +474,7 @@ apply_layers (BlImageStore *store, BlImageManifest *manifest, const char *tree,
     }
     /* Where the guest agent mounts the pseudo filesystems; images made for
      * containers often leave them out. */
-    static const char *const mount_points[] = {"proc", "sys", "dev", "tmp", "run"};
+    static const char *const mount_points[] = { "proc", "sys", "dev", "tmp", "run" };
     for (guint i = 0; i < G_N_ELEMENTS (mount_points); i++) {
         g_autofree char *dir = g_build_filename (tree, mount_points[i], NULL);
         struct stat st;
@@ -515,7 +515,7 @@ build_image (BlImageStore *store, BlImageManifest *manifest, const BlImageConfig
     const char *id = manifest->config.digest;
     g_autofree char *tree = bl_image_store_tree_path (store, id);
     g_autofree char *disk = bl_image_store_disk_path (store, id);
-    g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d", tree, (int)getpid ());
+    g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d", tree, (int) getpid ());
     gint64 started = g_get_monotonic_time ();
 
     bl_image_store_remove_tree (tmp);
@@ -568,7 +568,7 @@ bl_image_store_disk (BlImageStore *store, const char *id, const char *digest,
     int lock = lock_image (store, id, error);
     gboolean ok = lock >= 0;
     if (ok && !g_file_test (disk, G_FILE_TEST_EXISTS)) {
-        BlImageEntry entry = {.digest = (char *)digest};
+        BlImageEntry entry = { .digest = (char *) digest };
         g_autoptr (BlImageManifest) manifest = NULL;
         g_autoptr (BlImageConfig) config = NULL;
         ok = bl_image_store_read (store, &entry, &manifest, &config, NULL, error);

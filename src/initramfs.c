@@ -76,8 +76,8 @@ bl_initramfs_write (const char *agent_path, const char *dest_path, GError **erro
     archive_write_free (a);
     if (ok && g_rename (tmp, dest_path) < 0) {
         int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "initramfs: cannot rename to %s: %s",
-                     dest_path, g_strerror (saved));
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED,
+                     "initramfs: cannot rename to %s: %s", dest_path, g_strerror (saved));
         ok = FALSE;
     }
     if (!ok)
@@ -102,7 +102,8 @@ bl_initramfs_ensure (const char *agent_path, const char *cache_dir, GError **err
 
     if (!g_file_get_contents (agent_path, &agent, &len, error))
         return NULL;
-    g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) agent, len);
+    g_autofree char *sum =
+        g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) agent, len);
     g_autofree char *name = g_strdup_printf ("initramfs-%.16s.cpio", sum);
     g_autofree char *path = g_build_filename (cache_dir, name, NULL);
 

@@ -12,8 +12,8 @@ bl_json_write_file (const char *path, JsonBuilder *builder, GError **error)
     json_generator_set_root (gen, root);
     json_generator_set_pretty (gen, TRUE);
     g_autofree char *text = json_generator_to_data (gen, &len);
-    return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                     0600, error);
+    return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                     error);
 }
 
 const char *

@@ -88,8 +88,8 @@ get_enum (JsonObject *obj, const char *name, const char *const *names, guint n, 
             return TRUE;
         }
     }
-    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "launch: bad '%s': %s",
-                 name, value ? value : "(not a string)");
+    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "launch: bad '%s': %s", name,
+                 value ? value : "(not a string)");
     return FALSE;
 }
 
@@ -126,7 +126,8 @@ bl_launch_load (const char *path, GError **error)
     if (json_object_has_member (obj, "hosts_file") &&
         !get_path (obj, "hosts_file", &launch->hosts_file, error))
         return NULL;
-    launch->hostname = g_strdup (json_object_get_string_member_with_default (obj, "hostname", "box"));
+    launch->hostname =
+        g_strdup (json_object_get_string_member_with_default (obj, "hostname", "box"));
     launch->cpus = (guint) json_object_get_int_member_with_default (obj, "cpus", 1);
     launch->memory_mib = (guint) json_object_get_int_member_with_default (obj, "memory_mib", 512);
     launch->detach = json_object_get_boolean_member_with_default (obj, "detach", FALSE);
@@ -171,9 +172,12 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     g_autoptr (JsonBuilder) b = json_builder_new ();
 
     json_builder_begin_object (b);
-#define STR(name) json_builder_set_member_name (b, #name), json_builder_add_string_value (b, launch->name)
-#define INT(name) json_builder_set_member_name (b, #name), json_builder_add_int_value (b, launch->name)
-#define BOOL(name) json_builder_set_member_name (b, #name), json_builder_add_boolean_value (b, launch->name)
+#define STR(name)                                                                                  \
+    json_builder_set_member_name (b, #name), json_builder_add_string_value (b, launch->name)
+#define INT(name)                                                                                  \
+    json_builder_set_member_name (b, #name), json_builder_add_int_value (b, launch->name)
+#define BOOL(name)                                                                                 \
+    json_builder_set_member_name (b, #name), json_builder_add_boolean_value (b, launch->name)
     STR (box_id);
     STR (box_dir);
     STR (qemu);

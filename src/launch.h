@@ -14,17 +14,17 @@ G_BEGIN_DECLS
 typedef struct {
     char *box_id;
     char *box_dir;
-    char *qemu;          /* qemu-system-x86_64 */
-    char *kernel;        /* PVH vmlinux */
-    char *initrd;        /* cpio with the agent as /init */
-    char *disk;          /* the box's qcow2 overlay */
+    char *qemu;   /* qemu-system-x86_64 */
+    char *kernel; /* PVH vmlinux */
+    char *initrd; /* cpio with the agent as /init */
+    char *disk;   /* the box's qcow2 overlay */
     guint cpus;
     guint memory_mib;
     BoxliteAccel accel;
     BoxliteNetworkMode network;
-    GStrv allow_net;     /* allowlist rules, or NULL */
-    GStrv ports;         /* port forward specs (netspec.h), or NULL */
-    char *hosts_file;    /* names the box's DNS answers from, or NULL */
+    GStrv allow_net;  /* allowlist rules, or NULL */
+    GStrv ports;      /* port forward specs (netspec.h), or NULL */
+    char *hosts_file; /* names the box's DNS answers from, or NULL */
     char *hostname;
     gboolean detach;
     gboolean auto_remove;

@@ -226,7 +226,8 @@ open_dir (Apply *ap, char **parts, guint n, gboolean create, GError **error)
         int saved = errno;
         g_autoptr (GString) where = g_string_new (NULL);
         for (guint k = 0; k <= i; k++)
-            g_string_append_printf (where, "%s%s", k ? "/" : "", (char *) g_ptr_array_index (path, k));
+            g_string_append_printf (where, "%s%s", k ? "/" : "",
+                                    (char *) g_ptr_array_index (path, k));
         char target[MAX_NAME_LEN + 1];
         ssize_t len = (saved == ELOOP || saved == ENOTDIR)
                           ? readlinkat (fd, name, target, sizeof target - 1)
@@ -372,10 +373,10 @@ entry_owner (struct archive_entry *entry, uid_t *uid, gid_t *gid, GError **error
     la_int64_t g = archive_entry_gid (entry);
 
     if (u < 0 || u >= G_MAXUINT32 || g < 0 || g >= G_MAXUINT32)
-        return fail (error, "invalid owner %" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, (gint64)u,
-                     (gint64)g);
-    *uid = (uid_t)u;
-    *gid = (gid_t)g;
+        return fail (error, "invalid owner %" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, (gint64) u,
+                     (gint64) g);
+    *uid = (uid_t) u;
+    *gid = (gid_t) g;
     return TRUE;
 }
 
@@ -451,7 +452,7 @@ finish_at (Apply *ap, struct archive_entry *entry, const Target *t, gboolean set
 static void
 add_dir_fixup (Apply *ap, struct archive_entry *entry, const char *path)
 {
-    DirFixup fixup = {.path = g_strdup (path), .perm = archive_entry_perm (entry) & 07777};
+    DirFixup fixup = { .path = g_strdup (path), .perm = archive_entry_perm (entry) & 07777 };
 
     entry_times (entry, fixup.times);
     g_array_append_val (ap->dir_fixups, fixup);
@@ -470,7 +471,7 @@ make_writable (Apply *ap, int dir_fd, char **parts, guint n)
         g_debug ("cannot make a directory writable: %s", g_strerror (errno));
         return;
     }
-    DirFixup fixup = {.path = join_prefix (parts, n), .perm = st.st_mode & 07777};
+    DirFixup fixup = { .path = join_prefix (parts, n), .perm = st.st_mode & 07777 };
     fixup.times[0].tv_nsec = fixup.times[1].tv_nsec = UTIME_OMIT;
     g_array_append_val (ap->dir_fixups, fixup);
 }
@@ -515,7 +516,7 @@ write_all (int fd, const char *buf, size_t len, off_t offset, GError **error)
         if (n <= 0)
             return fail (error, "write failed: %s", n < 0 ? g_strerror (errno) : "no progress");
         buf += n;
-        len -= (size_t)n;
+        len -= (size_t) n;
         offset += n;
     }
     return TRUE;
@@ -533,7 +534,7 @@ copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, G
     while ((r = archive_read_data_block (in, &buf, &len, &offset)) == ARCHIVE_OK) {
         if (offset < 0)
             return fail (error, "negative data offset");
-        if (!write_all (fd, buf, len, (off_t)offset, error))
+        if (!write_all (fd, buf, len, (off_t) offset, error))
             return FALSE;
         ap->stats.bytes += len;
     }
@@ -689,7 +690,7 @@ apply_whiteout (Apply *ap, char **parts, guint n, GError **error)
 static gboolean
 apply_root_entry (Apply *ap, struct archive_entry *entry, GError **error)
 {
-    Target t = {.path = "", .parent = ap->root_fd, .leaf = "."};
+    Target t = { .path = "", .parent = ap->root_fd, .leaf = "." };
     mode_t perm = archive_entry_perm (entry) & 07777;
 
     if (archive_entry_hardlink (entry) || archive_entry_filetype (entry) != AE_IFDIR)
@@ -720,7 +721,7 @@ apply_entry (Apply *ap, struct archive *in, struct archive_entry *entry, GError 
             ok = apply_whiteout (ap, parts, n, error);
         } else {
             g_autofree char *path = join_prefix (parts, n);
-            Target t = {.path = path, .leaf = parts[n - 1]};
+            Target t = { .path = path, .leaf = parts[n - 1] };
             t.parent = open_dir (ap, parts, n - 1, TRUE, error);
             if (t.parent >= 0)
                 make_writable (ap, t.parent, parts, n - 1);
@@ -815,7 +816,7 @@ gboolean
 bl_layer_apply (const char *layer_path, const char *rootfs_dir, BlLayerStats *stats_or_null,
                 GCancellable *cancellable, GError **error)
 {
-    Apply ap = {.root_fd = -1, .set_owner = geteuid () == 0};
+    Apply ap = { .root_fd = -1, .set_owner = geteuid () == 0 };
     struct archive *in;
     gboolean ok = FALSE;
 

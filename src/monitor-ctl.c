@@ -72,8 +72,8 @@ check_reply (JsonObject *reply, const char *what, GError **error)
     JsonNode *err = json_object_get_member (reply, "error");
 
     if (err && JSON_NODE_HOLDS_OBJECT (err)) {
-        const char *desc = json_object_get_string_member_with_default (
-            json_node_get_object (err), "desc", "refused");
+        const char *desc = json_object_get_string_member_with_default (json_node_get_object (err),
+                                                                       "desc", "refused");
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s: %s", what, desc);
         return FALSE;
     }

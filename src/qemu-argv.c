@@ -51,8 +51,7 @@ add (GPtrArray *argv, const char *arg)
     g_ptr_array_add (argv, g_strdup (arg));
 }
 
-static void
-add_printf (GPtrArray *argv, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static void add_printf (GPtrArray *argv, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static void
 add_printf (GPtrArray *argv, const char *format, ...)

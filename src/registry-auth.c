@@ -61,7 +61,7 @@ read_value (const char *text, gsize len, gsize *pos, GString *out)
                     return FALSE;
                 c = text[*pos];
             }
-            if ((guchar)c < 0x20 || c == 0x7f || out->len >= PARAM_MAX)
+            if ((guchar) c < 0x20 || c == 0x7f || out->len >= PARAM_MAX)
                 return FALSE;
             g_string_append_c (out, c);
         }
@@ -149,7 +149,7 @@ gboolean
 bl_challenge_parse (const char *text, gsize len, BlChallenge *out, GError **error)
 {
     g_autoptr (GString) scheme = g_string_new (NULL);
-    BlChallenge parsed = {0};
+    BlChallenge parsed = { 0 };
     gsize pos = 0;
 
     memset (out, 0, sizeof *out);

@@ -74,7 +74,7 @@ write_all (int fd, const void *data, gsize len)
         if (n < 0)
             return FALSE;
         p += n;
-        len -= (gsize)n;
+        len -= (gsize) n;
     }
     return TRUE;
 }
@@ -100,7 +100,7 @@ gboolean
 bl_blobs_store (const char *blobs_dir, const char *digest, GBytes *body, GError **error)
 {
     g_autofree char *tmp = g_build_filename (blobs_dir, ".tmp-XXXXXX", NULL);
-    BlDescriptor desc = {NULL, (char *)digest, (gint64)g_bytes_get_size (body)};
+    BlDescriptor desc = { NULL, (char *) digest, (gint64) g_bytes_get_size (body) };
     int fd;
 
     if (blob_present (blobs_dir, &desc))
@@ -127,8 +127,8 @@ lock_blob (const char *blobs_dir, const char *digest, gboolean wait, GCancellabl
            GError **error)
 {
     g_autofree char *path = g_build_filename (blobs_dir, ".pull.lock", NULL);
-    char head[16] = {0};
-    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1};
+    char head[16] = { 0 };
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
     int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
     if (fd < 0) {
@@ -136,7 +136,7 @@ lock_blob (const char *blobs_dir, const char *digest, gboolean wait, GCancellabl
         return -1;
     }
     memcpy (head, digest + 7, 15);
-    lock.l_start = (off_t)g_ascii_strtoull (head, NULL, 16);
+    lock.l_start = (off_t) g_ascii_strtoull (head, NULL, 16);
     while (fcntl (fd, F_OFD_SETLK, &lock) < 0) {
         if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
             io_fail (error, "lock", path);
@@ -233,7 +233,7 @@ hash_prefix (int fd, goffset len, GChecksum *sum)
     goffset at = 0;
 
     while (at < len) {
-        ssize_t n = pread (fd, buf, MIN ((goffset)CHUNK, len - at), at);
+        ssize_t n = pread (fd, buf, MIN ((goffset) CHUNK, len - at), at);
 
         if (n <= 0)
             return FALSE;
@@ -443,7 +443,7 @@ fetch_worker (gpointer data)
         gint i = g_atomic_int_add (&fetch->next, 1);
         g_autoptr (GError) local = NULL;
 
-        if (i >= (gint)fetch->blobs->len || g_cancellable_is_cancelled (fetch->cancellable))
+        if (i >= (gint) fetch->blobs->len || g_cancellable_is_cancelled (fetch->cancellable))
             break;
         if (!fetch_blob (fetch, session, &g_array_index (fetch->blobs, BlDescriptor, i), &local)) {
             g_mutex_lock (&fetch->lock);
@@ -468,12 +468,12 @@ gboolean
 bl_blobs_fetch (BlRemote *remote, const char *blobs_dir, GArray *blobs,
                 BlRegistryProgressFunc progress, gpointer progress_data, GError **error)
 {
-    Fetch fetch = {.remote = remote, .blobs_dir = blobs_dir, .blobs = blobs};
+    Fetch fetch = { .remote = remote, .blobs_dir = blobs_dir, .blobs = blobs };
     GThread *threads[BL_REGISTRY_PARALLEL];
     guint n = MIN (BL_REGISTRY_PARALLEL, blobs->len), finished = 0;
 
     fetch.cancellable = remote->cancellable;
-    fetch.progress = g_async_queue_new_full ((GDestroyNotify)progress_free);
+    fetch.progress = g_async_queue_new_full ((GDestroyNotify) progress_free);
     g_mutex_init (&fetch.lock);
     for (guint i = 0; i < n; i++)
         threads[i] = g_thread_new ("bl-blob", fetch_worker, &fetch);

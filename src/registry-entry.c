@@ -84,7 +84,7 @@ static gboolean
 secret_is_valid (const char *text)
 {
     for (const char *p = text; *p; p++)
-        if ((guchar)*p < 0x20 || *p == 0x7f)
+        if ((guchar) *p < 0x20 || *p == 0x7f)
             return FALSE;
     return TRUE;
 }
@@ -258,7 +258,7 @@ GPtrArray *
 bl_registry_entries_load (const char *home_dir, const char *const *texts, GError **error)
 {
     g_autoptr (GPtrArray) entries =
-        g_ptr_array_new_with_free_func ((GDestroyNotify)bl_registry_entry_free);
+        g_ptr_array_new_with_free_func ((GDestroyNotify) bl_registry_entry_free);
     g_autofree char *config = NULL;
 
     for (guint i = 0; texts && texts[i]; i++) {

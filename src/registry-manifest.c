@@ -167,9 +167,9 @@ bl_manifest_parse (const char *body, gsize len, GError **error)
         return NULL;
     }
     manifest->layers = g_array_new (FALSE, TRUE, sizeof (BlDescriptor));
-    g_array_set_clear_func (manifest->layers, (GDestroyNotify)bl_descriptor_clear);
+    g_array_set_clear_func (manifest->layers, (GDestroyNotify) bl_descriptor_clear);
     for (guint i = 0; i < json_array_get_length (layers); i++) {
-        BlDescriptor layer = {0};
+        BlDescriptor layer = { 0 };
 
         if (!parse_descriptor (json_array_get_element (layers, i), &layer, error)) {
             bl_descriptor_clear (&layer);

@@ -76,7 +76,7 @@ static char *
 basic_header (const char *username, const char *password)
 {
     g_autofree char *pair = g_strconcat (username, ":", password, NULL);
-    g_autofree char *encoded = g_base64_encode ((const guchar *)pair, strlen (pair));
+    g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
 
     memset (pair, 0, strlen (pair));
     return g_strconcat ("Basic ", encoded, NULL);
@@ -151,7 +151,7 @@ bl_remote_read (BlRemote *remote, GInputStream *stream, gsize max, const char *w
         }
         if (n == 0)
             break;
-        if (body->len + (gsize)n > max) {
+        if (body->len + (gsize) n > max) {
             g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                          "%s from %s is larger than %" G_GSIZE_FORMAT " bytes", what, remote->host,
                          max);
@@ -237,7 +237,7 @@ answer_challenge (BlRemote *remote, SoupSession *session, SoupMessage *msg, GErr
 {
     const char *header =
         soup_message_headers_get_one (soup_message_get_response_headers (msg), "WWW-Authenticate");
-    g_auto (BlChallenge) challenge = {0};
+    g_auto (BlChallenge) challenge = { 0 };
 
     if (!header) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,

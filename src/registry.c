@@ -70,7 +70,7 @@ fetch_manifest (BlRemote *remote, SoupSession *session, const char *image, const
         return NULL;
     }
     body = bl_remote_read (remote, stream,
-                           expect_size >= 0 ? MIN ((gsize)expect_size, BL_REGISTRY_MANIFEST_MAX)
+                           expect_size >= 0 ? MIN ((gsize) expect_size, BL_REGISTRY_MANIFEST_MAX)
                                             : BL_REGISTRY_MANIFEST_MAX,
                            "the manifest", error);
     if (!body)
@@ -81,7 +81,7 @@ fetch_manifest (BlRemote *remote, SoupSession *session, const char *image, const
     if (!expect_digest && header_digest && bl_image_ref_is_sha256 (header_digest))
         expect_digest = header_digest;
     if ((expect_digest && strcmp (expect_digest, actual) != 0) ||
-        (expect_size >= 0 && (gsize)expect_size != g_bytes_get_size (body))) {
+        (expect_size >= 0 && (gsize) expect_size != g_bytes_get_size (body))) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                      "manifest %s from %s does not match its digest",
                      expect_digest ? expect_digest : actual, remote->host);
@@ -117,7 +117,7 @@ pull_manifest (BlRemote *remote, SoupSession *session, const BlImageRef *ref, co
                                     content_type, &kind, error))
         return NULL;
     if (kind == BL_MANIFEST_KIND_INDEX) {
-        BlDescriptor chosen = {0};
+        BlDescriptor chosen = { 0 };
         gboolean ok = bl_index_pick (g_bytes_get_data (body, NULL), g_bytes_get_size (body),
                                      &chosen, error) &&
                       bl_blobs_store (blobs_dir, digest, body, error);
@@ -150,7 +150,7 @@ pull_manifest (BlRemote *remote, SoupSession *session, const BlImageRef *ref, co
     memset (&manifest->config, 0, sizeof manifest->config);
     for (guint i = 0; i < manifest->layers->len; i++) {
         BlDescriptor *layer = &g_array_index (manifest->layers, BlDescriptor, i);
-        BlDescriptor copy = {g_strdup (layer->media_type), g_strdup (layer->digest), layer->size};
+        BlDescriptor copy = { g_strdup (layer->media_type), g_strdup (layer->digest), layer->size };
 
         g_array_append_val (blobs, copy);
     }
@@ -173,7 +173,7 @@ pull_from (const BlImageRef *ref, const BlRegistryEntry *entry, const char *blob
     g_autoptr (GArray) blobs = g_array_new (FALSE, TRUE, sizeof (BlDescriptor));
     g_autoptr (BlRegistryPull) pull = NULL;
 
-    g_array_set_clear_func (blobs, (GDestroyNotify)bl_descriptor_clear);
+    g_array_set_clear_func (blobs, (GDestroyNotify) bl_descriptor_clear);
     g_debug ("pulling %s/%s from %s", ref->registry, ref->repository, remote->base);
     if (!bl_remote_probe (remote, session, error))
         return NULL;
@@ -266,7 +266,7 @@ bl_registry_pull (const BlImageRef *ref, BlRegistryEntry *const *entries, guint 
         }
     }
     g_ptr_array_add (hosts, NULL);
-    tried = g_strjoinv (", ", (char **)hosts->pdata);
+    tried = g_strjoinv (", ", (char **) hosts->pdata);
     image = bl_image_ref_to_string (ref);
     g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND, "image %s not found in %s", image,
                  tried);

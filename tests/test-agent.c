@@ -324,13 +324,15 @@ agent_start_hello (void)
     JsonObject *o = session_next (ag);
 
     g_assert_cmpstr (json_object_get_string_member (o, "event"), ==, "ready");
-    g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "data"), "version"),
-                     ==, BL_PROTO_VERSION);
+    g_assert_cmpint (
+        json_object_get_int_member (json_object_get_object_member (o, "data"), "version"), ==,
+        BL_PROTO_VERSION);
     json_object_unref (o);
     queue_json (ag, 0, "{\"execute\":\"hello\",\"arguments\":{\"version\":1}}");
     o = session_next (ag);
-    g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (o, "return"), "version"),
-                     ==, BL_PROTO_VERSION);
+    g_assert_cmpint (
+        json_object_get_int_member (json_object_get_object_member (o, "return"), "version"), ==,
+        BL_PROTO_VERSION);
     json_object_unref (o);
     return ag;
 }
@@ -429,8 +431,9 @@ test_hello (void)
 
     queue_json (ag, 0, "{\"execute\":\"hello\",\"arguments\":{\"version\":2}}");
     JsonObject *o = session_next (ag);
-    g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (o, "error"), "class"),
-                     ==, "VersionMismatch");
+    g_assert_cmpstr (
+        json_object_get_string_member (json_object_get_object_member (o, "error"), "class"), ==,
+        "VersionMismatch");
     json_object_unref (o);
     agent_shutdown (ag);
 }
@@ -443,7 +446,8 @@ test_version (void)
     int status;
     const char *argv[] = { agent_path (), "--version", NULL };
 
-    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error);
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status,
+                  &error);
     g_assert_no_error (error);
     g_assert_true (g_spawn_check_wait_status (status, NULL));
     g_assert_true (g_str_has_prefix (out, "boxlite-agent "));
@@ -470,7 +474,8 @@ test_exit_codes (void)
     const int codes[] = { 0, 1, 7 };
 
     for (guint i = 0; i < G_N_ELEMENTS (codes); i++) {
-        g_autofree char *args = g_strdup_printf ("{\"argv\":[\"sh\",\"-c\",\"exit %d\"]}", codes[i]);
+        g_autofree char *args =
+            g_strdup_printf ("{\"argv\":[\"sh\",\"-c\",\"exit %d\"]}", codes[i]);
         /* The same channel is reused once the exit came. */
         g_autoptr (Run) r = run_sync (ag, 5, args);
         g_assert_true (r->exited);
@@ -512,7 +517,9 @@ static void
 test_stdout_stderr (void)
 {
     Agent *ag = agent_start_hello ();
-    g_autoptr (Run) r = run_sync (ag, 3, "{\"argv\":[\"sh\",\"-c\",\"printf out1; printf err1 >&2; printf out2; printf err2 >&2\"]}");
+    g_autoptr (Run) r = run_sync (ag, 3,
+                                  "{\"argv\":[\"sh\",\"-c\",\"printf out1; printf err1 >&2; printf "
+                                  "out2; printf err2 >&2\"]}");
     g_autofree char *out = run_stdout (r);
     g_autofree char *err = run_stderr (r);
 
@@ -585,9 +592,9 @@ test_parallel (void)
     Run *runs[4];
 
     for (guint i = 0; i < 4; i++) {
-        g_autofree char *args = g_strdup_printf (
-            "{\"argv\":[\"sh\",\"-c\",\"for i in 1 2 3; do echo %u-$i; sleep 0.1; done; exit %u\"]}",
-            i + 1, i + 1);
+        g_autofree char *args = g_strdup_printf ("{\"argv\":[\"sh\",\"-c\",\"for i in 1 2 3; do "
+                                                 "echo %u-$i; sleep 0.1; done; exit %u\"]}",
+                                                 i + 1, i + 1);
         runs[i] = run_start (ag, 100 + i, args);
     }
     gint64 end = g_get_monotonic_time () + TIMEOUT_MS * 1000;
@@ -611,9 +618,10 @@ test_env_cwd (void)
 {
     Agent *ag = agent_start_hello ();
     g_autofree char *dir = g_dir_make_tmp ("agent-cwd-XXXXXX", NULL);
-    g_autofree char *args = g_strdup_printf (
-        "{\"argv\":[\"sh\",\"-c\",\"echo \\\"$FOO|$BAR|$PATH\\\"; pwd\"],"
-        "\"env\":[\"FOO=one\",\"BAR=a=b\",\"FOO=two\"],\"cwd\":\"%s\"}", dir);
+    g_autofree char *args =
+        g_strdup_printf ("{\"argv\":[\"sh\",\"-c\",\"echo \\\"$FOO|$BAR|$PATH\\\"; pwd\"],"
+                         "\"env\":[\"FOO=one\",\"BAR=a=b\",\"FOO=two\"],\"cwd\":\"%s\"}",
+                         dir);
     g_autoptr (Run) r = run_sync (ag, 1, args);
     g_autofree char *out = run_stdout (r);
     g_autofree char *want = g_strdup_printf (
@@ -627,7 +635,8 @@ test_env_cwd (void)
     g_assert_cmpint (r2->code, ==, 0);
 
     /* The lookup uses the child's PATH. */
-    g_autoptr (Run) r3 = run_sync (ag, 2, "{\"argv\":[\"sh\",\"-c\",\"true\"],\"env\":[\"PATH=/nonexistent\"]}");
+    g_autoptr (Run) r3 =
+        run_sync (ag, 2, "{\"argv\":[\"sh\",\"-c\",\"true\"],\"env\":[\"PATH=/nonexistent\"]}");
     g_assert_true (r3->failed);
     g_assert_cmpstr (r3->err_class, ==, "CommandNotFound");
 
@@ -643,7 +652,8 @@ test_env_cwd (void)
     g_assert_cmpstr (r5->err_class, ==, "InvalidArgument");
 
     if (geteuid () == 0) {
-        g_autoptr (Run) r6 = run_sync (ag, 5, "{\"argv\":[\"sh\",\"-c\",\"id -u; id -g\"],\"user\":\"1234:4321\"}");
+        g_autoptr (Run) r6 =
+            run_sync (ag, 5, "{\"argv\":[\"sh\",\"-c\",\"id -u; id -g\"],\"user\":\"1234:4321\"}");
         g_autofree char *ids = run_stdout (r6);
         g_assert_cmpstr (ids, ==, "1234\n4321\n");
     }
@@ -656,7 +666,8 @@ test_timeout (void)
 {
     Agent *ag = agent_start_hello ();
     gint64 start = g_get_monotonic_time ();
-    g_autoptr (Run) r = run_sync (ag, 1, "{\"argv\":[\"sh\",\"-c\",\"sleep 30; echo late\"],\"timeout_ms\":500}");
+    g_autoptr (Run) r =
+        run_sync (ag, 1, "{\"argv\":[\"sh\",\"-c\",\"sleep 30; echo late\"],\"timeout_ms\":500}");
 
     g_assert_true (r->exited);
     g_assert_true (r->timed_out);
@@ -735,7 +746,9 @@ test_malformed (void)
     /* Oversized length. */
     ag = agent_start_hello ();
     guint8 big[BL_PROTO_HEADER_SIZE];
-    struct bl_frame_header h = { .len = BL_PROTO_MAX_PAYLOAD + 1, .channel = 0, .type = BL_FRAME_CONTROL };
+    struct bl_frame_header h = { .len = BL_PROTO_MAX_PAYLOAD + 1,
+                                 .channel = 0,
+                                 .type = BL_FRAME_CONTROL };
     bl_proto_encode_header (big, &h);
     g_byte_array_append (ag->outbuf, big, sizeof big);
     expect_link_closed (ag);

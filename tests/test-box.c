@@ -623,15 +623,14 @@ test_network_disabled_no_nic (void)
 static char *
 http_get_script (const char *host, guint16 port)
 {
-    return g_strdup_printf (
-        "python3 -c 'import socket\n"
-        "s = socket.create_connection((\"%s\", %u), 20)\n"
-        "s.sendall(b\"GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n\")\n"
-        "reply = s.makefile(\"rb\").read()\n"
-        "head, _, body = reply.partition(b\"\\r\\n\\r\\n\")\n"
-        "assert head.startswith(b\"HTTP/1.0 200 \"), head\n"
-        "print(body.decode(), end=\"\")'",
-        host, port, host);
+    return g_strdup_printf ("python3 -c 'import socket\n"
+                            "s = socket.create_connection((\"%s\", %u), 20)\n"
+                            "s.sendall(b\"GET / HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n\")\n"
+                            "reply = s.makefile(\"rb\").read()\n"
+                            "head, _, body = reply.partition(b\"\\r\\n\\r\\n\")\n"
+                            "assert head.startswith(b\"HTTP/1.0 200 \"), head\n"
+                            "print(body.decode(), end=\"\")'",
+                            host, port, host);
 }
 
 static void
@@ -698,8 +697,8 @@ static guint16
 free_host_port (void)
 {
     g_autoptr (GError) error = NULL;
-    g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                               G_SOCKET_PROTOCOL_TCP, &error);
+    g_autoptr (GSocket) socket =
+        g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
     g_assert_no_error (error);
     g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
     g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
@@ -747,18 +746,17 @@ host_http_get (guint16 port)
 static void
 test_network_port_forward (void)
 {
-    static const char server[] =
-        "import socket\n"
-        "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
-        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-        "s.bind(('0.0.0.0', 8000))\n"
-        "s.listen(1)\n"
-        "c, _ = s.accept()\n"
-        "c.recv(4096)\n"
-        "body = b'" GUEST_BODY "'\n"
-        "c.sendall(b'HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n"
-        "Connection: close\\r\\n\\r\\n' % len(body) + body)\n"
-        "c.close()\n";
+    static const char server[] = "import socket\n"
+                                 "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+                                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                 "s.bind(('0.0.0.0', 8000))\n"
+                                 "s.listen(1)\n"
+                                 "c, _ = s.accept()\n"
+                                 "c.recv(4096)\n"
+                                 "body = b'" GUEST_BODY "'\n"
+                                 "c.sendall(b'HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n"
+                                 "Connection: close\\r\\n\\r\\n' % len(body) + body)\n"
+                                 "c.close()\n";
     g_autoptr (GError) error = NULL;
     g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
     guint16 port = free_host_port ();
@@ -803,8 +801,8 @@ static void
 test_network_port_in_use (void)
 {
     g_autoptr (GError) error = NULL;
-    g_autoptr (GSocket) taken = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                              G_SOCKET_PROTOCOL_TCP, &error);
+    g_autoptr (GSocket) taken =
+        g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
     g_assert_no_error (error);
     g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
     g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
@@ -821,7 +819,8 @@ test_network_port_in_use (void)
     const char *ports[] = { spec, NULL };
     boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
     boxlite_box_options_set_ports (options, ports);
-    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "fwd-busy", NULL, &error);
+    g_autoptr (BoxliteBox) box =
+        boxlite_runtime_create (runtime, options, "fwd-busy", NULL, &error);
     g_assert_no_error (error);
     g_assert_false (boxlite_box_start (box, NULL, &error));
     g_assert_nonnull (error);
@@ -854,7 +853,8 @@ test_bad_client_dropped (void)
             g_socket_client_connect (sc, G_SOCKET_CONNECTABLE (addr), NULL, &error);
         g_assert_no_error (error);
         guint8 header[BL_PROTO_HEADER_SIZE];
-        struct bl_frame_header h = { .len = (uint32_t) strlen (bad[i]), .channel = 5,
+        struct bl_frame_header h = { .len = (uint32_t) strlen (bad[i]),
+                                     .channel = 5,
                                      .type = BL_FRAME_CONTROL };
         bl_proto_encode_header (header, &h);
         GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
@@ -942,7 +942,8 @@ main (int argc, char **argv)
     g_clear_object (&shared_box);
     g_clear_object (&runtime);
     const char *const rm[] = { "rm", "-rf", home, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
     g_free (home);
     return ret;
 }

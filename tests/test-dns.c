@@ -10,7 +10,7 @@
 static void
 append_u16 (GByteArray *m, uint16_t v)
 {
-    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t b[2] = { (uint8_t) (v >> 8), (uint8_t) v };
     g_byte_array_append (m, b, 2);
 }
 
@@ -32,9 +32,9 @@ append_name (GByteArray *m, const char *dotted)
 {
     g_auto (GStrv) labels = g_strsplit (dotted, ".", -1);
     for (char **l = labels; *dotted && *l; l++) {
-        uint8_t n = (uint8_t)strlen (*l);
+        uint8_t n = (uint8_t) strlen (*l);
         g_byte_array_append (m, &n, 1);
-        g_byte_array_append (m, (const uint8_t *)*l, n);
+        g_byte_array_append (m, (const uint8_t *) *l, n);
     }
     uint8_t root = 0;
     g_byte_array_append (m, &root, 1);
@@ -48,7 +48,7 @@ append_opt (GByteArray *m, uint16_t payload, uint8_t version)
     g_byte_array_append (m, &root, 1);
     append_u16 (m, BL_DNS_TYPE_OPT);
     append_u16 (m, payload);
-    uint8_t ttl[4] = {0, version, 0, 0};
+    uint8_t ttl[4] = { 0, version, 0, 0 };
     g_byte_array_append (m, ttl, 4);
     append_u16 (m, 0);
 }
@@ -127,13 +127,13 @@ typedef struct {
 static uint16_t
 rd16 (const uint8_t *p)
 {
-    return (uint16_t)((p[0] << 8) | p[1]);
+    return (uint16_t) ((p[0] << 8) | p[1]);
 }
 
 static uint32_t
 rd32 (const uint8_t *p)
 {
-    return ((uint32_t)rd16 (p) << 16) | rd16 (p + 2);
+    return ((uint32_t) rd16 (p) << 16) | rd16 (p + 2);
 }
 
 /* Reads the response in @buf (@len bytes) into @r, asserting at every step
@@ -248,11 +248,11 @@ test_parse_names (void)
         const char *wire;
         const char *name;
     } cases[] = {
-        {"WWW.Example.COM", "www.example.com"},
-        {"MiXeD-CaSe_1.Io", "mixed-case_1.io"},
-        {"x", "x"},
-        {"", ""},
-        {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+        { "WWW.Example.COM", "www.example.com" },
+        { "MiXeD-CaSe_1.Io", "mixed-case_1.io" },
+        { "x", "x" },
+        { "", "" },
+        { "xn--bcher-kva.example", "xn--bcher-kva.example" },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -273,7 +273,7 @@ long_name (size_t len, size_t label)
             g_string_append_c (s, '.');
         size_t n = MIN (label, len - s->len);
         for (size_t i = 0; i < n; i++)
-            g_string_append_c (s, (char)('a' + i % 26));
+            g_string_append_c (s, (char) ('a' + i % 26));
     }
     return g_string_free (s, FALSE);
 }
@@ -311,8 +311,8 @@ test_parse_limits (void)
 static void
 set_u16 (GByteArray *m, size_t offset, uint16_t v)
 {
-    m->data[offset] = (uint8_t)(v >> 8);
-    m->data[offset + 1] = (uint8_t)v;
+    m->data[offset] = (uint8_t) (v >> 8);
+    m->data[offset + 1] = (uint8_t) v;
 }
 
 static void
@@ -360,13 +360,14 @@ test_parse_header (void)
     /* Opcodes other than QUERY (IQUERY, STATUS, NOTIFY, UPDATE). */
     for (uint16_t opcode = 1; opcode < 16; opcode++) {
         g_autoptr (GByteArray) m = make_query (11, "a.com", BL_DNS_TYPE_A, FALSE);
-        set_u16 (m, 2, (uint16_t)(RD | opcode << 11));
+        set_u16 (m, 2, (uint16_t) (RD | opcode << 11));
         expect (m, BL_DNS_ERR_NOTIMP, 11);
     }
 
     /* Section counts. */
     static const uint16_t counts[][4] = {
-        {0, 0, 0, 0}, {2, 0, 0, 0}, {1, 1, 0, 0}, {1, 0, 1, 0}, {1, 0, 0, 2}, {0xffff, 0, 0, 0},
+        { 0, 0, 0, 0 }, { 2, 0, 0, 0 }, { 1, 1, 0, 0 },
+        { 1, 0, 1, 0 }, { 1, 0, 0, 2 }, { 0xffff, 0, 0, 0 },
     };
     for (size_t i = 0; i < G_N_ELEMENTS (counts); i++) {
         g_autoptr (GByteArray) m = make_query (12, "a.com", BL_DNS_TYPE_A, FALSE);
@@ -390,29 +391,37 @@ static void
 test_parse_question (void)
 {
     /* A compression pointer as the whole name, and after a first label. */
-    static const uint8_t pointer[] = {0, 14, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1};
-    static const uint8_t pointer_after[] = {0, 15, 1, 0,   0,    1,    0, 0, 0, 0,
-                                            0, 0,  1, 'a', 0xc0, 0x0c, 0, 1, 0, 1};
+    static const uint8_t pointer[] = {
+        0, 14, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1
+    };
+    static const uint8_t pointer_after[] = { 0, 15, 1, 0,   0,    1,    0, 0, 0, 0,
+                                             0, 0,  1, 'a', 0xc0, 0x0c, 0, 1, 0, 1 };
     /* Extended label types 0x40 and 0x80. */
-    static const uint8_t ext40[] = {0, 16, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x41, 'a', 0, 0, 1, 0, 1};
-    static const uint8_t ext80[] = {0, 17, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x81, 'a', 0, 0, 1, 0, 1};
+    static const uint8_t ext40[] = {
+        0, 16, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x41, 'a', 0, 0, 1, 0, 1
+    };
+    static const uint8_t ext80[] = {
+        0, 17, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x81, 'a', 0, 0, 1, 0, 1
+    };
     /* Label bytes that would not read back from the dotted form. */
-    static const uint8_t dot[] = {0, 18, 1,   0,   0,   1, 0, 0, 0, 0, 0,
-                                  0, 3,  'a', '.', 'b', 0, 0, 1, 0, 1};
-    static const uint8_t nul[] = {0, 19, 1,   0, 0,   1, 0, 0, 0, 0, 0,
-                                  0, 3,  'a', 0, 'b', 0, 0, 1, 0, 1};
-    static const uint8_t space[] = {0, 20, 1, 0,   0,   1, 0, 0, 0, 0,
-                                    0, 0,  2, 'a', ' ', 0, 0, 1, 0, 1};
-    static const uint8_t high[] = {0, 21, 1, 0,   0,    1, 0, 0, 0, 0,
-                                   0, 0,  2, 'a', 0xe9, 0, 0, 1, 0, 1};
+    static const uint8_t dot[] = { 0, 18, 1,   0,   0,   1, 0, 0, 0, 0, 0,
+                                   0, 3,  'a', '.', 'b', 0, 0, 1, 0, 1 };
+    static const uint8_t nul[] = { 0, 19, 1,   0, 0,   1, 0, 0, 0, 0, 0,
+                                   0, 3,  'a', 0, 'b', 0, 0, 1, 0, 1 };
+    static const uint8_t space[] = {
+        0, 20, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 'a', ' ', 0, 0, 1, 0, 1
+    };
+    static const uint8_t high[] = {
+        0, 21, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 'a', 0xe9, 0, 0, 1, 0, 1
+    };
     static const struct {
         const uint8_t *bytes;
         size_t len;
     } cases[] = {
-        {pointer, sizeof pointer}, {pointer_after, sizeof pointer_after},
-        {ext40, sizeof ext40},     {ext80, sizeof ext80},
-        {dot, sizeof dot},         {nul, sizeof nul},
-        {space, sizeof space},     {high, sizeof high},
+        { pointer, sizeof pointer }, { pointer_after, sizeof pointer_after },
+        { ext40, sizeof ext40 },     { ext80, sizeof ext80 },
+        { dot, sizeof dot },         { nul, sizeof nul },
+        { space, sizeof space },     { high, sizeof high },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -423,7 +432,7 @@ test_parse_question (void)
 
     /* A byte after the question. */
     g_autoptr (GByteArray) trailing = make_query (22, "a.com", BL_DNS_TYPE_A, FALSE);
-    g_byte_array_append (trailing, (const uint8_t *)"", 1);
+    g_byte_array_append (trailing, (const uint8_t *) "", 1);
     expect (trailing, BL_DNS_ERR_FORMERR, 22);
 
     /* Class CH: well formed, refused, question kept. */
@@ -482,7 +491,7 @@ test_parse_additional (void)
     /* RDATA ending inside an option's code and length, at the message's end. */
     g_autoptr (GByteArray) partial = make_query (33, "a.com", BL_DNS_TYPE_A, TRUE);
     partial->data[partial->len - 1] = 2;
-    g_byte_array_append (partial, (const uint8_t[]){0x00, 0x0a}, 2);
+    g_byte_array_append (partial, (const uint8_t[]){ 0x00, 0x0a }, 2);
     expect (partial, BL_DNS_ERR_FORMERR, 33);
 }
 
@@ -511,15 +520,15 @@ test_answer_a (void)
     g_assert_cmpint (parse_exact (plain_query, sizeof plain_query, &q), ==, 0);
 
     uint32_t v4[2];
-    memcpy (&v4[0], (const uint8_t[]){192, 0, 2, 1}, 4);
-    memcpy (&v4[1], (const uint8_t[]){198, 51, 100, 7}, 4);
-    uint8_t v6[1][16] = {{0x20, 0x01, 0x0d, 0xb8, [15] = 1}};
+    memcpy (&v4[0], (const uint8_t[]){ 192, 0, 2, 1 }, 4);
+    memcpy (&v4[1], (const uint8_t[]){ 198, 51, 100, 7 }, 4);
+    uint8_t v6[1][16] = { { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
     uint8_t out[512];
-    int n = bl_dns_build_answer (&q, v4, 2, (const uint8_t (*)[16])v6, 1, 300, out, sizeof out);
+    int n = bl_dns_build_answer (&q, v4, 2, (const uint8_t (*)[16]) v6, 1, 300, out, sizeof out);
     g_assert_cmpint (n, ==, 12 + 17 + 2 * 16);
 
     Response r;
-    read_response (out, (size_t)n, &r);
+    read_response (out, (size_t) n, &r);
     check_reply_to (&r, &q, BL_DNS_RCODE_NOERROR);
     g_assert_cmpuint (r.qd, ==, 1);
     g_assert_cmpuint (r.an, ==, 2);
@@ -539,14 +548,14 @@ test_answer_aaaa_edns (void)
     BlDnsQuery q;
     g_assert_cmpint (parse_exact (edns_query, sizeof edns_query, &q), ==, 0);
 
-    uint8_t v6[2][16] = {{0x20, 0x01, 0x0d, 0xb8, [15] = 1}, {0xfe, 0x80, [14] = 0xab, 0xcd}};
+    uint8_t v6[2][16] = { { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 }, { 0xfe, 0x80, [14] = 0xab, 0xcd } };
     uint32_t v4 = 0x01020304;
     uint8_t out[512];
-    int n = bl_dns_build_answer (&q, &v4, 1, (const uint8_t (*)[16])v6, 2, 60, out, sizeof out);
+    int n = bl_dns_build_answer (&q, &v4, 1, (const uint8_t (*)[16]) v6, 2, 60, out, sizeof out);
     g_assert_cmpint (n, ==, 12 + 17 + 2 * 28 + 11);
 
     Response r;
-    read_response (out, (size_t)n, &r);
+    read_response (out, (size_t) n, &r);
     check_reply_to (&r, &q, BL_DNS_RCODE_NOERROR);
     /* The question keeps the guest's letter case. */
     g_assert_cmpmem (r.question, r.question_len, edns_query + 12, 17);
@@ -574,8 +583,8 @@ test_answer_empty (void)
     g_autoptr (GByteArray) mx = make_query (40, "mail.example", 15, FALSE);
     g_assert_cmpint (parse_bytes (mx, &q), ==, 0);
     int n = bl_dns_build_answer (&q, &v4, 1, NULL, 0, 300, out, sizeof out);
-    g_assert_cmpint (n, ==, 12 + (int)q.question_len);
-    read_response (out, (size_t)n, &r);
+    g_assert_cmpint (n, ==, 12 + (int) q.question_len);
+    read_response (out, (size_t) n, &r);
     check_reply_to (&r, &q, BL_DNS_RCODE_NOERROR);
     g_assert_cmpuint (r.qd, ==, 1);
     g_assert_cmpuint (r.an, ==, 0);
@@ -584,20 +593,20 @@ test_answer_empty (void)
     g_autoptr (GByteArray) a = make_query (41, "a.example", BL_DNS_TYPE_A, FALSE);
     g_assert_cmpint (parse_bytes (a, &q), ==, 0);
     n = bl_dns_build_answer (&q, NULL, 0, NULL, 0, 300, out, sizeof out);
-    read_response (out, (size_t)n, &r);
+    read_response (out, (size_t) n, &r);
     g_assert_cmpuint (r.an, ==, 0);
 
     /* TTLs are capped at 2^31 - 1. */
     n = bl_dns_build_answer (&q, &v4, 1, NULL, 0, G_MAXUINT32, out, sizeof out);
-    read_response (out, (size_t)n, &r);
+    read_response (out, (size_t) n, &r);
     g_assert_cmpuint (r.answers[0].ttl, ==, 0x7fffffff);
 }
 
 static void
 test_sinkhole (void)
 {
-    static const uint8_t zero[16] = {0};
-    static const uint16_t types[] = {BL_DNS_TYPE_A, BL_DNS_TYPE_AAAA, 16};
+    static const uint8_t zero[16] = { 0 };
+    static const uint16_t types[] = { BL_DNS_TYPE_A, BL_DNS_TYPE_AAAA, 16 };
 
     for (size_t i = 0; i < G_N_ELEMENTS (types); i++) {
         g_autoptr (GByteArray) m = make_query (50, "blocked.example", types[i], i == 1);
@@ -608,7 +617,7 @@ test_sinkhole (void)
         g_assert_cmpint (n, >, 0);
 
         Response r;
-        read_response (out, (size_t)n, &r);
+        read_response (out, (size_t) n, &r);
         check_reply_to (&r, &q, BL_DNS_RCODE_NOERROR);
         g_assert_cmpuint (r.has_opt, ==, i == 1);
         if (types[i] == 16) {
@@ -636,7 +645,7 @@ test_errors (void)
     g_assert_cmpint (parse_exact (edns_query, 20, &q), ==, BL_DNS_ERR_FORMERR);
     n = bl_dns_build_error (&q, BL_DNS_RCODE_FORMERR, out, sizeof out);
     g_assert_cmpint (n, ==, 12);
-    read_response (out, (size_t)n, &r);
+    read_response (out, (size_t) n, &r);
     check_reply_to (&r, &q, BL_DNS_RCODE_FORMERR);
     g_assert_cmpuint (r.qd + r.an + r.ar, ==, 0);
 
@@ -646,11 +655,11 @@ test_errors (void)
     g_assert_cmpint (n, ==, 12);
 
     /* NXDOMAIN and SERVFAIL: question and OPT. */
-    static const int rcodes[] = {BL_DNS_RCODE_NXDOMAIN, BL_DNS_RCODE_SERVFAIL};
+    static const int rcodes[] = { BL_DNS_RCODE_NXDOMAIN, BL_DNS_RCODE_SERVFAIL };
     for (size_t i = 0; i < G_N_ELEMENTS (rcodes); i++) {
         n = bl_dns_build_error (&q, rcodes[i], out, sizeof out);
         g_assert_cmpint (n, ==, 12 + 17 + 11);
-        read_response (out, (size_t)n, &r);
+        read_response (out, (size_t) n, &r);
         check_reply_to (&r, &q, rcodes[i]);
         g_assert_cmpuint (r.qd, ==, 1);
         g_assert_cmpuint (r.an, ==, 0);
@@ -662,7 +671,7 @@ test_errors (void)
     set_u16 (chaos, chaos->len - 2, 3);
     g_assert_cmpint (parse_bytes (chaos, &q), ==, BL_DNS_ERR_REFUSED);
     n = bl_dns_build_error (&q, BL_DNS_RCODE_REFUSED, out, sizeof out);
-    read_response (out, (size_t)n, &r);
+    read_response (out, (size_t) n, &r);
     check_reply_to (&r, &q, BL_DNS_RCODE_REFUSED);
     g_assert_cmpuint (r.qd, ==, 1);
     g_assert_cmpmem (r.question, r.question_len, chaos->data + 12, chaos->len - 12);
@@ -675,7 +684,7 @@ test_errors (void)
     g_assert_cmpint (parse_bytes (notify, &q), ==, BL_DNS_ERR_NOTIMP);
     n = bl_dns_build_error (&q, BL_DNS_RCODE_NOTIMP, out, sizeof out);
     g_assert_cmpint (n, ==, 12);
-    read_response (out, (size_t)n, &r);
+    read_response (out, (size_t) n, &r);
     check_reply_to (&r, &q, BL_DNS_RCODE_NOTIMP);
     g_assert_cmphex (r.flags & 0x7800, ==, 4 << 11);
 
@@ -695,7 +704,7 @@ typedef int (*Builder) (const BlDnsQuery *q, uint8_t *out, size_t out_len);
 static int
 build_two_a (const BlDnsQuery *q, uint8_t *out, size_t out_len)
 {
-    static const uint32_t v4[2] = {0x01020304, 0x05060708};
+    static const uint32_t v4[2] = { 0x01020304, 0x05060708 };
     return bl_dns_build_answer (q, v4, 2, NULL, 0, 30, out, out_len);
 }
 
@@ -708,7 +717,7 @@ build_nxdomain (const BlDnsQuery *q, uint8_t *out, size_t out_len)
 static void
 test_small_buffers (void)
 {
-    static const Builder builders[] = {build_two_a, build_nxdomain, bl_dns_build_sinkhole};
+    static const Builder builders[] = { build_two_a, build_nxdomain, bl_dns_build_sinkhole };
     BlDnsQuery q;
     g_autofree char *name253 = long_name (253, 63);
     g_autoptr (GByteArray) m = make_query (70, name253, BL_DNS_TYPE_A, TRUE);
@@ -718,11 +727,11 @@ test_small_buffers (void)
         uint8_t big[1024];
         int full = builders[b](&q, big, sizeof big);
         g_assert_cmpint (full, >, 0);
-        for (size_t len = 0; len <= (size_t)full; len++) {
+        for (size_t len = 0; len <= (size_t) full; len++) {
             /* Exact-size heap buffers: a write past the end is caught. */
             g_autofree uint8_t *out = g_malloc (MAX (len, 1));
             int n = builders[b](&q, out, len);
-            if (len == (size_t)full) {
+            if (len == (size_t) full) {
                 g_assert_cmpint (n, ==, full);
                 g_assert_cmpmem (out, len, big, len);
             } else {
@@ -772,20 +781,20 @@ replay_one (GRand *rand, const uint8_t *data, size_t len)
     if (rc == 0)
         check_parsed (&q);
 
-    size_t out_len = (size_t)g_rand_int_range (rand, 0, 700);
+    size_t out_len = (size_t) g_rand_int_range (rand, 0, 700);
     g_autofree uint8_t *out = g_malloc (MAX (out_len, 1));
-    static const uint32_t v4[3] = {1, 2, 3};
-    static const uint8_t v6[2][16] = {{1}, {2}};
+    static const uint32_t v4[3] = { 1, 2, 3 };
+    static const uint8_t v6[2][16] = { { 1 }, { 2 } };
     int n;
     if (rc == 0) {
         n = bl_dns_build_answer (&q, v4, 3, v6, 2, 5, out, out_len);
-        g_assert_cmpint (n, <=, (int)out_len);
+        g_assert_cmpint (n, <=, (int) out_len);
         n = bl_dns_build_sinkhole (&q, out, out_len);
-        g_assert_cmpint (n, <=, (int)out_len);
+        g_assert_cmpint (n, <=, (int) out_len);
     }
     for (int rcode = BL_DNS_RCODE_FORMERR; rcode <= BL_DNS_RCODE_REFUSED; rcode++) {
         n = bl_dns_build_error (&q, rcode, out, out_len);
-        g_assert_cmpint (n, <=, (int)out_len);
+        g_assert_cmpint (n, <=, (int) out_len);
         g_assert_true (n == -1 || n >= BL_DNS_HEADER_LEN);
         g_assert_true (q.has_header || n == -1);
     }
@@ -802,10 +811,10 @@ test_replay (void)
         const uint8_t *bytes;
         size_t len;
     } seeds[] = {
-        {plain_query, sizeof plain_query},
-        {edns_query, sizeof edns_query},
-        {seed_long->data, seed_long->len},
-        {seed_short->data, seed_short->len},
+        { plain_query, sizeof plain_query },
+        { edns_query, sizeof edns_query },
+        { seed_long->data, seed_long->len },
+        { seed_short->data, seed_short->len },
     };
     unsigned accepted = 0;
     uint8_t buf[600];
@@ -814,30 +823,30 @@ test_replay (void)
         size_t len;
         if (i % 4 == 0) {
             /* Random bytes, mostly with a plausible header. */
-            len = (size_t)g_rand_int_range (rand, 0, sizeof buf);
+            len = (size_t) g_rand_int_range (rand, 0, sizeof buf);
             for (size_t j = 0; j < len; j++)
-                buf[j] = (uint8_t)g_rand_int (rand);
+                buf[j] = (uint8_t) g_rand_int (rand);
             if (len >= 12 && g_rand_boolean (rand)) {
-                memcpy (buf + 2, (const uint8_t[]){1, 0, 0, 1, 0, 0, 0, 0, 0}, 9);
-                buf[11] = (uint8_t)g_rand_int_range (rand, 0, 2);
+                memcpy (buf + 2, (const uint8_t[]){ 1, 0, 0, 1, 0, 0, 0, 0, 0 }, 9);
+                buf[11] = (uint8_t) g_rand_int_range (rand, 0, 2);
             }
         } else {
             /* A seed with a few bytes changed, cut or extended. */
-            size_t s = (size_t)g_rand_int_range (rand, 0, G_N_ELEMENTS (seeds));
+            size_t s = (size_t) g_rand_int_range (rand, 0, G_N_ELEMENTS (seeds));
             len = seeds[s].len;
             memcpy (buf, seeds[s].bytes, len);
             int edits = g_rand_int_range (rand, 0, 4);
             for (int e = 0; e < edits; e++) {
-                size_t at = (size_t)g_rand_int_range (rand, 0, (gint32)len);
+                size_t at = (size_t) g_rand_int_range (rand, 0, (gint32) len);
                 switch (g_rand_int_range (rand, 0, 4)) {
                 case 0:
-                    buf[at] = (uint8_t)g_rand_int (rand);
+                    buf[at] = (uint8_t) g_rand_int (rand);
                     break;
                 case 1:
-                    buf[at] ^= (uint8_t)(1u << g_rand_int_range (rand, 0, 8));
+                    buf[at] ^= (uint8_t) (1u << g_rand_int_range (rand, 0, 8));
                     break;
                 case 2:
-                    buf[at] = (uint8_t[]){0, 0x3f, 0x40, 0xc0, 0xff, 0x29}[at % 6];
+                    buf[at] = (uint8_t[]){ 0, 0x3f, 0x40, 0xc0, 0xff, 0x29 }[at % 6];
                     break;
                 default:
                     len = MAX (at, 1);
@@ -845,9 +854,9 @@ test_replay (void)
                 }
             }
             if (g_rand_int_range (rand, 0, 8) == 0) {
-                size_t extra = (size_t)g_rand_int_range (rand, 1, 16);
+                size_t extra = (size_t) g_rand_int_range (rand, 1, 16);
                 for (size_t j = 0; j < extra && len < sizeof buf; j++)
-                    buf[len++] = (uint8_t)g_rand_int (rand);
+                    buf[len++] = (uint8_t) g_rand_int (rand);
             }
         }
         BlDnsQuery q;

@@ -18,96 +18,96 @@ typedef struct {
 
 static const Case cases[] = {
     /* Docker Hub and its defaults */
-    {"alpine", "docker.io/library/alpine:latest", FALSE},
-    {"alpine:3.19", "docker.io/library/alpine:3.19", FALSE},
-    {"python:3.12-slim", "docker.io/library/python:3.12-slim", FALSE},
-    {"user/app", "docker.io/user/app:latest", FALSE},
-    {"user/app:V1.0_rc-2", "docker.io/user/app:V1.0_rc-2", FALSE},
-    {"docker.io/alpine", "docker.io/library/alpine:latest", TRUE},
-    {"docker.io/library/alpine", "docker.io/library/alpine:latest", TRUE},
-    {"index.docker.io/alpine:edge", "docker.io/library/alpine:edge", TRUE},
-    {"registry-1.docker.io/user/app", "docker.io/user/app:latest", TRUE},
-    {"Index.Docker.IO/user/app", "docker.io/user/app:latest", TRUE},
-    {"alpine@" SHA256, "docker.io/library/alpine@" SHA256, FALSE},
-    {"alpine:3@" SHA256, "docker.io/library/alpine:3@" SHA256, FALSE},
-    {"localhost:5000", "docker.io/library/localhost:5000", FALSE},
-    {"a/b/c/d", "docker.io/a/b/c/d:latest", FALSE},
+    { "alpine", "docker.io/library/alpine:latest", FALSE },
+    { "alpine:3.19", "docker.io/library/alpine:3.19", FALSE },
+    { "python:3.12-slim", "docker.io/library/python:3.12-slim", FALSE },
+    { "user/app", "docker.io/user/app:latest", FALSE },
+    { "user/app:V1.0_rc-2", "docker.io/user/app:V1.0_rc-2", FALSE },
+    { "docker.io/alpine", "docker.io/library/alpine:latest", TRUE },
+    { "docker.io/library/alpine", "docker.io/library/alpine:latest", TRUE },
+    { "index.docker.io/alpine:edge", "docker.io/library/alpine:edge", TRUE },
+    { "registry-1.docker.io/user/app", "docker.io/user/app:latest", TRUE },
+    { "Index.Docker.IO/user/app", "docker.io/user/app:latest", TRUE },
+    { "alpine@" SHA256, "docker.io/library/alpine@" SHA256, FALSE },
+    { "alpine:3@" SHA256, "docker.io/library/alpine:3@" SHA256, FALSE },
+    { "localhost:5000", "docker.io/library/localhost:5000", FALSE },
+    { "a/b/c/d", "docker.io/a/b/c/d:latest", FALSE },
     /* separators */
-    {"a.b_c__d-e---f", "docker.io/library/a.b_c__d-e---f:latest", FALSE},
-    {"0/9", "docker.io/0/9:latest", FALSE},
+    { "a.b_c__d-e---f", "docker.io/library/a.b_c__d-e---f:latest", FALSE },
+    { "0/9", "docker.io/0/9:latest", FALSE },
     /* no '/': "quay.io" is a repository on Docker Hub, not a registry */
-    {"quay.io", "docker.io/library/quay.io:latest", FALSE},
+    { "quay.io", "docker.io/library/quay.io:latest", FALSE },
     /* registries */
-    {"localhost/x", "localhost/x:latest", TRUE},
-    {"localhost:5000/x", "localhost:5000/x:latest", TRUE},
-    {"localhost:05000/x", "localhost:5000/x:latest", TRUE},
-    {"quay.io/team/tool:1", "quay.io/team/tool:1", TRUE},
-    {"Quay.IO/team/tool", "quay.io/team/tool:latest", TRUE},
-    {"registry.example:5000/team/tool@" SHA256, "registry.example:5000/team/tool@" SHA256, TRUE},
-    {"127.0.0.1:5000/a/b:v1", "127.0.0.1:5000/a/b:v1", TRUE},
-    {"[::1]:5000/x", "[::1]:5000/x:latest", TRUE},
-    {"[::1]/x", "[::1]/x:latest", TRUE},
-    {"[0:0:0:0:0:0:0:1]:80/x", "[::1]:80/x:latest", TRUE},
-    {"[2001:DB8::5]:65535/x", "[2001:db8::5]:65535/x:latest", TRUE},
-    {"my-host.example/x", "my-host.example/x:latest", TRUE},
-    {"h:1/x", "h:1/x:latest", TRUE},
-    {"docker.io:443/x", "docker.io:443/x:latest", TRUE},
+    { "localhost/x", "localhost/x:latest", TRUE },
+    { "localhost:5000/x", "localhost:5000/x:latest", TRUE },
+    { "localhost:05000/x", "localhost:5000/x:latest", TRUE },
+    { "quay.io/team/tool:1", "quay.io/team/tool:1", TRUE },
+    { "Quay.IO/team/tool", "quay.io/team/tool:latest", TRUE },
+    { "registry.example:5000/team/tool@" SHA256, "registry.example:5000/team/tool@" SHA256, TRUE },
+    { "127.0.0.1:5000/a/b:v1", "127.0.0.1:5000/a/b:v1", TRUE },
+    { "[::1]:5000/x", "[::1]:5000/x:latest", TRUE },
+    { "[::1]/x", "[::1]/x:latest", TRUE },
+    { "[0:0:0:0:0:0:0:1]:80/x", "[::1]:80/x:latest", TRUE },
+    { "[2001:DB8::5]:65535/x", "[2001:db8::5]:65535/x:latest", TRUE },
+    { "my-host.example/x", "my-host.example/x:latest", TRUE },
+    { "h:1/x", "h:1/x:latest", TRUE },
+    { "docker.io:443/x", "docker.io:443/x:latest", TRUE },
     /* tags and digests */
-    {"x:_", "docker.io/library/x:_", FALSE},
-    {"x@" SHA512, "docker.io/library/x@" SHA512, FALSE},
-    {"x@sha3-256:" HEX16 HEX16, "docker.io/library/x@sha3-256:" HEX16 HEX16, FALSE},
+    { "x:_", "docker.io/library/x:_", FALSE },
+    { "x@" SHA512, "docker.io/library/x@" SHA512, FALSE },
+    { "x@sha3-256:" HEX16 HEX16, "docker.io/library/x@sha3-256:" HEX16 HEX16, FALSE },
 
     /* refused */
-    {"", NULL, FALSE},
-    {"Alpine", NULL, FALSE},
-    {"user/App", NULL, FALSE},
-    {"LOCALHOST/x", NULL, FALSE},
-    {"alpine:", NULL, FALSE},
-    {"alpine:-x", NULL, FALSE},
-    {"alpine:.x", NULL, FALSE},
-    {"alpine:a/b", NULL, FALSE},
-    {"alpine:a b", NULL, FALSE},
-    {"alpine@", NULL, FALSE},
-    {"alpine@sha256:abc", NULL, FALSE},
-    {"alpine@sha256:" HEX16 HEX16 HEX16 HEX16 "0", NULL, FALSE},
-    {"alpine@sha256:" HEX16 HEX16 HEX16 "0123456789ABCDEF", NULL, FALSE},
-    {"alpine@SHA256:" HEX16 HEX16 HEX16 HEX16, NULL, FALSE},
-    {"alpine@md5:" HEX16, NULL, FALSE},
-    {"alpine@" SHA256 "@" SHA256, NULL, FALSE},
-    {"alpine@:" HEX16 HEX16, NULL, FALSE},
-    {"/alpine", NULL, FALSE},
-    {"alpine/", NULL, FALSE},
-    {"a//b", NULL, FALSE},
-    {"a..b", NULL, FALSE},
-    {"a___b", NULL, FALSE},
-    {"a.-b", NULL, FALSE},
-    {"-a", NULL, FALSE},
-    {"a-", NULL, FALSE},
-    {"_a", NULL, FALSE},
-    {"a b", NULL, FALSE},
-    {" alpine", NULL, FALSE},
-    {"alpine\n", NULL, FALSE},
-    {"caf\xc3\xa9", NULL, FALSE},
-    {"localhost:0/x", NULL, FALSE},
-    {"localhost:65536/x", NULL, FALSE},
-    {"localhost:99999999999999999999/x", NULL, FALSE},
-    {"localhost:/x", NULL, FALSE},
-    {"localhost:50a/x", NULL, FALSE},
-    {"host:1:2/x", NULL, FALSE},
-    {"-bad.example/x", NULL, FALSE},
-    {"bad-.example/x", NULL, FALSE},
-    {"bad..example/x", NULL, FALSE},
-    {".example/x", NULL, FALSE},
-    {"under_score.example/x", NULL, FALSE},
-    {"[::1]", NULL, FALSE},
-    {"[::1]:5000", NULL, FALSE},
-    {"[::1/x", NULL, FALSE},
-    {"[]/x", NULL, FALSE},
-    {"[::g]/x", NULL, FALSE},
-    {"[fe80::1%eth0]/x", NULL, FALSE},
-    {"[::1]x/x", NULL, FALSE},
-    {"quay.io/", NULL, FALSE},
-    {HEX16 HEX16 HEX16 HEX16, NULL, FALSE},
+    { "", NULL, FALSE },
+    { "Alpine", NULL, FALSE },
+    { "user/App", NULL, FALSE },
+    { "LOCALHOST/x", NULL, FALSE },
+    { "alpine:", NULL, FALSE },
+    { "alpine:-x", NULL, FALSE },
+    { "alpine:.x", NULL, FALSE },
+    { "alpine:a/b", NULL, FALSE },
+    { "alpine:a b", NULL, FALSE },
+    { "alpine@", NULL, FALSE },
+    { "alpine@sha256:abc", NULL, FALSE },
+    { "alpine@sha256:" HEX16 HEX16 HEX16 HEX16 "0", NULL, FALSE },
+    { "alpine@sha256:" HEX16 HEX16 HEX16 "0123456789ABCDEF", NULL, FALSE },
+    { "alpine@SHA256:" HEX16 HEX16 HEX16 HEX16, NULL, FALSE },
+    { "alpine@md5:" HEX16, NULL, FALSE },
+    { "alpine@" SHA256 "@" SHA256, NULL, FALSE },
+    { "alpine@:" HEX16 HEX16, NULL, FALSE },
+    { "/alpine", NULL, FALSE },
+    { "alpine/", NULL, FALSE },
+    { "a//b", NULL, FALSE },
+    { "a..b", NULL, FALSE },
+    { "a___b", NULL, FALSE },
+    { "a.-b", NULL, FALSE },
+    { "-a", NULL, FALSE },
+    { "a-", NULL, FALSE },
+    { "_a", NULL, FALSE },
+    { "a b", NULL, FALSE },
+    { " alpine", NULL, FALSE },
+    { "alpine\n", NULL, FALSE },
+    { "caf\xc3\xa9", NULL, FALSE },
+    { "localhost:0/x", NULL, FALSE },
+    { "localhost:65536/x", NULL, FALSE },
+    { "localhost:99999999999999999999/x", NULL, FALSE },
+    { "localhost:/x", NULL, FALSE },
+    { "localhost:50a/x", NULL, FALSE },
+    { "host:1:2/x", NULL, FALSE },
+    { "-bad.example/x", NULL, FALSE },
+    { "bad-.example/x", NULL, FALSE },
+    { "bad..example/x", NULL, FALSE },
+    { ".example/x", NULL, FALSE },
+    { "under_score.example/x", NULL, FALSE },
+    { "[::1]", NULL, FALSE },
+    { "[::1]:5000", NULL, FALSE },
+    { "[::1/x", NULL, FALSE },
+    { "[]/x", NULL, FALSE },
+    { "[::g]/x", NULL, FALSE },
+    { "[fe80::1%eth0]/x", NULL, FALSE },
+    { "[::1]x/x", NULL, FALSE },
+    { "quay.io/", NULL, FALSE },
+    { HEX16 HEX16 HEX16 HEX16, NULL, FALSE },
 };
 
 static gboolean
@@ -209,16 +209,16 @@ test_messages (void)
         const char *text;
         const char *message;
     } expected[] = {
-        {"Alpine", "invalid image reference 'Alpine': repository names must be lowercase"},
-        {"", "invalid image reference '': the reference is empty"},
-        {"x:", "invalid image reference 'x:': the tag after ':' is empty"},
-        {"h:0/x", "invalid image reference 'h:0/x': the registry port must be 1-65535"},
-        {"x@sha256:00", "invalid image reference 'x@sha256:00': a sha256 digest must have "
-                        "exactly 64 lowercase hex digits"},
-        {"a\tb", "invalid image reference 'a\\tb': byte 0x09 is not allowed in a repository "
-                 "name"},
-        {"a..b", "invalid image reference 'a..b': '..' is not a valid separator in a "
-                 "repository name; use '.', '_', '__' or dashes"},
+        { "Alpine", "invalid image reference 'Alpine': repository names must be lowercase" },
+        { "", "invalid image reference '': the reference is empty" },
+        { "x:", "invalid image reference 'x:': the tag after ':' is empty" },
+        { "h:0/x", "invalid image reference 'h:0/x': the registry port must be 1-65535" },
+        { "x@sha256:00", "invalid image reference 'x@sha256:00': a sha256 digest must have "
+                         "exactly 64 lowercase hex digits" },
+        { "a\tb", "invalid image reference 'a\\tb': byte 0x09 is not allowed in a repository "
+                  "name" },
+        { "a..b", "invalid image reference 'a..b': '..' is not a valid separator in a "
+                  "repository name; use '.', '_', '__' or dashes" },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (expected); i++) {
@@ -274,21 +274,21 @@ test_with_registry (void)
         const char *registry;
         const char *expected; /* NULL: refused */
     } targets[] = {
-        {alpine, "quay.io", "quay.io/alpine:3"},
-        {alpine, "Quay.IO", "quay.io/alpine:3"},
-        {alpine, "docker.io", "docker.io/library/alpine:3"},
-        {alpine, "index.docker.io", "docker.io/library/alpine:3"},
-        {alpine, "localhost:05000", "localhost:5000/alpine:3"},
-        {alpine, "[::1]:5000", "[::1]:5000/alpine:3"},
-        {user, "quay.io", "quay.io/user/app@" SHA256},
-        {user, "docker.io", "docker.io/user/app@" SHA256},
-        {library, "quay.io", "quay.io/library/alpine:latest"},
-        {longest, "docker.io", "docker.io/library/"},
-        {longest, "a-much-longer-registry-name.example:5000", NULL},
-        {alpine, "", NULL},
-        {alpine, "bad host", NULL},
-        {alpine, "quay.io/x", NULL},
-        {alpine, "host:0", NULL},
+        { alpine, "quay.io", "quay.io/alpine:3" },
+        { alpine, "Quay.IO", "quay.io/alpine:3" },
+        { alpine, "docker.io", "docker.io/library/alpine:3" },
+        { alpine, "index.docker.io", "docker.io/library/alpine:3" },
+        { alpine, "localhost:05000", "localhost:5000/alpine:3" },
+        { alpine, "[::1]:5000", "[::1]:5000/alpine:3" },
+        { user, "quay.io", "quay.io/user/app@" SHA256 },
+        { user, "docker.io", "docker.io/user/app@" SHA256 },
+        { library, "quay.io", "quay.io/library/alpine:latest" },
+        { longest, "docker.io", "docker.io/library/" },
+        { longest, "a-much-longer-registry-name.example:5000", NULL },
+        { alpine, "", NULL },
+        { alpine, "bad host", NULL },
+        { alpine, "quay.io/x", NULL },
+        { alpine, "host:0", NULL },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (targets); i++) {
@@ -330,15 +330,15 @@ test_normalize_registry (void)
         const char *text;
         const char *normal;
     } table[] = {
-        {"Quay.IO", "quay.io"},
-        {"localhost:00080", "localhost:80"},
-        {"registry-1.docker.io", "docker.io"},
-        {"[::FFFF:127.0.0.1]:1", "[::ffff:127.0.0.1]:1"},
-        {"", NULL},
-        {"a_b", NULL},
-        {"a:b", NULL},
-        {"::1", NULL},
-        {"h:70000", NULL},
+        { "Quay.IO", "quay.io" },
+        { "localhost:00080", "localhost:80" },
+        { "registry-1.docker.io", "docker.io" },
+        { "[::FFFF:127.0.0.1]:1", "[::ffff:127.0.0.1]:1" },
+        { "", NULL },
+        { "a_b", NULL },
+        { "a:b", NULL },
+        { "::1", NULL },
+        { "h:70000", NULL },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (table); i++) {
@@ -362,30 +362,30 @@ test_loopback (void)
         const char *registry;
         gboolean loopback;
     } table[] = {
-        {"localhost", TRUE},
-        {"localhost:5000", TRUE},
-        {"LocalHost:5000", TRUE},
-        {"127.0.0.1", TRUE},
-        {"127.0.0.1:5000", TRUE},
-        {"127.255.3.4:80", TRUE},
-        {"[::1]", TRUE},
-        {"[::1]:5000", TRUE},
-        {"::1", TRUE},
-        {"[0:0:0:0:0:0:0:1]:5000", TRUE},
-        {"[::ffff:127.0.0.1]:5000", TRUE},
-        {"128.0.0.1", FALSE},
-        {"10.0.0.1:5000", FALSE},
-        {"127.0.0.1.example", FALSE},
-        {"localhost.example", FALSE},
-        {"mylocalhost", FALSE},
-        {"[::2]:5000", FALSE},
-        {"::2", FALSE},
-        {"docker.io", FALSE},
-        {"localhost:0", FALSE},
-        {"localhost:x", FALSE},
-        {"127.0.0.1:99999", FALSE},
-        {"", FALSE},
-        {NULL, FALSE},
+        { "localhost", TRUE },
+        { "localhost:5000", TRUE },
+        { "LocalHost:5000", TRUE },
+        { "127.0.0.1", TRUE },
+        { "127.0.0.1:5000", TRUE },
+        { "127.255.3.4:80", TRUE },
+        { "[::1]", TRUE },
+        { "[::1]:5000", TRUE },
+        { "::1", TRUE },
+        { "[0:0:0:0:0:0:0:1]:5000", TRUE },
+        { "[::ffff:127.0.0.1]:5000", TRUE },
+        { "128.0.0.1", FALSE },
+        { "10.0.0.1:5000", FALSE },
+        { "127.0.0.1.example", FALSE },
+        { "localhost.example", FALSE },
+        { "mylocalhost", FALSE },
+        { "[::2]:5000", FALSE },
+        { "::2", FALSE },
+        { "docker.io", FALSE },
+        { "localhost:0", FALSE },
+        { "localhost:x", FALSE },
+        { "127.0.0.1:99999", FALSE },
+        { "", FALSE },
+        { NULL, FALSE },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (table); i++) {
@@ -415,14 +415,14 @@ static char
 random_byte (GRand *rand)
 {
     if (g_rand_boolean (rand))
-        return special[g_rand_int_range (rand, 0, (gint32)sizeof special - 1)];
-    return (char)g_rand_int_range (rand, 1, 256);
+        return special[g_rand_int_range (rand, 0, (gint32) sizeof special - 1)];
+    return (char) g_rand_int_range (rand, 1, 256);
 }
 
 static void
 mutate (GRand *rand, GString *s)
 {
-    gsize pos = s->len ? (gsize)g_rand_int_range (rand, 0, (gint32)s->len + 1) : 0;
+    gsize pos = s->len ? (gsize) g_rand_int_range (rand, 0, (gint32) s->len + 1) : 0;
 
     switch (g_rand_int_range (rand, 0, 6)) {
     case 0:
@@ -430,18 +430,18 @@ mutate (GRand *rand, GString *s)
             s->str[pos] = random_byte (rand);
         break;
     case 1:
-        g_string_insert_c (s, (gssize)pos, random_byte (rand));
+        g_string_insert_c (s, (gssize) pos, random_byte (rand));
         break;
     case 2:
         if (pos < s->len)
-            g_string_erase (s, (gssize)pos, 1);
+            g_string_erase (s, (gssize) pos, 1);
         break;
     case 3:
         g_string_truncate (s, pos);
         break;
     case 4: {
         g_autofree char *copy = g_strndup (s->str + pos, 40);
-        g_string_insert (s, (gssize)pos, copy);
+        g_string_insert (s, (gssize) pos, copy);
         break;
     }
     default:

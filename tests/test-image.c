@@ -49,7 +49,7 @@ fixture_tear_down (Fixture *f, G_GNUC_UNUSED gconstpointer data)
 static void
 store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    *(GAsyncResult **)user_data = g_object_ref (result);
+    *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 /* Runs this thread's main context until *@result is set. */
@@ -147,7 +147,7 @@ test_import_layout (Fixture *f, gconstpointer data)
 
     g_assert_cmpstr (boxlite_image_get_reference (image), ==, "docker.io/library/simple:1");
     g_assert_true (g_str_has_prefix (boxlite_image_get_id (image), "sha256:"));
-    g_assert_cmpuint (g_strv_length ((char **)boxlite_image_get_layers (image)), ==, 1);
+    g_assert_cmpuint (g_strv_length ((char **) boxlite_image_get_layers (image)), ==, 1);
     g_assert_true (strv_has (boxlite_image_get_env (image), "FOO=bar"));
     g_assert_cmpstr (boxlite_image_get_cmd (image)[0], ==, "sh");
     g_assert_cmpuint (boxlite_image_get_size (image), >, 100000);
@@ -160,7 +160,7 @@ test_import_layout (Fixture *f, gconstpointer data)
     /* By short name, by id and by id prefix. */
     const char *id = boxlite_image_get_id (image);
     g_autofree char *prefix = g_strndup (id + 7, 12);
-    const char *names[] = {"simple:1", "docker.io/library/simple:1", id, prefix};
+    const char *names[] = { "simple:1", "docker.io/library/simple:1", id, prefix };
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
         g_autoptr (BoxliteImage) found =
             boxlite_runtime_inspect_image (f->runtime, names[i], &error);
@@ -198,7 +198,7 @@ test_import_layout (Fixture *f, gconstpointer data)
 static void
 skopeo_copy (const char *src, const char *dest)
 {
-    const char *argv[] = {"skopeo", "copy", "-q", src, dest, NULL};
+    const char *argv[] = { "skopeo", "copy", "-q", src, dest, NULL };
     g_autoptr (GError) error = NULL;
     g_autoptr (GSubprocess) skopeo = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
 
@@ -358,7 +358,7 @@ tamper_first_layer (const char *layout)
     g_file_get_contents (layer_path, &data, &len, &error);
     g_assert_no_error (error);
     data[len / 2] ^= 0x01;
-    g_file_set_contents (layer_path, data, (gssize)len, &error);
+    g_file_set_contents (layer_path, data, (gssize) len, &error);
     g_assert_no_error (error);
 }
 
@@ -416,7 +416,7 @@ backing_file (BoxliteBox *box)
     g_assert_no_error (error);
     const char *dir = json_object_get_string_member (json_node_get_object (node), "dir");
     g_autofree char *overlay = g_build_filename (dir, "disk.qcow2", NULL);
-    const char *argv[] = {"qemu-img", "info", "-U", "--output=json", overlay, NULL};
+    const char *argv[] = { "qemu-img", "info", "-U", "--output=json", overlay, NULL };
     g_autoptr (GSubprocess) proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
     g_assert_no_error (error);
     g_autofree char *out = NULL;
@@ -532,7 +532,7 @@ static void
 test_config_defaults (Fixture *f, gconstpointer data)
 {
     g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
-    const char *own_env[] = {"MINE=1", NULL};
+    const char *own_env[] = { "MINE=1", NULL };
     g_autoptr (BoxliteBox) box = start_box (f, "simple:1", own_env);
     BoxliteBoxOptions *options = boxlite_box_get_options (box);
 
@@ -547,19 +547,19 @@ test_config_defaults (Fixture *f, gconstpointer data)
     g_autoptr (GBytes) input = g_bytes_new_static (script, strlen (script));
     GByteArray *out, *err;
     g_autoptr (BoxliteExecution) exe = run_full (box, cmd, input, &out, &err);
-    g_byte_array_append (out, (const guint8 *)"", 1);
-    g_assert_cmpstr ((char *)out->data, ==, "bar 1 /bin:/usr/bin\n/\n");
+    g_byte_array_append (out, (const guint8 *) "", 1);
+    g_assert_cmpstr ((char *) out->data, ==, "bar 1 /bin:/usr/bin\n/\n");
     g_byte_array_unref (out);
     g_byte_array_unref (err);
 
     /* A command's own env wins over the image's. */
-    const char *argv[] = {"sh", "-c", "echo $FOO", NULL};
-    const char *override[] = {"FOO=mine", NULL};
+    const char *argv[] = { "sh", "-c", "echo $FOO", NULL };
+    const char *override[] = { "FOO=mine", NULL };
     g_autoptr (BoxliteCommand) cmd2 = boxlite_command_new (argv);
     boxlite_command_set_env (cmd2, override);
     g_autoptr (BoxliteExecution) exe2 = run_full (box, cmd2, NULL, &out, &err);
-    g_byte_array_append (out, (const guint8 *)"", 1);
-    g_assert_cmpstr ((char *)out->data, ==, "mine\n");
+    g_byte_array_append (out, (const guint8 *) "", 1);
+    g_assert_cmpstr ((char *) out->data, ==, "mine\n");
 
     /* The image has no /etc/hosts; the box still knows localhost. */
     g_autofree char *hosts = run_simple (box, "cat /etc/hosts", NULL);
@@ -620,11 +620,11 @@ layout_set_run_config (const char *layout, const char *run)
     g_autofree char *config_text = json_to_string (config, FALSE);
     g_autofree char *config_digest = layout_put_blob (layout, config_text);
     json_object_set_string_member (config_desc, "digest", config_digest);
-    json_object_set_int_member (config_desc, "size", (gint64)strlen (config_text));
+    json_object_set_int_member (config_desc, "size", (gint64) strlen (config_text));
     g_autofree char *manifest_text = json_to_string (manifest, FALSE);
     g_autofree char *manifest_digest = layout_put_blob (layout, manifest_text);
     json_object_set_string_member (desc, "digest", manifest_digest);
-    json_object_set_int_member (desc, "size", (gint64)strlen (manifest_text));
+    json_object_set_int_member (desc, "size", (gint64) strlen (manifest_text));
     g_autofree char *new_index = json_to_string (index, TRUE);
     g_file_set_contents (index_path, new_index, -1, &error);
     g_assert_no_error (error);
@@ -649,21 +649,21 @@ test_entrypoint_workdir (Fixture *f, gconstpointer data)
     g_autoptr (BoxliteBox) box = start_box (f, "entry:1", NULL);
     BoxliteBoxOptions *options = boxlite_box_get_options (box);
     g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-    g_strv_builder_addv (builder, (const char **)boxlite_box_options_get_entrypoint (options));
-    g_strv_builder_addv (builder, (const char **)boxlite_box_options_get_cmd (options));
+    g_strv_builder_addv (builder, (const char **) boxlite_box_options_get_entrypoint (options));
+    g_strv_builder_addv (builder, (const char **) boxlite_box_options_get_cmd (options));
     g_auto (GStrv) argv = g_strv_builder_end (builder);
-    g_autoptr (BoxliteCommand) cmd = boxlite_command_new ((const char *const *)argv);
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new ((const char *const *) argv);
     GByteArray *out, *err;
     g_autoptr (BoxliteExecution) exe = run_full (box, cmd, NULL, &out, &err);
-    g_byte_array_append (out, (const guint8 *)"", 1);
-    g_assert_cmpstr ((char *)out->data, ==, "from-image /srv/app\n");
+    g_byte_array_append (out, (const guint8 *) "", 1);
+    g_assert_cmpstr ((char *) out->data, ==, "from-image /srv/app\n");
     g_byte_array_unref (out);
     g_byte_array_unref (err);
     g_assert_cmpstr (boxlite_box_options_get_user (options), ==, "root");
 
     /* Our own cmd keeps the image's entrypoint. */
     g_autoptr (BoxliteBoxOptions) own = boxlite_box_options_new ();
-    const char *own_cmd[] = {"echo mine", NULL};
+    const char *own_cmd[] = { "echo mine", NULL };
     boxlite_box_options_set_image (own, "entry:1");
     boxlite_box_options_set_cmd (own, own_cmd);
     g_autoptr (BoxliteBox) second = boxlite_runtime_create (f->runtime, own, NULL, NULL, &error);

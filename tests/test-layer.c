@@ -90,7 +90,7 @@ add_entry (struct archive *out, const Spec *spec)
     case 'f':
         archive_entry_set_filetype (entry, AE_IFREG);
         archive_entry_set_perm (entry, spec->mode ? spec->mode : 0644);
-        archive_entry_set_size (entry, (la_int64_t)len);
+        archive_entry_set_size (entry, (la_int64_t) len);
         break;
     case 'd':
         archive_entry_set_filetype (entry, AE_IFDIR);
@@ -123,7 +123,7 @@ add_entry (struct archive *out, const Spec *spec)
     }
     g_assert_cmpint (archive_write_header (out, entry), ==, ARCHIVE_OK);
     if (len > 0)
-        g_assert_cmpint (archive_write_data (out, spec->data, len), ==, (la_ssize_t)len);
+        g_assert_cmpint (archive_write_data (out, spec->data, len), ==, (la_ssize_t) len);
     archive_entry_free (entry);
 }
 
@@ -202,7 +202,7 @@ static gint
 compare_strings (gconstpointer a, gconstpointer b)
 {
     /* By path, past the "kind " prefix. */
-    return strcmp (*(const char *const *)a + 2, *(const char *const *)b + 2);
+    return strcmp (*(const char *const *) a + 2, *(const char *const *) b + 2);
 }
 
 /* Every path below @root, one "kind path" line each, sorted by path. */
@@ -214,7 +214,7 @@ tree_of (const char *root)
     list_tree (root, "", lines);
     g_ptr_array_sort (lines, compare_strings);
     g_ptr_array_add (lines, NULL);
-    return g_strjoinv ("\n", (char **)lines->pdata);
+    return g_strjoinv ("\n", (char **) lines->pdata);
 }
 
 static void
@@ -248,51 +248,51 @@ exists (const char *root, const char *rel)
 }
 
 static const Spec base_layer[] = {
-    {'d', "bin/", NULL, 0},
-    {'f', "bin/sh", "#!sh", 0755},
-    {'d', "etc/", NULL, 0},
-    {'f', "etc/passwd", "root:x:0:0", 0},
-    {'f', "etc/hosts", "127.0.0.1 localhost", 0},
-    {'d', "var/", NULL, 0},
-    {'d', "var/cache/", NULL, 0},
-    {'f', "var/cache/x", "x", 0},
-    {'d', "usr/", NULL, 0},
-    {'d', "usr/lib/", NULL, 0},
-    {'f', "usr/lib/a", "a", 0},
-    {'d', "usr/lib/sub/", NULL, 0},
-    {'f', "usr/lib/sub/b", "b", 0},
-    {'d', "opt/", NULL, 0},
-    {'f', "opt/keep", "lower", 0},
-    {'d', "opt/sub/", NULL, 0},
-    {'f', "opt/sub/old", "old", 0},
-    {'f', "opt/newfile", "lower version", 0},
+    { 'd', "bin/", NULL, 0 },
+    { 'f', "bin/sh", "#!sh", 0755 },
+    { 'd', "etc/", NULL, 0 },
+    { 'f', "etc/passwd", "root:x:0:0", 0 },
+    { 'f', "etc/hosts", "127.0.0.1 localhost", 0 },
+    { 'd', "var/", NULL, 0 },
+    { 'd', "var/cache/", NULL, 0 },
+    { 'f', "var/cache/x", "x", 0 },
+    { 'd', "usr/", NULL, 0 },
+    { 'd', "usr/lib/", NULL, 0 },
+    { 'f', "usr/lib/a", "a", 0 },
+    { 'd', "usr/lib/sub/", NULL, 0 },
+    { 'f', "usr/lib/sub/b", "b", 0 },
+    { 'd', "opt/", NULL, 0 },
+    { 'f', "opt/keep", "lower", 0 },
+    { 'd', "opt/sub/", NULL, 0 },
+    { 'f', "opt/sub/old", "old", 0 },
+    { 'f', "opt/newfile", "lower version", 0 },
 };
 
 /* Deletes a file and a whole tree, adds a file. */
 static const Spec whiteout_layer[] = {
-    {'f', "etc/.wh.hosts", NULL, 0},
-    {'f', ".wh.var", NULL, 0},
-    {'f', "usr/lib/c", "c", 0},
+    { 'f', "etc/.wh.hosts", NULL, 0 },
+    { 'f', ".wh.var", NULL, 0 },
+    { 'f', "usr/lib/c", "c", 0 },
 };
 
 /* usr/lib turns opaque with the marker before its new entries, opt with the
  * marker after them. */
 static const Spec opaque_layer[] = {
-    {'d', "usr/lib/", NULL, 0},
-    {'f', "usr/lib/.wh..wh..opq", NULL, 0},
-    {'f', "usr/lib/new", "new", 0},
-    {'d', "opt/", NULL, 0},
-    {'f', "opt/newfile", "upper version", 0},
-    {'d', "opt/sub/", NULL, 0},
-    {'f', "opt/sub/z", "z", 0},
-    {'f', "opt/.wh..wh..opq", NULL, 0},
+    { 'd', "usr/lib/", NULL, 0 },
+    { 'f', "usr/lib/.wh..wh..opq", NULL, 0 },
+    { 'f', "usr/lib/new", "new", 0 },
+    { 'd', "opt/", NULL, 0 },
+    { 'f', "opt/newfile", "upper version", 0 },
+    { 'd', "opt/sub/", NULL, 0 },
+    { 'f', "opt/sub/z", "z", 0 },
+    { 'f', "opt/.wh..wh..opq", NULL, 0 },
 };
 
 static void
 test_three_layers (Fixture *fx, gconstpointer data)
 {
     Compression compression = GPOINTER_TO_INT (data);
-    BlLayerStats stats = {0};
+    BlLayerStats stats = { 0 };
     g_autofree char *tree = NULL;
 
     APPLY_OK (fx, compression, base_layer, &stats);
@@ -332,18 +332,18 @@ static void
 test_links_and_modes (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     const Spec lower[] = {
-        {'d', "/bin/", NULL, 0751},    {'f', "/bin/busybox", "bb", 04755},
-        {'l', "bin/sh", "busybox", 0}, {'h', "bin/ls", "bin/busybox", 0},
-        {'d', "./secret", NULL, 0700}, {'f', "./secret/key", "k", 0600},
-        {'d', "ro/", NULL, 0555},      {'f', "ro/file", "r", 0444},
-        {'p', "run/fifo", NULL, 0620}, {'l', "abs", "/etc/passwd", 0},
-        {'c', "dev/null", NULL, 0},
+        { 'd', "/bin/", NULL, 0751 },    { 'f', "/bin/busybox", "bb", 04755 },
+        { 'l', "bin/sh", "busybox", 0 }, { 'h', "bin/ls", "bin/busybox", 0 },
+        { 'd', "./secret", NULL, 0700 }, { 'f', "./secret/key", "k", 0600 },
+        { 'd', "ro/", NULL, 0555 },      { 'f', "ro/file", "r", 0444 },
+        { 'p', "run/fifo", NULL, 0620 }, { 'l', "abs", "/etc/passwd", 0 },
+        { 'c', "dev/null", NULL, 0 },
     };
     /* A hard link into a lower layer, and one to a symlink pointing out. */
     const Spec upper[] = {
-        {'h', "bin/cat", "/bin/busybox", 0},
-        {'h', "abs-link", "abs", 0},
-        {'f', "ro/second", "2", 0},
+        { 'h', "bin/cat", "/bin/busybox", 0 },
+        { 'h', "abs-link", "abs", 0 },
+        { 'f', "ro/second", "2", 0 },
     };
 
     APPLY_OK (fx, COMPRESS_NONE, lower, NULL);
@@ -431,9 +431,9 @@ test_owner (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 static void
 test_dotdot_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
-    const Spec escape[] = {{'f', "../escape", "x", 0}};
-    const Spec nested[] = {{'d', "a/", NULL, 0}, {'f', "a/../../escape", "x", 0}};
-    const Spec whiteout[] = {{'f', "a/.wh...", NULL, 0}};
+    const Spec escape[] = { { 'f', "../escape", "x", 0 } };
+    const Spec nested[] = { { 'd', "a/", NULL, 0 }, { 'f', "a/../../escape", "x", 0 } };
+    const Spec whiteout[] = { { 'f', "a/.wh...", NULL, 0 } };
 
     apply_fails (fx, escape, G_N_ELEMENTS (escape), "'../escape'");
     apply_fails (fx, nested, G_N_ELEMENTS (nested), "a/../../escape");
@@ -448,14 +448,15 @@ static void
 test_symlink_escape_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     g_autofree char *outside = g_build_filename (fx->base, "outside", NULL);
-    const Spec same_layer[] = {{'l', "evil", outside, 0}, {'f', "evil/file", "contained", 0}};
-    const Spec lower[] = {{'l', "evil2", outside, 0}, {'l', "up", "..", 0},
-                          {'l', "deep", "a/../../..", 0}};
-    const Spec upper[] = {{'f', "/evil2/file2", "contained", 0}};
-    const Spec relative[] = {{'d', "up/x/", NULL, 0}};
-    const Spec deeper[] = {{'f', "deep/x", "no", 0}};
-    const Spec opaque[] = {{'f', "evil2/.wh..wh..opq", NULL, 0}};
-    const Spec whiteout[] = {{'f', "up/.wh.outside", NULL, 0}};
+    const Spec same_layer[] = { { 'l', "evil", outside, 0 }, { 'f', "evil/file", "contained", 0 } };
+    const Spec lower[] = { { 'l', "evil2", outside, 0 },
+                           { 'l', "up", "..", 0 },
+                           { 'l', "deep", "a/../../..", 0 } };
+    const Spec upper[] = { { 'f', "/evil2/file2", "contained", 0 } };
+    const Spec relative[] = { { 'd', "up/x/", NULL, 0 } };
+    const Spec deeper[] = { { 'f', "deep/x", "no", 0 } };
+    const Spec opaque[] = { { 'f', "evil2/.wh..wh..opq", NULL, 0 } };
+    const Spec whiteout[] = { { 'f', "up/.wh.outside", NULL, 0 } };
 
     g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);
     g_autofree char *victim = g_build_filename (outside, "victim", NULL);
@@ -486,13 +487,19 @@ static void
 test_mutated_archives (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     g_autofree char *outside = g_build_filename (fx->base, "outside", NULL);
-    const Spec base[] = {{'d', "usr/", NULL, 0}, {'d', "usr/lib/", NULL, 0},
-                         {'l', "lib", "usr/lib", 0}, {'l', "out", outside, 0},
-                         {'l', "up", "..", 0}};
-    const Spec seed[] = {{'d', "a/", NULL, 0}, {'f', "a/one", "1111", 0},
-                         {'f', "lib/two", "22", 0}, {'l', "a/link", "../lib/two", 0},
-                         {'h', "a/hard", "a/one", 0}, {'f', "a/.wh.gone", NULL, 0},
-                         {'f', "usr/.wh..wh..opq", NULL, 0}, {'f', "out/three", "3", 0}};
+    const Spec base[] = { { 'd', "usr/", NULL, 0 },
+                          { 'd', "usr/lib/", NULL, 0 },
+                          { 'l', "lib", "usr/lib", 0 },
+                          { 'l', "out", outside, 0 },
+                          { 'l', "up", "..", 0 } };
+    const Spec seed[] = { { 'd', "a/", NULL, 0 },
+                          { 'f', "a/one", "1111", 0 },
+                          { 'f', "lib/two", "22", 0 },
+                          { 'l', "a/link", "../lib/two", 0 },
+                          { 'h', "a/hard", "a/one", 0 },
+                          { 'f', "a/.wh.gone", NULL, 0 },
+                          { 'f', "usr/.wh..wh..opq", NULL, 0 },
+                          { 'f', "out/three", "3", 0 } };
     g_autoptr (GRand) rand = g_rand_new_with_seed (0x6c61796bu);
 
     g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);
@@ -538,12 +545,15 @@ test_mutated_archives (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 static void
 test_symlinked_parent_followed (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
-    const Spec base[] = {{'d', "usr/", NULL, 0}, {'d', "usr/lib/", NULL, 0},
-                         {'l', "lib", "usr/lib", 0}, {'l', "lib64", "/usr/lib", 0},
-                         {'l', "loop", "loop", 0}};
-    const Spec upper[] = {{'f', "lib/libfoo.so", "foo", 0}, {'d', "lib64/sub/", NULL, 0},
-                          {'f', "lib64/sub/bar", "bar", 0}};
-    const Spec looping[] = {{'f', "loop/x", "x", 0}};
+    const Spec base[] = { { 'd', "usr/", NULL, 0 },
+                          { 'd', "usr/lib/", NULL, 0 },
+                          { 'l', "lib", "usr/lib", 0 },
+                          { 'l', "lib64", "/usr/lib", 0 },
+                          { 'l', "loop", "loop", 0 } };
+    const Spec upper[] = { { 'f', "lib/libfoo.so", "foo", 0 },
+                           { 'd', "lib64/sub/", NULL, 0 },
+                           { 'f', "lib64/sub/bar", "bar", 0 } };
+    const Spec looping[] = { { 'f', "loop/x", "x", 0 } };
 
     APPLY_OK (fx, COMPRESS_NONE, base, NULL);
     APPLY_OK (fx, COMPRESS_GZIP, upper, NULL);
@@ -563,9 +573,10 @@ test_symlinked_parent_followed (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 static void
 test_hardlink_escape_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
-    const Spec dotdot[] = {{'h', "passwd", "../../etc/passwd", 0}};
-    const Spec through_symlink[] = {{'l', "etc", "/etc", 0}, {'h', "passwd", "etc/passwd", 0}};
-    const Spec absolute[] = {{'h', "passwd2", "/etc/shadow", 0}};
+    const Spec dotdot[] = { { 'h', "passwd", "../../etc/passwd", 0 } };
+    const Spec through_symlink[] = { { 'l', "etc", "/etc", 0 },
+                                     { 'h', "passwd", "etc/passwd", 0 } };
+    const Spec absolute[] = { { 'h', "passwd2", "/etc/shadow", 0 } };
 
     apply_fails (fx, dotdot, G_N_ELEMENTS (dotdot), "../../etc/passwd");
     /* etc -> /etc is etc itself inside the root: a loop, not the host's. */
@@ -586,7 +597,7 @@ test_long_name_rejected (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
     while (name->len <= 4096)
         g_string_append (name, "d/");
     g_string_append (name, "f");
-    const Spec spec[] = {{'f', name->str, "x", 0}};
+    const Spec spec[] = { { 'f', name->str, "x", 0 } };
     apply_fails (fx, spec, G_N_ELEMENTS (spec), "longer than 4096");
 }
 
@@ -598,8 +609,8 @@ test_truncated_gzip (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
     g_autoptr (GError) error = NULL;
 
     for (guint i = 0; i < 256 * 1024; i++)
-        g_string_append_c (big, (char)('a' + g_rand_int_range (rand, 0, 26)));
-    const Spec spec[] = {{'d', "data/", NULL, 0}, {'f', "data/big", big->str, 0}};
+        g_string_append_c (big, (char) ('a' + g_rand_int_range (rand, 0, 26)));
+    const Spec spec[] = { { 'd', "data/", NULL, 0 }, { 'f', "data/big", big->str, 0 } };
     g_autofree char *layer = write_layer (fx, COMPRESS_GZIP, spec, G_N_ELEMENTS (spec));
     struct stat st;
     g_assert_cmpint (stat (layer, &st), ==, 0);
@@ -643,14 +654,14 @@ test_cancelled (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 static void
 test_whiteout_same_layer (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
-    const Spec lower[] = {{'d', "y/", NULL, 0}, {'f', "y/b", "b", 0}};
+    const Spec lower[] = { { 'd', "y/", NULL, 0 }, { 'f', "y/b", "b", 0 } };
     const Spec upper[] = {
-        {'f', "x/a", "a", 0},
-        {'f', "x/.wh.a", NULL, 0},
-        {'f', "y/sub/c", "c", 0},
-        {'f', ".wh.y", NULL, 0},
+        { 'f', "x/a", "a", 0 },
+        { 'f', "x/.wh.a", NULL, 0 },
+        { 'f', "y/sub/c", "c", 0 },
+        { 'f', ".wh.y", NULL, 0 },
     };
-    BlLayerStats stats = {0};
+    BlLayerStats stats = { 0 };
 
     APPLY_OK (fx, COMPRESS_NONE, lower, NULL);
     APPLY_OK (fx, COMPRESS_NONE, upper, &stats);
@@ -664,9 +675,11 @@ static void
 test_replace_kinds (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     const Spec lower[] = {
-        {'d', "a/", NULL, 0}, {'f', "a/x", "x", 0}, {'f', "b", "b", 0}, {'l', "c", "b", 0}};
-    const Spec upper[] = {
-        {'f', "a", "now a file", 0}, {'d', "b/", NULL, 0}, {'f', "c", "now a file", 0}};
+        { 'd', "a/", NULL, 0 }, { 'f', "a/x", "x", 0 }, { 'f', "b", "b", 0 }, { 'l', "c", "b", 0 }
+    };
+    const Spec upper[] = { { 'f', "a", "now a file", 0 },
+                           { 'd', "b/", NULL, 0 },
+                           { 'f', "c", "now a file", 0 } };
 
     APPLY_OK (fx, COMPRESS_NONE, lower, NULL);
     APPLY_OK (fx, COMPRESS_NONE, upper, NULL);

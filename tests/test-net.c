@@ -30,8 +30,8 @@ testnet (const char *verb)
     g_autofree char *err = NULL;
     gint status = 0;
 
-    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, &err,
-                  &status, &error);
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, &err, &status,
+                  &error);
     g_assert_no_error (error);
     if (!g_spawn_check_wait_status (status, NULL))
         g_error ("testnet.sh %s failed: %s", verb, err);
@@ -165,8 +165,8 @@ net_log_has (BoxliteBox *box, const char *event, const char *verdict, const char
         if (g_strcmp0 (json_object_get_string_member (o, "event"), event) == 0 &&
             g_strcmp0 (json_object_get_string_member (o, "verdict"), verdict) == 0 &&
             (!reason || g_strcmp0 (json_object_get_string_member (o, "reason"), reason) == 0) &&
-            (!key || g_strcmp0 (json_object_get_string_member_with_default (o, key, ""),
-                                value) == 0))
+            (!key ||
+             g_strcmp0 (json_object_get_string_member_with_default (o, key, ""), value) == 0))
             return TRUE;
     }
     return FALSE;
@@ -187,10 +187,11 @@ static void
 test_dns_allowlist (void)
 {
     const char *const steps[] = {
-        "resolve:allowed.test",   "resolve:other.test",       "resolve:a.wild.test",
-        "resolve:wild.test",      "resolve:allowed.test.evil", "resolve:host.boxlite.internal",
-        "resolve:Allowed.Test.",  "tcpdns:allowed.test",      "tcpdns:other.test",
-        NULL,
+        "resolve:allowed.test",      "resolve:other.test",
+        "resolve:a.wild.test",       "resolve:wild.test",
+        "resolve:allowed.test.evil", "resolve:host.boxlite.internal",
+        "resolve:Allowed.Test.",     "tcpdns:allowed.test",
+        "tcpdns:other.test",         NULL,
     };
     g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
 
@@ -269,8 +270,8 @@ static void
 test_host_alias_restricted (void)
 {
     HttpServer *server = http_server_start ();
-    g_autofree char *step = g_strdup_printf ("http:host.boxlite.internal:host.boxlite.internal:%u",
-                                             server->port);
+    g_autofree char *step =
+        g_strdup_printf ("http:host.boxlite.internal:host.boxlite.internal:%u", server->port);
     const char *const steps[] = { step, NULL };
     g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
 
@@ -282,17 +283,16 @@ static void
 test_malformed_input (void)
 {
     const char *const junk[] = { "junkdns:1000", "junktls:1000:" ALLOWED_ADDR, NULL };
-    const char *const after[] = { "resolve:allowed.test", "https:allowed.test:allowed.test",
-                                  NULL };
+    const char *const after[] = { "resolve:allowed.test", "https:allowed.test:allowed.test", NULL };
 
     g_autoptr (GHashTable) r = probe (get_restricted_box (), junk);
     g_assert_true (g_str_has_prefix (RESULT (r, junk[0]), "replies="));
     g_assert_cmpstr (RESULT (r, junk[1]), ==, "done");
     /* Answered with FORMERR, not crashed: the box's network still works. */
-    g_assert_true (net_log_has (get_restricted_box (), "dns", "error", "malformed-query", NULL,
-                                NULL));
-    g_assert_true (net_log_has (get_restricted_box (), "tcp", "denied", "malformed-tls", NULL,
-                                NULL));
+    g_assert_true (
+        net_log_has (get_restricted_box (), "dns", "error", "malformed-query", NULL, NULL));
+    g_assert_true (
+        net_log_has (get_restricted_box (), "tcp", "denied", "malformed-tls", NULL, NULL));
     g_autoptr (GHashTable) r2 = probe (get_restricted_box (), after);
     g_assert_cmpstr (RESULT (r2, after[0]), ==, ALLOWED_ADDR);
     g_assert_cmpstr (RESULT (r2, after[1]), ==, "OK hello from " ALLOWED_ADDR " over https");
@@ -318,8 +318,11 @@ test_address_rules (void)
 {
     const char *const rules[] = { ALLOWED_ADDR "/32", OTHER_ADDR, NULL };
     const char *const steps[] = {
-        "http:" ALLOWED_ADDR ":" ALLOWED_ADDR, "http:" OTHER_ADDR ":" OTHER_ADDR,
-        "resolve:other.test", "http:10.203.0.1:10.203.0.1", NULL,
+        "http:" ALLOWED_ADDR ":" ALLOWED_ADDR,
+        "http:" OTHER_ADDR ":" OTHER_ADDR,
+        "resolve:other.test",
+        "http:10.203.0.1:10.203.0.1",
+        NULL,
     };
     g_autoptr (BoxliteBox) box = boot ("addresses", rules);
     g_autoptr (GHashTable) r = probe (box, steps);
@@ -338,8 +341,11 @@ static void
 test_empty_allows_all (void)
 {
     const char *const steps[] = {
-        "resolve:other.test", "http:other.test:other.test", "http:" ALLOWED_ADDR ":" ALLOWED_ADDR,
-        "https:other.test:other.test", NULL,
+        "resolve:other.test",
+        "http:other.test:other.test",
+        "http:" ALLOWED_ADDR ":" ALLOWED_ADDR,
+        "https:other.test:other.test",
+        NULL,
     };
     g_autoptr (BoxliteBox) box = boot ("open", NULL);
     g_autoptr (GHashTable) r = probe (box, steps);
@@ -399,6 +405,7 @@ main (int argc, char **argv)
     testnet ("down");
     g_bytes_unref (probe_script);
     const char *const rm[] = { "rm", "-rf", home, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
     return ret;
 }

@@ -183,9 +183,9 @@ parse_checked (GBytes *frame, BlNetPacket *pkt)
     const guint8 *ip = data + BL_ETH_HLEN;
     g_assert_cmpuint (bl_net_checksum (ip, 20, 0), ==, 0);
     gsize l4_len = (gsize) (ip[2] << 8 | ip[3]) - 20;
-    g_assert_cmpuint (bl_net_checksum (ip + 20, l4_len,
-                                       pseudo_sum (pkt->src, pkt->dst, pkt->proto, l4_len)),
-                      ==, 0);
+    g_assert_cmpuint (
+        bl_net_checksum (ip + 20, l4_len, pseudo_sum (pkt->src, pkt->dst, pkt->proto, l4_len)), ==,
+        0);
 }
 
 /* A DNS query for @name, type @qtype, id @id. */
@@ -232,7 +232,7 @@ resolve (Fixture *fx, const char *name)
     const guint8 *r = pkt.payload;
     g_assert_cmpuint (pkt.payload_len, >=, qlen);
     g_assert_cmpuint (r[0] << 8 | r[1], ==, 0x1234);
-    g_assert_cmpuint (r[3] & 0x0f, ==, 0);     /* NOERROR */
+    g_assert_cmpuint (r[3] & 0x0f, ==, 0); /* NOERROR */
     if ((r[6] << 8 | r[7]) == 0)
         return G_MAXUINT32;
     /* The first answer follows the question: pointer, type, class, TTL,
@@ -322,13 +322,13 @@ client_hello (const char *sni)
     guint8 body[2 + 32 + 1 + 4 + 2] = { 3, 3 };
     guint8 ext_hdr[2 + 4 + 2 + 1 + 2];
 
-    body[34] = 0;                                     /* session id */
-    put16 (body + 35, 2);                             /* cipher suites */
+    body[34] = 0;         /* session id */
+    put16 (body + 35, 2); /* cipher suites */
     put16 (body + 37, 0x002f);
-    body[39] = 1;                                     /* compression */
+    body[39] = 1; /* compression */
     body[40] = 0;
-    put16 (ext_hdr, (guint) (4 + 2 + 1 + 2 + n));     /* extensions length */
-    put16 (ext_hdr + 2, 0);                           /* server_name */
+    put16 (ext_hdr, (guint) (4 + 2 + 1 + 2 + n)); /* extensions length */
+    put16 (ext_hdr + 2, 0);                       /* server_name */
     put16 (ext_hdr + 4, (guint) (2 + 1 + 2 + n));
     put16 (ext_hdr + 6, (guint) (1 + 2 + n));
     ext_hdr[8] = 0;
@@ -356,16 +356,16 @@ test_sni_held_then_released (Fixture *fx, gconstpointer data)
     /* The hello in two segments: the first is held, nothing goes out. */
     g_autoptr (GByteArray) hello = client_hello ("allowed.test");
     guint half = hello->len / 2;
-    g_assert_false (feed (fx, tcp_frame (ALLOWED, 51000, 443, 101, 9, BL_TCP_ACK | BL_TCP_PSH,
-                                         hello->data, half)));
+    g_assert_false (feed (
+        fx, tcp_frame (ALLOWED, 51000, 443, 101, 9, BL_TCP_ACK | BL_TCP_PSH, hello->data, half)));
     g_assert_cmpuint (fx->to_slirp->len, ==, 0);
     /* A retransmission of it changes nothing. */
-    g_assert_false (feed (fx, tcp_frame (ALLOWED, 51000, 443, 101, 9, BL_TCP_ACK | BL_TCP_PSH,
-                                         hello->data, half)));
+    g_assert_false (feed (
+        fx, tcp_frame (ALLOWED, 51000, 443, 101, 9, BL_TCP_ACK | BL_TCP_PSH, hello->data, half)));
     g_assert_cmpuint (fx->to_slirp->len, ==, 0);
-    g_assert_false (feed (fx, tcp_frame (ALLOWED, 51000, 443, 101 + half, 9,
-                                         BL_TCP_ACK | BL_TCP_PSH, hello->data + half,
-                                         hello->len - half)));
+    g_assert_false (
+        feed (fx, tcp_frame (ALLOWED, 51000, 443, 101 + half, 9, BL_TCP_ACK | BL_TCP_PSH,
+                             hello->data + half, hello->len - half)));
     /* Both released, in order; later segments pass straight through. */
     g_assert_cmpuint (fx->to_slirp->len, ==, 2);
     BlNetPacket a, b;
@@ -402,15 +402,15 @@ test_sni_mismatch_cut (Fixture *fx, gconstpointer data)
     g_assert_true (rst.flags & BL_TCP_RST);
     g_assert_cmpuint (rst.seq, ==, 77);
     /* Whatever the guest sends on it later is refused, not forwarded. */
-    g_assert_false (feed (fx, tcp_frame (ALLOWED, 52000, 443, 501, 77, BL_TCP_ACK, hello->data,
-                                         10)));
+    g_assert_false (
+        feed (fx, tcp_frame (ALLOWED, 52000, 443, 501, 77, BL_TCP_ACK, hello->data, 10)));
     g_assert_cmpuint (fx->to_slirp->len, ==, 1);
 
     /* Plain HTTP with a Host that is not listed, and a non-TLS flow on 443. */
     const char req[] = "GET / HTTP/1.1\r\nHost: other.test\r\n\r\n";
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 52001, 80, 1, 0, BL_TCP_SYN, NULL, 0)));
-    g_assert_false (feed (fx, tcp_frame (ALLOWED, 52001, 80, 2, 5, BL_TCP_ACK,
-                                         (const guint8 *) req, sizeof req - 1)));
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 52001, 80, 2, 5, BL_TCP_ACK, (const guint8 *) req,
+                                         sizeof req - 1)));
     g_assert_cmpuint (fx->to_slirp->len, ==, 2);
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 52002, 443, 1, 0, BL_TCP_SYN, NULL, 0)));
     g_assert_false (feed (fx, tcp_frame (ALLOWED, 52002, 443, 2, 5, BL_TCP_ACK,
@@ -442,8 +442,8 @@ test_empty_allows_all (Fixture *fx, gconstpointer data)
     g_assert_cmphex (resolve (fx, "other.test"), ==, OTHER);
     g_assert_true (feed (fx, tcp_frame (0x08080808u, 53000, 443, 1, 0, BL_TCP_SYN, NULL, 0)));
     g_autoptr (GByteArray) hello = client_hello ("anything.example");
-    g_assert_true (feed (fx, tcp_frame (0x08080808u, 53000, 443, 2, 5, BL_TCP_ACK, hello->data,
-                                        hello->len)));
+    g_assert_true (
+        feed (fx, tcp_frame (0x08080808u, 53000, 443, 2, 5, BL_TCP_ACK, hello->data, hello->len)));
     g_assert_cmpuint (fx->to_guest->len, ==, 1); /* only the DNS answer */
 }
 
@@ -490,7 +490,7 @@ main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func, rules) \
+#define ADD(path, func, rules)                                                                     \
     g_test_add ("/netfilter/" path, Fixture, rules, fixture_set_up, func, fixture_tear_down)
     ADD ("dns-answers", test_dns_answers, restrictive);
     ADD ("syn-admission", test_syn_admission, restrictive);

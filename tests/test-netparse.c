@@ -21,7 +21,7 @@
 static void
 put_u8 (GByteArray *out, guint v)
 {
-    guint8 b = (guint8)v;
+    guint8 b = (guint8) v;
     g_byte_array_append (out, &b, 1);
 }
 
@@ -44,11 +44,11 @@ static void
 put_sni_ext (GByteArray *out, const char *name, gsize len)
 {
     put_u16 (out, 0x0000);
-    put_u16 (out, (guint)len + 5);
-    put_u16 (out, (guint)len + 3);
+    put_u16 (out, (guint) len + 5);
+    put_u16 (out, (guint) len + 3);
     put_u8 (out, 0);
-    put_u16 (out, (guint)len);
-    g_byte_array_append (out, (const guint8 *)name, (guint)len);
+    put_u16 (out, (guint) len);
+    g_byte_array_append (out, (const guint8 *) name, (guint) len);
 }
 
 /* Appends an extension of @type carrying @len zero bytes. */
@@ -56,7 +56,7 @@ static void
 put_filler_ext (GByteArray *out, guint type, gsize len)
 {
     put_u16 (out, type);
-    put_u16 (out, (guint)len);
+    put_u16 (out, (guint) len);
     for (gsize i = 0; i < len; i++)
         put_u8 (out, 0);
 }
@@ -115,8 +115,8 @@ in_records (const guint8 *msg, gsize len, gsize frag)
         gsize n = MIN (frag, len - off);
         put_u8 (out, 0x16);
         put_u16 (out, 0x0301);
-        put_u16 (out, (guint)n);
-        g_byte_array_append (out, msg + off, (guint)n);
+        put_u16 (out, (guint) n);
+        g_byte_array_append (out, msg + off, (guint) n);
     }
     return out;
 }
@@ -135,9 +135,9 @@ join_records (const guint8 *buf, gsize len)
     GByteArray *msg = g_byte_array_new ();
 
     for (gsize pos = 0; pos + 5 <= len;) {
-        gsize n = ((gsize)buf[pos + 3] << 8) | buf[pos + 4];
+        gsize n = ((gsize) buf[pos + 3] << 8) | buf[pos + 4];
         g_assert_cmpuint (pos + 5 + n, <=, len);
-        g_byte_array_append (msg, buf + pos + 5, (guint)n);
+        g_byte_array_append (msg, buf + pos + 5, (guint) n);
         pos += 5 + n;
     }
     return msg;
@@ -197,7 +197,7 @@ capture_thread (gpointer data)
                                         sizeof chunk, NULL, NULL);
         if (n <= 0)
             break;
-        g_byte_array_append (cap->captured, chunk, (guint)n);
+        g_byte_array_append (cap->captured, chunk, (guint) n);
         if (bl_net_tls_sni_parse (cap->captured->data, cap->captured->len, name, sizeof name) !=
             BL_SNI_NEED_MORE)
             break;
@@ -235,7 +235,7 @@ openssl_client_hello (const char *const *extra_args)
     g_autoptr (GSocketAddress) bound = NULL;
     g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
     g_autoptr (GSubprocess) proc = NULL;
-    Capture cap = {listener, cancel, g_byte_array_new ()};
+    Capture cap = { listener, cancel, g_byte_array_new () };
     GThread *thread;
     gboolean done = FALSE;
     guint timeout;
@@ -259,7 +259,7 @@ openssl_client_hello (const char *const *extra_args)
 
     thread = g_thread_new ("capture", capture_thread, &cap);
     /* stdin stays open and silent so that openssl waits for the server. */
-    proc = g_subprocess_newv ((const char *const *)argv->pdata,
+    proc = g_subprocess_newv ((const char *const *) argv->pdata,
                               G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                   G_SUBPROCESS_FLAGS_STDERR_SILENCE,
                               &error);
@@ -282,16 +282,16 @@ test_sni_openssl (void)
         BlSniResult result;
         const char *name;
     } cases[] = {
-        {{"-servername", "allowed.test", NULL}, BL_SNI_FOUND, "allowed.test"},
-        {{"-servername", "Mixed.Allowed.TEST", NULL}, BL_SNI_FOUND, "mixed.allowed.test"},
-        {{"-tls1_2", "-servername", "a.allowed.test", NULL}, BL_SNI_FOUND, "a.allowed.test"},
-        {{"-noservername", NULL}, BL_SNI_NO_SNI, NULL},
+        { { "-servername", "allowed.test", NULL }, BL_SNI_FOUND, "allowed.test" },
+        { { "-servername", "Mixed.Allowed.TEST", NULL }, BL_SNI_FOUND, "mixed.allowed.test" },
+        { { "-tls1_2", "-servername", "a.allowed.test", NULL }, BL_SNI_FOUND, "a.allowed.test" },
+        { { "-noservername", NULL }, BL_SNI_NO_SNI, NULL },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
         g_autoptr (GByteArray) hello = openssl_client_hello (cases[i].args);
         g_autoptr (GByteArray) msg = NULL;
-        const gsize frags[] = {1, 2, 7, 100, 16384};
+        const gsize frags[] = { 1, 2, 7, 100, 16384 };
 
         if (hello == NULL) {
             g_test_skip ("openssl is not installed; hand-built hellos cover the rest");
@@ -334,7 +334,7 @@ test_sni_found (void)
     assert_sni_prefixes (frag3, BL_SNI_FOUND, "frag.allowed.test");
 
     /* Bytes after the ClientHello (the next flight) are not looked at. */
-    g_byte_array_append (trailing, (const guint8 *)"\x17\x03\x03\x00\x00", 5);
+    g_byte_array_append (trailing, (const guint8 *) "\x17\x03\x03\x00\x00", 5);
     assert_sni (trailing, BL_SNI_FOUND, "allowed.test");
 
     /* A name that does not fit the caller's buffer is not truncated. */
@@ -351,22 +351,22 @@ test_sni_not_tls (void)
         gsize len;
         BlSniResult result;
     } cases[] = {
-        {"\x16", 1, BL_SNI_NEED_MORE},
-        {"\x16\x03", 2, BL_SNI_NEED_MORE},
-        {"\x16\x03\x01\x00", 4, BL_SNI_NEED_MORE},
-        {"\x17\x03\x03\x00\x10", 5, BL_SNI_NOT_TLS},
-        {"\x15\x03\x01\x00\x02", 5, BL_SNI_NOT_TLS},
-        {"\x16\x02", 2, BL_SNI_NOT_TLS},
-        {"\x16\x03\x05", 3, BL_SNI_NOT_TLS},
-        {"\x80\x2e\x01\x03\x01", 5, BL_SNI_NOT_TLS}, /* SSLv2-style hello */
-        {"GET / HTTP/1.1\r\n", 16, BL_SNI_NOT_TLS},
-        {"SSH-2.0-x\r\n", 11, BL_SNI_NOT_TLS},
+        { "\x16", 1, BL_SNI_NEED_MORE },
+        { "\x16\x03", 2, BL_SNI_NEED_MORE },
+        { "\x16\x03\x01\x00", 4, BL_SNI_NEED_MORE },
+        { "\x17\x03\x03\x00\x10", 5, BL_SNI_NOT_TLS },
+        { "\x15\x03\x01\x00\x02", 5, BL_SNI_NOT_TLS },
+        { "\x16\x02", 2, BL_SNI_NOT_TLS },
+        { "\x16\x03\x05", 3, BL_SNI_NOT_TLS },
+        { "\x80\x2e\x01\x03\x01", 5, BL_SNI_NOT_TLS }, /* SSLv2-style hello */
+        { "GET / HTTP/1.1\r\n", 16, BL_SNI_NOT_TLS },
+        { "SSH-2.0-x\r\n", 11, BL_SNI_NOT_TLS },
     };
     char name[BL_NET_NAME_CAP];
 
     for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
         g_assert_cmpint (
-            sni_parse_copy ((const guint8 *)cases[i].bytes, cases[i].len, name, sizeof name), ==,
+            sni_parse_copy ((const guint8 *) cases[i].bytes, cases[i].len, name, sizeof name), ==,
             cases[i].result);
 }
 
@@ -388,8 +388,8 @@ enum {
 static void
 patch16 (GByteArray *bytes, gsize off, guint v)
 {
-    bytes->data[off] = (guint8)(v >> 8);
-    bytes->data[off + 1] = (guint8)v;
+    bytes->data[off] = (guint8) (v >> 8);
+    bytes->data[off + 1] = (guint8) v;
 }
 
 static void
@@ -402,22 +402,22 @@ test_sni_malformed (void)
         gboolean byte;
         BlSniResult result;
     } cases[] = {
-        {OFF_HS_TYPE, 1, TRUE, BL_SNI_MALFORMED},      /* ServerHello */
-        {OFF_SID_LEN, 1, TRUE, BL_SNI_MALFORMED},      /* 33-byte session id */
-        {OFF_SUITES_LEN, -1, FALSE, BL_SNI_MALFORMED}, /* odd */
-        {OFF_SUITES_LEN, 4000, FALSE, BL_SNI_MALFORMED},
-        {OFF_COMP_LEN, -1, TRUE, BL_SNI_MALFORMED}, /* none */
-        {OFF_COMP_LEN, 200, TRUE, BL_SNI_MALFORMED},
-        {OFF_EXTS_LEN, 1, FALSE, BL_SNI_MALFORMED},
-        {OFF_EXTS_LEN, -1, FALSE, BL_SNI_MALFORMED},
-        {OFF_SNI_EXT_LEN, 1, FALSE, BL_SNI_MALFORMED},
-        {OFF_SNI_EXT_LEN, -1, FALSE, BL_SNI_MALFORMED},
-        {OFF_SNI_LIST_LEN, 1, FALSE, BL_SNI_MALFORMED},
-        {OFF_SNI_LIST_LEN, -1, FALSE, BL_SNI_MALFORMED},
-        {OFF_SNI_TYPE, 1, TRUE, BL_SNI_MALFORMED},
-        {OFF_SNI_NAME_LEN, 1, FALSE, BL_SNI_MALFORMED},
-        {OFF_SNI_NAME_LEN, -1, FALSE, BL_SNI_MALFORMED},
-        {OFF_SNI_NAME_LEN, 0x7f00, FALSE, BL_SNI_MALFORMED},
+        { OFF_HS_TYPE, 1, TRUE, BL_SNI_MALFORMED },      /* ServerHello */
+        { OFF_SID_LEN, 1, TRUE, BL_SNI_MALFORMED },      /* 33-byte session id */
+        { OFF_SUITES_LEN, -1, FALSE, BL_SNI_MALFORMED }, /* odd */
+        { OFF_SUITES_LEN, 4000, FALSE, BL_SNI_MALFORMED },
+        { OFF_COMP_LEN, -1, TRUE, BL_SNI_MALFORMED }, /* none */
+        { OFF_COMP_LEN, 200, TRUE, BL_SNI_MALFORMED },
+        { OFF_EXTS_LEN, 1, FALSE, BL_SNI_MALFORMED },
+        { OFF_EXTS_LEN, -1, FALSE, BL_SNI_MALFORMED },
+        { OFF_SNI_EXT_LEN, 1, FALSE, BL_SNI_MALFORMED },
+        { OFF_SNI_EXT_LEN, -1, FALSE, BL_SNI_MALFORMED },
+        { OFF_SNI_LIST_LEN, 1, FALSE, BL_SNI_MALFORMED },
+        { OFF_SNI_LIST_LEN, -1, FALSE, BL_SNI_MALFORMED },
+        { OFF_SNI_TYPE, 1, TRUE, BL_SNI_MALFORMED },
+        { OFF_SNI_NAME_LEN, 1, FALSE, BL_SNI_MALFORMED },
+        { OFF_SNI_NAME_LEN, -1, FALSE, BL_SNI_MALFORMED },
+        { OFF_SNI_NAME_LEN, 0x7f00, FALSE, BL_SNI_MALFORMED },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -426,9 +426,9 @@ test_sni_malformed (void)
 
         g_test_message ("field at %" G_GSIZE_FORMAT " %+d", cases[i].off, cases[i].delta);
         if (cases[i].byte)
-            *p = (guint8)(*p + cases[i].delta);
+            *p = (guint8) (*p + cases[i].delta);
         else
-            patch16 (rec, cases[i].off, (guint)(((p[0] << 8) | p[1]) + cases[i].delta) & 0xffff);
+            patch16 (rec, cases[i].off, (guint) (((p[0] << 8) | p[1]) + cases[i].delta) & 0xffff);
         assert_sni (rec, cases[i].result, NULL);
     }
 }
@@ -468,7 +468,7 @@ test_sni_lengths (void)
 
     /* A record that is not a handshake in the middle of the message. */
     rec = in_records (msg->data, 20, 16384);
-    g_byte_array_append (rec, (const guint8 *)"\x15\x03\x03\x00\x02\x02\x28", 7);
+    g_byte_array_append (rec, (const guint8 *) "\x15\x03\x03\x00\x02\x02\x28", 7);
     assert_sni (rec, BL_SNI_MALFORMED, NULL);
     g_clear_pointer (&rec, g_byte_array_unref);
 
@@ -490,8 +490,8 @@ test_sni_lengths (void)
     long_name = g_strnfill (254, 'a');
     long_name[100] = '.';
     long_name[200] = '.';
-    const char *bad[] = {"a b.test", "evil.test\n", "-a.test",       "a..test", ".a.test",
-                         "1.2.3.4",  "a.test/x",    "\xc3\xa9.test", long_name};
+    const char *bad[] = { "a b.test", "evil.test\n", "-a.test",       "a..test", ".a.test",
+                          "1.2.3.4",  "a.test/x",    "\xc3\xa9.test", long_name };
     for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
         g_clear_pointer (&rec, g_byte_array_unref);
         rec = record_for (bad[i]);
@@ -516,7 +516,7 @@ test_sni_duplicates (void)
     g_autoptr (GByteArray) two_names = g_byte_array_new ();
     g_autoptr (GByteArray) empty_list = g_byte_array_new ();
     g_autoptr (GByteArray) empty_ext = g_byte_array_new ();
-    const GByteArray *all[] = {twice, two_names, empty_list, empty_ext};
+    const GByteArray *all[] = { twice, two_names, empty_list, empty_ext };
 
     put_sni_ext (twice, "allowed.test", 12);
     put_sni_ext (twice, "evil.test", 9);
@@ -526,10 +526,10 @@ test_sni_duplicates (void)
     put_u16 (two_names, 3 + 12 + 3 + 9);
     put_u8 (two_names, 0);
     put_u16 (two_names, 12);
-    g_byte_array_append (two_names, (const guint8 *)"allowed.test", 12);
+    g_byte_array_append (two_names, (const guint8 *) "allowed.test", 12);
     put_u8 (two_names, 0);
     put_u16 (two_names, 9);
-    g_byte_array_append (two_names, (const guint8 *)"evil.test", 9);
+    g_byte_array_append (two_names, (const guint8 *) "evil.test", 9);
 
     put_u16 (empty_list, 0);
     put_u16 (empty_list, 2);
@@ -572,47 +572,47 @@ test_http_cases (void)
         BlHostResult result;
         const char *host;
     } cases[] = {
-        {"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n", BL_HOST_FOUND, "allowed.test"},
-        {"GET /x?y=1 HTTP/1.1\r\nUser-Agent: t\r\nhOsT:  A.Allowed.TEST.:8080 \t\r\n"
-         "Accept: */*\r\n\r\n",
-         BL_HOST_FOUND, "a.allowed.test"},
-        {"POST /up HTTP/1.1\r\nHost:allowed.test\r\nContent-Length: 3\r\n\r\nabc", BL_HOST_FOUND,
-         "allowed.test"},
-        {"GET / HTTP/1.1\r\nHost: 10.1.2.3:80\r\n\r\n", BL_HOST_FOUND, "10.1.2.3"},
-        {"GET / HTTP/1.1\r\nHost: [FD00::1]:80\r\n\r\n", BL_HOST_FOUND, "fd00::1"},
-        {"GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n", BL_HOST_FOUND, "::1"},
-        {"GET / HTTP/1.1\r\nHost: allowed.test:\r\n\r\n", BL_HOST_FOUND, "allowed.test"},
-        {"GET / HTTP/1.0\r\n\r\n", BL_HOST_NO_HOST, NULL},
-        {"GET / HTTP/1.0\r\nAccept: x\r\n\r\n", BL_HOST_NO_HOST, NULL},
-        {"GET / HTTP/1.1\r\nHost:\r\n\r\n", BL_HOST_NO_HOST, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test\r\nhost: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost:\r\nHost: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost : a.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nX: y\r\n Host: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test\rX: y\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test:99999\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test:8o\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: user@a.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test b.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: [a.test]\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: 1.2.3\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHo\x01st: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.test\r\n", BL_HOST_NEED_MORE, NULL},
-        {"GET / HTTP/1.1\r\nHost: a.te", BL_HOST_NEED_MORE, NULL},
-        {"GE", BL_HOST_NEED_MORE, NULL},
-        {"GET /index.html HTTP/1.", BL_HOST_NEED_MORE, NULL},
-        {"GET / HTTP/2.0\r\n\r\n", BL_HOST_NOT_HTTP, NULL},
-        {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", BL_HOST_NOT_HTTP, NULL},
-        {"GET  / HTTP/1.1\r\n\r\n", BL_HOST_NOT_HTTP, NULL},
-        {"GET / HTTP/1.1\n\n", BL_HOST_NOT_HTTP, NULL},
-        {"GET / http/1.1\r\n\r\n", BL_HOST_NOT_HTTP, NULL},
-        {"GET / HTTP/1.x\r\n\r\n", BL_HOST_NOT_HTTP, NULL},
-        {" GET / HTTP/1.1\r\n", BL_HOST_NOT_HTTP, NULL},
-        {"SSH-2.0-OpenSSH_9.6\r\n", BL_HOST_NOT_HTTP, NULL},
-        {"\x16\x03\x01\x02\x00", BL_HOST_NOT_HTTP, NULL},
+        { "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n", BL_HOST_FOUND, "allowed.test" },
+        { "GET /x?y=1 HTTP/1.1\r\nUser-Agent: t\r\nhOsT:  A.Allowed.TEST.:8080 \t\r\n"
+          "Accept: */*\r\n\r\n",
+          BL_HOST_FOUND, "a.allowed.test" },
+        { "POST /up HTTP/1.1\r\nHost:allowed.test\r\nContent-Length: 3\r\n\r\nabc", BL_HOST_FOUND,
+          "allowed.test" },
+        { "GET / HTTP/1.1\r\nHost: 10.1.2.3:80\r\n\r\n", BL_HOST_FOUND, "10.1.2.3" },
+        { "GET / HTTP/1.1\r\nHost: [FD00::1]:80\r\n\r\n", BL_HOST_FOUND, "fd00::1" },
+        { "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n", BL_HOST_FOUND, "::1" },
+        { "GET / HTTP/1.1\r\nHost: allowed.test:\r\n\r\n", BL_HOST_FOUND, "allowed.test" },
+        { "GET / HTTP/1.0\r\n\r\n", BL_HOST_NO_HOST, NULL },
+        { "GET / HTTP/1.0\r\nAccept: x\r\n\r\n", BL_HOST_NO_HOST, NULL },
+        { "GET / HTTP/1.1\r\nHost:\r\n\r\n", BL_HOST_NO_HOST, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test\r\nhost: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost:\r\nHost: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost : a.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nX: y\r\n Host: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test\rX: y\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test:99999\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test:8o\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: user@a.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test b.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: [a.test]\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: 1.2.3\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHo\x01st: a.test\r\n\r\n", BL_HOST_MALFORMED, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.test\r\n", BL_HOST_NEED_MORE, NULL },
+        { "GET / HTTP/1.1\r\nHost: a.te", BL_HOST_NEED_MORE, NULL },
+        { "GE", BL_HOST_NEED_MORE, NULL },
+        { "GET /index.html HTTP/1.", BL_HOST_NEED_MORE, NULL },
+        { "GET / HTTP/2.0\r\n\r\n", BL_HOST_NOT_HTTP, NULL },
+        { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", BL_HOST_NOT_HTTP, NULL },
+        { "GET  / HTTP/1.1\r\n\r\n", BL_HOST_NOT_HTTP, NULL },
+        { "GET / HTTP/1.1\n\n", BL_HOST_NOT_HTTP, NULL },
+        { "GET / http/1.1\r\n\r\n", BL_HOST_NOT_HTTP, NULL },
+        { "GET / HTTP/1.x\r\n\r\n", BL_HOST_NOT_HTTP, NULL },
+        { " GET / HTTP/1.1\r\n", BL_HOST_NOT_HTTP, NULL },
+        { "SSH-2.0-OpenSSH_9.6\r\n", BL_HOST_NOT_HTTP, NULL },
+        { "\x16\x03\x01\x02\x00", BL_HOST_NOT_HTTP, NULL },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -675,39 +675,39 @@ allows_address (const BlAllowlist *list, const char *text)
 static void
 test_allowlist_match (void)
 {
-    const char *rules[] = {"*.allowed.test", "Exact.Test.", "10.0.0.0/8",      "192.0.2.7",
-                           "fd00::/8",       "2001:db8::1", "198.51.100.0/23", NULL};
+    const char *rules[] = { "*.allowed.test", "Exact.Test.", "10.0.0.0/8",      "192.0.2.7",
+                            "fd00::/8",       "2001:db8::1", "198.51.100.0/23", NULL };
     g_autoptr (GError) error = NULL;
     g_autoptr (BlAllowlist) list = bl_net_allowlist_new (rules, &error);
     static const struct {
         const char *name;
         gboolean allowed;
     } names[] = {
-        {"a.allowed.test", TRUE},
-        {"A.B.Allowed.Test.", TRUE},
-        {"allowed.test", FALSE},
-        {"allowed.test.evil", FALSE},
-        {"a.allowed.test.evil", FALSE},
-        {"evilallowed.test", FALSE},
-        {"exact.test", TRUE},
-        {"EXACT.TEST.", TRUE},
-        {"sub.exact.test", FALSE},
-        {"exact.test.evil", FALSE},
-        {"", FALSE},
-        {".", FALSE},
-        {"10.1.2.3", FALSE},
-        {"a..allowed.test", FALSE},
-        {"a b.allowed.test", FALSE},
+        { "a.allowed.test", TRUE },
+        { "A.B.Allowed.Test.", TRUE },
+        { "allowed.test", FALSE },
+        { "allowed.test.evil", FALSE },
+        { "a.allowed.test.evil", FALSE },
+        { "evilallowed.test", FALSE },
+        { "exact.test", TRUE },
+        { "EXACT.TEST.", TRUE },
+        { "sub.exact.test", FALSE },
+        { "exact.test.evil", FALSE },
+        { "", FALSE },
+        { ".", FALSE },
+        { "10.1.2.3", FALSE },
+        { "a..allowed.test", FALSE },
+        { "a b.allowed.test", FALSE },
     };
     static const struct {
         const char *addr;
         gboolean allowed;
     } addrs[] = {
-        {"10.1.2.3", TRUE},        {"10.255.255.255", TRUE},   {"11.0.0.1", FALSE},
-        {"9.255.255.255", FALSE},  {"192.0.2.7", TRUE},        {"192.0.2.8", FALSE},
-        {"198.51.101.9", TRUE},    {"198.51.102.1", FALSE},    {"fd12::1", TRUE},
-        {"fe00::1", FALSE},        {"2001:db8::1", TRUE},      {"2001:db8::2", FALSE},
-        {"::ffff:10.0.0.1", TRUE}, {"::ffff:11.0.0.1", FALSE}, {"::a00:1", FALSE},
+        { "10.1.2.3", TRUE },        { "10.255.255.255", TRUE },   { "11.0.0.1", FALSE },
+        { "9.255.255.255", FALSE },  { "192.0.2.7", TRUE },        { "192.0.2.8", FALSE },
+        { "198.51.101.9", TRUE },    { "198.51.102.1", FALSE },    { "fd12::1", TRUE },
+        { "fe00::1", FALSE },        { "2001:db8::1", TRUE },      { "2001:db8::2", FALSE },
+        { "::ffff:10.0.0.1", TRUE }, { "::ffff:11.0.0.1", FALSE }, { "::a00:1", FALSE },
     };
 
     g_assert_no_error (error);
@@ -725,9 +725,9 @@ test_allowlist_match (void)
 static void
 test_allowlist_empty (void)
 {
-    const char *none[] = {NULL};
-    const char *all_v4[] = {"0.0.0.0/0", NULL};
-    const char *names_only[] = {"allowed.test", NULL};
+    const char *none[] = { NULL };
+    const char *all_v4[] = { "0.0.0.0/0", NULL };
+    const char *names_only[] = { "allowed.test", NULL };
     g_autoptr (BlAllowlist) from_null = bl_net_allowlist_new (NULL, NULL);
     g_autoptr (BlAllowlist) from_empty = bl_net_allowlist_new (none, NULL);
     g_autoptr (BlAllowlist) any_v4 = bl_net_allowlist_new (all_v4, NULL);
@@ -755,15 +755,15 @@ test_allowlist_invalid (void)
     g_autofree char *ok_label = g_strnfill (63, 'a');
     g_autofree char *long_name =
         g_strdup_printf ("%s.%s.%s.%s.test", ok_label, ok_label, ok_label, ok_label);
-    const char *bad[] = {"",           "*",           "*.",         "**.a.test",     "*.*.a.test",
-                         "a*.test",    "a.*.test",    "a..test",    "-a.test",       "a-.test",
-                         "a.test:443", "10.0.0.0/33", "10.0.0.1/8", "10.0.0.0/",     "10.0.0.0/8x",
-                         "fd00::/129", "fd00::1/8",   "foo/8",      "256.1.1.1",     "1.2.3",
-                         "a b.test",   " a.test",     "a.test/",    "http://a.test", long_label,
-                         long_name};
+    const char *bad[] = { "",           "*",           "*.",         "**.a.test",     "*.*.a.test",
+                          "a*.test",    "a.*.test",    "a..test",    "-a.test",       "a-.test",
+                          "a.test:443", "10.0.0.0/33", "10.0.0.1/8", "10.0.0.0/",     "10.0.0.0/8x",
+                          "fd00::/129", "fd00::1/8",   "foo/8",      "256.1.1.1",     "1.2.3",
+                          "a b.test",   " a.test",     "a.test/",    "http://a.test", long_label,
+                          long_name };
 
     for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
-        const char *rules[] = {"good.test", bad[i], NULL};
+        const char *rules[] = { "good.test", bad[i], NULL };
         g_autoptr (GError) error = NULL;
         g_autoptr (BlAllowlist) list = bl_net_allowlist_new (rules, &error);
 
@@ -777,7 +777,7 @@ test_allowlist_invalid (void)
         g_autofree char *last = g_strnfill (61, 'b');
         g_autofree char *just_fits =
             g_strdup_printf ("%s.%s.%s.%s", ok_label, ok_label, ok_label, last);
-        const char *rules[] = {ok_label, just_fits, NULL};
+        const char *rules[] = { ok_label, just_fits, NULL };
         g_autoptr (GError) error = NULL;
         g_autoptr (BlAllowlist) list = bl_net_allowlist_new (rules, &error);
 
@@ -808,13 +808,13 @@ assert_output_sane (const char *out, gsize cap)
 static void
 mutate (GRand *rand, GByteArray *input)
 {
-    guint op = (guint)g_rand_int_range (rand, 0, 6);
-    guint pos = input->len ? (guint)g_rand_int_range (rand, 0, (gint32)input->len) : 0;
+    guint op = (guint) g_rand_int_range (rand, 0, 6);
+    guint pos = input->len ? (guint) g_rand_int_range (rand, 0, (gint32) input->len) : 0;
 
     switch (op) {
     case 0: /* flip bits */
         if (input->len)
-            input->data[pos] ^= (guint8)g_rand_int_range (rand, 1, 256);
+            input->data[pos] ^= (guint8) g_rand_int_range (rand, 1, 256);
         break;
     case 1: /* an extreme byte, as in a length's high half */
         if (input->len)
@@ -825,9 +825,9 @@ mutate (GRand *rand, GByteArray *input)
         break;
     case 3: { /* insert bytes */
         guint8 junk[8];
-        guint n = (guint)g_rand_int_range (rand, 1, sizeof junk + 1);
+        guint n = (guint) g_rand_int_range (rand, 1, sizeof junk + 1);
         for (guint i = 0; i < n; i++)
-            junk[i] = (guint8)g_rand_int_range (rand, 0, 256);
+            junk[i] = (guint8) g_rand_int_range (rand, 0, 256);
         g_byte_array_set_size (input, input->len + n);
         memmove (input->data + pos + n, input->data + pos, input->len - n - pos);
         memcpy (input->data + pos, junk, n);
@@ -835,13 +835,13 @@ mutate (GRand *rand, GByteArray *input)
     }
     case 4: /* delete bytes */
         if (input->len) {
-            guint n = (guint)g_rand_int_range (rand, 1, 8);
+            guint n = (guint) g_rand_int_range (rand, 1, 8);
             g_byte_array_remove_range (input, pos, MIN (input->len - pos, n));
         }
         break;
     default: /* swap in an HTTP control character */
         if (input->len) {
-            static const guint8 specials[] = {'\r', '\n', ':', ' ', '\t', '[', ']', '.', 0};
+            static const guint8 specials[] = { '\r', '\n', ':', ' ', '\t', '[', ']', '.', 0 };
             input->data[pos] = specials[g_rand_int_range (rand, 0, G_N_ELEMENTS (specials))];
         }
         break;
@@ -853,20 +853,20 @@ test_replay (void)
 {
     g_autoptr (GRand) rand = g_rand_new_with_seed (REPLAY_SEED);
     g_autoptr (GPtrArray) seeds =
-        g_ptr_array_new_with_free_func ((GDestroyNotify)g_byte_array_unref);
+        g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
     g_autoptr (GByteArray) msg = hello_for ("seed.allowed.test");
     static const char *http_seeds[] = {
         "GET / HTTP/1.1\r\nHost: seed.allowed.test:8080\r\nAccept: */*\r\n\r\n",
         "POST /x HTTP/1.0\r\nhost: [fd00::1]:1\r\nContent-Length: 0\r\n\r\n",
     };
-    guint counts[2][5] = {{0}};
+    guint counts[2][5] = { { 0 } };
 
     g_ptr_array_add (seeds, record_for ("seed.allowed.test"));
     g_ptr_array_add (seeds, record_for (NULL));
     g_ptr_array_add (seeds, in_records (msg->data, msg->len, 9));
     for (gsize i = 0; i < G_N_ELEMENTS (http_seeds); i++) {
         GByteArray *b = g_byte_array_new ();
-        g_byte_array_append (b, (const guint8 *)http_seeds[i], (guint)strlen (http_seeds[i]));
+        g_byte_array_append (b, (const guint8 *) http_seeds[i], (guint) strlen (http_seeds[i]));
         g_ptr_array_add (seeds, b);
     }
 
@@ -874,22 +874,22 @@ test_replay (void)
         g_autoptr (GByteArray) input = g_byte_array_new ();
         g_autofree guint8 *copy = NULL;
         char out[BL_NET_NAME_CAP];
-        gsize cap =
-            g_rand_int_range (rand, 0, 8) == 0 ? (gsize)g_rand_int_range (rand, 0, 40) : sizeof out;
+        gsize cap = g_rand_int_range (rand, 0, 8) == 0 ? (gsize) g_rand_int_range (rand, 0, 40)
+                                                       : sizeof out;
         BlSniResult sni;
         BlHostResult host;
 
         if (g_rand_int_range (rand, 0, 10) == 0) {
-            guint n = (guint)g_rand_int_range (rand, 0, 64);
-            static const guint8 tls_start[] = {0x16, 0x03, 0x01};
+            guint n = (guint) g_rand_int_range (rand, 0, 64);
+            static const guint8 tls_start[] = { 0x16, 0x03, 0x01 };
             if (g_rand_boolean (rand))
                 g_byte_array_append (input, tls_start, sizeof tls_start);
             for (guint i = 0; i < n; i++)
-                put_u8 (input, (guint)g_rand_int_range (rand, 0, 256));
+                put_u8 (input, (guint) g_rand_int_range (rand, 0, 256));
         } else {
             const GByteArray *seed =
-                g_ptr_array_index (seeds, (guint)g_rand_int_range (rand, 0, (gint32)seeds->len));
-            guint rounds = (guint)g_rand_int_range (rand, 1, 5);
+                g_ptr_array_index (seeds, (guint) g_rand_int_range (rand, 0, (gint32) seeds->len));
+            guint rounds = (guint) g_rand_int_range (rand, 1, 5);
             g_byte_array_append (input, seed->data, seed->len);
             for (guint r = 0; r < rounds; r++)
                 mutate (rand, input);

@@ -205,8 +205,10 @@ test_commas_escaped (void)
 static void
 test_bad_hostname (void)
 {
-    static const char *const bad[] = { "", "a b", "x quiet init=/bin/sh", "-x", "a\"b",
-                                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+    static const char *const bad[] = {
+        "",   "a b",  "x quiet init=/bin/sh",
+        "-x", "a\"b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    };
 
     for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
         g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
@@ -249,7 +251,7 @@ fake_host_setup (FakeHost *f, gconstpointer data)
     f->modules = g_build_filename (f->root, "module", NULL);
     g_assert_true (g_file_set_contents (f->dev_kvm, "", 0, NULL));
     g_assert_cmpint (g_mkdir (f->modules, 0700), ==, 0);
-    f->host = (BlAccelHost) { f->dev_kvm, f->cpuinfo, f->modules };
+    f->host = (BlAccelHost){ f->dev_kvm, f->cpuinfo, f->modules };
 }
 
 static void

@@ -212,7 +212,7 @@ start_qemu (Fixture *fx)
         "-display",  "none", "-S",      "-qmp",   qmp,   NULL,
     };
 
-    g_spawn_async (NULL, (char **)argv, NULL,
+    g_spawn_async (NULL, (char **) argv, NULL,
                    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
                    die_with_parent, NULL, &fx->qemu_pid, &error);
     g_assert_no_error (error);
@@ -634,7 +634,7 @@ fake_run_script (FakeQemu *fake, GOutputStream *output, gint64 id)
     g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
     gsize len;
     const char *script = g_bytes_get_data (fake->script, &len);
-    g_autoptr (GString) text = g_string_new_len (script, (gssize)len);
+    g_autoptr (GString) text = g_string_new_len (script, (gssize) len);
 
     g_string_replace (text, "@ID@", id_text, 0);
     fake_write (output, text->str, text->len);

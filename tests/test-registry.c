@@ -71,7 +71,7 @@ static char *
 basic_value (const char *user, const char *password)
 {
     g_autofree char *pair = g_strconcat (user, ":", password, NULL);
-    g_autofree char *encoded = g_base64_encode ((const guchar *)pair, strlen (pair));
+    g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
 
     return g_strconcat ("Basic ", encoded, NULL);
 }
@@ -177,7 +177,7 @@ forward (Proxy *proxy, SoupServerMessage *msg, const char *path)
     g_autofree char *url = g_strdup_printf ("http://%s%s", registry->host, path);
     g_autoptr (SoupMessage) up = soup_message_new ("GET", url);
     g_autoptr (GBytes) body = NULL;
-    const char *headers[] = {"Content-Type", "Docker-Content-Digest", "Content-Range"};
+    const char *headers[] = { "Content-Type", "Docker-Content-Digest", "Content-Range" };
     g_autofree char *type = NULL;
     gboolean truncate = FALSE;
     const char *digest;
@@ -287,7 +287,7 @@ proxy_main (gpointer data)
     proxy->host = g_strdup_printf ("127.0.0.1:%d", g_uri_get_port (uris->data));
     g_cond_signal (&proxy->ready);
     g_mutex_unlock (&proxy->lock);
-    g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+    g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
     g_main_loop_run (proxy->loop);
     soup_server_disconnect (server);
     g_main_context_pop_thread_default (proxy->context);
@@ -497,8 +497,8 @@ test_pull_by_tag (Blobs *f, gconstpointer data)
     const char *blobs = f->dir;
     g_autofree char *text = g_strdup_printf ("%s/simple:latest", registry->host);
     g_autoptr (GError) error = NULL;
-    Counter first = {g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), 0};
-    Counter second = {g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), 0};
+    Counter first = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), 0 };
+    Counter second = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), 0 };
     g_autoptr (BlRegistryPull) pull = pull_text (text, NULL, 0, blobs, &first, &error);
     g_autoptr (BlRegistryPull) again = NULL;
     g_autoptr (GPtrArray) layers = NULL;
@@ -584,7 +584,7 @@ test_unqualified_search (Blobs *f, gconstpointer data)
     g_autofree char *json =
         g_strdup_printf ("{\"host\": \"%s\", \"search\": true}", registry->host);
     g_autoptr (BlRegistryEntry) e = entry (json);
-    BlRegistryEntry *entries[] = {e};
+    BlRegistryEntry *entries[] = { e };
     g_autofree char *expect = g_strdup_printf ("%s/simple:latest", registry->host);
     g_autoptr (GError) error = NULL;
     g_autoptr (BlRegistryPull) pull = pull_text ("simple", entries, 1, blobs, NULL, &error);
@@ -618,14 +618,14 @@ test_tampered_blob (Blobs *f, gconstpointer data)
     pull = pull_text (text, NULL, 0, blobs, NULL, &error);
     g_assert_null (pull);
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
-    expect = g_strdup_printf ("blob %s from %s %s", (char *)layers->pdata[0], proxy->host, why);
+    expect = g_strdup_printf ("blob %s from %s %s", (char *) layers->pdata[0], proxy->host, why);
     g_assert_cmpstr (error->message, ==, expect);
-    path = g_build_filename (blobs, "sha256", (char *)layers->pdata[0] + 7, NULL);
+    path = g_build_filename (blobs, "sha256", (char *) layers->pdata[0] + 7, NULL);
     g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
     /* the tampered bytes are not kept for a resume either */
     dir = g_dir_open (blobs, 0, NULL);
     while ((name = g_dir_read_name (dir)))
-        g_assert_null (strstr (name, (char *)layers->pdata[0] + 7));
+        g_assert_null (strstr (name, (char *) layers->pdata[0] + 7));
 }
 
 static void
@@ -827,7 +827,7 @@ test_leftovers_cleaned (Blobs *f, gconstpointer data)
     g_autofree char *text = g_strdup_printf ("%s/simple:latest", registry->host);
     g_autoptr (GError) error = NULL;
     g_autoptr (BlRegistryPull) pull = NULL;
-    struct utimbuf old = {0, 0};
+    struct utimbuf old = { 0, 0 };
 
     g_assert_true (g_file_set_contents (partial, "half", -1, NULL));
     g_assert_true (g_file_set_contents (tmp, "half", -1, NULL));
@@ -925,7 +925,7 @@ test_concurrent_threads (Blobs *f, gconstpointer data)
     proxy->blob_delay_ms = 300;
     text = proxy_start_simple (proxy);
     for (guint i = 0; i < 2; i++) {
-        jobs[i] = (PullJob){text, f->dir, NULL, NULL};
+        jobs[i] = (PullJob){ text, f->dir, NULL, NULL };
         threads[i] = g_thread_new ("pull", pull_job, &jobs[i]);
     }
     for (guint i = 0; i < 2; i++) {
@@ -1029,7 +1029,7 @@ test_entries_load (void)
 {
     g_autofree char *home = g_dir_make_tmp ("bl-home-XXXXXX", NULL);
     g_autofree char *config = g_build_filename (home, "registries.json", NULL);
-    const char *texts[] = {"a.io", NULL};
+    const char *texts[] = { "a.io", NULL };
     g_autoptr (GError) error = NULL;
     g_autoptr (GPtrArray) entries = bl_registry_entries_load (home, texts, &error);
     BlRegistryEntry *b;
@@ -1070,11 +1070,11 @@ static void
 test_options_validate (void)
 {
     g_autoptr (BoxliteOptions) options = boxlite_options_new ();
-    const char *good[] = {"quay.io", "{\"host\": \"localhost:5000\", \"search\": true}", NULL};
-    const char *bad[] = {"quay.io",
-                         "{\"host\": \"x.io\", \"auth\": {\"kind\": \"basic\", "
-                         "\"username\": \"u\", \"password\": \"" PASSWORD "\"",
-                         NULL};
+    const char *good[] = { "quay.io", "{\"host\": \"localhost:5000\", \"search\": true}", NULL };
+    const char *bad[] = { "quay.io",
+                          "{\"host\": \"x.io\", \"auth\": {\"kind\": \"basic\", "
+                          "\"username\": \"u\", \"password\": \"" PASSWORD "\"",
+                          NULL };
     g_autoptr (GError) error = NULL;
 
     g_assert_true (boxlite_options_validate (options, &error));
@@ -1102,7 +1102,7 @@ test_challenge_parse (void)
         "Bearer realm=\"https://x/token\" service=\"y\"",
         "Bearerrealm=\"https://x/token\"",
     };
-    g_auto (BlChallenge) c = {0};
+    g_auto (BlChallenge) c = { 0 };
     g_autoptr (GError) error = NULL;
     const char *ok = "bearer  realm=\"https://auth.example/token?x=1\" , "
                      "service=\"reg\\\"istry\",scope=\"repository:a/b:pull,push\", extra=tok";
@@ -1142,7 +1142,7 @@ test_manifest_parse (void)
     g_autofree char *text = read_blob (simple_layout, simple_digest);
     g_autoptr (BlManifest) m = bl_manifest_parse (text, strlen (text), NULL);
     g_autoptr (GError) error = NULL;
-    BlDescriptor pick = {0};
+    BlDescriptor pick = { 0 };
     BlManifestKind kind;
     const char *bad[] = {
         "{\"schemaVersion\": 1}",
@@ -1202,9 +1202,9 @@ test_mutated_replay (void)
         gsize len = strlen (seed);
         g_autofree char *buf = g_malloc (len + 1);
         guint edits = g_rand_int_range (rand, 1, 6);
-        BlDescriptor pick = {0};
+        BlDescriptor pick = { 0 };
         BlManifestKind kind;
-        g_auto (BlChallenge) c = {0};
+        g_auto (BlChallenge) c = { 0 };
 
         memcpy (buf, seed, len + 1);
         for (guint e = 0; e < edits && len > 0; e++) {
@@ -1213,7 +1213,7 @@ test_mutated_replay (void)
             if (g_rand_boolean (rand))
                 buf[at] = specials[g_rand_int_range (rand, 0, sizeof specials - 1)];
             else
-                buf[at] = (char)g_rand_int_range (rand, 0, 256);
+                buf[at] = (char) g_rand_int_range (rand, 0, 256);
         }
         if (g_rand_int_range (rand, 0, 4) == 0)
             len = g_rand_int_range (rand, 0, len + 1);
@@ -1264,7 +1264,7 @@ pull_helper (const char *text, const char *blobs)
 int
 main (int argc, char **argv)
 {
-    const char *big_args[] = {"--size-mb", "6", "--layers", "2", NULL};
+    const char *big_args[] = { "--size-mb", "6", "--layers", "2", NULL };
     g_autoptr (GError) error = NULL;
     int status;
 

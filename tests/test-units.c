@@ -33,7 +33,8 @@ test_record_roundtrip (void)
 
     g_assert_true (bl_record_save (dir, record, &error));
     g_assert_no_error (error);
-    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_CRASHED, 0, "QEMU was killed", &error));
+    g_assert_true (
+        bl_record_set_state (dir, BOXLITE_BOX_STATE_CRASHED, 0, "QEMU was killed", &error));
     g_autoptr (BlRecord) loaded = bl_record_load (dir, &error);
     g_assert_no_error (error);
     g_assert_cmpstr (loaded->id, ==, "0123abcd");
@@ -59,7 +60,8 @@ test_record_roundtrip (void)
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
 
     const char *const rm[] = { "rm", "-rf", dir, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
 }
 
 static void
@@ -113,7 +115,8 @@ test_options_network_roundtrip (void)
     boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
     boxlite_box_options_set_allow_net (options, rules);
     boxlite_box_options_set_ports (options, ports);
-    g_assert_true (bl_allow_net_validate (rules, &error) && bl_port_forwards_validate (ports, &error));
+    g_assert_true (bl_allow_net_validate (rules, &error) &&
+                   bl_port_forwards_validate (ports, &error));
     g_assert_no_error (error);
 
     g_autoptr (JsonNode) json = bl_box_options_to_json (options);
@@ -150,9 +153,24 @@ static void
 test_options_network_invalid (void)
 {
     const char *bad_ports[] = {
-        "", "80", "0:80", "80:0", "65536:80", "80:65536", "a:80", "80:b", "-1:80", "+80:80",
-        "80:80/sctp", "80:80/", "1.2.3:80:80", "localhost:80:80", "::1:80:80", "1:2:3:4",
-        "80 :80", NULL,
+        "",
+        "80",
+        "0:80",
+        "80:0",
+        "65536:80",
+        "80:65536",
+        "a:80",
+        "80:b",
+        "-1:80",
+        "+80:80",
+        "80:80/sctp",
+        "80:80/",
+        "1.2.3:80:80",
+        "localhost:80:80",
+        "::1:80:80",
+        "1:2:3:4",
+        "80 :80",
+        NULL,
     };
     const char *bad_rules[] = { "not a name", "10.0.0.1/8", "*.", "-bad.example", NULL };
 
@@ -232,10 +250,18 @@ test_launch_roundtrip (void)
     g_autofree char *dir = make_tmpdir ();
     g_autofree char *path = g_build_filename (dir, "launch.json", NULL);
     BlLaunch launch = {
-        .box_id = (char *) "abc", .box_dir = dir, .qemu = (char *) "/usr/bin/qemu",
-        .kernel = (char *) "/k", .initrd = (char *) "/i", .disk = (char *) "/d",
-        .cpus = 2, .memory_mib = 256, .accel = BOXLITE_ACCEL_TCG, .hostname = (char *) "h",
-        .detach = TRUE, .boot_timeout_ms = 5000,
+        .box_id = (char *) "abc",
+        .box_dir = dir,
+        .qemu = (char *) "/usr/bin/qemu",
+        .kernel = (char *) "/k",
+        .initrd = (char *) "/i",
+        .disk = (char *) "/d",
+        .cpus = 2,
+        .memory_mib = 256,
+        .accel = BOXLITE_ACCEL_TCG,
+        .hostname = (char *) "h",
+        .detach = TRUE,
+        .boot_timeout_ms = 5000,
     };
     g_autoptr (GError) error = NULL;
 
@@ -305,7 +331,9 @@ test_header_decode (void)
     raw[10] = 1; /* padding must be zero */
     g_assert_cmpint (bl_proto_decode_header (raw, &out), <, 0);
 
-    h = (struct bl_frame_header){ .len = BL_PROTO_MAX_PAYLOAD + 1, .channel = 1, .type = BL_FRAME_STDOUT };
+    h = (struct bl_frame_header){ .len = BL_PROTO_MAX_PAYLOAD + 1,
+                                  .channel = 1,
+                                  .type = BL_FRAME_STDOUT };
     bl_proto_encode_header (raw, &h);
     g_assert_cmpint (bl_proto_decode_header (raw, &out), <, 0);
 

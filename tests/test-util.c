@@ -67,8 +67,6 @@ run_simple (BoxliteBox *box, const char *script, gint *exit_code)
     return (char *) g_byte_array_free (out, FALSE);
 }
 
-
-
 static void
 http_serve_one (GSocket *conn)
 {
@@ -118,8 +116,8 @@ http_server_start (void)
     g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
     g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
 
-    server->socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                   G_SOCKET_PROTOCOL_TCP, &error);
+    server->socket =
+        g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
     g_assert_no_error (error);
     g_socket_bind (server->socket, any_port, TRUE, &error);
     g_assert_no_error (error);
@@ -146,4 +144,3 @@ http_server_stop (HttpServer *server)
     g_free (server);
     return connections;
 }
-

@@ -8,8 +8,8 @@ G_BEGIN_DECLS
 /* Runs @cmd in @box, feeding @input (nullable) to its stdin and collecting
  * both streams into *@out and *@err (new arrays). Fails the test when the
  * exec cannot start or be waited for. */
-BoxliteExecution *run_full (BoxliteBox *box, BoxliteCommand *cmd, GBytes *input,
-                            GByteArray **out, GByteArray **err);
+BoxliteExecution *run_full (BoxliteBox *box, BoxliteCommand *cmd, GBytes *input, GByteArray **out,
+                            GByteArray **err);
 
 /* Runs `sh -c @script` in @box; returns its stdout as a string and stores
  * its exit code in @exit_code (nullable). */

@@ -72,7 +72,7 @@ cli_args_parse (CliArgs *args, const char *command_name, const char *parameters,
         g_clear_pointer (&args->command, g_strfreev);
         return FALSE;
     }
-    args->positional = copy_args (strv, 1, (int)g_strv_length (strv));
+    args->positional = copy_args (strv, 1, (int) g_strv_length (strv));
     return TRUE;
 }
 
@@ -112,6 +112,6 @@ cli_args_split_command (CliArgs *args, guint leading, char ***command)
         return TRUE;
     }
     if (n > leading)
-        *command = copy_args (args->positional, (int)leading, (int)n);
+        *command = copy_args (args->positional, (int) leading, (int) n);
     return TRUE;
 }

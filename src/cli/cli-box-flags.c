@@ -18,26 +18,25 @@ GOptionEntry *
 cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra)
 {
     const GOptionEntry shared[] = {
-        {"env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &flags->env,
-         "Set an environment variable in the box", "KEY=VALUE"},
-        {"workdir", 'w', 0, G_OPTION_ARG_STRING, &flags->working_dir,
-         "Working directory of commands in the box", "DIR"},
-        {"user", 'u', 0, G_OPTION_ARG_STRING, &flags->user, "User that runs commands in the box",
-         "USER"},
-        {"cpus", 0, 0, G_OPTION_ARG_INT, &flags->cpus, "Number of virtual CPUs", "N"},
-        {"memory", 'm', 0, G_OPTION_ARG_STRING, &flags->memory,
-         "Guest memory in MiB (suffixes m and g allowed)", "SIZE"},
-        {"name", 0, 0, G_OPTION_ARG_STRING, &flags->name, "Name of the box", "NAME"},
-        {"accel", 0, 0, G_OPTION_ARG_STRING, &flags->accel,
-         "QEMU accelerator: auto, kvm or tcg (default auto)", "ACCEL"},
-        {"network", 0, 0, G_OPTION_ARG_STRING, &flags->network,
-         "Network: none or default (default none, unless --allow-net or -p is given)",
-         "MODE"},
-        {"allow-net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &flags->allow_net,
-         "Let the box reach this name, *.suffix, address or CIDR range (repeatable)", "RULE"},
-        {"publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &flags->publish,
-         "Forward a host port to the box (repeatable)", "[ADDR:]HOST:GUEST[/tcp|/udp]"},
-        {NULL},
+        { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &flags->env,
+          "Set an environment variable in the box", "KEY=VALUE" },
+        { "workdir", 'w', 0, G_OPTION_ARG_STRING, &flags->working_dir,
+          "Working directory of commands in the box", "DIR" },
+        { "user", 'u', 0, G_OPTION_ARG_STRING, &flags->user, "User that runs commands in the box",
+          "USER" },
+        { "cpus", 0, 0, G_OPTION_ARG_INT, &flags->cpus, "Number of virtual CPUs", "N" },
+        { "memory", 'm', 0, G_OPTION_ARG_STRING, &flags->memory,
+          "Guest memory in MiB (suffixes m and g allowed)", "SIZE" },
+        { "name", 0, 0, G_OPTION_ARG_STRING, &flags->name, "Name of the box", "NAME" },
+        { "accel", 0, 0, G_OPTION_ARG_STRING, &flags->accel,
+          "QEMU accelerator: auto, kvm or tcg (default auto)", "ACCEL" },
+        { "network", 0, 0, G_OPTION_ARG_STRING, &flags->network,
+          "Network: none or default (default none, unless --allow-net or -p is given)", "MODE" },
+        { "allow-net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &flags->allow_net,
+          "Let the box reach this name, *.suffix, address or CIDR range (repeatable)", "RULE" },
+        { "publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &flags->publish,
+          "Forward a host port to the box (repeatable)", "[ADDR:]HOST:GUEST[/tcp|/udp]" },
+        { NULL },
     };
     guint n_extra = 0;
 
@@ -87,7 +86,7 @@ parse_memory (const char *text, guint *mib, GError **error)
                      "invalid --memory '%s': give MiB, as in 512 or 2g", text);
         return FALSE;
     }
-    *mib = (guint)(value * factor);
+    *mib = (guint) (value * factor);
     return TRUE;
 }
 
@@ -98,9 +97,9 @@ parse_accel (const char *text, BoxliteAccel *accel, GError **error)
         const char *name;
         BoxliteAccel accel;
     } names[] = {
-        {"auto", BOXLITE_ACCEL_AUTO},
-        {"kvm", BOXLITE_ACCEL_KVM},
-        {"tcg", BOXLITE_ACCEL_TCG},
+        { "auto", BOXLITE_ACCEL_AUTO },
+        { "kvm", BOXLITE_ACCEL_KVM },
+        { "tcg", BOXLITE_ACCEL_TCG },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
@@ -119,8 +118,8 @@ parse_accel (const char *text, BoxliteAccel *accel, GError **error)
 static gboolean
 apply_network (CliBoxFlags *flags, BoxliteBoxOptions *options, GError **error)
 {
-    gboolean wants = (flags->allow_net && flags->allow_net[0]) ||
-                     (flags->publish && flags->publish[0]);
+    gboolean wants =
+        (flags->allow_net && flags->allow_net[0]) || (flags->publish && flags->publish[0]);
     BoxliteNetworkMode mode = BOXLITE_NETWORK_ENABLED;
 
     if (flags->network && g_ascii_strcasecmp (flags->network, "default") == 0) {
@@ -139,8 +138,8 @@ apply_network (CliBoxFlags *flags, BoxliteBoxOptions *options, GError **error)
         return FALSE;
     }
     boxlite_box_options_set_network (options, mode);
-    boxlite_box_options_set_allow_net (options, (const char *const *)flags->allow_net);
-    boxlite_box_options_set_ports (options, (const char *const *)flags->publish);
+    boxlite_box_options_set_allow_net (options, (const char *const *) flags->allow_net);
+    boxlite_box_options_set_ports (options, (const char *const *) flags->publish);
     return TRUE;
 }
 
@@ -173,7 +172,7 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
                          "invalid --cpus %d: give at least 1", flags->cpus);
             return NULL;
         }
-        boxlite_box_options_set_cpus (options, (guint)flags->cpus);
+        boxlite_box_options_set_cpus (options, (guint) flags->cpus);
     }
     if (flags->memory) {
         guint mib = 0;
@@ -190,13 +189,13 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
     if (!apply_network (flags, options, error))
         return NULL;
     if (flags->env)
-        boxlite_box_options_set_env (options, (const char *const *)flags->env);
+        boxlite_box_options_set_env (options, (const char *const *) flags->env);
     if (flags->working_dir)
         boxlite_box_options_set_working_dir (options, flags->working_dir);
     if (flags->user)
         boxlite_box_options_set_user (options, flags->user);
     if (command)
-        boxlite_box_options_set_cmd (options, (const char *const *)command);
+        boxlite_box_options_set_cmd (options, (const char *const *) command);
     if (!boxlite_box_options_validate (options, error))
         return NULL;
     return g_steal_pointer (&options);

@@ -50,9 +50,9 @@ cli_exec_detached (BoxliteBox *box, BoxliteCommand *command)
     g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
 
     g_strv_builder_add_many (builder, "sh", "-c", detach_script, "boxlite-detach", NULL);
-    g_strv_builder_addv (builder, (const char **)argv);
+    g_strv_builder_addv (builder, (const char **) argv);
     g_auto (GStrv) wrapper_argv = g_strv_builder_end (builder);
-    g_autoptr (BoxliteCommand) wrapper = boxlite_command_new ((const char *const *)wrapper_argv);
+    g_autoptr (BoxliteCommand) wrapper = boxlite_command_new ((const char *const *) wrapper_argv);
     boxlite_command_set_env (wrapper, boxlite_command_get_env (command));
     boxlite_command_set_working_dir (wrapper, boxlite_command_get_working_dir (command));
     boxlite_command_set_user (wrapper, boxlite_command_get_user (command));
@@ -79,19 +79,20 @@ cli_cmd_exec (CliContext *cli, int argc, char **argv)
     g_autofree char *working_dir = NULL;
     g_autofree char *user = NULL;
     const GOptionEntry entries[] = {
-        {"interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive, "Pass stdin to the command", NULL},
-        {"tty", 't', 0, G_OPTION_ARG_NONE, &tty,
-         "Accepted for compatibility; no terminal is allocated", NULL},
-        {"detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
-         "Start the command in the background and return", NULL},
-        {"env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env, "Set an environment variable",
-         "KEY=VALUE"},
-        {"workdir", 'w', 0, G_OPTION_ARG_STRING, &working_dir, "Working directory of the command",
-         "DIR"},
-        {"user", 'u', 0, G_OPTION_ARG_STRING, &user, "User that runs the command", "USER"},
-        {NULL},
+        { "interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive, "Pass stdin to the command",
+          NULL },
+        { "tty", 't', 0, G_OPTION_ARG_NONE, &tty,
+          "Accepted for compatibility; no terminal is allocated", NULL },
+        { "detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
+          "Start the command in the background and return", NULL },
+        { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env, "Set an environment variable",
+          "KEY=VALUE" },
+        { "workdir", 'w', 0, G_OPTION_ARG_STRING, &working_dir, "Working directory of the command",
+          "DIR" },
+        { "user", 'u', 0, G_OPTION_ARG_STRING, &user, "User that runs the command", "USER" },
+        { NULL },
     };
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_auto (GStrv) command_argv = NULL;
     g_autoptr (GError) error = NULL;
 
@@ -116,8 +117,8 @@ cli_cmd_exec (CliContext *cli, int argc, char **argv)
     g_autoptr (BoxliteBox) box = cli_find_box (cli, args.positional[0], &error);
     if (!box)
         return cli_fail (error);
-    g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *)command_argv);
-    boxlite_command_set_env (command, (const char *const *)env);
+    g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *) command_argv);
+    boxlite_command_set_env (command, (const char *const *) env);
     boxlite_command_set_working_dir (command, working_dir);
     boxlite_command_set_user (command, user);
     if (detach)

@@ -16,8 +16,8 @@
 static char *
 human_size (guint64 bytes)
 {
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
-    double value = (double)bytes;
+    static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+    double value = (double) bytes;
     guint unit = 0;
 
     while (value >= 1000 && unit + 1 < G_N_ELEMENTS (units)) {
@@ -76,7 +76,7 @@ draw_bars (PullView *view)
     for (guint i = 0; i < view->digests->len; i++) {
         const char *digest = view->digests->pdata[i];
         guint64 *p = g_hash_table_lookup (view->done, digest);
-        guint filled = p[1] ? (guint)(p[0] * BAR_WIDTH / p[1]) : BAR_WIDTH;
+        guint filled = p[1] ? (guint) (p[0] * BAR_WIDTH / p[1]) : BAR_WIDTH;
         g_autofree char *done = human_size (p[0]);
         g_autofree char *total = human_size (p[1]);
         char bar[BAR_WIDTH + 1];
@@ -126,12 +126,12 @@ on_pulled (G_GNUC_UNUSED GObject *source, GAsyncResult *result, gpointer user_da
 static int
 pull_one (BoxliteRuntime *runtime, const char *reference, gboolean quiet)
 {
-    PullView view = {isatty (STDERR_FILENO) && !quiet,
-                     g_ptr_array_new_with_free_func (g_free),
-                     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free),
-                     0,
-                     g_main_loop_new (NULL, FALSE),
-                     NULL};
+    PullView view = { isatty (STDERR_FILENO) && !quiet,
+                      g_ptr_array_new_with_free_func (g_free),
+                      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free),
+                      0,
+                      g_main_loop_new (NULL, FALSE),
+                      NULL };
     g_autoptr (GError) error = NULL;
     gulong handler = 0;
 
@@ -164,10 +164,10 @@ cmd_pull (CliContext *cli, const char *name, int argc, char **argv)
 {
     gboolean quiet = FALSE;
     const GOptionEntry entries[] = {
-        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the image's reference", NULL},
-        {NULL},
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the image's reference", NULL },
+        { NULL },
     };
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
     int status = 0;
     BoxliteRuntime *runtime =
@@ -225,10 +225,10 @@ cmd_images (CliContext *cli, const char *name, int argc, char **argv)
 {
     gboolean quiet = FALSE;
     const GOptionEntry entries[] = {
-        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print full image ids only", NULL},
-        {NULL},
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print full image ids only", NULL },
+        { NULL },
     };
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
     int status = 0;
     BoxliteRuntime *runtime = parse_image_command (
@@ -260,12 +260,12 @@ cmd_rmi (CliContext *cli, const char *name, int argc, char **argv)
 {
     gboolean force = FALSE;
     const GOptionEntry entries[] = {
-        {"force", 'f', 0, G_OPTION_ARG_NONE, &force,
-         "Remove the image even while boxes use it (their disks stay until they are deleted)",
-         NULL},
-        {NULL},
+        { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+          "Remove the image even while boxes use it (their disks stay until they are deleted)",
+          NULL },
+        { NULL },
     };
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
     int status = 0;
     BoxliteRuntime *runtime =
@@ -289,8 +289,8 @@ cmd_rmi (CliContext *cli, const char *name, int argc, char **argv)
 static int
 cmd_inspect (CliContext *cli, const char *name, int argc, char **argv)
 {
-    const GOptionEntry entries[] = {{NULL}};
-    g_auto (CliArgs) args = {NULL, NULL};
+    const GOptionEntry entries[] = { { NULL } };
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
     g_autoptr (JsonArray) array = json_array_new ();
     int status = 0;
@@ -322,8 +322,8 @@ cmd_inspect (CliContext *cli, const char *name, int argc, char **argv)
 static int
 cmd_prune (CliContext *cli, const char *name, int argc, char **argv)
 {
-    const GOptionEntry entries[] = {{NULL}};
-    g_auto (CliArgs) args = {NULL, NULL};
+    const GOptionEntry entries[] = { { NULL } };
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
     guint64 reclaimed = 0;
     int status = 0;
@@ -345,8 +345,8 @@ cmd_prune (CliContext *cli, const char *name, int argc, char **argv)
 static int
 cmd_import (CliContext *cli, const char *name, int argc, char **argv)
 {
-    const GOptionEntry entries[] = {{NULL}};
-    g_auto (CliArgs) args = {NULL, NULL};
+    const GOptionEntry entries[] = { { NULL } };
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
     int status = 0;
     BoxliteRuntime *runtime =
@@ -404,12 +404,12 @@ cli_cmd_image (CliContext *cli, int argc, char **argv)
         ImageCommandFunc run;
         const char *summary;
     } commands[] = {
-        {"ls", "image ls", cmd_images, "List images"},
-        {"pull", "image pull", cmd_pull, "Fetch an image from a registry"},
-        {"rm", "image rm", cmd_rmi, "Remove images"},
-        {"inspect", "image inspect", cmd_inspect, "Print what is known of images, as JSON"},
-        {"prune", "image prune", cmd_prune, "Delete blobs and disks nothing uses"},
-        {"import", "image import", cmd_import, "Add an image from an OCI layout or a tarball"},
+        { "ls", "image ls", cmd_images, "List images" },
+        { "pull", "image pull", cmd_pull, "Fetch an image from a registry" },
+        { "rm", "image rm", cmd_rmi, "Remove images" },
+        { "inspect", "image inspect", cmd_inspect, "Print what is known of images, as JSON" },
+        { "prune", "image prune", cmd_prune, "Delete blobs and disks nothing uses" },
+        { "import", "image import", cmd_import, "Add an image from an OCI layout or a tarball" },
     };
 
     if (argc >= 2) {

@@ -25,8 +25,8 @@ inspect_one (CliContext *cli, const char *id_or_name, GError **error)
 int
 cli_cmd_inspect (CliContext *cli, int argc, char **argv)
 {
-    const GOptionEntry entries[] = {{NULL}};
-    g_auto (CliArgs) args = {NULL, NULL};
+    const GOptionEntry entries[] = { { NULL } };
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (JsonArray) array = json_array_new ();
     int status = 0;
 

@@ -14,7 +14,7 @@ cli_cmd_create (CliContext *cli, int argc, char **argv)
 {
     g_auto (CliBoxFlags) box_flags = CLI_BOX_FLAGS_INIT;
     g_autofree GOptionEntry *entries = cli_box_flags_entries (&box_flags, NULL);
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_auto (GStrv) command_argv = NULL;
     g_autoptr (GError) error = NULL;
 
@@ -100,10 +100,10 @@ for_each_box (CliContext *cli, const char *command_name, const char *summary,
 {
     gboolean force = FALSE;
     const GOptionEntry entries[] = {
-        {"force", 'f', 0, G_OPTION_ARG_NONE, &force, force_help, NULL},
-        {NULL},
+        { "force", 'f', 0, G_OPTION_ARG_NONE, &force, force_help, NULL },
+        { NULL },
     };
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     int status = 0;
 
     if (!cli_args_parse (&args, command_name, "BOX…", summary, force_help ? entries : entries + 1,
@@ -145,8 +145,8 @@ cli_cmd_stop (CliContext *cli, int argc, char **argv)
 int
 cli_cmd_pause (CliContext *cli, int argc, char **argv)
 {
-    return for_each_box (cli, "pause", "Freeze the virtual CPUs of running boxes.", NULL,
-                         pause_one, argc, argv);
+    return for_each_box (cli, "pause", "Freeze the virtual CPUs of running boxes.", NULL, pause_one,
+                         argc, argv);
 }
 
 int

@@ -22,22 +22,22 @@ typedef struct {
 } CliCommand;
 
 static const CliCommand commands[] = {
-    {"run", cli_cmd_run, "Run a command in a new box"},
-    {"exec", cli_cmd_exec, "Run a command in a running box"},
-    {"ps", cli_cmd_ps, "List boxes"},
-    {"create", cli_cmd_create, "Create a box without starting it"},
-    {"start", cli_cmd_start, "Start boxes"},
-    {"stop", cli_cmd_stop, "Stop boxes"},
-    {"pause", cli_cmd_pause, "Freeze boxes"},
-    {"unpause", cli_cmd_unpause, "Let paused boxes run again"},
-    {"rm", cli_cmd_rm, "Delete boxes"},
-    {"inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON"},
-    {"netlog", cli_cmd_netlog, "Print a box's network decisions"},
-    {"pull", cli_cmd_pull, "Fetch an image from a registry"},
-    {"images", cli_cmd_images, "List images"},
-    {"rmi", cli_cmd_rmi, "Remove images"},
-    {"import", cli_cmd_import, "Add an image from an OCI layout or a docker-archive tarball"},
-    {"image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import"},
+    { "run", cli_cmd_run, "Run a command in a new box" },
+    { "exec", cli_cmd_exec, "Run a command in a running box" },
+    { "ps", cli_cmd_ps, "List boxes" },
+    { "create", cli_cmd_create, "Create a box without starting it" },
+    { "start", cli_cmd_start, "Start boxes" },
+    { "stop", cli_cmd_stop, "Stop boxes" },
+    { "pause", cli_cmd_pause, "Freeze boxes" },
+    { "unpause", cli_cmd_unpause, "Let paused boxes run again" },
+    { "rm", cli_cmd_rm, "Delete boxes" },
+    { "inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON" },
+    { "netlog", cli_cmd_netlog, "Print a box's network decisions" },
+    { "pull", cli_cmd_pull, "Fetch an image from a registry" },
+    { "images", cli_cmd_images, "List images" },
+    { "rmi", cli_cmd_rmi, "Remove images" },
+    { "import", cli_cmd_import, "Add an image from an OCI layout or a docker-archive tarball" },
+    { "image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import" },
 };
 
 static const CliCommand *
@@ -108,7 +108,7 @@ registry_entries (char **registries, char **insecure)
         g_strv_builder_add (entries, text);
     }
     if (registries)
-        g_strv_builder_addv (entries, (const char **)registries);
+        g_strv_builder_addv (entries, (const char **) registries);
     return g_strv_builder_end (entries);
 }
 
@@ -123,7 +123,7 @@ open_runtime_with_registries (CliContext *cli, char **entries)
     if (!entries[0])
         return TRUE;
     boxlite_options_set_home_dir (options, cli->home_dir);
-    boxlite_options_set_image_registries (options, (const char *const *)entries);
+    boxlite_options_set_image_registries (options, (const char *const *) entries);
     cli->runtime = boxlite_runtime_new (options, &error);
     if (!cli->runtime) {
         cli_error ("%s", error->message);
@@ -142,8 +142,8 @@ show_help (GOptionContext *context, char **args)
             cli_error ("unknown command '%s'", args[1]);
             return CLI_EXIT_FAILURE;
         }
-        char *argv[] = {args[1], (char *)"--help", NULL};
-        CliContext unused = {NULL, NULL};
+        char *argv[] = { args[1], (char *) "--help", NULL };
+        CliContext unused = { NULL, NULL };
         /* --help prints and exits before the context is looked at. */
         return command->run (&unused, 2, argv);
     }
@@ -160,17 +160,17 @@ main (G_GNUC_UNUSED int argc, char **argv)
     g_auto (GStrv) registries = NULL;
     g_auto (GStrv) insecure = NULL;
     const GOptionEntry entries[] = {
-        {"home", 0, 0, G_OPTION_ARG_FILENAME, &home,
-         "Home directory of boxlite (default $BOXLITE_HOME, else ~/.boxlite)", "DIR"},
-        {"debug", 0, 0, G_OPTION_ARG_NONE, &debug, "Print debug messages of boxlite", NULL},
-        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
-        {"registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &registries,
-         "Use this registry: a host (searched for unqualified image names) or an entry as "
-         "JSON (repeatable)",
-         "ENTRY"},
-        {"insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure,
-         "Reach this registry over plain HTTP (repeatable)", "HOST"},
-        {NULL},
+        { "home", 0, 0, G_OPTION_ARG_FILENAME, &home,
+          "Home directory of boxlite (default $BOXLITE_HOME, else ~/.boxlite)", "DIR" },
+        { "debug", 0, 0, G_OPTION_ARG_NONE, &debug, "Print debug messages of boxlite", NULL },
+        { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+        { "registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &registries,
+          "Use this registry: a host (searched for unqualified image names) or an entry as "
+          "JSON (repeatable)",
+          "ENTRY" },
+        { "insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure,
+          "Reach this registry over plain HTTP (repeatable)", "HOST" },
+        { NULL },
     };
     g_autoptr (GOptionContext) context = g_option_context_new ("COMMAND [ARG…]");
     g_autofree char *description = commands_description ();
@@ -205,10 +205,10 @@ main (G_GNUC_UNUSED int argc, char **argv)
     if (debug)
         enable_debug ();
 
-    CliContext cli = {resolve_home (home), NULL};
+    CliContext cli = { resolve_home (home), NULL };
     g_auto (GStrv) registry_texts = registry_entries (registries, insecure);
     int status = open_runtime_with_registries (&cli, registry_texts)
-                     ? command->run (&cli, (int)g_strv_length (args) - 1, args + 1)
+                     ? command->run (&cli, (int) g_strv_length (args) - 1, args + 1)
                      : CLI_EXIT_FAILURE;
     g_clear_object (&cli.runtime);
     g_free (cli.home_dir);

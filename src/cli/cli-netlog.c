@@ -54,10 +54,10 @@ cli_cmd_netlog (CliContext *cli, int argc, char **argv)
 {
     gboolean json = FALSE;
     const GOptionEntry entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the entries as JSON lines", NULL},
-        {NULL},
+        { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the entries as JSON lines", NULL },
+        { NULL },
     };
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
 
     if (!cli_args_parse (&args, "netlog", "BOX",

@@ -35,9 +35,9 @@ cli_relative_time (GDateTime *when)
         const char *one;
         const char *many;
     } units[] = {
-        {G_TIME_SPAN_DAY * 7, "week", "weeks"},    {G_TIME_SPAN_DAY, "day", "days"},
-        {G_TIME_SPAN_HOUR, "hour", "hours"},       {G_TIME_SPAN_MINUTE, "minute", "minutes"},
-        {G_TIME_SPAN_SECOND, "second", "seconds"},
+        { G_TIME_SPAN_DAY * 7, "week", "weeks" },    { G_TIME_SPAN_DAY, "day", "days" },
+        { G_TIME_SPAN_HOUR, "hour", "hours" },       { G_TIME_SPAN_MINUTE, "minute", "minutes" },
+        { G_TIME_SPAN_SECOND, "second", "seconds" },
     };
 
     if (!when)
@@ -84,11 +84,11 @@ cli_cmd_ps (CliContext *cli, int argc, char **argv)
 {
     gboolean all = FALSE, quiet = FALSE;
     const GOptionEntry entries[] = {
-        {"all", 'a', 0, G_OPTION_ARG_NONE, &all, "Show every box, not only running ones", NULL},
-        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print full box ids only", NULL},
-        {NULL},
+        { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "Show every box, not only running ones", NULL },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print full box ids only", NULL },
+        { NULL },
     };
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
 
     if (!cli_args_parse (&args, "ps", "", "List boxes.", entries, FALSE, argc, argv))

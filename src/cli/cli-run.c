@@ -28,13 +28,13 @@ default_argv (BoxliteBox *box)
     g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
 
     if (entrypoint)
-        g_strv_builder_addv (builder, (const char **)entrypoint);
+        g_strv_builder_addv (builder, (const char **) entrypoint);
     if (cmd)
-        g_strv_builder_addv (builder, (const char **)cmd);
+        g_strv_builder_addv (builder, (const char **) cmd);
     char **argv = g_strv_builder_end (builder);
     if (!argv[0]) {
         g_strfreev (argv);
-        argv = g_strdupv ((char *[]){(char *)"sh", NULL});
+        argv = g_strdupv ((char *[]){ (char *) "sh", NULL });
     }
     return argv;
 }
@@ -71,7 +71,7 @@ static int
 run_foreground (BoxliteBox *box, const RunFlags *flags)
 {
     g_auto (GStrv) argv = default_argv (box);
-    g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *)argv);
+    g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *) argv);
 
     return cli_exec_in_box (box, command, flags->interactive);
 }
@@ -83,7 +83,7 @@ run_detached (CliContext *cli, BoxliteBox *box, char **command_argv, const RunFl
 {
     if (command_argv) {
         g_auto (GStrv) argv = default_argv (box);
-        g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *)argv);
+        g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *) argv);
         int status = cli_exec_detached (box, command);
         if (status != 0)
             return finish_box (cli, box, flags, status);
@@ -95,20 +95,20 @@ run_detached (CliContext *cli, BoxliteBox *box, char **command_argv, const RunFl
 int
 cli_cmd_run (CliContext *cli, int argc, char **argv)
 {
-    RunFlags flags = {FALSE, FALSE, FALSE, FALSE};
+    RunFlags flags = { FALSE, FALSE, FALSE, FALSE };
     g_auto (CliBoxFlags) box_flags = CLI_BOX_FLAGS_INIT;
     const GOptionEntry own[] = {
-        {"rm", 0, 0, G_OPTION_ARG_NONE, &flags.remove, "Delete the box when it stops", NULL},
-        {"detach", 'd', 0, G_OPTION_ARG_NONE, &flags.detach,
-         "Leave the box running in the background and print its id", NULL},
-        {"interactive", 'i', 0, G_OPTION_ARG_NONE, &flags.interactive, "Pass stdin to the command",
-         NULL},
-        {"tty", 't', 0, G_OPTION_ARG_NONE, &flags.tty,
-         "Accepted for compatibility; no terminal is allocated", NULL},
-        {NULL},
+        { "rm", 0, 0, G_OPTION_ARG_NONE, &flags.remove, "Delete the box when it stops", NULL },
+        { "detach", 'd', 0, G_OPTION_ARG_NONE, &flags.detach,
+          "Leave the box running in the background and print its id", NULL },
+        { "interactive", 'i', 0, G_OPTION_ARG_NONE, &flags.interactive, "Pass stdin to the command",
+          NULL },
+        { "tty", 't', 0, G_OPTION_ARG_NONE, &flags.tty,
+          "Accepted for compatibility; no terminal is allocated", NULL },
+        { NULL },
     };
     g_autofree GOptionEntry *entries = cli_box_flags_entries (&box_flags, own);
-    g_auto (CliArgs) args = {NULL, NULL};
+    g_auto (CliArgs) args = { NULL, NULL };
     g_auto (GStrv) command_argv = NULL;
     g_autoptr (GError) error = NULL;
 
@@ -134,8 +134,8 @@ cli_cmd_run (CliContext *cli, int argc, char **argv)
     if (!boxlite_box_start (box, NULL, &error)) {
         int status = cli_fail (error);
         if (flags.remove)
-            (void)boxlite_runtime_remove (cli_runtime (cli, NULL), boxlite_box_get_id (box), TRUE,
-                                          NULL);
+            (void) boxlite_runtime_remove (cli_runtime (cli, NULL), boxlite_box_get_id (box), TRUE,
+                                           NULL);
         return status;
     }
     if (flags.detach)

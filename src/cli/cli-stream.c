@@ -59,14 +59,14 @@ write_all (int fd, const guint8 *buf, gsize len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            (void)poll (&pfd, 1, -1);
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+            (void) poll (&pfd, 1, -1);
             continue;
         }
         if (n < 0)
             return FALSE;
         buf += n;
-        len -= (gsize)n;
+        len -= (gsize) n;
     }
     return TRUE;
 }
@@ -81,13 +81,13 @@ pump_output (gpointer data)
 
     block_sigpipe ();
     while ((n = g_input_stream_read (pump->stream, buf, CHUNK, NULL, &error)) > 0) {
-        if (write_all (pump->fd, buf, (gsize)n))
+        if (write_all (pump->fd, buf, (gsize) n))
             continue;
         /* Our reader left (`boxlite run ... | head`): as with a local pipe,
          * the command gets SIGPIPE; the rest of its output is dropped. */
         g_debug ("fd %d: %s", pump->fd, g_strerror (errno));
         if (pump->fd == STDOUT_FILENO)
-            (void)boxlite_execution_kill (pump->execution, SIGPIPE, NULL);
+            (void) boxlite_execution_kill (pump->execution, SIGPIPE, NULL);
         break;
     }
     if (n < 0)
@@ -111,13 +111,13 @@ pump_stdin (gpointer data)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-            (void)poll (&pfd, 1, -1);
+            struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+            (void) poll (&pfd, 1, -1);
             continue;
         }
         if (n <= 0)
             break;
-        if (!g_output_stream_write_all (stream, buf, (gsize)n, NULL, NULL, &error)) {
+        if (!g_output_stream_write_all (stream, buf, (gsize) n, NULL, NULL, &error)) {
             g_debug ("writing the command's stdin: %s", error->message);
             break;
         }
@@ -185,8 +185,10 @@ int
 cli_stream_execution (BoxliteExecution *execution, gboolean forward_stdin)
 {
     g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-    Waiter waiter = {execution, loop, FALSE, NULL};
-    SignalForward forwards[] = {{&waiter, SIGINT, 0}, {&waiter, SIGTERM, 0}, {&waiter, SIGHUP, 0}};
+    Waiter waiter = { execution, loop, FALSE, NULL };
+    SignalForward forwards[] = { { &waiter, SIGINT, 0 },
+                                 { &waiter, SIGTERM, 0 },
+                                 { &waiter, SIGHUP, 0 } };
     OutputPump out_pump, err_pump;
     GOutputStream *input = boxlite_execution_get_stdin (execution);
 

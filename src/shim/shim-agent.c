@@ -82,9 +82,9 @@ handle_hello_reply (Shim *shim, JsonObject *msg)
     if (!ret || !JSON_NODE_HOLDS_OBJECT (ret) ||
         !shim_json_get_int (json_node_get_object (ret), "version", -1, &version) ||
         version != BL_PROTO_VERSION) {
-        g_autofree char *message = g_strdup_printf (
-            "the guest agent speaks protocol version %" G_GINT64_FORMAT ", not %d", version,
-            BL_PROTO_VERSION);
+        g_autofree char *message =
+            g_strdup_printf ("the guest agent speaks protocol version %" G_GINT64_FORMAT ", not %d",
+                             version, BL_PROTO_VERSION);
         shim_boot_failed (shim, message);
         return;
     }

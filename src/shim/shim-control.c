@@ -146,8 +146,7 @@ handle_session (ShimClient *client, GBytes *payload)
 }
 
 static void
-on_client_frame (BlFrameConn *conn, guint channel, guint type, GBytes *payload,
-                 gpointer user_data)
+on_client_frame (BlFrameConn *conn, guint channel, guint type, GBytes *payload, gpointer user_data)
 {
     ShimClient *client = user_data;
 
@@ -210,15 +209,15 @@ shim_control_listen (Shim *shim, GError **error)
 
     shim->control = g_socket_service_new ();
     if (!g_socket_listener_add_address (G_SOCKET_LISTENER (shim->control), address,
-                                        G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL,
-                                        NULL, error)) {
+                                        G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL,
+                                        error)) {
         g_prefix_error (error, "cannot listen on %s: ", path);
         return FALSE;
     }
     if (chmod (path, 0600) < 0) {
         int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot chmod %s: %s",
-                     path, g_strerror (saved));
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot chmod %s: %s", path,
+                     g_strerror (saved));
         return FALSE;
     }
     g_signal_connect (shim->control, "incoming", G_CALLBACK (on_incoming), shim);

@@ -37,8 +37,8 @@ shim_lifeline_watch (Shim *shim)
 {
     if (shim->lifeline_fd < 0)
         return;
-    shim->lifeline_watch = g_unix_fd_add (shim->lifeline_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                          on_lifeline, shim);
+    shim->lifeline_watch =
+        g_unix_fd_add (shim->lifeline_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_lifeline, shim);
 }
 
 void

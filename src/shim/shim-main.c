@@ -41,7 +41,7 @@ static void
 unlink_sockets (const char *box_dir)
 {
     static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock",
-                                           "dns.sock" };
+                                         "dns.sock" };
 
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
         g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
@@ -110,8 +110,7 @@ drain_clients (Shim *shim)
         for (guint i = 0; i < shim->clients->len; i++) {
             ShimClient *client = g_ptr_array_index (shim->clients, i);
             if (!bl_frame_conn_is_closed (client->conn) &&
-                g_output_stream_has_pending (
-                    g_io_stream_get_output_stream (client->stream)))
+                g_output_stream_has_pending (g_io_stream_get_output_stream (client->stream)))
                 busy = TRUE;
         }
         if (!busy)
@@ -252,8 +251,8 @@ static gboolean
 on_boot_timeout (gpointer user_data)
 {
     Shim *shim = user_data;
-    g_autofree char *message = g_strdup_printf (
-        "the guest agent did not answer within %u s", shim->launch->boot_timeout_ms / 1000);
+    g_autofree char *message = g_strdup_printf ("the guest agent did not answer within %u s",
+                                                shim->launch->boot_timeout_ms / 1000);
 
     shim->boot_timeout = 0;
     shim_boot_failed (shim, message);
@@ -337,16 +336,15 @@ net_start (Shim *shim, GError **error)
 }
 
 static gboolean
-parse_args (int argc, char **argv, char **box_dir, int *ready_fd, int *lifeline_fd,
-            GError **error)
+parse_args (int argc, char **argv, char **box_dir, int *ready_fd, int *lifeline_fd, GError **error)
 {
     g_autofree char *dir = NULL;
     gint ready = -1, lifeline = -1;
     GOptionEntry entries[] = {
         { "box-dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "The box directory", "DIR" },
         { "ready-fd", 0, 0, G_OPTION_ARG_INT, &ready, "Where to write the boot verdict", "FD" },
-        { "lifeline-fd", 0, 0, G_OPTION_ARG_INT, &lifeline,
-          "Stop the box when this fd reports EOF", "FD" },
+        { "lifeline-fd", 0, 0, G_OPTION_ARG_INT, &lifeline, "Stop the box when this fd reports EOF",
+          "FD" },
         { NULL },
     };
     g_autoptr (GOptionContext) context = g_option_context_new ("- run one boxlite box");
@@ -368,8 +366,7 @@ parse_args (int argc, char **argv, char **box_dir, int *ready_fd, int *lifeline_
         }
         /* QEMU must not inherit the library's pipes. */
         if (fd >= 0 && fcntl (fd, F_SETFD, FD_CLOEXEC) < 0) {
-            g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "fd %d is not open",
-                         fd);
+            g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "fd %d is not open", fd);
             return FALSE;
         }
     }

@@ -61,8 +61,8 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
     } else {
         g_message ("starting %s", command);
         ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                     qemu_child_setup, GINT_TO_POINTER (getpid ()),
-                                     &shim->qemu_pid, null_fd, log_fd, log_fd, error);
+                                     qemu_child_setup, GINT_TO_POINTER (getpid ()), &shim->qemu_pid,
+                                     null_fd, log_fd, log_fd, error);
     }
     if (log_fd >= 0)
         close (log_fd);
@@ -198,8 +198,8 @@ on_status (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     g_autoptr (BlFrameConn) conn = user_data;
     g_autoptr (GError) error = NULL;
-    g_autofree char *status = bl_qmp_client_query_status_finish (BL_QMP_CLIENT (source), res,
-                                                                 &error);
+    g_autofree char *status =
+        bl_qmp_client_query_status_finish (BL_QMP_CLIENT (source), res, &error);
 
     if (!status) {
         shim_control_reply_error (conn, 0, "Failed", error->message);
@@ -246,7 +246,8 @@ on_paused (GObject *source, GAsyncResult *res, gpointer user_data)
         if (!bl_record_set_state (req->shim->box_dir, state, getpid (), NULL, &error)) {
             shim_control_reply_error (req->reply_to, 0, "Failed", error->message);
         } else {
-            g_autoptr (JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
+            g_autoptr (JsonNode) empty =
+                json_node_init_object (json_node_alloc (), json_object_new ());
             shim_control_reply (req->reply_to, 0, empty);
         }
     }

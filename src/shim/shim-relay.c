@@ -100,8 +100,8 @@ client_control (ShimClient *client, guint32 channel, GBytes *payload)
     JsonNode *arguments = json_object_get_member (msg, "arguments");
     /* The agent ends the whole link on a message it cannot read; one
      * client's mistake must not stop the box for everyone. */
-    if (!command || (arguments && !JSON_NODE_HOLDS_OBJECT (arguments) &&
-                     !JSON_NODE_HOLDS_NULL (arguments))) {
+    if (!command ||
+        (arguments && !JSON_NODE_HOLDS_OBJECT (arguments) && !JSON_NODE_HOLDS_NULL (arguments))) {
         client_protocol_error (client, "a control message needs \"execute\" and object "
                                        "\"arguments\"");
         return;
@@ -110,8 +110,7 @@ client_control (ShimClient *client, guint32 channel, GBytes *payload)
     if (!relay) {
         if (g_strcmp0 (command, "exec") != 0) {
             /* e.g. a signal racing the command's exit: nothing to do. */
-            g_debug ("ignoring '%s' on closed client channel %u", command ? command : "?",
-                     channel);
+            g_debug ("ignoring '%s' on closed client channel %u", command ? command : "?", channel);
             return;
         }
         if (!agent_up (shim)) {
@@ -165,8 +164,8 @@ agent_control (Shim *shim, ShimRelay *relay, GBytes *payload)
         shim_agent_protocol_error (shim, error->message);
         return;
     }
-    gboolean is_reply = json_object_has_member (msg, "return") ||
-                        json_object_has_member (msg, "error");
+    gboolean is_reply =
+        json_object_has_member (msg, "return") || json_object_has_member (msg, "error");
     const char *event = json_object_get_string_member_with_default (msg, "event", NULL);
     if (is_reply == (event != NULL)) {
         shim_agent_protocol_error (shim, "a message is neither one reply nor one event");
@@ -206,10 +205,10 @@ agent_output (Shim *shim, ShimRelay *relay, guint type, GBytes *payload)
         return;
     }
     if (len > relay->output_credit) {
-        g_autofree char *message = g_strdup_printf (
-            "the agent sent %zu bytes on channel %u with only %" G_GUINT64_FORMAT
-            " bytes of credit",
-            len, relay->agent_channel, relay->output_credit);
+        g_autofree char *message =
+            g_strdup_printf ("the agent sent %zu bytes on channel %u with only %" G_GUINT64_FORMAT
+                             " bytes of credit",
+                             len, relay->agent_channel, relay->output_credit);
         shim_agent_protocol_error (shim, message);
         return;
     }
@@ -244,9 +243,8 @@ shim_relay_from_agent (Shim *shim, guint32 channel, guint type, GBytes *payload)
         agent_output (shim, relay, type, payload);
         break;
     case BL_FRAME_CREDIT:
-        relay->input_credit =
-            MIN (relay->input_credit + bl_proto_get_u32 (g_bytes_get_data (payload, NULL)),
-                 MAX_CREDIT);
+        relay->input_credit = MIN (
+            relay->input_credit + bl_proto_get_u32 (g_bytes_get_data (payload, NULL)), MAX_CREDIT);
         if (relay->client && !relay->ended)
             bl_frame_conn_send (relay->client->conn, relay->client_channel, BL_FRAME_CREDIT,
                                 g_bytes_get_data (payload, NULL), g_bytes_get_size (payload));
@@ -276,8 +274,8 @@ shim_relay_client_gone (ShimClient *client)
         ShimRelay *relay = value;
         relay->client = NULL;
         /* Its command must not run on for nobody: kill it, drop what it says. */
-        if (!relay->ended && shim_agent_send_request (shim, relay->agent_channel, "signal",
-                                                      kill_args))
+        if (!relay->ended &&
+            shim_agent_send_request (shim, relay->agent_channel, "signal", kill_args))
             relay->pending_replies++;
     }
     g_hash_table_remove_all (client->channels);

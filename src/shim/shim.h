@@ -39,14 +39,14 @@ typedef struct {
 
 /* One exec channel relayed between a client and the agent. */
 typedef struct {
-    ShimClient *client;     /* NULL once the client went away */
+    ShimClient *client; /* NULL once the client went away */
     guint32 client_channel;
     guint32 agent_channel;
-    guint64 output_credit;  /* bytes of STDOUT+STDERR the client lets the agent send */
-    guint64 input_credit;   /* bytes of STDIN the agent lets the client send */
-    guint pending_replies;  /* requests forwarded to the agent, not yet answered */
-    gboolean answered;      /* the first request (exec) got its reply */
-    gboolean ended;         /* exit seen or exec refused; waits for pending replies */
+    guint64 output_credit; /* bytes of STDOUT+STDERR the client lets the agent send */
+    guint64 input_credit;  /* bytes of STDIN the agent lets the client send */
+    guint pending_replies; /* requests forwarded to the agent, not yet answered */
+    gboolean answered;     /* the first request (exec) got its reply */
+    gboolean ended;        /* exit seen or exec refused; waits for pending replies */
 } ShimRelay;
 
 typedef enum {
@@ -69,37 +69,37 @@ struct _Shim {
     guint signal_watches[2];
 
     /* QEMU */
-    GPid qemu_pid;            /* 0 when not started */
+    GPid qemu_pid; /* 0 when not started */
     guint qemu_watch;
     gboolean qemu_running;
     gboolean qemu_killed_by_us;
     int qemu_wait_status;
     BlQmpClient *qmp;
     guint qmp_retry;
-    guint kill_timer;         /* SIGKILL if "quit" was not obeyed */
+    guint kill_timer; /* SIGKILL if "quit" was not obeyed */
 
     /* Boot */
     gboolean booted;
     guint boot_timeout;
-    char *boot_error;         /* why the boot failed, once it has */
+    char *boot_error; /* why the boot failed, once it has */
 
     /* Agent link */
     BlFrameConn *agent;
     guint agent_retry;
-    GQueue agent_replies;     /* ShimAgentReply, in the order the requests went */
-    char *crash_reason;       /* set when the agent link broke or misbehaved */
-    GHashTable *relays;       /* agent channel -> ShimRelay* (owned) */
+    GQueue agent_replies; /* ShimAgentReply, in the order the requests went */
+    char *crash_reason;   /* set when the agent link broke or misbehaved */
+    GHashTable *relays;   /* agent channel -> ShimRelay* (owned) */
     guint32 next_agent_channel;
 
     /* Control socket */
     GSocketService *control;
-    GPtrArray *clients;       /* ShimClient* (owned) */
+    GPtrArray *clients; /* ShimClient* (owned) */
 
     /* Stopping */
     gboolean stop_requested;
     gboolean stop_forced;
     guint stop_timer;
-    GPtrArray *stop_waiters;  /* BlFrameConn* to answer {} once QEMU is gone */
+    GPtrArray *stop_waiters; /* BlFrameConn* to answer {} once QEMU is gone */
 
     /* Network (NULL when the box has none) */
     BlNetBackend *net;

@@ -49,7 +49,7 @@ run (const char *const *argv, GError **error)
 void
 bl_test_rm_rf (const char *path)
 {
-    const char *argv[] = {"rm", "-rf", "--", path, NULL};
+    const char *argv[] = { "rm", "-rf", "--", path, NULL };
     g_autofree char *out = run (argv, NULL);
 }
 
@@ -85,15 +85,15 @@ make_certificate (BlTestRegistry *registry, GError **error)
 {
     g_autofree char *key = g_build_filename (registry->dir, "key.pem", NULL);
     g_autofree char *cert = g_build_filename (registry->dir, "cert.pem", NULL);
-    const char *argv[] = {"openssl",  "req",
-                          "-x509",    "-newkey",
-                          "rsa:2048", "-nodes",
-                          "-days",    "1",
-                          "-subj",    "/CN=127.0.0.1",
-                          "-addext",  "subjectAltName=IP:127.0.0.1",
-                          "-keyout",  key,
-                          "-out",     cert,
-                          NULL};
+    const char *argv[] = { "openssl",  "req",
+                           "-x509",    "-newkey",
+                           "rsa:2048", "-nodes",
+                           "-days",    "1",
+                           "-subj",    "/CN=127.0.0.1",
+                           "-addext",  "subjectAltName=IP:127.0.0.1",
+                           "-keyout",  key,
+                           "-out",     cert,
+                           NULL };
     g_autofree char *out = run (argv, error);
 
     return out != NULL;
@@ -204,15 +204,15 @@ bl_test_make_layout (const char *out, const char *preset, const char *const *ext
     g_autoptr (GPtrArray) argv = g_ptr_array_new ();
     g_autofree char *printed = NULL;
 
-    g_ptr_array_add (argv, (char *)"python3");
-    g_ptr_array_add (argv, (char *)BL_TEST_MAKE_LAYOUT);
-    g_ptr_array_add (argv, (char *)out);
-    g_ptr_array_add (argv, (char *)"--preset");
-    g_ptr_array_add (argv, (char *)preset);
+    g_ptr_array_add (argv, (char *) "python3");
+    g_ptr_array_add (argv, (char *) BL_TEST_MAKE_LAYOUT);
+    g_ptr_array_add (argv, (char *) out);
+    g_ptr_array_add (argv, (char *) "--preset");
+    g_ptr_array_add (argv, (char *) preset);
     for (guint i = 0; extra_args && extra_args[i]; i++)
-        g_ptr_array_add (argv, (char *)extra_args[i]);
+        g_ptr_array_add (argv, (char *) extra_args[i]);
     g_ptr_array_add (argv, NULL);
-    printed = run ((const char *const *)argv->pdata, error);
+    printed = run ((const char *const *) argv->pdata, error);
     return printed ? g_strdup (g_strstrip (printed)) : NULL;
 }
 
@@ -222,16 +222,16 @@ bl_test_registry_push (BlTestRegistry *registry, const char *layout, const char 
 {
     g_autofree char *src = g_strdup_printf ("oci:%s:latest", layout);
     g_autofree char *dest = g_strdup_printf ("docker://%s/%s", registry->host, name_tag);
-    const char *argv[] = {"skopeo",
-                          "--insecure-policy",
-                          "copy",
-                          "--quiet",
-                          "--all",
-                          "--preserve-digests",
-                          "--dest-tls-verify=false",
-                          src,
-                          dest,
-                          NULL};
+    const char *argv[] = { "skopeo",
+                           "--insecure-policy",
+                           "copy",
+                           "--quiet",
+                           "--all",
+                           "--preserve-digests",
+                           "--dest-tls-verify=false",
+                           src,
+                           dest,
+                           NULL };
     g_autofree char *out = run (argv, error);
 
     return out != NULL;
