@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 
 static double
 first_output (BoxliteRuntime *rt, GStrv *qemu_argv)

@@ -12,7 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "bench-util.h"
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 #include "registry-fixture.h"
 #include "registry.h"
 

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "bench-util.h"
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 
 #define CHUNK (1024 * 1024)
 #define CONNECTIONS 200

@@ -8,8 +8,6 @@
 
 #include <string.h>
 
-#include "boxlite-error.h"
-
 /* The longest DNS label, in bytes. */
 #define LABEL_MAX 63
 /* Address sizes, in bytes. */
@@ -88,8 +86,8 @@ parse_range (const char *text, Range *range, GError **error)
 
     if (!g_hostname_is_ip_address (host) ||
         (addr = g_inet_address_new_from_string (host)) == NULL) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "“%s” is not an IP address", host);
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "“%s” is not an IP address",
+                     host);
         return FALSE;
     }
     range->len = g_inet_address_get_native_size (addr);
@@ -99,7 +97,7 @@ parse_range (const char *text, Range *range, GError **error)
         return TRUE;
 
     if (!g_ascii_string_to_unsigned (slash + 1, 10, 0, range->len * 8, &prefix, NULL)) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                      "prefix length “%s” is not a number from 0 to %" G_GSIZE_FORMAT, slash + 1,
                      range->len * 8);
         return FALSE;
@@ -107,7 +105,7 @@ parse_range (const char *text, Range *range, GError **error)
     range->prefix = (guint) prefix;
     for (guint bit = range->prefix; bit < range->len * 8; bit++) {
         if (range->bytes[bit / 8] & (0x80u >> (bit % 8))) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                          "address has bits set beyond the /%u prefix", range->prefix);
             return FALSE;
         }
@@ -138,7 +136,7 @@ add_rule (BlAllowlist *list, const char *rule, GError **error)
     }
     if (g_str_has_prefix (rule, "*.")) {
         if (!bl_net_name_normalize (rule + 2, len - 2, name, sizeof name)) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                          "“%s” after “*.” is not a host name", rule + 2);
             return FALSE;
         }
@@ -146,7 +144,7 @@ add_rule (BlAllowlist *list, const char *rule, GError **error)
         return TRUE;
     }
     if (!bl_net_name_normalize (rule, len, name, sizeof name)) {
-        g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                              "not a host name, “*.” wildcard, IP address or CIDR range");
         return FALSE;
     }

@@ -39,7 +39,7 @@ gboolean bl_net_name_normalize (const char *name, size_t len, char *out, size_t 
 typedef struct _BlAllowlist BlAllowlist;
 
 /* Parses @rules (NULL-terminated; NULL means no rules). Returns a new
- * allowlist, or NULL with @error (BOXLITE_ERROR_INVALID_ARGUMENT) naming
+ * allowlist, or NULL with @error (G_IO_ERROR_INVALID_ARGUMENT) naming
  * the first rule that is invalid. */
 BlAllowlist *bl_net_allowlist_new (const char *const *rules, GError **error);
 

@@ -15,7 +15,6 @@
 #include <gio/gunixsocketaddress.h>
 #include <string.h>
 
-#include "boxlite-error.h"
 #include "dns.h"
 
 /* Host lookups in flight at once; queries beyond get SERVFAIL. */
@@ -441,7 +440,7 @@ load_hosts (GHashTable *hosts, const char *path, GError **error)
             words[0] && *words[0] ? g_inet_address_new_from_string (words[0]) : NULL;
         if (!addr) {
             if (words[0] && *words[0]) {
-                g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                              "%s line %u: %s is not an address", path, i + 1, words[0]);
                 return FALSE;
             }
@@ -453,7 +452,7 @@ load_hosts (GHashTable *hosts, const char *path, GError **error)
                 continue;
             if (!bl_net_name_normalize (words[w], strlen (words[w]), name, sizeof name)) {
                 g_object_unref (addr);
-                g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                              "%s line %u: %s is not a host name", path, i + 1, words[w]);
                 return FALSE;
             }

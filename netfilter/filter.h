@@ -2,7 +2,7 @@
  *
  * Every Ethernet frame the guest sends passes bl_net_filter_frame() before
  * libslirp sees it. The filter answers the guest's DNS itself (the gateway,
- * UDP port 53 here and TCP port 53 through bl_net_filter_dns_service_new()),
+ * UDP port 53 here and TCP port 53 through bl_net_filter_listen_dns_tcp()),
  * resolves allowed names on the host, sinkholes the rest, lets flows out
  * only to addresses the allowlist admits, checks the TLS SNI or HTTP Host of
  * admitted TCP flows before their first byte goes out, and records every

@@ -16,16 +16,8 @@
 #include <unistd.h>
 
 #include "bl_proto.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "initramfs.h"
-
-/* initramfs.c reports errors in the library's domain; the library itself is
- * not linked into this test. */
-GQuark
-boxlite_error_quark (void)
-{
-    return g_quark_from_static_string ("boxlite-error-quark");
-}
 
 #define TIMEOUT_MS 60000
 

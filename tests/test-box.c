@@ -8,7 +8,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "bl_proto.h"
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 #include "test-util.h"
 
 static char *home;

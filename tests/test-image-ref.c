@@ -3,7 +3,7 @@
  * mutated input. */
 #include <string.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "image-ref.h"
 
 #define HEX16 "0123456789abcdef"

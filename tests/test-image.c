@@ -4,7 +4,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 #include "image-config.h"
 #include "registry-fixture.h"
 #include "test-util.h"

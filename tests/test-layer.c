@@ -10,7 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "layer.h"
 
 typedef enum {

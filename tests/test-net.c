@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 #include "test-util.h"
 
 #define ALLOWED_ADDR "10.203.0.2"

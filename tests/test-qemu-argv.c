@@ -3,7 +3,7 @@
 #include <glib/gstdio.h>
 
 #include "accel.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "qemu-argv.h"
 
 static BlLaunch *

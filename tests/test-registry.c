@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <utime.h>
 
-#include "boxlite-error.h"
-#include "boxlite-options.h"
+#include <boxlite/boxlite-error.h>
+#include <boxlite/boxlite-options.h>
 #include "registry-fixture.h"
 #include "registry-private.h"
 

@@ -7,7 +7,7 @@
 
 #include "box-record.h"
 #include "boxlite-private.h"
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 #include "frame-conn.h"
 #include "launch.h"
 #include "netspec.h"

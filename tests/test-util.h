@@ -1,7 +1,7 @@
 /* test-util.h: running commands in boxes from the integration suites. */
 #pragma once
 
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 
 G_BEGIN_DECLS
 

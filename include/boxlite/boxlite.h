@@ -6,7 +6,7 @@
 #include "boxlite-box.h"
 #include "boxlite-command.h"
 #include "boxlite-enums.h"
-#include "boxlite-enum-types.h"
+#include <boxlite/boxlite-enum-types.h>
 #include "boxlite-error.h"
 #include "boxlite-execution.h"
 #include "boxlite-image.h"

@@ -1,7 +1,7 @@
 /* boxlite-box-options.c: how a box is made, validated before anything starts. */
-#include "boxlite-box-options.h"
+#include <boxlite/boxlite-box-options.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "boxlite-private.h"
 #include "image-ref.h"
 #include "netspec.h"

@@ -1,7 +1,7 @@
 /* boxlite-box.c: one box: its record, its monitor, its commands. */
 #define G_LOG_DOMAIN "boxlite"
 
-#include "boxlite-box.h"
+#include <boxlite/boxlite-box.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "boxlite-private.h"
+#include "disk.h"
 #include "initramfs.h"
 #include "launch.h"
+#include "monitor-ctl.h"
+#include "paths.h"
 
 /* TCG boots take a second or two; a loaded CI machine may take far longer. */
 #define BOOT_TIMEOUT_MS 120000

@@ -1,5 +1,5 @@
 /* boxlite-command.c: a command to run in a box. */
-#include "boxlite-command.h"
+#include <boxlite/boxlite-command.h>
 
 struct _BoxliteCommand {
     GObject parent_instance;

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "bl_proto.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "boxlite-private.h"
 
 /* Enough for a fast producer to keep the agent busy between reads. */

@@ -1,8 +1,8 @@
 /* boxlite-image-private.h: what the runtime and the image files share. */
 #pragma once
 
-#include "boxlite-box-options.h"
-#include "boxlite-image.h"
+#include <boxlite/boxlite-box-options.h>
+#include <boxlite/boxlite-image.h>
 #include "image-store.h"
 
 G_BEGIN_DECLS

@@ -2,9 +2,9 @@
  * inspect, remove and prune, and what a box inherits from its image. */
 #define G_LOG_DOMAIN "boxlite-image"
 
-#include "boxlite-image.h"
+#include <boxlite/boxlite-image.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
 #include "registry.h"

@@ -1,7 +1,7 @@
 /* boxlite-options.c: settings of a runtime. */
-#include "boxlite-options.h"
+#include <boxlite/boxlite-options.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "registry.h"
 
 struct _BoxliteOptions {

@@ -4,11 +4,11 @@
 #include <json-glib/json-glib.h>
 
 #include "box-record.h"
-#include "boxlite-box-options.h"
-#include "boxlite-box.h"
-#include "boxlite-command.h"
-#include "boxlite-execution.h"
-#include "boxlite-runtime.h"
+#include <boxlite/boxlite-box-options.h>
+#include <boxlite/boxlite-box.h>
+#include <boxlite/boxlite-command.h>
+#include <boxlite/boxlite-execution.h>
+#include <boxlite/boxlite-runtime.h>
 
 G_BEGIN_DECLS
 
@@ -60,25 +60,5 @@ gboolean bl_link_send_json (BlLink *link, guint32 channel, JsonNode *node);
 void bl_link_ref (BlLink *link);
 void bl_link_unref (BlLink *link);
 GMainContext *bl_link_get_context (BlLink *link);
-
-/* paths.c: where the parts a box is made of are found. */
-char *bl_path_qemu (GError **error);
-char *bl_path_qemu_img (GError **error);
-char *bl_path_kernel (GError **error);
-char *bl_path_agent (GError **error);
-char *bl_path_shim (GError **error);
-char *bl_path_default_image (GError **error);
-
-/* disk.c */
-char *bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *cancellable,
-                          GError **error);
-gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
-                                 GCancellable *cancellable, GError **error);
-
-/* Monitor control socket, used synchronously by start/stop. */
-gboolean bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms,
-                          GCancellable *cancellable, GError **error);
-gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable,
-                           GError **error);
 
 G_END_DECLS

@@ -1,15 +1,17 @@
 /* boxlite-runtime.c: boxes on one home directory. */
 #define G_LOG_DOMAIN "boxlite"
 
-#include "boxlite-runtime.h"
+#include <boxlite/boxlite-runtime.h>
 
 #include <glib/gstdio.h>
 #include <unistd.h>
 
 #include "box-record.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
+#include "disk.h"
+#include "paths.h"
 #include "registry.h"
 
 struct _BoxliteRuntime {

@@ -12,7 +12,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <signal.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "boxlite-private.h"
 #include "frame-conn.h"
 

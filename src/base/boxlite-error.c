@@ -1,4 +1,4 @@
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 /* Written out rather than G_DEFINE_QUARK: a formatter reads that macro's
  * first argument as a subtraction and spaces the quark's name apart. */

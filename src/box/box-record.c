@@ -9,7 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "json-file.h"
 
 /* A record is small; anything bigger was not written by us. */

@@ -8,7 +8,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "boxlite-enums.h"
+#include <boxlite/boxlite-enums.h>
 
 G_BEGIN_DECLS
 

@@ -3,7 +3,7 @@
 
 #include "frame-conn.h"
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 struct _BlFrameConn {
     GObject parent_instance;

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 static gboolean
 add_entry (struct archive *a, const char *path, mode_t mode, dev_t rdev, const void *data,

@@ -5,7 +5,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "json-file.h"
 #include "netspec.h"
 

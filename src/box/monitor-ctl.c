@@ -5,8 +5,8 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "bl_proto.h"
-#include "boxlite-error.h"
-#include "boxlite-private.h"
+#include <boxlite/boxlite-error.h>
+#include "monitor-ctl.h"
 #include "frame-conn.h"
 
 static gboolean

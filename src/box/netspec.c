@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "allowlist.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 static gboolean
 parse_port (const char *text, guint16 *out)
@@ -78,7 +78,14 @@ bl_port_forwards_validate (const char *const *specs, GError **error)
 gboolean
 bl_allow_net_validate (const char *const *rules, GError **error)
 {
-    g_autoptr (BlAllowlist) list = bl_net_allowlist_new (rules, error);
+    g_autoptr (GError) local = NULL;
+    g_autoptr (BlAllowlist) list = bl_net_allowlist_new (rules, &local);
 
-    return list != NULL;
+    /* The filter's parser speaks GIO; to the caller a bad rule is a bad
+     * argument of the box options, in the library's own domain. */
+    if (!list) {
+        g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, local->message);
+        return FALSE;
+    }
+    return TRUE;
 }

@@ -6,8 +6,8 @@
  */
 #define G_LOG_DOMAIN "boxlite"
 
-#include "boxlite-error.h"
-#include "boxlite-private.h"
+#include <boxlite/boxlite-error.h>
+#include "paths.h"
 #include "config.h"
 
 static char *

@@ -1,7 +1,7 @@
 /* cli.h: what the files of the `boxlite` command line share. */
 #pragma once
 
-#include "boxlite.h"
+#include <boxlite/boxlite.h>
 
 G_BEGIN_DECLS
 

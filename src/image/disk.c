@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "box-record.h"
-#include "boxlite-error.h"
-#include "boxlite-private.h"
+#include <boxlite/boxlite-error.h>
+#include "paths.h"
+#include "disk.h"
 #include "image-store.h"
 
 /* Free space a box gets on top of its root filesystem's contents. The ext4

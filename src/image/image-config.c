@@ -3,7 +3,7 @@
 
 #include "image-config.h"
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "image-ref.h"
 #include "json-file.h"
 

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "image-ref.h"
 #include "json-file.h"
 #include "image-store-private.h"

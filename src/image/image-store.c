@@ -13,9 +13,10 @@
 #include <unistd.h>
 
 #include "box-record.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "image-ref.h"
 #include "json-file.h"
+#include "disk.h"
 #include "layer.h"
 
 /* The index is a few hundred bytes per image. */

@@ -141,9 +141,4 @@ gboolean bl_image_store_add_blob_file (BlImageStore *store, const char *path, co
                                        guint64 size, gboolean *added, GCancellable *cancellable,
                                        GError **error);
 
-/* disk.c: builds the ext4 @dest from the tree @tree (a temporary file then
- * a rename: @dest exists only when complete). */
-gboolean bl_disk_build_ext4 (const char *tree, const char *dest, GCancellable *cancellable,
-                             GError **error);
-
 G_END_DECLS

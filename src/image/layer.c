@@ -21,7 +21,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 #define MAX_NAME_LEN 4096
 #define MAX_ENTRIES 1000000

@@ -23,7 +23,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 #define LIBRARY_PREFIX "library/"
 /* Longest text quoted back in an error message, in bytes. */

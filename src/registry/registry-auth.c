@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 /* Longest realm URL, service or scope, in bytes. */
 #define PARAM_MAX 2048

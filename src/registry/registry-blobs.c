@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 /* Redirects followed for one blob. */
 #define REDIRECTS_MAX 5

@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 /* Longest entry text, and config file, in bytes. */
 #define ENTRY_TEXT_MAX (64 * 1024)

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "json-file.h"
 
 /* Largest blob size a descriptor may state, in bytes (1 TiB). */

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 #define USER_AGENT "boxlite/0.1"
 /* Seconds a connection may stall before the request fails. */

@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 static const char manifest_accept[] = BL_MEDIA_OCI_INDEX
     ", " BL_MEDIA_OCI_MANIFEST ", " BL_MEDIA_DOCKER_LIST ", " BL_MEDIA_DOCKER_MANIFEST;

@@ -10,7 +10,7 @@
 #include <cpuid.h>
 #endif
 
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 const BlAccelHost bl_accel_real_host = {
     .dev_kvm = "/dev/kvm",

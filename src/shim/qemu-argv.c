@@ -4,7 +4,7 @@
 #include "qemu-argv.h"
 
 #include "bl_proto.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 
 /* QEMU's option parser splits on ','; a literal comma is written twice. */
 static char *

@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "boxlite-enums.h"
+#include <boxlite/boxlite-enums.h>
 #include "launch.h"
 
 G_BEGIN_DECLS

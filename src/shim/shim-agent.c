@@ -10,7 +10,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "bl_proto.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "shim.h"
 
 static void agent_try_connect (Shim *shim);

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "bl_proto.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "shim.h"
 
 /* Clients are the library on this host, but a stuck one must not pile up. */

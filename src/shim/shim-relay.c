@@ -14,7 +14,7 @@
 #define G_LOG_DOMAIN "boxlite-shim"
 
 #include "bl_proto.h"
-#include "boxlite-error.h"
+#include <boxlite/boxlite-error.h>
 #include "shim.h"
 
 /* Cap for accumulated credit; a peer granting more is not believed. */

@@ -1,5 +1,5 @@
 /* shim.h: the box monitor: one process per running box that owns QEMU, the
- * agent link and the control socket (see DESIGN.md, "Process model").
+ * agent link and the control socket (the README draws the processes under "What it is").
  *
  * Everything runs on one GMainContext. The whole state is one Shim, passed
  * to every function; each shim-*.c file holds one concern and its entry
@@ -12,7 +12,7 @@
 
 #include "backend.h"
 #include "bl-qmp-client.h"
-#include "boxlite-enums.h"
+#include <boxlite/boxlite-enums.h>
 #include "frame-conn.h"
 #include "launch.h"
 

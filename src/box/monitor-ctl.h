@@ -1,0 +1,14 @@
+/* monitor-ctl.h: the box monitor's control socket, used synchronously by start, stop,
+ * pause and resume. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+gboolean bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms,
+                          GCancellable *cancellable, GError **error);
+gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable,
+                           GError **error);
+
+G_END_DECLS

@@ -1,0 +1,19 @@
+/* disk.h: a box's disk: the shared read-only ext4 of a root filesystem and the box's
+ * qcow2 overlay over it. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Builds the ext4 @dest from the tree @tree (a temporary file then
+ * a rename: @dest exists only when complete). */
+gboolean bl_disk_build_ext4 (const char *tree, const char *dest, GCancellable *cancellable,
+                             GError **error);
+
+char *bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *cancellable,
+                          GError **error);
+gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
+                                 GCancellable *cancellable, GError **error);
+
+G_END_DECLS
