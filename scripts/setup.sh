@@ -88,7 +88,7 @@ run_logged() {
     return "$rc"
 }
 
-packages_build=(meson ninja-build pkg-config gcc libglib2.0-dev libjson-glib-dev
+packages_build=(meson ninja-build pkg-config gcc clang-format libglib2.0-dev libjson-glib-dev
                 gobject-introspection libgirepository1.0-dev
                 libarchive-dev libslirp-dev libsoup-3.0-dev)
 packages_run=(qemu-system-x86 qemu-utils e2fsprogs)

@@ -156,7 +156,8 @@ tcp_frame (guint32 dst, guint sport, guint dport, guint32 seq, guint32 ack, guin
     tcp[12] = 5 << 4;
     tcp[13] = (guint8) flags;
     put16 (tcp + 14, 65535);
-    memcpy (tcp + 20, payload, len);
+    if (len > 0)
+        memcpy (tcp + 20, payload, len);
     return ipv4_frame (GUEST, dst, BL_IP_PROTO_TCP, tcp, 20 + len, 16);
 }
 
