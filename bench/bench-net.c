@@ -111,11 +111,13 @@ measure (BoxliteRuntime *rt, Server *server, gboolean qemu_user, GArray *rates, 
     g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
     const char *const rules[] = { "host.boxlite.internal", NULL };
 
+    /* The peer runs QEMU through a wrapper that swaps the box's stream
+     * netdev for QEMU's own user networking; it has no filter to hold a list
+     * to. The QEMU path is resolved when a box starts. */
     if (qemu_user)
-        g_setenv ("BOXLITE_BENCH_NET", "qemu-user", TRUE);
+        g_setenv ("BOXLITE_QEMU", BENCH_QEMU_USER_NET, TRUE);
     else
-        g_unsetenv ("BOXLITE_BENCH_NET");
-    /* The peer has no filter to hold a list to. */
+        g_unsetenv ("BOXLITE_QEMU");
     if (!qemu_user)
         boxlite_box_options_set_allow_net (options, rules);
     g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, options, NULL, NULL, &error);

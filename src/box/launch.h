@@ -29,10 +29,6 @@ typedef struct {
     gboolean detach;
     gboolean auto_remove;
     guint boot_timeout_ms;
-    /* Not saved: set by the monitor when BOXLITE_BENCH_NET=qemu-user asks
-     * for QEMU's own user networking (same topology, no filter), the peer
-     * that bench/bench-net measures the filtered backend against. */
-    gboolean qemu_user_net;
 } BlLaunch;
 
 BlLaunch *bl_launch_load (const char *path, GError **error);

@@ -183,15 +183,7 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     add (argv, "virtserialport,chardev=agent,name=" BL_PROTO_PORT_NAME);
     add (argv, "-device");
     add (argv, "virtio-rng-device");
-    if (net && launch->qemu_user_net) {
-        /* The same addresses as the monitor's backend: the gateway .1 (here
-         * QEMU's DNS address, so that it answers ARP), the host alias .254. */
-        add (argv, "-netdev");
-        add (argv, "user,id=net0,net=192.168.127.0/24,host=192.168.127.254,"
-                   "dns=192.168.127.1,ipv6=off");
-        add (argv, "-device");
-        add (argv, "virtio-net-device,netdev=net0");
-    } else if (net) {
+    if (net) {
         /* The monitor listens on net.sock before QEMU starts (the stream
          * client does not reconnect) and runs the network behind it. */
         g_autofree char *net_e = opt_escape (net);

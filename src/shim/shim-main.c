@@ -283,18 +283,6 @@ prepare (Shim *shim, GStrv *argv, GError **error)
         if (!tsc_khz)
             tsc_khz = bl_accel_host_tsc_khz ("/proc/cpuinfo");
     }
-    if (g_strcmp0 (g_getenv ("BOXLITE_BENCH_NET"), "qemu-user") == 0 &&
-        shim->launch->network == BOXLITE_NETWORK_ENABLED) {
-        /* The benchmark's peer has no filter: never let it stand in for a
-         * box that was promised one. */
-        if (shim->launch->allow_net && shim->launch->allow_net[0]) {
-            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                         "BOXLITE_BENCH_NET=qemu-user cannot enforce allow_net");
-            return FALSE;
-        }
-        g_message ("BOXLITE_BENCH_NET=qemu-user: QEMU's user networking, unfiltered");
-        shim->launch->qemu_user_net = TRUE;
-    }
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
 }
@@ -306,8 +294,6 @@ static gboolean
 net_start (Shim *shim, GError **error)
 {
     if (shim->launch->network != BOXLITE_NETWORK_ENABLED)
-        return TRUE;
-    if (shim->launch->qemu_user_net)
         return TRUE;
     BlAllowlist *allowlist =
         bl_net_allowlist_new ((const char *const *) shim->launch->allow_net, error);
