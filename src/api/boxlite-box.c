@@ -36,6 +36,18 @@ struct _BoxliteBox {
 
 G_DEFINE_FINAL_TYPE (BoxliteBox, boxlite_box, G_TYPE_OBJECT)
 
+/* Identity properties: set once by bl_box_new(), so never notified. */
+enum {
+    PROP_0,
+    PROP_ID,
+    PROP_NAME,
+    PROP_OPTIONS,
+    PROP_RUNTIME,
+    N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
+
 static void
 boxlite_box_finalize (GObject *object)
 {
@@ -52,9 +64,76 @@ boxlite_box_finalize (GObject *object)
 }
 
 static void
+boxlite_box_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+    BoxliteBox *self = BOXLITE_BOX (object);
+
+    switch (prop_id) {
+    case PROP_ID:
+        g_value_set_string (value, self->id);
+        break;
+    case PROP_NAME:
+        g_value_set_string (value, self->name);
+        break;
+    case PROP_OPTIONS:
+        g_value_set_object (value, self->options);
+        break;
+    case PROP_RUNTIME:
+        g_value_set_object (value, self->runtime);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 boxlite_box_class_init (BoxliteBoxClass *klass)
 {
-    G_OBJECT_CLASS (klass)->finalize = boxlite_box_finalize;
+    GObjectClass *object_class = G_OBJECT_CLASS (klass);
+    const GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+    object_class->finalize = boxlite_box_finalize;
+    object_class->get_property = boxlite_box_get_property;
+
+    /**
+     * BoxliteBox:id:
+     *
+     * The box's id: 32 hexadecimal digits.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ID] = g_param_spec_string ("id", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBox:name:
+     *
+     * The box's name, unique in its runtime.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBox:options:
+     *
+     * The options the box was created with.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_OPTIONS] =
+        g_param_spec_object ("options", NULL, NULL, BOXLITE_TYPE_BOX_OPTIONS, flags);
+
+    /**
+     * BoxliteBox:runtime:
+     *
+     * The runtime the box belongs to.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_RUNTIME] =
+        g_param_spec_object ("runtime", NULL, NULL, BOXLITE_TYPE_RUNTIME, flags);
+
+    g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
