@@ -17,6 +17,16 @@
 #define MAX_MEMORY_MIB (256 * 1024)
 #define MAX_DISK_SIZE_GB 4096
 
+/**
+ * BoxliteBoxOptions:
+ *
+ * How a box is made: its root filesystem or image, CPUs, memory and disk,
+ * the defaults of its commands, and its network. Every option is a
+ * property; boxlite_box_options_validate() checks them all before anything
+ * is created or started.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteBoxOptions {
     GObject parent_instance;
     char *rootfs;

@@ -5,6 +5,15 @@
 
 #include "set-field.h"
 
+/**
+ * BoxliteCommand:
+ *
+ * A command to run in a box with boxlite_box_exec(): the program and its
+ * arguments, and the environment, directory, user, timeout and stdin it
+ * runs with.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteCommand {
     GObject parent_instance;
     GStrv argv;

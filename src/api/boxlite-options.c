@@ -7,6 +7,40 @@
 #include "registry.h"
 #include "set-field.h"
 
+/**
+ * BoxliteOptions:
+ *
+ * Settings of a [class@Boxlite.Runtime]: its home directory, the image
+ * registries it pulls from, and a hosts file the boxes' DNS answers from.
+ *
+ * Each element of [property@Boxlite.Options:image-registries] is one
+ * registry entry, either a bare host ("quay.io", searched for unqualified
+ * image names) or a JSON object:
+ *
+ * ```json
+ * {"host": "registry.example:5000",
+ *  "transport": "https",
+ *  "skip_verify": false,
+ *  "search": false,
+ *  "auth": {"kind": "basic", "username": "...", "password": "..."}}
+ * ```
+ *
+ * "transport" is "https" or "http" (default: https, http on loopback);
+ * "skip_verify" accepts any TLS certificate; "search" tries the registry
+ * for unqualified names; "auth" is `{"kind": "anonymous"}`, a basic one as
+ * above, or `{"kind": "bearer", "token": "..."}`. The runtime also reads
+ * `$BOXLITE_HOME/registries.json`, a JSON array of such entries; for a
+ * host named in both, the option wins. Unqualified names are tried on the
+ * search registries in order, then on docker.io. Passwords and tokens
+ * never appear in logs or error messages.
+ *
+ * [property@Boxlite.Options:hosts-file] names a hosts(5)-style file
+ * ("ADDRESS NAME…" lines) whose names the boxes' DNS answers from the file
+ * instead of the host's resolver, still subject to each box's allowlist: a
+ * private name map, or a stand-in internet for tests.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteOptions {
     GObject parent_instance;
     char *home_dir;
@@ -186,7 +220,7 @@ boxlite_options_set_home_dir (BoxliteOptions *self, const char *home_dir)
  * Gets the [property@Boxlite.Options:image-registries] property.
  *
  * Returns: (nullable) (array zero-terminated=1) (transfer none): registry
- *   entries, each a bare host or a JSON object (see boxlite-options.h)
+ *   entries, each a bare host or a JSON object (see #BoxliteOptions)
  *
  * Since: 0.1
  */
