@@ -89,7 +89,7 @@ run_logged() {
 }
 
 packages_build=(meson ninja-build pkg-config gcc clang-format libglib2.0-dev libjson-glib-dev
-                gobject-introspection libgirepository1.0-dev
+                gobject-introspection libgirepository1.0-dev gi-docgen
                 libarchive-dev libslirp-dev libsoup-3.0-dev)
 packages_run=(qemu-system-x86 qemu-utils e2fsprogs)
 packages_kernel=(linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev dwarves cpio)

@@ -45,7 +45,20 @@ try:
 
     box_options = Boxlite.BoxOptions.new()
     check("network on by default", box_options.get_network() == Boxlite.NetworkMode.ENABLED)
-    box_options.set_network(Boxlite.NetworkMode.DISABLED)
+
+    # Options as properties: set at construction, through .props, and
+    # notified once per change, never for the same value again.
+    box_options = Boxlite.BoxOptions(network=Boxlite.NetworkMode.DISABLED, memory_mib=640,
+                                     env=["FROM=python"])
+    check("options from properties",
+          box_options.get_network() == Boxlite.NetworkMode.DISABLED
+          and box_options.props.memory_mib == 640 and list(box_options.props.env) == ["FROM=python"])
+    seen = []
+    box_options.connect("notify::cpus", lambda options, pspec: seen.append(options.props.cpus))
+    box_options.props.cpus = 2
+    box_options.props.cpus = 2
+    box_options.set_cpus(1)
+    check("notify once per change", seen == [2, 1], repr(seen))
 
     # Async creation and start, driven by a main loop as a GLib app would.
     loop = GLib.MainLoop()
@@ -66,8 +79,8 @@ try:
     check("async create and start", state["started"] and box.get_state() == Boxlite.BoxState.RUNNING)
     check("name", box.get_name() == "from-python")
 
-    command = Boxlite.Command.new(["sh", "-c", "tr a-z A-Z; echo err >&2; exit 3"])
-    command.set_stdin(True)
+    command = Boxlite.Command(argv=["sh", "-c", "tr a-z A-Z; echo err >&2; echo $FROM >&2; exit 3"],
+                              stdin=True)
     execution = box.exec(command, None)
     stdin = execution.get_stdin()
     stdin.write_bytes(GLib.Bytes.new(b"hello from python\n"), None)
@@ -76,7 +89,7 @@ try:
     err = read_all(execution.get_stderr())
     execution.wait(None)
     check("stdout", out == b"HELLO FROM PYTHON\n", repr(out))
-    check("stderr", err == b"err\n", repr(err))
+    check("stderr, with the box's environment", err == b"err\npython\n", repr(err))
     check("exit code", execution.get_exit_code() == 3, str(execution.get_exit_code()))
 
     try:

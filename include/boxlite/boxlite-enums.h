@@ -15,6 +15,8 @@ G_BEGIN_DECLS
  * @BOXLITE_BOX_STATE_PAUSED: running, with its virtual CPUs stopped
  *
  * Where a box is in its life.
+ *
+ * Since: 0.1
  */
 typedef enum {
     BOXLITE_BOX_STATE_CONFIGURED,
@@ -31,6 +33,8 @@ typedef enum {
  * @BOXLITE_ACCEL_TCG: QEMU's software emulation
  *
  * Which QEMU accelerator runs the box.
+ *
+ * Since: 0.1
  */
 typedef enum {
     BOXLITE_ACCEL_AUTO,
@@ -44,6 +48,8 @@ typedef enum {
  * @BOXLITE_NETWORK_ENABLED: a filtered user-space network
  *
  * Whether the box has a network.
+ *
+ * Since: 0.1
  */
 typedef enum {
     BOXLITE_NETWORK_DISABLED,

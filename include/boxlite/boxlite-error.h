@@ -8,7 +8,18 @@ G_BEGIN_DECLS
 /**
  * BOXLITE_ERROR:
  *
- * Error domain of boxlite. Errors in it have a #BoxliteError code.
+ * Error domain of boxlite's own conditions. Errors in it have a
+ * #BoxliteError code.
+ *
+ * The library reports in this domain what it finds itself: something not
+ * found, an invalid argument or state, image content that fails its
+ * checks, a box that crashed. Failures of the operating system are in
+ * %G_IO_ERROR (with the errno's code), a cancelled operation is
+ * %G_IO_ERROR_CANCELLED, and a failure of another library keeps that
+ * library's domain. Each function's documentation names the domains it
+ * can return.
+ *
+ * Since: 0.1
  */
 #define BOXLITE_ERROR (boxlite_error_quark ())
 
@@ -29,6 +40,8 @@ G_BEGIN_DECLS
  * @BOXLITE_ERROR_IMAGE: the root filesystem or image cannot be used
  *
  * Error codes in the #BOXLITE_ERROR domain.
+ *
+ * Since: 0.1
  */
 typedef enum {
     BOXLITE_ERROR_FAILED,

@@ -1,26 +1,6 @@
-/* boxlite-options.h: settings of a runtime.
- *
- * Image registries: each element of image-registries is one registry
- * entry, either a bare host ("quay.io", searched for unqualified image
- * names) or a JSON object:
- *   {"host": "registry.example:5000",
- *    "transport": "https" | "http",   (default: https, http on loopback)
- *    "skip_verify": false,            (accept any TLS certificate)
- *    "search": false,                 (try it for unqualified names)
- *    "auth": {"kind": "anonymous"} |
- *            {"kind": "basic", "username": "...", "password": "..."} |
- *            {"kind": "bearer", "token": "..."}}
- * The runtime also reads $BOXLITE_HOME/registries.json, a JSON array of
- * such entries (objects or host strings); for a host named in both, the
- * option wins. Unqualified names are tried on the search registries in
- * order, then on docker.io. Passwords and tokens never appear in logs or
- * error messages.
- *
- * Hosts file: a hosts(5)-style file ("ADDRESS NAME…" lines) whose names the
- * boxes' DNS answers from the file instead of the host's resolver, still
- * subject to each box's allowlist: a private name map, or a stand-in
- * internet for tests.
- */
+/* boxlite-options.h: settings of a runtime. The format of the image
+ * registry entries and of the hosts file is documented with the type, in
+ * boxlite-options.c. */
 #pragma once
 
 #include <glib-object.h>

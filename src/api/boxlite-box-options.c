@@ -1,10 +1,14 @@
 /* boxlite-box-options.c: how a box is made, validated before anything starts. */
+#define G_LOG_DOMAIN "boxlite"
+
 #include <boxlite/boxlite-box-options.h>
 
+#include <boxlite/boxlite-enum-types.h>
 #include <boxlite/boxlite-error.h>
 #include "boxlite-private.h"
 #include "image-ref.h"
 #include "netspec.h"
+#include "set-field.h"
 
 #define DEFAULT_CPUS 1
 #define DEFAULT_MEMORY_MIB 512
@@ -13,6 +17,16 @@
 #define MAX_MEMORY_MIB (256 * 1024)
 #define MAX_DISK_SIZE_GB 4096
 
+/**
+ * BoxliteBoxOptions:
+ *
+ * How a box is made: its root filesystem or image, CPUs, memory and disk,
+ * the defaults of its commands, and its network. Every option is a
+ * property; boxlite_box_options_validate() checks them all before anything
+ * is created or started.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteBoxOptions {
     GObject parent_instance;
     char *rootfs;
@@ -35,6 +49,29 @@ struct _BoxliteBoxOptions {
 
 G_DEFINE_FINAL_TYPE (BoxliteBoxOptions, boxlite_box_options, G_TYPE_OBJECT)
 
+enum {
+    PROP_0,
+    PROP_ROOTFS,
+    PROP_IMAGE,
+    PROP_CPUS,
+    PROP_MEMORY_MIB,
+    PROP_DISK_SIZE_GB,
+    PROP_ENV,
+    PROP_WORKING_DIR,
+    PROP_USER,
+    PROP_ENTRYPOINT,
+    PROP_CMD,
+    PROP_DETACH,
+    PROP_AUTO_REMOVE,
+    PROP_NETWORK,
+    PROP_ALLOW_NET,
+    PROP_PORTS,
+    PROP_ACCEL,
+    N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
+
 static void
 boxlite_box_options_finalize (GObject *object)
 {
@@ -53,9 +90,298 @@ boxlite_box_options_finalize (GObject *object)
 }
 
 static void
+boxlite_box_options_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+    BoxliteBoxOptions *self = BOXLITE_BOX_OPTIONS (object);
+
+    switch (prop_id) {
+    case PROP_ROOTFS:
+        g_value_set_string (value, self->rootfs);
+        break;
+    case PROP_IMAGE:
+        g_value_set_string (value, self->image);
+        break;
+    case PROP_CPUS:
+        g_value_set_uint (value, self->cpus);
+        break;
+    case PROP_MEMORY_MIB:
+        g_value_set_uint (value, self->memory_mib);
+        break;
+    case PROP_DISK_SIZE_GB:
+        g_value_set_uint (value, self->disk_size_gb);
+        break;
+    case PROP_ENV:
+        g_value_set_boxed (value, self->env);
+        break;
+    case PROP_WORKING_DIR:
+        g_value_set_string (value, self->working_dir);
+        break;
+    case PROP_USER:
+        g_value_set_string (value, self->user);
+        break;
+    case PROP_ENTRYPOINT:
+        g_value_set_boxed (value, self->entrypoint);
+        break;
+    case PROP_CMD:
+        g_value_set_boxed (value, self->cmd);
+        break;
+    case PROP_DETACH:
+        g_value_set_boolean (value, self->detach);
+        break;
+    case PROP_AUTO_REMOVE:
+        g_value_set_boolean (value, self->auto_remove);
+        break;
+    case PROP_NETWORK:
+        g_value_set_enum (value, self->network);
+        break;
+    case PROP_ALLOW_NET:
+        g_value_set_boxed (value, self->allow_net);
+        break;
+    case PROP_PORTS:
+        g_value_set_boxed (value, self->ports);
+        break;
+    case PROP_ACCEL:
+        g_value_set_enum (value, self->accel);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+/* Every write goes through the public setter, which notifies. */
+static void
+boxlite_box_options_set_property (GObject *object, guint prop_id, const GValue *value,
+                                  GParamSpec *pspec)
+{
+    BoxliteBoxOptions *self = BOXLITE_BOX_OPTIONS (object);
+
+    switch (prop_id) {
+    case PROP_ROOTFS:
+        boxlite_box_options_set_rootfs (self, g_value_get_string (value));
+        break;
+    case PROP_IMAGE:
+        boxlite_box_options_set_image (self, g_value_get_string (value));
+        break;
+    case PROP_CPUS:
+        boxlite_box_options_set_cpus (self, g_value_get_uint (value));
+        break;
+    case PROP_MEMORY_MIB:
+        boxlite_box_options_set_memory_mib (self, g_value_get_uint (value));
+        break;
+    case PROP_DISK_SIZE_GB:
+        boxlite_box_options_set_disk_size_gb (self, g_value_get_uint (value));
+        break;
+    case PROP_ENV:
+        boxlite_box_options_set_env (self, g_value_get_boxed (value));
+        break;
+    case PROP_WORKING_DIR:
+        boxlite_box_options_set_working_dir (self, g_value_get_string (value));
+        break;
+    case PROP_USER:
+        boxlite_box_options_set_user (self, g_value_get_string (value));
+        break;
+    case PROP_ENTRYPOINT:
+        boxlite_box_options_set_entrypoint (self, g_value_get_boxed (value));
+        break;
+    case PROP_CMD:
+        boxlite_box_options_set_cmd (self, g_value_get_boxed (value));
+        break;
+    case PROP_DETACH:
+        boxlite_box_options_set_detach (self, g_value_get_boolean (value));
+        break;
+    case PROP_AUTO_REMOVE:
+        boxlite_box_options_set_auto_remove (self, g_value_get_boolean (value));
+        break;
+    case PROP_NETWORK:
+        boxlite_box_options_set_network (self, g_value_get_enum (value));
+        break;
+    case PROP_ALLOW_NET:
+        boxlite_box_options_set_allow_net (self, g_value_get_boxed (value));
+        break;
+    case PROP_PORTS:
+        boxlite_box_options_set_ports (self, g_value_get_boxed (value));
+        break;
+    case PROP_ACCEL:
+        boxlite_box_options_set_accel (self, g_value_get_enum (value));
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
 {
-    G_OBJECT_CLASS (klass)->finalize = boxlite_box_options_finalize;
+    GObjectClass *object_class = G_OBJECT_CLASS (klass);
+    const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+    object_class->finalize = boxlite_box_options_finalize;
+    object_class->get_property = boxlite_box_options_get_property;
+    object_class->set_property = boxlite_box_options_set_property;
+
+    /**
+     * BoxliteBoxOptions:rootfs: (type filename)
+     *
+     * A local root filesystem, a directory or a tar archive; %NULL for the
+     * built-in default image (or [property@Boxlite.BoxOptions:image]).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ROOTFS] = g_param_spec_string ("rootfs", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBoxOptions:image:
+     *
+     * An OCI image reference, pulled on first use; %NULL for the built-in
+     * default image (or [property@Boxlite.BoxOptions:rootfs]).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_IMAGE] = g_param_spec_string ("image", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBoxOptions:cpus:
+     *
+     * Virtual CPUs, 1 to 64 (boxlite_box_options_validate() checks).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_CPUS] =
+        g_param_spec_uint ("cpus", NULL, NULL, 0, G_MAXUINT, DEFAULT_CPUS, flags);
+
+    /**
+     * BoxliteBoxOptions:memory-mib:
+     *
+     * Guest memory in MiB, 128 to 262144 (boxlite_box_options_validate()
+     * checks).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_MEMORY_MIB] =
+        g_param_spec_uint ("memory-mib", NULL, NULL, 0, G_MAXUINT, DEFAULT_MEMORY_MIB, flags);
+
+    /**
+     * BoxliteBoxOptions:disk-size-gb:
+     *
+     * Size of the box's disk in GB, at most 4096; 0 for the image's size
+     * plus the default free space.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_DISK_SIZE_GB] =
+        g_param_spec_uint ("disk-size-gb", NULL, NULL, 0, G_MAXUINT, 0, flags);
+
+    /**
+     * BoxliteBoxOptions:env:
+     *
+     * `KEY=VALUE` entries in the environment of every command.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ENV] = g_param_spec_boxed ("env", NULL, NULL, G_TYPE_STRV, flags);
+
+    /**
+     * BoxliteBoxOptions:working-dir:
+     *
+     * The absolute path in the box where commands start; %NULL for the
+     * image's, else `/`.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_WORKING_DIR] = g_param_spec_string ("working-dir", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBoxOptions:user:
+     *
+     * The user commands run as: a name, a uid or `uid:gid`; %NULL for the
+     * image's, else root.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_USER] = g_param_spec_string ("user", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBoxOptions:entrypoint:
+     *
+     * What `boxlite run` runs when given no command, before
+     * [property@Boxlite.BoxOptions:cmd]; %NULL for the image's.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ENTRYPOINT] = g_param_spec_boxed ("entrypoint", NULL, NULL, G_TYPE_STRV, flags);
+
+    /**
+     * BoxliteBoxOptions:cmd:
+     *
+     * The arguments `boxlite run` runs when given no command, after
+     * [property@Boxlite.BoxOptions:entrypoint]; %NULL for the image's.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_CMD] = g_param_spec_boxed ("cmd", NULL, NULL, G_TYPE_STRV, flags);
+
+    /**
+     * BoxliteBoxOptions:detach:
+     *
+     * Whether the box keeps running after the runtime that started it goes
+     * away; when %FALSE the box stops with its runtime.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_DETACH] = g_param_spec_boolean ("detach", NULL, NULL, FALSE, flags);
+
+    /**
+     * BoxliteBoxOptions:auto-remove:
+     *
+     * Whether the box is removed once it stops.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_AUTO_REMOVE] = g_param_spec_boolean ("auto-remove", NULL, NULL, FALSE, flags);
+
+    /**
+     * BoxliteBoxOptions:network:
+     *
+     * Whether the box has a (filtered, user-space) network.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_NETWORK] = g_param_spec_enum ("network", NULL, NULL, BOXLITE_TYPE_NETWORK_MODE,
+                                                  BOXLITE_NETWORK_ENABLED, flags);
+
+    /**
+     * BoxliteBoxOptions:allow-net:
+     *
+     * What the box may reach: names, `*.suffix` wildcards, addresses and
+     * CIDR ranges; %NULL or empty allows everything. Rules need the
+     * network enabled.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ALLOW_NET] = g_param_spec_boxed ("allow-net", NULL, NULL, G_TYPE_STRV, flags);
+
+    /**
+     * BoxliteBoxOptions:ports:
+     *
+     * Port forwards from the host, each
+     * `[HOST_ADDR:]HOST_PORT:GUEST_PORT[/tcp|/udp]` (host address 127.0.0.1
+     * and TCP unless given). They need the network enabled.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_PORTS] = g_param_spec_boxed ("ports", NULL, NULL, G_TYPE_STRV, flags);
+
+    /**
+     * BoxliteBoxOptions:accel:
+     *
+     * Which QEMU accelerator runs the box.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ACCEL] =
+        g_param_spec_enum ("accel", NULL, NULL, BOXLITE_TYPE_ACCEL, BOXLITE_ACCEL_AUTO, flags);
+
+    g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -70,8 +396,12 @@ boxlite_box_options_init (BoxliteBoxOptions *self)
 /**
  * boxlite_box_options_new:
  *
- * Returns: (transfer full): options for one CPU, 512 MiB, the built-in
- *   default image and the network enabled with an empty allowlist
+ * Makes options for one CPU, 512 MiB, the built-in default image and the
+ * network enabled with an empty allowlist.
+ *
+ * Returns: (transfer full): the new options
+ *
+ * Since: 0.1
  */
 BoxliteBoxOptions *
 boxlite_box_options_new (void)
@@ -79,7 +409,11 @@ boxlite_box_options_new (void)
     return g_object_new (BOXLITE_TYPE_BOX_OPTIONS, NULL);
 }
 
-#define STRING_ACCESSORS(field)                                                                    \
+/* The accessors are generated: every setter stores through one helper and
+ * notifies only on a change. Their documentation follows the macros. */
+#define NOTIFY(prop) g_object_notify_by_pspec (G_OBJECT (self), properties[prop])
+
+#define STRING_ACCESSORS(field, prop)                                                              \
     const char *boxlite_box_options_get_##field (BoxliteBoxOptions *self)                          \
     {                                                                                              \
         g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);                                \
@@ -88,11 +422,11 @@ boxlite_box_options_new (void)
     void boxlite_box_options_set_##field (BoxliteBoxOptions *self, const char *value)              \
     {                                                                                              \
         g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                          \
-        g_free (self->field);                                                                      \
-        self->field = g_strdup (value);                                                            \
+        if (bl_set_str (&self->field, value))                                                      \
+            NOTIFY (prop);                                                                         \
     }
 
-#define STRV_ACCESSORS(field)                                                                      \
+#define STRV_ACCESSORS(field, prop)                                                                \
     const char *const *boxlite_box_options_get_##field (BoxliteBoxOptions *self)                   \
     {                                                                                              \
         g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);                                \
@@ -101,11 +435,13 @@ boxlite_box_options_new (void)
     void boxlite_box_options_set_##field (BoxliteBoxOptions *self, const char *const *value)       \
     {                                                                                              \
         g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                          \
-        g_strfreev (self->field);                                                                  \
-        self->field = g_strdupv ((char **) value);                                                 \
+        if (bl_set_strv (&self->field, value))                                                     \
+            NOTIFY (prop);                                                                         \
     }
 
-#define VALUE_ACCESSORS(type, field)                                                               \
+/* @valid is the condition on `value` the setter insists on, as the
+ * property's GParamSpec does for the enumerations. */
+#define VALUE_ACCESSORS(type, field, prop, valid)                                                  \
     type boxlite_box_options_get_##field (BoxliteBoxOptions *self)                                 \
     {                                                                                              \
         g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), (type) 0);                            \
@@ -114,95 +450,380 @@ boxlite_box_options_new (void)
     void boxlite_box_options_set_##field (BoxliteBoxOptions *self, type value)                     \
     {                                                                                              \
         g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));                                          \
+        g_return_if_fail (valid);                                                                  \
+        if (self->field == value)                                                                  \
+            return;                                                                                \
         self->field = value;                                                                       \
+        NOTIFY (prop);                                                                             \
     }
 
-/* Accessors are generated; their documentation lives in the header's order:
- * rootfs is a local root filesystem (directory or tar archive) and image an
- * image reference (pulled on first use), both NULL for the built-in default
- * image; working_dir and user are the defaults for every command (a box
- * made from an image inherits the image's where they are NULL); env entries
- * are KEY=VALUE; entrypoint and cmd
- * are what `boxlite run` runs when given no command; disk_size_gb 0 means the
- * image's size plus the default free space. */
-STRING_ACCESSORS (rootfs)
-STRING_ACCESSORS (image)
-STRING_ACCESSORS (working_dir)
-STRING_ACCESSORS (user)
-STRV_ACCESSORS (env)
-STRV_ACCESSORS (entrypoint)
-STRV_ACCESSORS (cmd)
-VALUE_ACCESSORS (guint, cpus)
-VALUE_ACCESSORS (guint, memory_mib)
-VALUE_ACCESSORS (guint, disk_size_gb)
-VALUE_ACCESSORS (gboolean, detach)
-VALUE_ACCESSORS (gboolean, auto_remove)
-VALUE_ACCESSORS (BoxliteNetworkMode, network)
-VALUE_ACCESSORS (BoxliteAccel, accel)
+STRING_ACCESSORS (rootfs, PROP_ROOTFS)
+STRING_ACCESSORS (image, PROP_IMAGE)
+STRING_ACCESSORS (working_dir, PROP_WORKING_DIR)
+STRING_ACCESSORS (user, PROP_USER)
+STRV_ACCESSORS (env, PROP_ENV)
+STRV_ACCESSORS (entrypoint, PROP_ENTRYPOINT)
+STRV_ACCESSORS (cmd, PROP_CMD)
+STRV_ACCESSORS (allow_net, PROP_ALLOW_NET)
+STRV_ACCESSORS (ports, PROP_PORTS)
+VALUE_ACCESSORS (guint, cpus, PROP_CPUS, TRUE)
+VALUE_ACCESSORS (guint, memory_mib, PROP_MEMORY_MIB, TRUE)
+VALUE_ACCESSORS (guint, disk_size_gb, PROP_DISK_SIZE_GB, TRUE)
+VALUE_ACCESSORS (gboolean, detach, PROP_DETACH, TRUE)
+VALUE_ACCESSORS (gboolean, auto_remove, PROP_AUTO_REMOVE, TRUE)
+VALUE_ACCESSORS (BoxliteNetworkMode, network, PROP_NETWORK,
+                 value == BOXLITE_NETWORK_DISABLED || value == BOXLITE_NETWORK_ENABLED)
+VALUE_ACCESSORS (BoxliteAccel, accel, PROP_ACCEL, (guint) value <= BOXLITE_ACCEL_TCG)
+
+/**
+ * boxlite_box_options_get_rootfs:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:rootfs] property.
+ *
+ * Returns: (nullable) (transfer none) (type filename): the local root
+ *   filesystem, or %NULL
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_rootfs:
+ * @self: the options
+ * @rootfs: (nullable) (type filename): a directory or tar archive, or %NULL for
+ *   the default image
+ *
+ * Sets the [property@Boxlite.BoxOptions:rootfs] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_image:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:image] property.
+ *
+ * Returns: (nullable) (transfer none): the image reference, or %NULL
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_image:
+ * @self: the options
+ * @image: (nullable): an OCI image reference, or %NULL for the default image
+ *
+ * Sets the [property@Boxlite.BoxOptions:image] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_cpus:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:cpus] property.
+ *
+ * Returns: the number of virtual CPUs
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_cpus:
+ * @self: the options
+ * @cpus: the number of virtual CPUs
+ *
+ * Sets the [property@Boxlite.BoxOptions:cpus] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_memory_mib:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:memory-mib] property.
+ *
+ * Returns: the guest memory in MiB
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_memory_mib:
+ * @self: the options
+ * @memory_mib: the guest memory in MiB
+ *
+ * Sets the [property@Boxlite.BoxOptions:memory-mib] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_disk_size_gb:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:disk-size-gb] property.
+ *
+ * Returns: the disk size in GB; 0 for the default
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_disk_size_gb:
+ * @self: the options
+ * @disk_size_gb: the disk size in GB, or 0 for the default
+ *
+ * Sets the [property@Boxlite.BoxOptions:disk-size-gb] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_env:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:env] property.
+ *
+ * Returns: (nullable) (transfer none) (array zero-terminated=1): `KEY=VALUE`
+ *   entries, or %NULL
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_env:
+ * @self: the options
+ * @env: (nullable) (array zero-terminated=1): `KEY=VALUE` entries, or %NULL
+ *
+ * Sets the [property@Boxlite.BoxOptions:env] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_working_dir:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:working-dir] property.
+ *
+ * Returns: (nullable) (transfer none): the default working directory, or %NULL
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_working_dir:
+ * @self: the options
+ * @dir: (nullable): an absolute path in the box, or %NULL for the image's
+ *
+ * Sets the [property@Boxlite.BoxOptions:working-dir] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_user:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:user] property.
+ *
+ * Returns: (nullable) (transfer none): the default user, or %NULL
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_user:
+ * @self: the options
+ * @user: (nullable): a user name, a uid or `uid:gid`, or %NULL for the image's
+ *
+ * Sets the [property@Boxlite.BoxOptions:user] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_entrypoint:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:entrypoint] property.
+ *
+ * Returns: (nullable) (transfer none) (array zero-terminated=1): the entrypoint,
+ *   or %NULL for the image's
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_entrypoint:
+ * @self: the options
+ * @entrypoint: (nullable) (array zero-terminated=1): the entrypoint, or %NULL
+ *   for the image's
+ *
+ * Sets the [property@Boxlite.BoxOptions:entrypoint] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_cmd:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:cmd] property.
+ *
+ * Returns: (nullable) (transfer none) (array zero-terminated=1): the default
+ *   arguments, or %NULL for the image's
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_cmd:
+ * @self: the options
+ * @cmd: (nullable) (array zero-terminated=1): the default arguments, or %NULL
+ *   for the image's
+ *
+ * Sets the [property@Boxlite.BoxOptions:cmd] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_detach:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:detach] property.
+ *
+ * Returns: whether the box outlives its runtime
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_detach:
+ * @self: the options
+ * @detach: whether the box outlives its runtime
+ *
+ * Sets the [property@Boxlite.BoxOptions:detach] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_auto_remove:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:auto-remove] property.
+ *
+ * Returns: whether the box is removed when it stops
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_auto_remove:
+ * @self: the options
+ * @auto_remove: whether the box is removed when it stops
+ *
+ * Sets the [property@Boxlite.BoxOptions:auto-remove] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_network:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:network] property.
+ *
+ * Returns: whether the box has a network
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_network:
+ * @self: the options
+ * @mode: whether the box has a network
+ *
+ * Sets the [property@Boxlite.BoxOptions:network] property.
+ * An unknown mode is refused (a critical warning, nothing set).
+ *
+ *
+ * Since: 0.1
+ */
 
 /**
  * boxlite_box_options_get_allow_net:
  * @self: the options
  *
- * Returns: (transfer none) (nullable) (array zero-terminated=1): the rules
- *   for what the box may reach (names, `*.suffix` wildcards, addresses and
- *   CIDR ranges); %NULL or empty allows everything
+ * Gets the [property@Boxlite.BoxOptions:allow-net] property.
+ *
+ * Returns: (nullable) (transfer none) (array zero-terminated=1): the allowlist
+ *   rules, or %NULL (everything allowed)
+ *
+ * Since: 0.1
  */
-const char *const *
-boxlite_box_options_get_allow_net (BoxliteBoxOptions *self)
-{
-    g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);
-    return (const char *const *) self->allow_net;
-}
 
 /**
  * boxlite_box_options_set_allow_net:
  * @self: the options
- * @rules: (nullable) (array zero-terminated=1): allowlist rules; they need
- *   the network enabled
+ * @rules: (nullable) (array zero-terminated=1): allowlist rules, or %NULL to
+ *   allow everything
  *
- * Sets what the box may reach; boxlite_box_options_validate() checks the
- * rules.
+ * Sets the [property@Boxlite.BoxOptions:allow-net] property.
+ *
+ * Since: 0.1
  */
-void
-boxlite_box_options_set_allow_net (BoxliteBoxOptions *self, const char *const *rules)
-{
-    g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));
-    g_strfreev (self->allow_net);
-    self->allow_net = g_strdupv ((char **) rules);
-}
 
 /**
  * boxlite_box_options_get_ports:
  * @self: the options
  *
- * Returns: (transfer none) (nullable) (array zero-terminated=1): the port
- *   forwards, each `[HOST_ADDR:]HOST_PORT:GUEST_PORT[/tcp|/udp]`
+ * Gets the [property@Boxlite.BoxOptions:ports] property.
+ *
+ * Returns: (nullable) (transfer none) (array zero-terminated=1): the port
+ *   forwards, or %NULL
+ *
+ * Since: 0.1
  */
-const char *const *
-boxlite_box_options_get_ports (BoxliteBoxOptions *self)
-{
-    g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), NULL);
-    return (const char *const *) self->ports;
-}
 
 /**
  * boxlite_box_options_set_ports:
  * @self: the options
- * @ports: (nullable) (array zero-terminated=1): port forwards, each
- *   `[HOST_ADDR:]HOST_PORT:GUEST_PORT[/tcp|/udp]` (host address 127.0.0.1
- *   unless given, protocol TCP unless given); they need the network enabled
+ * @ports: (nullable) (array zero-terminated=1): port forwards, or %NULL for none
  *
- * Sets which host ports reach the box; boxlite_box_options_validate()
- * checks them.
+ * Sets the [property@Boxlite.BoxOptions:ports] property.
+ *
+ * Since: 0.1
  */
-void
-boxlite_box_options_set_ports (BoxliteBoxOptions *self, const char *const *ports)
-{
-    g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));
-    g_strfreev (self->ports);
-    self->ports = g_strdupv ((char **) ports);
-}
+
+/**
+ * boxlite_box_options_get_accel:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:accel] property.
+ *
+ * Returns: the accelerator
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_accel:
+ * @self: the options
+ * @accel: the accelerator
+ *
+ * Sets the [property@Boxlite.BoxOptions:accel] property.
+ * An unknown accelerator is refused (a critical warning, nothing set).
+ *
+ *
+ * Since: 0.1
+ */
 
 static gboolean
 env_valid (const char *const *env, GError **error)
@@ -227,11 +848,16 @@ bl_env_validate (const char *const *env, GError **error)
 /**
  * boxlite_box_options_validate:
  * @self: the options
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
- * Checks every option before anything is created or started.
+ * Checks every option before anything is created or started: the ranges,
+ * the image reference, paths, the environment, the allowlist rules and the
+ * port forwards, and that the options do not contradict each other.
  *
- * Returns: %TRUE when the options can make a box
+ * Returns: %TRUE when the options can make a box, or %FALSE with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT naming the option)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)

@@ -23,6 +23,15 @@
 #define BOOT_TIMEOUT_MS 120000
 #define STOP_TIMEOUT_MS 10000
 
+/**
+ * BoxliteBox:
+ *
+ * One box: a virtual machine made from a root filesystem, with its own
+ * disk, run by a monitor process that outlives the caller when the box is
+ * detached. Get one from boxlite_runtime_create() or boxlite_runtime_get().
+ *
+ * Since: 0.1
+ */
 struct _BoxliteBox {
     GObject parent_instance;
     BoxliteRuntime *runtime;
@@ -35,6 +44,18 @@ struct _BoxliteBox {
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteBox, boxlite_box, G_TYPE_OBJECT)
+
+/* Identity properties: set once by bl_box_new(), so never notified. */
+enum {
+    PROP_0,
+    PROP_ID,
+    PROP_NAME,
+    PROP_OPTIONS,
+    PROP_RUNTIME,
+    N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void
 boxlite_box_finalize (GObject *object)
@@ -52,9 +73,76 @@ boxlite_box_finalize (GObject *object)
 }
 
 static void
+boxlite_box_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+    BoxliteBox *self = BOXLITE_BOX (object);
+
+    switch (prop_id) {
+    case PROP_ID:
+        g_value_set_string (value, self->id);
+        break;
+    case PROP_NAME:
+        g_value_set_string (value, self->name);
+        break;
+    case PROP_OPTIONS:
+        g_value_set_object (value, self->options);
+        break;
+    case PROP_RUNTIME:
+        g_value_set_object (value, self->runtime);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 boxlite_box_class_init (BoxliteBoxClass *klass)
 {
-    G_OBJECT_CLASS (klass)->finalize = boxlite_box_finalize;
+    GObjectClass *object_class = G_OBJECT_CLASS (klass);
+    const GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+    object_class->finalize = boxlite_box_finalize;
+    object_class->get_property = boxlite_box_get_property;
+
+    /**
+     * BoxliteBox:id:
+     *
+     * The box's id: 32 hexadecimal digits.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ID] = g_param_spec_string ("id", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBox:name:
+     *
+     * The box's name, unique in its runtime.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteBox:options:
+     *
+     * The options the box was created with.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_OPTIONS] =
+        g_param_spec_object ("options", NULL, NULL, BOXLITE_TYPE_BOX_OPTIONS, flags);
+
+    /**
+     * BoxliteBox:runtime:
+     *
+     * The runtime the box belongs to.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_RUNTIME] =
+        g_param_spec_object ("runtime", NULL, NULL, BOXLITE_TYPE_RUNTIME, flags);
+
+    g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -88,7 +176,11 @@ bl_box_get_dir (BoxliteBox *self)
  * boxlite_box_get_id:
  * @self: the box
  *
- * Returns: the box's id: 32 hexadecimal digits
+ * Gets the [property@Boxlite.Box:id] property.
+ *
+ * Returns: (transfer none): the box's id: 32 hexadecimal digits
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_box_get_id (BoxliteBox *self)
@@ -101,7 +193,11 @@ boxlite_box_get_id (BoxliteBox *self)
  * boxlite_box_get_name:
  * @self: the box
  *
- * Returns: the box's unique name
+ * Gets the [property@Boxlite.Box:name] property.
+ *
+ * Returns: (transfer none): the box's name, unique in its runtime
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_box_get_name (BoxliteBox *self)
@@ -114,7 +210,11 @@ boxlite_box_get_name (BoxliteBox *self)
  * boxlite_box_get_options:
  * @self: the box
  *
+ * Gets the [property@Boxlite.Box:options] property.
+ *
  * Returns: (transfer none): the options the box was created with
+ *
+ * Since: 0.1
  */
 BoxliteBoxOptions *
 boxlite_box_get_options (BoxliteBox *self)
@@ -127,7 +227,12 @@ boxlite_box_get_options (BoxliteBox *self)
  * boxlite_box_get_created_at:
  * @self: the box
  *
- * Returns: (transfer full) (nullable): when the box was created
+ * Tells when the box was created.
+ *
+ * Returns: (transfer full) (nullable): the time of creation, or %NULL when
+ *   the record does not say
+ *
+ * Since: 0.1
  */
 GDateTime *
 boxlite_box_get_created_at (BoxliteBox *self)
@@ -160,12 +265,14 @@ monitor_alive (gint pid)
 /**
  * boxlite_box_refresh:
  * @self: the box
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
  * Re-reads the box's record, which its monitor updates from another process.
  * A box recorded as running whose monitor is gone is recorded as crashed.
  *
- * Returns: %TRUE on success
+ * Returns: %TRUE on success, or %FALSE with @error set (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_refresh (BoxliteBox *self, GError **error)
@@ -208,7 +315,12 @@ boxlite_box_refresh (BoxliteBox *self, GError **error)
  * boxlite_box_get_state:
  * @self: the box
  *
- * Returns: the box's state, as its record says now
+ * Tells where the box is in its life, as its record said at the last
+ * boxlite_box_refresh() (or the last operation on @self).
+ *
+ * Returns: the box's state
+ *
+ * Since: 0.1
  */
 BoxliteBoxState
 boxlite_box_get_state (BoxliteBox *self)
@@ -225,8 +337,12 @@ boxlite_box_get_state (BoxliteBox *self)
  * boxlite_box_dup_error:
  * @self: the box
  *
- * Returns: (nullable) (transfer full): why the box crashed or failed to
- *   boot, as of the last refresh
+ * Tells why the box crashed or failed to boot, as of the last refresh.
+ *
+ * Returns: (nullable) (transfer full): the reason, or %NULL when the box
+ *   has not failed
+ *
+ * Since: 0.1
  */
 char *
 boxlite_box_dup_error (BoxliteBox *self)
@@ -269,7 +385,7 @@ read_net_log_file (const char *path, GPtrArray *lines, GError **error)
 /**
  * boxlite_box_get_net_log:
  * @self: the box
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
  * Reads the box's egress record: one JSON object per DNS answer and per
  * flow decision, oldest first, with the fields "time", "event" ("dns",
@@ -279,7 +395,10 @@ read_net_log_file (const char *path, GPtrArray *lines, GError **error)
  * busy box are dropped.
  *
  * Returns: (transfer full) (array zero-terminated=1): the entries (empty
- *   for a box without a network), or %NULL with @error set
+ *   for a box without a network), or %NULL with @error set (BOXLITE_ERROR,
+ *   or G_FILE_ERROR when the record cannot be read)
+ *
+ * Since: 0.1
  */
 char **
 boxlite_box_get_net_log (BoxliteBox *self, GError **error)
@@ -299,7 +418,11 @@ boxlite_box_get_net_log (BoxliteBox *self, GError **error)
  * boxlite_box_get_monitor_pid:
  * @self: the box
  *
+ * Gives the process id of the box's monitor, which runs its VM.
+ *
  * Returns: the host pid of the box's monitor process, or 0 when not running
+ *
+ * Since: 0.1
  */
 gint
 boxlite_box_get_monitor_pid (BoxliteBox *self)
@@ -314,10 +437,14 @@ boxlite_box_get_monitor_pid (BoxliteBox *self)
 /**
  * boxlite_box_inspect:
  * @self: the box
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
+ *
+ * Describes the box as `boxlite inspect` prints it.
  *
  * Returns: (transfer full): the box's record as a JSON object, with its
- *   directory added
+ *   directory added, or %NULL with @error set (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 char *
 boxlite_box_inspect (BoxliteBox *self, GError **error)
@@ -430,13 +557,18 @@ log_tail (const char *box_dir, const char *name)
 /**
  * boxlite_box_start:
  * @self: the box
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Boots the box and returns once its agent answers. A box that is not
  * detached stops when this runtime is finalized or its process dies.
  *
- * Returns: %TRUE when the box runs
+ * Returns: %TRUE when the box runs, or %FALSE with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_STATE when it runs already,
+ *   %BOXLITE_ERROR_BOOT_FAILED, %BOXLITE_ERROR_IMAGE; G_IO_ERROR for
+ *   operating-system failures, %G_IO_ERROR_CANCELLED when cancelled)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
@@ -535,9 +667,15 @@ start_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
 /**
  * boxlite_box_start_async:
  * @self: the box
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when the box runs or failed to
- * @user_data: data for @callback
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the box runs or failed to
+ * @user_data: (closure): data for @callback
+ *
+ * Boots the box without blocking; see boxlite_box_start(). Call
+ * boxlite_box_start_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -552,10 +690,15 @@ boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable, GAsyncRead
 /**
  * boxlite_box_start_finish:
  * @self: the box
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: %TRUE when the box runs
+ * Finishes boxlite_box_start_async().
+ *
+ * Returns: %TRUE when the box runs, or %FALSE with @error set, as
+ *   boxlite_box_start() (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_start_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
@@ -581,13 +724,16 @@ wait_monitor_gone (gint pid, guint timeout_ms)
  * boxlite_box_stop:
  * @self: the box
  * @force: power the VM off at once instead of shutting the guest down
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Stops the box; its disk is kept, and it can be started again. Stopping a
  * box that does not run succeeds.
  *
- * Returns: %TRUE when the box no longer runs
+ * Returns: %TRUE when the box no longer runs, or %FALSE with @error set
+ *   (BOXLITE_ERROR or G_IO_ERROR); %G_IO_ERROR_CANCELLED when cancelled
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, GError **error)
@@ -627,10 +773,16 @@ stop_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
 /**
  * boxlite_box_stop_async:
  * @self: the box
- * @force: power off at once
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when the box has stopped
- * @user_data: data for @callback
+ * @force: power off at once instead of shutting the guest down
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the box has stopped or failed to
+ * @user_data: (closure): data for @callback
+ *
+ * Stops the box without blocking; see boxlite_box_stop(). Call
+ * boxlite_box_stop_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancellable,
@@ -646,10 +798,15 @@ boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancella
 /**
  * boxlite_box_stop_finish:
  * @self: the box
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: %TRUE when the box no longer runs
+ * Finishes boxlite_box_stop_async().
+ *
+ * Returns: %TRUE when the box no longer runs, or %FALSE with @error set
+ *   (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
@@ -673,13 +830,17 @@ set_paused (BoxliteBox *self, gboolean pause, GCancellable *cancellable, GError 
 /**
  * boxlite_box_pause:
  * @self: a running box
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Stops the box's virtual CPUs; its memory and processes stay as they are.
  * Commands started meanwhile begin when the box is resumed.
  *
- * Returns: %TRUE when the box is paused
+ * Returns: %TRUE when the box is paused, or %FALSE with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_STATE when it does not run;
+ *   G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_pause (BoxliteBox *self, GCancellable *cancellable, GError **error)
@@ -691,10 +852,16 @@ boxlite_box_pause (BoxliteBox *self, GCancellable *cancellable, GError **error)
 /**
  * boxlite_box_resume:
  * @self: a paused box
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: %TRUE when the box runs again
+ * Starts the virtual CPUs of a box stopped by boxlite_box_pause() again.
+ *
+ * Returns: %TRUE when the box runs again, or %FALSE with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_STATE when it is not paused;
+ *   G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_box_resume (BoxliteBox *self, GCancellable *cancellable, GError **error)
@@ -764,11 +931,15 @@ exec_request (BoxliteBox *self, BoxliteCommand *command)
  * boxlite_box_exec_async:
  * @self: a running box
  * @command: what to run
- * @cancellable: (nullable): a #GCancellable
- * @callback: called once the command started, or failed to
- * @user_data: data for @callback
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context once
+ *   the command started, or failed to
+ * @user_data: (closure): data for @callback
  *
- * Starts @command in the box. Many commands may run at once.
+ * Starts @command in the box. Many commands may run at once. Call
+ * boxlite_box_exec_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancellable *cancellable,
@@ -801,11 +972,18 @@ boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancellable 
 /**
  * boxlite_box_exec_finish:
  * @self: the box
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes boxlite_box_exec_async().
  *
  * Returns: (transfer full): the running command, or %NULL with @error set
- *   (%BOXLITE_ERROR_COMMAND_NOT_FOUND when the program does not exist)
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_COMMAND_NOT_FOUND when the program does
+ *   not exist, %BOXLITE_ERROR_PERMISSION_DENIED, %BOXLITE_ERROR_INVALID_STATE
+ *   when the box does not run, %BOXLITE_ERROR_CRASHED; G_IO_ERROR,
+ *   %G_IO_ERROR_CANCELLED when cancelled)
+ *
+ * Since: 0.1
  */
 BoxliteExecution *
 boxlite_box_exec_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
@@ -824,12 +1002,15 @@ store_result (GObject *source, GAsyncResult *result, gpointer user_data)
  * boxlite_box_exec:
  * @self: a running box
  * @command: what to run
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Starts @command and returns once it runs; see boxlite_box_exec_async().
  *
- * Returns: (transfer full): the running command, or %NULL with @error set
+ * Returns: (transfer full): the running command, or %NULL with @error set,
+ *   as boxlite_box_exec_finish() (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 BoxliteExecution *
 boxlite_box_exec (BoxliteBox *self, BoxliteCommand *command, GCancellable *cancellable,

@@ -1,6 +1,19 @@
 /* boxlite-command.c: a command to run in a box. */
+#define G_LOG_DOMAIN "boxlite"
+
 #include <boxlite/boxlite-command.h>
 
+#include "set-field.h"
+
+/**
+ * BoxliteCommand:
+ *
+ * A command to run in a box with boxlite_box_exec(): the program and its
+ * arguments, and the environment, directory, user, timeout and stdin it
+ * runs with.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteCommand {
     GObject parent_instance;
     GStrv argv;
@@ -12,6 +25,19 @@ struct _BoxliteCommand {
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteCommand, boxlite_command, G_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_ARGV,
+    PROP_ENV,
+    PROP_WORKING_DIR,
+    PROP_USER,
+    PROP_TIMEOUT_MS,
+    PROP_STDIN,
+    N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void
 boxlite_command_finalize (GObject *object)
@@ -25,10 +51,157 @@ boxlite_command_finalize (GObject *object)
     G_OBJECT_CLASS (boxlite_command_parent_class)->finalize (object);
 }
 
+/* A command without a program cannot run; it is refused at construction, the
+ * way boxlite_command_new() refuses it, and left with an empty argv so that
+ * nothing reads NULL later. */
+static void
+boxlite_command_constructed (GObject *object)
+{
+    BoxliteCommand *self = BOXLITE_COMMAND (object);
+
+    G_OBJECT_CLASS (boxlite_command_parent_class)->constructed (object);
+    if (!self->argv || !self->argv[0]) {
+        g_critical ("BoxliteCommand: argv must name a program");
+        if (!self->argv)
+            self->argv = g_new0 (char *, 1);
+    }
+}
+
+static void
+boxlite_command_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+    BoxliteCommand *self = BOXLITE_COMMAND (object);
+
+    switch (prop_id) {
+    case PROP_ARGV:
+        g_value_set_boxed (value, self->argv);
+        break;
+    case PROP_ENV:
+        g_value_set_boxed (value, self->env);
+        break;
+    case PROP_WORKING_DIR:
+        g_value_set_string (value, self->working_dir);
+        break;
+    case PROP_USER:
+        g_value_set_string (value, self->user);
+        break;
+    case PROP_TIMEOUT_MS:
+        g_value_set_uint (value, self->timeout_ms);
+        break;
+    case PROP_STDIN:
+        g_value_set_boolean (value, self->pipe_stdin);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+/* Every write after construction goes through the public setter. */
+static void
+boxlite_command_set_property (GObject *object, guint prop_id, const GValue *value,
+                              GParamSpec *pspec)
+{
+    BoxliteCommand *self = BOXLITE_COMMAND (object);
+
+    switch (prop_id) {
+    case PROP_ARGV:
+        self->argv = g_value_dup_boxed (value);
+        break;
+    case PROP_ENV:
+        boxlite_command_set_env (self, g_value_get_boxed (value));
+        break;
+    case PROP_WORKING_DIR:
+        boxlite_command_set_working_dir (self, g_value_get_string (value));
+        break;
+    case PROP_USER:
+        boxlite_command_set_user (self, g_value_get_string (value));
+        break;
+    case PROP_TIMEOUT_MS:
+        boxlite_command_set_timeout_ms (self, g_value_get_uint (value));
+        break;
+    case PROP_STDIN:
+        boxlite_command_set_stdin (self, g_value_get_boolean (value));
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 boxlite_command_class_init (BoxliteCommandClass *klass)
 {
-    G_OBJECT_CLASS (klass)->finalize = boxlite_command_finalize;
+    GObjectClass *object_class = G_OBJECT_CLASS (klass);
+    const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+    object_class->finalize = boxlite_command_finalize;
+    object_class->constructed = boxlite_command_constructed;
+    object_class->get_property = boxlite_command_get_property;
+    object_class->set_property = boxlite_command_set_property;
+
+    /**
+     * BoxliteCommand:argv:
+     *
+     * The program and its arguments; the program is looked up in the box's
+     * `PATH`. Given at construction and never changed; it must name a
+     * program.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ARGV] =
+        g_param_spec_boxed ("argv", NULL, NULL, G_TYPE_STRV,
+                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+    /**
+     * BoxliteCommand:env:
+     *
+     * `KEY=VALUE` entries added to the box's environment.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_ENV] = g_param_spec_boxed ("env", NULL, NULL, G_TYPE_STRV, flags);
+
+    /**
+     * BoxliteCommand:working-dir:
+     *
+     * The absolute path in the box where the command starts; %NULL for the
+     * box's.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_WORKING_DIR] = g_param_spec_string ("working-dir", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteCommand:user:
+     *
+     * The user the command runs as: a name, a uid or `uid:gid`; %NULL for
+     * the box's.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_USER] = g_param_spec_string ("user", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteCommand:timeout-ms:
+     *
+     * Milliseconds after which the command and everything it started are
+     * killed; 0 for never.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_TIMEOUT_MS] =
+        g_param_spec_uint ("timeout-ms", NULL, NULL, 0, G_MAXUINT, 0, flags);
+
+    /**
+     * BoxliteCommand:stdin:
+     *
+     * Whether the execution has a stdin stream; when %FALSE the command
+     * reads /dev/null.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_STDIN] = g_param_spec_boolean ("stdin", NULL, NULL, FALSE, flags);
+
+    g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -41,24 +214,31 @@ boxlite_command_init (BoxliteCommand *self)
  * @argv: (array zero-terminated=1): the program and its arguments; the
  *   program is looked up in the box's `PATH`
  *
- * Returns: (transfer full): a command with no extra environment, the box's
- *   working directory and user, no timeout and stdin from /dev/null
+ * Makes a command with no extra environment, the box's working directory
+ * and user, no timeout and stdin from /dev/null.
+ *
+ * Returns: (transfer full): the new command
+ *
+ * Since: 0.1
  */
 BoxliteCommand *
 boxlite_command_new (const char *const *argv)
 {
     g_return_val_if_fail (argv != NULL && argv[0] != NULL, NULL);
 
-    BoxliteCommand *self = g_object_new (BOXLITE_TYPE_COMMAND, NULL);
-    self->argv = g_strdupv ((char **) argv);
-    return self;
+    return g_object_new (BOXLITE_TYPE_COMMAND, "argv", argv, NULL);
 }
 
 /**
  * boxlite_command_get_argv:
  * @self: the command
  *
- * Returns: (array zero-terminated=1) (transfer none): the program and its arguments
+ * Gets the [property@Boxlite.Command:argv] property.
+ *
+ * Returns: (array zero-terminated=1) (transfer none): the program and its
+ *   arguments
+ *
+ * Since: 0.1
  */
 const char *const *
 boxlite_command_get_argv (BoxliteCommand *self)
@@ -71,8 +251,12 @@ boxlite_command_get_argv (BoxliteCommand *self)
  * boxlite_command_get_env:
  * @self: the command
  *
+ * Gets the [property@Boxlite.Command:env] property.
+ *
  * Returns: (nullable) (array zero-terminated=1) (transfer none): `KEY=VALUE`
  *   entries added to the box's environment
+ *
+ * Since: 0.1
  */
 const char *const *
 boxlite_command_get_env (BoxliteCommand *self)
@@ -84,21 +268,31 @@ boxlite_command_get_env (BoxliteCommand *self)
 /**
  * boxlite_command_set_env:
  * @self: the command
- * @env: (nullable) (array zero-terminated=1): `KEY=VALUE` entries
+ * @env: (nullable) (array zero-terminated=1): `KEY=VALUE` entries, or %NULL
+ *   for none
+ *
+ * Sets the [property@Boxlite.Command:env] property.
+ *
+ * Since: 0.1
  */
 void
 boxlite_command_set_env (BoxliteCommand *self, const char *const *env)
 {
     g_return_if_fail (BOXLITE_IS_COMMAND (self));
-    g_strfreev (self->env);
-    self->env = g_strdupv ((char **) env);
+    if (bl_set_strv (&self->env, env))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENV]);
 }
 
 /**
  * boxlite_command_get_working_dir:
  * @self: the command
  *
- * Returns: (nullable): the directory the command starts in
+ * Gets the [property@Boxlite.Command:working-dir] property.
+ *
+ * Returns: (nullable) (transfer none): the directory the command starts in,
+ *   or %NULL for the box's
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_command_get_working_dir (BoxliteCommand *self)
@@ -110,21 +304,30 @@ boxlite_command_get_working_dir (BoxliteCommand *self)
 /**
  * boxlite_command_set_working_dir:
  * @self: the command
- * @dir: (nullable): an absolute path in the box
+ * @dir: (nullable): an absolute path in the box, or %NULL for the box's
+ *
+ * Sets the [property@Boxlite.Command:working-dir] property.
+ *
+ * Since: 0.1
  */
 void
 boxlite_command_set_working_dir (BoxliteCommand *self, const char *dir)
 {
     g_return_if_fail (BOXLITE_IS_COMMAND (self));
-    g_free (self->working_dir);
-    self->working_dir = g_strdup (dir);
+    if (bl_set_str (&self->working_dir, dir))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WORKING_DIR]);
 }
 
 /**
  * boxlite_command_get_user:
  * @self: the command
  *
- * Returns: (nullable): the user the command runs as
+ * Gets the [property@Boxlite.Command:user] property.
+ *
+ * Returns: (nullable) (transfer none): the user the command runs as, or
+ *   %NULL for the box's
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_command_get_user (BoxliteCommand *self)
@@ -136,21 +339,29 @@ boxlite_command_get_user (BoxliteCommand *self)
 /**
  * boxlite_command_set_user:
  * @self: the command
- * @user: (nullable): a user name, a uid, or `uid:gid`
+ * @user: (nullable): a user name, a uid, or `uid:gid`; %NULL for the box's
+ *
+ * Sets the [property@Boxlite.Command:user] property.
+ *
+ * Since: 0.1
  */
 void
 boxlite_command_set_user (BoxliteCommand *self, const char *user)
 {
     g_return_if_fail (BOXLITE_IS_COMMAND (self));
-    g_free (self->user);
-    self->user = g_strdup (user);
+    if (bl_set_str (&self->user, user))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_USER]);
 }
 
 /**
  * boxlite_command_get_timeout_ms:
  * @self: the command
  *
+ * Gets the [property@Boxlite.Command:timeout-ms] property.
+ *
  * Returns: milliseconds after which the command is killed; 0 for never
+ *
+ * Since: 0.1
  */
 guint
 boxlite_command_get_timeout_ms (BoxliteCommand *self)
@@ -164,19 +375,30 @@ boxlite_command_get_timeout_ms (BoxliteCommand *self)
  * @self: the command
  * @timeout_ms: milliseconds after which the command and everything it
  *   started are killed; 0 for never
+ *
+ * Sets the [property@Boxlite.Command:timeout-ms] property.
+ *
+ * Since: 0.1
  */
 void
 boxlite_command_set_timeout_ms (BoxliteCommand *self, guint timeout_ms)
 {
     g_return_if_fail (BOXLITE_IS_COMMAND (self));
+    if (self->timeout_ms == timeout_ms)
+        return;
     self->timeout_ms = timeout_ms;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT_MS]);
 }
 
 /**
  * boxlite_command_get_stdin:
  * @self: the command
  *
+ * Gets the [property@Boxlite.Command:stdin] property.
+ *
  * Returns: whether the execution will have a stdin stream
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_command_get_stdin (BoxliteCommand *self)
@@ -190,10 +412,18 @@ boxlite_command_get_stdin (BoxliteCommand *self)
  * @self: the command
  * @pipe_stdin: %TRUE to give the execution a stdin stream; %FALSE (the
  *   default) to give the command /dev/null
+ *
+ * Sets the [property@Boxlite.Command:stdin] property.
+ *
+ * Since: 0.1
  */
 void
 boxlite_command_set_stdin (BoxliteCommand *self, gboolean pipe_stdin)
 {
     g_return_if_fail (BOXLITE_IS_COMMAND (self));
+    pipe_stdin = !!pipe_stdin;
+    if (self->pipe_stdin == pipe_stdin)
+        return;
     self->pipe_stdin = pipe_stdin;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STDIN]);
 }

@@ -33,6 +33,15 @@ typedef struct {
     gboolean eof;   /* the agent ended this stream */
 } OutPipe;
 
+/**
+ * BoxliteExecution:
+ *
+ * A command running in a box, from boxlite_box_exec(): its stdin, stdout
+ * and stderr as GIO streams, and its outcome once it ended. It may be used
+ * from any thread.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteExecution {
     GObject parent_instance;
 
@@ -414,11 +423,13 @@ boxlite_execution_init (BoxliteExecution *self)
  * boxlite_execution_get_stdin:
  * @self: the execution
  *
- * Closing the stream ends the command's input. Writing after the command
- * exited raises SIGPIPE, as with any pipe.
+ * Gives the command's input. Closing the stream ends the command's input.
+ * Writing after the command exited raises SIGPIPE, as with any pipe.
  *
  * Returns: (nullable) (transfer none): the command's stdin, or %NULL when the
  *   command was not given one (see boxlite_command_set_stdin())
+ *
+ * Since: 0.1
  */
 GOutputStream *
 boxlite_execution_get_stdin (BoxliteExecution *self)
@@ -431,10 +442,13 @@ boxlite_execution_get_stdin (BoxliteExecution *self)
  * boxlite_execution_get_stdout:
  * @self: the execution
  *
- * The command makes progress only while its output is read: read stdout and
- * stderr (or close them) before or while waiting.
+ * Gives the command's standard output. The command makes progress only
+ * while its output is read: read stdout and stderr (or close them) before
+ * or while waiting.
  *
  * Returns: (transfer none): the command's stdout
+ *
+ * Since: 0.1
  */
 GInputStream *
 boxlite_execution_get_stdout (BoxliteExecution *self)
@@ -447,7 +461,11 @@ boxlite_execution_get_stdout (BoxliteExecution *self)
  * boxlite_execution_get_stderr:
  * @self: the execution
  *
+ * Gives the command's standard error; see boxlite_execution_get_stdout().
+ *
  * Returns: (transfer none): the command's stderr
+ *
+ * Since: 0.1
  */
 GInputStream *
 boxlite_execution_get_stderr (BoxliteExecution *self)
@@ -460,7 +478,11 @@ boxlite_execution_get_stderr (BoxliteExecution *self)
  * boxlite_execution_get_pid:
  * @self: the execution
  *
+ * Gives the command's process id in the box's pid namespace.
+ *
  * Returns: the command's process id inside the box
+ *
+ * Since: 0.1
  */
 gint
 boxlite_execution_get_pid (BoxliteExecution *self)
@@ -485,13 +507,18 @@ outcome (BoxliteExecution *self, GError **error)
 /**
  * boxlite_execution_wait:
  * @self: the execution
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Blocks until the command ended. Safe from any thread.
  *
  * Returns: %TRUE when the command ended (see
- *   boxlite_execution_get_exit_code()), %FALSE when the box went away first
+ *   boxlite_execution_get_exit_code()), or %FALSE with @error set when the
+ *   box went away first (BOXLITE_ERROR: %BOXLITE_ERROR_CRASHED,
+ *   %BOXLITE_ERROR_PROTOCOL) or the wait was cancelled
+ *   (%G_IO_ERROR_CANCELLED)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_execution_wait (BoxliteExecution *self, GCancellable *cancellable, GError **error)
@@ -515,9 +542,15 @@ boxlite_execution_wait (BoxliteExecution *self, GCancellable *cancellable, GErro
 /**
  * boxlite_execution_wait_async:
  * @self: the execution
- * @cancellable: (nullable): a #GCancellable
- * @callback: called on the thread-default main context when the command ended
- * @user_data: data for @callback
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the command ended
+ * @user_data: (closure): data for @callback
+ *
+ * Waits for the command without blocking; see boxlite_execution_wait().
+ * Call boxlite_execution_wait_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_execution_wait_async (BoxliteExecution *self, GCancellable *cancellable,
@@ -545,10 +578,15 @@ boxlite_execution_wait_async (BoxliteExecution *self, GCancellable *cancellable,
 /**
  * boxlite_execution_wait_finish:
  * @self: the execution
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: as boxlite_execution_wait()
+ * Finishes boxlite_execution_wait_async().
+ *
+ * Returns: %TRUE when the command ended, or %FALSE with @error set, as
+ *   boxlite_execution_wait() (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_execution_wait_finish (BoxliteExecution *self, GAsyncResult *result, GError **error)
@@ -561,7 +599,11 @@ boxlite_execution_wait_finish (BoxliteExecution *self, GAsyncResult *result, GEr
  * boxlite_execution_get_exited:
  * @self: the execution
  *
+ * Tells whether the command ended by exiting.
+ *
  * Returns: %TRUE when the command ended by exiting (not by a signal)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_execution_get_exited (BoxliteExecution *self)
@@ -577,8 +619,12 @@ boxlite_execution_get_exited (BoxliteExecution *self)
  * boxlite_execution_get_exit_code:
  * @self: the execution
  *
+ * Gives the command's exit status.
+ *
  * Returns: the exit status, or -1 when the command has not exited or was
  *   killed by a signal
+ *
+ * Since: 0.1
  */
 gint
 boxlite_execution_get_exit_code (BoxliteExecution *self)
@@ -594,7 +640,11 @@ boxlite_execution_get_exit_code (BoxliteExecution *self)
  * boxlite_execution_get_term_signal:
  * @self: the execution
  *
+ * Gives the signal that ended the command.
+ *
  * Returns: the signal that killed the command, or 0
+ *
+ * Since: 0.1
  */
 gint
 boxlite_execution_get_term_signal (BoxliteExecution *self)
@@ -610,7 +660,12 @@ boxlite_execution_get_term_signal (BoxliteExecution *self)
  * boxlite_execution_get_timed_out:
  * @self: the execution
  *
+ * Tells whether the command's timeout (see boxlite_command_set_timeout_ms())
+ * ended it.
+ *
  * Returns: %TRUE when the command was killed because its timeout expired
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_execution_get_timed_out (BoxliteExecution *self)
@@ -656,11 +711,15 @@ kill_on_io_thread (gpointer data)
  * boxlite_execution_kill:
  * @self: the execution
  * @signal_number: a signal number, as in kill(2)
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
  * Sends @signal_number to the command inside the box.
  *
- * Returns: %FALSE when the command has already ended
+ * Returns: %TRUE when the signal was sent, or %FALSE with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT for a number that is
+ *   not a signal, %BOXLITE_ERROR_INVALID_STATE when the command has ended)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_execution_kill (BoxliteExecution *self, gint signal_number, GError **error)

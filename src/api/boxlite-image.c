@@ -21,6 +21,8 @@
  * config a box made from it inherits. Get one from
  * boxlite_runtime_pull_image(), boxlite_runtime_import_image(),
  * boxlite_runtime_list_images() or boxlite_runtime_inspect_image().
+ *
+ * Since: 0.1
  */
 struct _BoxliteImage {
     GObject parent_instance;
@@ -79,7 +81,11 @@ bl_image_new (BlImageStore *store, const BlImageEntry *entry, GError **error)
  * boxlite_image_get_reference:
  * @self: the image
  *
- * Returns: the canonical reference ("docker.io/library/alpine:3.20")
+ * Gives the image's reference.
+ *
+ * Returns: (transfer none): the canonical reference ("docker.io/library/alpine:3.20")
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_image_get_reference (BoxliteImage *self)
@@ -92,7 +98,11 @@ boxlite_image_get_reference (BoxliteImage *self)
  * boxlite_image_get_digest:
  * @self: the image
  *
- * Returns: the digest of the image's manifest ("sha256:…")
+ * Gives the image's digest.
+ *
+ * Returns: (transfer none): the digest of the image's manifest ("sha256:…")
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_image_get_digest (BoxliteImage *self)
@@ -105,7 +115,11 @@ boxlite_image_get_digest (BoxliteImage *self)
  * boxlite_image_get_id:
  * @self: the image
  *
- * Returns: the image id: the digest of its config ("sha256:…")
+ * Gives the image's id.
+ *
+ * Returns: (transfer none): the image id: the digest of its config ("sha256:…")
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_image_get_id (BoxliteImage *self)
@@ -118,7 +132,11 @@ boxlite_image_get_id (BoxliteImage *self)
  * boxlite_image_get_size:
  * @self: the image
  *
+ * Gives the size of the image's files.
+ *
  * Returns: bytes of file contents in the image's root filesystem
+ *
+ * Since: 0.1
  */
 guint64
 boxlite_image_get_size (BoxliteImage *self)
@@ -131,7 +149,11 @@ boxlite_image_get_size (BoxliteImage *self)
  * boxlite_image_get_created_at:
  * @self: the image
  *
- * Returns: (transfer full) (nullable): when the image entered the store
+ * Tells when the image entered the store.
+ *
+ * Returns: (transfer full) (nullable): the time, or %NULL when unknown
+ *
+ * Since: 0.1
  */
 GDateTime *
 boxlite_image_get_created_at (BoxliteImage *self)
@@ -144,8 +166,12 @@ boxlite_image_get_created_at (BoxliteImage *self)
  * boxlite_image_get_layers:
  * @self: the image
  *
+ * Lists the image's layers.
+ *
  * Returns: (transfer none) (array zero-terminated=1): the layers' digests,
  *   bottom first
+ *
+ * Since: 0.1
  */
 const char *const *
 boxlite_image_get_layers (BoxliteImage *self)
@@ -158,8 +184,12 @@ boxlite_image_get_layers (BoxliteImage *self)
  * boxlite_image_get_env:
  * @self: the image
  *
+ * Gives the Env of the image's config.
+ *
  * Returns: (transfer none) (nullable) (array zero-terminated=1): the
- *   config's Env, KEY=VALUE entries
+ *   config's Env, `KEY=VALUE` entries, or %NULL when it has none
+ *
+ * Since: 0.1
  */
 const char *const *
 boxlite_image_get_env (BoxliteImage *self)
@@ -172,8 +202,12 @@ boxlite_image_get_env (BoxliteImage *self)
  * boxlite_image_get_entrypoint:
  * @self: the image
  *
+ * Gives the Entrypoint of the image's config.
+ *
  * Returns: (transfer none) (nullable) (array zero-terminated=1): the
- *   config's Entrypoint
+ *   config's Entrypoint, or %NULL when it has none
+ *
+ * Since: 0.1
  */
 const char *const *
 boxlite_image_get_entrypoint (BoxliteImage *self)
@@ -186,8 +220,12 @@ boxlite_image_get_entrypoint (BoxliteImage *self)
  * boxlite_image_get_cmd:
  * @self: the image
  *
+ * Gives the Cmd of the image's config.
+ *
  * Returns: (transfer none) (nullable) (array zero-terminated=1): the
- *   config's Cmd
+ *   config's Cmd, or %NULL when it has none
+ *
+ * Since: 0.1
  */
 const char *const *
 boxlite_image_get_cmd (BoxliteImage *self)
@@ -200,7 +238,12 @@ boxlite_image_get_cmd (BoxliteImage *self)
  * boxlite_image_get_working_dir:
  * @self: the image
  *
- * Returns: (nullable): the config's WorkingDir
+ * Gives the WorkingDir of the image's config.
+ *
+ * Returns: (transfer none) (nullable): the config's WorkingDir, or %NULL when
+ *   it has none
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_image_get_working_dir (BoxliteImage *self)
@@ -213,7 +256,12 @@ boxlite_image_get_working_dir (BoxliteImage *self)
  * boxlite_image_get_user:
  * @self: the image
  *
- * Returns: (nullable): the config's User
+ * Gives the User of the image's config.
+ *
+ * Returns: (transfer none) (nullable): the config's User, or %NULL when
+ *   it has none
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_image_get_user (BoxliteImage *self)
@@ -236,9 +284,13 @@ add_string (JsonBuilder *b, const char *name, const char *value)
  * boxlite_image_to_json:
  * @self: the image
  *
- * Returns: (transfer full): what `boxlite image inspect` prints: reference,
- *   digest, id, size, created, layers (digest, size, media type) and the
- *   image's config document as it is stored
+ * Describes the image as `boxlite image inspect` prints it.
+ *
+ * Returns: (transfer full): a JSON object: reference, digest, id, size,
+ *   created, layers (digest, size, media type) and the image's config
+ *   document as it is stored
+ *
+ * Since: 0.1
  */
 char *
 boxlite_image_to_json (BoxliteImage *self)
@@ -371,14 +423,21 @@ pull_image (BoxliteRuntime *self, const char *reference, GMainContext *context,
  * @reference: an image reference ("alpine", "quay.io/team/tool:1.2",
  *   "localhost:5000/x@sha256:…"); unqualified names are tried on the
  *   search registries, then on docker.io
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Fetches the image (only the blobs the store lacks), checks every digest,
  * unpacks it and builds its disk, so that boxes made from it afterwards
- * copy nothing. BoxliteRuntime::pull-progress is emitted on this thread.
+ * copy nothing. [signal@Boxlite.Runtime::pull-progress] is emitted on this
+ * thread.
  *
  * Returns: (transfer full): the image, or %NULL with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT for a bad reference,
+ *   %BOXLITE_ERROR_NOT_FOUND, %BOXLITE_ERROR_IMAGE for content that fails
+ *   its checks; G_IO_ERROR for operating-system and network failures,
+ *   %G_IO_ERROR_CANCELLED when cancelled)
+ *
+ * Since: 0.1
  */
 BoxliteImage *
 boxlite_runtime_pull_image (BoxliteRuntime *self, const char *reference, GCancellable *cancellable,
@@ -406,13 +465,17 @@ pull_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
  * boxlite_runtime_pull_image_async:
  * @self: the runtime
  * @reference: an image reference
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when the image is in the store
- * @user_data: data for @callback
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the image is in the store, or could not be pulled
+ * @user_data: (closure): data for @callback
  *
  * Pulls without blocking; see boxlite_runtime_pull_image().
- * BoxliteRuntime::pull-progress is emitted on the thread-default main
- * context of the caller.
+ * [signal@Boxlite.Runtime::pull-progress] is emitted on the thread-default
+ * main context of the caller. Call boxlite_runtime_pull_image_finish() from
+ * @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_runtime_pull_image_async (BoxliteRuntime *self, const char *reference,
@@ -429,10 +492,15 @@ boxlite_runtime_pull_image_async (BoxliteRuntime *self, const char *reference,
 /**
  * boxlite_runtime_pull_image_finish:
  * @self: the runtime
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: (transfer full): the image, or %NULL with @error set
+ * Finishes boxlite_runtime_pull_image_async().
+ *
+ * Returns: (transfer full): the image, or %NULL with @error set, as
+ *   boxlite_runtime_pull_image() (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 BoxliteImage *
 boxlite_runtime_pull_image_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
@@ -446,13 +514,13 @@ boxlite_runtime_pull_image_finish (BoxliteRuntime *self, GAsyncResult *result, G
 /**
  * boxlite_runtime_import_image:
  * @self: the runtime
- * @path: an OCI image layout directory, a `docker save` tarball, or an OCI
- *   layout in a tarball (oci-archive)
+ * @path: (type filename): an OCI image layout directory, a `docker save`
+ *   tarball, or an OCI layout in a tarball (oci-archive)
  * @reference: (nullable): what to call the image; %NULL for the name the
  *   archive gives (a tarball's first RepoTags entry, a layout's
  *   io.containerd.image.name or full ref name annotation)
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Copies the image into the store, checking every blob's digest (and a
  * tarball's layers against its config's diff_ids), then unpacks it. A
@@ -460,6 +528,11 @@ boxlite_runtime_pull_image_finish (BoxliteRuntime *self, GAsyncResult *result, G
  * with that ref name. On failure nothing of it is left in the store.
  *
  * Returns: (transfer full): the image, or %NULL with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT,
+ *   %BOXLITE_ERROR_NOT_FOUND, %BOXLITE_ERROR_IMAGE for content that fails
+ *   its checks; G_IO_ERROR, %G_IO_ERROR_CANCELLED when cancelled)
+ *
+ * Since: 0.1
  */
 BoxliteImage *
 boxlite_runtime_import_image (BoxliteRuntime *self, const char *path, const char *reference,
@@ -491,13 +564,19 @@ import_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 /**
  * boxlite_runtime_import_image_async:
  * @self: the runtime
- * @path: an OCI image layout directory, or a `docker save` tarball
- * @reference: (nullable): what to call the image
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when the image is in the store
- * @user_data: data for @callback
+ * @path: (type filename): an OCI image layout directory, a `docker save`
+ *   tarball, or an oci-archive
+ * @reference: (nullable): what to call the image, or %NULL for the name
+ *   the archive gives
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the image is in the store, or could not be imported
+ * @user_data: (closure): data for @callback
  *
- * Imports without blocking; see boxlite_runtime_import_image().
+ * Imports without blocking; see boxlite_runtime_import_image(). Call
+ * boxlite_runtime_import_image_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_runtime_import_image_async (BoxliteRuntime *self, const char *path, const char *reference,
@@ -517,10 +596,15 @@ boxlite_runtime_import_image_async (BoxliteRuntime *self, const char *path, cons
 /**
  * boxlite_runtime_import_image_finish:
  * @self: the runtime
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: (transfer full): the image, or %NULL with @error set
+ * Finishes boxlite_runtime_import_image_async().
+ *
+ * Returns: (transfer full): the image, or %NULL with @error set, as
+ *   boxlite_runtime_import_image() (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 BoxliteImage *
 boxlite_runtime_import_image_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
@@ -534,10 +618,15 @@ boxlite_runtime_import_image_finish (BoxliteRuntime *self, GAsyncResult *result,
 /**
  * boxlite_runtime_list_images:
  * @self: the runtime
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
+ *
+ * Lists the images in the store.
  *
  * Returns: (element-type BoxliteImage) (transfer full): every image in the
- *   store, newest first; one per reference
+ *   store, newest first, one per reference (%NULL when there are none), or
+ *   %NULL with @error set (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 GList *
 boxlite_runtime_list_images (BoxliteRuntime *self, GError **error)
@@ -565,10 +654,15 @@ boxlite_runtime_list_images (BoxliteRuntime *self, GError **error)
  * @self: the runtime
  * @reference: a reference, an image id or an unambiguous prefix of one
  *   (at least 12 hex digits)
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
+ *
+ * Looks an image up in the store.
  *
  * Returns: (transfer full): the image, or %NULL with @error set
- *   (%BOXLITE_ERROR_NOT_FOUND when the store does not have it)
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_NOT_FOUND when the store does not have
+ *   it, %BOXLITE_ERROR_AMBIGUOUS; G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 BoxliteImage *
 boxlite_runtime_inspect_image (BoxliteRuntime *self, const char *reference, GError **error)
@@ -589,13 +683,16 @@ boxlite_runtime_inspect_image (BoxliteRuntime *self, const char *reference, GErr
  *   (removes every name of the image)
  * @force: remove it even while boxes use it (their disks stay until the
  *   boxes are deleted and the store is pruned)
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
  * Removes the image's names from the store and deletes its blobs, root
  * filesystem and disk when nothing else uses them.
  *
- * Returns: %TRUE on success; %BOXLITE_ERROR_INVALID_STATE when a box uses
- *   the image and @force is not set
+ * Returns: %TRUE on success, or %FALSE with @error set (BOXLITE_ERROR:
+ *   %BOXLITE_ERROR_NOT_FOUND, %BOXLITE_ERROR_INVALID_STATE when a box uses
+ *   the image and @force is not set; G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_runtime_remove_image (BoxliteRuntime *self, const char *reference, gboolean force,
@@ -616,15 +713,17 @@ boxlite_runtime_remove_image (BoxliteRuntime *self, const char *reference, gbool
 /**
  * boxlite_runtime_prune_images:
  * @self: the runtime
- * @reclaimed: (out) (optional): bytes freed
- * @error: return location for a #GError
+ * @reclaimed: (out) (optional): return location for the bytes freed
+ * @error: return location for a #GError, or %NULL
  *
  * Deletes the blobs no image in the store or box uses, and the root
  * filesystems and disks of images that are gone from the store and that no
  * box uses.
  *
  * Returns: the number of blobs, trees and disks deleted, or -1 with
- *   @error set
+ *   @error set (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gint
 boxlite_runtime_prune_images (BoxliteRuntime *self, guint64 *reclaimed, GError **error)
@@ -657,11 +756,15 @@ remove_thread (GTask *task, gpointer source, gpointer task_data,
  * @self: the runtime
  * @reference: a reference, or an image id or prefix
  * @force: remove it even while boxes use it
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when the image is removed
- * @user_data: data for @callback
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the image is removed, or could not be
+ * @user_data: (closure): data for @callback
  *
  * Removes an image without blocking; see boxlite_runtime_remove_image().
+ * Call boxlite_runtime_remove_image_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_runtime_remove_image_async (BoxliteRuntime *self, const char *reference, gboolean force,
@@ -679,10 +782,15 @@ boxlite_runtime_remove_image_async (BoxliteRuntime *self, const char *reference,
 /**
  * boxlite_runtime_remove_image_finish:
  * @self: the runtime
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: %TRUE on success
+ * Finishes boxlite_runtime_remove_image_async().
+ *
+ * Returns: %TRUE on success, or %FALSE with @error set, as
+ *   boxlite_runtime_remove_image() (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_runtime_remove_image_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
@@ -711,11 +819,15 @@ prune_thread (GTask *task, gpointer source, G_GNUC_UNUSED gpointer task_data,
 /**
  * boxlite_runtime_prune_images_async:
  * @self: the runtime
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when the store is pruned
- * @user_data: data for @callback
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the store is pruned
+ * @user_data: (closure): data for @callback
  *
- * Prunes without blocking; see boxlite_runtime_prune_images().
+ * Prunes without blocking; see boxlite_runtime_prune_images(). Call
+ * boxlite_runtime_prune_images_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_runtime_prune_images_async (BoxliteRuntime *self, GCancellable *cancellable,
@@ -730,12 +842,16 @@ boxlite_runtime_prune_images_async (BoxliteRuntime *self, GCancellable *cancella
 /**
  * boxlite_runtime_prune_images_finish:
  * @self: the runtime
- * @result: the #GAsyncResult
- * @reclaimed: (out) (optional): bytes freed
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @reclaimed: (out) (optional): return location for the bytes freed
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes boxlite_runtime_prune_images_async().
  *
  * Returns: the number of blobs, trees and disks deleted, or -1 with
- *   @error set
+ *   @error set (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gint
 boxlite_runtime_prune_images_finish (BoxliteRuntime *self, GAsyncResult *result, guint64 *reclaimed,

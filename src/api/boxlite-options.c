@@ -1,9 +1,46 @@
 /* boxlite-options.c: settings of a runtime. */
+#define G_LOG_DOMAIN "boxlite"
+
 #include <boxlite/boxlite-options.h>
 
 #include <boxlite/boxlite-error.h>
 #include "registry.h"
+#include "set-field.h"
 
+/**
+ * BoxliteOptions:
+ *
+ * Settings of a [class@Boxlite.Runtime]: its home directory, the image
+ * registries it pulls from, and a hosts file the boxes' DNS answers from.
+ *
+ * Each element of [property@Boxlite.Options:image-registries] is one
+ * registry entry, either a bare host ("quay.io", searched for unqualified
+ * image names) or a JSON object:
+ *
+ * ```json
+ * {"host": "registry.example:5000",
+ *  "transport": "https",
+ *  "skip_verify": false,
+ *  "search": false,
+ *  "auth": {"kind": "basic", "username": "...", "password": "..."}}
+ * ```
+ *
+ * "transport" is "https" or "http" (default: https, http on loopback);
+ * "skip_verify" accepts any TLS certificate; "search" tries the registry
+ * for unqualified names; "auth" is `{"kind": "anonymous"}`, a basic one as
+ * above, or `{"kind": "bearer", "token": "..."}`. The runtime also reads
+ * `$BOXLITE_HOME/registries.json`, a JSON array of such entries; for a
+ * host named in both, the option wins. Unqualified names are tried on the
+ * search registries in order, then on docker.io. Passwords and tokens
+ * never appear in logs or error messages.
+ *
+ * [property@Boxlite.Options:hosts-file] names a hosts(5)-style file
+ * ("ADDRESS NAME…" lines) whose names the boxes' DNS answers from the file
+ * instead of the host's resolver, still subject to each box's allowlist: a
+ * private name map, or a stand-in internet for tests.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteOptions {
     GObject parent_instance;
     char *home_dir;
@@ -12,6 +49,16 @@ struct _BoxliteOptions {
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteOptions, boxlite_options, G_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_HOME_DIR,
+    PROP_IMAGE_REGISTRIES,
+    PROP_HOSTS_FILE,
+    N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void
 boxlite_options_finalize (GObject *object)
@@ -25,9 +72,89 @@ boxlite_options_finalize (GObject *object)
 }
 
 static void
+boxlite_options_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+    BoxliteOptions *self = BOXLITE_OPTIONS (object);
+
+    switch (prop_id) {
+    case PROP_HOME_DIR:
+        g_value_set_string (value, self->home_dir);
+        break;
+    case PROP_IMAGE_REGISTRIES:
+        g_value_set_boxed (value, self->image_registries);
+        break;
+    case PROP_HOSTS_FILE:
+        g_value_set_string (value, self->hosts_file);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+boxlite_options_set_property (GObject *object, guint prop_id, const GValue *value,
+                              GParamSpec *pspec)
+{
+    BoxliteOptions *self = BOXLITE_OPTIONS (object);
+
+    switch (prop_id) {
+    case PROP_HOME_DIR:
+        boxlite_options_set_home_dir (self, g_value_get_string (value));
+        break;
+    case PROP_IMAGE_REGISTRIES:
+        boxlite_options_set_image_registries (self, g_value_get_boxed (value));
+        break;
+    case PROP_HOSTS_FILE:
+        boxlite_options_set_hosts_file (self, g_value_get_string (value));
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 boxlite_options_class_init (BoxliteOptionsClass *klass)
 {
-    G_OBJECT_CLASS (klass)->finalize = boxlite_options_finalize;
+    GObjectClass *object_class = G_OBJECT_CLASS (klass);
+    const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+    object_class->finalize = boxlite_options_finalize;
+    object_class->get_property = boxlite_options_get_property;
+    object_class->set_property = boxlite_options_set_property;
+
+    /**
+     * BoxliteOptions:home-dir: (type filename)
+     *
+     * Where boxes, images and sockets live; %NULL for the default
+     * (`$BOXLITE_HOME`, else `~/.boxlite`).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_HOME_DIR] = g_param_spec_string ("home-dir", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteOptions:image-registries:
+     *
+     * Registry entries, each a bare host (searched for unqualified image
+     * names) or a JSON object with "host", "transport", "skip_verify",
+     * "search" and "auth". boxlite_options_validate() checks them.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_IMAGE_REGISTRIES] =
+        g_param_spec_boxed ("image-registries", NULL, NULL, G_TYPE_STRV, flags);
+
+    /**
+     * BoxliteOptions:hosts-file: (type filename)
+     *
+     * An absolute path to a hosts(5)-style file whose names the boxes'
+     * DNS answers from it, before the host's resolver; %NULL for none.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_HOSTS_FILE] = g_param_spec_string ("hosts-file", NULL, NULL, NULL, flags);
+
+    g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -38,7 +165,11 @@ boxlite_options_init (BoxliteOptions *self)
 /**
  * boxlite_options_new:
  *
- * Returns: (transfer full): options with every setting at its default
+ * Makes options with every setting at its default.
+ *
+ * Returns: (transfer full): the new options
+ *
+ * Since: 0.1
  */
 BoxliteOptions *
 boxlite_options_new (void)
@@ -50,8 +181,12 @@ boxlite_options_new (void)
  * boxlite_options_get_home_dir:
  * @self: the options
  *
- * Returns: (nullable): the home directory, or %NULL for the default
- *   (`$BOXLITE_HOME`, else `~/.boxlite`)
+ * Gets the [property@Boxlite.Options:home-dir] property.
+ *
+ * Returns: (nullable) (transfer none) (type filename): the home directory,
+ *   or %NULL for the default (`$BOXLITE_HOME`, else `~/.boxlite`)
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_options_get_home_dir (BoxliteOptions *self)
@@ -63,22 +198,31 @@ boxlite_options_get_home_dir (BoxliteOptions *self)
 /**
  * boxlite_options_set_home_dir:
  * @self: the options
- * @home_dir: (nullable): where boxes, images and sockets live
+ * @home_dir: (nullable) (type filename): where boxes, images and sockets
+ *   live, or %NULL for the default
+ *
+ * Sets the [property@Boxlite.Options:home-dir] property.
+ *
+ * Since: 0.1
  */
 void
 boxlite_options_set_home_dir (BoxliteOptions *self, const char *home_dir)
 {
     g_return_if_fail (BOXLITE_IS_OPTIONS (self));
-    g_free (self->home_dir);
-    self->home_dir = g_strdup (home_dir);
+    if (bl_set_str (&self->home_dir, home_dir))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOME_DIR]);
 }
 
 /**
  * boxlite_options_get_image_registries:
  * @self: the options
  *
+ * Gets the [property@Boxlite.Options:image-registries] property.
+ *
  * Returns: (nullable) (array zero-terminated=1) (transfer none): registry
- *   entries, each a bare host or a JSON object (see boxlite-options.h)
+ *   entries, each a bare host or a JSON object (see #BoxliteOptions)
+ *
+ * Since: 0.1
  */
 const char *const *
 boxlite_options_get_image_registries (BoxliteOptions *self)
@@ -94,23 +238,30 @@ boxlite_options_get_image_registries (BoxliteOptions *self)
  *   a bare host (searched for unqualified names) or a JSON object with
  *   "host", "transport", "skip_verify", "search" and "auth"
  *
- * Entries are checked by boxlite_options_validate(), which the runtime
- * runs before it uses them.
+ * Sets the [property@Boxlite.Options:image-registries] property. Entries
+ * are checked by boxlite_options_validate(), which the runtime runs before
+ * it uses them.
+ *
+ * Since: 0.1
  */
 void
 boxlite_options_set_image_registries (BoxliteOptions *self, const char *const *registries)
 {
     g_return_if_fail (BOXLITE_IS_OPTIONS (self));
-    g_strfreev (self->image_registries);
-    self->image_registries = g_strdupv ((char **) registries);
+    if (bl_set_strv (&self->image_registries, registries))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE_REGISTRIES]);
 }
 
 /**
  * boxlite_options_get_hosts_file:
  * @self: the options
  *
- * Returns: (nullable) (type filename): the hosts file boxes resolve names
- *   from before the host's resolver, or %NULL
+ * Gets the [property@Boxlite.Options:hosts-file] property.
+ *
+ * Returns: (nullable) (transfer none) (type filename): the hosts file boxes
+ *   resolve names from before the host's resolver, or %NULL
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_options_get_hosts_file (BoxliteOptions *self)
@@ -122,28 +273,36 @@ boxlite_options_get_hosts_file (BoxliteOptions *self)
 /**
  * boxlite_options_set_hosts_file:
  * @self: the options
- * @hosts_file: (nullable) (type filename): an absolute path to a hosts(5)-style
- *   file; its names are answered from it in the boxes this runtime starts
+ * @hosts_file: (nullable) (type filename): an absolute path to a
+ *   hosts(5)-style file whose names are answered from it in the boxes this
+ *   runtime starts, or %NULL for none
+ *
+ * Sets the [property@Boxlite.Options:hosts-file] property.
+ * boxlite_options_validate() checks that it names a file.
+ *
+ * Since: 0.1
  */
 void
 boxlite_options_set_hosts_file (BoxliteOptions *self, const char *hosts_file)
 {
     g_return_if_fail (BOXLITE_IS_OPTIONS (self));
-    g_free (self->hosts_file);
-    self->hosts_file = g_strdup (hosts_file);
+    if (bl_set_str (&self->hosts_file, hosts_file))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOSTS_FILE]);
 }
 
 /**
  * boxlite_options_validate:
  * @self: the options
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
  * Checks every image registry entry, and that the hosts file, if any, is
  * an absolute path to a readable file.
  *
- * Returns: %TRUE when the options can be used, else %FALSE with @error set
- *   to %BOXLITE_ERROR_INVALID_ARGUMENT naming the entry (by position, never
- *   by its secrets)
+ * Returns: %TRUE when the options can be used, or %FALSE with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT, naming the entry by
+ *   position, never by its secrets)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_options_validate (BoxliteOptions *self, GError **error)

@@ -14,6 +14,14 @@
 #include "paths.h"
 #include "registry.h"
 
+/**
+ * BoxliteRuntime:
+ *
+ * The entry point: the boxes and images on one home directory. A box that
+ * is not detached stops when the runtime that started it is finalized.
+ *
+ * Since: 0.1
+ */
 struct _BoxliteRuntime {
     GObject parent_instance;
     char *home_dir;
@@ -77,6 +85,8 @@ boxlite_runtime_class_init (BoxliteRuntimeClass *klass)
      * boxlite_runtime_create_async()), or on the calling thread for the
      * blocking calls. Reports of one blob are at least 100 ms apart, except
      * the one that completes it.
+     *
+     * Since: 0.1
      */
     signals[SIGNAL_PULL_PROGRESS] =
         g_signal_new ("pull-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
@@ -93,11 +103,15 @@ boxlite_runtime_init (BoxliteRuntime *self)
 /**
  * boxlite_runtime_new:
  * @options: (nullable): runtime options, or %NULL for the defaults
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
- * Opens (and creates if needed) the home directory.
+ * Opens (and creates if needed) the home directory, after checking
+ * @options with boxlite_options_validate().
  *
  * Returns: (transfer full): a runtime, or %NULL with @error set
+ *   (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 BoxliteRuntime *
 boxlite_runtime_new (BoxliteOptions *options, GError **error)
@@ -143,7 +157,11 @@ boxlite_runtime_new (BoxliteOptions *options, GError **error)
  * boxlite_runtime_get_home_dir:
  * @self: the runtime
  *
- * Returns: the home directory
+ * Gives the directory where the runtime keeps boxes, images and sockets.
+ *
+ * Returns: (transfer none) (type filename): the home directory
+ *
+ * Since: 0.1
  */
 const char *
 boxlite_runtime_get_home_dir (BoxliteRuntime *self)
@@ -459,8 +477,8 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
  * @self: the runtime
  * @options: how to make the box
  * @name: (nullable): a unique name, or %NULL for one made from the id
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
  *
  * Creates a box: its record, and its disk as a copy-on-write overlay over the
  * root filesystem's shared image (built the first time that root filesystem
@@ -469,6 +487,10 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
  * Entrypoint and Cmd where @options gives none. The box is not started.
  *
  * Returns: (transfer full): the box, or %NULL with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT, %BOXLITE_ERROR_EXISTS,
+ *   %BOXLITE_ERROR_IMAGE; G_IO_ERROR, %G_IO_ERROR_CANCELLED when cancelled)
+ *
+ * Since: 0.1
  */
 BoxliteBox *
 boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
@@ -499,12 +521,16 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
  * boxlite_runtime_create_async:
  * @self: the runtime
  * @options: how to make the box
- * @name: (nullable): a unique name
- * @cancellable: (nullable): a #GCancellable
- * @callback: called when the box exists
- * @user_data: data for @callback
+ * @name: (nullable): a unique name, or %NULL for one made from the id
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context when
+ *   the box exists or could not be made
+ * @user_data: (closure): data for @callback
  *
- * Creates a box without blocking; see boxlite_runtime_create().
+ * Creates a box without blocking; see boxlite_runtime_create(). Call
+ * boxlite_runtime_create_finish() from @callback.
+ *
+ * Since: 0.1
  */
 void
 boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
@@ -522,10 +548,15 @@ boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, 
 /**
  * boxlite_runtime_create_finish:
  * @self: the runtime
- * @result: the #GAsyncResult
- * @error: return location for a #GError
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: (transfer full): the box, or %NULL with @error set
+ * Finishes boxlite_runtime_create_async().
+ *
+ * Returns: (transfer full): the box, or %NULL with @error set, as
+ *   boxlite_runtime_create() (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 BoxliteBox *
 boxlite_runtime_create_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
@@ -538,9 +569,15 @@ boxlite_runtime_create_finish (BoxliteRuntime *self, GAsyncResult *result, GErro
  * boxlite_runtime_get:
  * @self: the runtime
  * @id_or_name: a box id, a unique prefix of one, or a box name
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
+ *
+ * Looks a box up.
  *
  * Returns: (transfer full): the box, or %NULL with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_NOT_FOUND, %BOXLITE_ERROR_AMBIGUOUS;
+ *   G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 BoxliteBox *
 boxlite_runtime_get (BoxliteRuntime *self, const char *id_or_name, GError **error)
@@ -570,9 +607,15 @@ compare_created (gconstpointer a, gconstpointer b)
 /**
  * boxlite_runtime_list:
  * @self: the runtime
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
- * Returns: (element-type BoxliteBox) (transfer full): every box, oldest first
+ * Lists the runtime's boxes.
+ *
+ * Returns: (element-type BoxliteBox) (transfer full): every box, oldest
+ *   first (%NULL when there are none), or %NULL with @error set
+ *   (BOXLITE_ERROR or G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 GList *
 boxlite_runtime_list (BoxliteRuntime *self, GError **error)
@@ -596,13 +639,17 @@ boxlite_runtime_list (BoxliteRuntime *self, GError **error)
 /**
  * boxlite_runtime_remove:
  * @self: the runtime
- * @id_or_name: the box
+ * @id_or_name: a box id, a unique prefix of one, or a box name
  * @force: stop the box first if it runs
- * @error: return location for a #GError
+ * @error: return location for a #GError, or %NULL
  *
  * Deletes a box and its disk.
  *
- * Returns: %TRUE on success
+ * Returns: %TRUE on success, or %FALSE with @error set (BOXLITE_ERROR:
+ *   %BOXLITE_ERROR_NOT_FOUND, %BOXLITE_ERROR_INVALID_STATE when it runs and
+ *   @force is not set; G_IO_ERROR)
+ *
+ * Since: 0.1
  */
 gboolean
 boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean force,
