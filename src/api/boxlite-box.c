@@ -18,6 +18,7 @@
 #include "launch.h"
 #include "monitor-ctl.h"
 #include "paths.h"
+#include "os-error.h"
 
 /* TCG boots take a second or two; a loaded CI machine may take far longer. */
 #define BOOT_TIMEOUT_MS 120000
@@ -357,9 +358,7 @@ make_launch (BoxliteBox *self, GError **error)
         !(agent = bl_path_agent (error)))
         return NULL;
     if (g_mkdir_with_parents (kernel_dir, 0700) < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s", kernel_dir,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "create", kernel_dir);
         return NULL;
     }
     if (!(launch->initrd = bl_initramfs_ensure (agent, kernel_dir, error)))

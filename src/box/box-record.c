@@ -11,6 +11,7 @@
 
 #include <boxlite/boxlite-error.h>
 #include "json-file.h"
+#include "os-error.h"
 
 /* A record is small; anything bigger was not written by us. */
 #define MAX_RECORD_SIZE (1024 * 1024)
@@ -178,17 +179,13 @@ bl_record_lock (const char *box_dir, GError **error)
     int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
     if (fd < 0) {
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s", path,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "open", path);
         return -1;
     }
     while (flock (fd, LOCK_EX) < 0) {
         if (errno == EINTR)
             continue;
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot lock %s: %s", path,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "lock", path);
         close (fd);
         return -1;
     }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
+#include "fs-tree.h"
 #include "image-store-private.h"
 
 static void
@@ -73,13 +74,11 @@ file_size (const char *path)
 static void
 delete_counted (const char *path, gboolean tree, guint64 *bytes, gint *count)
 {
-    if (tree) {
-        *bytes += bl_image_store_tree_bytes (path);
-        bl_image_store_remove_tree (path);
-    } else {
-        *bytes += file_size (path);
-        g_unlink (path);
-    }
+    g_autoptr (GError) local = NULL;
+
+    *bytes += tree ? bl_image_store_tree_bytes (path) : file_size (path);
+    if (!bl_tree_remove (path, &local))
+        g_warning ("%s", local->message);
     (*count)++;
 }
 

@@ -11,6 +11,7 @@
 #include "shim.h"
 
 #include "box-record.h"
+#include "os-error.h"
 
 static void qmp_connect (Shim *shim);
 
@@ -55,9 +56,7 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
     gboolean ok = FALSE;
 
     if (log_fd < 0 || null_fd < 0) {
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
-                     log_path, g_strerror (saved));
+        bl_os_error (error, errno, "open", log_path);
     } else {
         g_message ("starting %s", command);
         ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
