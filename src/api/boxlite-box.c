@@ -337,12 +337,6 @@ boxlite_box_inspect (BoxliteBox *self, GError **error)
     return json_to_string (root, TRUE);
 }
 
-static void
-set_from_local (GError **error, BoxliteError code, const char *prefix, GError *local)
-{
-    g_set_error (error, BOXLITE_ERROR, code, "%s: %s", prefix, local->message);
-}
-
 static BlLaunch *
 make_launch (BoxliteBox *self, GError **error)
 {
@@ -491,7 +485,8 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
         close (ready[0]);
         if (lifeline[1] >= 0)
             close (lifeline[1]);
-        set_from_local (error, BOXLITE_ERROR_BOOT_FAILED, "cannot start the box monitor", local);
+        g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                    "cannot start the box monitor: ");
         return FALSE;
     }
     /* GSubprocess reaps the monitor on GLib's worker thread whenever it exits. */
