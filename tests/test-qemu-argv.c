@@ -163,6 +163,15 @@ test_network_enabled (void)
     g_assert_null (value_of (argv, "-device", 5));
     g_assert_nonnull (strstr (value_of (argv, "-append", 0), " boxlite.net=1"));
 
+    /* QEMU's own user network (a debugging aid) gets the subnet the agent
+     * and the filter use, written out here as a reader would check it. */
+    launch->qemu_user_net = TRUE;
+    g_auto (GStrv) user = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+    g_assert_cmpstr (value_of (user, "-netdev", 0), ==,
+                     "user,id=net0,net=192.168.127.0/24,host=192.168.127.254,dns=192.168.127.1,"
+                     "ipv6=off");
+    launch->qemu_user_net = FALSE;
+
     /* Without a network the guest is not told to configure one. */
     launch->network = BOXLITE_NETWORK_DISABLED;
     g_auto (GStrv) off = build_ok (launch, BOXLITE_ACCEL_TCG, 0);

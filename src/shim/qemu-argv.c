@@ -3,6 +3,7 @@
 
 #include "qemu-argv.h"
 
+#include "bl_net_topology.h"
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
 
@@ -187,8 +188,8 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
         /* The same addresses as the monitor's backend: the gateway .1 (here
          * QEMU's DNS address, so that it answers ARP), the host alias .254. */
         add (argv, "-netdev");
-        add (argv, "user,id=net0,net=192.168.127.0/24,host=192.168.127.254,"
-                   "dns=192.168.127.1,ipv6=off");
+        add (argv, "user,id=net0,net=" BL_NET_SUBNET_CIDR_TEXT ",host=" BL_NET_HOST_ALIAS_TEXT
+                   ",dns=" BL_NET_GATEWAY_TEXT ",ipv6=off");
         add (argv, "-device");
         add (argv, "virtio-net-device,netdev=net0");
     } else if (net) {
