@@ -10,6 +10,7 @@
 
 #include "fs-tree.h"
 #include "os-error.h"
+#include "os-error.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,8 +66,7 @@ walk_fail (Walk *w, int saved, const char *what, const char *name)
         g_debug ("cannot %s %s: %s", what, path, g_strerror (saved));
         return;
     }
-    w->first = g_error_new (G_IO_ERROR, g_io_error_from_errno (saved), "cannot %s %s: %s", what,
-                            path, g_strerror (saved));
+    bl_os_error (&w->first, saved, what, path);
 }
 
 /* Opens directory @name in @dirfd for listing and removal, making it
@@ -202,10 +202,7 @@ remove_at (int dirfd, const char *name, const char *shown, GError **error)
     struct stat st;
 
     if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        if (errno == ENOENT)
-            return TRUE;
-        bl_os_error (error, errno, "inspect", shown);
-        return FALSE;
+        return errno == ENOENT || bl_os_error (error, errno, "inspect", shown);
     }
     Walk w = { .top = shown, .dev = st.st_dev };
     if (S_ISDIR (st.st_mode)) {
@@ -221,11 +218,8 @@ remove_at (int dirfd, const char *name, const char *shown, GError **error)
         g_array_unref (w.levels);
     }
     if (unlinkat (dirfd, name, S_ISDIR (st.st_mode) ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT &&
-        !w.first) {
-        int saved = errno;
-        w.first = g_error_new (G_IO_ERROR, g_io_error_from_errno (saved), "cannot remove %s: %s",
-                               shown, g_strerror (saved));
-    }
+        !w.first)
+        bl_os_error (&w.first, errno, "remove", shown);
     if (w.first) {
         g_propagate_error (error, w.first);
         return FALSE;
@@ -254,10 +248,7 @@ bl_tree_remove (const char *path, GError **error)
     }
     int dirfd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
-        if (errno == ENOENT)
-            return TRUE;
-        bl_os_error (error, errno, "open", parent);
-        return FALSE;
+        return errno == ENOENT || bl_os_error (error, errno, "open", parent);
     }
     gboolean ok = remove_at (dirfd, name, path, error);
     close (dirfd);
