@@ -42,6 +42,17 @@ fixture_teardown (Fixture *f, gconstpointer data)
     g_free (f->outside);
 }
 
+/* Removes the fixture's tree, which must go without an error. */
+static void
+assert_tree_removed (Fixture *f)
+{
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (bl_tree_remove (f->tree, &error));
+    g_assert_no_error (error);
+    g_assert_false (g_file_test (f->tree, G_FILE_TEST_EXISTS));
+}
+
 static void
 assert_outside_intact (Fixture *f)
 {
@@ -56,14 +67,11 @@ test_symlinks_not_followed (Fixture *f, gconstpointer data)
     g_autofree char *to_dir = g_build_filename (sub, "to-dir", NULL);
     g_autofree char *to_file = g_build_filename (sub, "to-file", NULL);
     g_autofree char *keep = g_build_filename (f->outside, "keep", NULL);
-    g_autoptr (GError) error = NULL;
 
     g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
     g_assert_cmpint (symlink (f->outside, to_dir), ==, 0);
     g_assert_cmpint (symlink (keep, to_file), ==, 0);
-    g_assert_true (bl_tree_remove (f->tree, &error));
-    g_assert_no_error (error);
-    g_assert_false (g_file_test (f->tree, G_FILE_TEST_EXISTS));
+    assert_tree_removed (f);
     assert_outside_intact (f);
 }
 
@@ -84,7 +92,6 @@ test_deep_tree (Fixture *f, gconstpointer data)
 {
     const guint depth = 1200;
     int fd = open (f->tree, O_RDONLY | O_DIRECTORY);
-    g_autoptr (GError) error = NULL;
 
     for (guint i = 0; i < depth; i++) {
         g_assert_cmpint (mkdirat (fd, "deep", 0755), ==, 0);
@@ -97,9 +104,7 @@ test_deep_tree (Fixture *f, gconstpointer data)
         fd = next;
     }
     close (fd);
-    g_assert_true (bl_tree_remove (f->tree, &error));
-    g_assert_no_error (error);
-    g_assert_false (g_file_test (f->tree, G_FILE_TEST_EXISTS));
+    assert_tree_removed (f);
 }
 
 static void
@@ -109,7 +114,6 @@ test_read_only_dirs (Fixture *f, gconstpointer data)
     g_autofree char *inner = g_build_filename (ro, "inner", NULL);
     g_autofree char *file = g_build_filename (inner, "file", NULL);
     g_autofree char *closed = g_build_filename (ro, "closed", NULL);
-    g_autoptr (GError) error = NULL;
 
     g_assert_cmpint (g_mkdir_with_parents (inner, 0755), ==, 0);
     g_assert_cmpint (g_mkdir (closed, 0755), ==, 0);
@@ -117,9 +121,7 @@ test_read_only_dirs (Fixture *f, gconstpointer data)
     g_assert_cmpint (chmod (inner, 0500), ==, 0);
     g_assert_cmpint (chmod (closed, 0), ==, 0);
     g_assert_cmpint (chmod (ro, 0500), ==, 0);
-    g_assert_true (bl_tree_remove (f->tree, &error));
-    g_assert_no_error (error);
-    g_assert_false (g_file_test (f->tree, G_FILE_TEST_EXISTS));
+    assert_tree_removed (f);
 }
 
 static void
