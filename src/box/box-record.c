@@ -3,15 +3,12 @@
 
 #include "box-record.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
 #include "json-file.h"
-#include "os-error.h"
+#include "fs-lock.h"
 
 /* A record is small; anything bigger was not written by us. */
 #define MAX_RECORD_SIZE (1024 * 1024)
@@ -176,20 +173,7 @@ int
 bl_record_lock (const char *box_dir, GError **error)
 {
     g_autofree char *path = g_build_filename (box_dir, "lock", NULL);
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-    if (fd < 0) {
-        bl_os_error (error, errno, "open", path);
-        return -1;
-    }
-    while (flock (fd, LOCK_EX) < 0) {
-        if (errno == EINTR)
-            continue;
-        bl_os_error (error, errno, "lock", path);
-        close (fd);
-        return -1;
-    }
-    return fd;
+    return bl_lock_file (path, TRUE, error);
 }
 
 void

@@ -8,7 +8,6 @@
 #include <fts.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "image-ref.h"
 #include "json-file.h"
 #include "disk.h"
+#include "fs-lock.h"
 #include "fs-tree.h"
 #include "layer.h"
 #include "os-error.h"
@@ -118,25 +118,6 @@ bl_image_store_tree_path (BlImageStore *store, const char *id)
 
 /* ---- locks ---- */
 
-static int
-lock_file (const char *path, gboolean exclusive, GError **error)
-{
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-    if (fd < 0) {
-        bl_os_error (error, errno, "open", path);
-        return -1;
-    }
-    while (flock (fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
-        if (errno == EINTR)
-            continue;
-        bl_os_error (error, errno, "lock", path);
-        close (fd);
-        return -1;
-    }
-    return fd;
-}
-
 void
 bl_image_store_unlock (int fd)
 {
@@ -148,14 +129,14 @@ int
 bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "gc.lock", NULL);
-    return lock_file (path, exclusive, error);
+    return bl_lock_file (path, exclusive, error);
 }
 
 int
 bl_image_store_lock_index (BlImageStore *store, GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "index.lock", NULL);
-    return lock_file (path, TRUE, error);
+    return bl_lock_file (path, TRUE, error);
 }
 
 /* ---- sizing trees ---- */
@@ -531,7 +512,7 @@ static int
 lock_image (BlImageStore *store, const char *id, GError **error)
 {
     g_autofree char *path = bl_image_store_lock_path (store, id);
-    return lock_file (path, TRUE, error);
+    return bl_lock_file (path, TRUE, error);
 }
 
 char *
