@@ -177,6 +177,29 @@ test_stays_on_one_filesystem (Fixture *f, gconstpointer data)
     g_assert_false (g_file_test (beside, G_FILE_TEST_EXISTS));
 }
 
+/* Sizes count what is in the tree, not what its symlinks point to. */
+static void
+test_usage (Fixture *f, gconstpointer data)
+{
+    g_autofree char *file = g_build_filename (f->tree, "file", NULL);
+    g_autofree char *link = g_build_filename (f->tree, "outside", NULL);
+    g_autofree char *big = g_build_filename (f->outside, "big", NULL);
+    g_autofree char *missing = g_build_filename (f->dir, "missing", NULL);
+    g_autofree char *text = g_strnfill (10000, 'x');
+    BlTreeUsage usage;
+
+    g_assert_true (g_file_set_contents (file, text, -1, NULL));
+    g_assert_true (g_file_set_contents (big, text, -1, NULL));
+    g_assert_cmpint (symlink (f->outside, link), ==, 0);
+    bl_tree_usage (f->tree, &usage);
+    g_assert_cmpuint (usage.entries, ==, 3);
+    g_assert_cmpuint (usage.file_bytes, ==, 10000);
+    g_assert_cmpuint (usage.disk_bytes, >=, 10000);
+    bl_tree_usage (missing, &usage);
+    g_assert_cmpuint (usage.entries, ==, 0);
+    g_assert_cmpuint (usage.disk_bytes, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -190,6 +213,7 @@ main (int argc, char **argv)
     ADD ("missing-path", test_missing_path);
     ADD ("single-file", test_single_file);
     ADD ("one-filesystem", test_stays_on_one_filesystem);
+    ADD ("usage", test_usage);
 #undef ADD
     return g_test_run ();
 }

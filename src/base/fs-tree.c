@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,4 +254,26 @@ bl_tree_remove (const char *path, GError **error)
     gboolean ok = remove_at (dirfd, name, path, error);
     close (dirfd);
     return ok;
+}
+
+void
+bl_tree_usage (const char *path, BlTreeUsage *usage)
+{
+    char *const roots[] = { (char *) path, NULL };
+    FTS *fts = fts_open (roots, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+    FTSENT *ent;
+
+    *usage = (BlTreeUsage){ 0 };
+    while (fts && (ent = fts_read (fts))) {
+        /* Directories are met twice, before and after their contents. */
+        if (ent->fts_info == FTS_DP || ent->fts_info == FTS_DNR || ent->fts_info == FTS_NS ||
+            ent->fts_info == FTS_ERR)
+            continue;
+        usage->entries++;
+        usage->disk_bytes += (guint64) ent->fts_statp->st_blocks * 512;
+        if (ent->fts_info == FTS_F)
+            usage->file_bytes += (guint64) ent->fts_statp->st_size;
+    }
+    if (fts)
+        fts_close (fts);
 }

@@ -1,5 +1,5 @@
-/* fs-tree.h: removing a directory tree without following symlinks, without
- * leaving its filesystem and without a child process. */
+/* fs-tree.h: removing and measuring a directory tree without following
+ * symlinks, without leaving its filesystem and without a child process. */
 #pragma once
 
 #include <gio/gio.h>
@@ -16,5 +16,21 @@ gboolean bl_tree_remove (const char *path, GError **error);
 /* The same for @name in the directory open as @dirfd; messages name
  * @name relative to it. */
 gboolean bl_tree_remove_at (int dirfd, const char *name, GError **error);
+
+/**
+ * BlTreeUsage:
+ * @entries: files, directories, symlinks and the rest below and at the path
+ * @file_bytes: the sizes of the regular files added up
+ * @disk_bytes: the blocks everything takes, in bytes
+ */
+typedef struct {
+    guint64 entries;
+    guint64 file_bytes;
+    guint64 disk_bytes;
+} BlTreeUsage;
+
+/* What the tree at @path holds, walked as bl_tree_remove() walks it (no
+ * symlink followed, one filesystem); all zero when @path is missing. */
+void bl_tree_usage (const char *path, BlTreeUsage *usage);
 
 G_END_DECLS

@@ -42,31 +42,14 @@ run (const char *const *argv, GCancellable *cancellable, GError **error)
     return TRUE;
 }
 
-/* Bytes the tree below @path takes, counted in blocks as a filesystem would. */
-static guint64
-tree_size (const char *path)
-{
-    struct stat st;
-    guint64 total = 0;
-
-    if (lstat (path, &st) < 0)
-        return 0;
-    total = (guint64) st.st_blocks * 512 + 4096;
-    if (!S_ISDIR (st.st_mode))
-        return total;
-    g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name (dir))) {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        total += tree_size (child);
-    }
-    return total;
-}
-
 static gboolean
 make_ext4 (const char *tree, const char *dest, GCancellable *cancellable, GError **error)
 {
-    guint64 bytes = tree_size (tree) * 5 / 4 + FREE_SPACE_BYTES;
+    BlTreeUsage usage;
+
+    /* The tree's blocks and a block per entry for its inode, with room. */
+    bl_tree_usage (tree, &usage);
+    guint64 bytes = (usage.disk_bytes + usage.entries * 4096) * 5 / 4 + FREE_SPACE_BYTES;
     g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT "k", bytes / 1024);
     const char *const argv[] = { "mkfs.ext4",
                                  "-q",

@@ -21,9 +21,6 @@ char *bl_image_store_disk_path (BlImageStore *store, const char *id);
 /* .lock-<hex>, held while image @id is built. Returns: (transfer full). */
 char *bl_image_store_lock_path (BlImageStore *store, const char *id);
 
-/* Bytes of regular file contents below @path. */
-guint64 bl_image_store_tree_bytes (const char *path);
-
 /* The index: its lock (an fd for bl_image_store_unlock()), and the entries
  * as they are on disk (call with the lock held). */
 int bl_image_store_lock_index (BlImageStore *store, GError **error);

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fts.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <sys/stat.h>
@@ -137,28 +136,6 @@ bl_image_store_lock_index (BlImageStore *store, GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "index.lock", NULL);
     return bl_lock_file (path, TRUE, error);
-}
-
-/* ---- sizing trees ---- */
-
-/* Adds up the sizes of the regular files below @path, without following
- * symlinks or crossing filesystems. */
-guint64
-bl_image_store_tree_bytes (const char *path)
-{
-    char *const roots[] = { (char *) path, NULL };
-    FTS *fts = fts_open (roots, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
-    FTSENT *ent;
-    guint64 total = 0;
-
-    if (!fts)
-        return 0;
-    while ((ent = fts_read (fts))) {
-        if (ent->fts_info == FTS_F)
-            total += (guint64) ent->fts_statp->st_size;
-    }
-    fts_close (fts);
-    return total;
 }
 
 /* ---- the index ---- */
