@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bench-util.h"
+#include "bl_net_topology.h"
 #include <boxlite/boxlite.h>
 
 #define CHUNK (1024 * 1024)
@@ -114,6 +115,13 @@ measure (BoxliteRuntime *rt, Server *server, gboolean qemu_user, GArray *rates, 
     /* The peer runs QEMU through a wrapper that swaps the box's stream
      * netdev for QEMU's own user networking; it has no filter to hold a list
      * to. The QEMU path is resolved when a box starts. */
+    /* The same addresses as the monitor's backend: the gateway (QEMU's DNS
+     * address here, so that QEMU answers ARP for it) and the host alias
+     * (QEMU's host address, which reaches the host's loopback). */
+    g_setenv ("BENCH_USER_NETDEV",
+              "user,id=net0,net=" BL_NET_SUBNET_CIDR_TEXT ",host=" BL_NET_HOST_ALIAS_TEXT
+              ",dns=" BL_NET_GATEWAY_TEXT ",ipv6=off",
+              TRUE);
     if (qemu_user)
         g_setenv ("BOXLITE_QEMU", BENCH_QEMU_USER_NET, TRUE);
     else

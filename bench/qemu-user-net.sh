@@ -5,17 +5,17 @@
 # as BOXLITE_QEMU for the peer's boxes only, so the monitor itself has no
 # benchmark mode; the monitor's network then sits idle.
 #
-# The addresses are the box subnet's: gateway and DNS .1 (QEMU answers ARP
-# for its DNS address), host alias .254 (QEMU's host address reaches the
-# host's loopback, as the monitor's alias does).
+# BENCH_USER_NETDEV is the replacement netdev, which bench-net builds from the
+# box subnet's one definition (protocol/bl_net_topology.h).
 real=${BENCH_REAL_QEMU:-qemu-system-x86_64}
+: "${BENCH_USER_NETDEV:?bench-net sets it}"
 prev=
 for arg in "$@"; do
     shift
     if [ "$prev" = -netdev ]; then
         case $arg in
         stream,*)
-            arg="user,id=net0,net=192.168.127.0/24,host=192.168.127.254,dns=192.168.127.1,ipv6=off"
+            arg=$BENCH_USER_NETDEV
             ;;
         esac
     fi

@@ -5,6 +5,7 @@
  * fixed (netfilter/backend.h), so the agent sets them with ioctls. Without
  * the flag there is no NIC and nothing to do. */
 #include "agent.h"
+#include "bl_net_topology.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,12 +22,6 @@
 #include <unistd.h>
 
 #define NET_IF "eth0"
-#define NET_GUEST "192.168.127.2"
-#define NET_NETMASK "255.255.255.0"
-#define NET_GATEWAY "192.168.127.1"
-#define NET_HOST_ALIAS "192.168.127.254"
-#define NET_HOST_ALIAS_NAME "host.boxlite.internal"
-#define NET_MTU 1500
 #define NET_WAIT_MS 3000
 
 /* True when the first 64 KiB of @path contain @needle. */
@@ -44,13 +39,14 @@ static bool file_mentions(const char *path, const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
-static void set_addr(struct sockaddr *sa, const char *text)
+/* @addr in host byte order, as bl_net_topology.h gives it. */
+static void set_addr(struct sockaddr *sa, uint32_t addr)
 {
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)sa;
 
     memset(sin, 0, sizeof *sin);
     sin->sin_family = AF_INET;
-    inet_pton(AF_INET, text, &sin->sin_addr);
+    sin->sin_addr.s_addr = htonl(addr);
 }
 
 static bool if_ioctl(int fd, unsigned long request, struct ifreq *ifr, const char *what)
@@ -114,13 +110,13 @@ void agent_net_setup(void)
     bool ok = true;
 
     memset(&ifr, 0, sizeof ifr);
-    set_addr(&ifr.ifr_addr, NET_GUEST);
+    set_addr(&ifr.ifr_addr, BL_NET_ADDR_GUEST);
     ok = ok && if_ioctl(fd, SIOCSIFADDR, &ifr, "SIOCSIFADDR");
     memset(&ifr, 0, sizeof ifr);
-    set_addr(&ifr.ifr_netmask, NET_NETMASK);
+    set_addr(&ifr.ifr_netmask, BL_NET_SUBNET_MASK);
     ok = ok && if_ioctl(fd, SIOCSIFNETMASK, &ifr, "SIOCSIFNETMASK");
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_mtu = NET_MTU;
+    ifr.ifr_mtu = BL_NET_MTU;
     ok = ok && if_ioctl(fd, SIOCSIFMTU, &ifr, "SIOCSIFMTU");
     memset(&ifr, 0, sizeof ifr);
     ok = ok && if_ioctl(fd, SIOCGIFFLAGS, &ifr, "SIOCGIFFLAGS");
@@ -131,18 +127,18 @@ void agent_net_setup(void)
     if (ok) {
         struct rtentry rt;
         memset(&rt, 0, sizeof rt);
-        set_addr(&rt.rt_dst, "0.0.0.0");
-        set_addr(&rt.rt_genmask, "0.0.0.0");
-        set_addr(&rt.rt_gateway, NET_GATEWAY);
+        set_addr(&rt.rt_dst, 0);
+        set_addr(&rt.rt_genmask, 0);
+        set_addr(&rt.rt_gateway, BL_NET_ADDR_GATEWAY);
         rt.rt_flags = RTF_UP | RTF_GATEWAY;
         rt.rt_dev = (char *)NET_IF;
         if (ioctl(fd, SIOCADDRT, &rt) < 0 && errno != EEXIST)
-            agent_log("default route via " NET_GATEWAY ": %s", strerror(errno));
+            agent_log("default route via " BL_NET_GATEWAY_TEXT ": %s", strerror(errno));
     }
     close(fd);
 
-    write_file("/etc/resolv.conf", "nameserver " NET_GATEWAY "\n", false);
+    write_file("/etc/resolv.conf", "nameserver " BL_NET_GATEWAY_TEXT "\n", false);
     /* A restarted box keeps its disk: add the alias once. */
-    if (!file_mentions("/etc/hosts", " " NET_HOST_ALIAS_NAME "\n"))
-        write_file("/etc/hosts", NET_HOST_ALIAS " " NET_HOST_ALIAS_NAME "\n", true);
+    if (!file_mentions("/etc/hosts", " " BL_NET_HOST_ALIAS_NAME "\n"))
+        write_file("/etc/hosts", BL_NET_HOST_ALIAS_TEXT " " BL_NET_HOST_ALIAS_NAME "\n", true);
 }

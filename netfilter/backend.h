@@ -14,10 +14,10 @@
 #include <glib.h>
 
 #include "allowlist.h"
+#include "topology.h"
 
 G_BEGIN_DECLS
 
-#define BL_NET_MTU 1500
 /* Longest frame accepted from QEMU, without its length prefix. */
 #define BL_NET_MAX_FRAME 65536
 

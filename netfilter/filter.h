@@ -14,11 +14,10 @@
 #include <stdint.h>
 
 #include "allowlist.h"
+#include "topology.h"
 
 G_BEGIN_DECLS
 
-/* The name that always resolves to the host alias address. */
-#define BL_NET_HOST_ALIAS_NAME "host.boxlite.internal"
 /* TTL of the answers given for allowed names, in seconds; the egress filter
  * admits their addresses that long (GResolver does not report TTLs). */
 #define BL_NET_ANSWER_TTL 60

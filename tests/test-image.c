@@ -1,10 +1,14 @@
 /* test-image.c: the image store with real layouts (make-layout.py), real
  * skopeo archives, real boxes booted from the images, and a real registry
  * on loopback. */
+#include <errno.h>
 #include <glib/gstdio.h>
+#include <sys/mount.h>
+#include <unistd.h>
 #include <json-glib/json-glib.h>
 
 #include <boxlite/boxlite.h>
+#include "disk.h"
 #include "image-config.h"
 #include "registry-fixture.h"
 #include "test-util.h"
@@ -324,6 +328,153 @@ test_traversal_rejected (Fixture *f, gconstpointer data)
     assert_store_empty (f);
     g_autofree char *escaped = g_build_filename (f->home, "images", "escape.txt", NULL);
     g_assert_false (g_file_test (escaped, G_FILE_TEST_EXISTS));
+}
+
+/* Mounts a 2 MiB tmpfs on @dir: a disk that fills up. FALSE (the test
+ * skipped) when this process may not mount. */
+static gboolean
+mount_small_disk (const char *dir)
+{
+    if (geteuid () != 0) {
+        g_test_skip ("mounting a small tmpfs needs root");
+        return FALSE;
+    }
+    g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+    if (mount ("tmpfs", dir, "tmpfs", 0, "size=2m,mode=0700") < 0) {
+        g_test_skip_printf ("cannot mount a tmpfs on %s: %s", dir, g_strerror (errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* What an import that ran out of space must look like to its caller. */
+static void
+assert_no_space (GError *error)
+{
+    g_test_message ("full disk: %s", error ? error->message : "(no error)");
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+    g_assert_nonnull (strstr (error->message, "No space left on device"));
+}
+
+/* The whole store on a disk too small for the image's 8 MiB layer: the
+ * blob cannot be written, and the error says so instead of blaming the
+ * image. Nothing half-written stays in the store. */
+static void
+test_full_disk_store (Fixture *f, gconstpointer data)
+{
+    const char *const size[] = { "--size-mb", "8", "--layers", "1", NULL };
+    g_autofree char *dir = make_layout (f, "big", size);
+    g_autofree char *home = g_build_filename (f->scratch, "home", NULL);
+    g_autofree char *images = g_build_filename (home, "images", NULL);
+    g_autofree char *blobs = g_build_filename (images, "blobs", NULL);
+    g_autofree char *sha = g_build_filename (blobs, "sha256", NULL);
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    if (!mount_small_disk (images))
+        return;
+    boxlite_options_set_home_dir (options, home);
+    BoxliteRuntime *runtime = boxlite_runtime_new (options, &error);
+    BoxliteImage *image =
+        runtime ? boxlite_runtime_import_image (runtime, dir, "big:1", NULL, &error) : NULL;
+    GList *listed = runtime ? boxlite_runtime_list_images (runtime, NULL) : NULL;
+    /* Counted before the tmpfs (and what it holds) goes. */
+    guint n_blob_dir = count_entries (blobs), n_blobs = count_entries (sha);
+    g_clear_object (&image);
+    g_clear_object (&runtime);
+    g_list_free_full (listed, g_object_unref);
+    g_assert_cmpint (umount (images), ==, 0);
+
+    g_assert_null (listed);
+    assert_no_space (error);
+    g_assert_cmpuint (n_blob_dir, ==, 1); /* sha256/, no temporary file */
+    g_assert_cmpuint (n_blobs, ==, 0);
+}
+
+/* The blobs fit but the unpacked tree does not: the build reports the full
+ * disk, and neither the tree, the disk, the blobs nor an index entry stay. */
+static void
+test_full_disk_build (Fixture *f, gconstpointer data)
+{
+    const char *const size[] = { "--size-mb", "8", "--layers", "1", NULL };
+    g_autofree char *dir = make_layout (f, "big", size);
+    g_autofree char *rootfs = store_path (f, "rootfs");
+    g_autoptr (GError) error = NULL;
+
+    if (!mount_small_disk (rootfs))
+        return;
+    BoxliteImage *image = boxlite_runtime_import_image (f->runtime, dir, "big:1", NULL, &error);
+    guint n_trees = count_entries (rootfs);
+    g_clear_object (&image);
+    g_assert_cmpint (umount (rootfs), ==, 0);
+
+    assert_no_space (error);
+    g_assert_nonnull (strstr (error->message, "big-0.bin"));
+    g_assert_cmpuint (n_trees, ==, 0);
+    assert_store_empty (f);
+}
+
+/* Writes the tarball @out with python's tarfile: @script adds members to
+ * the archive `t`. */
+static void
+write_tarball (const char *out, const char *script)
+{
+    g_autofree char *program =
+        g_strdup_printf ("import io, sys, tarfile\n"
+                         "t = tarfile.open(sys.argv[1], 'w')\n"
+                         "def add(name, data=b'', kind=tarfile.REGTYPE, link=''):\n"
+                         "    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link\n"
+                         "    i.size = len(data); i.mode = 0o755 if kind == tarfile.DIRTYPE "
+                         "else 0o644\n"
+                         "    t.addfile(i, io.BytesIO(data))\n"
+                         "%s\nt.close()\n",
+                         script);
+    const char *argv[] = { "python3", "-c", program, out, NULL };
+    gint status = 0;
+    g_autoptr (GError) error = NULL;
+
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+/* A root filesystem given as a tarball goes through the image layer
+ * applier: its contents reach the disk, and an entry aimed outside the
+ * root is refused as the image's fault with nothing written outside. */
+static void
+test_rootfs_tarball (Fixture *f, gconstpointer data)
+{
+    g_autofree char *good = g_build_filename (f->scratch, "good.tar", NULL);
+    g_autofree char *evil = g_build_filename (f->scratch, "evil.tar", NULL);
+    g_autofree char *escaped = g_build_filename (f->home, "images", "escape.txt", NULL);
+    g_autoptr (GError) error = NULL;
+
+    write_tarball (good, "add('etc', kind=tarfile.DIRTYPE)\n"
+                         "add('etc/hello', b'from the tarball\\n')\n"
+                         "add('bin', kind=tarfile.DIRTYPE)\n"
+                         "add('bin/sh', kind=tarfile.SYMTYPE, link='/bin/busybox')");
+    g_autofree char *disk = bl_disk_base_image (f->home, good, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_file_test (disk, G_FILE_TEST_IS_REGULAR));
+    const char *argv[] = { "debugfs", "-R", "cat /etc/hello", disk, NULL };
+    g_autofree char *out = NULL;
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL,
+                                 G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                                 NULL, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (out, ==, "from the tarball\n");
+
+    write_tarball (evil, "add('etc', kind=tarfile.DIRTYPE)\n"
+                         "add('up', kind=tarfile.SYMTYPE, link='../../..')\n"
+                         "add('up/escape.txt', b'out')");
+    g_autofree char *none = bl_disk_base_image (f->home, evil, NULL, &error);
+    g_assert_null (none);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_test_message ("refused: %s", error->message);
+    g_assert_false (g_file_test (escaped, G_FILE_TEST_EXISTS));
+    g_autofree char *local = g_build_filename (f->home, "images", "local", NULL);
+    g_assert_cmpuint (count_entries (local), ==, 2); /* the good disk and the lock */
 }
 
 /* Flips one byte in the middle of the first layer's blob. */
@@ -849,6 +1000,9 @@ main (int argc, char **argv)
     ADD ("/image/import/concurrent", test_import_concurrent);
     ADD ("/image/import/traversal-rejected", test_traversal_rejected);
     ADD ("/image/import/tampered-rejected", test_tampered_rejected);
+    ADD ("/image/import/full-disk-store", test_full_disk_store);
+    ADD ("/image/import/full-disk-build", test_full_disk_build);
+    ADD ("/image/rootfs/tarball", test_rootfs_tarball);
     ADD ("/image/prune/orphans", test_prune_orphans);
     ADD ("/image/box/multilayer-whiteouts", test_multilayer_in_box);
     ADD ("/image/box/two-boxes-share-image", test_two_boxes_share_image);

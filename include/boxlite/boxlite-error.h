@@ -37,9 +37,17 @@ G_BEGIN_DECLS
  * @BOXLITE_ERROR_BOOT_FAILED: the box did not come up
  * @BOXLITE_ERROR_CRASHED: the box died while it was being used
  * @BOXLITE_ERROR_TIMED_OUT: an operation did not finish in time
- * @BOXLITE_ERROR_IMAGE: the root filesystem or image cannot be used
+ * @BOXLITE_ERROR_IMAGE: the image or root filesystem itself is at fault
+ *   (a blob that does not match its digest, an entry that would land
+ *   outside the root, a document that is not what it claims)
  *
- * Error codes in the #BOXLITE_ERROR domain.
+ * Error codes in the #BOXLITE_ERROR domain, for the library's own
+ * conditions. Functions of the library also return errors of other
+ * domains, unchanged but for context prefixed to the message:
+ * %G_IO_ERROR for operating-system failures (a full disk is
+ * %G_IO_ERROR_NO_SPACE) and for cancellation, and the domain of the
+ * failing library otherwise (%G_TLS_ERROR from a registry connection,
+ * %G_SPAWN_ERROR when a helper program cannot be started).
  *
  * Since: 0.1
  */

@@ -18,6 +18,7 @@
 #include "launch.h"
 #include "monitor-ctl.h"
 #include "paths.h"
+#include "os-error.h"
 
 /* TCG boots take a second or two; a loaded CI machine may take far longer. */
 #define BOOT_TIMEOUT_MS 120000
@@ -463,12 +464,6 @@ boxlite_box_inspect (BoxliteBox *self, GError **error)
     return json_to_string (root, TRUE);
 }
 
-static void
-set_from_local (GError **error, BoxliteError code, const char *prefix, GError *local)
-{
-    g_set_error (error, BOXLITE_ERROR, code, "%s: %s", prefix, local->message);
-}
-
 static BlLaunch *
 make_launch (BoxliteBox *self, GError **error)
 {
@@ -484,9 +479,7 @@ make_launch (BoxliteBox *self, GError **error)
         !(agent = bl_path_agent (error)))
         return NULL;
     if (g_mkdir_with_parents (kernel_dir, 0700) < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s", kernel_dir,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "create", kernel_dir);
         return NULL;
     }
     if (!(launch->initrd = bl_initramfs_ensure (agent, kernel_dir, error)))
@@ -624,7 +617,8 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
         close (ready[0]);
         if (lifeline[1] >= 0)
             close (lifeline[1]);
-        set_from_local (error, BOXLITE_ERROR_BOOT_FAILED, "cannot start the box monitor", local);
+        g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                    "cannot start the box monitor: ");
         return FALSE;
     }
     /* GSubprocess reaps the monitor on GLib's worker thread whenever it exits. */

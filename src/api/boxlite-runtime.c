@@ -11,8 +11,10 @@
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
 #include "disk.h"
+#include "fs-tree.h"
 #include "paths.h"
 #include "registry.h"
+#include "os-error.h"
 
 /**
  * BoxliteRuntime:
@@ -130,9 +132,7 @@ boxlite_runtime_new (BoxliteOptions *options, GError **error)
         self->home_dir = g_build_filename (g_get_home_dir (), ".boxlite", NULL);
     self->boxes_dir = g_build_filename (self->home_dir, "boxes", NULL);
     if (g_mkdir_with_parents (self->boxes_dir, 0700) < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s",
-                     self->boxes_dir, g_strerror (saved));
+        bl_os_error (error, errno, "create", self->boxes_dir);
         return NULL;
     }
     g_chmod (self->home_dir, 0700);
@@ -392,9 +392,7 @@ register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, BoxliteImage *im
         }
     }
     if (ok && g_mkdir (box_dir, 0700) < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot create %s: %s", box_dir,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "create", box_dir);
         ok = FALSE;
     }
     if (ok) {
@@ -410,14 +408,6 @@ register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, BoxliteImage *im
     }
     bl_record_unlock (lock);
     return ok ? g_steal_pointer (&id) : NULL;
-}
-
-static gboolean
-remove_box_dir (const char *box_dir)
-{
-    const char *const argv[] = { "rm", "-rf", "--one-file-system", box_dir, NULL };
-    g_autoptr (GSubprocess) rm = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, NULL);
-    return rm && g_subprocess_wait_check (rm, NULL, NULL);
 }
 
 /* The shared read-only disk a new box's overlay sits on. */
@@ -463,7 +453,9 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
     if (!base ||
         !bl_disk_create_overlay (base, overlay, boxlite_box_options_get_disk_size_gb (options),
                                  cancellable, error)) {
-        remove_box_dir (box_dir);
+        g_autoptr (GError) local = NULL;
+        if (!bl_tree_remove (box_dir, &local))
+            g_warning ("%s", local->message);
         return NULL;
     }
     g_autoptr (BlRecord) record = bl_record_load (box_dir, error);
@@ -673,9 +665,8 @@ boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean f
     bl_runtime_drop_lifeline (self, boxlite_box_get_id (box));
     if (self->client)
         bl_client_forget (self->client, bl_box_get_dir (box));
-    if (!remove_box_dir (bl_box_get_dir (box))) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "cannot delete %s",
-                     bl_box_get_dir (box));
+    if (!bl_tree_remove (bl_box_get_dir (box), error)) {
+        g_prefix_error (error, "cannot delete box %s: ", boxlite_box_get_name (box));
         return FALSE;
     }
     return TRUE;

@@ -15,6 +15,7 @@
 #include <boxlite/boxlite-error.h>
 #include "boxlite-private.h"
 #include "frame-conn.h"
+#include "monitor-ctl.h"
 
 struct _BlClient {
     GThread *thread;
@@ -270,18 +271,10 @@ on_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
 static BlLink *
 link_open (BlClient *client, const char *box_dir, GError **error)
 {
-    g_autofree char *path = g_build_filename (box_dir, "control.sock", NULL);
-    g_autoptr (GSocketClient) sc = g_socket_client_new ();
-    g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
-    g_autoptr (GSocketConnection) connection = NULL;
+    g_autoptr (GSocketConnection) connection = bl_monitor_connect (box_dir, NULL, error);
 
-    g_autoptr (GError) local = NULL;
-    connection = g_socket_client_connect (sc, G_SOCKET_CONNECTABLE (address), NULL, &local);
-    if (!connection) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
-                     "box is not running (cannot reach its monitor: %s)", local->message);
+    if (!connection)
         return NULL;
-    }
     BlLink *link = g_new0 (BlLink, 1);
     link->ref_count = 1;
     link->client = client;

@@ -3,14 +3,12 @@
 
 #include "box-record.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <glib/gstdio.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
 #include "json-file.h"
+#include "fs-lock.h"
 
 /* A record is small; anything bigger was not written by us. */
 #define MAX_RECORD_SIZE (1024 * 1024)
@@ -175,24 +173,7 @@ int
 bl_record_lock (const char *box_dir, GError **error)
 {
     g_autofree char *path = g_build_filename (box_dir, "lock", NULL);
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-    if (fd < 0) {
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s", path,
-                     g_strerror (saved));
-        return -1;
-    }
-    while (flock (fd, LOCK_EX) < 0) {
-        if (errno == EINTR)
-            continue;
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot lock %s: %s", path,
-                     g_strerror (saved));
-        close (fd);
-        return -1;
-    }
-    return fd;
+    return bl_lock_file (path, TRUE, error);
 }
 
 void

@@ -13,6 +13,19 @@
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
+#include "os-error.h"
+
+/* Writing our own archive fails only for the system's reasons (a full
+ * disk): libarchive's errno says which. Returns FALSE. */
+static gboolean
+write_fail (GError **error, struct archive *a, const char *path)
+{
+    int code = archive_errno (a);
+
+    g_set_error (error, G_IO_ERROR, code > 0 ? g_io_error_from_errno (code) : G_IO_ERROR_FAILED,
+                 "initramfs: cannot write %s: %s", path, archive_error_string (a));
+    return FALSE;
+}
 
 static gboolean
 add_entry (struct archive *a, const char *path, mode_t mode, dev_t rdev, const void *data,
@@ -31,9 +44,7 @@ add_entry (struct archive *a, const char *path, mode_t mode, dev_t rdev, const v
         archive_entry_set_rdev (e, rdev);
     if (archive_write_header (a, e) != ARCHIVE_OK ||
         (len && archive_write_data (a, data, len) != (la_ssize_t) len)) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "initramfs: %s: %s", path,
-                     archive_error_string (a));
-        ok = FALSE;
+        ok = write_fail (error, a, path);
     }
     archive_entry_free (e);
     return ok;
@@ -62,24 +73,17 @@ bl_initramfs_write (const char *agent_path, const char *dest_path, GError **erro
     archive_write_add_filter_none (a);
     gboolean ok = archive_write_open_filename (a, tmp) == ARCHIVE_OK;
     if (!ok)
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "initramfs: cannot write %s: %s",
-                     tmp, archive_error_string (a));
+        write_fail (error, a, tmp);
     for (guint i = 0; ok && i < G_N_ELEMENTS (dirs); i++)
         ok = add_entry (a, dirs[i], S_IFDIR | 0755, 0, NULL, 0, error);
     ok = ok && add_entry (a, "dev/console", S_IFCHR | 0600, makedev (5, 1), NULL, 0, error);
     ok = ok && add_entry (a, "init", S_IFREG | 0755, 0, agent, agent_len, error);
     if (archive_write_close (a) != ARCHIVE_OK && ok) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "initramfs: %s: %s", tmp,
-                     archive_error_string (a));
-        ok = FALSE;
+        ok = write_fail (error, a, tmp);
     }
     archive_write_free (a);
-    if (ok && g_rename (tmp, dest_path) < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED,
-                     "initramfs: cannot rename to %s: %s", dest_path, g_strerror (saved));
-        ok = FALSE;
-    }
+    if (ok && g_rename (tmp, dest_path) < 0)
+        ok = bl_os_error (error, errno, "rename the initramfs to", dest_path);
     if (!ok)
         g_unlink (tmp);
     return ok;

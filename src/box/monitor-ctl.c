@@ -80,6 +80,28 @@ check_reply (JsonObject *reply, const char *what, GError **error)
     return TRUE;
 }
 
+GSocketConnection *
+bl_monitor_connect (const char *box_dir, GCancellable *cancellable, GError **error)
+{
+    g_autofree char *path = g_build_filename (box_dir, "control.sock", NULL);
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
+    g_autoptr (GError) local = NULL;
+    GSocketConnection *conn =
+        g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &local);
+
+    if (conn)
+        return conn;
+    if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+        g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "the box is not running (its monitor's socket %s: %s)", path, local->message);
+    else
+        g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                    "cannot reach the box monitor at %s: ", path);
+    return NULL;
+}
+
 /* Sends @command to the box's monitor and checks its answer. With
  * @until_eof, also waits for the monitor to close the link (it exits after
  * answering a stop). */
@@ -87,18 +109,10 @@ static gboolean
 monitor_request (const char *box_dir, const char *command, JsonNode *arguments, guint timeout_ms,
                  gboolean until_eof, GCancellable *cancellable, GError **error)
 {
-    g_autofree char *path = g_build_filename (box_dir, "control.sock", NULL);
-    g_autoptr (GSocketClient) client = g_socket_client_new ();
-    g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
-    g_autoptr (GSocketConnection) conn = NULL;
-    g_autoptr (GError) local = NULL;
+    g_autoptr (GSocketConnection) conn = bl_monitor_connect (box_dir, cancellable, error);
 
-    conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &local);
-    if (!conn) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
-                     "cannot reach the box monitor: %s", local->message);
+    if (!conn)
         return FALSE;
-    }
     /* A monitor that stops answering must not hang the caller forever. */
     g_socket_set_timeout (g_socket_connection_get_socket (conn), timeout_ms / 1000 + 15);
 

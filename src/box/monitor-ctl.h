@@ -6,6 +6,13 @@
 
 G_BEGIN_DECLS
 
+/* Connects to the control socket of the monitor of the box in @box_dir. A
+ * socket that is missing or refuses is a box that is not running
+ * (BOXLITE_ERROR_INVALID_STATE); any other failure is the system's, kept.
+ * Returns: (transfer full): the connection, or NULL with @error set. */
+GSocketConnection *bl_monitor_connect (const char *box_dir, GCancellable *cancellable,
+                                       GError **error);
+
 gboolean bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms,
                           GCancellable *cancellable, GError **error);
 gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable,

@@ -2,8 +2,6 @@
  * per-box qcow2 overlay, so creating a box copies nothing. */
 #define G_LOG_DOMAIN "boxlite"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -14,7 +12,10 @@
 #include <boxlite/boxlite-error.h>
 #include "paths.h"
 #include "disk.h"
+#include "fs-tree.h"
+#include "layer.h"
 #include "image-store.h"
+#include "os-error.h"
 
 /* Free space a box gets on top of its root filesystem's contents. The ext4
  * image is sparse, so unused space costs nothing on the host. */
@@ -31,39 +32,24 @@ run (const char *const *argv, GCancellable *cancellable, GError **error)
         return FALSE;
     if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, NULL, &err_text, error))
         return FALSE;
+    /* Why the tool failed (a full disk, a bad tree) is only in its words. */
     if (!g_subprocess_get_successful (proc)) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s failed: %s", argv[0],
+        int status = g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+        g_set_error (error, G_SPAWN_EXIT_ERROR, status, "%s failed: %s", argv[0],
                      err_text ? g_strstrip (err_text) : "");
         return FALSE;
     }
     return TRUE;
 }
 
-/* Bytes the tree below @path takes, counted in blocks as a filesystem would. */
-static guint64
-tree_size (const char *path)
-{
-    struct stat st;
-    guint64 total = 0;
-
-    if (lstat (path, &st) < 0)
-        return 0;
-    total = (guint64) st.st_blocks * 512 + 4096;
-    if (!S_ISDIR (st.st_mode))
-        return total;
-    g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name (dir))) {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        total += tree_size (child);
-    }
-    return total;
-}
-
 static gboolean
 make_ext4 (const char *tree, const char *dest, GCancellable *cancellable, GError **error)
 {
-    guint64 bytes = tree_size (tree) * 5 / 4 + FREE_SPACE_BYTES;
+    BlTreeUsage usage;
+
+    /* The tree's blocks and a block per entry for its inode, with room. */
+    bl_tree_usage (tree, &usage);
+    guint64 bytes = (usage.disk_bytes + usage.entries * 4096) * 5 / 4 + FREE_SPACE_BYTES;
     g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT "k", bytes / 1024);
     const char *const argv[] = { "mkfs.ext4",
                                  "-q",
@@ -89,10 +75,12 @@ bl_disk_build_ext4 (const char *tree, const char *dest, GCancellable *cancellabl
     gint64 started = g_get_monotonic_time ();
 
     g_unlink (tmp);
-    if (!make_ext4 (tree, tmp, cancellable, error) || g_rename (tmp, dest) < 0) {
-        if (error && !*error)
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot rename %s: %s", tmp,
-                         g_strerror (errno));
+    gboolean ok = make_ext4 (tree, tmp, cancellable, error);
+    if (ok && g_rename (tmp, dest) < 0) {
+        bl_os_error (error, errno, "rename", tmp);
+        ok = FALSE;
+    }
+    if (!ok) {
         g_unlink (tmp);
         g_prefix_error (error, "cannot make a disk from %s: ", tree);
         return FALSE;
@@ -101,98 +89,25 @@ bl_disk_build_ext4 (const char *tree, const char *dest, GCancellable *cancellabl
     return TRUE;
 }
 
+/* Unpacks the tarball @rootfs into the scratch directory @tree with the
+ * image layer applier (the one extractor for archives from outside), then
+ * builds @dest from it. */
 static gboolean
-name_is_safe (const char *name)
+build_from_tar (const char *rootfs, const char *tree, const char *dest, GCancellable *cancellable,
+                GError **error)
 {
-    if (!name || g_path_is_absolute (name))
+    if (!bl_tree_remove (tree, error))
         return FALSE;
-    g_auto (GStrv) parts = g_strsplit (name, "/", -1);
-    for (guint i = 0; parts[i]; i++) {
-        if (g_str_equal (parts[i], ".."))
-            return FALSE;
+    if (g_mkdir (tree, 0755) < 0) {
+        bl_os_error (error, errno, "create", tree);
+        return FALSE;
     }
-    return TRUE;
-}
-
-/* Unpacks a tar archive (any compression libarchive knows) into @dest,
- * refusing entries that would land outside it. */
-static gboolean
-unpack_tar (const char *tarball, const char *dest, GError **error)
-{
-    struct archive *in = archive_read_new ();
-    struct archive *out = archive_write_disk_new ();
-    struct archive_entry *entry;
-    gboolean ok = FALSE;
-    int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-                ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                ARCHIVE_EXTRACT_SECURE_SYMLINKS;
-
-    archive_read_support_format_tar (in);
-    archive_read_support_format_gnutar (in);
-    archive_read_support_filter_all (in);
-    archive_write_disk_set_options (out, flags);
-    if (archive_read_open_filename (in, tarball, 64 * 1024) != ARCHIVE_OK) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot read %s: %s", tarball,
-                     archive_error_string (in));
-        goto out;
-    }
-    for (;;) {
-        int r = archive_read_next_header (in, &entry);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r != ARCHIVE_OK) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: %s", tarball,
-                         archive_error_string (in));
-            goto out;
-        }
-        const char *name = archive_entry_pathname (entry);
-        const char *hardlink = archive_entry_hardlink (entry);
-        /* Entries are rebased under @dest, so libarchive sees absolute paths:
-         * the checks it would make on the archive's own names are made here. */
-        if (!name_is_safe (name) || (hardlink && !name_is_safe (hardlink))) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
-                         "%s: entry '%s' points outside the root filesystem", tarball, name);
-            goto out;
-        }
-        g_autofree char *target = g_build_filename (dest, name, NULL);
-        archive_entry_set_pathname (entry, target);
-        if (hardlink) {
-            g_autofree char *link_target = g_build_filename (dest, hardlink, NULL);
-            archive_entry_set_hardlink (entry, link_target);
-        }
-        if (archive_write_header (out, entry) != ARCHIVE_OK) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: entry '%s': %s", tarball,
-                         name, archive_error_string (out));
-            goto out;
-        }
-        const void *buf;
-        size_t len;
-        la_int64_t offset;
-        while ((r = archive_read_data_block (in, &buf, &len, &offset)) == ARCHIVE_OK) {
-            if (archive_write_data_block (out, buf, len, offset) != ARCHIVE_OK) {
-                g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: '%s': %s", tarball,
-                             name, archive_error_string (out));
-                goto out;
-            }
-        }
-        if (r != ARCHIVE_EOF) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: '%s': %s", tarball, name,
-                         archive_error_string (in));
-            goto out;
-        }
-    }
-    ok = TRUE;
-out:
-    archive_read_free (in);
-    archive_write_free (out);
+    gboolean ok = bl_layer_apply (rootfs, tree, NULL, cancellable, error) &&
+                  bl_disk_build_ext4 (tree, dest, cancellable, error);
+    g_autoptr (GError) local = NULL;
+    if (!bl_tree_remove (tree, &local))
+        g_warning ("%s", local->message);
     return ok;
-}
-
-static gboolean
-rm_rf (const char *path)
-{
-    const char *const argv[] = { "rm", "-rf", "--one-file-system", path, NULL };
-    return run (argv, NULL, NULL);
 }
 
 /* The cache key of a root filesystem: a directory by its real path and
@@ -204,9 +119,7 @@ rootfs_key (const char *rootfs, gboolean *is_dir, GError **error)
     g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
 
     if (stat (rootfs, &st) < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "root filesystem %s: %s", rootfs,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "read the root filesystem", rootfs);
         return NULL;
     }
     *is_dir = S_ISDIR (st.st_mode);
@@ -244,7 +157,7 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
     g_autofree char *dir = g_build_filename (cache_dir, "images", "local", NULL);
     g_autofree char *dest = g_strdup_printf ("%s/%s.ext4", dir, key);
     if (g_mkdir_with_parents (dir, 0700) < 0) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot create %s", dir);
+        bl_os_error (error, errno, "create", dir);
         return NULL;
     }
     /* One builder at a time per home; the others find the result. */
@@ -253,24 +166,15 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
         return NULL;
     gboolean ok = TRUE;
     if (!g_file_test (dest, G_FILE_TEST_EXISTS)) {
-        g_autofree char *tmp = g_strdup_printf ("%s.tmp", dest);
-        g_autofree char *tree = NULL;
+        g_autofree char *tree = g_strdup_printf ("%s/%s.unpack", dir, key);
         gint64 started = g_get_monotonic_time ();
-        if (!is_dir) {
-            tree = g_strdup_printf ("%s/%s.unpack", dir, key);
-            rm_rf (tree);
-            ok = g_mkdir_with_parents (tree, 0755) == 0 && unpack_tar (rootfs, tree, error);
-        }
-        ok = ok && make_ext4 (tree ? tree : rootfs, tmp, cancellable, error) &&
-             g_rename (tmp, dest) == 0;
-        if (tree)
-            rm_rf (tree);
-        g_unlink (tmp);
+        ok = is_dir ? bl_disk_build_ext4 (rootfs, dest, cancellable, error)
+                    : build_from_tar (rootfs, tree, dest, cancellable, error);
         if (ok)
             g_debug ("built disk image for %s in %.2f s", rootfs,
                      (g_get_monotonic_time () - started) / 1e6);
         else
-            g_prefix_error (error, "cannot make a disk from %s: ", rootfs);
+            g_prefix_error (error, "root filesystem %s: ", rootfs);
     }
     bl_record_unlock (lock);
     return ok ? g_steal_pointer (&dest) : NULL;

@@ -10,6 +10,7 @@
 
 #include <boxlite/boxlite-error.h>
 #include "image-store-private.h"
+#include "os-error.h"
 
 #define COPY_CHUNK (1024 * 1024)
 
@@ -30,7 +31,7 @@ bl_blob_writer_new (BlImageStore *store, GError **error)
     w->tmp_path = g_build_filename (store->blobs_dir, ".import-XXXXXX", NULL);
     w->fd = g_mkstemp_full (w->tmp_path, O_RDWR | O_CLOEXEC, 0600);
     if (w->fd < 0) {
-        bl_image_store_fail_errno (error, errno, "create", w->tmp_path);
+        bl_os_error (error, errno, "create", w->tmp_path);
         g_free (w->tmp_path);
         g_free (w);
         return NULL;
@@ -50,7 +51,7 @@ bl_blob_writer_write (BlBlobWriter *w, const void *data, gsize len, GError **err
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return bl_image_store_fail_errno (error, errno, "write", w->tmp_path);
+            return bl_os_error (error, errno, "write", w->tmp_path);
         p += n;
         left -= (gsize) n;
     }
@@ -99,7 +100,7 @@ bl_blob_writer_finish (BlBlobWriter *w, const char *expected_digest, guint64 exp
         return g_steal_pointer (&digest);
     }
     if (fsync (w->fd) < 0 || g_rename (w->tmp_path, dest) < 0) {
-        bl_image_store_fail_errno (error, errno, "store blob", dest);
+        bl_os_error (error, errno, "store blob", dest);
         bl_blob_writer_abort (w);
         return NULL;
     }
@@ -125,7 +126,7 @@ hash_fd (int fd, const char *path, guint64 *size, GCancellable *cancellable, GEr
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            bl_image_store_fail_errno (error, errno, "read", path);
+            bl_os_error (error, errno, "read", path);
             return NULL;
         }
         if (n == 0)
@@ -145,7 +146,7 @@ bl_blob_open_regular (const char *path, GError **error)
     struct stat st;
 
     if (fd < 0) {
-        bl_image_store_fail_errno (error, errno, "open", path);
+        bl_os_error (error, errno, "open", path);
         return -1;
     }
     if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)) {
@@ -172,7 +173,9 @@ bl_blob_verify_fd (int fd, const char *path, const char *digest, guint64 size,
                      digest, actual, actual_size);
         return FALSE;
     }
-    return lseek (fd, 0, SEEK_SET) == 0;
+    if (lseek (fd, 0, SEEK_SET) != 0)
+        return bl_os_error (error, errno, "rewind", path);
+    return TRUE;
 }
 
 gboolean
@@ -198,7 +201,7 @@ bl_image_store_add_blob_file (BlImageStore *store, const char *path, const char 
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            ok = bl_image_store_fail_errno (error, errno, "read", path);
+            ok = bl_os_error (error, errno, "read", path);
             break;
         }
         if (n == 0 || g_cancellable_set_error_if_cancelled (cancellable, error)) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
+#include "fs-tree.h"
 #include "image-store-private.h"
 
 static void
@@ -62,24 +63,17 @@ keep_set_fill (BlImageStore *store, GPtrArray *entries, const BlImageUsers *user
     }
 }
 
-static guint64
-file_size (const char *path)
-{
-    struct stat st;
-    return lstat (path, &st) == 0 ? (guint64) st.st_blocks * 512 : 0;
-}
-
 /* Deletes @path (a file or a tree) and counts it. */
 static void
 delete_counted (const char *path, gboolean tree, guint64 *bytes, gint *count)
 {
-    if (tree) {
-        *bytes += bl_image_store_tree_bytes (path);
-        bl_image_store_remove_tree (path);
-    } else {
-        *bytes += file_size (path);
-        g_unlink (path);
-    }
+    g_autoptr (GError) local = NULL;
+    BlTreeUsage usage;
+
+    bl_tree_usage (path, &usage);
+    *bytes += tree ? usage.file_bytes : usage.disk_bytes;
+    if (!bl_tree_remove (path, &local))
+        g_warning ("%s", local->message);
     (*count)++;
 }
 

@@ -17,10 +17,13 @@
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
+#include "fs-tree.h"
 #include "image-ref.h"
 #include "json-file.h"
 #include "image-store-private.h"
+#include "layer.h"
 #include "registry.h"
+#include "os-error.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -61,12 +64,8 @@ read_small (const char *path, char **data, gsize *len, GError **error)
 {
     struct stat st;
 
-    if (stat (path, &st) < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot read %s: %s", path,
-                     g_strerror (saved));
-        return FALSE;
-    }
+    if (stat (path, &st) < 0)
+        return bl_os_error (error, errno, "read", path);
     if (st.st_size > BL_IMAGE_JSON_MAX) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                      "%s is larger than the %d bytes an image document may have", path,
@@ -303,8 +302,8 @@ open_archive (const char *path, GError **error)
     archive_read_support_filter_gzip (in);
     archive_read_support_filter_zstd (in);
     if (archive_read_open_filename (in, path, 64 * 1024) != ARCHIVE_OK) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot read %s: %s", path,
-                     archive_error_string (in));
+        bl_layer_archive_error (error, in);
+        g_prefix_error (error, "cannot read %s: ", path);
         archive_read_free (in);
         return NULL;
     }
@@ -328,9 +327,14 @@ for_each_member (const char *path, MemberFunc member, gpointer data, GCancellabl
         int r = archive_read_next_header (in, &entry);
         if (r == ARCHIVE_EOF)
             break;
-        if (r != ARCHIVE_OK || ++count > ARCHIVE_MEMBERS_MAX) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: %s", path,
-                         r != ARCHIVE_OK ? archive_error_string (in) : "too many members");
+        if (r != ARCHIVE_OK) {
+            bl_layer_archive_error (error, in);
+            g_prefix_error (error, "%s: ", path);
+            ok = FALSE;
+            break;
+        }
+        if (++count > ARCHIVE_MEMBERS_MAX) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: too many members", path);
             ok = FALSE;
             break;
         }
@@ -415,8 +419,8 @@ store_member (struct archive *in, struct archive_entry *entry, const char *name,
         }
     }
     if (r != ARCHIVE_EOF) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: %s", name,
-                     archive_error_string (in));
+        bl_layer_archive_error (error, in);
+        g_prefix_error (error, "%s: ", name);
         bl_blob_writer_abort (w);
         return FALSE;
     }
@@ -611,17 +615,13 @@ extract_layout_member (struct archive *in, struct archive_entry *entry, const ch
         return TRUE;
     g_autofree char *path = g_build_filename (data, name, NULL);
     int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot create %s: %s", path,
-                     g_strerror (saved));
-        return FALSE;
-    }
+    if (fd < 0)
+        return bl_os_error (error, errno, "create", path);
     int r = archive_read_data_into_fd (in, fd);
     close (fd);
     if (r != ARCHIVE_OK) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s: %s", name,
-                     archive_error_string (in));
+        bl_layer_archive_error (error, in);
+        g_prefix_error (error, "%s: ", name);
         return FALSE;
     }
     return TRUE;
@@ -639,18 +639,17 @@ import_oci_archive (Import *im, const char *path, const char *reference, GCancel
     char *digest = NULL;
 
     if (!g_mkdtemp_full (tmp, 0700)) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot create %s: %s", tmp,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "create", tmp);
         return NULL;
     }
     g_autofree char *sha_dir = g_build_filename (tmp, "blobs", "sha256", NULL);
-    if (g_mkdir_with_parents (sha_dir, 0700) == 0 &&
-        for_each_member (path, extract_layout_member, tmp, cancellable, error))
+    if (g_mkdir_with_parents (sha_dir, 0700) < 0)
+        bl_os_error (error, errno, "create", sha_dir);
+    else if (for_each_member (path, extract_layout_member, tmp, cancellable, error))
         digest = import_layout (im, tmp, reference, cancellable, name_out, error);
-    else if (error && !*error)
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot create %s", sha_dir);
-    bl_image_store_remove_tree (tmp);
+    g_autoptr (GError) local = NULL;
+    if (!bl_tree_remove (tmp, &local))
+        g_warning ("%s", local->message);
     return digest;
 }
 

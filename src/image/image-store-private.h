@@ -15,21 +15,11 @@ struct _BlImageStore {
     char *index_path; /* HOME/images/index.json */
 };
 
-/* Sets a BOXLITE_ERROR_IMAGE error "cannot @what @path: strerror(@saved)";
- * returns FALSE. */
-gboolean bl_image_store_fail_errno (GError **error, int saved, const char *what, const char *path);
-
 /* rootfs/<hex> and disks/<hex>.ext4 of image @id. Returns: (transfer full). */
 char *bl_image_store_tree_path (BlImageStore *store, const char *id);
 char *bl_image_store_disk_path (BlImageStore *store, const char *id);
 /* .lock-<hex>, held while image @id is built. Returns: (transfer full). */
 char *bl_image_store_lock_path (BlImageStore *store, const char *id);
-
-/* Removes @path and everything below it, never following a symlink or
- * crossing into another filesystem. */
-void bl_image_store_remove_tree (const char *path);
-/* Bytes of regular file contents below @path. */
-guint64 bl_image_store_tree_bytes (const char *path);
 
 /* The index: its lock (an fd for bl_image_store_unlock()), and the entries
  * as they are on disk (call with the lock held). */

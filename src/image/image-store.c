@@ -5,10 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fts.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +15,10 @@
 #include "image-ref.h"
 #include "json-file.h"
 #include "disk.h"
+#include "fs-lock.h"
+#include "fs-tree.h"
 #include "layer.h"
+#include "os-error.h"
 
 /* The index is a few hundred bytes per image. */
 #define INDEX_MAX (16 * 1024 * 1024)
@@ -50,19 +51,11 @@ bl_image_entry_copy (const BlImageEntry *entry)
     return copy;
 }
 
-gboolean
-bl_image_store_fail_errno (GError **error, int saved, const char *what, const char *path)
-{
-    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot %s %s: %s", what, path,
-                 g_strerror (saved));
-    return FALSE;
-}
-
 static gboolean
 make_dir (const char *path, GError **error)
 {
     if (g_mkdir_with_parents (path, 0700) < 0)
-        return bl_image_store_fail_errno (error, errno, "create", path);
+        return bl_os_error (error, errno, "create", path);
     return TRUE;
 }
 
@@ -124,25 +117,6 @@ bl_image_store_tree_path (BlImageStore *store, const char *id)
 
 /* ---- locks ---- */
 
-static int
-lock_file (const char *path, gboolean exclusive, GError **error)
-{
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-    if (fd < 0) {
-        bl_image_store_fail_errno (error, errno, "open", path);
-        return -1;
-    }
-    while (flock (fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
-        if (errno == EINTR)
-            continue;
-        bl_image_store_fail_errno (error, errno, "lock", path);
-        close (fd);
-        return -1;
-    }
-    return fd;
-}
-
 void
 bl_image_store_unlock (int fd)
 {
@@ -154,52 +128,14 @@ int
 bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "gc.lock", NULL);
-    return lock_file (path, exclusive, error);
+    return bl_lock_file (path, exclusive, error);
 }
 
 int
 bl_image_store_lock_index (BlImageStore *store, GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "index.lock", NULL);
-    return lock_file (path, TRUE, error);
-}
-
-/* ---- walking trees ---- */
-
-/* Walks @path without following symlinks or crossing filesystems: removes
- * everything (@remove) or adds up the sizes of regular files. */
-static guint64
-walk_tree (const char *path, gboolean remove_all)
-{
-    char *const roots[] = { (char *) path, NULL };
-    FTS *fts = fts_open (roots, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
-    FTSENT *ent;
-    guint64 total = 0;
-
-    if (!fts)
-        return 0;
-    while ((ent = fts_read (fts))) {
-        if (ent->fts_info == FTS_F)
-            total += (guint64) ent->fts_statp->st_size;
-        if (!remove_all || ent->fts_info == FTS_D)
-            continue;
-        if (remove (ent->fts_accpath) < 0 && errno != ENOENT)
-            g_debug ("cannot remove %s: %s", ent->fts_path, g_strerror (errno));
-    }
-    fts_close (fts);
-    return total;
-}
-
-void
-bl_image_store_remove_tree (const char *path)
-{
-    walk_tree (path, TRUE);
-}
-
-guint64
-bl_image_store_tree_bytes (const char *path)
-{
-    return walk_tree (path, FALSE);
+    return bl_lock_file (path, TRUE, error);
 }
 
 /* ---- the index ---- */
@@ -454,21 +390,13 @@ apply_layers (BlImageStore *store, BlImageManifest *manifest, const char *tree,
         int fd = bl_blob_open_regular (path, error);
         if (fd < 0)
             return FALSE;
-        /* Applied through /proc/self/fd: the file that was hashed is the one
-         * applied, even if its name is replaced meanwhile. */
-        g_autofree char *fd_path = g_strdup_printf ("/proc/self/fd/%d", fd);
-        g_autoptr (GError) local = NULL;
+        /* Applied through the descriptor: the file that was hashed is the
+         * one applied, even if its name is replaced meanwhile. */
         gboolean ok =
-            bl_blob_verify_fd (fd, path, layer->digest, layer->size, cancellable, &local) &&
-            bl_layer_apply (fd_path, tree, NULL, cancellable, &local);
+            bl_blob_verify_fd (fd, path, layer->digest, layer->size, cancellable, error) &&
+            bl_layer_apply_fd (fd, tree, NULL, cancellable, error);
         close (fd);
         if (!ok) {
-            /* bl_layer_apply() names the file it read, which here is the fd. */
-            g_autofree char *noise = g_strdup_printf ("layer %s: ", fd_path);
-            if (g_str_has_prefix (local->message, noise))
-                memmove (local->message, local->message + strlen (noise),
-                         strlen (local->message) - strlen (noise) + 1);
-            g_propagate_error (error, g_steal_pointer (&local));
             g_prefix_error (error, "layer %u (%s): ", i + 1, layer->digest);
             return FALSE;
         }
@@ -480,7 +408,7 @@ apply_layers (BlImageStore *store, BlImageManifest *manifest, const char *tree,
         g_autofree char *dir = g_build_filename (tree, mount_points[i], NULL);
         struct stat st;
         if (lstat (dir, &st) < 0 && g_mkdir (dir, 0755) < 0)
-            return bl_image_store_fail_errno (error, errno, "create", dir);
+            return bl_os_error (error, errno, "create", dir);
     }
     return TRUE;
 }
@@ -507,6 +435,17 @@ make_working_dir (const char *tree, const char *path)
         close (fd);
 }
 
+/* Removes what a build leaves behind; a failure is logged, as the build's
+ * own outcome is what the caller hears of. */
+static void
+remove_quietly (const char *path)
+{
+    g_autoptr (GError) local = NULL;
+
+    if (!bl_tree_remove (path, &local))
+        g_warning ("%s", local->message);
+}
+
 /* Builds disks/<hex>.ext4 of @manifest from a tree unpacked in rootfs/<hex>,
  * which goes once the disk exists; call with the image's lock held. */
 static gboolean
@@ -519,24 +458,19 @@ build_image (BlImageStore *store, BlImageManifest *manifest, const BlImageConfig
     g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d", tree, (int) getpid ());
     gint64 started = g_get_monotonic_time ();
 
-    bl_image_store_remove_tree (tmp);
+    if (!bl_tree_remove (tmp, error) || !bl_tree_remove (tree, error))
+        return FALSE;
     if (g_mkdir (tmp, 0755) < 0)
-        return bl_image_store_fail_errno (error, errno, "create", tmp);
-    if (!apply_layers (store, manifest, tmp, cancellable, error)) {
-        bl_image_store_remove_tree (tmp);
-        return FALSE;
-    }
-    if (config->working_dir)
+        return bl_os_error (error, errno, "create", tmp);
+    gboolean built = apply_layers (store, manifest, tmp, cancellable, error);
+    if (built && config->working_dir)
         make_working_dir (tmp, config->working_dir);
-    bl_image_store_remove_tree (tree);
-    if (g_rename (tmp, tree) < 0) {
-        bl_image_store_fail_errno (error, errno, "rename", tmp);
-        bl_image_store_remove_tree (tmp);
-        return FALSE;
-    }
-    gboolean built = bl_disk_build_ext4 (tree, disk, cancellable, error);
+    if (built && g_rename (tmp, tree) < 0)
+        built = bl_os_error (error, errno, "rename", tmp);
+    built = built && bl_disk_build_ext4 (tree, disk, cancellable, error);
     /* Boxes use the disk; the unpacked tree would only double the space. */
-    bl_image_store_remove_tree (tree);
+    remove_quietly (tmp);
+    remove_quietly (tree);
     if (!built)
         return FALSE;
     g_debug ("built image %s (%u layers) in %.2f s", id, manifest->layers->len,
@@ -555,7 +489,7 @@ static int
 lock_image (BlImageStore *store, const char *id, GError **error)
 {
     g_autofree char *path = bl_image_store_lock_path (store, id);
-    return lock_file (path, TRUE, error);
+    return bl_lock_file (path, TRUE, error);
 }
 
 char *

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
+#include "fs-tree.h"
+#include "os-error.h"
 
 #define MAX_NAME_LEN 4096
 #define MAX_ENTRIES 1000000
@@ -54,7 +56,8 @@ typedef struct {
 
 static gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
-/* Sets a BOXLITE_ERROR_IMAGE error; returns FALSE. */
+/* Sets a BOXLITE_ERROR_IMAGE error, for what the archive itself gets wrong;
+ * returns FALSE. */
 static gboolean
 fail (GError **error, const char *format, ...)
 {
@@ -67,12 +70,12 @@ fail (GError **error, const char *format, ...)
     return FALSE;
 }
 
-/* Fails with the current errno: "@what 'name': reason". */
+/* Fails with the current errno, which the operating system set: a full
+ * disk is a full disk, whatever was being written. */
 static gboolean
 fail_errno (GError **error, const char *what, const char *name)
 {
-    int saved = errno;
-    return fail (error, "cannot %s '%s': %s", what, name, g_strerror (saved));
+    return bl_os_error (error, errno, what, name);
 }
 
 static const char *
@@ -80,6 +83,21 @@ archive_message (struct archive *a)
 {
     const char *message = archive_error_string (a);
     return message ? message : "unknown archive error";
+}
+
+/* Declared in layer.h: image imports read archives too. */
+gboolean
+bl_layer_archive_error (GError **error, struct archive *a)
+{
+    int code = archive_errno (a);
+
+    /* libarchive reports a bad archive as EILSEQ, itself misused as EINVAL
+     * and anything else it cannot name as -1. */
+    if (code > 0 && code != EILSEQ && code != EINVAL) {
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (code), "%s", archive_message (a));
+        return FALSE;
+    }
+    return fail (error, "%s", archive_message (a));
 }
 
 static void
@@ -283,32 +301,6 @@ list_dir (int dirfd, const char *name, GPtrArray **names, GError **error)
     return fd;
 }
 
-/* Deletes @name in @dirfd and, for a directory, everything below it,
- * without following symlinks. A missing @name is not an error. */
-static gboolean
-remove_tree (int dirfd, const char *name, GError **error)
-{
-    struct stat st;
-
-    if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? TRUE : fail_errno (error, "inspect", name);
-    if (!S_ISDIR (st.st_mode))
-        return unlinkat (dirfd, name, 0) == 0 || fail_errno (error, "remove", name);
-
-    g_autoptr (GPtrArray) names = NULL;
-    /* Unprivileged, a read-only directory could not be emptied. */
-    if ((st.st_mode & 0700) != 0700)
-        fchmodat (dirfd, name, (st.st_mode & 07777) | 0700, 0);
-    int fd = list_dir (dirfd, name, &names, error);
-    if (fd < 0)
-        return FALSE;
-    gboolean ok = TRUE;
-    for (guint i = 0; ok && i < names->len; i++)
-        ok = remove_tree (fd, g_ptr_array_index (names, i), error);
-    close (fd);
-    return ok && (unlinkat (dirfd, name, AT_REMOVEDIR) == 0 || fail_errno (error, "remove", name));
-}
-
 static gboolean prune (Apply *ap, int dirfd, const char *name, const char *path, GError **error);
 
 /* Removes from directory @name in @dirfd (at @path below the root)
@@ -339,7 +331,7 @@ prune (Apply *ap, int dirfd, const char *name, const char *path, GError **error)
     struct stat st;
 
     if (!g_hash_table_contains (ap->keep, path))
-        return remove_tree (dirfd, name, error);
+        return bl_tree_remove_at (dirfd, name, error);
     if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? TRUE : fail_errno (error, "inspect", name);
     if (!S_ISDIR (st.st_mode))
@@ -488,7 +480,7 @@ write_dir (Apply *ap, struct archive_entry *entry, const Target *t, GError **err
         if (fstatat (t->parent, t->leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
             return fail_errno (error, "inspect", t->path);
         if (!S_ISDIR (st.st_mode)) {
-            if (!remove_tree (t->parent, t->leaf, error))
+            if (!bl_tree_remove_at (t->parent, t->leaf, error))
                 return FALSE;
             if (mkdirat (t->parent, t->leaf, 0700) < 0)
                 return fail_errno (error, "create directory", t->path);
@@ -507,14 +499,16 @@ write_dir (Apply *ap, struct archive_entry *entry, const Target *t, GError **err
 }
 
 static gboolean
-write_all (int fd, const char *buf, size_t len, off_t offset, GError **error)
+write_all (int fd, const char *buf, size_t len, off_t offset, const char *path, GError **error)
 {
     while (len > 0) {
         ssize_t n = pwrite (fd, buf, len, offset);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = EIO;
         if (n <= 0)
-            return fail (error, "write failed: %s", n < 0 ? g_strerror (errno) : "no progress");
+            return fail_errno (error, "write", path);
         buf += n;
         len -= (size_t) n;
         offset += n;
@@ -524,7 +518,8 @@ write_all (int fd, const char *buf, size_t len, off_t offset, GError **error)
 
 /* Copies the current entry's data into @fd, holes and all. */
 static gboolean
-copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, GError **error)
+copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, const char *path,
+           GError **error)
 {
     const void *buf;
     size_t len;
@@ -534,14 +529,14 @@ copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, G
     while ((r = archive_read_data_block (in, &buf, &len, &offset)) == ARCHIVE_OK) {
         if (offset < 0)
             return fail (error, "negative data offset");
-        if (!write_all (fd, buf, len, (off_t) offset, error))
+        if (!write_all (fd, buf, len, (off_t) offset, path, error))
             return FALSE;
         ap->stats.bytes += len;
     }
     if (r != ARCHIVE_EOF)
-        return fail (error, "%s", archive_message (in));
+        return bl_layer_archive_error (error, in);
     if (archive_entry_size_is_set (entry) && ftruncate (fd, archive_entry_size (entry)) < 0)
-        return fail (error, "cannot size file: %s", g_strerror (errno));
+        return fail_errno (error, "size", path);
     return TRUE;
 }
 
@@ -551,14 +546,14 @@ write_file (Apply *ap, struct archive *in, struct archive_entry *entry, const Ta
 {
     struct timespec times[2];
 
-    if (!remove_tree (t->parent, t->leaf, error))
+    if (!bl_tree_remove_at (t->parent, t->leaf, error))
         return FALSE;
     int fd =
         openat (t->parent, t->leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return fail_errno (error, "create", t->path);
     entry_times (entry, times);
-    gboolean ok = copy_data (ap, in, entry, fd, error) &&
+    gboolean ok = copy_data (ap, in, entry, fd, t->path, error) &&
                   finish_fd (ap, fd, entry, t, archive_entry_perm (entry) & 07777, times, error);
     close (fd);
     return ok;
@@ -572,7 +567,7 @@ write_symlink (Apply *ap, struct archive_entry *entry, const Target *t, GError *
     /* Where it points is not checked: it is never followed here. */
     if (!target || !*target || strlen (target) > MAX_NAME_LEN)
         return fail (error, "symlink target is empty or longer than %d bytes", MAX_NAME_LEN);
-    if (!remove_tree (t->parent, t->leaf, error))
+    if (!bl_tree_remove_at (t->parent, t->leaf, error))
         return FALSE;
     if (symlinkat (target, t->parent, t->leaf) < 0)
         return fail_errno (error, "create symlink", t->path);
@@ -585,7 +580,7 @@ write_node (Apply *ap, struct archive_entry *entry, const Target *t, GError **er
 {
     mode_t type = archive_entry_filetype (entry);
 
-    if (!remove_tree (t->parent, t->leaf, error))
+    if (!bl_tree_remove_at (t->parent, t->leaf, error))
         return FALSE;
     if (mknodat (t->parent, t->leaf, type | 0600, archive_entry_rdev (entry)) < 0) {
         if (errno == EPERM) {
@@ -623,7 +618,7 @@ write_hardlink (Apply *ap, const char *link_name, const Target *t, GError **erro
         fail (error, "hard link target '%s': %s", link_name, g_strerror (errno));
     else if (S_ISDIR (st.st_mode))
         fail (error, "hard link target '%s' is a directory", link_name);
-    else if (remove_tree (t->parent, t->leaf, error))
+    else if (bl_tree_remove_at (t->parent, t->leaf, error))
         ok = linkat (dir, parts[n - 1], t->parent, t->leaf, 0) == 0 ||
              fail_errno (error, "create hard link", t->path);
     close (dir);
@@ -779,7 +774,7 @@ read_entries (Apply *ap, struct archive *in, GCancellable *cancellable, GError *
         if (r == ARCHIVE_EOF)
             return TRUE;
         if (r < ARCHIVE_WARN)
-            return fail (error, "%s", archive_message (in));
+            return bl_layer_archive_error (error, in);
         if (r == ARCHIVE_WARN)
             g_debug ("%s", archive_message (in));
         if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -793,19 +788,21 @@ read_entries (Apply *ap, struct archive *in, GCancellable *cancellable, GError *
 }
 
 /**
- * bl_layer_apply:
- * @layer_path: a layer: a tar archive, uncompressed or compressed with gzip,
- *   zstd, xz or bzip2
+ * bl_layer_apply_fd:
+ * @layer_fd: a layer open for reading at its start: a tar archive,
+ *   uncompressed or compressed with gzip, zstd, xz or bzip2
  * @rootfs_dir: the root filesystem the layers below it were applied to
  * @stats_or_null: (out) (optional): what was done, filled on success
  * @cancellable: (nullable): checked between entries
- * @error: return location for a #BOXLITE_ERROR_IMAGE error, or
- *   %G_IO_ERROR_CANCELLED
+ * @error: return location for a #BOXLITE_ERROR_IMAGE error when the
+ *   archive is at fault, a #G_IO_ERROR when the system is (a full disk),
+ *   or %G_IO_ERROR_CANCELLED
  *
- * Writes the entries of @layer_path into @rootfs_dir, applying OCI
+ * Writes the entries of @layer_fd into @rootfs_dir, applying OCI
  * whiteouts and opaque markers to what lower layers left there. Modes,
  * times, symlinks, hard links, fifos, extended attributes and, when running
- * as root, owners and device nodes are kept.
+ * as root, owners and device nodes are kept. Reading the descriptor rather
+ * than a name lets the caller apply exactly the file it checked.
  *
  * An entry that would reach outside @rootfs_dir fails the whole layer. On
  * failure @rootfs_dir is left half-written and should be discarded.
@@ -813,23 +810,19 @@ read_entries (Apply *ap, struct archive *in, GCancellable *cancellable, GError *
  * Returns: %TRUE on success
  */
 gboolean
-bl_layer_apply (const char *layer_path, const char *rootfs_dir, BlLayerStats *stats_or_null,
-                GCancellable *cancellable, GError **error)
+bl_layer_apply_fd (int layer_fd, const char *rootfs_dir, BlLayerStats *stats_or_null,
+                   GCancellable *cancellable, GError **error)
 {
     Apply ap = { .root_fd = -1, .set_owner = geteuid () == 0 };
     struct archive *in;
     gboolean ok = FALSE;
 
-    g_return_val_if_fail (layer_path != NULL && rootfs_dir != NULL, FALSE);
+    g_return_val_if_fail (layer_fd >= 0 && rootfs_dir != NULL, FALSE);
     g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
     ap.root_fd = open (rootfs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (ap.root_fd < 0) {
-        int saved = errno;
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "root filesystem %s: %s",
-                     rootfs_dir, g_strerror (saved));
-        return FALSE;
-    }
+    if (ap.root_fd < 0)
+        return fail_errno (error, "open the root filesystem", rootfs_dir);
     ap.keep = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     ap.dir_fixups = g_array_new (FALSE, FALSE, sizeof (DirFixup));
     g_array_set_clear_func (ap.dir_fixups, clear_fixup);
@@ -841,18 +834,33 @@ bl_layer_apply (const char *layer_path, const char *rootfs_dir, BlLayerStats *st
     archive_read_support_filter_zstd (in);
     archive_read_support_filter_xz (in);
     archive_read_support_filter_bzip2 (in);
-    if (archive_read_open_filename (in, layer_path, 64 * 1024) != ARCHIVE_OK)
-        fail (error, "%s", archive_message (in));
+    if (archive_read_open_fd (in, layer_fd, 64 * 1024) != ARCHIVE_OK)
+        bl_layer_archive_error (error, in);
     else
         ok = read_entries (&ap, in, cancellable, error) && apply_dir_fixups (&ap, error);
     archive_read_free (in);
 
     if (ok && stats_or_null)
         *stats_or_null = ap.stats;
-    if (!ok)
-        g_prefix_error (error, "layer %s: ", layer_path);
     g_array_unref (ap.dir_fixups);
     g_hash_table_unref (ap.keep);
     close (ap.root_fd);
+    return ok;
+}
+
+/* bl_layer_apply_fd() of the file @layer_path; errors name it. */
+gboolean
+bl_layer_apply (const char *layer_path, const char *rootfs_dir, BlLayerStats *stats_or_null,
+                GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (layer_path != NULL, FALSE);
+
+    int fd = open (layer_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail_errno (error, "open layer", layer_path);
+    gboolean ok = bl_layer_apply_fd (fd, rootfs_dir, stats_or_null, cancellable, error);
+    close (fd);
+    if (!ok)
+        g_prefix_error (error, "layer %s: ", layer_path);
     return ok;
 }

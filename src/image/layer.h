@@ -19,6 +19,15 @@ typedef struct {
     guint64 whiteouts;
 } BlLayerStats;
 
+struct archive;
+
+/* Sets @error from libarchive's last error on @a: in the system's domain
+ * when reading or writing failed there (a full disk), BOXLITE_ERROR_IMAGE
+ * when the archive is at fault. Returns FALSE. */
+gboolean bl_layer_archive_error (GError **error, struct archive *a);
+
+gboolean bl_layer_apply_fd (int layer_fd, const char *rootfs_dir, BlLayerStats *stats_or_null,
+                            GCancellable *cancellable, GError **error);
 gboolean bl_layer_apply (const char *layer_path, const char *rootfs_dir,
                          BlLayerStats *stats_or_null, GCancellable *cancellable, GError **error);
 

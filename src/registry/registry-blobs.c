@@ -17,6 +17,7 @@
 #define G_LOG_DOMAIN "boxlite-registry"
 
 #include "registry-private.h"
+#include "os-error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,16 +53,6 @@ blob_present (const char *blobs_dir, const BlDescriptor *desc)
 }
 
 static gboolean
-io_fail (GError **error, const char *what, const char *path)
-{
-    int saved = errno;
-
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot %s %s: %s", what, path,
-                 g_strerror (saved));
-    return FALSE;
-}
-
-static gboolean
 write_all (int fd, const void *data, gsize len)
 {
     const guint8 *p = data;
@@ -88,7 +79,7 @@ commit_blob (int fd, const char *tmp, const char *blobs_dir, const char *digest,
 
     close (fd);
     if (!synced || rename (tmp, final) < 0) {
-        io_fail (error, "store blob", final);
+        bl_os_error (error, errno, "store blob", final);
         unlink (tmp);
         return FALSE;
     }
@@ -107,9 +98,9 @@ bl_blobs_store (const char *blobs_dir, const char *digest, GBytes *body, GError 
         return TRUE;
     fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0)
-        return io_fail (error, "create", tmp);
+        return bl_os_error (error, errno, "create", tmp);
     if (!write_all (fd, g_bytes_get_data (body, NULL), g_bytes_get_size (body))) {
-        io_fail (error, "write", tmp);
+        bl_os_error (error, errno, "write", tmp);
         close (fd);
         unlink (tmp);
         return FALSE;
@@ -132,14 +123,14 @@ lock_blob (const char *blobs_dir, const char *digest, gboolean wait, GCancellabl
     int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
     if (fd < 0) {
-        io_fail (error, "open", path);
+        bl_os_error (error, errno, "open", path);
         return -1;
     }
     memcpy (head, digest + 7, 15);
     lock.l_start = (off_t) g_ascii_strtoull (head, NULL, 16);
     while (fcntl (fd, F_OFD_SETLK, &lock) < 0) {
         if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
-            io_fail (error, "lock", path);
+            bl_os_error (error, errno, "lock", path);
             close (fd);
             return -1;
         }
@@ -347,7 +338,7 @@ stream_body (Fetch *fetch, GInputStream *stream, int fd, goffset at, GChecksum *
             return -1;
         }
         if (!write_all (fd, buf, n)) {
-            io_fail (error, "write blob", desc->digest);
+            bl_os_error (error, errno, "write blob", desc->digest);
             return -1;
         }
         g_checksum_update (sum, buf, n);
@@ -384,7 +375,7 @@ fetch_locked (Fetch *fetch, SoupSession *session, const BlDescriptor *desc, GErr
     int fd = open (partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
     if (fd < 0)
-        return io_fail (error, "create", partial);
+        return bl_os_error (error, errno, "create", partial);
     /* A partial as long as the blob is one that crashed before its rename:
      * fetch it again rather than trust it. */
     have = fstat (fd, &st) == 0 && st.st_size < desc->size ? st.st_size : 0;
@@ -503,6 +494,6 @@ bl_blobs_prepare (const char *blobs_dir, GError **error)
     g_autofree char *sha = g_build_filename (blobs_dir, "sha256", NULL);
 
     if (g_mkdir_with_parents (sha, 0755) < 0)
-        return io_fail (error, "create", sha);
+        return bl_os_error (error, errno, "create", sha);
     return TRUE;
 }

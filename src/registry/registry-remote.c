@@ -116,7 +116,7 @@ message_new (BlRemote *remote, const char *url, GError **error)
 }
 
 /* Sends @msg. Returns: (transfer full): the body stream, or NULL with
- * "cannot reach registry HOST: why" (or G_IO_ERROR_CANCELLED). */
+ * the session's error prefixed "cannot reach registry HOST: ". */
 static GInputStream *
 send_message (BlRemote *remote, SoupSession *session, SoupMessage *msg, GError **error)
 {
@@ -125,11 +125,12 @@ send_message (BlRemote *remote, SoupSession *session, SoupMessage *msg, GError *
 
     if (stream)
         return stream;
+    /* The network's own error (GIO's, or TLS's) tells what went wrong. */
     if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_propagate_error (error, g_steal_pointer (&local));
     else
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "cannot reach registry %s: %s",
-                     remote->host, local->message);
+        g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                    "cannot reach registry %s: ", remote->host);
     return NULL;
 }
 

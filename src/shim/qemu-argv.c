@@ -3,6 +3,7 @@
 
 #include "qemu-argv.h"
 
+#include "bl_net_topology.h"
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
 

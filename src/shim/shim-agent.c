@@ -192,16 +192,6 @@ on_agent_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
     shim->agent_retry = g_timeout_add (500, on_agent_lost_after_boot, shim);
 }
 
-static gboolean
-on_agent_retry (gpointer user_data)
-{
-    Shim *shim = user_data;
-
-    shim->agent_retry = 0;
-    agent_try_connect (shim);
-    return G_SOURCE_REMOVE;
-}
-
 static void
 on_agent_connected (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -211,11 +201,7 @@ on_agent_connected (GObject *source, GAsyncResult *res, gpointer user_data)
         g_socket_client_connect_finish (G_SOCKET_CLIENT (source), res, &error);
 
     if (!connection) {
-        if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            return;
-        /* QEMU creates the socket a little after it starts. */
-        if (shim->qemu_running && !shim->finished)
-            shim->agent_retry = g_timeout_add (SHIM_CONNECT_RETRY_MS, on_agent_retry, shim);
+        shim_connect_retry (shim, error, &shim->agent_retry, agent_try_connect);
         return;
     }
     g_message ("connected to the agent socket");

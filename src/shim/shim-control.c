@@ -12,6 +12,7 @@
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
 #include "shim.h"
+#include "os-error.h"
 
 /* Clients are the library on this host, but a stuck one must not pile up. */
 #define MAX_CLIENTS 256
@@ -215,9 +216,7 @@ shim_control_listen (Shim *shim, GError **error)
         return FALSE;
     }
     if (chmod (path, 0600) < 0) {
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot chmod %s: %s", path,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "chmod", path);
         return FALSE;
     }
     g_signal_connect (shim->control, "incoming", G_CALLBACK (on_incoming), shim);

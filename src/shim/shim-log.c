@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "os-error.h"
 
 /* Longest log tail we read; a guest can fill console.log with anything. */
 #define MAX_TAIL_BYTES 4096
@@ -17,9 +18,7 @@ shim_log_redirect (const char *box_dir, GError **error)
     int fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
 
     if (fd < 0) {
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s", path,
-                     g_strerror (saved));
+        bl_os_error (error, errno, "open", path);
         return FALSE;
     }
     int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -12,6 +11,7 @@
 
 #include "accel.h"
 #include "box-record.h"
+#include "fs-tree.h"
 #include "netspec.h"
 #include "qemu-argv.h"
 #include "shim.h"
@@ -50,26 +50,20 @@ unlink_sockets (const char *box_dir)
     }
 }
 
-static int
-remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    if (remove (path) < 0)
-        g_warning ("cannot remove %s: %s", path, g_strerror (errno));
-    return 0;
-}
-
 /* Deletes the box directory: that tree only, without following symlinks or
  * crossing into other file systems mounted below it. */
 static void
 remove_box_dir (const char *box_dir)
 {
     g_autofree char *record = g_build_filename (box_dir, "box.json", NULL);
+    g_autoptr (GError) error = NULL;
 
     if (!g_file_test (record, G_FILE_TEST_EXISTS)) {
         g_warning ("%s has no box.json; not removing it", box_dir);
         return;
     }
-    nftw (box_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    if (!bl_tree_remove (box_dir, &error))
+        g_warning ("%s", error->message);
 }
 
 /* One line, for the ready fd and the record: newlines become " | ". */

@@ -11,6 +11,7 @@
 #include "shim.h"
 
 #include "box-record.h"
+#include "os-error.h"
 
 static void qmp_connect (Shim *shim);
 
@@ -55,9 +56,7 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
     gboolean ok = FALSE;
 
     if (log_fd < 0 || null_fd < 0) {
-        int saved = errno;
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
-                     log_path, g_strerror (saved));
+        bl_os_error (error, errno, "open", log_path);
     } else {
         g_message ("starting %s", command);
         ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
@@ -143,16 +142,6 @@ shim_qemu_describe_exit (Shim *shim, gboolean with_log)
                             tail ? tail : "qemu.log is empty");
 }
 
-static gboolean
-on_qmp_retry (gpointer user_data)
-{
-    Shim *shim = user_data;
-
-    shim->qmp_retry = 0;
-    qmp_connect (shim);
-    return G_SOURCE_REMOVE;
-}
-
 static void
 on_qmp_event (BlQmpClient *client, const char *name, JsonObject *data, gint64 stamp,
               gpointer user_data)
@@ -171,12 +160,10 @@ on_qmp_connected (GObject *source, GAsyncResult *res, gpointer user_data)
     BlQmpClient *client = bl_qmp_client_connect_finish (res, &error);
 
     if (!client) {
-        if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-            return;
-        /* QEMU creates the socket a little after it starts. */
-        if (shim->qemu_running && !shim->finished && !shim->booted)
-            shim->qmp_retry = g_timeout_add (SHIM_CONNECT_RETRY_MS, on_qmp_retry, shim);
-        else if (shim->booted)
+        /* After boot the socket exists: a failure then is not a slow start. */
+        if (!shim->booted)
+            shim_connect_retry (shim, error, &shim->qmp_retry, qmp_connect);
+        else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             g_warning ("cannot connect to QMP: %s", error->message);
         return;
     }

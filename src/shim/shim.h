@@ -110,6 +110,14 @@ void shim_finish (Shim *shim);
 void shim_boot_failed (Shim *shim, const char *message);
 void shim_booted (Shim *shim);
 
+/* shim-connect.c */
+typedef void (*ShimConnectFunc) (Shim *shim);
+/* After a failed attempt (@error) to connect to a socket QEMU creates a
+ * little after it starts: calls @again in SHIM_CONNECT_RETRY_MS, with the
+ * source's id in *@slot (0 once it ran), while QEMU runs and the monitor
+ * is not ending. Returns whether it will. */
+gboolean shim_connect_retry (Shim *shim, const GError *error, guint *slot, ShimConnectFunc again);
+
 /* shim-log.c */
 gboolean shim_log_redirect (const char *box_dir, GError **error);
 /* The last @max_lines lines of BOXDIR/@name joined by " | ", or NULL. */

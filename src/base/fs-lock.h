@@ -1,0 +1,13 @@
+/* fs-lock.h: advisory locks on lock files, shared by processes on one home. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Opens (creating, mode 0600) the lock file @path and takes an flock on it,
+ * exclusive or shared, waiting as long as it takes. Returns the descriptor
+ * holding the lock (close it to release), or -1 with a G_IO_ERROR. */
+int bl_lock_file (const char *path, gboolean exclusive, GError **error);
+
+G_END_DECLS
