@@ -3,12 +3,14 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "box-record.h"
 #include "boxlite-private.h"
 #include <boxlite/boxlite.h>
 #include "frame-conn.h"
+#include "fs-tree.h"
 #include "launch.h"
 #include "netspec.h"
 
@@ -464,6 +466,81 @@ test_control_parse (void)
     g_assert_true (json_object_has_member (obj, "return"));
 }
 
+static BoxliteRuntime *
+runtime_at (const char *home, GError **error)
+{
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    boxlite_options_set_home_dir (options, home);
+    return boxlite_runtime_new (options, error);
+}
+
+static guint
+mode_of (const char *path)
+{
+    struct stat st;
+    g_assert_cmpint (lstat (path, &st), ==, 0);
+    return st.st_mode & 07777;
+}
+
+/* The home directory and what boxlite keeps in it are the user's alone: modes
+ * open to others are closed, and a part that belongs to someone else or is a
+ * link to elsewhere is refused before anything is read from it. */
+static void
+test_home_private (void)
+{
+    g_autofree char *top = g_dir_make_tmp ("boxlite-home-XXXXXX", NULL);
+    g_autofree char *home = g_build_filename (top, "home", NULL);
+    g_autofree char *boxes = g_build_filename (home, "boxes", NULL);
+    g_autofree char *registries = g_build_filename (home, "registries.json", NULL);
+    g_autofree char *elsewhere = g_build_filename (top, "elsewhere", NULL);
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (g_mkdir (home, 0777), ==, 0);
+    g_assert_cmpint (chmod (home, 0777), ==, 0);
+    g_assert_cmpint (g_mkdir (boxes, 0755), ==, 0);
+    g_assert_true (g_file_set_contents (registries, "[]", -1, NULL));
+    g_assert_cmpint (chmod (registries, 0644), ==, 0);
+    {
+        g_autoptr (BoxliteRuntime) rt = runtime_at (home, &error);
+        g_assert_no_error (error);
+        g_assert_nonnull (rt);
+    }
+    g_assert_cmpuint (mode_of (home), ==, 0700);
+    g_assert_cmpuint (mode_of (boxes), ==, 0700);
+    g_assert_cmpuint (mode_of (registries), ==, 0600);
+
+    /* boxes/ swapped for a link to a directory of the attacker's choosing. */
+    g_assert_cmpint (g_mkdir (elsewhere, 0700), ==, 0);
+    g_assert_cmpint (rmdir (boxes), ==, 0);
+    g_assert_cmpint (symlink (elsewhere, boxes), ==, 0);
+    g_assert_null (runtime_at (home, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_assert_nonnull (strstr (error->message, boxes));
+    g_clear_error (&error);
+    g_assert_cmpint (unlink (boxes), ==, 0);
+
+    /* registries.json (it holds passwords) as a link. */
+    g_assert_cmpint (unlink (registries), ==, 0);
+    g_assert_cmpint (symlink ("/etc/passwd", registries), ==, 0);
+    g_assert_null (runtime_at (home, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_clear_error (&error);
+    g_assert_cmpint (unlink (registries), ==, 0);
+
+    /* A home of another user (only root can make one to test with). */
+    if (geteuid () == 0) {
+        g_assert_cmpint (chown (home, 65534, 65534), ==, 0);
+        g_assert_null (runtime_at (home, &error));
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+        g_assert_nonnull (strstr (error->message, "uid 65534"));
+        g_clear_error (&error);
+        g_assert_cmpint (chown (home, 0, 0), ==, 0);
+    }
+    g_autoptr (BoxliteRuntime) again = runtime_at (home, &error);
+    g_assert_no_error (error);
+    g_assert_true (bl_tree_remove (top, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -473,6 +550,7 @@ main (int argc, char **argv)
     g_test_add_func ("/units/options/network-roundtrip", test_options_network_roundtrip);
     g_test_add_func ("/units/options/network-invalid", test_options_network_invalid);
     g_test_add_func ("/units/options/hosts-file", test_options_hosts_file);
+    g_test_add_func ("/units/runtime/home-private", test_home_private);
     g_test_add_func ("/units/launch/roundtrip", test_launch_roundtrip);
     g_test_add_func ("/units/proto/header-decode", test_header_decode);
     g_test_add_func ("/units/link/frames-and-eof", test_link_frames_and_eof);

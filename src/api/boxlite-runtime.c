@@ -11,6 +11,7 @@
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
 #include "disk.h"
+#include "fs-private.h"
 #include "fs-tree.h"
 #include "paths.h"
 #include "registry.h"
@@ -131,11 +132,12 @@ boxlite_runtime_new (BoxliteOptions *options, GError **error)
     else
         self->home_dir = g_build_filename (g_get_home_dir (), ".boxlite", NULL);
     self->boxes_dir = g_build_filename (self->home_dir, "boxes", NULL);
-    if (g_mkdir_with_parents (self->boxes_dir, 0700) < 0) {
-        bl_os_error (error, errno, "create", self->boxes_dir);
+    g_autofree char *images_dir = g_build_filename (self->home_dir, "images", NULL);
+    g_autofree char *registries = g_build_filename (self->home_dir, "registries.json", NULL);
+    if (!bl_private_dir_ensure (self->home_dir, error) ||
+        !bl_private_dir_ensure (self->boxes_dir, error) ||
+        !bl_private_dir_ensure (images_dir, error) || !bl_private_file_check (registries, error))
         return NULL;
-    }
-    g_chmod (self->home_dir, 0700);
     self->images = bl_image_store_new (self->home_dir, error);
     if (!self->images)
         return NULL;
