@@ -54,6 +54,7 @@ typedef struct {
     char *truncate_digest;      /* serve the first GET of this blob cut in half */
     guint blob_delay_ms;
     char *redirect_blobs; /* answer blob GETs with a redirect to this host */
+    char *realm_host;     /* the token service's host in challenges, if not ours */
 
     GThread *thread;
     GMainContext *context;
@@ -127,7 +128,7 @@ authorized (Proxy *proxy, SoupServerMessage *msg, const char *path, const char *
             return TRUE;
         challenge = g_strdup_printf ("Bearer realm=\"http://%s/token\",service=\"" SERVICE
                                      "\",scope=\"repository:any:pull\"",
-                                     proxy->host);
+                                     proxy->realm_host ? proxy->realm_host : proxy->host);
         reply_401 (proxy, msg, challenge);
         return FALSE;
     case PROXY_BASIC:
@@ -345,6 +346,7 @@ proxy_free (Proxy *proxy)
     g_free (proxy->tamper_digest);
     g_free (proxy->truncate_digest);
     g_free (proxy->redirect_blobs);
+    g_free (proxy->realm_host);
     g_free (proxy->host);
     g_free (proxy);
 }
@@ -726,6 +728,33 @@ test_bearer_with_credentials (Blobs *f, gconstpointer data)
     assert_refused (pull, &error, "refused the credentials");
     pull = pull_with_auth (proxy, f->dir, BASIC_AUTH (PASSWORD), &error);
     g_assert_no_error (error);
+    bl_registry_pull_free (pull);
+}
+
+/* A challenge naming a token service on another host does not get the
+ * credentials (it could name any host), unless the entry lists that host. */
+static void
+test_bearer_realm_elsewhere (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) proxy = proxy_new (PROXY_BEARER);
+    g_autoptr (GError) error = NULL;
+    BlRegistryPull *pull;
+
+    proxy->token_needs_basic = TRUE;
+    proxy_start (proxy);
+    /* The same server under another name: a host of the attacker's. */
+    proxy->realm_host = g_strdup_printf ("localhost:%s", strchr (proxy->host, ':') + 1);
+    pull = pull_with_auth (proxy, f->dir, BASIC_AUTH (PASSWORD), &error);
+    assert_refused (pull, &error, "token service on another host");
+    g_assert_cmpuint (proxy->token_requests, ==, 0);
+
+    g_autofree char *auth =
+        g_strdup_printf ("{\"kind\": \"basic\", \"username\": \"" USERNAME
+                         "\", \"password\": \"" PASSWORD "\", \"token_hosts\": [\"%s\"]}",
+                         proxy->realm_host);
+    pull = pull_with_auth (proxy, f->dir, auth, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (proxy->token_requests, >=, 1);
     bl_registry_pull_free (pull);
 }
 
@@ -1345,6 +1374,7 @@ main (int argc, char **argv)
     add_pull_test ("/registry/bearer-anonymous", test_bearer_anonymous);
     add_pull_test ("/registry/bearer-with-credentials", test_bearer_with_credentials);
     add_pull_test ("/registry/bearer-given", test_bearer_given);
+    add_pull_test ("/registry/bearer-realm-elsewhere", test_bearer_realm_elsewhere);
     add_pull_test ("/registry/basic-auth", test_basic_auth);
     g_test_add ("/registry/huge-manifest/announced", Blobs, "length", blobs_setup,
                 test_huge_manifest, blobs_teardown);

@@ -28,7 +28,9 @@
  * "transport" is "https" or "http" (default: https, http on loopback);
  * "skip_verify" accepts any TLS certificate; "search" tries the registry
  * for unqualified names; "auth" is `{"kind": "anonymous"}`, a basic one as
- * above, or `{"kind": "bearer", "token": "..."}`. The runtime also reads
+ * above, or `{"kind": "bearer", "token": "..."}`. A basic "auth" may list
+ * "token_hosts": the hosts besides the registry's own that its token
+ * service may live on; credentials go to no other host. The runtime also reads
  * `$BOXLITE_HOME/registries.json`, a JSON array of such entries; for a
  * host named in both, the option wins. Unqualified names are tried on the
  * search registries in order, then on docker.io. Passwords and tokens

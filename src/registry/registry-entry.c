@@ -18,6 +18,8 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 /* Longest user name or secret, in bytes. */
 #define SECRET_MAX 16384
+/* Most token service hosts an entry may name. */
+#define TOKEN_HOSTS_MAX 16u
 
 void
 bl_registry_entry_free (BlRegistryEntry *entry)
@@ -32,6 +34,7 @@ bl_registry_entry_free (BlRegistryEntry *entry)
     if (entry->token)
         memset (entry->token, 0, strlen (entry->token));
     g_free (entry->token);
+    g_strfreev (entry->token_hosts);
     g_free (entry);
 }
 
@@ -89,6 +92,38 @@ secret_is_valid (const char *text)
     return TRUE;
 }
 
+/* "token_hosts": registry host names (with a port where needed). */
+static gboolean
+parse_token_hosts (BlRegistryEntry *entry, JsonObject *auth, GError **error)
+{
+    JsonNode *node = json_object_get_member (auth, "token_hosts");
+
+    if (!node || JSON_NODE_HOLDS_NULL (node))
+        return TRUE;
+    JsonArray *array = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+    if (!array || json_array_get_length (array) > TOKEN_HOSTS_MAX) {
+        entry_fail (error, "\"token_hosts\" of %s is not an array of at most %u host names",
+                    entry->host, TOKEN_HOSTS_MAX);
+        return FALSE;
+    }
+    g_autoptr (GStrvBuilder) hosts = g_strv_builder_new ();
+    for (guint i = 0; i < json_array_get_length (array); i++) {
+        JsonNode *item = json_array_get_element (array, i);
+        g_autoptr (GError) local = NULL;
+        g_autofree char *host = NULL;
+        if (JSON_NODE_HOLDS_VALUE (item) && json_node_get_value_type (item) == G_TYPE_STRING)
+            host = bl_image_ref_normalize_registry (json_node_get_string (item), &local);
+        if (!host) {
+            entry_fail (error, "\"token_hosts\" of %s holds something that is not a host name",
+                        entry->host);
+            return FALSE;
+        }
+        g_strv_builder_add (hosts, host);
+    }
+    entry->token_hosts = g_strv_builder_end (hosts);
+    return TRUE;
+}
+
 static BlRegistryEntry *
 parse_auth (BlRegistryEntry *entry, JsonNode *node, GError **error)
 {
@@ -105,6 +140,8 @@ parse_auth (BlRegistryEntry *entry, JsonNode *node, GError **error)
         !get_string (auth, "token", &entry->token))
         return entry_fail (error, "a member of \"auth\" of %s is not a string or is too long",
                            entry->host);
+    if (!parse_token_hosts (entry, auth, error))
+        return NULL;
     if (!kind || strcmp (kind, "anonymous") == 0)
         entry->auth = BL_REGISTRY_AUTH_ANONYMOUS;
     else if (strcmp (kind, "basic") == 0)

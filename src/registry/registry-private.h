@@ -111,6 +111,7 @@ typedef struct {
     BlRegistryAuthKind auth;
     const char *username; /* owned by the entry */
     const char *password;
+    const char *const *token_hosts; /* owned by the entry, or NULL */
     GMutex lock;
     char *token;
     GCancellable *cancellable;

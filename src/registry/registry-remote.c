@@ -51,6 +51,7 @@ bl_remote_new (const BlImageRef *ref, const BlRegistryEntry *entry, GCancellable
     if (entry) {
         remote->username = entry->username;
         remote->password = entry->password;
+        remote->token_hosts = (const char *const *) entry->token_hosts;
         if (entry->auth == BL_REGISTRY_AUTH_BEARER)
             remote->token = g_strdup (entry->token);
     }
@@ -179,6 +180,38 @@ token_url (const BlChallenge *challenge, const char *scope)
     return g_string_free (url, FALSE);
 }
 
+/* Whether the token service at @realm may have our credentials: it must be
+ * the registry itself (the name images carry or the one its API answers
+ * on), Docker Hub's own token service for Docker Hub, or a host the entry
+ * names. A challenge is the registry's word, and a registry that names any
+ * host there could otherwise hand our password to it. */
+static gboolean
+realm_may_have_credentials (BlRemote *remote, const char *realm)
+{
+    g_autoptr (GUri) uri = g_uri_parse (realm, G_URI_FLAGS_NONE, NULL);
+    g_autoptr (GUri) base = g_uri_parse (remote->base, G_URI_FLAGS_NONE, NULL);
+
+    if (!uri || !base || !g_uri_get_host (uri))
+        return FALSE;
+    g_autofree char *host =
+        g_uri_get_port (uri) > 0
+            ? g_strdup_printf ("%s:%d", g_uri_get_host (uri), g_uri_get_port (uri))
+            : g_ascii_strdown (g_uri_get_host (uri), -1);
+    g_autofree char *api_host =
+        g_uri_get_port (base) > 0
+            ? g_strdup_printf ("%s:%d", g_uri_get_host (base), g_uri_get_port (base))
+            : g_strdup (g_uri_get_host (base));
+    if (g_ascii_strcasecmp (host, remote->host) == 0 || g_ascii_strcasecmp (host, api_host) == 0)
+        return TRUE;
+    if (g_str_equal (remote->host, BL_IMAGE_REF_DEFAULT_REGISTRY) &&
+        g_ascii_strcasecmp (host, "auth.docker.io") == 0)
+        return TRUE;
+    for (guint i = 0; remote->token_hosts && remote->token_hosts[i]; i++)
+        if (g_ascii_strcasecmp (host, remote->token_hosts[i]) == 0)
+            return TRUE;
+    return FALSE;
+}
+
 /* Asks the challenge's realm for a token to pull @remote's repository and
  * keeps it for the next requests. */
 static gboolean
@@ -197,6 +230,13 @@ fetch_token (BlRemote *remote, SoupSession *session, const BlChallenge *challeng
     if (with_credentials) {
         g_autofree char *value = basic_header (remote->username, remote->password);
 
+        if (!realm_may_have_credentials (remote, challenge->realm)) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                         "registry %s sends its credentials to a token service on another host; "
+                         "refused (an entry's \"token_hosts\" names the hosts allowed)",
+                         remote->host);
+            return FALSE;
+        }
         /* A password may travel in clear only where the registry itself does. */
         if (g_str_has_prefix (url, "http:") && !remote->plain_http) {
             g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,

@@ -48,6 +48,9 @@ typedef struct {
     char *username;
     char *password;
     char *token;
+    /* Hosts besides the registry's own that may receive the credentials as
+     * its token service (the realm of a Bearer challenge), or NULL. */
+    GStrv token_hosts;
 } BlRegistryEntry;
 
 void bl_registry_entry_free (BlRegistryEntry *entry);
