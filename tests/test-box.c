@@ -589,6 +589,34 @@ test_kernel_panic_is_crashed (void)
     g_assert_no_error (error);
 }
 
+/* The guest writes to its console as much as it likes: the log of it on the
+ * host is moved aside at 1 MiB, the one before it dropped, so the host's
+ * disk is not the guest's to fill. */
+static void
+test_console_log_bounded (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    g_autofree char *dir = box_dir (box);
+    g_autofree char *log = g_build_filename (dir, "console.log", NULL);
+    g_autofree char *old = g_build_filename (dir, "console.log.1", NULL);
+    gint code = -1;
+    GStatBuf st_log, st_old;
+
+    /* 1.2 MB through the emulated serial port (slow under TCG). */
+    g_autofree char *out = run_simple (
+        box, "head -c 1200000 /dev/zero | tr '\\0' x > /dev/console && echo written", &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_cmpstr (out, ==, "written\n");
+    /* The monitor writes what it reads as it comes; give it a moment. */
+    for (int i = 0; i < 100 && g_stat (old, &st_old) < 0; i++)
+        g_usleep (50 * 1000);
+    g_assert_cmpint (g_stat (old, &st_old), ==, 0);
+    g_assert_cmpint (g_stat (log, &st_log), ==, 0);
+    g_assert_cmpint (st_old.st_size, ==, 1 << 20);
+    g_assert_cmpint (st_log.st_size, <, 1 << 20);
+    g_assert_cmpint (st_old.st_size + st_log.st_size, >=, 1200000);
+}
+
 /* ---- network ------------------------------------------------------------ */
 
 /* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
@@ -929,6 +957,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);
     g_test_add_func ("/box/qemu-killed-is-crashed", test_qemu_killed_is_crashed);
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
+    g_test_add_func ("/box/console-log-bounded", test_console_log_bounded);
     g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",

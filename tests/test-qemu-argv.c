@@ -121,7 +121,8 @@ test_devices (void)
     g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
 
-    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "file,id=con,path=/b/box1/console.log");
+    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==,
+                     "socket,id=con,path=/b/box1/console.sock,server=off");
     g_assert_cmpstr (value_of (argv, "-serial", 0), ==, "chardev:con");
     g_assert_cmpstr (value_of (argv, "-drive", 0), ==,
                      "id=root,file=/b/box1/disk.qcow2,format=qcow2,if=none,cache=writeback,"
@@ -196,7 +197,8 @@ test_commas_escaped (void)
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
 
     g_assert_cmpstr (value_of (argv, "-qmp", 0), ==, "unix:/b/a,,b/qmp.sock,server=on,wait=off");
-    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "file,id=con,path=/b/a,,b/console.log");
+    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==,
+                     "socket,id=con,path=/b/a,,b/console.sock,server=off");
     g_assert_cmpstr (value_of (argv, "-drive", 0), ==,
                      "id=root,file=/b/a,,b/disk.qcow2,format=qcow2,if=none,cache=writeback,"
                      "discard=unmap");

@@ -40,8 +40,8 @@ ready_write (Shim *shim, const char *line)
 static void
 unlink_sockets (const char *box_dir)
 {
-    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock",
-                                         "dns.sock" };
+    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock",
+                                         "net.sock", "dns.sock",   "console.sock" };
 
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
         g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
@@ -129,6 +129,7 @@ final_state (Shim *shim, char **why)
     if (!death && !shim->qemu_killed_by_us) {
         /* With panic=-1 and -no-reboot a panicking kernel ends QEMU as
          * cleanly as a poweroff does; only the console tells them apart. */
+        shim_console_drain (shim->console);
         g_autofree char *console = shim_log_tail (shim->box_dir, "console.log", 20);
         const char *panic = console ? strstr (console, "Kernel panic") : NULL;
         if (panic) {
@@ -208,6 +209,7 @@ shim_boot_failed (Shim *shim, const char *message)
 {
     if (shim->booted || shim->boot_error || shim->finished)
         return;
+    shim_console_drain (shim->console);
     g_autofree char *console = shim_log_tail (shim->box_dir, "console.log", 8);
     g_autofree char *qemu = shim_log_tail (shim->box_dir, "qemu.log", 8);
     GString *s = g_string_new (message);
@@ -380,6 +382,7 @@ shim_free (Shim *shim)
     g_clear_object (&shim->qmp);
     g_clear_object (&shim->agent);
     g_clear_object (&shim->control);
+    g_clear_pointer (&shim->console, shim_console_free);
     g_hash_table_unref (shim->relays);
     g_ptr_array_unref (shim->clients);
     g_ptr_array_unref (shim->stop_waiters);
@@ -426,7 +429,8 @@ main (int argc, char **argv)
     } else {
         unlink_sockets (shim->box_dir);
         shim->boot_timeout = g_timeout_add (shim->launch->boot_timeout_ms, on_boot_timeout, shim);
-        if (!net_start (shim, &error) ||
+        if (!(shim->console = shim_console_listen (shim->box_dir, &error)) ||
+            !net_start (shim, &error) ||
             !shim_qemu_start (shim, (const char *const *) qemu_argv, &error))
             shim_boot_failed (shim, error->message);
     }

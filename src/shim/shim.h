@@ -24,10 +24,13 @@ G_BEGIN_DECLS
 #define SHIM_LIFELINE_STOP_TIMEOUT_MS 5000
 /* How long QEMU gets to act on "quit" before SIGKILL. */
 #define SHIM_QUIT_GRACE_MS 3000
+/* console.log is moved to console.log.1 when it reaches this size. */
+#define SHIM_CONSOLE_LOG_MAX (G_GUINT64_CONSTANT (1) << 20)
 /* Interval between attempts to connect to QEMU's sockets while it starts. */
 #define SHIM_CONNECT_RETRY_MS 20
 
 typedef struct _Shim Shim;
+typedef struct _ShimConsole ShimConsole;
 
 /* One client of the control socket. */
 typedef struct {
@@ -103,6 +106,9 @@ struct _Shim {
 
     /* Network (NULL when the box has none) */
     BlNetBackend *net;
+
+    /* The guest's console, written to a bounded log */
+    ShimConsole *console;
 };
 
 /* shim-main.c */
@@ -117,6 +123,16 @@ typedef void (*ShimConnectFunc) (Shim *shim);
  * source's id in *@slot (0 once it ran), while QEMU runs and the monitor
  * is not ending. Returns whether it will. */
 gboolean shim_connect_retry (Shim *shim, const GError *error, guint *slot, ShimConnectFunc again);
+
+/* shim-console.c: listens on BOXDIR/console.sock, where QEMU sends the
+ * guest's console, and keeps it in BOXDIR/console.log (rotated at
+ * SHIM_CONSOLE_LOG_MAX). Returns: (transfer full): the console, or NULL
+ * with @error set. */
+ShimConsole *shim_console_listen (const char *box_dir, GError **error);
+/* Writes what the guest's console sent and the monitor has not read yet:
+ * QEMU may have died with its last words still in the socket. */
+void shim_console_drain (ShimConsole *console);
+void shim_console_free (ShimConsole *console);
 
 /* shim-log.c */
 gboolean shim_log_redirect (const char *box_dir, GError **error);
