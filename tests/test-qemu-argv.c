@@ -173,8 +173,9 @@ test_network_enabled (void)
 static void
 test_socket_path_limit (void)
 {
-    /* "/" + 95 chars + "/agent.sock" (11) = 107 bytes: the longest allowed. */
-    g_autofree char *name = g_strnfill (95, 'a');
+    /* "/" + 93 chars + "/console.sock" (13) = 107 bytes: the longest allowed
+     * (the monitor's control.sock is as long). */
+    g_autofree char *name = g_strnfill (93, 'a');
     g_autofree char *dir = g_strconcat ("/", name, NULL);
     g_autoptr (BlLaunch) launch = launch_new (dir);
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
@@ -185,7 +186,7 @@ test_socket_path_limit (void)
     g_auto (GStrv) none = bl_qemu_argv_build (too_long, BOXLITE_ACCEL_TCG, 0, &error);
     g_assert_null (none);
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
-    g_autofree char *path = g_strconcat (longer, "/agent.sock", NULL);
+    g_autofree char *path = g_strconcat (longer, "/console.sock", NULL);
     g_assert_nonnull (strstr (error->message, path));
     g_assert_nonnull (strstr (error->message, "108"));
 }
