@@ -2,6 +2,7 @@
  * options, launch descriptions, and the frame link's handling of bad input. */
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -466,6 +467,53 @@ test_control_parse (void)
     g_assert_true (json_object_has_member (obj, "return"));
 }
 
+static gpointer
+parse_control_text (gpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GBytes) b = g_bytes_new_static (data, strlen (data));
+    g_autoptr (JsonObject) obj = bl_frame_parse_control (b, &error);
+    return GINT_TO_POINTER (obj != NULL ? -1 : error->code);
+}
+
+/* A control message nested 200 000 deep would exhaust the parser's stack
+ * (json-glib recurses): it is refused before parsing, on a thread with a
+ * small stack as the monitor's and the library's are not. Nesting up to the
+ * limit parses. */
+static void
+test_control_nesting (void)
+{
+    const guint deep = 200000;
+    GString *text = g_string_new ("{\"return\":");
+    for (guint i = 0; i < deep; i++)
+        g_string_append_c (text, '[');
+    g_string_append_c (text, '}');
+
+    pthread_attr_t attr;
+    pthread_t thread;
+    void *result = NULL;
+    pthread_attr_init (&attr);
+    pthread_attr_setstacksize (&attr, 256 * 1024);
+    g_assert_cmpint (pthread_create (&thread, &attr, parse_control_text, text->str), ==, 0);
+    g_assert_cmpint (pthread_join (thread, &result), ==, 0);
+    pthread_attr_destroy (&attr);
+    g_assert_cmpint (GPOINTER_TO_INT (result), ==, BOXLITE_ERROR_PROTOCOL);
+    g_string_free (text, TRUE);
+
+    /* The limit counts the outer object: 63 arrays inside it parse, 64 not. */
+    for (guint arrays = 63; arrays <= 64; arrays++) {
+        GString *t = g_string_new ("{\"return\":");
+        for (guint i = 0; i < arrays; i++)
+            g_string_append_c (t, '[');
+        for (guint i = 0; i < arrays; i++)
+            g_string_append_c (t, ']');
+        g_string_append (t, ",\"s\":\"[[[[\\\"\"}");
+        gint code = GPOINTER_TO_INT (parse_control_text (t->str));
+        g_assert_cmpint (code, ==, arrays == 63 ? -1 : BOXLITE_ERROR_PROTOCOL);
+        g_string_free (t, TRUE);
+    }
+}
+
 static BoxliteRuntime *
 runtime_at (const char *home, GError **error)
 {
@@ -556,5 +604,6 @@ main (int argc, char **argv)
     g_test_add_func ("/units/link/frames-and-eof", test_link_frames_and_eof);
     g_test_add_func ("/units/link/rejects-garbage", test_link_rejects_garbage);
     g_test_add_func ("/units/link/control-parse", test_control_parse);
+    g_test_add_func ("/units/link/control-nesting", test_control_nesting);
     return g_test_run ();
 }

@@ -41,3 +41,41 @@ bl_json_member_array (JsonObject *obj, const char *name)
 
     return node && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
 }
+
+/* Whether arrays and objects in @data nest at most @max deep; strings (with
+ * their escapes) are skipped. Malformed input is left to the parser. */
+static gboolean
+nesting_within (const char *data, gsize len, guint max)
+{
+    guint depth = 0;
+    gboolean in_string = FALSE;
+
+    for (gsize i = 0; i < len; i++) {
+        char c = data[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = FALSE;
+        } else if (c == '"') {
+            in_string = TRUE;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return FALSE;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return TRUE;
+}
+
+gboolean
+bl_json_load (JsonParser *parser, const char *data, gsize len, GError **error)
+{
+    if (!nesting_within (data, len, BL_JSON_DEPTH_MAX)) {
+        g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                     "arrays and objects nest deeper than %u levels", BL_JSON_DEPTH_MAX);
+        return FALSE;
+    }
+    return json_parser_load_from_data (parser, data, (gssize) len, error);
+}

@@ -16,4 +16,14 @@ const char *bl_json_member_string (JsonObject *obj, const char *name);
 JsonObject *bl_json_member_object (JsonObject *obj, const char *name);
 JsonArray *bl_json_member_array (JsonObject *obj, const char *name);
 
+/* Deepest nesting of arrays and objects accepted in JSON from outside: far
+ * above what any of our documents needs, far below what exhausts the stack
+ * of json-glib's recursive parser. */
+#define BL_JSON_DEPTH_MAX 64u
+
+/* json_parser_load_from_data() for JSON from outside (the guest, a registry,
+ * an image): refused without parsing when arrays and objects nest deeper
+ * than BL_JSON_DEPTH_MAX (JSON_PARSER_ERROR_PARSE). */
+gboolean bl_json_load (JsonParser *parser, const char *data, gsize len, GError **error);
+
 G_END_DECLS

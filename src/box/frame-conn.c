@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "boxlite"
 
 #include "frame-conn.h"
+#include "json-file.h"
 
 #include <boxlite/boxlite-error.h>
 
@@ -244,7 +245,7 @@ bl_frame_parse_control (GBytes *payload, GError **error)
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, "control message is not UTF-8");
         return NULL;
     }
-    if (!json_parser_load_from_data (parser, data, (gssize) len, &local)) {
+    if (!bl_json_load (parser, data, len, &local)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
                      "control message is not JSON: %s", local->message);
         return NULL;

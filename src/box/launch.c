@@ -104,7 +104,7 @@ bl_launch_load (const char *path, GError **error)
 
     if (!g_file_get_contents (path, &text, &len, error))
         return NULL;
-    if (len > MAX_LAUNCH_SIZE || !json_parser_load_from_data (parser, text, (gssize) len, NULL) ||
+    if (len > MAX_LAUNCH_SIZE || !bl_json_load (parser, text, len, NULL) ||
         !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "%s is not a launch description", path);

@@ -27,7 +27,7 @@ parse_object (const char *what, const char *data, gsize len, JsonParser *parser,
                      BL_IMAGE_JSON_MAX);
         return NULL;
     }
-    if (!json_parser_load_from_data (parser, data, (gssize) len, &local)) {
+    if (!bl_json_load (parser, data, len, &local)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "image %s is not JSON: %s", what,
                      local->message);
         return NULL;

@@ -81,8 +81,7 @@ parse_json (const char *data, gsize len, const char *what, GError **error)
     g_autoptr (JsonParser) parser = json_parser_new ();
     g_autoptr (GError) local = NULL;
 
-    if (len > BL_IMAGE_JSON_MAX ||
-        !json_parser_load_from_data (parser, data, (gssize) len, &local)) {
+    if (len > BL_IMAGE_JSON_MAX || !bl_json_load (parser, data, len, &local)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                      "%s is not JSON of at most %d bytes", what, BL_IMAGE_JSON_MAX);
         return NULL;

@@ -178,7 +178,7 @@ bl_image_store_load_index (BlImageStore *store, GError **error)
     }
     g_autoptr (JsonParser) parser = json_parser_new_immutable ();
     JsonNode *root = NULL;
-    if (len <= INDEX_MAX && json_parser_load_from_data (parser, text, (gssize) len, NULL))
+    if (len <= INDEX_MAX && bl_json_load (parser, text, len, NULL))
         root = json_parser_get_root (parser);
     JsonNode *images = root && JSON_NODE_HOLDS_OBJECT (root)
                            ? json_object_get_member (json_node_get_object (root), "images")

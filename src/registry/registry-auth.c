@@ -11,6 +11,7 @@
 #define G_LOG_DOMAIN "boxlite-registry"
 
 #include "registry-private.h"
+#include "json-file.h"
 
 #include <string.h>
 
@@ -198,8 +199,7 @@ bl_token_response_parse (const char *body, gsize len, GError **error)
     JsonObject *object;
     const char *token = NULL;
 
-    if (len == 0 || len > BL_REGISTRY_TOKEN_BODY_MAX ||
-        !json_parser_load_from_data (parser, body, len, NULL) ||
+    if (len == 0 || len > BL_REGISTRY_TOKEN_BODY_MAX || !bl_json_load (parser, body, len, NULL) ||
         !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
         g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
                              "the token service answered something that is not a JSON object");

@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "boxlite-registry"
 
 #include "registry-private.h"
+#include "json-file.h"
 
 #include <errno.h>
 #include <string.h>
@@ -229,7 +230,7 @@ bl_registry_entry_parse (const char *text, GError **error)
         return entry;
     }
     /* The parser's own message may quote the text, secrets included. */
-    if (!json_parser_load_from_data (parser, text, len, NULL))
+    if (!bl_json_load (parser, text, len, NULL))
         return entry_fail (error, "not valid JSON");
     return parse_object (json_node_get_object (json_parser_get_root (parser)), error);
 }
@@ -264,7 +265,7 @@ load_config (GPtrArray *entries, const char *path, GError **error)
         g_propagate_error (error, g_steal_pointer (&local));
         return FALSE;
     }
-    if (len > CONFIG_FILE_MAX || !json_parser_load_from_data (parser, contents, len, NULL) ||
+    if (len > CONFIG_FILE_MAX || !bl_json_load (parser, contents, len, NULL) ||
         !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser))) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "%s is not a JSON array of registry entries", path);

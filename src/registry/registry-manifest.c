@@ -61,7 +61,7 @@ parse_object (JsonParser *parser, const char *body, gsize len, GError **error)
         manifest_fail (error, "larger than 4 MiB");
         return NULL;
     }
-    if (len == 0 || !json_parser_load_from_data (parser, body, len, NULL)) {
+    if (len == 0 || !bl_json_load (parser, body, len, NULL)) {
         manifest_fail (error, "not valid JSON");
         return NULL;
     }
