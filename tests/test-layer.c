@@ -700,6 +700,99 @@ writes_zstd (void)
     return ok;
 }
 
+/* A layer with one file of @size zero bytes at @path, compressed with zstd
+ * (gzip where zstd is missing): a few kilobytes that unpack to @size. */
+static char *
+write_bomb (Fixture *fx, const char *path, gsize size)
+{
+    struct archive *out = archive_write_new ();
+    char *layer = g_strdup_printf ("%s/layer%u.tar", fx->base, fx->layers++);
+    g_autofree char *zeros = g_malloc0 (1 << 20);
+
+    g_assert_cmpint (archive_write_set_format_pax_restricted (out), ==, ARCHIVE_OK);
+    if (writes_zstd ())
+        g_assert_cmpint (archive_write_add_filter_zstd (out), ==, ARCHIVE_OK);
+    else
+        g_assert_cmpint (archive_write_add_filter_gzip (out), ==, ARCHIVE_OK);
+    g_assert_cmpint (archive_write_open_filename (out, layer), ==, ARCHIVE_OK);
+    struct archive_entry *entry = archive_entry_new ();
+    archive_entry_set_pathname (entry, path);
+    archive_entry_set_filetype (entry, AE_IFREG);
+    archive_entry_set_perm (entry, 0644);
+    archive_entry_set_size (entry, (la_int64_t) size);
+    g_assert_cmpint (archive_write_header (out, entry), ==, ARCHIVE_OK);
+    for (gsize done = 0; done < size; done += 1 << 20)
+        g_assert_cmpint (archive_write_data (out, zeros, MIN (size - done, (gsize) 1 << 20)), >, 0);
+    archive_entry_free (entry);
+    g_assert_cmpint (archive_write_close (out), ==, ARCHIVE_OK);
+    archive_write_free (out);
+    return layer;
+}
+
+static gboolean
+apply_limited (Fixture *fx, const char *layer, const BlLayerLimits *limits, BlLayerStats *totals,
+               GError **error)
+{
+    int fd = open (layer, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint (fd, >=, 0);
+    gboolean ok = bl_layer_apply_limited (fd, fx->root, limits, totals, NULL, error);
+    close (fd);
+    return ok;
+}
+
+/* A small compressed layer that would unpack to 64 MiB is refused under an
+ * 8 MiB limit before its file is created; one under the limit applies. */
+static void
+test_bytes_limit (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+{
+    g_autoptr (GError) error = NULL;
+    const BlLayerLimits limits = { 8 << 20, 1000 };
+    BlLayerStats totals = { 0 };
+    g_autofree char *bomb = write_bomb (fx, "bomb", 64 << 20);
+    g_autofree char *small = write_bomb (fx, "small", 5 << 20);
+    g_autofree char *second = write_bomb (fx, "second", 5 << 20);
+    g_autofree char *bomb_path = g_build_filename (fx->root, "bomb", NULL);
+    GStatBuf st;
+
+    g_assert_cmpint (g_stat (bomb, &st), ==, 0);
+    g_assert_cmpint (st.st_size, <, 1 << 20);
+    g_assert_false (apply_limited (fx, bomb, &limits, &totals, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_assert_nonnull (strstr (error->message, "unpacks to more than 8388608 bytes"));
+    g_assert_false (g_file_test (bomb_path, G_FILE_TEST_EXISTS));
+    g_clear_error (&error);
+
+    /* The limit is the image's, over its layers: 5 MiB fits, 5 more do not. */
+    totals = (BlLayerStats){ 0 };
+    g_assert_true (apply_limited (fx, small, &limits, &totals, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (totals.bytes, ==, 5 << 20);
+    g_assert_false (apply_limited (fx, second, &limits, &totals, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+}
+
+/* Entries are counted over the image's layers too. */
+static void
+test_entries_limit (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+{
+    g_autoptr (GError) error = NULL;
+    const BlLayerLimits limits = { 1 << 20, 10 };
+    BlLayerStats totals = { 0 };
+    const Spec first[] = { { 'd', "a" },        { 'f', "a/1", "x" }, { 'f', "a/2", "x" },
+                           { 'f', "a/3", "x" }, { 'f', "a/4", "x" }, { 'f', "a/5", "x" } };
+    const Spec again[] = { { 'd', "b" },        { 'f', "b/1", "x" }, { 'f', "b/2", "x" },
+                           { 'f', "b/3", "x" }, { 'f', "b/4", "x" }, { 'f', "b/5", "x" } };
+    g_autofree char *one = write_layer (fx, COMPRESS_NONE, first, G_N_ELEMENTS (first));
+    g_autofree char *two = write_layer (fx, COMPRESS_NONE, again, G_N_ELEMENTS (again));
+
+    g_assert_true (apply_limited (fx, one, &limits, &totals, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (totals.entries, ==, 6);
+    g_assert_false (apply_limited (fx, two, &limits, &totals, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_assert_nonnull (strstr (error->message, "more than 10 entries"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -724,6 +817,8 @@ main (int argc, char **argv)
     ADD ("reject/truncated-gzip", NULL, test_truncated_gzip);
     ADD ("reject/not-an-archive", NULL, test_not_an_archive);
     ADD ("cancelled", NULL, test_cancelled);
+    ADD ("limit/bytes", NULL, test_bytes_limit);
+    ADD ("limit/entries", NULL, test_entries_limit);
 #undef ADD
 
     return g_test_run ();

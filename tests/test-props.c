@@ -16,6 +16,7 @@ typedef struct {
     const char *string;      /* G_TYPE_STRING */
     const char *const *strv; /* G_TYPE_STRV */
     guint uint;              /* G_TYPE_UINT */
+    guint64 uint64;          /* G_TYPE_UINT64 */
     gboolean boolean;        /* G_TYPE_BOOLEAN */
     gint enum_value;         /* enums: @type is the enum's GType */
 } PropCase;
@@ -33,6 +34,8 @@ prop_case_value (const PropCase *c, GValue *value)
         g_value_set_boxed (value, c->strv);
     else if (c->type == G_TYPE_UINT)
         g_value_set_uint (value, c->uint);
+    else if (c->type == G_TYPE_UINT64)
+        g_value_set_uint64 (value, c->uint64);
     else if (c->type == G_TYPE_BOOLEAN)
         g_value_set_boolean (value, c->boolean);
     else if (G_TYPE_IS_ENUM (c->type))
@@ -51,6 +54,8 @@ assert_values_equal (const GValue *a, const GValue *b)
         g_assert_cmpstrv (g_value_get_boxed (a), g_value_get_boxed (b));
     else if (G_VALUE_HOLDS (a, G_TYPE_UINT))
         g_assert_cmpuint (g_value_get_uint (a), ==, g_value_get_uint (b));
+    else if (G_VALUE_HOLDS (a, G_TYPE_UINT64))
+        g_assert_cmpuint (g_value_get_uint64 (a), ==, g_value_get_uint64 (b));
     else if (G_VALUE_HOLDS (a, G_TYPE_BOOLEAN))
         g_assert_cmpint (g_value_get_boolean (a), ==, g_value_get_boolean (b));
     else if (G_VALUE_HOLDS_ENUM (a))
@@ -140,6 +145,10 @@ test_options_properties (void)
         { .name = "home-dir", .type = G_TYPE_STRING, .string = "/srv/boxes" },
         { .name = "image-registries", .type = G_TYPE_STRV, .strv = list_value },
         { .name = "hosts-file", .type = G_TYPE_STRING, .string = "/etc/hosts" },
+        { .name = "image-max-bytes",
+          .type = G_TYPE_UINT64,
+          .uint64 = G_GUINT64_CONSTANT (1) << 40 },
+        { .name = "image-max-entries", .type = G_TYPE_UINT64, .uint64 = 5000 },
     };
     g_autoptr (BoxliteOptions) options = boxlite_options_new ();
 

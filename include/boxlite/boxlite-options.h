@@ -20,6 +20,10 @@ void boxlite_options_set_image_registries (BoxliteOptions *self, const char *con
 
 const char *boxlite_options_get_hosts_file (BoxliteOptions *self);
 void boxlite_options_set_hosts_file (BoxliteOptions *self, const char *hosts_file);
+guint64 boxlite_options_get_image_max_bytes (BoxliteOptions *self);
+void boxlite_options_set_image_max_bytes (BoxliteOptions *self, guint64 max_bytes);
+guint64 boxlite_options_get_image_max_entries (BoxliteOptions *self);
+void boxlite_options_set_image_max_entries (BoxliteOptions *self, guint64 max_entries);
 
 gboolean boxlite_options_validate (BoxliteOptions *self, GError **error);
 

@@ -48,6 +48,8 @@ struct _BoxliteOptions {
     char *home_dir;
     GStrv image_registries;
     char *hosts_file;
+    guint64 image_max_bytes;
+    guint64 image_max_entries;
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteOptions, boxlite_options, G_TYPE_OBJECT)
@@ -57,6 +59,8 @@ enum {
     PROP_HOME_DIR,
     PROP_IMAGE_REGISTRIES,
     PROP_HOSTS_FILE,
+    PROP_IMAGE_MAX_BYTES,
+    PROP_IMAGE_MAX_ENTRIES,
     N_PROPS,
 };
 
@@ -88,6 +92,12 @@ boxlite_options_get_property (GObject *object, guint prop_id, GValue *value, GPa
     case PROP_HOSTS_FILE:
         g_value_set_string (value, self->hosts_file);
         break;
+    case PROP_IMAGE_MAX_BYTES:
+        g_value_set_uint64 (value, self->image_max_bytes);
+        break;
+    case PROP_IMAGE_MAX_ENTRIES:
+        g_value_set_uint64 (value, self->image_max_entries);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -108,6 +118,12 @@ boxlite_options_set_property (GObject *object, guint prop_id, const GValue *valu
         break;
     case PROP_HOSTS_FILE:
         boxlite_options_set_hosts_file (self, g_value_get_string (value));
+        break;
+    case PROP_IMAGE_MAX_BYTES:
+        boxlite_options_set_image_max_bytes (self, g_value_get_uint64 (value));
+        break;
+    case PROP_IMAGE_MAX_ENTRIES:
+        boxlite_options_set_image_max_entries (self, g_value_get_uint64 (value));
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -155,6 +171,30 @@ boxlite_options_class_init (BoxliteOptionsClass *klass)
      * Since: 0.1
      */
     properties[PROP_HOSTS_FILE] = g_param_spec_string ("hosts-file", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteOptions:image-max-bytes:
+     *
+     * The most bytes of file contents one image may unpack to, all its
+     * layers together (a file counts at its declared size when that is
+     * more than its data); 0 for the default, 32 GiB. An image over it is
+     * refused with %BOXLITE_ERROR_IMAGE and nothing of it is kept.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_IMAGE_MAX_BYTES] =
+        g_param_spec_uint64 ("image-max-bytes", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+
+    /**
+     * BoxliteOptions:image-max-entries:
+     *
+     * The most archive entries (files, directories, links, whiteouts) one
+     * image's layers may hold together; 0 for the default, one million.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_IMAGE_MAX_ENTRIES] =
+        g_param_spec_uint64 ("image-max-entries", NULL, NULL, 0, G_MAXUINT64, 0, flags);
 
     g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -290,6 +330,79 @@ boxlite_options_set_hosts_file (BoxliteOptions *self, const char *hosts_file)
     g_return_if_fail (BOXLITE_IS_OPTIONS (self));
     if (bl_set_str (&self->hosts_file, hosts_file))
         g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOSTS_FILE]);
+}
+
+/**
+ * boxlite_options_get_image_max_bytes:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.Options:image-max-bytes] property.
+ *
+ * Returns: the limit in bytes, or 0 for the default
+ *
+ * Since: 0.1
+ */
+guint64
+boxlite_options_get_image_max_bytes (BoxliteOptions *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_OPTIONS (self), 0);
+    return self->image_max_bytes;
+}
+
+/**
+ * boxlite_options_set_image_max_bytes:
+ * @self: the options
+ * @max_bytes: the most bytes one image may unpack to, or 0 for the default
+ *
+ * Sets the [property@Boxlite.Options:image-max-bytes] property.
+ *
+ * Since: 0.1
+ */
+void
+boxlite_options_set_image_max_bytes (BoxliteOptions *self, guint64 max_bytes)
+{
+    g_return_if_fail (BOXLITE_IS_OPTIONS (self));
+    if (self->image_max_bytes == max_bytes)
+        return;
+    self->image_max_bytes = max_bytes;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE_MAX_BYTES]);
+}
+
+/**
+ * boxlite_options_get_image_max_entries:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.Options:image-max-entries] property.
+ *
+ * Returns: the limit in archive entries, or 0 for the default
+ *
+ * Since: 0.1
+ */
+guint64
+boxlite_options_get_image_max_entries (BoxliteOptions *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_OPTIONS (self), 0);
+    return self->image_max_entries;
+}
+
+/**
+ * boxlite_options_set_image_max_entries:
+ * @self: the options
+ * @max_entries: the most archive entries one image's layers may hold, or 0
+ *   for the default
+ *
+ * Sets the [property@Boxlite.Options:image-max-entries] property.
+ *
+ * Since: 0.1
+ */
+void
+boxlite_options_set_image_max_entries (BoxliteOptions *self, guint64 max_entries)
+{
+    g_return_if_fail (BOXLITE_IS_OPTIONS (self));
+    if (self->image_max_entries == max_entries)
+        return;
+    self->image_max_entries = max_entries;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE_MAX_ENTRIES]);
 }
 
 /**

@@ -141,6 +141,9 @@ boxlite_runtime_new (BoxliteOptions *options, GError **error)
     self->images = bl_image_store_new (self->home_dir, error);
     if (!self->images)
         return NULL;
+    if (options)
+        bl_image_store_set_limits (self->images, boxlite_options_get_image_max_bytes (options),
+                                   boxlite_options_get_image_max_entries (options));
     self->registries = bl_registry_entries_load (
         self->home_dir, options ? boxlite_options_get_image_registries (options) : NULL, error);
     if (!self->registries)

@@ -3,16 +3,18 @@
 #pragma once
 
 #include "image-store.h"
+#include "layer.h"
 
 G_BEGIN_DECLS
 
 struct _BlImageStore {
-    char *dir;        /* HOME/images */
-    char *blobs_dir;  /* HOME/images/blobs */
-    char *sha_dir;    /* HOME/images/blobs/sha256 */
-    char *rootfs_dir; /* HOME/images/rootfs */
-    char *disks_dir;  /* HOME/images/disks */
-    char *index_path; /* HOME/images/index.json */
+    char *dir;            /* HOME/images */
+    char *blobs_dir;      /* HOME/images/blobs */
+    char *sha_dir;        /* HOME/images/blobs/sha256 */
+    char *rootfs_dir;     /* HOME/images/rootfs */
+    char *disks_dir;      /* HOME/images/disks */
+    char *index_path;     /* HOME/images/index.json */
+    BlLayerLimits limits; /* on what one image may unpack to */
 };
 
 /* rootfs/<hex> and disks/<hex>.ext4 of image @id. Returns: (transfer full). */

@@ -70,6 +70,7 @@ bl_image_store_new (const char *home_dir, GError **error)
     store->rootfs_dir = g_build_filename (store->dir, "rootfs", NULL);
     store->disks_dir = g_build_filename (store->dir, "disks", NULL);
     store->index_path = g_build_filename (store->dir, "index.json", NULL);
+    bl_image_store_set_limits (store, 0, 0);
     if (!make_dir (store->sha_dir, error) || !make_dir (store->rootfs_dir, error) ||
         !make_dir (store->disks_dir, error))
         return NULL;
@@ -378,12 +379,21 @@ bl_image_store_lookup (BlImageStore *store, const char *text, const char *const 
     return e ? bl_image_entry_copy (e) : NULL;
 }
 
+void
+bl_image_store_set_limits (BlImageStore *store, guint64 max_bytes, guint64 max_entries)
+{
+    store->limits.max_bytes = max_bytes ? max_bytes : BL_LAYER_DEFAULT_MAX_BYTES;
+    store->limits.max_entries = max_entries ? max_entries : BL_LAYER_DEFAULT_MAX_ENTRIES;
+}
+
 /* ---- building an image's tree and disk ---- */
 
 static gboolean
 apply_layers (BlImageStore *store, BlImageManifest *manifest, const char *tree,
               GCancellable *cancellable, GError **error)
 {
+    BlLayerStats totals = { 0 };
+
     for (guint i = 0; i < manifest->layers->len; i++) {
         BlImageDescriptor *layer = manifest->layers->pdata[i];
         g_autofree char *path = bl_image_store_blob_path (store, layer->digest);
@@ -394,7 +404,7 @@ apply_layers (BlImageStore *store, BlImageManifest *manifest, const char *tree,
          * one applied, even if its name is replaced meanwhile. */
         gboolean ok =
             bl_blob_verify_fd (fd, path, layer->digest, layer->size, cancellable, error) &&
-            bl_layer_apply_fd (fd, tree, NULL, cancellable, error);
+            bl_layer_apply_limited (fd, tree, &store->limits, &totals, cancellable, error);
         close (fd);
         if (!ok) {
             g_prefix_error (error, "layer %u (%s): ", i + 1, layer->digest);

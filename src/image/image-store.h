@@ -48,6 +48,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlImageEntry, bl_image_entry_free)
 /* Opens (creating) HOME/images. Returns: (transfer full), or NULL. */
 BlImageStore *bl_image_store_new (const char *home_dir, GError **error);
 void bl_image_store_free (BlImageStore *store);
+/* Bounds what one image may unpack to: @max_bytes of file contents and
+ * @max_entries archive entries over all its layers (0: the default,
+ * BL_LAYER_DEFAULT_MAX_*). */
+void bl_image_store_set_limits (BlImageStore *store, guint64 max_bytes, guint64 max_entries);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlImageStore, bl_image_store_free)
 
 /* HOME/images/blobs: what bl_registry_pull() takes as its blob directory. */

@@ -26,7 +26,6 @@
 #include "os-error.h"
 
 #define MAX_NAME_LEN 4096
-#define MAX_ENTRIES 1000000
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER ".wh..wh..opq"
 
@@ -45,6 +44,8 @@ typedef struct {
     GHashTable *keep;   /* paths this layer wrote, and all their ancestors */
     GArray *dir_fixups; /* of DirFixup, in archive order */
     BlLayerStats stats;
+    BlLayerLimits limits;
+    BlLayerStats before; /* what the image's earlier layers did */
 } Apply;
 
 /* Where an entry goes. */
@@ -516,10 +517,24 @@ write_all (int fd, const char *buf, size_t len, off_t offset, const char *path, 
     return TRUE;
 }
 
-/* Copies the current entry's data into @fd, holes and all. */
+/* Whether @more bytes of file contents keep the image within its limit. */
+static gboolean
+within_bytes (Apply *ap, guint64 more, GError **error)
+{
+    guint64 used = ap->before.bytes + ap->stats.bytes;
+    if (more > ap->limits.max_bytes || used > ap->limits.max_bytes - more)
+        return fail (error,
+                     "the image unpacks to more than %" G_GUINT64_FORMAT
+                     " bytes, the limit of the store (image-max-bytes)",
+                     ap->limits.max_bytes);
+    return TRUE;
+}
+
+/* Copies the current entry's data into @fd, holes and all, counting the
+ * bytes in *@written against the image's limit. */
 static gboolean
 copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, const char *path,
-           GError **error)
+           guint64 *written, GError **error)
 {
     const void *buf;
     size_t len;
@@ -529,9 +544,11 @@ copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, c
     while ((r = archive_read_data_block (in, &buf, &len, &offset)) == ARCHIVE_OK) {
         if (offset < 0)
             return fail (error, "negative data offset");
+        if (!within_bytes (ap, *written + len, error))
+            return FALSE;
         if (!write_all (fd, buf, len, (off_t) offset, path, error))
             return FALSE;
-        ap->stats.bytes += len;
+        *written += len;
     }
     if (r != ARCHIVE_EOF)
         return bl_layer_archive_error (error, in);
@@ -545,7 +562,16 @@ write_file (Apply *ap, struct archive *in, struct archive_entry *entry, const Ta
             GError **error)
 {
     struct timespec times[2];
+    guint64 declared = archive_entry_size_is_set (entry) && archive_entry_size (entry) > 0
+                           ? (guint64) archive_entry_size (entry)
+                           : 0;
+    guint64 written = 0;
 
+    /* A file costs its declared size or its data, whichever is more: a
+     * sparse file costs nothing to send but as much as it claims to build
+     * a disk from. The declared size is checked before a byte is written. */
+    if (!within_bytes (ap, declared, error))
+        return FALSE;
     if (!bl_tree_remove_at (t->parent, t->leaf, error))
         return FALSE;
     int fd =
@@ -553,9 +579,10 @@ write_file (Apply *ap, struct archive *in, struct archive_entry *entry, const Ta
     if (fd < 0)
         return fail_errno (error, "create", t->path);
     entry_times (entry, times);
-    gboolean ok = copy_data (ap, in, entry, fd, t->path, error) &&
+    gboolean ok = copy_data (ap, in, entry, fd, t->path, &written, error) &&
                   finish_fd (ap, fd, entry, t, archive_entry_perm (entry) & 07777, times, error);
     close (fd);
+    ap->stats.bytes += MAX (declared, written);
     return ok;
 }
 
@@ -779,8 +806,11 @@ read_entries (Apply *ap, struct archive *in, GCancellable *cancellable, GError *
             g_debug ("%s", archive_message (in));
         if (g_cancellable_set_error_if_cancelled (cancellable, error))
             return FALSE;
-        if (ap->stats.entries >= MAX_ENTRIES)
-            return fail (error, "more than %d entries", MAX_ENTRIES);
+        if (ap->before.entries + ap->stats.entries >= ap->limits.max_entries)
+            return fail (error,
+                         "the image has more than %" G_GUINT64_FORMAT
+                         " entries, the limit of the store (image-max-entries)",
+                         ap->limits.max_entries);
         ap->stats.entries++;
         if (!apply_entry (ap, in, entry, error))
             return FALSE;
@@ -813,7 +843,23 @@ gboolean
 bl_layer_apply_fd (int layer_fd, const char *rootfs_dir, BlLayerStats *stats_or_null,
                    GCancellable *cancellable, GError **error)
 {
-    Apply ap = { .root_fd = -1, .set_owner = geteuid () == 0 };
+    const BlLayerLimits limits = { BL_LAYER_DEFAULT_MAX_BYTES, BL_LAYER_DEFAULT_MAX_ENTRIES };
+    BlLayerStats totals = { 0 };
+
+    if (!bl_layer_apply_limited (layer_fd, rootfs_dir, &limits, &totals, cancellable, error))
+        return FALSE;
+    if (stats_or_null)
+        *stats_or_null = totals;
+    return TRUE;
+}
+
+gboolean
+bl_layer_apply_limited (int layer_fd, const char *rootfs_dir, const BlLayerLimits *limits,
+                        BlLayerStats *totals, GCancellable *cancellable, GError **error)
+{
+    Apply ap = {
+        .root_fd = -1, .set_owner = geteuid () == 0, .limits = *limits, .before = *totals
+    };
     struct archive *in;
     gboolean ok = FALSE;
 
@@ -840,8 +886,11 @@ bl_layer_apply_fd (int layer_fd, const char *rootfs_dir, BlLayerStats *stats_or_
         ok = read_entries (&ap, in, cancellable, error) && apply_dir_fixups (&ap, error);
     archive_read_free (in);
 
-    if (ok && stats_or_null)
-        *stats_or_null = ap.stats;
+    if (ok) {
+        totals->entries += ap.stats.entries;
+        totals->bytes += ap.stats.bytes;
+        totals->whiteouts += ap.stats.whiteouts;
+    }
     g_array_unref (ap.dir_fixups);
     g_hash_table_unref (ap.keep);
     close (ap.root_fd);

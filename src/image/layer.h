@@ -8,7 +8,8 @@ G_BEGIN_DECLS
 /**
  * BlLayerStats:
  * @entries: archive entries read, whiteouts included
- * @bytes: bytes of regular file contents written
+ * @bytes: bytes of regular file contents, each file counted at its declared
+ *   size or the data written, whichever is more
  * @whiteouts: whiteout and opaque-directory markers applied
  *
  * What applying one layer did.
@@ -19,6 +20,24 @@ typedef struct {
     guint64 whiteouts;
 } BlLayerStats;
 
+/**
+ * BlLayerLimits:
+ * @max_bytes: most bytes of file contents an image may unpack to, its
+ *   files' declared sizes counted (a sparse file's too)
+ * @max_entries: most archive entries across its layers
+ *
+ * Bounds on what an image's layers may put on the host's disk: a small
+ * compressed layer can expand without limit (a zstd bomb), and a registry
+ * or an imported archive is the attacker's to write.
+ */
+typedef struct {
+    guint64 max_bytes;
+    guint64 max_entries;
+} BlLayerLimits;
+
+#define BL_LAYER_DEFAULT_MAX_BYTES (G_GUINT64_CONSTANT (32) << 30)
+#define BL_LAYER_DEFAULT_MAX_ENTRIES G_GUINT64_CONSTANT (1000000)
+
 struct archive;
 
 /* Sets @error from libarchive's last error on @a: in the system's domain
@@ -26,6 +45,11 @@ struct archive;
  * when the archive is at fault. Returns FALSE. */
 gboolean bl_layer_archive_error (GError **error, struct archive *a);
 
+/* Applies a layer of an image whose earlier layers did @totals (added to
+ * as this one is applied), failing with BOXLITE_ERROR_IMAGE as soon as the
+ * sums exceed @limits. */
+gboolean bl_layer_apply_limited (int layer_fd, const char *rootfs_dir, const BlLayerLimits *limits,
+                                 BlLayerStats *totals, GCancellable *cancellable, GError **error);
 gboolean bl_layer_apply_fd (int layer_fd, const char *rootfs_dir, BlLayerStats *stats_or_null,
                             GCancellable *cancellable, GError **error);
 gboolean bl_layer_apply (const char *layer_path, const char *rootfs_dir,
