@@ -134,6 +134,14 @@ else
     exit 1
 fi
 
+# ── users ────────────────────────────────────────────────────────────────────
+# A runtime running as root has QEMU drop to this user once it is set up.
+if [ "$is_root" = 1 ] && ! getent passwd boxlite-qemu >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        boxlite-qemu || die "cannot create the user boxlite-qemu"
+    log "── users: created boxlite-qemu"
+fi
+
 # ── 2. guest kernel ──────────────────────────────────────────────────────────
 step kernel
 cache=${BOXLITE_KERNEL_CACHE:-/var/cache/boxlite/kernel}

@@ -1,6 +1,7 @@
 /* test-box.c: boxes booted for real (TCG on machines without a usable KVM):
  * lifecycle, exec, streams, limits, and what is left after a crash. */
 #include <glib/gstdio.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -617,6 +618,72 @@ test_console_log_bounded (void)
     g_assert_cmpint (st_old.st_size + st_log.st_size, >=, 1200000);
 }
 
+/* The process of @pid's /proc/PID/status line @key, e.g. "Uid". */
+static char *
+status_line (GPid pid, const char *key)
+{
+    g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+    g_autofree char *text = NULL;
+    g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+    g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+        if (g_str_has_prefix (lines[i], key) && lines[i][strlen (key)] == ':')
+            return g_strstrip (g_strdup (lines[i] + strlen (key) + 1));
+    return NULL;
+}
+
+/* The child of @parent whose command is QEMU. */
+static GPid
+qemu_child (GPid parent)
+{
+    g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+    const char *entry;
+    while ((entry = g_dir_read_name (proc))) {
+        if (!g_ascii_isdigit (entry[0]))
+            continue;
+        GPid pid = (GPid) atoi (entry);
+        g_autofree char *ppid = status_line (pid, "PPid");
+        g_autofree char *name = status_line (pid, "Name");
+        if (ppid && atoi (ppid) == (int) parent && name && g_str_has_prefix (name, "qemu"))
+            return pid;
+    }
+    return 0;
+}
+
+/* QEMU is what the guest reaches first when it breaks out of the VM: it
+ * runs under its seccomp filter with no_new_privs, and when the runtime is
+ * root, as an unprivileged user with no capabilities. */
+static void
+test_qemu_unprivileged (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    GPid qemu = qemu_child (boxlite_box_get_monitor_pid (box));
+    g_assert_cmpint (qemu, >, 0);
+
+    g_autofree char *uid = status_line (qemu, "Uid");
+    g_autofree char *seccomp = status_line (qemu, "Seccomp");
+    g_autofree char *nnp = status_line (qemu, "NoNewPrivs");
+    g_autofree char *caps = status_line (qemu, "CapEff");
+    g_test_message ("QEMU %d: Uid %s, Seccomp %s, NoNewPrivs %s, CapEff %s", (int) qemu, uid,
+                    seccomp, nnp, caps);
+    g_assert_cmpstr (seccomp, ==, "2");
+    g_assert_cmpstr (nnp, ==, "1");
+    if (geteuid () == 0) {
+        struct passwd *pw = getpwnam ("boxlite-qemu");
+        if (!pw)
+            pw = getpwnam ("nobody");
+        g_assert_nonnull (pw);
+        g_autofree char *want =
+            g_strdup_printf ("%u\t%u\t%u\t%u", (guint) pw->pw_uid, (guint) pw->pw_uid,
+                             (guint) pw->pw_uid, (guint) pw->pw_uid);
+        g_assert_cmpstr (uid, ==, want);
+        g_assert_cmpstr (caps, ==, "0000000000000000");
+    }
+    /* And the box still works as that user. */
+    g_autofree char *out = run_simple (box, "echo still here", NULL);
+    g_assert_cmpstr (out, ==, "still here\n");
+}
+
 /* ---- network ------------------------------------------------------------ */
 
 /* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
@@ -958,6 +1025,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/qemu-killed-is-crashed", test_qemu_killed_is_crashed);
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
     g_test_add_func ("/box/console-log-bounded", test_console_log_bounded);
+    g_test_add_func ("/box/qemu-unprivileged", test_qemu_unprivileged);
     g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",

@@ -70,6 +70,7 @@ test_machine (void)
     g_assert_cmpstr (value_of (argv, "-display", 0), ==, "none");
     g_assert_cmpstr (value_of (argv, "-sandbox", 0), ==,
                      "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    g_assert_false (has_arg (argv, "-runas"));
     g_assert_cmpstr (value_of (argv, "-smp", 0), ==, "2");
     g_assert_cmpstr (value_of (argv, "-m", 0), ==, "768");
     g_assert_cmpstr (value_of (argv, "-kernel", 0), ==, "/k/vmlinux");
@@ -168,6 +169,20 @@ test_network_enabled (void)
     launch->network = BOXLITE_NETWORK_DISABLED;
     g_auto (GStrv) off = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
     g_assert_null (strstr (value_of (off, "-append", 0), "boxlite.net"));
+}
+
+/* A monitor running as root has QEMU drop to an unprivileged user once it
+ * is set up; its seccomp filter then has to let that one set*id through. */
+static void
+test_runas (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+
+    launch->qemu_user = g_strdup ("boxlite-qemu");
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+    g_assert_cmpstr (value_of (argv, "-runas", 0), ==, "boxlite-qemu");
+    g_assert_cmpstr (value_of (argv, "-sandbox", 0), ==,
+                     "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny");
 }
 
 static void
@@ -376,6 +391,7 @@ main (int argc, char **argv)
     g_test_add_func ("/qemu-argv/no-network", test_no_network);
     g_test_add_func ("/qemu-argv/network-enabled", test_network_enabled);
     g_test_add_func ("/qemu-argv/socket-path-limit", test_socket_path_limit);
+    g_test_add_func ("/qemu-argv/runas", test_runas);
     g_test_add_func ("/qemu-argv/commas-escaped", test_commas_escaped);
     g_test_add_func ("/qemu-argv/bad-hostname", test_bad_hostname);
     g_test_add_func ("/qemu-argv/unresolved-accel", test_unresolved_accel);

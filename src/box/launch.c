@@ -27,6 +27,7 @@ bl_launch_free (BlLaunch *launch)
     g_free (launch->disk);
     g_free (launch->hostname);
     g_free (launch->hosts_file);
+    g_free (launch->qemu_user);
     g_strfreev (launch->allow_net);
     g_strfreev (launch->ports);
     g_free (launch);

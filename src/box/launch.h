@@ -29,6 +29,10 @@ typedef struct {
     gboolean detach;
     gboolean auto_remove;
     guint boot_timeout_ms;
+    /* Not saved: the user QEMU drops to once it has opened what it needs
+     * (-runas), chosen by the monitor when it runs as root; NULL to keep
+     * the monitor's own. */
+    char *qemu_user;
 } BlLaunch;
 
 BlLaunch *bl_launch_load (const char *path, GError **error);

@@ -145,8 +145,16 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     add (argv, "-display");
     add (argv, "none");
     add (argv, "-no-reboot");
+    /* QEMU's seccomp filter goes on before -runas drops to the user: set*id
+     * must stay allowed for that one step. Afterwards the process has no
+     * capabilities and no_new_privs, so no set*id call can regain any. */
     add (argv, "-sandbox");
-    add (argv, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    add_printf (argv, "on,obsolete=deny,elevateprivileges=%s,spawn=deny,resourcecontrol=deny",
+                launch->qemu_user ? "allow" : "deny");
+    if (launch->qemu_user) {
+        add (argv, "-runas");
+        add (argv, launch->qemu_user);
+    }
     add (argv, "-accel");
     if (resolved == BOXLITE_ACCEL_KVM) {
         add (argv, "kvm");

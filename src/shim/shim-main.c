@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "boxlite-shim"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -256,6 +257,25 @@ on_boot_timeout (gpointer user_data)
 }
 
 /* Everything up to spawning QEMU; FALSE with @error when the box cannot start. */
+/* The user QEMU runs as when the monitor is root: the guest's first step
+ * out of the VM lands in a process that owns nothing and can gain nothing.
+ * boxlite-qemu when the system has it (scripts/setup.sh makes it), else
+ * nobody; with neither, no box starts as root. */
+static char *
+qemu_user (GError **error)
+{
+    static const char *const candidates[] = { "boxlite-qemu", "nobody" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (candidates); i++) {
+        struct passwd *pw = getpwnam (candidates[i]);
+        if (pw && pw->pw_uid != 0)
+            return g_strdup (candidates[i]);
+    }
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no unprivileged user (boxlite-qemu or nobody) for QEMU to run as");
+    return NULL;
+}
+
 static gboolean
 prepare (Shim *shim, GStrv *argv, GError **error)
 {
@@ -279,6 +299,8 @@ prepare (Shim *shim, GStrv *argv, GError **error)
         if (!tsc_khz)
             tsc_khz = bl_accel_host_tsc_khz ("/proc/cpuinfo");
     }
+    if (geteuid () == 0 && !(shim->launch->qemu_user = qemu_user (error)))
+        return FALSE;
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
 }
