@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
+#include "bl-task.h"
 #include "boxlite-private.h"
 #include "disk.h"
 #include "initramfs.h"
@@ -521,15 +522,11 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
     return boxlite_box_refresh (self, error);
 }
 
-static void
-start_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gpointer
+start_call (gpointer source, gpointer data, GMainContext *caller_context, GCancellable *cancellable,
+            GError **error)
 {
-    GError *error = NULL;
-
-    if (boxlite_box_start (source, cancellable, &error))
-        g_task_return_boolean (task, TRUE);
-    else
-        g_task_return_error (task, error);
+    return boxlite_box_start (source, cancellable, error) ? GINT_TO_POINTER (TRUE) : NULL;
 }
 
 /**
@@ -543,10 +540,9 @@ void
 boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                          gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-    g_task_set_source_tag (task, boxlite_box_start_async);
-    g_task_run_in_thread (task, start_thread);
+    g_return_if_fail (BOXLITE_IS_BOX (self));
+    bl_task_run_in_thread (self, boxlite_box_start_async, start_call, NULL, NULL, NULL, cancellable,
+                           callback, user_data);
 }
 
 /**
@@ -560,8 +556,7 @@ boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable, GAsyncRead
 gboolean
 boxlite_box_start_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-    return g_task_propagate_boolean (G_TASK (result), error);
+    return bl_task_finish_boolean (self, result, boxlite_box_start_async, error);
 }
 
 static void
@@ -613,15 +608,13 @@ boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, G
     return boxlite_box_refresh (self, error);
 }
 
-static void
-stop_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gpointer
+stop_call (gpointer source, gpointer data, GMainContext *caller_context, GCancellable *cancellable,
+           GError **error)
 {
-    GError *error = NULL;
-
-    if (boxlite_box_stop (source, GPOINTER_TO_INT (task_data), cancellable, &error))
-        g_task_return_boolean (task, TRUE);
-    else
-        g_task_return_error (task, error);
+    return boxlite_box_stop (source, GPOINTER_TO_INT (data), cancellable, error)
+               ? GINT_TO_POINTER (TRUE)
+               : NULL;
 }
 
 /**
@@ -636,11 +629,9 @@ void
 boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancellable,
                         GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-    g_task_set_source_tag (task, boxlite_box_stop_async);
-    g_task_set_task_data (task, GINT_TO_POINTER (force), NULL);
-    g_task_run_in_thread (task, stop_thread);
+    g_return_if_fail (BOXLITE_IS_BOX (self));
+    bl_task_run_in_thread (self, boxlite_box_stop_async, stop_call, GINT_TO_POINTER (force), NULL,
+                           NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -654,8 +645,7 @@ boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancella
 gboolean
 boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-    return g_task_propagate_boolean (G_TASK (result), error);
+    return bl_task_finish_boolean (self, result, boxlite_box_stop_async, error);
 }
 
 static gboolean

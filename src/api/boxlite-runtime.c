@@ -8,6 +8,7 @@
 
 #include "box-record.h"
 #include <boxlite/boxlite-error.h>
+#include "bl-task.h"
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
 #include "disk.h"
@@ -480,19 +481,26 @@ boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options, const 
     return create_box (self, options, name, NULL, cancellable, error);
 }
 
-static void
-create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-    BoxliteBoxOptions *options = g_object_get_data (G_OBJECT (task), "options");
-    const char *name = task_data;
-    GError *error = NULL;
-    BoxliteBox *box =
-        create_box (source, options, name, g_task_get_context (task), cancellable, &error);
+typedef struct {
+    BoxliteBoxOptions *options;
+    char *name;
+} CreateArgs;
 
-    if (box)
-        g_task_return_pointer (task, box, g_object_unref);
-    else
-        g_task_return_error (task, error);
+static void
+create_args_free (CreateArgs *args)
+{
+    g_object_unref (args->options);
+    g_free (args->name);
+    g_free (args);
+}
+
+static gpointer
+create_call (gpointer source, gpointer data, GMainContext *caller_context,
+             GCancellable *cancellable, GError **error)
+{
+    CreateArgs *args = data;
+
+    return create_box (source, args->options, args->name, caller_context, cancellable, error);
 }
 
 /**
@@ -511,12 +519,15 @@ boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, 
                               GCancellable *cancellable, GAsyncReadyCallback callback,
                               gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+    g_return_if_fail (BOXLITE_IS_RUNTIME (self));
+    g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (options));
 
-    g_task_set_source_tag (task, boxlite_runtime_create_async);
-    g_task_set_task_data (task, g_strdup (name), g_free);
-    g_object_set_data_full (G_OBJECT (task), "options", g_object_ref (options), g_object_unref);
-    g_task_run_in_thread (task, create_thread);
+    CreateArgs *args = g_new0 (CreateArgs, 1);
+    args->options = g_object_ref (options);
+    args->name = g_strdup (name);
+    bl_task_run_in_thread (self, boxlite_runtime_create_async, create_call, args,
+                           (GDestroyNotify) create_args_free, g_object_unref, cancellable, callback,
+                           user_data);
 }
 
 /**
@@ -530,8 +541,7 @@ boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, 
 BoxliteBox *
 boxlite_runtime_create_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-    return g_task_propagate_pointer (G_TASK (result), error);
+    return bl_task_finish (self, result, boxlite_runtime_create_async, error);
 }
 
 /**
