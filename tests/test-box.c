@@ -589,6 +589,212 @@ test_kernel_panic_is_crashed (void)
     g_assert_no_error (error);
 }
 
+/* ---- cancellation ------------------------------------------------------- */
+
+typedef struct {
+    GCancellable *cancellable;
+    guint delay_ms;
+} Canceller;
+
+static gpointer
+cancel_later (gpointer data)
+{
+    Canceller *c = data;
+
+    g_usleep (c->delay_ms * 1000);
+    g_cancellable_cancel (c->cancellable);
+    return NULL;
+}
+
+static gboolean
+cancel_from_loop (gpointer cancellable)
+{
+    g_cancellable_cancel (cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Runs the default main context until *@result is set. */
+static void
+iterate_until_result (GAsyncResult **result)
+{
+    while (!*result)
+        g_main_context_iteration (NULL, TRUE);
+}
+
+/* A start cancelled midway left nothing running and the box stopped. */
+static void
+assert_start_undone (BoxliteBox *box)
+{
+    g_autofree char *dir = box_dir (box);
+
+    g_assert_cmpuint (count_processes_mentioning (dir, "qemu-system"), ==, 0);
+    g_assert_cmpuint (count_processes_mentioning (dir, "boxlite-shim"), ==, 0);
+    const char *sockets[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock", "dns.sock" };
+    for (guint i = 0; i < G_N_ELEMENTS (sockets); i++) {
+        g_autofree char *path = g_build_filename (dir, sockets[i], NULL);
+        g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_STOPPED);
+    g_assert_cmpint (boxlite_box_get_monitor_pid (box), ==, 0);
+}
+
+/* Cancelled 300 ms into the boot, start gives up at once and takes the box
+ * down again; the next start works. */
+static void
+test_cancel_start (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-start", FALSE);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GError) error = NULL;
+    Canceller canceller = { cancellable, 300 };
+    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+    gint64 begin = g_get_monotonic_time ();
+
+    g_assert_false (boxlite_box_start (box, cancellable, &error));
+    g_thread_join (thread);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_test_message ("cancelled start returned after %" G_GINT64_FORMAT " ms",
+                    (g_get_monotonic_time () - begin) / 1000);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, 5 * G_USEC_PER_SEC);
+    assert_start_undone (box);
+
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *out = run_simple (box, "echo booted after all", NULL);
+    g_assert_cmpstr (out, ==, "booted after all\n");
+    boxlite_runtime_remove (runtime, "cancel-start", TRUE, &error);
+    g_assert_no_error (error);
+}
+
+/* The same, with start_async cancelled from a timeout on the main loop. */
+static void
+test_cancel_start_async (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-start-async", FALSE);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GAsyncResult) again = NULL;
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_start_async (box, cancellable, store_result, &result);
+    g_timeout_add (300, cancel_from_loop, cancellable);
+    iterate_until_result (&result);
+    g_assert_false (boxlite_box_start_finish (box, result, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    assert_start_undone (box);
+
+    boxlite_box_start_async (box, NULL, store_result, &again);
+    iterate_until_result (&again);
+    g_assert_true (boxlite_box_start_finish (box, again, &error));
+    g_assert_no_error (error);
+    g_autofree char *out = run_simple (box, "echo booted after all", NULL);
+    g_assert_cmpstr (out, ==, "booted after all\n");
+    boxlite_runtime_remove (runtime, "cancel-start-async", TRUE, &error);
+    g_assert_no_error (error);
+}
+
+static BoxliteExecution *
+exec_script (BoxliteBox *box, const char *script)
+{
+    const char *argv[] = { "sh", "-c", script, NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (GError) error = NULL;
+    BoxliteExecution *exe = boxlite_box_exec (box, cmd, NULL, &error);
+
+    g_assert_no_error (error);
+    return exe;
+}
+
+/* A cancelled wait ends the wait, not the command: waiting again later gets
+ * its exit status. Blocking and async waits alike. */
+static void
+test_cancel_exec_wait (void)
+{
+    g_autoptr (BoxliteExecution) exe = exec_script (get_shared_box (), "sleep 2; exit 3");
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GError) error = NULL;
+    Canceller canceller = { cancellable, 300 };
+    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+    gint64 begin = g_get_monotonic_time ();
+
+    g_assert_false (boxlite_execution_wait (exe, cancellable, &error));
+    g_thread_join (thread);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, -1);
+    g_assert_true (boxlite_execution_wait (exe, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 3);
+
+    g_autoptr (BoxliteExecution) exe2 = exec_script (get_shared_box (), "sleep 2; exit 4");
+    g_autoptr (GCancellable) cancellable2 = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GAsyncResult) again = NULL;
+    boxlite_execution_wait_async (exe2, cancellable2, store_result, &result);
+    g_timeout_add (300, cancel_from_loop, cancellable2);
+    begin = g_get_monotonic_time ();
+    iterate_until_result (&result);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
+    g_assert_false (boxlite_execution_wait_finish (exe2, result, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    boxlite_execution_wait_async (exe2, NULL, store_result, &again);
+    iterate_until_result (&again);
+    g_assert_true (boxlite_execution_wait_finish (exe2, again, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe2), ==, 4);
+}
+
+/* An exec cancelled before the agent answered (the box is paused, so it
+ * cannot) fails with CANCELLED, and the command, started once the box
+ * resumes, does not stay behind. */
+static void
+test_cancel_exec_start (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    const char *argv[] = { "sleep", "4242", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_pause (box, NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_exec_async (box, cmd, cancellable, store_result, &result);
+    g_timeout_add (300, cancel_from_loop, cancellable);
+    iterate_until_result (&result);
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec_finish (box, result, &error);
+    g_assert_null (exe);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    boxlite_box_resume (box, NULL, &error);
+    g_assert_no_error (error);
+
+    /* The agent gets the request on resume; give the kill time to land. */
+    g_autofree char *out = NULL;
+    for (guint i = 0; i < 50; i++) {
+        g_free (out);
+        out = run_simple (
+            box,
+            "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null"
+            " | grep -c '^sleep 4242' || true",
+            NULL);
+        if (g_str_equal (out, "0\n"))
+            break;
+        g_usleep (100 * 1000);
+    }
+    g_assert_cmpstr (out, ==, "0\n");
+}
+
 /* ---- network ------------------------------------------------------------ */
 
 /* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
@@ -929,6 +1135,10 @@ main (int argc, char **argv)
     g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);
     g_test_add_func ("/box/qemu-killed-is-crashed", test_qemu_killed_is_crashed);
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
+    g_test_add_func ("/box/cancel/start", test_cancel_start);
+    g_test_add_func ("/box/cancel/start-async", test_cancel_start_async);
+    g_test_add_func ("/box/cancel/exec-wait", test_cancel_exec_wait);
+    g_test_add_func ("/box/cancel/exec-start", test_cancel_exec_start);
     g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",

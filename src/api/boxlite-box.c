@@ -387,21 +387,26 @@ monitor_child_setup (gpointer user_data)
     setsid ();
 }
 
-/* Reads the monitor's one-line verdict on the boot: "ok" or "error: ...". */
+/* Reads the monitor's one-line verdict on the boot: "ok" or "error: ...".
+ * Returns NULL when @cancellable fired first. */
 static char *
-read_ready_line (int fd, guint timeout_ms)
+read_ready_line (int fd, guint timeout_ms, GCancellable *cancellable)
 {
-    GString *line = g_string_new (NULL);
+    g_autoptr (GString) line = g_string_new (NULL);
     gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+    GPollFD pfds[2] = { { .fd = fd, .events = G_IO_IN } };
+    guint n_fds = g_cancellable_make_pollfd (cancellable, &pfds[1]) ? 2 : 1;
+    gboolean cancelled = FALSE;
 
     while (line->len < 64 * 1024 && !strchr (line->str, '\n')) {
         gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
         if (left <= 0)
             break;
-        int r = poll (&pfd, 1, (int) MIN (left, G_MAXINT));
+        int r = g_poll (pfds, n_fds, (int) MIN (left, G_MAXINT));
         if (r < 0 && errno == EINTR)
             continue;
+        if ((cancelled = g_cancellable_is_cancelled (cancellable)))
+            break;
         if (r <= 0)
             break;
         char buf[512];
@@ -412,7 +417,41 @@ read_ready_line (int fd, guint timeout_ms)
             break;
         g_string_append_len (line, buf, n);
     }
-    return g_string_free (line, FALSE);
+    if (n_fds == 2)
+        g_cancellable_release_fd (cancellable);
+    return cancelled ? NULL : g_string_free (g_steal_pointer (&line), FALSE);
+}
+
+/* Waits until GSubprocess reaped @monitor; FALSE if it still runs. */
+static gboolean
+wait_reaped (GSubprocess *monitor, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+    while (g_subprocess_get_identifier (monitor) && g_get_monotonic_time () < deadline)
+        g_usleep (10 * 1000);
+    return g_subprocess_get_identifier (monitor) == NULL;
+}
+
+/* Undoes a start the caller cancelled. Asked to stop while booting, the
+ * monitor kills QEMU, records the box as stopped and removes its sockets;
+ * one that does not go in time is killed (QEMU dies with it), and its
+ * record and sockets are put right here. */
+static void
+abort_start (BoxliteBox *self, GSubprocess *monitor)
+{
+    g_autoptr (GError) error = NULL;
+
+    g_subprocess_send_signal (monitor, SIGTERM);
+    if (!wait_reaped (monitor, STOP_TIMEOUT_MS)) {
+        g_warning ("box monitor of %s did not stop; killing it", self->name);
+        g_subprocess_force_exit (monitor);
+        wait_reaped (monitor, STOP_TIMEOUT_MS);
+    }
+    bl_monitor_remove_sockets (self->dir);
+    if (!bl_record_set_state (self->dir, BOXLITE_BOX_STATE_STOPPED, 0, NULL, &error))
+        g_warning ("box %s: %s", self->name, error->message);
+    boxlite_box_refresh (self, NULL);
 }
 
 static char *
@@ -437,6 +476,11 @@ log_tail (const char *box_dir, const char *name)
  * Boots the box and returns once its agent answers. A box that is not
  * detached stops when this runtime is finalized or its process dies.
  *
+ * Cancelling @cancellable before the agent answers stops the box again
+ * (QEMU and the monitor are gone, the box is recorded as stopped, and it
+ * can be started later) and fails with %G_IO_ERROR_CANCELLED. A box that
+ * finished booting as it was cancelled is running, and %TRUE is returned.
+ *
  * Returns: %TRUE when the box runs
  */
 gboolean
@@ -453,7 +497,7 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
     if (!shim)
         return FALSE;
     g_autoptr (BlLaunch) launch = make_launch (self, error);
-    if (!launch)
+    if (!launch || g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
     g_autofree char *launch_path = g_build_filename (self->dir, "launch.json", NULL);
     if (!bl_launch_save (launch_path, launch, error))
@@ -499,8 +543,17 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
     /* GSubprocess reaps the monitor on GLib's worker thread whenever it exits. */
     g_subprocess_wait_async (monitor, NULL, NULL, NULL);
 
-    g_autofree char *verdict = read_ready_line (ready[0], BOOT_TIMEOUT_MS + 10000);
+    g_autofree char *verdict = read_ready_line (ready[0], BOOT_TIMEOUT_MS + 10000, cancellable);
     close (ready[0]);
+    if (!verdict) {
+        /* The lifeline's end goes too: the monitor stops even if it missed
+         * the signal. */
+        if (lifeline[1] >= 0)
+            close (lifeline[1]);
+        abort_start (self, monitor);
+        g_cancellable_set_error_if_cancelled (cancellable, error);
+        return FALSE;
+    }
     g_strchomp (verdict);
     if (!g_str_equal (verdict, "ok")) {
         if (lifeline[1] >= 0)
@@ -559,17 +612,23 @@ boxlite_box_start_finish (BoxliteBox *self, GAsyncResult *result, GError **error
     return bl_task_finish_boolean (self, result, boxlite_box_start_async, error);
 }
 
-static void
-wait_monitor_gone (gint pid, guint timeout_ms)
+/* Waits for the monitor to exit, and kills one that does not in time.
+ * FALSE when @cancellable fired first: the monitor is left to finish. */
+static gboolean
+wait_monitor_gone (gint pid, guint timeout_ms, GCancellable *cancellable, GError **error)
 {
     gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
-    while (monitor_alive (pid) && g_get_monotonic_time () < deadline)
+    while (monitor_alive (pid) && g_get_monotonic_time () < deadline) {
+        if (g_cancellable_set_error_if_cancelled (cancellable, error))
+            return FALSE;
         g_usleep (10 * 1000);
+    }
     if (monitor_alive (pid)) {
         g_warning ("box monitor %d did not exit; killing it", pid);
         kill (pid, SIGKILL);
     }
+    return TRUE;
 }
 
 /**
@@ -581,6 +640,10 @@ wait_monitor_gone (gint pid, guint timeout_ms)
  *
  * Stops the box; its disk is kept, and it can be started again. Stopping a
  * box that does not run succeeds.
+ *
+ * Cancelling @cancellable makes the call return at once with
+ * %G_IO_ERROR_CANCELLED; a monitor that already got the request still
+ * stops the box, and #BoxliteBox:state tells when it has.
  *
  * Returns: %TRUE when the box no longer runs
  */
@@ -597,10 +660,19 @@ boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, G
         boxlite_box_resume (self, cancellable, NULL);
     gint pid = boxlite_box_get_monitor_pid (self);
     g_autoptr (GError) local = NULL;
-    if (!bl_monitor_stop (self->dir, force, STOP_TIMEOUT_MS, cancellable, &local))
+    if (!bl_monitor_stop (self->dir, force, STOP_TIMEOUT_MS, cancellable, &local)) {
+        if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_propagate_error (error, g_steal_pointer (&local));
+            boxlite_box_refresh (self, NULL);
+            return FALSE;
+        }
         g_message ("box %s: asking the monitor to stop failed (%s); ending it", self->name,
                    local->message);
-    wait_monitor_gone (pid, local ? 1000 : STOP_TIMEOUT_MS + 5000);
+    }
+    if (!wait_monitor_gone (pid, local ? 1000 : STOP_TIMEOUT_MS + 5000, cancellable, error)) {
+        boxlite_box_refresh (self, NULL);
+        return FALSE;
+    }
     bl_runtime_drop_lifeline (self->runtime, self->id);
     bl_client_forget (bl_runtime_get_client (self->runtime), self->dir);
     if (!g_file_test (self->dir, G_FILE_TEST_IS_DIR))

@@ -25,7 +25,10 @@ struct _BlClient {
 
 typedef struct {
     BoxliteExecution *execution;
-    GTask *start_task; /* until the agent answers the exec request */
+    GTask *start_task;       /* until the agent answers the exec request, or
+                              * the caller cancelled it */
+    gboolean awaiting_reply; /* the exec request is not answered yet */
+    GSource *cancel_watch;   /* on the start task's cancellable */
 } Channel;
 
 struct _BlLink {
@@ -38,9 +41,26 @@ struct _BlLink {
     gboolean closed;
 };
 
+/* Answers the caller waiting for the command to start (with @execution,
+ * or else @error, taken) and lets go of its task. */
+static void
+channel_answer (Channel *channel, BoxliteExecution *execution, GError *error)
+{
+    g_autoptr (GTask) task = g_steal_pointer (&channel->start_task);
+
+    if (execution)
+        g_task_return_pointer (task, g_object_ref (execution), g_object_unref);
+    else
+        g_task_return_error (task, error);
+}
+
 static void
 channel_free (Channel *channel)
 {
+    if (channel->cancel_watch) {
+        g_source_destroy (channel->cancel_watch);
+        g_clear_pointer (&channel->cancel_watch, g_source_unref);
+    }
     g_clear_object (&channel->execution);
     g_clear_object (&channel->start_task);
     g_free (channel);
@@ -106,7 +126,7 @@ link_fail_channels (BlLink *link, const GError *reason)
     while (g_hash_table_iter_next (&iter, NULL, &value)) {
         Channel *channel = value;
         if (channel->start_task)
-            g_task_return_error (g_steal_pointer (&channel->start_task), g_error_copy (error));
+            channel_answer (channel, NULL, g_error_copy (error));
         bl_execution_fail (channel->execution, error);
     }
     g_hash_table_remove_all (link->channels);
@@ -187,10 +207,11 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
     JsonNode *err = json_object_get_member (msg, "error");
     const char *event = json_object_get_string_member_with_default (msg, "event", NULL);
 
-    if (channel->start_task) {
+    if (channel->awaiting_reply) {
+        channel->awaiting_reply = FALSE;
         if (err && JSON_NODE_HOLDS_OBJECT (err)) {
-            g_task_return_error (g_steal_pointer (&channel->start_task),
-                                 error_from_reply (json_node_get_object (err)));
+            if (channel->start_task)
+                channel_answer (channel, NULL, error_from_reply (json_node_get_object (err)));
             bl_execution_fail (channel->execution, NULL);
             g_hash_table_remove (link->channels, GUINT_TO_POINTER (number));
             return;
@@ -202,8 +223,14 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
             return;
         }
         bl_execution_started (channel->execution, (gint) pid);
-        g_task_return_pointer (g_steal_pointer (&channel->start_task),
-                               g_object_ref (channel->execution), g_object_unref);
+        if (channel->start_task && !g_task_return_error_if_cancelled (channel->start_task)) {
+            channel_answer (channel, channel->execution, NULL);
+            return;
+        }
+        /* The caller gave up on the command before it started: end it. The
+         * channel stays open until its exit event, like any other. */
+        g_clear_object (&channel->start_task);
+        boxlite_execution_kill (channel->execution, SIGKILL, NULL);
         return;
     }
     if (g_strcmp0 (event, "exit") == 0) {
@@ -326,6 +353,32 @@ typedef struct {
     GTask *task;
 } ExecRequest;
 
+/* On the I/O thread: the caller no longer waits for the command to start.
+ * It is answered now; the command, if the agent starts it, is killed. */
+static gboolean
+on_start_cancelled (GCancellable *cancellable, gpointer data)
+{
+    Channel *channel = data;
+
+    g_clear_pointer (&channel->cancel_watch, g_source_unref);
+    if (channel->start_task && g_task_return_error_if_cancelled (channel->start_task))
+        g_clear_object (&channel->start_task);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+watch_start_cancel (Channel *channel)
+{
+    GCancellable *cancellable = g_task_get_cancellable (channel->start_task);
+
+    if (!cancellable)
+        return;
+    channel->cancel_watch = g_cancellable_source_new (cancellable);
+    g_source_set_callback (channel->cancel_watch, G_SOURCE_FUNC (on_start_cancelled), channel,
+                           NULL);
+    g_source_attach (channel->cancel_watch, g_main_context_get_thread_default ());
+}
+
 static gboolean
 exec_on_io_thread (gpointer data)
 {
@@ -333,9 +386,11 @@ exec_on_io_thread (gpointer data)
     g_autoptr (GError) error = NULL;
     BlLink *link = g_hash_table_lookup (req->client->links, req->box_dir);
 
-    if (!link)
+    if (g_task_return_error_if_cancelled (req->task))
+        g_clear_object (&req->task);
+    else if (!link)
         link = link_open (req->client, req->box_dir, &error);
-    if (link) {
+    if (link && req->task) {
         guint32 number = link_alloc_channel (link);
         BoxliteExecution *execution =
             bl_execution_new (link, number, req->pipe_stdin, req->client->context, &error);
@@ -343,12 +398,16 @@ exec_on_io_thread (gpointer data)
             Channel *channel = g_new0 (Channel, 1);
             channel->execution = execution;
             channel->start_task = g_steal_pointer (&req->task);
+            channel->awaiting_reply = TRUE;
+            watch_start_cancel (channel);
             g_hash_table_insert (link->channels, GUINT_TO_POINTER (number), channel);
             bl_link_send_json (link, number, req->request);
         }
     }
-    if (req->task)
-        g_task_return_error (g_steal_pointer (&req->task), g_steal_pointer (&error));
+    if (req->task) {
+        g_autoptr (GTask) task = g_steal_pointer (&req->task);
+        g_task_return_error (task, g_steal_pointer (&error));
+    }
     json_node_unref (req->request);
     g_free (req->box_dir);
     g_free (req);

@@ -2,7 +2,9 @@
  * operations that are one request and one answer (stop, pause, resume). */
 #define G_LOG_DOMAIN "boxlite"
 
+#include <errno.h>
 #include <gio/gunixsocketaddress.h>
+#include <unistd.h>
 
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
@@ -94,6 +96,10 @@ monitor_request (const char *box_dir, const char *command, JsonNode *arguments, 
     g_autoptr (GError) local = NULL;
 
     conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &local);
+    if (!conn && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_propagate_error (error, g_steal_pointer (&local));
+        return FALSE;
+    }
     if (!conn) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
                      "cannot reach the box monitor: %s", local->message);
@@ -134,7 +140,12 @@ monitor_request (const char *box_dir, const char *command, JsonNode *arguments, 
             return FALSE;
     }
     while (until_eof) {
-        g_autoptr (JsonObject) more = read_reply (in, cancellable, NULL);
+        g_autoptr (GError) read_error = NULL;
+        g_autoptr (JsonObject) more = read_reply (in, cancellable, &read_error);
+        if (g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_propagate_error (error, g_steal_pointer (&read_error));
+            return FALSE;
+        }
         if (!more)
             break;
     }
@@ -162,4 +173,17 @@ bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable
 {
     return monitor_request (box_dir, pause ? "pause" : "resume", NULL, 10000, FALSE, cancellable,
                             error);
+}
+
+void
+bl_monitor_remove_sockets (const char *box_dir)
+{
+    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock",
+                                         "dns.sock" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+        g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
+        if (unlink (path) < 0 && errno != ENOENT)
+            g_warning ("cannot remove %s: %s", path, g_strerror (errno));
+    }
 }

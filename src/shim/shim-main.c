@@ -12,6 +12,7 @@
 
 #include "accel.h"
 #include "box-record.h"
+#include "monitor-ctl.h"
 #include "netspec.h"
 #include "qemu-argv.h"
 #include "shim.h"
@@ -35,19 +36,6 @@ ready_write (Shim *shim, const char *line)
     }
     close (shim->ready_fd);
     shim->ready_fd = -1;
-}
-
-static void
-unlink_sockets (const char *box_dir)
-{
-    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock",
-                                         "dns.sock" };
-
-    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-        g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
-        if (unlink (path) < 0 && errno != ENOENT)
-            g_warning ("cannot remove %s: %s", path, g_strerror (errno));
-    }
 }
 
 static int
@@ -202,7 +190,7 @@ shim_finish (Shim *shim)
     if (shim->qmp)
         bl_qmp_client_close (shim->qmp);
     g_clear_pointer (&shim->net, bl_net_backend_free);
-    unlink_sockets (shim->box_dir);
+    bl_monitor_remove_sockets (shim->box_dir);
     if (shim->launch && shim->launch->auto_remove)
         remove_box_dir (shim->box_dir);
     shim->exit_code = state == BOXLITE_BOX_STATE_STOPPED && shim->booted ? 0 : 1;
@@ -444,7 +432,7 @@ main (int argc, char **argv)
     if (!prepare (shim, &qemu_argv, &error)) {
         shim_boot_failed (shim, error->message);
     } else {
-        unlink_sockets (shim->box_dir);
+        bl_monitor_remove_sockets (shim->box_dir);
         shim->boot_timeout = g_timeout_add (shim->launch->boot_timeout_ms, on_boot_timeout, shim);
         if (!net_start (shim, &error) ||
             !shim_qemu_start (shim, (const char *const *) qemu_argv, &error))
