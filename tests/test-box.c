@@ -795,6 +795,101 @@ test_cancel_exec_start (void)
     g_assert_cmpstr (out, ==, "0\n");
 }
 
+/* ---- the state property ------------------------------------------------- */
+
+static void
+on_state_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+    GArray *seen = user_data;
+    BoxliteBoxState state;
+
+    g_assert_true (g_main_context_is_owner (g_main_context_default ()));
+    g_object_get (object, "state", &state, NULL);
+    g_array_append_val (seen, state);
+}
+
+/* Runs the default main context until @seen's last entry is @state, for at
+ * most @seconds. */
+static gboolean
+wait_for_notify (GArray *seen, BoxliteBoxState state, guint seconds)
+{
+    gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time () < deadline) {
+        if (seen->len && g_array_index (seen, BoxliteBoxState, seen->len - 1) == state)
+            return TRUE;
+        if (!g_main_context_iteration (NULL, FALSE))
+            g_usleep (10 * 1000);
+    }
+    return FALSE;
+}
+
+static void
+drain_main_context (void)
+{
+    while (g_main_context_iteration (NULL, FALSE))
+        ;
+}
+
+/* The state property follows the box without being asked: start and stop
+ * from this object, a stop from another runtime, and QEMU's death. */
+static void
+test_state_notify (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "watched", FALSE);
+    g_autoptr (GArray) seen = g_array_new (FALSE, FALSE, sizeof (BoxliteBoxState));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GAsyncResult) started = NULL;
+    g_autoptr (GAsyncResult) stopped = NULL;
+    BoxliteBoxState state;
+
+    drain_main_context ();
+    g_object_get (box, "state", &state, NULL);
+    g_assert_cmpint (state, ==, BOXLITE_BOX_STATE_CONFIGURED);
+    g_signal_connect (box, "notify::state", G_CALLBACK (on_state_notify), seen);
+
+    boxlite_box_start_async (box, NULL, store_result, &started);
+    iterate_until_result (&started);
+    g_assert_true (boxlite_box_start_finish (box, started, &error));
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+    boxlite_box_stop_async (box, FALSE, NULL, store_result, &stopped);
+    iterate_until_result (&stopped);
+    g_assert_true (boxlite_box_stop_finish (box, stopped, &error));
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_STOPPED, 5));
+    g_assert_cmpuint (seen->len, ==, 2);
+
+    /* Stopped by another runtime on the same home. */
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+    {
+        g_autoptr (BoxliteRuntime) other = open_runtime ();
+        g_autoptr (BoxliteBox) same = boxlite_runtime_get (other, "watched", &error);
+        g_assert_no_error (error);
+        boxlite_box_stop (same, FALSE, NULL, &error);
+        g_assert_no_error (error);
+    }
+    guint before = seen->len;
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_STOPPED, 10));
+    g_assert_cmpuint (seen->len, ==, before + 1);
+
+    /* QEMU killed: the monitor records the crash and says so. */
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+    g_autofree char *dir = box_dir (box);
+    GPid qemu = find_qemu_pid (dir);
+    g_assert_cmpint (qemu, >, 0);
+    kill (qemu, SIGKILL);
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_CRASHED, 10));
+    g_object_get (box, "state", &state, NULL);
+    g_assert_cmpint (state, ==, BOXLITE_BOX_STATE_CRASHED);
+
+    g_signal_handlers_disconnect_by_data (box, seen);
+    boxlite_runtime_remove (runtime, "watched", TRUE, &error);
+    g_assert_no_error (error);
+}
+
 /* ---- network ------------------------------------------------------------ */
 
 /* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
@@ -1139,6 +1234,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/cancel/start-async", test_cancel_start_async);
     g_test_add_func ("/box/cancel/exec-wait", test_cancel_exec_wait);
     g_test_add_func ("/box/cancel/exec-start", test_cancel_exec_start);
+    g_test_add_func ("/box/state/notify", test_state_notify);
     g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",

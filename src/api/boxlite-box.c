@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boxlite/boxlite-enum-types.h>
 #include <boxlite/boxlite-error.h>
 #include "bl-task.h"
 #include "boxlite-private.h"
@@ -33,15 +34,36 @@ struct _BoxliteBox {
     GMutex lock;
     BlRecord *record;
     BoxliteBoxOptions *options;
+    GMainContext *context; /* where notify::state is emitted */
+    BoxliteBoxState state; /* the property, under @lock; changed on @context only */
+    guint watch;           /* on the runtime's client, or 0 */
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteBox, boxlite_box, G_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_STATE,
+    N_PROPS,
+};
+
+static GParamSpec *props[N_PROPS];
+
+static void
+weak_ref_free (gpointer data)
+{
+    g_weak_ref_clear (data);
+    g_free (data);
+}
 
 static void
 boxlite_box_finalize (GObject *object)
 {
     BoxliteBox *self = BOXLITE_BOX (object);
 
+    if (self->watch)
+        bl_client_remove_watch (bl_runtime_get_client (self->runtime), self->watch);
+    g_clear_pointer (&self->context, g_main_context_unref);
     g_clear_object (&self->runtime);
     g_clear_object (&self->options);
     g_clear_pointer (&self->record, bl_record_free);
@@ -53,15 +75,154 @@ boxlite_box_finalize (GObject *object)
 }
 
 static void
+boxlite_box_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+    BoxliteBox *self = BOXLITE_BOX (object);
+
+    switch (prop_id) {
+    case PROP_STATE:
+        g_mutex_lock (&self->lock);
+        g_value_set_enum (value, self->state);
+        g_mutex_unlock (&self->lock);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 boxlite_box_class_init (BoxliteBoxClass *klass)
 {
-    G_OBJECT_CLASS (klass)->finalize = boxlite_box_finalize;
+    GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+    object_class->finalize = boxlite_box_finalize;
+    object_class->get_property = boxlite_box_get_property;
+
+    /**
+     * BoxliteBox:state:
+     *
+     * Where the box is in its life, kept current from its monitor: a box
+     * started or stopped by any process, paused, resumed, or whose VM or
+     * monitor died, changes this property without being asked.
+     *
+     * The property changes, and `notify::state` is emitted, only on the
+     * thread-default main context of the thread that obtained the box
+     * (from boxlite_runtime_create(), boxlite_runtime_get() or
+     * boxlite_runtime_list(); for boxlite_runtime_create_async(), the
+     * context it was called on), and only while that context runs. Other
+     * threads read the value it last took there. boxlite_box_get_state()
+     * reads the record instead, and brings this property up to date soon
+     * after.
+     *
+     * Since: 0.1
+     */
+    props[PROP_STATE] =
+        g_param_spec_enum ("state", NULL, NULL, BOXLITE_TYPE_BOX_STATE,
+                           BOXLITE_BOX_STATE_CONFIGURED, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    g_object_class_install_properties (object_class, N_PROPS, props);
 }
 
 static void
 boxlite_box_init (BoxliteBox *self)
 {
     g_mutex_init (&self->lock);
+}
+
+/* On @self's context: the property takes the record's state, and tells. */
+static gboolean
+sync_state (gpointer data)
+{
+    g_autoptr (BoxliteBox) self = g_weak_ref_get (data);
+
+    if (!self)
+        return G_SOURCE_REMOVE;
+    g_mutex_lock (&self->lock);
+    gboolean changed = self->state != self->record->state;
+    self->state = self->record->state;
+    g_mutex_unlock (&self->lock);
+    if (changed)
+        g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs @func (a weak reference to @self) from @self's context. */
+static void
+queue_on_context (BoxliteBox *self, GSourceFunc func)
+{
+    g_autoptr (GSource) source = g_idle_source_new ();
+    GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (ref, self);
+    /* Ahead of idle work, and in order with the completion of a start or
+     * stop that caused the change (which GTask sends at this priority). */
+    g_source_set_priority (source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (source, func, ref, weak_ref_free);
+    g_source_attach (source, self->context);
+}
+
+/* What the I/O thread holds to tell a box of its monitor's news. It never
+ * takes a strong reference on the box: the last one dropped there would
+ * finalize the box on that thread. Shared with the idle sources it queues. */
+typedef struct {
+    GWeakRef box;
+    GMainContext *context;
+} MonitorNews;
+
+static void
+monitor_news_clear (gpointer data)
+{
+    MonitorNews *news = data;
+
+    g_weak_ref_clear (&news->box);
+    g_main_context_unref (news->context);
+}
+
+static void
+monitor_news_release (gpointer data)
+{
+    g_atomic_rc_box_release_full (data, monitor_news_clear);
+}
+
+/* On the box's context: the monitor said something; the record has it. */
+static gboolean
+reread_record (gpointer data)
+{
+    MonitorNews *news = data;
+    g_autoptr (BoxliteBox) self = g_weak_ref_get (&news->box);
+
+    if (self)
+        boxlite_box_refresh (self, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+/* On the I/O thread. */
+static void
+on_monitor_news (gpointer data)
+{
+    MonitorNews *news = data;
+    g_autoptr (GSource) source = g_idle_source_new ();
+
+    g_source_set_priority (source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (source, reread_record, g_atomic_rc_box_acquire (news),
+                           monitor_news_release);
+    g_source_attach (source, news->context);
+}
+
+/* Follows the box's monitor, which tells of every change of state. */
+static void
+watch_monitor (BoxliteBox *self)
+{
+    BlClient *client = bl_runtime_get_client (self->runtime);
+
+    if (self->watch) {
+        bl_client_resubscribe (client, self->dir);
+        return;
+    }
+    MonitorNews *news = g_atomic_rc_box_new0 (MonitorNews);
+    g_weak_ref_init (&news->box, self);
+    news->context = g_main_context_ref (self->context);
+    self->watch =
+        bl_client_add_watch (client, self->dir, on_monitor_news, news, monitor_news_release);
 }
 
 BoxliteBox *
@@ -76,7 +237,18 @@ bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,
     self->id = g_strdup (record->id);
     self->name = g_strdup (record->name);
     self->options = g_object_ref (options);
+    self->state = record->state;
+    self->context = g_main_context_ref_thread_default ();
+    if (bl_box_state_is_live (self->state))
+        watch_monitor (self);
     return self;
+}
+
+void
+bl_box_set_context (BoxliteBox *self, GMainContext *context)
+{
+    g_main_context_unref (self->context);
+    self->context = g_main_context_ref (context ? context : g_main_context_default ());
 }
 
 const char *
@@ -201,13 +373,19 @@ boxlite_box_refresh (BoxliteBox *self, GError **error)
     g_mutex_lock (&self->lock);
     bl_record_free (self->record);
     self->record = g_steal_pointer (&record);
+    gboolean changed = self->record->state != self->state;
     g_mutex_unlock (&self->lock);
+    if (changed)
+        queue_on_context (self, sync_state);
     return TRUE;
 }
 
 /**
  * boxlite_box_get_state:
  * @self: the box
+ *
+ * Reads the box's record. To follow the box without polling, watch
+ * #BoxliteBox:state instead.
  *
  * Returns: the box's state, as its record says now
  */
@@ -572,6 +750,7 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
     }
     if (lifeline[1] >= 0)
         bl_runtime_hold_lifeline (self->runtime, self->id, lifeline[1]);
+    watch_monitor (self);
     return boxlite_box_refresh (self, error);
 }
 

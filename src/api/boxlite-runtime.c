@@ -499,8 +499,12 @@ create_call (gpointer source, gpointer data, GMainContext *caller_context,
              GCancellable *cancellable, GError **error)
 {
     CreateArgs *args = data;
+    BoxliteBox *box =
+        create_box (source, args->options, args->name, caller_context, cancellable, error);
 
-    return create_box (source, args->options, args->name, caller_context, cancellable, error);
+    if (box)
+        bl_box_set_context (box, caller_context);
+    return box;
 }
 
 /**

@@ -20,8 +20,19 @@ struct _BlClient {
     GThread *thread;
     GMainContext *context;
     GMainLoop *loop;
-    GHashTable *links; /* box_dir -> BlLink*, I/O thread only */
+    GHashTable *links;   /* box_dir -> BlLink*, I/O thread only */
+    GHashTable *watches; /* id -> Watch*, I/O thread only */
+    guint next_watch;    /* atomic */
 };
+
+/* Someone to tell when a box's monitor reports a change of state, or the
+ * link to it drops (the monitor is gone: its record has the last word). */
+typedef struct {
+    char *box_dir;
+    BlClientNewsFunc func;
+    gpointer data;
+    GDestroyNotify destroy;
+} Watch;
 
 typedef struct {
     BoxliteExecution *execution;
@@ -39,7 +50,45 @@ struct _BlLink {
     GHashTable *channels; /* channel -> Channel* */
     guint32 next_channel;
     gboolean closed;
+    gboolean watching; /* "watch" sent: the monitor pushes state events */
 };
+
+static void
+watch_free (Watch *watch)
+{
+    if (watch->destroy)
+        watch->destroy (watch->data);
+    g_free (watch->box_dir);
+    g_free (watch);
+}
+
+static gboolean
+has_watch (BlClient *client, const char *box_dir)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, client->watches);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (g_str_equal (((Watch *) value)->box_dir, box_dir))
+            return TRUE;
+    return FALSE;
+}
+
+/* Tells everyone watching @box_dir that its state may have changed. */
+static void
+tell_watches (BlClient *client, const char *box_dir)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, client->watches);
+    while (g_hash_table_iter_next (&iter, NULL, &value)) {
+        Watch *watch = value;
+        if (g_str_equal (watch->box_dir, box_dir))
+            watch->func (watch->data);
+    }
+}
 
 /* Answers the caller waiting for the command to start (with @execution,
  * or else @error, taken) and lets go of its task. */
@@ -138,10 +187,14 @@ link_fail_channels (BlLink *link, const GError *reason)
 static void
 link_lost (BlLink *link, const GError *reason)
 {
+    BlClient *client = link->client;
+    g_autofree char *box_dir = g_strdup (link->box_dir);
+
     if (link->closed)
         return;
     link_fail_channels (link, reason);
-    g_hash_table_remove (link->client->links, link->box_dir);
+    g_hash_table_remove (client->links, box_dir);
+    tell_watches (client, box_dir);
 }
 
 static void
@@ -191,10 +244,16 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
         return;
     }
     if (number == 0) {
-        /* The only session message we send is hello; refuse what we can't speak. */
-        if (json_object_has_member (msg, "error")) {
+        /* We send hello and watch; an error means the monitor refused to
+         * speak with us. A state event, or the answer to watch, is news. */
+        JsonNode *ret = json_object_get_member (msg, "return");
+        const char *event = json_object_get_string_member_with_default (msg, "event", NULL);
+        if (json_object_has_member (msg, "error"))
             protocol_error (link, "the box monitor refused the session");
-        }
+        else if (g_strcmp0 (event, "state") == 0 ||
+                 (ret && JSON_NODE_HOLDS_OBJECT (ret) &&
+                  json_object_has_member (json_node_get_object (ret), "state")))
+            tell_watches (link->client, link->box_dir);
         return;
     }
 
@@ -294,6 +353,22 @@ on_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
     bl_link_unref (link);
 }
 
+/* Asks the monitor for state events on this link. */
+static void
+link_watch (BlLink *link)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+
+    if (link->watching)
+        return;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "execute");
+    json_builder_add_string_value (b, "watch");
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) request = json_builder_get_root (b);
+    link->watching = bl_link_send_json (link, 0, request);
+}
+
 static BlLink *
 link_open (BlClient *client, const char *box_dir, GError **error)
 {
@@ -332,6 +407,8 @@ link_open (BlClient *client, const char *box_dir, GError **error)
     g_autoptr (JsonNode) hello = json_builder_get_root (b);
     bl_frame_conn_send_json (link->conn, 0, hello);
     g_hash_table_insert (client->links, link->box_dir, link);
+    if (has_watch (client, box_dir))
+        link_watch (link);
     return link;
 }
 
@@ -444,6 +521,7 @@ io_thread (gpointer data)
     g_main_context_push_thread_default (client->context);
     g_main_loop_run (client->loop);
     g_hash_table_remove_all (client->links);
+    g_hash_table_remove_all (client->watches);
     g_main_context_pop_thread_default (client->context);
     return NULL;
 }
@@ -465,6 +543,7 @@ bl_client_new (void)
     client->context = g_main_context_new ();
     client->loop = g_main_loop_new (client->context, FALSE);
     client->links = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, link_destroy);
+    client->watches = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) watch_free);
     client->thread = g_thread_new ("boxlite-io", io_thread, client);
     return client;
 }
@@ -486,6 +565,7 @@ bl_client_free (BlClient *client)
     g_main_context_invoke (client->context, quit_on_io_thread, client);
     g_thread_join (client->thread);
     g_hash_table_unref (client->links);
+    g_hash_table_unref (client->watches);
     g_main_loop_unref (client->loop);
     g_main_context_unref (client->context);
     g_free (client);
@@ -515,4 +595,83 @@ bl_client_forget (BlClient *client, const char *box_dir)
     req->client = client;
     req->box_dir = g_strdup (box_dir);
     g_main_context_invoke (client->context, forget_on_io_thread, req);
+}
+
+typedef struct {
+    BlClient *client;
+    guint id;
+    Watch *watch;  /* NULL to remove @id */
+    char *box_dir; /* to subscribe, with no watch to add */
+} WatchRequest;
+
+/* Subscribes to @box_dir's state events when its monitor runs; a box that
+ * does not run has nothing to report until it is started again. */
+static void
+subscribe (BlClient *client, const char *box_dir)
+{
+    BlLink *link = g_hash_table_lookup (client->links, box_dir);
+
+    if (!has_watch (client, box_dir))
+        return;
+    if (link)
+        link_watch (link);
+    else
+        link_open (client, box_dir, NULL);
+}
+
+static gboolean
+watch_on_io_thread (gpointer data)
+{
+    WatchRequest *req = data;
+
+    if (req->watch) {
+        g_hash_table_insert (req->client->watches, GUINT_TO_POINTER (req->id), req->watch);
+        subscribe (req->client, req->watch->box_dir);
+    } else if (req->box_dir) {
+        subscribe (req->client, req->box_dir);
+    } else {
+        g_hash_table_remove (req->client->watches, GUINT_TO_POINTER (req->id));
+    }
+    g_free (req->box_dir);
+    g_free (req);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+watch_request (BlClient *client, guint id, Watch *watch, const char *box_dir)
+{
+    WatchRequest *req = g_new0 (WatchRequest, 1);
+
+    req->client = client;
+    req->id = id;
+    req->watch = watch;
+    req->box_dir = g_strdup (box_dir);
+    g_main_context_invoke (client->context, watch_on_io_thread, req);
+}
+
+guint
+bl_client_add_watch (BlClient *client, const char *box_dir, BlClientNewsFunc func, gpointer data,
+                     GDestroyNotify destroy)
+{
+    Watch *watch = g_new0 (Watch, 1);
+    guint id = (guint) g_atomic_int_add (&client->next_watch, 1) + 1;
+
+    watch->box_dir = g_strdup (box_dir);
+    watch->func = func;
+    watch->data = data;
+    watch->destroy = destroy;
+    watch_request (client, id, watch, NULL);
+    return id;
+}
+
+void
+bl_client_remove_watch (BlClient *client, guint id)
+{
+    watch_request (client, id, NULL, NULL);
+}
+
+void
+bl_client_resubscribe (BlClient *client, const char *box_dir)
+{
+    watch_request (client, 0, NULL, box_dir);
 }

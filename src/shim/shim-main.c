@@ -178,6 +178,7 @@ shim_finish (Shim *shim)
         g_message ("box stopped");
     if (!bl_record_set_state (shim->box_dir, state, 0, line, &error))
         g_warning ("cannot record the box's end: %s", error->message);
+    shim_control_push_state (shim, state);
     if (!shim->booted) {
         g_autofree char *verdict =
             g_strdup_printf ("error: %s\n", line ? line : "the box was stopped while it booted");
@@ -231,6 +232,7 @@ shim_booted (Shim *shim)
         return;
     }
     shim->booted = TRUE;
+    shim->state = BOXLITE_BOX_STATE_RUNNING;
     g_message ("box %s is running", shim->launch->box_id);
     ready_write (shim, "ok\n");
 }
@@ -376,6 +378,7 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
     shim->cancellable = g_cancellable_new ();
     shim->relays = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) shim_relay_free);
     shim->next_agent_channel = 1;
+    shim->state = BOXLITE_BOX_STATE_CONFIGURED;
     shim->clients = g_ptr_array_new ();
     shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
     g_queue_init (&shim->agent_replies);
