@@ -29,8 +29,13 @@ run (const char *const *argv, GCancellable *cancellable, GError **error)
 
     if (!proc)
         return FALSE;
-    if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, NULL, &err_text, error))
+    if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, NULL, &err_text, error)) {
+        /* Cancelled: the tool must not run on, writing a file the caller
+         * is about to remove. */
+        g_subprocess_force_exit (proc);
+        g_subprocess_wait (proc, NULL, NULL);
         return FALSE;
+    }
     if (!g_subprocess_get_successful (proc)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s failed: %s", argv[0],
                      err_text ? g_strstrip (err_text) : "");
