@@ -795,6 +795,41 @@ test_cancel_exec_start (void)
     g_assert_cmpstr (out, ==, "0\n");
 }
 
+/* A stop cancelled while the guest cannot answer returns at once; the
+ * monitor, which got the request, still stops the box cleanly. */
+static void
+test_cancel_stop (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-stop", FALSE);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *dir = box_dir (box);
+    GPid qemu = find_qemu_pid (dir);
+    gint monitor = boxlite_box_get_monitor_pid (box);
+    g_assert_cmpint (qemu, >, 0);
+    /* A frozen QEMU: the guest cannot shut down until it thaws. */
+    kill (qemu, SIGSTOP);
+
+    Canceller canceller = { cancellable, 300 };
+    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+    gint64 begin = g_get_monotonic_time ();
+    g_assert_false (boxlite_box_stop (box, FALSE, cancellable, &error));
+    g_thread_join (thread);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
+    g_assert_cmpint (kill (monitor, 0), ==, 0);
+
+    kill (qemu, SIGCONT);
+    g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_STOPPED, 30));
+    assert_nothing_left (dir, monitor);
+    boxlite_runtime_remove (runtime, "cancel-stop", FALSE, &error);
+    g_assert_no_error (error);
+}
+
 /* ---- the state property ------------------------------------------------- */
 
 static void
@@ -1232,6 +1267,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
     g_test_add_func ("/box/cancel/start", test_cancel_start);
     g_test_add_func ("/box/cancel/start-async", test_cancel_start_async);
+    g_test_add_func ("/box/cancel/stop", test_cancel_stop);
     g_test_add_func ("/box/cancel/exec-wait", test_cancel_exec_wait);
     g_test_add_func ("/box/cancel/exec-start", test_cancel_exec_start);
     g_test_add_func ("/box/state/notify", test_state_notify);
