@@ -102,8 +102,11 @@ boxlite_box_class_init (BoxliteBoxClass *klass)
      * BoxliteBox:state:
      *
      * Where the box is in its life, kept current from its monitor: a box
-     * started or stopped by any process, paused, resumed, or whose VM or
-     * monitor died, changes this property without being asked.
+     * started or stopped through this object, or, while it runs, paused,
+     * resumed or stopped by any process, or whose VM or monitor died,
+     * changes this property without being asked. (A start by another
+     * process is seen at the next boxlite_box_refresh() or
+     * boxlite_box_get_state(): a stopped box has no monitor to tell.)
      *
      * The property changes, and `notify::state` is emitted, only on the
      * thread-default main context of the thread that obtained the box
