@@ -796,36 +796,50 @@ test_cancel_exec_start (void)
 }
 
 /* A stop cancelled while the guest cannot answer returns at once; the
- * monitor, which got the request, still stops the box cleanly. */
+ * monitor, which got the request, still stops the box cleanly. Blocking,
+ * then async with the cancellation from a main loop timeout. */
 static void
 test_cancel_stop (void)
 {
     g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-stop", FALSE);
-    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
     g_autoptr (GError) error = NULL;
 
-    boxlite_box_start (box, NULL, &error);
-    g_assert_no_error (error);
-    g_autofree char *dir = box_dir (box);
-    GPid qemu = find_qemu_pid (dir);
-    gint monitor = boxlite_box_get_monitor_pid (box);
-    g_assert_cmpint (qemu, >, 0);
-    /* A frozen QEMU: the guest cannot shut down until it thaws. */
-    kill (qemu, SIGSTOP);
+    for (guint async = 0; async < 2; async++) {
+        g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+        g_autoptr (GAsyncResult) result = NULL;
+        gboolean stopped;
 
-    Canceller canceller = { cancellable, 300 };
-    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
-    gint64 begin = g_get_monotonic_time ();
-    g_assert_false (boxlite_box_stop (box, FALSE, cancellable, &error));
-    g_thread_join (thread);
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    g_clear_error (&error);
-    g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
-    g_assert_cmpint (kill (monitor, 0), ==, 0);
+        boxlite_box_start (box, NULL, &error);
+        g_assert_no_error (error);
+        g_autofree char *dir = box_dir (box);
+        GPid qemu = find_qemu_pid (dir);
+        gint monitor = boxlite_box_get_monitor_pid (box);
+        g_assert_cmpint (qemu, >, 0);
+        /* A frozen QEMU: the guest cannot shut down until it thaws. */
+        kill (qemu, SIGSTOP);
 
-    kill (qemu, SIGCONT);
-    g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_STOPPED, 30));
-    assert_nothing_left (dir, monitor);
+        gint64 begin = g_get_monotonic_time ();
+        if (async) {
+            boxlite_box_stop_async (box, FALSE, cancellable, store_result, &result);
+            g_timeout_add (300, cancel_from_loop, cancellable);
+            iterate_until_result (&result);
+            stopped = boxlite_box_stop_finish (box, result, &error);
+        } else {
+            Canceller canceller = { cancellable, 300 };
+            GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+            stopped = boxlite_box_stop (box, FALSE, cancellable, &error);
+            g_thread_join (thread);
+        }
+        g_assert_false (stopped);
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_clear_error (&error);
+        g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
+        g_assert_cmpint (kill (monitor, 0), ==, 0);
+
+        kill (qemu, SIGCONT);
+        g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_STOPPED, 30));
+        assert_nothing_left (dir, monitor);
+    }
     boxlite_runtime_remove (runtime, "cancel-stop", FALSE, &error);
     g_assert_no_error (error);
 }
@@ -915,8 +929,11 @@ test_state_notify (void)
     g_autofree char *dir = box_dir (box);
     GPid qemu = find_qemu_pid (dir);
     g_assert_cmpint (qemu, >, 0);
+    gint64 killed = g_get_monotonic_time ();
     kill (qemu, SIGKILL);
     g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_CRASHED, 10));
+    g_test_message ("notify::state CRASHED %" G_GINT64_FORMAT " ms after SIGKILL",
+                    (g_get_monotonic_time () - killed) / 1000);
     g_object_get (box, "state", &state, NULL);
     g_assert_cmpint (state, ==, BOXLITE_BOX_STATE_CRASHED);
 
