@@ -937,6 +937,24 @@ test_state_notify (void)
     g_object_get (box, "state", &state, NULL);
     g_assert_cmpint (state, ==, BOXLITE_BOX_STATE_CRASHED);
 
+    /* Started by another runtime: seen at the next look at the record, and
+     * followed from then on (paused and stopped over there). */
+    {
+        g_autoptr (BoxliteRuntime) other = open_runtime ();
+        g_autoptr (BoxliteBox) same = boxlite_runtime_get (other, "watched", &error);
+        g_assert_no_error (error);
+        boxlite_box_start (same, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+        g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+        boxlite_box_pause (same, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_PAUSED, 10));
+        boxlite_box_stop (same, TRUE, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_STOPPED, 10));
+    }
+
     g_signal_handlers_disconnect_by_data (box, seen);
     boxlite_runtime_remove (runtime, "watched", TRUE, &error);
     g_assert_no_error (error);

@@ -104,9 +104,10 @@ boxlite_box_class_init (BoxliteBoxClass *klass)
      * Where the box is in its life, kept current from its monitor: a box
      * started or stopped through this object, or, while it runs, paused,
      * resumed or stopped by any process, or whose VM or monitor died,
-     * changes this property without being asked. (A start by another
+     * changes this property without being asked. A start by another
      * process is seen at the next boxlite_box_refresh() or
-     * boxlite_box_get_state(): a stopped box has no monitor to tell.)
+     * boxlite_box_get_state() (a stopped box has no monitor to tell), and
+     * the box is followed from then on.
      *
      * The property changes, and `notify::state` is emitted, only on the
      * thread-default main context of the thread that obtained the box
@@ -217,15 +218,18 @@ watch_monitor (BoxliteBox *self)
 {
     BlClient *client = bl_runtime_get_client (self->runtime);
 
-    if (self->watch) {
-        bl_client_resubscribe (client, self->dir);
+    g_mutex_lock (&self->lock);
+    if (!self->watch) {
+        MonitorNews *news = g_atomic_rc_box_new0 (MonitorNews);
+        g_weak_ref_init (&news->box, self);
+        news->context = g_main_context_ref (self->context);
+        self->watch =
+            bl_client_add_watch (client, self->dir, on_monitor_news, news, monitor_news_release);
+        g_mutex_unlock (&self->lock);
         return;
     }
-    MonitorNews *news = g_atomic_rc_box_new0 (MonitorNews);
-    g_weak_ref_init (&news->box, self);
-    news->context = g_main_context_ref (self->context);
-    self->watch =
-        bl_client_add_watch (client, self->dir, on_monitor_news, news, monitor_news_release);
+    g_mutex_unlock (&self->lock);
+    bl_client_resubscribe (client, self->dir);
 }
 
 BoxliteBox *
@@ -377,9 +381,13 @@ boxlite_box_refresh (BoxliteBox *self, GError **error)
     bl_record_free (self->record);
     self->record = g_steal_pointer (&record);
     gboolean changed = self->record->state != self->state;
+    gboolean live = bl_box_state_is_live (self->record->state);
     g_mutex_unlock (&self->lock);
     if (changed)
         queue_on_context (self, sync_state);
+    /* Started elsewhere since we last looked: follow it from now on. */
+    if (changed && live)
+        watch_monitor (self);
     return TRUE;
 }
 
