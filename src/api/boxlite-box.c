@@ -594,10 +594,13 @@ read_ready_line (int fd, guint timeout_ms, GCancellable *cancellable)
         int r = g_poll (pfds, n_fds, (int) MIN (left, G_MAXINT));
         if (r < 0 && errno == EINTR)
             continue;
-        if ((cancelled = g_cancellable_is_cancelled (cancellable)))
-            break;
         if (r <= 0)
             break;
+        /* A verdict already written wins over a cancellation. */
+        if (!(pfds[0].revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))) {
+            cancelled = g_cancellable_is_cancelled (cancellable);
+            break;
+        }
         char buf[512];
         ssize_t n = read (fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
