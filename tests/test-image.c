@@ -1,8 +1,11 @@
 /* test-image.c: the image store with real layouts (make-layout.py), real
  * skopeo archives, real boxes booted from the images, and a real registry
  * on loopback. */
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <boxlite/boxlite.h>
 #include "image-config.h"
@@ -313,6 +316,33 @@ test_import_cancelled (Fixture *f, gconstpointer data)
     g_assert_cmpuint (cancelled, >=, 1);
     g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
     g_assert_nonnull (image);
+}
+
+/* An import waiting for the store's gc lock (a prune holds it) ends when
+ * cancelled, instead of waiting for the prune. */
+static void
+test_import_cancelled_waiting (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    g_autofree char *lock_path = store_path (f, "gc.lock");
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+    int fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+    gint64 begin = g_get_monotonic_time ();
+    boxlite_runtime_import_image_async (f->runtime, dir, "simple:1", cancellable, store_result,
+                                        &result);
+    g_timeout_add (300, cancel_now, cancellable);
+    g_autoptr (BoxliteImage) image =
+        boxlite_runtime_import_image_finish (f->runtime, wait_result (&result), &error);
+    g_assert_null (image);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, 2 * G_USEC_PER_SEC);
+    close (fd);
+    assert_store_empty (f);
 }
 
 /* An index of three platforms: the linux/amd64 one is the simple image. */
@@ -918,6 +948,7 @@ main (int argc, char **argv)
     ADD ("/image/import/docker-archive", test_import_docker_archive);
     ADD ("/image/import/multiplatform", test_import_multiplatform);
     ADD ("/image/import/cancelled", test_import_cancelled);
+    ADD ("/image/import/cancelled-waiting", test_import_cancelled_waiting);
     ADD ("/image/import/concurrent", test_import_concurrent);
     ADD ("/image/import/traversal-rejected", test_traversal_rejected);
     ADD ("/image/import/tampered-rejected", test_tampered_rejected);

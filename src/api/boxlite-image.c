@@ -349,7 +349,7 @@ pull_image (BoxliteRuntime *self, const char *reference, GMainContext *context,
 
     if (!ref)
         return NULL;
-    int gc = bl_image_store_lock_gc (store, FALSE, error);
+    int gc = bl_image_store_lock_gc (store, FALSE, cancellable, error);
     if (gc < 0)
         return NULL;
     g_autoptr (BlRegistryPull) pulled = bl_registry_pull (

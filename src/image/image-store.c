@@ -124,8 +124,14 @@ bl_image_store_tree_path (BlImageStore *store, const char *id)
 
 /* ---- locks ---- */
 
+/* Microseconds between two tries at a busy lock. */
+#define LOCK_POLL_US 20000
+
+/* Takes the flock on @path, waiting while another holder has it until
+ * @cancellable (nullable) fires: a prune or another image's build may hold
+ * a lock for a long time. */
 static int
-lock_file (const char *path, gboolean exclusive, GError **error)
+lock_file (const char *path, gboolean exclusive, GCancellable *cancellable, GError **error)
 {
     int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
@@ -133,12 +139,21 @@ lock_file (const char *path, gboolean exclusive, GError **error)
         bl_image_store_fail_errno (error, errno, "open", path);
         return -1;
     }
-    while (flock (fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
-        if (errno == EINTR)
+    while (flock (fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+        int saved = errno;
+
+        if (saved == EINTR)
             continue;
-        bl_image_store_fail_errno (error, errno, "lock", path);
-        close (fd);
-        return -1;
+        if (saved != EWOULDBLOCK) {
+            bl_image_store_fail_errno (error, saved, "lock", path);
+            close (fd);
+            return -1;
+        }
+        if (g_cancellable_set_error_if_cancelled (cancellable, error)) {
+            close (fd);
+            return -1;
+        }
+        g_usleep (LOCK_POLL_US);
     }
     return fd;
 }
@@ -151,17 +166,19 @@ bl_image_store_unlock (int fd)
 }
 
 int
-bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GError **error)
+bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GCancellable *cancellable,
+                        GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "gc.lock", NULL);
-    return lock_file (path, exclusive, error);
+    return lock_file (path, exclusive, cancellable, error);
 }
 
 int
 bl_image_store_lock_index (BlImageStore *store, GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "index.lock", NULL);
-    return lock_file (path, TRUE, error);
+    /* Held only for an index update: not worth a cancellation point. */
+    return lock_file (path, TRUE, NULL, error);
 }
 
 /* ---- walking trees ---- */
@@ -552,10 +569,10 @@ bl_image_store_lock_path (BlImageStore *store, const char *id)
 }
 
 static int
-lock_image (BlImageStore *store, const char *id, GError **error)
+lock_image (BlImageStore *store, const char *id, GCancellable *cancellable, GError **error)
 {
     g_autofree char *path = bl_image_store_lock_path (store, id);
-    return lock_file (path, TRUE, error);
+    return lock_file (path, TRUE, cancellable, error);
 }
 
 char *
@@ -563,10 +580,10 @@ bl_image_store_disk (BlImageStore *store, const char *id, const char *digest,
                      GCancellable *cancellable, GError **error)
 {
     g_autofree char *disk = bl_image_store_disk_path (store, id);
-    int gc = bl_image_store_lock_gc (store, FALSE, error);
+    int gc = bl_image_store_lock_gc (store, FALSE, cancellable, error);
     if (gc < 0)
         return NULL;
-    int lock = lock_image (store, id, error);
+    int lock = lock_image (store, id, cancellable, error);
     gboolean ok = lock >= 0;
     if (ok && !g_file_test (disk, G_FILE_TEST_EXISTS)) {
         BlImageEntry entry = { .digest = (char *) digest };
