@@ -795,6 +795,56 @@ test_cancel_exec_start (void)
     g_assert_cmpstr (out, ==, "0\n");
 }
 
+/* Box creation cancelled from the main loop, before it starts and at
+ * several moments after: each either makes the box or fails with
+ * CANCELLED leaving no record and no directory behind. */
+static void
+test_cancel_create_async (void)
+{
+    const guint delays_ms[] = { 0, 2, 10, 30 };
+    guint cancelled = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS (delays_ms); i++) {
+        g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+        g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+        g_autoptr (GAsyncResult) result = NULL;
+        g_autoptr (GError) error = NULL;
+
+        boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+        if (delays_ms[i] == 0)
+            g_cancellable_cancel (cancellable);
+        else
+            g_timeout_add (delays_ms[i], cancel_from_loop, cancellable);
+        boxlite_runtime_create_async (runtime, options, "cancel-create", cancellable, store_result,
+                                      &result);
+        iterate_until_result (&result);
+        g_autoptr (BoxliteBox) box = boxlite_runtime_create_finish (runtime, result, &error);
+        while (!g_cancellable_is_cancelled (cancellable))
+            g_main_context_iteration (NULL, TRUE);
+        if (box) {
+            boxlite_runtime_remove (runtime, "cancel-create", FALSE, &error);
+            g_assert_no_error (error);
+            continue;
+        }
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_clear_error (&error);
+        cancelled++;
+        g_autoptr (BoxliteBox) none = boxlite_runtime_get (runtime, "cancel-create", &error);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
+        g_autofree char *boxes = g_build_filename (home, "boxes", NULL);
+        g_autoptr (GDir) dir = g_dir_open (boxes, 0, NULL);
+        const char *name;
+        while ((name = g_dir_read_name (dir))) {
+            g_autofree char *record = g_build_filename (boxes, name, "box.json", NULL);
+            g_autofree char *text = NULL;
+            if (g_file_get_contents (record, &text, NULL, NULL))
+                g_assert_null (strstr (text, "\"cancel-create\""));
+        }
+    }
+    g_test_message ("%u of %u creations cancelled", cancelled, (guint) G_N_ELEMENTS (delays_ms));
+    g_assert_cmpuint (cancelled, >=, 1);
+}
+
 /* A stop cancelled while the guest cannot answer returns at once; the
  * monitor, which got the request, still stops the box cleanly. Blocking,
  * then async with the cancellation from a main loop timeout. */
@@ -1302,6 +1352,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
     g_test_add_func ("/box/cancel/start", test_cancel_start);
     g_test_add_func ("/box/cancel/start-async", test_cancel_start_async);
+    g_test_add_func ("/box/cancel/create-async", test_cancel_create_async);
     g_test_add_func ("/box/cancel/stop", test_cancel_stop);
     g_test_add_func ("/box/cancel/exec-wait", test_cancel_exec_wait);
     g_test_add_func ("/box/cancel/exec-start", test_cancel_exec_start);

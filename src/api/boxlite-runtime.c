@@ -423,7 +423,8 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
     g_autoptr (BoxliteBoxOptions) effective = NULL;
     g_autofree char *rootfs = NULL;
 
-    if (!boxlite_box_options_validate (options, error))
+    if (!boxlite_box_options_validate (options, error) ||
+        g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
     if (reference) {
         image = bl_runtime_resolve_image (self, reference, progress_context, cancellable, error);
@@ -446,6 +447,11 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
     if (!base ||
         !bl_disk_create_overlay (base, overlay, boxlite_box_options_get_disk_size_gb (options),
                                  cancellable, error)) {
+        remove_box_dir (box_dir);
+        return NULL;
+    }
+    /* The last moment a cancellation can still undo the box. */
+    if (g_cancellable_set_error_if_cancelled (cancellable, error)) {
         remove_box_dir (box_dir);
         return NULL;
     }
