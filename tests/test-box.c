@@ -673,6 +673,32 @@ test_cancel_start (void)
     g_assert_no_error (error);
 }
 
+/* An auto-remove box whose start is cancelled goes as it would on a stop:
+ * its directory too, without a word of complaint. */
+static void
+test_cancel_start_auto_remove (void)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    boxlite_box_options_set_auto_remove (options, TRUE);
+    g_autoptr (BoxliteBox) box =
+        boxlite_runtime_create (runtime, options, "cancel-rm", NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *dir = box_dir (box);
+    Canceller canceller = { cancellable, 300 };
+    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+
+    g_assert_false (boxlite_box_start (box, cancellable, &error));
+    g_thread_join (thread);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpuint (count_processes_mentioning (dir, "qemu-system"), ==, 0);
+    g_assert_cmpuint (count_processes_mentioning (dir, "boxlite-shim"), ==, 0);
+    g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
 /* The same, with start_async cancelled from a timeout on the main loop. */
 static void
 test_cancel_start_async (void)
@@ -1352,6 +1378,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
     g_test_add_func ("/box/cancel/start", test_cancel_start);
     g_test_add_func ("/box/cancel/start-async", test_cancel_start_async);
+    g_test_add_func ("/box/cancel/start-auto-remove", test_cancel_start_auto_remove);
     g_test_add_func ("/box/cancel/create-async", test_cancel_create_async);
     g_test_add_func ("/box/cancel/stop", test_cancel_stop);
     g_test_add_func ("/box/cancel/exec-wait", test_cancel_exec_wait);

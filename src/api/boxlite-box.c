@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -640,6 +639,8 @@ abort_start (BoxliteBox *self, GSubprocess *monitor)
         g_subprocess_force_exit (monitor);
         wait_reaped (monitor, STOP_TIMEOUT_MS);
     }
+    if (!g_file_test (self->dir, G_FILE_TEST_IS_DIR))
+        return; /* auto_remove: the monitor took the box with it */
     bl_monitor_remove_sockets (self->dir);
     if (!bl_record_set_state (self->dir, BOXLITE_BOX_STATE_STOPPED, 0, NULL, &error))
         g_warning ("box %s: %s", self->name, error->message);
