@@ -39,7 +39,7 @@ typedef struct {
     GTask *start_task;       /* until the agent answers the exec request, or
                               * the caller cancelled it */
     gboolean awaiting_reply; /* the exec request is not answered yet */
-    GSource *cancel_watch;   /* on the start task's cancellable */
+    GSource *cancel_watch;   /* on the start task's cancellable, until freed */
 } Channel;
 
 struct _BlLink {
@@ -437,7 +437,7 @@ on_start_cancelled (GCancellable *cancellable, gpointer data)
 {
     Channel *channel = data;
 
-    g_clear_pointer (&channel->cancel_watch, g_source_unref);
+    /* The watch itself goes with the channel (channel_free). */
     if (channel->start_task && g_task_return_error_if_cancelled (channel->start_task))
         g_clear_object (&channel->start_task);
     return G_SOURCE_REMOVE;
