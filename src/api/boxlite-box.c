@@ -935,6 +935,11 @@ set_paused (BoxliteBox *self, gboolean pause, GCancellable *cancellable, GError 
  * Stops the box's virtual CPUs; its memory and processes stay as they are.
  * Commands started meanwhile begin when the box is resumed.
  *
+ * Cancelling @cancellable ends the wait for the monitor's answer with
+ * %G_IO_ERROR_CANCELLED; a monitor that got the request still carries it
+ * out, and #BoxliteBox:state tells when it has. The same holds for
+ * boxlite_box_resume().
+ *
  * Returns: %TRUE when the box is paused
  */
 gboolean
