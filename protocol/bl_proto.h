@@ -36,6 +36,14 @@
  *   client -> monitor execute "stop"   {"force": bool, "timeout_ms": N} -> return {}
  *                     (the monitor exits soon after the reply)
  *   client -> monitor execute "status" {} -> return {"qemu": "running"|"paused"|...}
+ *   client -> monitor execute "pause" {} | "resume" {} -> return {}
+ *   client -> monitor execute "watch"  {} -> return {"state": STATE}
+ *   monitor -> client event   "state"  {"state": STATE}
+ *                     sent to each client that asked to "watch" whenever the box's
+ *                     state changes, after the record (box.json) says so; the last
+ *                     one ("stopped" or "crashed") comes just before the monitor
+ *                     closes the link on its way out. STATE is one of "running",
+ *                     "paused", "stopped", "crashed".
  *
  * Exec (channel N >= 1, chosen by the host, unused on this link):
  *   host -> agent  execute "exec" {

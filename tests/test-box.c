@@ -684,6 +684,453 @@ test_qemu_unprivileged (void)
     g_assert_cmpstr (out, ==, "still here\n");
 }
 
+/* ---- cancellation ------------------------------------------------------- */
+
+typedef struct {
+    GCancellable *cancellable;
+    guint delay_ms;
+} Canceller;
+
+static gpointer
+cancel_later (gpointer data)
+{
+    Canceller *c = data;
+
+    g_usleep (c->delay_ms * 1000);
+    g_cancellable_cancel (c->cancellable);
+    return NULL;
+}
+
+static gboolean
+cancel_from_loop (gpointer cancellable)
+{
+    g_cancellable_cancel (cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Runs the default main context until *@result is set. */
+static void
+iterate_until_result (GAsyncResult **result)
+{
+    while (!*result)
+        g_main_context_iteration (NULL, TRUE);
+}
+
+/* A start cancelled midway left nothing running and the box stopped. */
+static void
+assert_start_undone (BoxliteBox *box)
+{
+    g_autofree char *dir = box_dir (box);
+
+    g_assert_cmpuint (count_processes_mentioning (dir, "qemu-system"), ==, 0);
+    g_assert_cmpuint (count_processes_mentioning (dir, "boxlite-shim"), ==, 0);
+    const char *sockets[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock", "dns.sock" };
+    for (guint i = 0; i < G_N_ELEMENTS (sockets); i++) {
+        g_autofree char *path = g_build_filename (dir, sockets[i], NULL);
+        g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_STOPPED);
+    g_assert_cmpint (boxlite_box_get_monitor_pid (box), ==, 0);
+}
+
+/* Cancelled 300 ms into the boot, start gives up at once and takes the box
+ * down again; the next start works. */
+static void
+test_cancel_start (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-start", FALSE);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GError) error = NULL;
+    Canceller canceller = { cancellable, 300 };
+    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+    gint64 begin = g_get_monotonic_time ();
+
+    g_assert_false (boxlite_box_start (box, cancellable, &error));
+    g_thread_join (thread);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_test_message ("cancelled start returned after %" G_GINT64_FORMAT " ms",
+                    (g_get_monotonic_time () - begin) / 1000);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, 5 * G_USEC_PER_SEC);
+    assert_start_undone (box);
+
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *out = run_simple (box, "echo booted after all", NULL);
+    g_assert_cmpstr (out, ==, "booted after all\n");
+    boxlite_runtime_remove (runtime, "cancel-start", TRUE, &error);
+    g_assert_no_error (error);
+}
+
+/* An auto-remove box whose start is cancelled goes as it would on a stop:
+ * its directory too, without a word of complaint. */
+static void
+test_cancel_start_auto_remove (void)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    boxlite_box_options_set_auto_remove (options, TRUE);
+    g_autoptr (BoxliteBox) box =
+        boxlite_runtime_create (runtime, options, "cancel-rm", NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *dir = box_dir (box);
+    Canceller canceller = { cancellable, 300 };
+    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+
+    g_assert_false (boxlite_box_start (box, cancellable, &error));
+    g_thread_join (thread);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpuint (count_processes_mentioning (dir, "qemu-system"), ==, 0);
+    g_assert_cmpuint (count_processes_mentioning (dir, "boxlite-shim"), ==, 0);
+    g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
+/* The same, with start_async cancelled from a timeout on the main loop. */
+static void
+test_cancel_start_async (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-start-async", FALSE);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GAsyncResult) again = NULL;
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_start_async (box, cancellable, store_result, &result);
+    g_timeout_add (300, cancel_from_loop, cancellable);
+    iterate_until_result (&result);
+    g_assert_false (boxlite_box_start_finish (box, result, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    assert_start_undone (box);
+
+    boxlite_box_start_async (box, NULL, store_result, &again);
+    iterate_until_result (&again);
+    g_assert_true (boxlite_box_start_finish (box, again, &error));
+    g_assert_no_error (error);
+    g_autofree char *out = run_simple (box, "echo booted after all", NULL);
+    g_assert_cmpstr (out, ==, "booted after all\n");
+    boxlite_runtime_remove (runtime, "cancel-start-async", TRUE, &error);
+    g_assert_no_error (error);
+}
+
+static BoxliteExecution *
+exec_script (BoxliteBox *box, const char *script)
+{
+    const char *argv[] = { "sh", "-c", script, NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (GError) error = NULL;
+    BoxliteExecution *exe = boxlite_box_exec (box, cmd, NULL, &error);
+
+    g_assert_no_error (error);
+    return exe;
+}
+
+/* A cancelled wait ends the wait, not the command: waiting again later gets
+ * its exit status. Blocking and async waits alike. */
+static void
+test_cancel_exec_wait (void)
+{
+    g_autoptr (BoxliteExecution) exe = exec_script (get_shared_box (), "sleep 2; exit 3");
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GError) error = NULL;
+    Canceller canceller = { cancellable, 300 };
+    GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+    gint64 begin = g_get_monotonic_time ();
+
+    g_assert_false (boxlite_execution_wait (exe, cancellable, &error));
+    g_thread_join (thread);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, -1);
+    g_assert_true (boxlite_execution_wait (exe, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 3);
+
+    g_autoptr (BoxliteExecution) exe2 = exec_script (get_shared_box (), "sleep 2; exit 4");
+    g_autoptr (GCancellable) cancellable2 = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GAsyncResult) again = NULL;
+    boxlite_execution_wait_async (exe2, cancellable2, store_result, &result);
+    g_timeout_add (300, cancel_from_loop, cancellable2);
+    begin = g_get_monotonic_time ();
+    iterate_until_result (&result);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
+    g_assert_false (boxlite_execution_wait_finish (exe2, result, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    boxlite_execution_wait_async (exe2, NULL, store_result, &again);
+    iterate_until_result (&again);
+    g_assert_true (boxlite_execution_wait_finish (exe2, again, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe2), ==, 4);
+}
+
+/* An exec cancelled before the agent answered (the box is paused, so it
+ * cannot) fails with CANCELLED, and the command, started once the box
+ * resumes, does not stay behind. */
+static void
+test_cancel_exec_start (void)
+{
+    BoxliteBox *box = get_shared_box ();
+    const char *argv[] = { "sleep", "4242", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_pause (box, NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_exec_async (box, cmd, cancellable, store_result, &result);
+    g_timeout_add (300, cancel_from_loop, cancellable);
+    iterate_until_result (&result);
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec_finish (box, result, &error);
+    g_assert_null (exe);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    boxlite_box_resume (box, NULL, &error);
+    g_assert_no_error (error);
+
+    /* The agent gets the request on resume; give the kill time to land. */
+    g_autofree char *out = NULL;
+    for (guint i = 0; i < 50; i++) {
+        g_free (out);
+        out = run_simple (
+            box,
+            "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null"
+            " | grep -c '^sleep 4242' || true",
+            NULL);
+        if (g_str_equal (out, "0\n"))
+            break;
+        g_usleep (100 * 1000);
+    }
+    g_assert_cmpstr (out, ==, "0\n");
+}
+
+/* Box creation cancelled from the main loop, before it starts and at
+ * several moments after: each either makes the box or fails with
+ * CANCELLED leaving no record and no directory behind. */
+static void
+test_cancel_create_async (void)
+{
+    const guint delays_ms[] = { 0, 2, 10, 30 };
+    guint cancelled = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS (delays_ms); i++) {
+        g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+        g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+        g_autoptr (GAsyncResult) result = NULL;
+        g_autoptr (GError) error = NULL;
+
+        boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+        if (delays_ms[i] == 0)
+            g_cancellable_cancel (cancellable);
+        else
+            g_timeout_add (delays_ms[i], cancel_from_loop, cancellable);
+        boxlite_runtime_create_async (runtime, options, "cancel-create", cancellable, store_result,
+                                      &result);
+        iterate_until_result (&result);
+        g_autoptr (BoxliteBox) box = boxlite_runtime_create_finish (runtime, result, &error);
+        while (!g_cancellable_is_cancelled (cancellable))
+            g_main_context_iteration (NULL, TRUE);
+        if (box) {
+            boxlite_runtime_remove (runtime, "cancel-create", FALSE, &error);
+            g_assert_no_error (error);
+            continue;
+        }
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_clear_error (&error);
+        cancelled++;
+        g_autoptr (BoxliteBox) none = boxlite_runtime_get (runtime, "cancel-create", &error);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND);
+        g_autofree char *boxes = g_build_filename (home, "boxes", NULL);
+        g_autoptr (GDir) dir = g_dir_open (boxes, 0, NULL);
+        const char *name;
+        while ((name = g_dir_read_name (dir))) {
+            g_autofree char *record = g_build_filename (boxes, name, "box.json", NULL);
+            g_autofree char *text = NULL;
+            if (g_file_get_contents (record, &text, NULL, NULL))
+                g_assert_null (strstr (text, "\"cancel-create\""));
+        }
+    }
+    g_test_message ("%u of %u creations cancelled", cancelled, (guint) G_N_ELEMENTS (delays_ms));
+    g_assert_cmpuint (cancelled, >=, 1);
+}
+
+/* A stop cancelled while the guest cannot answer returns at once; the
+ * monitor, which got the request, still stops the box cleanly. Blocking,
+ * then async with the cancellation from a main loop timeout. */
+static void
+test_cancel_stop (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-stop", FALSE);
+    g_autoptr (GError) error = NULL;
+
+    for (guint async = 0; async < 2; async++) {
+        g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+        g_autoptr (GAsyncResult) result = NULL;
+        gboolean stopped;
+
+        boxlite_box_start (box, NULL, &error);
+        g_assert_no_error (error);
+        g_autofree char *dir = box_dir (box);
+        GPid qemu = find_qemu_pid (dir);
+        gint monitor = boxlite_box_get_monitor_pid (box);
+        g_assert_cmpint (qemu, >, 0);
+        /* A frozen QEMU: the guest cannot shut down until it thaws. */
+        kill (qemu, SIGSTOP);
+
+        gint64 begin = g_get_monotonic_time ();
+        if (async) {
+            boxlite_box_stop_async (box, FALSE, cancellable, store_result, &result);
+            g_timeout_add (300, cancel_from_loop, cancellable);
+            iterate_until_result (&result);
+            stopped = boxlite_box_stop_finish (box, result, &error);
+        } else {
+            Canceller canceller = { cancellable, 300 };
+            GThread *thread = g_thread_new ("cancel", cancel_later, &canceller);
+            stopped = boxlite_box_stop (box, FALSE, cancellable, &error);
+            g_thread_join (thread);
+        }
+        g_assert_false (stopped);
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_clear_error (&error);
+        g_assert_cmpint (g_get_monotonic_time () - begin, <, G_USEC_PER_SEC);
+        g_assert_cmpint (kill (monitor, 0), ==, 0);
+
+        kill (qemu, SIGCONT);
+        g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_STOPPED, 30));
+        assert_nothing_left (dir, monitor);
+    }
+    boxlite_runtime_remove (runtime, "cancel-stop", FALSE, &error);
+    g_assert_no_error (error);
+}
+
+/* ---- the state property ------------------------------------------------- */
+
+static void
+on_state_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+    GArray *seen = user_data;
+    BoxliteBoxState state;
+
+    g_assert_true (g_main_context_is_owner (g_main_context_default ()));
+    g_object_get (object, "state", &state, NULL);
+    g_array_append_val (seen, state);
+}
+
+/* Runs the default main context until @seen's last entry is @state, for at
+ * most @seconds. */
+static gboolean
+wait_for_notify (GArray *seen, BoxliteBoxState state, guint seconds)
+{
+    gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time () < deadline) {
+        if (seen->len && g_array_index (seen, BoxliteBoxState, seen->len - 1) == state)
+            return TRUE;
+        if (!g_main_context_iteration (NULL, FALSE))
+            g_usleep (10 * 1000);
+    }
+    return FALSE;
+}
+
+static void
+drain_main_context (void)
+{
+    while (g_main_context_iteration (NULL, FALSE))
+        ;
+}
+
+/* The state property follows the box without being asked: start and stop
+ * from this object, a stop from another runtime, and QEMU's death. */
+static void
+test_state_notify (void)
+{
+    g_autoptr (BoxliteBox) box = create_box (runtime, "watched", FALSE);
+    g_autoptr (GArray) seen = g_array_new (FALSE, FALSE, sizeof (BoxliteBoxState));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GAsyncResult) started = NULL;
+    g_autoptr (GAsyncResult) stopped = NULL;
+    BoxliteBoxState state;
+
+    drain_main_context ();
+    g_object_get (box, "state", &state, NULL);
+    g_assert_cmpint (state, ==, BOXLITE_BOX_STATE_CONFIGURED);
+    g_signal_connect (box, "notify::state", G_CALLBACK (on_state_notify), seen);
+
+    boxlite_box_start_async (box, NULL, store_result, &started);
+    iterate_until_result (&started);
+    g_assert_true (boxlite_box_start_finish (box, started, &error));
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+    boxlite_box_stop_async (box, FALSE, NULL, store_result, &stopped);
+    iterate_until_result (&stopped);
+    g_assert_true (boxlite_box_stop_finish (box, stopped, &error));
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_STOPPED, 5));
+    g_assert_cmpuint (seen->len, ==, 2);
+
+    /* Stopped by another runtime on the same home. */
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+    {
+        g_autoptr (BoxliteRuntime) other = open_runtime ();
+        g_autoptr (BoxliteBox) same = boxlite_runtime_get (other, "watched", &error);
+        g_assert_no_error (error);
+        boxlite_box_stop (same, FALSE, NULL, &error);
+        g_assert_no_error (error);
+    }
+    guint before = seen->len;
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_STOPPED, 10));
+    g_assert_cmpuint (seen->len, ==, before + 1);
+
+    /* QEMU killed: the monitor records the crash and says so. */
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+    g_autofree char *dir = box_dir (box);
+    GPid qemu = find_qemu_pid (dir);
+    g_assert_cmpint (qemu, >, 0);
+    gint64 killed = g_get_monotonic_time ();
+    kill (qemu, SIGKILL);
+    g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_CRASHED, 10));
+    g_test_message ("notify::state CRASHED %" G_GINT64_FORMAT " ms after SIGKILL",
+                    (g_get_monotonic_time () - killed) / 1000);
+    g_object_get (box, "state", &state, NULL);
+    g_assert_cmpint (state, ==, BOXLITE_BOX_STATE_CRASHED);
+
+    /* Started by another runtime: seen at the next look at the record, and
+     * followed from then on (paused and stopped over there). */
+    {
+        g_autoptr (BoxliteRuntime) other = open_runtime ();
+        g_autoptr (BoxliteBox) same = boxlite_runtime_get (other, "watched", &error);
+        g_assert_no_error (error);
+        boxlite_box_start (same, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+        g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_RUNNING, 5));
+        boxlite_box_pause (same, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_PAUSED, 10));
+        boxlite_box_stop (same, TRUE, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_true (wait_for_notify (seen, BOXLITE_BOX_STATE_STOPPED, 10));
+    }
+
+    g_signal_handlers_disconnect_by_data (box, seen);
+    boxlite_runtime_remove (runtime, "watched", TRUE, &error);
+    g_assert_no_error (error);
+}
+
 /* ---- network ------------------------------------------------------------ */
 
 /* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
@@ -1026,6 +1473,14 @@ main (int argc, char **argv)
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
     g_test_add_func ("/box/console-log-bounded", test_console_log_bounded);
     g_test_add_func ("/box/qemu-unprivileged", test_qemu_unprivileged);
+    g_test_add_func ("/box/cancel/start", test_cancel_start);
+    g_test_add_func ("/box/cancel/start-async", test_cancel_start_async);
+    g_test_add_func ("/box/cancel/start-auto-remove", test_cancel_start_auto_remove);
+    g_test_add_func ("/box/cancel/create-async", test_cancel_create_async);
+    g_test_add_func ("/box/cancel/stop", test_cancel_stop);
+    g_test_add_func ("/box/cancel/exec-wait", test_cancel_exec_wait);
+    g_test_add_func ("/box/cancel/exec-start", test_cancel_exec_start);
+    g_test_add_func ("/box/state/notify", test_state_notify);
     g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",

@@ -2,10 +2,13 @@
  * skopeo archives, real boxes booted from the images, and a real registry
  * on loopback. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <json-glib/json-glib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <boxlite/boxlite.h>
 #include "disk.h"
@@ -137,6 +140,30 @@ assert_store_empty (Fixture *f)
     g_assert_cmpuint (count_entries (disks), ==, 0);
 }
 
+/* Host processes whose command line names @path (a disk tool at work). */
+static guint
+count_processes_naming (const char *path)
+{
+    g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+    const char *entry;
+    guint count = 0;
+
+    while ((entry = g_dir_read_name (proc))) {
+        g_autofree char *file = g_strdup_printf ("/proc/%s/cmdline", entry);
+        g_autofree char *cmdline = NULL;
+        gsize len = 0;
+
+        if (!g_ascii_isdigit (entry[0]) || !g_file_get_contents (file, &cmdline, &len, NULL))
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmdline[i] == '\0')
+                cmdline[i] = ' ';
+        if (len && strstr (cmdline, path) && (gsize) atoi (entry) != (gsize) getpid ())
+            count++;
+    }
+    return count;
+}
+
 static gboolean
 strv_has (const char *const *strv, const char *item)
 {
@@ -246,6 +273,80 @@ test_import_docker_archive (Fixture *f, gconstpointer data)
     g_assert_cmpstr (boxlite_image_get_id (from_oci_tar), ==, boxlite_image_get_id (image));
     g_autofree char *blobs = store_path (f, "blobs");
     g_assert_cmpuint (count_entries (blobs), ==, 1); /* only sha256/: no scratch left */
+}
+
+static gboolean
+cancel_now (gpointer cancellable)
+{
+    g_cancellable_cancel (cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+/* Imports cancelled from the main loop at several moments (the first before
+ * it starts): each either completes or fails with CANCELLED leaving the
+ * store empty and no tool running; an import afterwards works. */
+static void
+test_import_cancelled (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    const guint delays_ms[] = { 0, 5, 20, 60, 150 };
+    guint cancelled = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS (delays_ms); i++) {
+        g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+        g_autoptr (GAsyncResult) result = NULL;
+        g_autoptr (GError) error = NULL;
+
+        if (delays_ms[i] == 0)
+            g_cancellable_cancel (cancellable);
+        else
+            g_timeout_add (delays_ms[i], cancel_now, cancellable);
+        boxlite_runtime_import_image_async (f->runtime, dir, "simple:1", cancellable, store_result,
+                                            &result);
+        g_autoptr (BoxliteImage) image =
+            boxlite_runtime_import_image_finish (f->runtime, wait_result (&result), &error);
+        /* A timeout that did not fire must not cancel the next round. */
+        while (delays_ms[i] && !g_cancellable_is_cancelled (cancellable))
+            g_main_context_iteration (NULL, TRUE);
+        if (image) {
+            g_test_message ("import cancelled after %u ms had finished", delays_ms[i]);
+            break;
+        }
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        cancelled++;
+        assert_store_empty (f);
+        g_assert_cmpuint (count_processes_naming (f->home), ==, 0);
+    }
+    g_assert_cmpuint (cancelled, >=, 1);
+    g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
+    g_assert_nonnull (image);
+}
+
+/* An import waiting for the store's gc lock (a prune holds it) ends when
+ * cancelled, instead of waiting for the prune. */
+static void
+test_import_cancelled_waiting (Fixture *f, gconstpointer data)
+{
+    g_autofree char *dir = make_layout (f, "simple", NULL);
+    g_autofree char *lock_path = store_path (f, "gc.lock");
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+    int fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+    gint64 begin = g_get_monotonic_time ();
+    boxlite_runtime_import_image_async (f->runtime, dir, "simple:1", cancellable, store_result,
+                                        &result);
+    g_timeout_add (300, cancel_now, cancellable);
+    g_autoptr (BoxliteImage) image =
+        boxlite_runtime_import_image_finish (f->runtime, wait_result (&result), &error);
+    g_assert_null (image);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpint (g_get_monotonic_time () - begin, <, 2 * G_USEC_PER_SEC);
+    close (fd);
+    assert_store_empty (f);
 }
 
 /* An index of three platforms: the linux/amd64 one is the simple image. */
@@ -997,6 +1098,8 @@ main (int argc, char **argv)
     ADD ("/image/import/layout", test_import_layout);
     ADD ("/image/import/docker-archive", test_import_docker_archive);
     ADD ("/image/import/multiplatform", test_import_multiplatform);
+    ADD ("/image/import/cancelled", test_import_cancelled);
+    ADD ("/image/import/cancelled-waiting", test_import_cancelled_waiting);
     ADD ("/image/import/concurrent", test_import_concurrent);
     ADD ("/image/import/traversal-rejected", test_traversal_rejected);
     ADD ("/image/import/tampered-rejected", test_tampered_rejected);

@@ -5,11 +5,12 @@ Boots one real box (no network) through the typelib built next to the
 library and does what a Python caller would: create, start, exec with
 stdin, read both streams, wait, the async create/start on a GLib main
 loop, errors as GLib.Error in the Boxlite error domain, the network spec
-and its record, stop and remove. Prints TAP.
+and its record, the state property and its notification, stop and remove. Prints TAP.
 """
 import shutil
 import sys
 import tempfile
+import time
 
 import gi
 
@@ -100,7 +101,16 @@ try:
               e.matches(Boxlite.error_quark(), Boxlite.Error.NOT_FOUND), e.message)
 
     check("no network, empty record", list(box.get_net_log()) == [])
+    # The state property follows the box, and tells on the main context.
+    check("state property", box.props.state == Boxlite.BoxState.RUNNING, str(box.props.state))
+    seen = []
+    box.connect("notify::state", lambda b, pspec: seen.append(b.props.state))
     check("stop", box.stop(False, None) and box.get_state() == Boxlite.BoxState.STOPPED)
+    deadline = GLib.get_monotonic_time() + 5 * 1000000
+    while not seen and GLib.get_monotonic_time() < deadline:
+        if not GLib.MainContext.default().iteration(False):
+            time.sleep(0.01)
+    check("state notifies", seen == [Boxlite.BoxState.STOPPED], repr(seen))
     check("remove", runtime.remove(box.get_id(), False))
     check("nothing left", runtime.list() == [])
 finally:

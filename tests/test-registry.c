@@ -9,6 +9,7 @@
  *   test-registry --pull-helper REF BLOBS_DIR   pulls once and prints the
  *   manifest digest (the concurrent-pull test runs two of these).
  */
+#include <fcntl.h>
 #include <libsoup/soup.h>
 #include <string.h>
 #include <errno.h>
@@ -17,8 +18,7 @@
 #include <unistd.h>
 #include <utime.h>
 
-#include <boxlite/boxlite-error.h>
-#include <boxlite/boxlite-options.h>
+#include <boxlite/boxlite.h>
 #include "registry-fixture.h"
 #include "registry-private.h"
 
@@ -53,6 +53,8 @@ typedef struct {
     const char *huge_manifests; /* "length" or "chunked": 5 MiB manifests */
     char *truncate_digest;      /* serve the first GET of this blob cut in half */
     guint blob_delay_ms;
+    guint token_delay_ms; /* hold token requests back this long */
+    char *stall_digest;   /* send half of this blob, then nothing more */
     char *redirect_blobs; /* answer blob GETs with a redirect to this host */
     char *realm_host;     /* the token service's host in challenges, if not ours */
 
@@ -90,6 +92,18 @@ reply_401 (Proxy *proxy, SoupServerMessage *msg, const char *challenge)
                                       "{\"errors\":[]}", 13);
 }
 
+/* Holds a request back for @ms, or until the proxy stops. */
+static void
+proxy_wait (Proxy *proxy, guint ms)
+{
+    gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+    g_mutex_lock (&proxy->lock);
+    while (!proxy->stopping && g_cond_wait_until (&proxy->ready, &proxy->lock, end))
+        ;
+    g_mutex_unlock (&proxy->lock);
+}
+
 static void
 serve_token (Proxy *proxy, SoupServerMessage *msg, const char *authz, GHashTable *query)
 {
@@ -101,6 +115,8 @@ serve_token (Proxy *proxy, SoupServerMessage *msg, const char *authz, GHashTable
     g_mutex_lock (&proxy->lock);
     proxy->token_requests++;
     g_mutex_unlock (&proxy->lock);
+    if (proxy->token_delay_ms)
+        proxy_wait (proxy, proxy->token_delay_ms);
     if ((proxy->token_needs_basic && g_strcmp0 (authz, basic) != 0) ||
         g_strcmp0 (service, SERVICE) != 0 || !scope || !g_str_has_suffix (scope, ":pull")) {
         soup_server_message_set_status (msg, SOUP_STATUS_UNAUTHORIZED, NULL);
@@ -138,18 +154,6 @@ authorized (Proxy *proxy, SoupServerMessage *msg, const char *path, const char *
         return FALSE;
     }
     return FALSE;
-}
-
-/* Holds a request back for @ms, or until the proxy stops. */
-static void
-proxy_wait (Proxy *proxy, guint ms)
-{
-    gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
-
-    g_mutex_lock (&proxy->lock);
-    while (!proxy->stopping && g_cond_wait_until (&proxy->ready, &proxy->lock, end))
-        ;
-    g_mutex_unlock (&proxy->lock);
 }
 
 /* Counts a blob GET and says how to mangle it. */
@@ -213,6 +217,16 @@ forward (Proxy *proxy, SoupServerMessage *msg, const char *path)
     }
     if (truncate)
         len /= 2;
+    if (digest && g_strcmp0 (digest, proxy->stall_digest) == 0 && len > 1) {
+        /* The length of the whole, the first half of the bytes, and then
+         * silence: a registry that stalls in the middle of a blob. */
+        soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+        soup_message_headers_set_encoding (out, SOUP_ENCODING_CONTENT_LENGTH);
+        soup_message_headers_set_content_length (out, len);
+        soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY,
+                                  data, len / 2);
+        return;
+    }
     for (guint i = 0; i < G_N_ELEMENTS (headers); i++) {
         const char *value =
             soup_message_headers_get_one (soup_message_get_response_headers (up), headers[i]);
@@ -345,6 +359,7 @@ proxy_free (Proxy *proxy)
     g_hash_table_unref (proxy->blob_gets);
     g_free (proxy->tamper_digest);
     g_free (proxy->truncate_digest);
+    g_free (proxy->stall_digest);
     g_free (proxy->redirect_blobs);
     g_free (proxy->realm_host);
     g_free (proxy->host);
@@ -907,6 +922,160 @@ test_cancel (Blobs *f, gconstpointer data)
     g_thread_join (canceller);
 }
 
+/* A pull stuck on the token service ends promptly when cancelled. */
+static void
+test_cancel_token (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) proxy = proxy_new (PROXY_BEARER);
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (BlImageRef) ref = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlRegistryPull) pull = NULL;
+    g_autofree char *text = NULL;
+    GThread *canceller;
+    gint64 start;
+
+    proxy->token_delay_ms = 5000;
+    text = proxy_start_simple (proxy);
+    ref = bl_image_ref_parse (text, NULL);
+    canceller = g_thread_new ("cancel", cancel_soon, cancellable);
+    start = g_get_monotonic_time ();
+    pull = bl_registry_pull (ref, NULL, 0, f->dir, NULL, NULL, cancellable, &error);
+    g_assert_null (pull);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+    g_assert_cmpuint (proxy->token_requests, ==, 1);
+    g_thread_join (canceller);
+}
+
+typedef struct {
+    const char *digest;
+    GCancellable *cancellable;
+    guint64 seen;
+} CancelMidway;
+
+/* Cancels the pull once part of the watched blob has arrived. */
+static void
+cancel_midway (const char *digest, guint64 done, guint64 total, gpointer data)
+{
+    CancelMidway *c = data;
+
+    if (g_strcmp0 (digest, c->digest) == 0 && done > 0 && done < total) {
+        c->seen = done;
+        g_cancellable_cancel (c->cancellable);
+    }
+}
+
+/* Whether another puller could take @digest's lock now. */
+static gboolean
+blob_lock_free (const char *blobs, const char *digest)
+{
+    g_autofree char *path = g_build_filename (blobs, ".pull.lock", NULL);
+    char head[16] = { 0 };
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
+    int fd = open (path, O_RDWR | O_CLOEXEC);
+    gboolean free_now;
+
+    g_assert_cmpint (fd, >=, 0);
+    memcpy (head, digest + 7, 15);
+    lock.l_start = (off_t) g_ascii_strtoull (head, NULL, 16);
+    free_now = fcntl (fd, F_OFD_SETLK, &lock) == 0;
+    close (fd);
+    return free_now;
+}
+
+/* Cancelled in the middle of a blob's body: CANCELLED, nothing at the
+ * blob's final path, its lock released, and what arrived kept aside for
+ * the next pull, which resumes it. */
+static void
+test_cancel_mid_blob (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) proxy = proxy_new (PROXY_OPEN);
+    g_autoptr (GPtrArray) layers = simple_layers ();
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (BlImageRef) ref = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlRegistryPull) pull = NULL;
+    g_autofree char *text = NULL;
+    const char *digest = layers->pdata[0];
+    CancelMidway midway = { digest, cancellable, 0 };
+
+    proxy->stall_digest = g_strdup (digest);
+    text = proxy_start_simple (proxy);
+    ref = bl_image_ref_parse (text, NULL);
+    pull = bl_registry_pull (ref, NULL, 0, f->dir, cancel_midway, &midway, cancellable, &error);
+    g_assert_null (pull);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpuint (midway.seen, >, 0);
+
+    g_autofree char *final = g_build_filename (f->dir, "sha256", digest + 7, NULL);
+    g_autofree char *partial = g_strdup_printf ("%s/.partial-%s", f->dir, digest + 7);
+    g_assert_false (g_file_test (final, G_FILE_TEST_EXISTS));
+    g_assert_true (g_file_test (partial, G_FILE_TEST_EXISTS));
+    g_assert_true (blob_lock_free (f->dir, digest));
+
+    g_clear_pointer (&proxy->stall_digest, g_free);
+    g_clear_error (&error);
+    pull = bl_registry_pull (ref, NULL, 0, f->dir, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (proxy->range_requests, ==, 1);
+    g_autoptr (GPtrArray) stored = assert_image_stored (f->dir, pull->manifest_digest);
+    g_assert_false (g_file_test (partial, G_FILE_TEST_EXISTS));
+}
+
+static gboolean
+cancel_now (gpointer cancellable)
+{
+    g_cancellable_cancel (cancellable);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* The runtime's async pull, cancelled from a timeout on the main loop while
+ * the registry stalls: CANCELLED, no image in the store, and nothing held
+ * that stops the next pull. */
+static void
+test_cancel_pull_async (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) proxy = proxy_new (PROXY_OPEN);
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (BoxliteRuntime) runtime = NULL;
+    g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *text = NULL;
+
+    proxy->blob_delay_ms = 5000;
+    text = proxy_start_simple (proxy);
+    boxlite_options_set_home_dir (options, f->dir);
+    runtime = boxlite_runtime_new (options, &error);
+    g_assert_no_error (error);
+
+    gint64 start = g_get_monotonic_time ();
+    boxlite_runtime_pull_image_async (runtime, text, cancellable, store_result, &result);
+    g_timeout_add (300, cancel_now, cancellable);
+    while (!result)
+        g_main_context_iteration (NULL, TRUE);
+    g_autoptr (BoxliteImage) none = boxlite_runtime_pull_image_finish (runtime, result, &error);
+    g_assert_null (none);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+    g_clear_error (&error);
+    GList *images = boxlite_runtime_list_images (runtime, &error);
+    g_assert_no_error (error);
+    g_assert_null (images);
+
+    proxy->blob_delay_ms = 0;
+    g_autoptr (BoxliteImage) image = boxlite_runtime_pull_image (runtime, text, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (image);
+}
+
 /* Blobs redirected to another host are fetched from there without the
  * registry's credentials. */
 static void
@@ -1384,6 +1553,9 @@ main (int argc, char **argv)
     add_pull_test ("/registry/redirect", test_redirect);
     add_pull_test ("/registry/leftovers-cleaned", test_leftovers_cleaned);
     add_pull_test ("/registry/cancel", test_cancel);
+    add_pull_test ("/registry/cancel/token", test_cancel_token);
+    add_pull_test ("/registry/cancel/mid-blob", test_cancel_mid_blob);
+    add_pull_test ("/registry/cancel/pull-async", test_cancel_pull_async);
     add_pull_test ("/registry/concurrent-threads", test_concurrent_threads);
     add_pull_test ("/registry/concurrent-processes", test_concurrent_processes);
     add_pull_test ("/registry/full-disk", test_full_disk);

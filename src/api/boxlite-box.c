@@ -6,12 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boxlite/boxlite-enum-types.h>
 #include <boxlite/boxlite-error.h>
+#include "bl-task.h"
 #include "boxlite-private.h"
 #include "disk.h"
 #include "initramfs.h"
@@ -42,27 +43,42 @@ struct _BoxliteBox {
     GMutex lock;
     BlRecord *record;
     BoxliteBoxOptions *options;
+    GMainContext *context; /* where notify::state is emitted */
+    BoxliteBoxState state; /* the property, under @lock; changed on @context only */
+    guint watch;           /* on the runtime's client, or 0 */
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteBox, boxlite_box, G_TYPE_OBJECT)
 
-/* Identity properties: set once by bl_box_new(), so never notified. */
+/* Identity properties are set once by bl_box_new(), so never notified;
+ * state follows the monitor. */
 enum {
     PROP_0,
     PROP_ID,
     PROP_NAME,
     PROP_OPTIONS,
     PROP_RUNTIME,
+    PROP_STATE,
     N_PROPS,
 };
 
 static GParamSpec *properties[N_PROPS];
 
 static void
+weak_ref_free (gpointer data)
+{
+    g_weak_ref_clear (data);
+    g_free (data);
+}
+
+static void
 boxlite_box_finalize (GObject *object)
 {
     BoxliteBox *self = BOXLITE_BOX (object);
 
+    if (self->watch)
+        bl_client_remove_watch (bl_runtime_get_client (self->runtime), self->watch);
+    g_clear_pointer (&self->context, g_main_context_unref);
     g_clear_object (&self->runtime);
     g_clear_object (&self->options);
     g_clear_pointer (&self->record, bl_record_free);
@@ -90,6 +106,11 @@ boxlite_box_get_property (GObject *object, guint prop_id, GValue *value, GParamS
         break;
     case PROP_RUNTIME:
         g_value_set_object (value, self->runtime);
+        break;
+    case PROP_STATE:
+        g_mutex_lock (&self->lock);
+        g_value_set_enum (value, self->state);
+        g_mutex_unlock (&self->lock);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -143,6 +164,32 @@ boxlite_box_class_init (BoxliteBoxClass *klass)
     properties[PROP_RUNTIME] =
         g_param_spec_object ("runtime", NULL, NULL, BOXLITE_TYPE_RUNTIME, flags);
 
+    /**
+     * BoxliteBox:state:
+     *
+     * Where the box is in its life, kept current from its monitor: a box
+     * started or stopped through this object, or, while it runs, paused,
+     * resumed or stopped by any process, or whose VM or monitor died,
+     * changes this property without being asked. A start by another
+     * process is seen at the next boxlite_box_refresh() or
+     * boxlite_box_get_state() (a stopped box has no monitor to tell), and
+     * the box is followed from then on.
+     *
+     * The property changes, and `notify::state` is emitted, only on the
+     * thread-default main context of the thread that obtained the box
+     * (from boxlite_runtime_create(), boxlite_runtime_get() or
+     * boxlite_runtime_list(); for boxlite_runtime_create_async(), the
+     * context it was called on), and only while that context runs. Other
+     * threads read the value it last took there. boxlite_box_get_state()
+     * reads the record instead, and brings this property up to date soon
+     * after.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_STATE] =
+        g_param_spec_enum ("state", NULL, NULL, BOXLITE_TYPE_BOX_STATE,
+                           BOXLITE_BOX_STATE_CONFIGURED, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
     g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -150,6 +197,106 @@ static void
 boxlite_box_init (BoxliteBox *self)
 {
     g_mutex_init (&self->lock);
+}
+
+/* On @self's context: the property takes the record's state, and tells. */
+static gboolean
+sync_state (gpointer data)
+{
+    g_autoptr (BoxliteBox) self = g_weak_ref_get (data);
+
+    if (!self)
+        return G_SOURCE_REMOVE;
+    g_mutex_lock (&self->lock);
+    gboolean changed = self->state != self->record->state;
+    self->state = self->record->state;
+    g_mutex_unlock (&self->lock);
+    if (changed)
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs @func (a weak reference to @self) from @self's context. */
+static void
+queue_on_context (BoxliteBox *self, GSourceFunc func)
+{
+    g_autoptr (GSource) source = g_idle_source_new ();
+    GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (ref, self);
+    /* Ahead of idle work, and in order with the completion of a start or
+     * stop that caused the change (which GTask sends at this priority). */
+    g_source_set_priority (source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (source, func, ref, weak_ref_free);
+    g_source_attach (source, self->context);
+}
+
+/* What the I/O thread holds to tell a box of its monitor's news. It never
+ * takes a strong reference on the box: the last one dropped there would
+ * finalize the box on that thread. Shared with the idle sources it queues. */
+typedef struct {
+    GWeakRef box;
+    GMainContext *context;
+} MonitorNews;
+
+static void
+monitor_news_clear (gpointer data)
+{
+    MonitorNews *news = data;
+
+    g_weak_ref_clear (&news->box);
+    g_main_context_unref (news->context);
+}
+
+static void
+monitor_news_release (gpointer data)
+{
+    g_atomic_rc_box_release_full (data, monitor_news_clear);
+}
+
+/* On the box's context: the monitor said something; the record has it. */
+static gboolean
+reread_record (gpointer data)
+{
+    MonitorNews *news = data;
+    g_autoptr (BoxliteBox) self = g_weak_ref_get (&news->box);
+
+    if (self)
+        boxlite_box_refresh (self, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+/* On the I/O thread. */
+static void
+on_monitor_news (gpointer data)
+{
+    MonitorNews *news = data;
+    g_autoptr (GSource) source = g_idle_source_new ();
+
+    g_source_set_priority (source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (source, reread_record, g_atomic_rc_box_acquire (news),
+                           monitor_news_release);
+    g_source_attach (source, news->context);
+}
+
+/* Follows the box's monitor, which tells of every change of state. */
+static void
+watch_monitor (BoxliteBox *self)
+{
+    BlClient *client = bl_runtime_get_client (self->runtime);
+
+    g_mutex_lock (&self->lock);
+    if (!self->watch) {
+        MonitorNews *news = g_atomic_rc_box_new0 (MonitorNews);
+        g_weak_ref_init (&news->box, self);
+        news->context = g_main_context_ref (self->context);
+        self->watch =
+            bl_client_add_watch (client, self->dir, on_monitor_news, news, monitor_news_release);
+        g_mutex_unlock (&self->lock);
+        return;
+    }
+    g_mutex_unlock (&self->lock);
+    bl_client_resubscribe (client, self->dir);
 }
 
 BoxliteBox *
@@ -164,7 +311,18 @@ bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,
     self->id = g_strdup (record->id);
     self->name = g_strdup (record->name);
     self->options = g_object_ref (options);
+    self->state = record->state;
+    self->context = g_main_context_ref_thread_default ();
+    if (bl_box_state_is_live (self->state))
+        watch_monitor (self);
     return self;
+}
+
+void
+bl_box_set_context (BoxliteBox *self, GMainContext *context)
+{
+    g_main_context_unref (self->context);
+    self->context = g_main_context_ref (context ? context : g_main_context_default ());
 }
 
 const char *
@@ -308,7 +466,14 @@ boxlite_box_refresh (BoxliteBox *self, GError **error)
     g_mutex_lock (&self->lock);
     bl_record_free (self->record);
     self->record = g_steal_pointer (&record);
+    gboolean changed = self->record->state != self->state;
+    gboolean live = bl_box_state_is_live (self->record->state);
     g_mutex_unlock (&self->lock);
+    if (changed)
+        queue_on_context (self, sync_state);
+    /* Started elsewhere since we last looked: follow it from now on. */
+    if (changed && live)
+        watch_monitor (self);
     return TRUE;
 }
 
@@ -316,10 +481,10 @@ boxlite_box_refresh (BoxliteBox *self, GError **error)
  * boxlite_box_get_state:
  * @self: the box
  *
- * Tells where the box is in its life, as its record said at the last
- * boxlite_box_refresh() (or the last operation on @self).
+ * Reads the box's record. To follow the box without polling, watch
+ * #BoxliteBox:state instead.
  *
- * Returns: the box's state
+ * Returns: the box's state, as its record says now
  *
  * Since: 0.1
  */
@@ -506,23 +671,31 @@ monitor_child_setup (gpointer user_data)
     setsid ();
 }
 
-/* Reads the monitor's one-line verdict on the boot: "ok" or "error: ...". */
+/* Reads the monitor's one-line verdict on the boot: "ok" or "error: ...".
+ * Returns NULL when @cancellable fired first. */
 static char *
-read_ready_line (int fd, guint timeout_ms)
+read_ready_line (int fd, guint timeout_ms, GCancellable *cancellable)
 {
-    GString *line = g_string_new (NULL);
+    g_autoptr (GString) line = g_string_new (NULL);
     gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+    GPollFD pfds[2] = { { .fd = fd, .events = G_IO_IN } };
+    guint n_fds = g_cancellable_make_pollfd (cancellable, &pfds[1]) ? 2 : 1;
+    gboolean cancelled = FALSE;
 
     while (line->len < 64 * 1024 && !strchr (line->str, '\n')) {
         gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
         if (left <= 0)
             break;
-        int r = poll (&pfd, 1, (int) MIN (left, G_MAXINT));
+        int r = g_poll (pfds, n_fds, (int) MIN (left, G_MAXINT));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             break;
+        /* A verdict already written wins over a cancellation. */
+        if (!(pfds[0].revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))) {
+            cancelled = g_cancellable_is_cancelled (cancellable);
+            break;
+        }
         char buf[512];
         ssize_t n = read (fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
@@ -531,7 +704,43 @@ read_ready_line (int fd, guint timeout_ms)
             break;
         g_string_append_len (line, buf, n);
     }
-    return g_string_free (line, FALSE);
+    if (n_fds == 2)
+        g_cancellable_release_fd (cancellable);
+    return cancelled ? NULL : g_string_free (g_steal_pointer (&line), FALSE);
+}
+
+/* Waits until GSubprocess reaped @monitor; FALSE if it still runs. */
+static gboolean
+wait_reaped (GSubprocess *monitor, guint timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+    while (g_subprocess_get_identifier (monitor) && g_get_monotonic_time () < deadline)
+        g_usleep (10 * 1000);
+    return g_subprocess_get_identifier (monitor) == NULL;
+}
+
+/* Undoes a start the caller cancelled. Asked to stop while booting, the
+ * monitor kills QEMU, records the box as stopped and removes its sockets;
+ * one that does not go in time is killed (QEMU dies with it), and its
+ * record and sockets are put right here. */
+static void
+abort_start (BoxliteBox *self, GSubprocess *monitor)
+{
+    g_autoptr (GError) error = NULL;
+
+    g_subprocess_send_signal (monitor, SIGTERM);
+    if (!wait_reaped (monitor, STOP_TIMEOUT_MS)) {
+        g_warning ("box monitor of %s did not stop; killing it", self->name);
+        g_subprocess_force_exit (monitor);
+        wait_reaped (monitor, STOP_TIMEOUT_MS);
+    }
+    if (!g_file_test (self->dir, G_FILE_TEST_IS_DIR))
+        return; /* auto_remove: the monitor took the box with it */
+    bl_monitor_remove_sockets (self->dir);
+    if (!bl_record_set_state (self->dir, BOXLITE_BOX_STATE_STOPPED, 0, NULL, &error))
+        g_warning ("box %s: %s", self->name, error->message);
+    boxlite_box_refresh (self, NULL);
 }
 
 static char *
@@ -556,6 +765,11 @@ log_tail (const char *box_dir, const char *name)
  * Boots the box and returns once its agent answers. A box that is not
  * detached stops when this runtime is finalized or its process dies.
  *
+ * Cancelling @cancellable before the agent answers stops the box again
+ * (QEMU and the monitor are gone, the box is recorded as stopped, and it
+ * can be started later) and fails with %G_IO_ERROR_CANCELLED. A box that
+ * finished booting as it was cancelled is running, and %TRUE is returned.
+ *
  * Returns: %TRUE when the box runs, or %FALSE with @error set
  *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_STATE when it runs already,
  *   %BOXLITE_ERROR_BOOT_FAILED, %BOXLITE_ERROR_IMAGE; G_IO_ERROR for
@@ -577,7 +791,7 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
     if (!shim)
         return FALSE;
     g_autoptr (BlLaunch) launch = make_launch (self, error);
-    if (!launch)
+    if (!launch || g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
     g_autofree char *launch_path = g_build_filename (self->dir, "launch.json", NULL);
     if (!bl_launch_save (launch_path, launch, error))
@@ -624,8 +838,17 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
     /* GSubprocess reaps the monitor on GLib's worker thread whenever it exits. */
     g_subprocess_wait_async (monitor, NULL, NULL, NULL);
 
-    g_autofree char *verdict = read_ready_line (ready[0], BOOT_TIMEOUT_MS + 10000);
+    g_autofree char *verdict = read_ready_line (ready[0], BOOT_TIMEOUT_MS + 10000, cancellable);
     close (ready[0]);
+    if (!verdict) {
+        /* The lifeline's end goes too: the monitor stops even if it missed
+         * the signal. */
+        if (lifeline[1] >= 0)
+            close (lifeline[1]);
+        abort_start (self, monitor);
+        g_cancellable_set_error_if_cancelled (cancellable, error);
+        return FALSE;
+    }
     g_strchomp (verdict);
     if (!g_str_equal (verdict, "ok")) {
         if (lifeline[1] >= 0)
@@ -644,18 +867,15 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
     }
     if (lifeline[1] >= 0)
         bl_runtime_hold_lifeline (self->runtime, self->id, lifeline[1]);
+    watch_monitor (self);
     return boxlite_box_refresh (self, error);
 }
 
-static void
-start_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gpointer
+start_call (gpointer source, gpointer data, GMainContext *caller_context, GCancellable *cancellable,
+            GError **error)
 {
-    GError *error = NULL;
-
-    if (boxlite_box_start (source, cancellable, &error))
-        g_task_return_boolean (task, TRUE);
-    else
-        g_task_return_error (task, error);
+    return boxlite_box_start (source, cancellable, error) ? GINT_TO_POINTER (TRUE) : NULL;
 }
 
 /**
@@ -675,10 +895,9 @@ void
 boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                          gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-    g_task_set_source_tag (task, boxlite_box_start_async);
-    g_task_run_in_thread (task, start_thread);
+    g_return_if_fail (BOXLITE_IS_BOX (self));
+    bl_task_run_in_thread (self, boxlite_box_start_async, start_call, NULL, NULL, NULL, cancellable,
+                           callback, user_data);
 }
 
 /**
@@ -697,21 +916,26 @@ boxlite_box_start_async (BoxliteBox *self, GCancellable *cancellable, GAsyncRead
 gboolean
 boxlite_box_start_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-    return g_task_propagate_boolean (G_TASK (result), error);
+    return bl_task_finish_boolean (self, result, boxlite_box_start_async, error);
 }
 
-static void
-wait_monitor_gone (gint pid, guint timeout_ms)
+/* Waits for the monitor to exit, and kills one that does not in time.
+ * FALSE when @cancellable fired first: the monitor is left to finish. */
+static gboolean
+wait_monitor_gone (gint pid, guint timeout_ms, GCancellable *cancellable, GError **error)
 {
     gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
-    while (monitor_alive (pid) && g_get_monotonic_time () < deadline)
+    while (monitor_alive (pid) && g_get_monotonic_time () < deadline) {
+        if (g_cancellable_set_error_if_cancelled (cancellable, error))
+            return FALSE;
         g_usleep (10 * 1000);
+    }
     if (monitor_alive (pid)) {
         g_warning ("box monitor %d did not exit; killing it", pid);
         kill (pid, SIGKILL);
     }
+    return TRUE;
 }
 
 /**
@@ -723,6 +947,10 @@ wait_monitor_gone (gint pid, guint timeout_ms)
  *
  * Stops the box; its disk is kept, and it can be started again. Stopping a
  * box that does not run succeeds.
+ *
+ * Cancelling @cancellable makes the call return at once with
+ * %G_IO_ERROR_CANCELLED; a monitor that already got the request still
+ * stops the box, and #BoxliteBox:state tells when it has.
  *
  * Returns: %TRUE when the box no longer runs, or %FALSE with @error set
  *   (BOXLITE_ERROR or G_IO_ERROR); %G_IO_ERROR_CANCELLED when cancelled
@@ -742,10 +970,19 @@ boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, G
         boxlite_box_resume (self, cancellable, NULL);
     gint pid = boxlite_box_get_monitor_pid (self);
     g_autoptr (GError) local = NULL;
-    if (!bl_monitor_stop (self->dir, force, STOP_TIMEOUT_MS, cancellable, &local))
+    if (!bl_monitor_stop (self->dir, force, STOP_TIMEOUT_MS, cancellable, &local)) {
+        if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_propagate_error (error, g_steal_pointer (&local));
+            boxlite_box_refresh (self, NULL);
+            return FALSE;
+        }
         g_message ("box %s: asking the monitor to stop failed (%s); ending it", self->name,
                    local->message);
-    wait_monitor_gone (pid, local ? 1000 : STOP_TIMEOUT_MS + 5000);
+    }
+    if (!wait_monitor_gone (pid, local ? 1000 : STOP_TIMEOUT_MS + 5000, cancellable, error)) {
+        boxlite_box_refresh (self, NULL);
+        return FALSE;
+    }
     bl_runtime_drop_lifeline (self->runtime, self->id);
     bl_client_forget (bl_runtime_get_client (self->runtime), self->dir);
     if (!g_file_test (self->dir, G_FILE_TEST_IS_DIR))
@@ -753,15 +990,13 @@ boxlite_box_stop (BoxliteBox *self, gboolean force, GCancellable *cancellable, G
     return boxlite_box_refresh (self, error);
 }
 
-static void
-stop_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gpointer
+stop_call (gpointer source, gpointer data, GMainContext *caller_context, GCancellable *cancellable,
+           GError **error)
 {
-    GError *error = NULL;
-
-    if (boxlite_box_stop (source, GPOINTER_TO_INT (task_data), cancellable, &error))
-        g_task_return_boolean (task, TRUE);
-    else
-        g_task_return_error (task, error);
+    return boxlite_box_stop (source, GPOINTER_TO_INT (data), cancellable, error)
+               ? GINT_TO_POINTER (TRUE)
+               : NULL;
 }
 
 /**
@@ -782,11 +1017,9 @@ void
 boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancellable,
                         GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-    g_task_set_source_tag (task, boxlite_box_stop_async);
-    g_task_set_task_data (task, GINT_TO_POINTER (force), NULL);
-    g_task_run_in_thread (task, stop_thread);
+    g_return_if_fail (BOXLITE_IS_BOX (self));
+    bl_task_run_in_thread (self, boxlite_box_stop_async, stop_call, GINT_TO_POINTER (force), NULL,
+                           NULL, cancellable, callback, user_data);
 }
 
 /**
@@ -805,8 +1038,7 @@ boxlite_box_stop_async (BoxliteBox *self, gboolean force, GCancellable *cancella
 gboolean
 boxlite_box_stop_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-    return g_task_propagate_boolean (G_TASK (result), error);
+    return bl_task_finish_boolean (self, result, boxlite_box_stop_async, error);
 }
 
 static gboolean
@@ -829,6 +1061,11 @@ set_paused (BoxliteBox *self, gboolean pause, GCancellable *cancellable, GError 
  *
  * Stops the box's virtual CPUs; its memory and processes stay as they are.
  * Commands started meanwhile begin when the box is resumed.
+ *
+ * Cancelling @cancellable ends the wait for the monitor's answer with
+ * %G_IO_ERROR_CANCELLED; a monitor that got the request still carries it
+ * out, and #BoxliteBox:state tells when it has. The same holds for
+ * boxlite_box_resume().
  *
  * Returns: %TRUE when the box is paused, or %FALSE with @error set
  *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_STATE when it does not run;

@@ -318,6 +318,17 @@ bl_execution_started (BoxliteExecution *self, gint pid)
     stdin_watch_update (self);
 }
 
+/* A waiting task's cancellation watch (its task data) goes once the task
+ * is answered: the watch holds a reference on the task. */
+static void
+wait_task_forget_cancel (GTask *task)
+{
+    GSource *source = g_task_get_task_data (task);
+
+    if (source)
+        g_source_destroy (source);
+}
+
 /* Records the outcome, wakes every waiter and lets go of the link. */
 static void
 finish (BoxliteExecution *self, GError *error)
@@ -340,6 +351,7 @@ finish (BoxliteExecution *self, GError *error)
 
     for (GSList *l = tasks; l; l = l->next) {
         GTask *task = l->data;
+        wait_task_forget_cancel (task);
         if (error)
             g_task_return_error (task, g_error_copy (error));
         else
@@ -504,13 +516,23 @@ outcome (BoxliteExecution *self, GError **error)
     return TRUE;
 }
 
+static void
+wake_waiters (GCancellable *cancellable, BoxliteExecution *self)
+{
+    g_mutex_lock (&self->lock);
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+}
+
 /**
  * boxlite_execution_wait:
  * @self: the execution
  * @cancellable: (nullable): a #GCancellable, or %NULL
  * @error: return location for a #GError, or %NULL
  *
- * Blocks until the command ended. Safe from any thread.
+ * Blocks until the command ended. Safe from any thread. Cancelling
+ * @cancellable ends the wait with %G_IO_ERROR_CANCELLED and nothing else:
+ * the command runs on, and a later wait gets its outcome.
  *
  * Returns: %TRUE when the command ended (see
  *   boxlite_execution_get_exit_code()), or %FALSE with @error set when the
@@ -525,18 +547,44 @@ boxlite_execution_wait (BoxliteExecution *self, GCancellable *cancellable, GErro
 {
     g_return_val_if_fail (BOXLITE_IS_EXECUTION (self), FALSE);
 
+    /* Connected outside the lock: on a cancellable cancelled already the
+     * handler runs at once, and it takes the lock. */
+    gulong handler =
+        cancellable ? g_cancellable_connect (cancellable, G_CALLBACK (wake_waiters), self, NULL)
+                    : 0;
+    gboolean ok;
+
     g_mutex_lock (&self->lock);
-    while (!self->done) {
-        if (g_cancellable_set_error_if_cancelled (cancellable, error)) {
-            g_mutex_unlock (&self->lock);
-            return FALSE;
-        }
-        /* Wake up now and then to notice a cancellation. */
-        g_cond_wait_until (&self->cond, &self->lock, g_get_monotonic_time () + 100 * 1000);
-    }
-    gboolean ok = outcome (self, error);
+    while (!self->done && !g_cancellable_is_cancelled (cancellable))
+        g_cond_wait (&self->cond, &self->lock);
+    if (self->done)
+        ok = outcome (self, error);
+    else
+        ok = !g_cancellable_set_error_if_cancelled (cancellable, error);
     g_mutex_unlock (&self->lock);
+    if (cancellable)
+        g_cancellable_disconnect (cancellable, handler);
     return ok;
+}
+
+/* On the waiter's context: the wait was cancelled before the command ended. */
+static gboolean
+on_wait_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+    GTask *task = user_data;
+    BoxliteExecution *self = g_task_get_source_object (task);
+    gboolean waiting;
+
+    g_mutex_lock (&self->lock);
+    waiting = g_slist_find (self->wait_tasks, task) != NULL;
+    self->wait_tasks = g_slist_remove (self->wait_tasks, task);
+    g_mutex_unlock (&self->lock);
+    if (waiting) {
+        /* The list's reference goes once the task is answered. */
+        g_task_return_error_if_cancelled (task);
+        g_object_unref (task);
+    }
+    return G_SOURCE_REMOVE;
 }
 
 /**
@@ -548,7 +596,9 @@ boxlite_execution_wait (BoxliteExecution *self, GCancellable *cancellable, GErro
  * @user_data: (closure): data for @callback
  *
  * Waits for the command without blocking; see boxlite_execution_wait().
- * Call boxlite_execution_wait_finish() from @callback.
+ * Call boxlite_execution_wait_finish() from @callback. Cancelling
+ * @cancellable answers with %G_IO_ERROR_CANCELLED at once and leaves the
+ * command running; a later wait gets its outcome.
  *
  * Since: 0.1
  */
@@ -562,6 +612,11 @@ boxlite_execution_wait_async (BoxliteExecution *self, GCancellable *cancellable,
 
     g_mutex_lock (&self->lock);
     if (!self->done) {
+        if (cancellable) {
+            g_autoptr (GSource) source = g_cancellable_source_new (cancellable);
+            g_task_attach_source (task, source, G_SOURCE_FUNC (on_wait_cancelled));
+            g_task_set_task_data (task, g_source_ref (source), (GDestroyNotify) g_source_unref);
+        }
         self->wait_tasks = g_slist_prepend (self->wait_tasks, task);
         g_mutex_unlock (&self->lock);
         return;

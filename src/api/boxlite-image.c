@@ -5,6 +5,7 @@
 #include <boxlite/boxlite-image.h>
 
 #include <boxlite/boxlite-error.h>
+#include "bl-task.h"
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
 #include "registry.h"
@@ -400,7 +401,7 @@ pull_image (BoxliteRuntime *self, const char *reference, GMainContext *context,
 
     if (!ref)
         return NULL;
-    int gc = bl_image_store_lock_gc (store, FALSE, error);
+    int gc = bl_image_store_lock_gc (store, FALSE, cancellable, error);
     if (gc < 0)
         return NULL;
     g_autoptr (BlRegistryPull) pulled = bl_registry_pull (
@@ -448,17 +449,11 @@ boxlite_runtime_pull_image (BoxliteRuntime *self, const char *reference, GCancel
     return pull_image (self, reference, NULL, cancellable, error);
 }
 
-static void
-pull_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gpointer
+pull_call (gpointer source, gpointer data, GMainContext *caller_context, GCancellable *cancellable,
+           GError **error)
 {
-    GError *error = NULL;
-    BoxliteImage *image =
-        pull_image (source, task_data, g_task_get_context (task), cancellable, &error);
-
-    if (image)
-        g_task_return_pointer (task, image, g_object_unref);
-    else
-        g_task_return_error (task, error);
+    return pull_image (source, data, caller_context, cancellable, error);
 }
 
 /**
@@ -482,11 +477,10 @@ boxlite_runtime_pull_image_async (BoxliteRuntime *self, const char *reference,
                                   GCancellable *cancellable, GAsyncReadyCallback callback,
                                   gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-    g_task_set_source_tag (task, boxlite_runtime_pull_image_async);
-    g_task_set_task_data (task, g_strdup (reference), g_free);
-    g_task_run_in_thread (task, pull_thread);
+    g_return_if_fail (BOXLITE_IS_RUNTIME (self));
+    g_return_if_fail (reference != NULL);
+    bl_task_run_in_thread (self, boxlite_runtime_pull_image_async, pull_call, g_strdup (reference),
+                           g_free, g_object_unref, cancellable, callback, user_data);
 }
 
 /**
@@ -505,8 +499,7 @@ boxlite_runtime_pull_image_async (BoxliteRuntime *self, const char *reference,
 BoxliteImage *
 boxlite_runtime_pull_image_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-    return g_task_propagate_pointer (G_TASK (result), error);
+    return bl_task_finish (self, result, boxlite_runtime_pull_image_async, error);
 }
 
 /* ---- importing ---- */
@@ -547,18 +540,13 @@ boxlite_runtime_import_image (BoxliteRuntime *self, const char *path, const char
     return entry ? bl_image_new (store, entry, error) : NULL;
 }
 
-static void
-import_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gpointer
+import_call (gpointer source, gpointer data, GMainContext *caller_context,
+             GCancellable *cancellable, GError **error)
 {
-    char **args = task_data;
-    GError *error = NULL;
-    BoxliteImage *image =
-        boxlite_runtime_import_image (source, args[0], args[1], cancellable, &error);
+    char **args = data;
 
-    if (image)
-        g_task_return_pointer (task, image, g_object_unref);
-    else
-        g_task_return_error (task, error);
+    return boxlite_runtime_import_image (source, args[0], args[1], cancellable, error);
 }
 
 /**
@@ -583,14 +571,15 @@ boxlite_runtime_import_image_async (BoxliteRuntime *self, const char *path, cons
                                     GCancellable *cancellable, GAsyncReadyCallback callback,
                                     gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-    char **args = g_new0 (char *, 3);
+    g_return_if_fail (BOXLITE_IS_RUNTIME (self));
+    g_return_if_fail (path != NULL);
 
+    char **args = g_new0 (char *, 3);
     args[0] = g_strdup (path);
     args[1] = g_strdup (reference);
-    g_task_set_source_tag (task, boxlite_runtime_import_image_async);
-    g_task_set_task_data (task, args, (GDestroyNotify) g_strfreev);
-    g_task_run_in_thread (task, import_thread);
+    bl_task_run_in_thread (self, boxlite_runtime_import_image_async, import_call, args,
+                           (GDestroyNotify) g_strfreev, g_object_unref, cancellable, callback,
+                           user_data);
 }
 
 /**
@@ -609,8 +598,7 @@ boxlite_runtime_import_image_async (BoxliteRuntime *self, const char *path, cons
 BoxliteImage *
 boxlite_runtime_import_image_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-    return g_task_propagate_pointer (G_TASK (result), error);
+    return bl_task_finish (self, result, boxlite_runtime_import_image_async, error);
 }
 
 /* ---- the store ---- */
@@ -738,17 +726,27 @@ boxlite_runtime_prune_images (BoxliteRuntime *self, guint64 *reclaimed, GError *
     return count;
 }
 
-static void
-remove_thread (GTask *task, gpointer source, gpointer task_data,
-               G_GNUC_UNUSED GCancellable *cancellable)
-{
-    GError *error = NULL;
-    gboolean force = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (task), "force"));
+typedef struct {
+    char *reference;
+    gboolean force;
+} RemoveArgs;
 
-    if (boxlite_runtime_remove_image (source, task_data, force, &error))
-        g_task_return_boolean (task, TRUE);
-    else
-        g_task_return_error (task, error);
+static void
+remove_args_free (RemoveArgs *args)
+{
+    g_free (args->reference);
+    g_free (args);
+}
+
+static gpointer
+remove_call (gpointer source, gpointer data, GMainContext *caller_context,
+             GCancellable *cancellable, GError **error)
+{
+    RemoveArgs *args = data;
+
+    return boxlite_runtime_remove_image (source, args->reference, args->force, error)
+               ? GINT_TO_POINTER (TRUE)
+               : NULL;
 }
 
 /**
@@ -771,12 +769,15 @@ boxlite_runtime_remove_image_async (BoxliteRuntime *self, const char *reference,
                                     GCancellable *cancellable, GAsyncReadyCallback callback,
                                     gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+    g_return_if_fail (BOXLITE_IS_RUNTIME (self));
+    g_return_if_fail (reference != NULL);
 
-    g_task_set_source_tag (task, boxlite_runtime_remove_image_async);
-    g_task_set_task_data (task, g_strdup (reference), g_free);
-    g_object_set_data (G_OBJECT (task), "force", GINT_TO_POINTER (force));
-    g_task_run_in_thread (task, remove_thread);
+    RemoveArgs *args = g_new0 (RemoveArgs, 1);
+    args->reference = g_strdup (reference);
+    args->force = force;
+    bl_task_run_in_thread (self, boxlite_runtime_remove_image_async, remove_call, args,
+                           (GDestroyNotify) remove_args_free, NULL, cancellable, callback,
+                           user_data);
 }
 
 /**
@@ -795,25 +796,22 @@ boxlite_runtime_remove_image_async (BoxliteRuntime *self, const char *reference,
 gboolean
 boxlite_runtime_remove_image_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-    return g_task_propagate_boolean (G_TASK (result), error);
+    return bl_task_finish_boolean (self, result, boxlite_runtime_remove_image_async, error);
 }
 
-static void
-prune_thread (GTask *task, gpointer source, G_GNUC_UNUSED gpointer task_data,
-              G_GNUC_UNUSED GCancellable *cancellable)
-{
-    GError *error = NULL;
-    guint64 *reclaimed = g_new0 (guint64, 1);
-    gint count = boxlite_runtime_prune_images (source, reclaimed, &error);
+typedef struct {
+    gint count;
+    guint64 reclaimed;
+} PruneResult;
 
-    if (count < 0) {
-        g_free (reclaimed);
-        g_task_return_error (task, error);
-        return;
-    }
-    g_object_set_data (G_OBJECT (task), "count", GINT_TO_POINTER (count));
-    g_task_return_pointer (task, reclaimed, g_free);
+static gpointer
+prune_call (gpointer source, gpointer data, GMainContext *caller_context, GCancellable *cancellable,
+            GError **error)
+{
+    g_autofree PruneResult *result = g_new0 (PruneResult, 1);
+
+    result->count = boxlite_runtime_prune_images (source, &result->reclaimed, error);
+    return result->count < 0 ? NULL : g_steal_pointer (&result);
 }
 
 /**
@@ -833,10 +831,9 @@ void
 boxlite_runtime_prune_images_async (BoxliteRuntime *self, GCancellable *cancellable,
                                     GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-    g_task_set_source_tag (task, boxlite_runtime_prune_images_async);
-    g_task_run_in_thread (task, prune_thread);
+    g_return_if_fail (BOXLITE_IS_RUNTIME (self));
+    bl_task_run_in_thread (self, boxlite_runtime_prune_images_async, prune_call, NULL, NULL, g_free,
+                           cancellable, callback, user_data);
 }
 
 /**
@@ -857,14 +854,14 @@ gint
 boxlite_runtime_prune_images_finish (BoxliteRuntime *self, GAsyncResult *result, guint64 *reclaimed,
                                      GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), -1);
+    g_autofree PruneResult *pruned =
+        bl_task_finish (self, result, boxlite_runtime_prune_images_async, error);
 
-    g_autofree guint64 *bytes = g_task_propagate_pointer (G_TASK (result), error);
-    if (!bytes)
+    if (!pruned)
         return -1;
     if (reclaimed)
-        *reclaimed = *bytes;
-    return GPOINTER_TO_INT (g_object_get_data (G_OBJECT (result), "count"));
+        *reclaimed = pruned->reclaimed;
+    return pruned->count;
 }
 
 /* ---- boxes from images ---- */

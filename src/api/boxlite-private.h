@@ -34,6 +34,9 @@ void bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id);
 BoxliteBox *bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,
                         BoxliteBoxOptions *options);
 const char *bl_box_get_dir (BoxliteBox *self);
+/* Where notify::state goes, for a box made on another thread than the
+ * caller's (boxlite_runtime_create_async()). */
+void bl_box_set_context (BoxliteBox *self, GMainContext *context);
 
 /* client.c: the runtime's I/O thread and its links to box monitors. */
 BlClient *bl_client_new (void);
@@ -41,6 +44,16 @@ void bl_client_free (BlClient *client);
 void bl_client_exec_async (BlClient *client, const char *box_dir, JsonNode *request,
                            gboolean pipe_stdin, GTask *task);
 void bl_client_forget (BlClient *client, const char *box_dir);
+/* Calls @func (@data) on the I/O thread whenever the monitor of @box_dir
+ * reports a change of the box's state or the link to it drops, from now
+ * while the monitor runs (and again after bl_client_resubscribe() once it
+ * was started anew). @destroy frees @data on the I/O thread after
+ * bl_client_remove_watch(). Returns the watch's id, never 0. */
+typedef void (*BlClientNewsFunc) (gpointer data);
+guint bl_client_add_watch (BlClient *client, const char *box_dir, BlClientNewsFunc func,
+                           gpointer data, GDestroyNotify destroy);
+void bl_client_remove_watch (BlClient *client, guint id);
+void bl_client_resubscribe (BlClient *client, const char *box_dir);
 
 /* boxlite-execution.c, called on the I/O thread by client.c */
 typedef struct _BlLink BlLink;

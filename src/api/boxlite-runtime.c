@@ -8,6 +8,7 @@
 
 #include "box-record.h"
 #include <boxlite/boxlite-error.h>
+#include "bl-task.h"
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
 #include "disk.h"
@@ -435,7 +436,8 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
     g_autoptr (BoxliteBoxOptions) effective = NULL;
     g_autofree char *rootfs = NULL;
 
-    if (!boxlite_box_options_validate (options, error))
+    if (!boxlite_box_options_validate (options, error) ||
+        g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
     if (reference) {
         image = bl_runtime_resolve_image (self, reference, progress_context, cancellable, error);
@@ -457,7 +459,9 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
     g_autofree char *base = base_disk (self, image, rootfs, cancellable, error);
     if (!base ||
         !bl_disk_create_overlay (base, overlay, boxlite_box_options_get_disk_size_gb (options),
-                                 cancellable, error)) {
+                                 cancellable, error) ||
+        /* The last moment a cancellation can still undo the box. */
+        g_cancellable_set_error_if_cancelled (cancellable, error)) {
         g_autoptr (GError) local = NULL;
         if (!bl_tree_remove (box_dir, &local))
             g_warning ("%s", local->message);
@@ -499,19 +503,30 @@ boxlite_runtime_create (BoxliteRuntime *self, BoxliteBoxOptions *options, const 
     return create_box (self, options, name, NULL, cancellable, error);
 }
 
+typedef struct {
+    BoxliteBoxOptions *options;
+    char *name;
+} CreateArgs;
+
 static void
-create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+create_args_free (CreateArgs *args)
 {
-    BoxliteBoxOptions *options = g_object_get_data (G_OBJECT (task), "options");
-    const char *name = task_data;
-    GError *error = NULL;
+    g_object_unref (args->options);
+    g_free (args->name);
+    g_free (args);
+}
+
+static gpointer
+create_call (gpointer source, gpointer data, GMainContext *caller_context,
+             GCancellable *cancellable, GError **error)
+{
+    CreateArgs *args = data;
     BoxliteBox *box =
-        create_box (source, options, name, g_task_get_context (task), cancellable, &error);
+        create_box (source, args->options, args->name, caller_context, cancellable, error);
 
     if (box)
-        g_task_return_pointer (task, box, g_object_unref);
-    else
-        g_task_return_error (task, error);
+        bl_box_set_context (box, caller_context);
+    return box;
 }
 
 /**
@@ -534,12 +549,15 @@ boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, 
                               GCancellable *cancellable, GAsyncReadyCallback callback,
                               gpointer user_data)
 {
-    g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+    g_return_if_fail (BOXLITE_IS_RUNTIME (self));
+    g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (options));
 
-    g_task_set_source_tag (task, boxlite_runtime_create_async);
-    g_task_set_task_data (task, g_strdup (name), g_free);
-    g_object_set_data_full (G_OBJECT (task), "options", g_object_ref (options), g_object_unref);
-    g_task_run_in_thread (task, create_thread);
+    CreateArgs *args = g_new0 (CreateArgs, 1);
+    args->options = g_object_ref (options);
+    args->name = g_strdup (name);
+    bl_task_run_in_thread (self, boxlite_runtime_create_async, create_call, args,
+                           (GDestroyNotify) create_args_free, g_object_unref, cancellable, callback,
+                           user_data);
 }
 
 /**
@@ -558,8 +576,7 @@ boxlite_runtime_create_async (BoxliteRuntime *self, BoxliteBoxOptions *options, 
 BoxliteBox *
 boxlite_runtime_create_finish (BoxliteRuntime *self, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-    return g_task_propagate_pointer (G_TASK (result), error);
+    return bl_task_finish (self, result, boxlite_runtime_create_async, error);
 }
 
 /**

@@ -21,12 +21,26 @@ struct _BlClient {
     GThread *thread;
     GMainContext *context;
     GMainLoop *loop;
-    GHashTable *links; /* box_dir -> BlLink*, I/O thread only */
+    GHashTable *links;   /* box_dir -> BlLink*, I/O thread only */
+    GHashTable *watches; /* id -> Watch*, I/O thread only */
+    guint next_watch;    /* atomic */
 };
+
+/* Someone to tell when a box's monitor reports a change of state, or the
+ * link to it drops (the monitor is gone: its record has the last word). */
+typedef struct {
+    char *box_dir;
+    BlClientNewsFunc func;
+    gpointer data;
+    GDestroyNotify destroy;
+} Watch;
 
 typedef struct {
     BoxliteExecution *execution;
-    GTask *start_task; /* until the agent answers the exec request */
+    GTask *start_task;       /* until the agent answers the exec request, or
+                              * the caller cancelled it */
+    gboolean awaiting_reply; /* the exec request is not answered yet */
+    GSource *cancel_watch;   /* on the start task's cancellable, until freed */
 } Channel;
 
 struct _BlLink {
@@ -37,11 +51,66 @@ struct _BlLink {
     GHashTable *channels; /* channel -> Channel* */
     guint32 next_channel;
     gboolean closed;
+    gboolean watching; /* "watch" sent: the monitor pushes state events */
 };
+
+static void
+watch_free (Watch *watch)
+{
+    if (watch->destroy)
+        watch->destroy (watch->data);
+    g_free (watch->box_dir);
+    g_free (watch);
+}
+
+static gboolean
+has_watch (BlClient *client, const char *box_dir)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, client->watches);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (g_str_equal (((Watch *) value)->box_dir, box_dir))
+            return TRUE;
+    return FALSE;
+}
+
+/* Tells everyone watching @box_dir that its state may have changed. */
+static void
+tell_watches (BlClient *client, const char *box_dir)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, client->watches);
+    while (g_hash_table_iter_next (&iter, NULL, &value)) {
+        Watch *watch = value;
+        if (g_str_equal (watch->box_dir, box_dir))
+            watch->func (watch->data);
+    }
+}
+
+/* Answers the caller waiting for the command to start (with @execution,
+ * or else @error, taken) and lets go of its task. */
+static void
+channel_answer (Channel *channel, BoxliteExecution *execution, GError *error)
+{
+    g_autoptr (GTask) task = g_steal_pointer (&channel->start_task);
+
+    if (execution)
+        g_task_return_pointer (task, g_object_ref (execution), g_object_unref);
+    else
+        g_task_return_error (task, error);
+}
 
 static void
 channel_free (Channel *channel)
 {
+    if (channel->cancel_watch) {
+        g_source_destroy (channel->cancel_watch);
+        g_clear_pointer (&channel->cancel_watch, g_source_unref);
+    }
     g_clear_object (&channel->execution);
     g_clear_object (&channel->start_task);
     g_free (channel);
@@ -107,7 +176,7 @@ link_fail_channels (BlLink *link, const GError *reason)
     while (g_hash_table_iter_next (&iter, NULL, &value)) {
         Channel *channel = value;
         if (channel->start_task)
-            g_task_return_error (g_steal_pointer (&channel->start_task), g_error_copy (error));
+            channel_answer (channel, NULL, g_error_copy (error));
         bl_execution_fail (channel->execution, error);
     }
     g_hash_table_remove_all (link->channels);
@@ -119,10 +188,14 @@ link_fail_channels (BlLink *link, const GError *reason)
 static void
 link_lost (BlLink *link, const GError *reason)
 {
+    BlClient *client = link->client;
+    g_autofree char *box_dir = g_strdup (link->box_dir);
+
     if (link->closed)
         return;
     link_fail_channels (link, reason);
-    g_hash_table_remove (link->client->links, link->box_dir);
+    g_hash_table_remove (client->links, box_dir);
+    tell_watches (client, box_dir);
 }
 
 static void
@@ -172,10 +245,16 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
         return;
     }
     if (number == 0) {
-        /* The only session message we send is hello; refuse what we can't speak. */
-        if (json_object_has_member (msg, "error")) {
+        /* We send hello and watch; an error means the monitor refused to
+         * speak with us. A state event, or the answer to watch, is news. */
+        JsonNode *ret = json_object_get_member (msg, "return");
+        const char *event = json_object_get_string_member_with_default (msg, "event", NULL);
+        if (json_object_has_member (msg, "error"))
             protocol_error (link, "the box monitor refused the session");
-        }
+        else if (g_strcmp0 (event, "state") == 0 ||
+                 (ret && JSON_NODE_HOLDS_OBJECT (ret) &&
+                  json_object_has_member (json_node_get_object (ret), "state")))
+            tell_watches (link->client, link->box_dir);
         return;
     }
 
@@ -188,10 +267,11 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
     JsonNode *err = json_object_get_member (msg, "error");
     const char *event = json_object_get_string_member_with_default (msg, "event", NULL);
 
-    if (channel->start_task) {
+    if (channel->awaiting_reply) {
+        channel->awaiting_reply = FALSE;
         if (err && JSON_NODE_HOLDS_OBJECT (err)) {
-            g_task_return_error (g_steal_pointer (&channel->start_task),
-                                 error_from_reply (json_node_get_object (err)));
+            if (channel->start_task)
+                channel_answer (channel, NULL, error_from_reply (json_node_get_object (err)));
             bl_execution_fail (channel->execution, NULL);
             g_hash_table_remove (link->channels, GUINT_TO_POINTER (number));
             return;
@@ -203,8 +283,14 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
             return;
         }
         bl_execution_started (channel->execution, (gint) pid);
-        g_task_return_pointer (g_steal_pointer (&channel->start_task),
-                               g_object_ref (channel->execution), g_object_unref);
+        if (channel->start_task && !g_task_return_error_if_cancelled (channel->start_task)) {
+            channel_answer (channel, channel->execution, NULL);
+            return;
+        }
+        /* The caller gave up on the command before it started: end it. The
+         * channel stays open until its exit event, like any other. */
+        g_clear_object (&channel->start_task);
+        boxlite_execution_kill (channel->execution, SIGKILL, NULL);
         return;
     }
     if (g_strcmp0 (event, "exit") == 0) {
@@ -268,6 +354,22 @@ on_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
     bl_link_unref (link);
 }
 
+/* Asks the monitor for state events on this link. */
+static void
+link_watch (BlLink *link)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+
+    if (link->watching)
+        return;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "execute");
+    json_builder_add_string_value (b, "watch");
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) request = json_builder_get_root (b);
+    link->watching = bl_link_send_json (link, 0, request);
+}
+
 static BlLink *
 link_open (BlClient *client, const char *box_dir, GError **error)
 {
@@ -298,6 +400,8 @@ link_open (BlClient *client, const char *box_dir, GError **error)
     g_autoptr (JsonNode) hello = json_builder_get_root (b);
     bl_frame_conn_send_json (link->conn, 0, hello);
     g_hash_table_insert (client->links, link->box_dir, link);
+    if (has_watch (client, box_dir))
+        link_watch (link);
     return link;
 }
 
@@ -319,6 +423,32 @@ typedef struct {
     GTask *task;
 } ExecRequest;
 
+/* On the I/O thread: the caller no longer waits for the command to start.
+ * It is answered now; the command, if the agent starts it, is killed. */
+static gboolean
+on_start_cancelled (GCancellable *cancellable, gpointer data)
+{
+    Channel *channel = data;
+
+    /* The watch itself goes with the channel (channel_free). */
+    if (channel->start_task && g_task_return_error_if_cancelled (channel->start_task))
+        g_clear_object (&channel->start_task);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+watch_start_cancel (Channel *channel)
+{
+    GCancellable *cancellable = g_task_get_cancellable (channel->start_task);
+
+    if (!cancellable)
+        return;
+    channel->cancel_watch = g_cancellable_source_new (cancellable);
+    g_source_set_callback (channel->cancel_watch, G_SOURCE_FUNC (on_start_cancelled), channel,
+                           NULL);
+    g_source_attach (channel->cancel_watch, g_main_context_get_thread_default ());
+}
+
 static gboolean
 exec_on_io_thread (gpointer data)
 {
@@ -326,9 +456,11 @@ exec_on_io_thread (gpointer data)
     g_autoptr (GError) error = NULL;
     BlLink *link = g_hash_table_lookup (req->client->links, req->box_dir);
 
-    if (!link)
+    if (g_task_return_error_if_cancelled (req->task))
+        g_clear_object (&req->task);
+    else if (!link)
         link = link_open (req->client, req->box_dir, &error);
-    if (link) {
+    if (link && req->task) {
         guint32 number = link_alloc_channel (link);
         BoxliteExecution *execution =
             bl_execution_new (link, number, req->pipe_stdin, req->client->context, &error);
@@ -336,12 +468,16 @@ exec_on_io_thread (gpointer data)
             Channel *channel = g_new0 (Channel, 1);
             channel->execution = execution;
             channel->start_task = g_steal_pointer (&req->task);
+            channel->awaiting_reply = TRUE;
+            watch_start_cancel (channel);
             g_hash_table_insert (link->channels, GUINT_TO_POINTER (number), channel);
             bl_link_send_json (link, number, req->request);
         }
     }
-    if (req->task)
-        g_task_return_error (g_steal_pointer (&req->task), g_steal_pointer (&error));
+    if (req->task) {
+        g_autoptr (GTask) task = g_steal_pointer (&req->task);
+        g_task_return_error (task, g_steal_pointer (&error));
+    }
     json_node_unref (req->request);
     g_free (req->box_dir);
     g_free (req);
@@ -378,6 +514,7 @@ io_thread (gpointer data)
     g_main_context_push_thread_default (client->context);
     g_main_loop_run (client->loop);
     g_hash_table_remove_all (client->links);
+    g_hash_table_remove_all (client->watches);
     g_main_context_pop_thread_default (client->context);
     return NULL;
 }
@@ -399,6 +536,7 @@ bl_client_new (void)
     client->context = g_main_context_new ();
     client->loop = g_main_loop_new (client->context, FALSE);
     client->links = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, link_destroy);
+    client->watches = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) watch_free);
     client->thread = g_thread_new ("boxlite-io", io_thread, client);
     return client;
 }
@@ -420,6 +558,7 @@ bl_client_free (BlClient *client)
     g_main_context_invoke (client->context, quit_on_io_thread, client);
     g_thread_join (client->thread);
     g_hash_table_unref (client->links);
+    g_hash_table_unref (client->watches);
     g_main_loop_unref (client->loop);
     g_main_context_unref (client->context);
     g_free (client);
@@ -449,4 +588,83 @@ bl_client_forget (BlClient *client, const char *box_dir)
     req->client = client;
     req->box_dir = g_strdup (box_dir);
     g_main_context_invoke (client->context, forget_on_io_thread, req);
+}
+
+typedef struct {
+    BlClient *client;
+    guint id;
+    Watch *watch;  /* NULL to remove @id */
+    char *box_dir; /* to subscribe, with no watch to add */
+} WatchRequest;
+
+/* Subscribes to @box_dir's state events when its monitor runs; a box that
+ * does not run has nothing to report until it is started again. */
+static void
+subscribe (BlClient *client, const char *box_dir)
+{
+    BlLink *link = g_hash_table_lookup (client->links, box_dir);
+
+    if (!has_watch (client, box_dir))
+        return;
+    if (link)
+        link_watch (link);
+    else
+        link_open (client, box_dir, NULL);
+}
+
+static gboolean
+watch_on_io_thread (gpointer data)
+{
+    WatchRequest *req = data;
+
+    if (req->watch) {
+        g_hash_table_insert (req->client->watches, GUINT_TO_POINTER (req->id), req->watch);
+        subscribe (req->client, req->watch->box_dir);
+    } else if (req->box_dir) {
+        subscribe (req->client, req->box_dir);
+    } else {
+        g_hash_table_remove (req->client->watches, GUINT_TO_POINTER (req->id));
+    }
+    g_free (req->box_dir);
+    g_free (req);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+watch_request (BlClient *client, guint id, Watch *watch, const char *box_dir)
+{
+    WatchRequest *req = g_new0 (WatchRequest, 1);
+
+    req->client = client;
+    req->id = id;
+    req->watch = watch;
+    req->box_dir = g_strdup (box_dir);
+    g_main_context_invoke (client->context, watch_on_io_thread, req);
+}
+
+guint
+bl_client_add_watch (BlClient *client, const char *box_dir, BlClientNewsFunc func, gpointer data,
+                     GDestroyNotify destroy)
+{
+    Watch *watch = g_new0 (Watch, 1);
+    guint id = (guint) g_atomic_int_add (&client->next_watch, 1) + 1;
+
+    watch->box_dir = g_strdup (box_dir);
+    watch->func = func;
+    watch->data = data;
+    watch->destroy = destroy;
+    watch_request (client, id, watch, NULL);
+    return id;
+}
+
+void
+bl_client_remove_watch (BlClient *client, guint id)
+{
+    watch_request (client, id, NULL, NULL);
+}
+
+void
+bl_client_resubscribe (BlClient *client, const char *box_dir)
+{
+    watch_request (client, 0, NULL, box_dir);
 }

@@ -173,7 +173,7 @@ int
 bl_record_lock (const char *box_dir, GError **error)
 {
     g_autofree char *path = g_build_filename (box_dir, "lock", NULL);
-    return bl_lock_file (path, TRUE, error);
+    return bl_lock_file (path, TRUE, NULL, error);
 }
 
 void

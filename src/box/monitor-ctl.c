@@ -2,7 +2,9 @@
  * operations that are one request and one answer (stop, pause, resume). */
 #define G_LOG_DOMAIN "boxlite"
 
+#include <errno.h>
 #include <gio/gunixsocketaddress.h>
+#include <unistd.h>
 
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
@@ -148,7 +150,12 @@ monitor_request (const char *box_dir, const char *command, JsonNode *arguments, 
             return FALSE;
     }
     while (until_eof) {
-        g_autoptr (JsonObject) more = read_reply (in, cancellable, NULL);
+        g_autoptr (GError) read_error = NULL;
+        g_autoptr (JsonObject) more = read_reply (in, cancellable, &read_error);
+        if (g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_propagate_error (error, g_steal_pointer (&read_error));
+            return FALSE;
+        }
         if (!more)
             break;
     }
@@ -176,4 +183,17 @@ bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable
 {
     return monitor_request (box_dir, pause ? "pause" : "resume", NULL, 10000, FALSE, cancellable,
                             error);
+}
+
+void
+bl_monitor_remove_sockets (const char *box_dir)
+{
+    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock",
+                                         "net.sock", "dns.sock",   "console.sock" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+        g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
+        if (unlink (path) < 0 && errno != ENOENT)
+            g_warning ("cannot remove %s: %s", path, g_strerror (errno));
+    }
 }

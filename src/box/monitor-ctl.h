@@ -18,4 +18,8 @@ gboolean bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms,
 gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable,
                            GError **error);
 
+/* Removes the sockets a box monitor makes in @box_dir: the monitor does it
+ * on its way out, the library after a monitor it had to kill. */
+void bl_monitor_remove_sockets (const char *box_dir);
+
 G_END_DECLS

@@ -30,8 +30,13 @@ run (const char *const *argv, GCancellable *cancellable, GError **error)
 
     if (!proc)
         return FALSE;
-    if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, NULL, &err_text, error))
+    if (!g_subprocess_communicate_utf8 (proc, NULL, cancellable, NULL, &err_text, error)) {
+        /* Cancelled: the tool must not run on, writing a file the caller
+         * is about to remove. */
+        g_subprocess_force_exit (proc);
+        g_subprocess_wait (proc, NULL, NULL);
         return FALSE;
+    }
     /* Why the tool failed (a full disk, a bad tree) is only in its words. */
     if (!g_subprocess_get_successful (proc)) {
         int status = g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;

@@ -114,7 +114,7 @@ gboolean
 bl_image_store_remove (BlImageStore *store, const char *text, const char *const *search,
                        const BlImageUsers *users, gboolean force, GError **error)
 {
-    int gc = bl_image_store_lock_gc (store, TRUE, error);
+    int gc = bl_image_store_lock_gc (store, TRUE, NULL, error);
     if (gc < 0)
         return FALSE;
     int lock = bl_image_store_lock_index (store, error);
@@ -198,7 +198,7 @@ gint
 bl_image_store_prune (BlImageStore *store, const BlImageUsers *users, guint64 *reclaimed,
                       GError **error)
 {
-    int gc = bl_image_store_lock_gc (store, TRUE, error);
+    int gc = bl_image_store_lock_gc (store, TRUE, NULL, error);
     if (gc < 0)
         return -1;
     g_autoptr (GPtrArray) entries = bl_image_store_list (store, error);

@@ -705,7 +705,7 @@ bl_image_store_import (BlImageStore *store, const char *path, const char *refere
     g_autofree char *digest = NULL;
     BlImageEntry *entry = NULL;
 
-    int gc = bl_image_store_lock_gc (store, FALSE, error);
+    int gc = bl_image_store_lock_gc (store, FALSE, cancellable, error);
     if (gc < 0)
         return NULL;
     if (g_file_test (path, G_FILE_TEST_IS_DIR))

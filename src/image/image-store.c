@@ -126,17 +126,19 @@ bl_image_store_unlock (int fd)
 }
 
 int
-bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GError **error)
+bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GCancellable *cancellable,
+                        GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "gc.lock", NULL);
-    return bl_lock_file (path, exclusive, error);
+    return bl_lock_file (path, exclusive, cancellable, error);
 }
 
 int
 bl_image_store_lock_index (BlImageStore *store, GError **error)
 {
     g_autofree char *path = g_build_filename (store->dir, "index.lock", NULL);
-    return bl_lock_file (path, TRUE, error);
+    /* Held only for an index update: not worth a cancellation point. */
+    return bl_lock_file (path, TRUE, NULL, error);
 }
 
 /* ---- the index ---- */
@@ -496,10 +498,10 @@ bl_image_store_lock_path (BlImageStore *store, const char *id)
 }
 
 static int
-lock_image (BlImageStore *store, const char *id, GError **error)
+lock_image (BlImageStore *store, const char *id, GCancellable *cancellable, GError **error)
 {
     g_autofree char *path = bl_image_store_lock_path (store, id);
-    return bl_lock_file (path, TRUE, error);
+    return bl_lock_file (path, TRUE, cancellable, error);
 }
 
 char *
@@ -507,10 +509,10 @@ bl_image_store_disk (BlImageStore *store, const char *id, const char *digest,
                      GCancellable *cancellable, GError **error)
 {
     g_autofree char *disk = bl_image_store_disk_path (store, id);
-    int gc = bl_image_store_lock_gc (store, FALSE, error);
+    int gc = bl_image_store_lock_gc (store, FALSE, cancellable, error);
     if (gc < 0)
         return NULL;
-    int lock = lock_image (store, id, error);
+    int lock = lock_image (store, id, cancellable, error);
     gboolean ok = lock >= 0;
     if (ok && !g_file_test (disk, G_FILE_TEST_EXISTS)) {
         BlImageEntry entry = { .digest = (char *) digest };

@@ -59,9 +59,11 @@ const char *bl_image_store_get_blobs_dir (BlImageStore *store);
 /* Path of the blob @digest (which must be valid). Returns: (transfer full). */
 char *bl_image_store_blob_path (BlImageStore *store, const char *digest);
 
-/* Takes images/gc.lock shared (@exclusive FALSE) or exclusive; returns the
- * fd for bl_image_store_unlock(), or -1 with @error set. */
-int bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GError **error);
+/* Takes images/gc.lock shared (@exclusive FALSE) or exclusive, waiting for
+ * a holder until @cancellable (nullable) fires; returns the fd for
+ * bl_image_store_unlock(), or -1 with @error set. */
+int bl_image_store_lock_gc (BlImageStore *store, gboolean exclusive, GCancellable *cancellable,
+                            GError **error);
 void bl_image_store_unlock (int fd);
 
 /* Makes the manifest @digest, whose blobs are all in blobs/, the image

@@ -1,7 +1,7 @@
 /* shim-control.c: the control socket (BOXDIR/control.sock) and its clients.
  *
  * Channel 0 of a client is the session with the monitor (hello, stop,
- * status); every other channel is an exec relayed to the agent.
+ * status, pause, resume, watch); every other channel is an exec relayed to the agent.
  */
 #define G_LOG_DOMAIN "boxlite-shim"
 
@@ -11,6 +11,7 @@
 
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
+#include "box-record.h"
 #include "shim.h"
 #include "os-error.h"
 
@@ -85,6 +86,50 @@ reply_hello (ShimClient *client, JsonObject *args)
     shim_control_reply (client->conn, 0, ret);
 }
 
+static JsonNode *
+state_object (BoxliteBoxState state)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, bl_box_state_to_string (state));
+    json_builder_end_object (b);
+    return json_builder_get_root (b);
+}
+
+/* From now on the client hears of every change of the box's state; the
+ * reply says where it stands, so that nothing between the client's last
+ * look at the record and this request goes unseen. */
+static void
+handle_watch (ShimClient *client)
+{
+    g_autoptr (JsonNode) ret = state_object (client->shim->state);
+
+    client->watching = TRUE;
+    shim_control_reply (client->conn, 0, ret);
+}
+
+void
+shim_control_push_state (Shim *shim, BoxliteBoxState state)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+
+    shim->state = state;
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "event");
+    json_builder_add_string_value (b, "state");
+    json_builder_set_member_name (b, "data");
+    json_builder_add_value (b, state_object (state));
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) event = json_builder_get_root (b);
+    for (guint i = 0; i < shim->clients->len; i++) {
+        ShimClient *client = g_ptr_array_index (shim->clients, i);
+        if (client->watching && !bl_frame_conn_is_closed (client->conn))
+            bl_frame_conn_send_json (client->conn, 0, event);
+    }
+}
+
 static void
 handle_stop (ShimClient *client, JsonObject *args)
 {
@@ -136,6 +181,8 @@ handle_session (ShimClient *client, GBytes *payload)
         reply_hello (client, args);
     } else if (g_str_equal (command, "stop")) {
         handle_stop (client, args);
+    } else if (g_str_equal (command, "watch")) {
+        handle_watch (client);
     } else if (g_str_equal (command, "status")) {
         shim_qmp_status (client->shim, client->conn);
     } else if (g_str_equal (command, "pause") || g_str_equal (command, "resume")) {

@@ -13,6 +13,7 @@
 #include "accel.h"
 #include "box-record.h"
 #include "fs-tree.h"
+#include "monitor-ctl.h"
 #include "netspec.h"
 #include "qemu-argv.h"
 #include "shim.h"
@@ -36,19 +37,6 @@ ready_write (Shim *shim, const char *line)
     }
     close (shim->ready_fd);
     shim->ready_fd = -1;
-}
-
-static void
-unlink_sockets (const char *box_dir)
-{
-    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock",
-                                         "net.sock", "dns.sock",   "console.sock" };
-
-    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-        g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
-        if (unlink (path) < 0 && errno != ENOENT)
-            g_warning ("cannot remove %s: %s", path, g_strerror (errno));
-    }
 }
 
 /* Deletes the box directory: that tree only, without following symlinks or
@@ -186,6 +174,7 @@ shim_finish (Shim *shim)
         g_message ("box stopped");
     if (!bl_record_set_state (shim->box_dir, state, 0, line, &error))
         g_warning ("cannot record the box's end: %s", error->message);
+    shim_control_push_state (shim, state);
     if (!shim->booted) {
         g_autofree char *verdict =
             g_strdup_printf ("error: %s\n", line ? line : "the box was stopped while it booted");
@@ -198,7 +187,7 @@ shim_finish (Shim *shim)
     if (shim->qmp)
         bl_qmp_client_close (shim->qmp);
     g_clear_pointer (&shim->net, bl_net_backend_free);
-    unlink_sockets (shim->box_dir);
+    bl_monitor_remove_sockets (shim->box_dir);
     if (shim->launch && shim->launch->auto_remove)
         remove_box_dir (shim->box_dir);
     shim->exit_code = state == BOXLITE_BOX_STATE_STOPPED && shim->booted ? 0 : 1;
@@ -240,6 +229,7 @@ shim_booted (Shim *shim)
         return;
     }
     shim->booted = TRUE;
+    shim->state = BOXLITE_BOX_STATE_RUNNING;
     g_message ("box %s is running", shim->launch->box_id);
     ready_write (shim, "ok\n");
 }
@@ -392,6 +382,7 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
     shim->cancellable = g_cancellable_new ();
     shim->relays = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) shim_relay_free);
     shim->next_agent_channel = 1;
+    shim->state = BOXLITE_BOX_STATE_CONFIGURED;
     shim->clients = g_ptr_array_new ();
     shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
     g_queue_init (&shim->agent_replies);
@@ -449,7 +440,7 @@ main (int argc, char **argv)
     if (!prepare (shim, &qemu_argv, &error)) {
         shim_boot_failed (shim, error->message);
     } else {
-        unlink_sockets (shim->box_dir);
+        bl_monitor_remove_sockets (shim->box_dir);
         shim->boot_timeout = g_timeout_add (shim->launch->boot_timeout_ms, on_boot_timeout, shim);
         if (!(shim->console = shim_console_listen (shim->box_dir, &error)) ||
             !net_start (shim, &error) ||

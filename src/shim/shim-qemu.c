@@ -235,6 +235,7 @@ on_paused (GObject *source, GAsyncResult *res, gpointer user_data)
         } else {
             g_autoptr (JsonNode) empty =
                 json_node_init_object (json_node_alloc (), json_object_new ());
+            shim_control_push_state (req->shim, state);
             shim_control_reply (req->reply_to, 0, empty);
         }
     }

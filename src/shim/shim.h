@@ -38,6 +38,7 @@ typedef struct {
     BlFrameConn *conn;
     GIOStream *stream;
     GHashTable *channels; /* client channel -> ShimRelay* (not owned) */
+    gboolean watching;    /* asked for "state" events */
 } ShimClient;
 
 /* One exec channel relayed between a client and the agent. */
@@ -80,6 +81,9 @@ struct _Shim {
     BlQmpClient *qmp;
     guint qmp_retry;
     guint kill_timer; /* SIGKILL if "quit" was not obeyed */
+
+    /* The box's state as last recorded: what "watch" answers and pushes. */
+    BoxliteBoxState state;
 
     /* Boot */
     gboolean booted;
@@ -162,6 +166,9 @@ void shim_control_close_all (Shim *shim);
 void shim_control_reply (BlFrameConn *conn, guint32 channel, JsonNode *ret);
 void shim_control_reply_error (BlFrameConn *conn, guint32 channel, const char *klass,
                                const char *desc);
+/* Records @state as the box's in the monitor and tells every watching
+ * client (the record on disk is written by the caller, first). */
+void shim_control_push_state (Shim *shim, BoxliteBoxState state);
 /* Reads an int member, or @fallback when absent; FALSE when not an int. */
 gboolean shim_json_get_int (JsonObject *obj, const char *name, gint64 fallback, gint64 *out);
 
