@@ -105,8 +105,10 @@ link_fail_channels (BlLink *link, const GError *reason)
     g_hash_table_iter_init (&iter, link->channels);
     while (g_hash_table_iter_next (&iter, NULL, &value)) {
         Channel *channel = value;
-        if (channel->start_task)
-            g_task_return_error (g_steal_pointer (&channel->start_task), g_error_copy (error));
+        if (channel->start_task) {
+            g_autoptr (GTask) task = g_steal_pointer (&channel->start_task);
+            g_task_return_error (task, g_error_copy (error));
+        }
         bl_execution_fail (channel->execution, error);
     }
     g_hash_table_remove_all (link->channels);
@@ -189,8 +191,8 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
 
     if (channel->start_task) {
         if (err && JSON_NODE_HOLDS_OBJECT (err)) {
-            g_task_return_error (g_steal_pointer (&channel->start_task),
-                                 error_from_reply (json_node_get_object (err)));
+            g_autoptr (GTask) task = g_steal_pointer (&channel->start_task);
+            g_task_return_error (task, error_from_reply (json_node_get_object (err)));
             bl_execution_fail (channel->execution, NULL);
             g_hash_table_remove (link->channels, GUINT_TO_POINTER (number));
             return;
@@ -202,8 +204,8 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
             return;
         }
         bl_execution_started (channel->execution, (gint) pid);
-        g_task_return_pointer (g_steal_pointer (&channel->start_task),
-                               g_object_ref (channel->execution), g_object_unref);
+        g_autoptr (GTask) task = g_steal_pointer (&channel->start_task);
+        g_task_return_pointer (task, g_object_ref (channel->execution), g_object_unref);
         return;
     }
     if (g_strcmp0 (event, "exit") == 0) {
@@ -347,8 +349,10 @@ exec_on_io_thread (gpointer data)
             bl_link_send_json (link, number, req->request);
         }
     }
-    if (req->task)
-        g_task_return_error (g_steal_pointer (&req->task), g_steal_pointer (&error));
+    if (req->task) {
+        g_autoptr (GTask) task = g_steal_pointer (&req->task);
+        g_task_return_error (task, g_steal_pointer (&error));
+    }
     json_node_unref (req->request);
     g_free (req->box_dir);
     g_free (req);
