@@ -135,11 +135,12 @@ test_lifecycle (void)
     g_assert_no_error (error);
     g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
 
-    /* A graceful stop: the agent shuts down, "QEMU" powers off. */
+    /* A graceful stop: the agent shuts down, "QEMU" powers off; well before
+     * the library's 10 s fallback to a forced stop. */
     gint64 t0 = g_get_monotonic_time ();
     g_assert_true (boxlite_box_stop (box, FALSE, NULL, &error));
     g_assert_no_error (error);
-    g_assert_cmpint (g_get_monotonic_time () - t0, <, 3 * G_USEC_PER_SEC);
+    g_assert_cmpint (g_get_monotonic_time () - t0, <, 5 * G_USEC_PER_SEC);
     g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_STOPPED);
     g_assert_null (boxlite_box_dup_error (box));
     assert_nothing_left (box, monitor);
@@ -182,7 +183,7 @@ test_qemu_killed (void)
     g_assert_false (boxlite_execution_wait (exe, NULL, &error));
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_CRASHED);
     g_clear_error (&error);
-    g_assert_cmpint (wait_not_live (box, 3000), ==, BOXLITE_BOX_STATE_CRASHED);
+    g_assert_cmpint (wait_not_live (box, 10000), ==, BOXLITE_BOX_STATE_CRASHED);
     g_autofree char *why = boxlite_box_dup_error (box);
     g_assert_nonnull (why);
     g_assert_nonnull (strstr (why, "QEMU was killed by signal 9"));
@@ -212,7 +213,7 @@ test_agent_link_lost (void)
     g_assert_false (boxlite_execution_wait (exe, NULL, &error));
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_CRASHED);
     g_clear_error (&error);
-    g_assert_cmpint (wait_not_live (box, 3000), ==, BOXLITE_BOX_STATE_CRASHED);
+    g_assert_cmpint (wait_not_live (box, 10000), ==, BOXLITE_BOX_STATE_CRASHED);
     g_autofree char *why = boxlite_box_dup_error (box);
     g_assert_nonnull (why);
     g_assert_nonnull (strstr (why, "the agent link broke"));
@@ -249,7 +250,7 @@ test_lifeline (void)
     /* The creator goes away: its lifeline closes and the box is stopped,
      * cleanly (the guest is asked to shut down). */
     g_object_unref (creator);
-    g_assert_cmpint (wait_not_live (box, 3000), ==, BOXLITE_BOX_STATE_STOPPED);
+    g_assert_cmpint (wait_not_live (box, 10000), ==, BOXLITE_BOX_STATE_STOPPED);
     g_assert_null (boxlite_box_dup_error (box));
     assert_nothing_left (box, monitor);
     g_assert_true (boxlite_runtime_remove (runtime, "orphan", FALSE, &error));
@@ -319,13 +320,16 @@ test_no_greeting (void)
     gint monitor_pid = (gint) g_ascii_strtoll (g_subprocess_get_identifier (monitor), NULL, 10);
     g_clear_object (&launcher);
 
-    g_autofree char *verdict = read_verdict (ready[0], 5000);
+    g_autofree char *verdict = read_verdict (ready[0], 10000);
     close (ready[0]);
     g_assert_true (g_str_has_prefix (verdict, "error: "));
     g_assert_nonnull (strstr (verdict, "did not answer within 1 s"));
     g_assert_nonnull (strstr (verdict, "QMP"));
     g_assert_true (g_subprocess_wait (monitor, NULL, &error));
-    g_assert_cmpint (g_get_monotonic_time () - t0, <, 4 * G_USEC_PER_SEC);
+    /* It waited for the timeout, and not much longer. */
+    gint64 elapsed = g_get_monotonic_time () - t0;
+    g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC);
+    g_assert_cmpint (elapsed, <, 6 * G_USEC_PER_SEC);
     g_assert_cmpint (g_subprocess_get_exit_status (monitor), !=, 0);
 
     g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_CRASHED);
