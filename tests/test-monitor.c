@@ -257,6 +257,36 @@ test_lifeline (void)
     g_assert_no_error (error);
 }
 
+/* A runtime that ran commands is finalized when its caller drops it, and
+ * its boxes that are not detached stop with it. */
+static void
+test_runtime_released (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+
+    boxlite_options_set_home_dir (options, home);
+    BoxliteRuntime *creator = boxlite_runtime_new (options, &error);
+    g_assert_no_error (error);
+    BoxliteBox *created = create_box (creator, "dropped");
+    start_box (created);
+    for (guint i = 0; i < 3; i++) {
+        g_autofree char *out = run_simple (created, "echo still here", NULL);
+        g_assert_cmpstr (out, ==, "still here\n");
+    }
+    g_object_unref (created);
+    g_object_add_weak_pointer (G_OBJECT (creator), (gpointer *) &creator);
+    g_object_unref (creator);
+    g_assert_null (creator);
+
+    g_autoptr (BoxliteBox) box = boxlite_runtime_get (runtime, "dropped", &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (wait_not_live (box, 10000), ==, BOXLITE_BOX_STATE_STOPPED);
+    assert_nothing_left (box, 0);
+    g_assert_true (boxlite_runtime_remove (runtime, "dropped", FALSE, &error));
+    g_assert_no_error (error);
+}
+
 /* Reads the monitor's boot verdict line from @fd, waiting at most
  * @timeout_ms. */
 static char *
@@ -362,6 +392,7 @@ main (int argc, char **argv)
     g_test_add_func ("/monitor/qemu-killed", test_qemu_killed);
     g_test_add_func ("/monitor/agent-link-lost", test_agent_link_lost);
     g_test_add_func ("/monitor/lifeline", test_lifeline);
+    g_test_add_func ("/monitor/runtime-released", test_runtime_released);
     g_test_add_func ("/monitor/no-greeting", test_no_greeting);
     int rc = g_test_run ();
 
