@@ -40,8 +40,9 @@ start_box (BoxliteBox *box)
 {
     g_autoptr (GError) error = NULL;
 
-    g_assert_true (boxlite_box_start (box, NULL, &error));
+    gboolean started = boxlite_box_start (box, NULL, &error);
     g_assert_no_error (error);
+    g_assert_true (started);
     g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
 }
 
@@ -287,6 +288,55 @@ test_runtime_released (void)
     g_assert_no_error (error);
 }
 
+/* Our open descriptors once the monitors we started are reaped (GLib's
+ * worker thread holds a descriptor for each until then); with @want, waits
+ * up to two seconds for the count to come back to it. */
+static guint
+settled_fd_count (guint want)
+{
+    gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr (GArray) children = test_child_pids (getpid ());
+        guint fds = test_count_entries ("/proc/self/fd");
+        if ((children->len == 0 && (!want || fds == want)) || g_get_monotonic_time () > deadline)
+            return fds;
+        g_usleep (20 * 1000);
+    }
+}
+
+/* A box whose monitor ended on its own (here: QEMU killed) and that is
+ * neither stopped nor removed leaves no descriptor in the runtime once the
+ * next box starts: long-running programs start many boxes. */
+static void
+test_dead_lifeline_released (void)
+{
+    g_autoptr (BoxliteBox) next = create_box (runtime, "next");
+    g_autoptr (GError) error = NULL;
+
+    /* Once, so that whatever the runtime sets up on first use is there. */
+    start_box (next);
+    g_assert_true (boxlite_box_stop (next, TRUE, NULL, &error));
+    g_assert_no_error (error);
+    guint fds = settled_fd_count (0);
+
+    g_autoptr (BoxliteBox) box = create_box (runtime, "left");
+    start_box (box);
+    gint monitor = boxlite_box_get_monitor_pid (box);
+    g_assert_cmpint (kill (qemu_pid (box), SIGKILL), ==, 0);
+    g_assert_cmpint (wait_not_live (box, 10000), ==, BOXLITE_BOX_STATE_CRASHED);
+    assert_nothing_left (box, monitor);
+
+    start_box (next);
+    g_assert_true (boxlite_box_stop (next, TRUE, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (settled_fd_count (fds), ==, fds);
+    g_assert_true (boxlite_runtime_remove (runtime, "next", FALSE, &error));
+    g_assert_no_error (error);
+    g_assert_true (boxlite_runtime_remove (runtime, "left", FALSE, &error));
+    g_assert_no_error (error);
+}
+
 /* Reads the monitor's boot verdict line from @fd, waiting at most
  * @timeout_ms. */
 static char *
@@ -393,6 +443,7 @@ main (int argc, char **argv)
     g_test_add_func ("/monitor/agent-link-lost", test_agent_link_lost);
     g_test_add_func ("/monitor/lifeline", test_lifeline);
     g_test_add_func ("/monitor/runtime-released", test_runtime_released);
+    g_test_add_func ("/monitor/dead-lifeline-released", test_dead_lifeline_released);
     g_test_add_func ("/monitor/no-greeting", test_no_greeting);
     int rc = g_test_run ();
 
