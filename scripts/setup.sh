@@ -94,7 +94,8 @@ packages_build=(meson ninja-build pkg-config gcc clang-format libglib2.0-dev lib
 packages_run=(qemu-system-x86 qemu-utils e2fsprogs)
 packages_kernel=(linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev dwarves cpio)
 packages_image=(debootstrap)
-packages_tests=(busybox-static python3 python3-gi procps openssl iproute2 docker-registry skopeo)
+packages_tests=(busybox-static python3 python3-gi procps openssl iproute2 docker-registry skopeo
+                valgrind)
 packages=("${packages_build[@]}" "${packages_run[@]}" "${packages_kernel[@]}"
           "${packages_image[@]}" "${packages_tests[@]}")
 

@@ -437,7 +437,7 @@ test_link_rejects_garbage (void)
     g_string_free (st.payloads, TRUE);
 
     /* A header that promises more than it sends. */
-    guint8 buf[BL_PROTO_HEADER_SIZE + 2];
+    guint8 buf[BL_PROTO_HEADER_SIZE + 2] = { 0 };
     struct bl_frame_header h = { .len = 100, .channel = 1, .type = BL_FRAME_STDOUT };
     LinkState st2 = { 0 };
     bl_proto_encode_header (buf, &h);

@@ -1,7 +1,11 @@
-/* test-util.c: running commands in boxes from the integration suites. */
+/* test-util.c: running commands in boxes, and what a process leaves behind. */
 #include "test-util.h"
 
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     GInputStream *stream;
@@ -143,4 +147,101 @@ http_server_stop (HttpServer *server)
     g_object_unref (server->cancellable);
     g_free (server);
     return connections;
+}
+
+/* The parent pid in /proc/PID/stat: the field after the command name, which
+ * is in parentheses and may itself contain spaces and parentheses. */
+static gint
+parent_of (const char *pid)
+{
+    g_autofree char *path = g_build_filename ("/proc", pid, "stat", NULL);
+    g_autofree char *stat = NULL;
+    gint ppid = -1;
+
+    if (!g_file_get_contents (path, &stat, NULL, NULL))
+        return -1;
+    const char *end = strrchr (stat, ')');
+    if (!end || sscanf (end + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    return ppid;
+}
+
+static gboolean
+file_contains (const char *pid, const char *name, const char *needle)
+{
+    g_autofree char *path = g_build_filename ("/proc", pid, name, NULL);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents (path, &text, &len, NULL))
+        return FALSE;
+    /* NUL-separated: look at each string. */
+    for (gsize i = 0; i < len; i += strlen (text + i) + 1) {
+        if (strstr (text + i, needle))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static GArray *
+scan_proc (gint parent, const char *needle)
+{
+    GArray *pids = g_array_new (FALSE, FALSE, sizeof (gint));
+    g_autoptr (GDir) dir = g_dir_open ("/proc", 0, NULL);
+    const char *name;
+
+    g_assert_nonnull (dir);
+    while ((name = g_dir_read_name (dir))) {
+        if (!g_ascii_isdigit (name[0]))
+            continue;
+        gint pid = atoi (name);
+        if (pid == getpid ())
+            continue;
+        if (needle
+                ? file_contains (name, "cmdline", needle) || file_contains (name, "environ", needle)
+                : parent_of (name) == parent)
+            g_array_append_val (pids, pid);
+    }
+    return pids;
+}
+
+GArray *
+test_child_pids (gint parent)
+{
+    return scan_proc (parent, NULL);
+}
+
+GArray *
+test_pids_mentioning (const char *needle)
+{
+    return scan_proc (0, needle);
+}
+
+guint
+test_count_entries (const char *path)
+{
+    g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+    guint n = 0;
+
+    while (dir && g_dir_read_name (dir))
+        n++;
+    return n;
+}
+
+static guint tree_count;
+
+static int
+count_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    tree_count++;
+    return 0;
+}
+
+guint
+test_count_tree (const char *path)
+{
+    tree_count = 0;
+    if (nftw (path, count_one, 16, FTW_PHYS) < 0)
+        return 0;
+    return tree_count;
 }

@@ -1,4 +1,4 @@
-/* test-util.h: running commands in boxes from the integration suites. */
+/* test-util.h: running commands in boxes, and what a process leaves behind. */
 #pragma once
 
 #include <boxlite/boxlite.h>
@@ -31,5 +31,18 @@ typedef struct {
 HttpServer *http_server_start (void);
 /* Stops the server; returns how many connections it accepted. */
 gint http_server_stop (HttpServer *server);
+
+/* The pids of the processes whose parent is @parent (an array of gint). */
+GArray *test_child_pids (gint parent);
+
+/* The pids of the processes other than ours whose command line or
+ * environment contains @needle (an array of gint). */
+GArray *test_pids_mentioning (const char *needle);
+
+/* Counts the entries of directory @path (0 when it does not exist). */
+guint test_count_entries (const char *path);
+
+/* The number of regular files, directories and sockets under @path. */
+guint test_count_tree (const char *path);
 
 G_END_DECLS

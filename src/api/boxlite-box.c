@@ -835,8 +835,9 @@ boxlite_box_start (BoxliteBox *self, GCancellable *cancellable, GError **error)
                                     "cannot start the box monitor: ");
         return FALSE;
     }
-    /* GSubprocess reaps the monitor on GLib's worker thread whenever it exits. */
-    g_subprocess_wait_async (monitor, NULL, NULL, NULL);
+    /* GSubprocess reaps the monitor on GLib's worker thread whenever it
+     * exits. No wait_async: its completion would queue on the caller's
+     * main context, where a program without a main loop would keep it. */
 
     g_autofree char *verdict = read_ready_line (ready[0], BOOT_TIMEOUT_MS + 10000, cancellable);
     close (ready[0]);

@@ -4,6 +4,7 @@
 #include <boxlite/boxlite-runtime.h>
 
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "box-record.h"
@@ -230,10 +231,25 @@ bl_runtime_get_client (BoxliteRuntime *self)
     return client;
 }
 
+/* Whether the monitor at the other end of a lifeline is gone: the write end
+ * of a pipe with no reader polls POLLERR. */
+static gboolean
+lifeline_is_dead (gpointer key, gpointer value, gpointer user_data)
+{
+    struct pollfd pfd = { .fd = GPOINTER_TO_INT (value), .events = 0 };
+
+    return poll (&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLNVAL));
+}
+
 void
 bl_runtime_hold_lifeline (BoxliteRuntime *self, const char *box_id, int fd)
 {
     g_mutex_lock (&self->lock);
+    /* A box whose monitor ended on its own (its guest powered off, QEMU
+     * died, an auto-removed box finished) is never stopped or removed
+     * through us: let go of its lifeline now, or a program that starts
+     * boxes for ever keeps one fd per such box. */
+    g_hash_table_foreach_remove (self->lifelines, lifeline_is_dead, NULL);
     g_hash_table_replace (self->lifelines, g_strdup (box_id), GINT_TO_POINTER (fd));
     g_mutex_unlock (&self->lock);
 }

@@ -485,7 +485,9 @@ bl_blobs_fetch (BlRemote *remote, const char *blobs_dir, GArray *blobs,
         g_propagate_error (error, fetch.error);
         return FALSE;
     }
-    return TRUE;
+    /* A worker that finds the pull cancelled before its next blob stops
+     * without an error of its own: the blobs it skipped are still missing. */
+    return !g_cancellable_set_error_if_cancelled (fetch.cancellable, error);
 }
 
 gboolean

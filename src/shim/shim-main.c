@@ -165,6 +165,10 @@ shim_finish (Shim *shim)
     g_clear_handle_id (&shim->kill_timer, g_source_remove);
     g_clear_handle_id (&shim->agent_retry, g_source_remove);
     shim_lifeline_unwatch (shim);
+    /* Before the record says the box is down: a start that follows at once
+     * must not have its new sockets removed by this monitor. Connections
+     * already made (the stop waiters') stay up. */
+    bl_monitor_remove_sockets (shim->box_dir);
 
     BoxliteBoxState state = final_state (shim, &why);
     g_autofree char *line = why ? one_line (why) : NULL;
@@ -187,7 +191,6 @@ shim_finish (Shim *shim)
     if (shim->qmp)
         bl_qmp_client_close (shim->qmp);
     g_clear_pointer (&shim->net, bl_net_backend_free);
-    bl_monitor_remove_sockets (shim->box_dir);
     if (shim->launch && shim->launch->auto_remove)
         remove_box_dir (shim->box_dir);
     shim->exit_code = state == BOXLITE_BOX_STATE_STOPPED && shim->booted ? 0 : 1;
@@ -238,8 +241,10 @@ static gboolean
 on_boot_timeout (gpointer user_data)
 {
     Shim *shim = user_data;
-    g_autofree char *message = g_strdup_printf ("the guest agent did not answer within %u s",
-                                                shim->launch->boot_timeout_ms / 1000);
+    /* A QEMU that never greeted on QMP is wedged, not slow: say so. */
+    g_autofree char *message = g_strdup_printf (
+        "the guest agent did not answer within %u s%s", shim->launch->boot_timeout_ms / 1000,
+        shim->qmp ? "" : ", and QEMU never answered on its QMP socket");
 
     shim->boot_timeout = 0;
     shim_boot_failed (shim, message);
