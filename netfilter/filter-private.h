@@ -46,6 +46,8 @@ BlNetFlows *bl_net_flows_new (void);
 void bl_net_flows_free (BlNetFlows *flows);
 gboolean bl_net_flows_tcp (BlNetFilter *filter, const BlNetPacket *pkt);
 gboolean bl_net_flows_datagram (BlNetFilter *filter, const BlNetPacket *pkt);
+/* A TCP segment libslirp sends the guest; FALSE to drop it. */
+gboolean bl_net_flows_observe (BlNetFilter *filter, const BlNetPacket *pkt);
 
 /* dns_server.c: the guest's DNS. */
 BlNetDns *bl_net_dns_new (BlNetFilter *filter, const char *hosts_path, GError **error);

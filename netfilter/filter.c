@@ -4,8 +4,9 @@
  * is dropped (the box's network is IPv4 only). IPv4 from any address but
  * the guest's is dropped. In the box's own subnet the guest may reach the
  * host alias (anything) and the gateway's port 53 (DNS); the rest of the
- * subnet, broadcast and multicast are dropped. Everything else is a TCP
- * connection or a datagram for flow.c to judge. */
+ * subnet, broadcast and multicast are dropped. So is a packet with a bad
+ * checksum or a TTL of 0, before anything looks at it further. Everything
+ * else is a TCP connection or a datagram for flow.c to judge. */
 #define G_LOG_DOMAIN "boxlite-net"
 
 #include "filter-private.h"
@@ -102,6 +103,9 @@ bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
     if (pkt.ethertype != BL_ETH_TYPE_IPV4 || !pkt.ip_valid || pkt.src != BL_NET_ADDR_GUEST ||
         is_broadcast_or_multicast (pkt.dst))
         return FALSE;
+    /* What libslirp would drop must not move the filter either. */
+    if (!bl_net_packet_verify (&pkt))
+        return FALSE;
 
     if (pkt.dst == BL_NET_ADDR_GATEWAY) {
         if (!pkt.l4_valid || pkt.dport != 53 || pkt.fragment)
@@ -122,6 +126,21 @@ bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
     if (pkt.proto == BL_IP_PROTO_UDP || pkt.proto == BL_IP_PROTO_ICMP)
         return bl_net_flows_datagram (filter, &pkt);
     return FALSE;
+}
+
+gboolean
+bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
+{
+    BlNetPacket pkt;
+
+    /* Cheap checks first: this runs for every frame of every download. */
+    if (filter->open || len < BL_ETH_HLEN + 20 || frame[12] != 0x08 || frame[13] != 0x00 ||
+        frame[BL_ETH_HLEN + 9] != BL_IP_PROTO_TCP)
+        return TRUE;
+    if (!bl_net_packet_parse (frame, len, &pkt) || !pkt.ip_valid || !pkt.l4_valid ||
+        pkt.dst != BL_NET_ADDR_GUEST)
+        return TRUE;
+    return bl_net_flows_observe (filter, &pkt);
 }
 
 void

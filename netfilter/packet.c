@@ -74,6 +74,8 @@ bl_net_packet_parse (const uint8_t *frame, size_t len, BlNetPacket *out)
         return TRUE;
     uint16_t frag = get16 (ip + 6);
     out->ip_valid = TRUE;
+    out->ip = ip;
+    out->ip_hlen = ihl;
     out->ttl = ip[8];
     out->proto = ip[9];
     out->src = get32 (ip + 12);
@@ -85,6 +87,8 @@ bl_net_packet_parse (const uint8_t *frame, size_t len, BlNetPacket *out)
 
     const uint8_t *l4 = ip + ihl;
     size_t l4_len = total - ihl;
+    out->l4 = l4;
+    out->l4_len = l4_len;
     if (out->proto == BL_IP_PROTO_UDP) {
         if (l4_len < 8)
             return TRUE;
@@ -108,11 +112,33 @@ bl_net_packet_parse (const uint8_t *frame, size_t len, BlNetPacket *out)
         out->seq = get32 (l4 + 4);
         out->ack = get32 (l4 + 8);
         out->flags = l4[13];
+        out->window = get16 (l4 + 14);
         out->payload = l4 + doff;
         out->payload_len = l4_len - doff;
         out->l4_valid = TRUE;
     }
     return TRUE;
+}
+
+static uint16_t l4_checksum (uint32_t src_ip, uint32_t dst_ip, uint8_t proto, const uint8_t *l4,
+                             size_t len);
+
+gboolean
+bl_net_packet_verify (const BlNetPacket *pkt)
+{
+    if (!pkt->ip_valid || pkt->ttl == 0 || bl_net_checksum (pkt->ip, pkt->ip_hlen, 0) != 0)
+        return FALSE;
+    if (pkt->fragment)
+        return TRUE;
+    if (pkt->proto == BL_IP_PROTO_ICMP)
+        return pkt->l4_len >= 4 && bl_net_checksum (pkt->l4, pkt->l4_len, 0) == 0;
+    if (!pkt->l4_valid)
+        return TRUE;
+    if (pkt->proto == BL_IP_PROTO_UDP && get16 (pkt->l4 + 6) == 0)
+        return TRUE;
+    if (pkt->proto != BL_IP_PROTO_TCP && pkt->proto != BL_IP_PROTO_UDP)
+        return TRUE;
+    return l4_checksum (pkt->src, pkt->dst, pkt->proto, pkt->l4, pkt->l4_len) == 0;
 }
 
 /* Ethernet and IPv4 headers from @src_ip to @dst_ip, @l4_len bytes of

@@ -144,8 +144,8 @@ udp_frame (guint32 dst, guint sport, guint dport, const guint8 *payload, gsize l
 }
 
 static GBytes *
-tcp_frame (guint32 dst, guint sport, guint dport, guint32 seq, guint32 ack, guint flags,
-           const guint8 *payload, gsize len)
+tcp_frame_from (guint32 src, guint32 dst, guint sport, guint dport, guint32 seq, guint32 ack,
+                guint flags, const guint8 *payload, gsize len)
 {
     g_autofree guint8 *tcp = g_malloc0 (20 + len);
 
@@ -157,7 +157,28 @@ tcp_frame (guint32 dst, guint sport, guint dport, guint32 seq, guint32 ack, guin
     tcp[13] = (guint8) flags;
     put16 (tcp + 14, 65535);
     memcpy (tcp + 20, payload, len);
-    return ipv4_frame (GUEST, dst, BL_IP_PROTO_TCP, tcp, 20 + len, 16);
+    return ipv4_frame (src, dst, BL_IP_PROTO_TCP, tcp, 20 + len, 16);
+}
+
+static GBytes *
+tcp_frame (guint32 dst, guint sport, guint dport, guint32 seq, guint32 ack, guint flags,
+           const guint8 *payload, gsize len)
+{
+    return tcp_frame_from (GUEST, dst, sport, dport, seq, ack, flags, payload, len);
+}
+
+/* Shows the filter a segment libslirp sends the guest from @src:@sport to
+ * the guest's @dport; returns whether the filter lets it through. */
+static gboolean
+from_slirp (Fixture *fx, guint32 src, guint sport, guint dport, guint32 seq, guint32 ack,
+            guint flags, const guint8 *payload, gsize len)
+{
+    g_autoptr (GBytes) frame =
+        tcp_frame_from (src, GUEST, sport, dport, seq, ack, flags, payload, len);
+    gsize n;
+    const guint8 *data = g_bytes_get_data (frame, &n);
+
+    return bl_net_filter_observe (fx->filter, data, n);
 }
 
 static gboolean
@@ -351,6 +372,7 @@ test_sni_held_then_released (Fixture *fx, gconstpointer data)
     g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
     g_ptr_array_set_size (fx->to_guest, 0);
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 51000, 443, 100, 0, BL_TCP_SYN, NULL, 0)));
+    g_assert_true (from_slirp (fx, ALLOWED, 443, 51000, 8, 101, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 51000, 443, 101, 9, BL_TCP_ACK, NULL, 0)));
 
     /* The hello in two segments: the first is held, nothing goes out. */
@@ -384,6 +406,7 @@ test_sni_mismatch_cut (Fixture *fx, gconstpointer data)
     g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
     g_ptr_array_set_size (fx->to_guest, 0);
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 52000, 443, 500, 0, BL_TCP_SYN, NULL, 0)));
+    g_assert_true (from_slirp (fx, ALLOWED, 443, 52000, 76, 501, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
     g_autoptr (GByteArray) hello = client_hello ("other.test");
     g_assert_false (feed (fx, tcp_frame (ALLOWED, 52000, 443, 501, 77, BL_TCP_ACK | BL_TCP_PSH,
                                          hello->data, hello->len)));
@@ -409,13 +432,235 @@ test_sni_mismatch_cut (Fixture *fx, gconstpointer data)
     /* Plain HTTP with a Host that is not listed, and a non-TLS flow on 443. */
     const char req[] = "GET / HTTP/1.1\r\nHost: other.test\r\n\r\n";
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 52001, 80, 1, 0, BL_TCP_SYN, NULL, 0)));
+    g_assert_true (from_slirp (fx, ALLOWED, 80, 52001, 4, 2, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
     g_assert_false (feed (fx, tcp_frame (ALLOWED, 52001, 80, 2, 5, BL_TCP_ACK, (const guint8 *) req,
                                          sizeof req - 1)));
     g_assert_cmpuint (fx->to_slirp->len, ==, 2);
     g_assert_true (feed (fx, tcp_frame (ALLOWED, 52002, 443, 1, 0, BL_TCP_SYN, NULL, 0)));
+    g_assert_true (from_slirp (fx, ALLOWED, 443, 52002, 4, 2, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
     g_assert_false (feed (fx, tcp_frame (ALLOWED, 52002, 443, 2, 5, BL_TCP_ACK,
                                          (const guint8 *) "SSH-2.0-x\r\n", 11)));
     g_assert_cmpuint (fx->to_slirp->len, ==, 3);
+}
+
+/* ---- a connection's view kept in step with libslirp's ------------------ */
+
+static const char allowed_req[] = "GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n";
+static const char unlisted_req[] = "GET / HTTP/1.1\r\nHost: other.test\r\n\r\n";
+
+/* TRUE if the record has a line with reason @reason. */
+static gboolean
+audit_has (Fixture *fx, const char *reason)
+{
+    g_autofree char *path = g_build_filename (fx->dir, "netlog.jsonl", NULL);
+    g_autofree char *text = NULL;
+    g_autofree char *needle = g_strdup_printf ("\"reason\":\"%s\"", reason);
+
+    if (!g_file_get_contents (path, &text, NULL, NULL))
+        return FALSE;
+    return strstr (text, needle) != NULL;
+}
+
+/* A copy of @frame (consumed) with the byte at @off replaced by @value. */
+static GBytes *
+patched (GBytes *frame, gsize off, guint8 value)
+{
+    gsize len;
+    const guint8 *data = g_bytes_get_data (frame, &len);
+    guint8 *copy = g_memdup2 (data, len);
+
+    g_assert_cmpuint (off, <, len);
+    copy[off] = value;
+    g_bytes_unref (frame);
+    return g_bytes_new_take (copy, len);
+}
+
+/* A copy of @frame (consumed) with its IPv4 header checksum made valid. */
+static GBytes *
+ip_checksum_fixed (GBytes *frame)
+{
+    gsize len;
+    const guint8 *data = g_bytes_get_data (frame, &len);
+    guint8 *copy = g_memdup2 (data, len);
+    guint8 *ip = copy + BL_ETH_HLEN;
+
+    put16 (ip + 10, 0);
+    put16 (ip + 10, bl_net_checksum (ip, 20, 0));
+    g_bytes_unref (frame);
+    return g_bytes_new_take (copy, len);
+}
+
+#define TCP_CSUM_OFF (BL_ETH_HLEN + 20 + 16)
+
+/* An inspected connection to allowed.test port @dport from guest port
+ * @sport: the guest's SYN at 1000, libslirp's SYN-ACK at 5000 with a
+ * 65535-byte window, the guest's ACK. Its data starts at 1001. */
+static void
+open_inspected (Fixture *fx, guint sport, guint dport)
+{
+    g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
+    g_ptr_array_set_size (fx->to_guest, 0);
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, sport, dport, 1000, 0, BL_TCP_SYN, NULL, 0)));
+    g_assert_true (
+        from_slirp (fx, ALLOWED, dport, sport, 5000, 1001, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, sport, dport, 1001, 5001, BL_TCP_ACK, NULL, 0)));
+}
+
+/* The guest sends a request naming other.test at 1001: it is cut, and
+ * libslirp gets a reset at 1001 and not one byte of it. */
+static void
+expect_unlisted_cut (Fixture *fx, guint sport)
+{
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, sport, 80, 1001, 5001, BL_TCP_ACK | BL_TCP_PSH,
+                                         (const guint8 *) unlisted_req, sizeof unlisted_req - 1)));
+    g_assert_cmpuint (fx->to_slirp->len, ==, 1);
+    BlNetPacket rst;
+    parse_checked (g_ptr_array_index (fx->to_slirp, 0), &rst);
+    g_assert_true (rst.flags & BL_TCP_RST);
+    g_assert_cmpuint (rst.payload_len, ==, 0);
+    g_assert_cmpuint (rst.seq, ==, 1001);
+    g_assert_true (audit_has (fx, "host-not-listed"));
+}
+
+static void
+test_forged_rst_ignored (Fixture *fx, gconstpointer data)
+{
+    open_inspected (fx, 54000, 80);
+    /* A reset with a random sequence number and a wrong checksum: libslirp
+     * would drop it, so the filter must not forget the connection. */
+    GBytes *bad = tcp_frame (ALLOWED, 54000, 80, 0x7a3b1c2du, 0, BL_TCP_RST, NULL, 0);
+    g_assert_false (feed (fx, patched (bad, TCP_CSUM_OFF, 0x5a)));
+    /* A valid one far outside the window: the same. */
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54000, 80, 0x7a3b1c2du, 0, BL_TCP_RST, NULL, 0)));
+    g_assert_cmpuint (fx->to_slirp->len, ==, 0);
+    expect_unlisted_cut (fx, 54000);
+}
+
+static void
+test_repeated_syn_ignored (Fixture *fx, gconstpointer data)
+{
+    open_inspected (fx, 54001, 80);
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54001, 80, 90000, 0, BL_TCP_SYN, NULL, 0)));
+    expect_unlisted_cut (fx, 54001);
+}
+
+static void
+test_unacceptable_segments_ignored (Fixture *fx, gconstpointer data)
+{
+    open_inspected (fx, 54002, 80);
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    /* libslirp drops data without ACK, with an ACK of what it never sent,
+     * and with a bad checksum: none of it may count as the first bytes. */
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54002, 80, 1001, 0, BL_TCP_PSH,
+                                         (const guint8 *) allowed_req, sizeof allowed_req - 1)));
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54002, 80, 1001, 9000, BL_TCP_ACK,
+                                         (const guint8 *) allowed_req, sizeof allowed_req - 1)));
+    GBytes *bad = tcp_frame (ALLOWED, 54002, 80, 1001, 5001, BL_TCP_ACK,
+                             (const guint8 *) allowed_req, sizeof allowed_req - 1);
+    g_assert_false (feed (fx, patched (bad, TCP_CSUM_OFF, 0)));
+    /* Nor data past the window libslirp advertised. */
+    g_autofree guint8 *big = g_malloc0 (1200);
+    g_assert_false (
+        feed (fx, tcp_frame (ALLOWED, 54002, 80, 1001 + 65000, 5001, BL_TCP_ACK, big, 1200)));
+    g_assert_cmpuint (fx->to_slirp->len, ==, 0);
+    expect_unlisted_cut (fx, 54002);
+}
+
+static void
+test_data_before_synack_ignored (Fixture *fx, gconstpointer data)
+{
+    g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, 54003, 80, 1000, 0, BL_TCP_SYN, NULL, 0)));
+    /* libslirp is still connecting: it drops whatever comes. */
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54003, 80, 1001, 5001, BL_TCP_ACK,
+                                         (const guint8 *) allowed_req, sizeof allowed_req - 1)));
+    g_assert_cmpuint (fx->to_slirp->len, ==, 0);
+    g_assert_true (
+        from_slirp (fx, ALLOWED, 80, 54003, 5000, 1001, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
+    expect_unlisted_cut (fx, 54003);
+}
+
+static void
+test_rst_in_window_closes (Fixture *fx, gconstpointer data)
+{
+    open_inspected (fx, 54004, 80);
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54004, 80, 1001, 5001, BL_TCP_ACK,
+                                         (const guint8 *) "GET / HTTP/1.1\r\n", 16)));
+    /* The guest's reset at what it sent: libslirp has none of the held
+     * bytes, so it gets a reset at the first of them instead. */
+    g_assert_false (
+        feed (fx, tcp_frame (ALLOWED, 54004, 80, 1017, 5001, BL_TCP_RST | BL_TCP_ACK, NULL, 0)));
+    g_assert_cmpuint (fx->to_slirp->len, ==, 1);
+    BlNetPacket rst;
+    parse_checked (g_ptr_array_index (fx->to_slirp, 0), &rst);
+    g_assert_true (rst.flags & BL_TCP_RST);
+    g_assert_cmpuint (rst.seq, ==, 1001);
+    /* Nothing more goes out on it. */
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54004, 80, 1017, 5001, BL_TCP_ACK,
+                                         (const guint8 *) "Host: allowed.test\r\n\r\n", 22)));
+    g_assert_cmpuint (fx->to_slirp->len, ==, 1);
+
+    /* On a connection that was let through, a reset in the window goes to
+     * libslirp as it is. */
+    open_inspected (fx, 54005, 80);
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54005, 80, 1001, 5001, BL_TCP_ACK,
+                                         (const guint8 *) allowed_req, sizeof allowed_req - 1)));
+    guint32 end = 1001 + sizeof allowed_req - 1;
+    g_assert_true (from_slirp (fx, ALLOWED, 80, 54005, 5001, end, BL_TCP_ACK, NULL, 0));
+    g_assert_false (
+        feed (fx, tcp_frame (ALLOWED, 54005, 80, end + 5000, 5001, BL_TCP_RST, NULL, 0)));
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, 54005, 80, end, 5001, BL_TCP_RST, NULL, 0)));
+}
+
+static void
+test_unknown_connection_refused (Fixture *fx, gconstpointer data)
+{
+    g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
+    g_ptr_array_set_size (fx->to_guest, 0);
+    /* No SYN passed for it: refused on both sides, not let through. */
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54006, 80, 1001, 5001, BL_TCP_ACK,
+                                         (const guint8 *) unlisted_req, sizeof unlisted_req - 1)));
+    expect_reset (fx, ALLOWED, 54006, 0);
+    g_assert_cmpuint (fx->to_slirp->len, ==, 1);
+    BlNetPacket rst;
+    parse_checked (g_ptr_array_index (fx->to_slirp, 0), &rst);
+    g_assert_true (rst.flags & BL_TCP_RST);
+    g_assert_cmpuint (rst.payload_len, ==, 0);
+    /* A SYN-ACK the guest makes up is refused; one answering libslirp's
+     * SYN (a port forward) passes, and so does what follows. */
+    g_assert_false (
+        feed (fx, tcp_frame (ALIAS, 8080, 40000, 3000, 778, BL_TCP_SYN | BL_TCP_ACK, NULL, 0)));
+    g_assert_true (from_slirp (fx, ALIAS, 40000, 8080, 777, 0, BL_TCP_SYN, NULL, 0));
+    g_assert_true (
+        feed (fx, tcp_frame (ALIAS, 8080, 40000, 3000, 778, BL_TCP_SYN | BL_TCP_ACK, NULL, 0)));
+    g_assert_true (
+        from_slirp (fx, ALIAS, 40000, 8080, 778, 3001, BL_TCP_ACK, (const guint8 *) "hi", 2));
+    g_assert_true (feed (
+        fx, tcp_frame (ALIAS, 8080, 40000, 3001, 780, BL_TCP_ACK, (const guint8 *) "hello", 5)));
+}
+
+static void
+test_bad_headers_dropped (Fixture *fx, gconstpointer data)
+{
+    guint8 q[300];
+    gsize qlen = dns_query (q, "allowed.test", BL_DNS_TYPE_A, 0x1234);
+    const gsize udp_csum = BL_ETH_HLEN + 20 + 6;
+
+    g_ptr_array_set_size (fx->to_guest, 0);
+    /* A bad UDP checksum, a bad IPv4 header checksum, a TTL of 0. */
+    GBytes *f = udp_frame (GATEWAY, 40000, 53, q, qlen);
+    gsize len;
+    const guint8 *d = g_bytes_get_data (f, &len);
+    guint8 c = d[udp_csum];
+    g_assert_false (feed (fx, patched (g_bytes_ref (f), udp_csum, (guint8) (c ^ 1))));
+    g_assert_false (
+        feed (fx, patched (g_bytes_ref (f), BL_ETH_HLEN + 10, (guint8) (d[BL_ETH_HLEN + 10] ^ 1))));
+    g_assert_false (feed (fx, ip_checksum_fixed (patched (g_bytes_ref (f), BL_ETH_HLEN + 8, 0))));
+    g_assert_cmpuint (fx->to_guest->len, ==, 0);
+    /* The same query intact is answered. */
+    g_assert_false (feed (fx, f));
+    g_assert_cmpuint (fx->to_guest->len, ==, 1);
 }
 
 static void
@@ -447,8 +692,32 @@ test_empty_allows_all (Fixture *fx, gconstpointer data)
     g_assert_cmpuint (fx->to_guest->len, ==, 1); /* only the DNS answer */
 }
 
+/* Makes the IPv4 and transport checksums of @frame valid again, so that a
+ * mutation reaches the connection tracking instead of the checksum check. */
+static void
+fix_checksums (guint8 *frame, gsize len)
+{
+    BlNetPacket pkt;
+
+    if (!bl_net_packet_parse (frame, len, &pkt) || !pkt.ip_valid)
+        return;
+    guint8 *ip = frame + BL_ETH_HLEN;
+    put16 (ip + 10, 0);
+    put16 (ip + 10, bl_net_checksum (ip, pkt.ip_hlen, 0));
+    if (!pkt.l4_valid || pkt.fragment)
+        return;
+    guint8 *l4 = (guint8 *) pkt.l4;
+    gsize off = pkt.proto == BL_IP_PROTO_TCP ? 16 : 6;
+    put16 (l4 + off, 0);
+    put16 (l4 + off,
+           bl_net_checksum (l4, pkt.l4_len, pseudo_sum (pkt.src, pkt.dst, pkt.proto, pkt.l4_len)));
+}
+
 /* Random and mutated frames: the filter must neither crash nor emit
- * anything malformed, and each frame yields at most a couple of replies. */
+ * anything malformed, and each frame yields at most a couple of replies.
+ * Some mutations keep the checksums valid and move sequence and
+ * acknowledgement numbers, so that they reach the connection tracking;
+ * libslirp's side of the connections is played too. */
 static void
 test_replay (Fixture *fx, gconstpointer data)
 {
@@ -456,29 +725,64 @@ test_replay (Fixture *fx, gconstpointer data)
     g_autoptr (GByteArray) hello = client_hello ("allowed.test");
     guint8 q[300];
     gsize qlen = dns_query (q, "allowed.test", BL_DNS_TYPE_A, 1);
+    const char req[] = "GET / HTTP/1.1\r\nHost: other.test\r\n\r\n";
     GBytes *seeds[] = {
         udp_frame (GATEWAY, 1000, 53, q, qlen),
         tcp_frame (ALLOWED, 2000, 443, 1, 0, BL_TCP_SYN, NULL, 0),
-        tcp_frame (ALLOWED, 2000, 443, 2, 0, BL_TCP_ACK, hello->data, hello->len),
+        tcp_frame (ALLOWED, 2000, 443, 2, 101, BL_TCP_ACK, hello->data, hello->len),
+        tcp_frame (ALLOWED, 2000, 443, 2, 101, BL_TCP_RST | BL_TCP_ACK, NULL, 0),
+        tcp_frame (ALLOWED, 2001, 80, 2, 101, BL_TCP_ACK, (const guint8 *) req, sizeof req - 1),
         tcp_frame (ALIAS, 2001, 80, 2, 0, BL_TCP_ACK, (const guint8 *) "GET /", 5),
+        /* From libslirp: */
+        tcp_frame_from (ALLOWED, GUEST, 443, 2000, 100, 2, BL_TCP_SYN | BL_TCP_ACK, NULL, 0),
+        tcp_frame_from (ALLOWED, GUEST, 80, 2001, 100, 2, BL_TCP_SYN | BL_TCP_ACK, NULL, 0),
+        tcp_frame_from (ALIAS, GUEST, 4000, 8080, 100, 0, BL_TCP_SYN, NULL, 0),
     };
+    const guint from_slirp_first = 6;
 
     for (guint i = 0; i < 100000; i++) {
+        guint which = i % G_N_ELEMENTS (seeds);
         gsize len;
-        const guint8 *seed = g_bytes_get_data (seeds[i % G_N_ELEMENTS (seeds)], &len);
+        const guint8 *seed = g_bytes_get_data (seeds[which], &len);
         g_autofree guint8 *frame = g_memdup2 (seed, len);
-        if (g_rand_int_range (rand, 0, 4) == 0)
+        guint kind = (guint) g_rand_int_range (rand, 0, 4);
+        if (kind == 0 && g_rand_boolean (rand))
             len = (gsize) g_rand_int_range (rand, 0, (gint32) len + 1);
-        guint flips = (guint) g_rand_int_range (rand, 1, 8);
-        for (guint k = 0; k < flips && len > 0; k++)
-            frame[g_rand_int_range (rand, 0, (gint32) len)] = (guint8) g_rand_int (rand);
+        if (kind <= 1) {
+            guint flips = (guint) g_rand_int_range (rand, 1, 8);
+            for (guint k = 0; k < flips && len > 0; k++)
+                frame[g_rand_int_range (rand, 0, (gint32) len)] = (guint8) g_rand_int (rand);
+        } else if (len >= BL_ETH_HLEN + 40 && frame[BL_ETH_HLEN + 9] == BL_IP_PROTO_TCP) {
+            /* Sequence, acknowledgement, flags: near the real ones or anywhere. */
+            guint8 *tcp = frame + BL_ETH_HLEN + 20;
+            guint32 delta =
+                kind == 2 ? (guint32) g_rand_int_range (rand, -70000, 70000) : g_rand_int (rand);
+            guint off = g_rand_boolean (rand) ? 4 : 8;
+            guint32 v = (guint32) tcp[off] << 24 | (guint32) tcp[off + 1] << 16 |
+                        (guint32) tcp[off + 2] << 8 | tcp[off + 3];
+            put32 (tcp + off, v + delta);
+            if (g_rand_int_range (rand, 0, 4) == 0)
+                tcp[13] = (guint8) g_rand_int_range (rand, 0, 0x40);
+        }
+        if (kind >= 1)
+            fix_checksums (frame, len);
         guint before = fx->to_guest->len + fx->to_slirp->len;
-        bl_net_filter_frame (fx->filter, frame, len);
+        if (which >= from_slirp_first)
+            bl_net_filter_observe (fx->filter, frame, len);
+        else
+            bl_net_filter_frame (fx->filter, frame, len);
         g_assert_cmpuint (fx->to_guest->len + fx->to_slirp->len - before, <=, 64);
+        /* Whatever the filter hands libslirp has valid checksums. */
+        for (guint k = 0; k < fx->to_slirp->len; k++) {
+            BlNetPacket pkt;
+            gsize n;
+            const guint8 *out = g_bytes_get_data (g_ptr_array_index (fx->to_slirp, k), &n);
+            g_assert_true (bl_net_packet_parse (out, n, &pkt));
+            g_assert_true (bl_net_packet_verify (&pkt));
+        }
+        g_ptr_array_set_size (fx->to_slirp, 0);
         if (fx->to_guest->len > 1000)
             g_ptr_array_set_size (fx->to_guest, 0);
-        if (fx->to_slirp->len > 1000)
-            g_ptr_array_set_size (fx->to_slirp, 0);
     }
     for (guint i = 0; i < G_N_ELEMENTS (seeds); i++)
         g_bytes_unref (seeds[i]);
@@ -497,6 +801,13 @@ main (int argc, char **argv)
     ADD ("sni-held-then-released", test_sni_held_then_released, restrictive);
     ADD ("sni-mismatch-cut", test_sni_mismatch_cut, restrictive);
     ADD ("other-frames", test_other_frames, restrictive);
+    ADD ("forged-rst-ignored", test_forged_rst_ignored, restrictive);
+    ADD ("repeated-syn-ignored", test_repeated_syn_ignored, restrictive);
+    ADD ("unacceptable-segments-ignored", test_unacceptable_segments_ignored, restrictive);
+    ADD ("data-before-synack-ignored", test_data_before_synack_ignored, restrictive);
+    ADD ("rst-in-window-closes", test_rst_in_window_closes, restrictive);
+    ADD ("unknown-connection-refused", test_unknown_connection_refused, restrictive);
+    ADD ("bad-headers-dropped", test_bad_headers_dropped, restrictive);
     ADD ("empty-allows-all", test_empty_allows_all, NULL);
     ADD ("replay", test_replay, restrictive);
 #undef ADD
