@@ -31,7 +31,7 @@ hosts_file (void)
     if (!path) {
         g_autofree char *dir = g_dir_make_tmp ("boxlite-fuzz-XXXXXX", NULL);
         path = g_build_filename (dir, "hosts", NULL);
-        if (!g_file_set_contents (path, "10.203.0.2 allowed.test\n", -1, NULL))
+        if (!g_file_set_contents (path, "198.18.0.2 allowed.test\n", -1, NULL))
             abort ();
     }
     return path;
@@ -40,7 +40,7 @@ hosts_file (void)
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-    const char *const rules[] = { "allowed.test", "10.0.0.0/8", NULL };
+    const char *const rules[] = { "allowed.test", "198.18.0.0/15", NULL };
     g_autoptr (BlAllowlist) allowlist = bl_net_allowlist_new (rules, NULL);
     BlNetFilterConfig config = {
         .allowlist = allowlist,

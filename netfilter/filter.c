@@ -13,6 +13,8 @@
 
 #include <gio/gio.h>
 
+#include "private_addr.h"
+
 void
 bl_net_filter_emit_guest (BlNetFilter *filter, const uint8_t *frame, size_t len)
 {
@@ -31,6 +33,16 @@ bl_net_filter_rules_allow_ipv4 (BlNetFilter *filter, uint32_t addr)
     uint32_t be = g_htonl (addr);
 
     return bl_net_allowlist_allows_bytes (filter->allowlist, (const guint8 *) &be, sizeof be);
+}
+
+gboolean
+bl_net_filter_refuses_answer (BlNetFilter *filter, const guint8 *bytes, gsize len)
+{
+    if (filter->open)
+        return FALSE;
+    if (!bl_net_address_is_private (bytes, len) && !bl_net_address_is_host_own (bytes, len))
+        return FALSE;
+    return !bl_net_allowlist_allows_bytes (filter->allowlist, bytes, len);
 }
 
 guint
@@ -137,8 +149,9 @@ bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
     if (filter->open || len < BL_ETH_HLEN + 20 || frame[12] != 0x08 || frame[13] != 0x00 ||
         frame[BL_ETH_HLEN + 9] != BL_IP_PROTO_TCP)
         return TRUE;
+    /* The gateway's TCP port 53 is the filter's own DNS service. */
     if (!bl_net_packet_parse (frame, len, &pkt) || !pkt.ip_valid || !pkt.l4_valid ||
-        pkt.dst != BL_NET_ADDR_GUEST)
+        pkt.dst != BL_NET_ADDR_GUEST || pkt.src == BL_NET_ADDR_GATEWAY)
         return TRUE;
     return bl_net_flows_observe (filter, &pkt);
 }

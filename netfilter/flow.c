@@ -381,6 +381,19 @@ inspect (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
     return FALSE;
 }
 
+/* Why @dst (host order), which nothing admits, is refused. */
+static const char *
+refusal_reason (BlNetFilter *filter, uint32_t dst)
+{
+    uint32_t be = g_htonl (dst);
+
+    if ((dst & BL_NET_SUBNET_MASK) == BL_NET_SUBNET)
+        return "internal-address";
+    if (bl_net_filter_refuses_answer (filter, (const guint8 *) &be, sizeof be))
+        return "private-address";
+    return "direct-ip";
+}
+
 static gboolean
 on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
 {
@@ -390,8 +403,7 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
     guint admit = bl_net_filter_admits (filter, pkt->dst, &name);
 
     if (!admit) {
-        gboolean internal = (pkt->dst & BL_NET_SUBNET_MASK) == BL_NET_SUBNET;
-        record_syn (filter, pkt, FALSE, internal ? "internal-address" : "direct-ip", NULL);
+        record_syn (filter, pkt, FALSE, refusal_reason (filter, pkt->dst), NULL);
         reset_guest (filter, pkt);
         return FALSE;
     }
@@ -566,8 +578,11 @@ refuse_unknown (BlNetFilter *filter, const BlNetPacket *pkt)
 gboolean
 bl_net_flows_tcp (BlNetFilter *filter, const BlNetPacket *pkt)
 {
-    if (filter->open)
+    if (filter->open) {
+        if ((pkt->flags & (BL_TCP_SYN | BL_TCP_ACK)) == BL_TCP_SYN)
+            record_syn (filter, pkt, TRUE, admit_reason (BL_NET_ADMIT_OPEN), NULL);
         return TRUE;
+    }
 
     gint64 now = g_get_monotonic_time ();
     sweep (filter, now);
@@ -690,12 +705,9 @@ bl_net_flows_datagram (BlNetFilter *filter, const BlNetPacket *pkt)
     }
     if (last && (*last == 0 || now - *last > DATAGRAM_LOG_US)) {
         *last = now;
-        gboolean internal = (pkt->dst & BL_NET_SUBNET_MASK) == BL_NET_SUBNET;
         bl_net_audit_flow (filter->audit, udp ? "udp" : "icmp", pkt->dst, port, admit != 0,
-                           admit      ? admit_reason (admit)
-                           : internal ? "internal-address"
-                                      : "direct-ip",
-                           name, NULL, NULL);
+                           admit ? admit_reason (admit) : refusal_reason (filter, pkt->dst), name,
+                           NULL, NULL);
     }
     return admit != 0;
 }

@@ -11,8 +11,10 @@
 #include <boxlite/boxlite.h>
 #include "test-util.h"
 
-#define ALLOWED_ADDR "10.203.0.2"
-#define OTHER_ADDR "10.203.0.3"
+#define ALLOWED_ADDR "198.18.0.2"
+#define OTHER_ADDR "198.18.0.3"
+/* The host's own end of the test network's veth: private.test. */
+#define PRIVATE_ADDR "10.203.0.1"
 
 static char *home;
 static char *netdir;
@@ -172,11 +174,11 @@ net_log_has (BoxliteBox *box, const char *event, const char *verdict, const char
     return FALSE;
 }
 
-/* allow_net: allowed.test and *.wild.test. */
+/* allow_net: allowed.test, *.wild.test and private.test. */
 static BoxliteBox *
 get_restricted_box (void)
 {
-    const char *const rules[] = { "allowed.test", "*.wild.test", NULL };
+    const char *const rules[] = { "allowed.test", "*.wild.test", "private.test", NULL };
 
     if (!restricted_box)
         restricted_box = boot ("restricted", rules);
@@ -298,6 +300,26 @@ test_malformed_input (void)
     g_assert_cmpstr (RESULT (r2, after[1]), ==, "OK hello from " ALLOWED_ADDR " over https");
 }
 
+/* An allowed name that resolves to a private address of the host: the
+ * answer is given, the connection refused before the host's server sees
+ * it. */
+static void
+test_private_address_refused (void)
+{
+    const char *const steps[] = { "resolve:private.test", "http:private.test:private.test", NULL };
+
+    servers_log_clear ();
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
+    g_assert_cmpstr (RESULT (r, steps[0]), ==, PRIVATE_ADDR);
+    assert_refused (RESULT (r, steps[1]));
+    g_autofree char *log = servers_log ();
+    g_assert_null (strstr (log, PRIVATE_ADDR));
+    g_assert_true (net_log_has (get_restricted_box (), "tcp", "denied", "private-address", "dest",
+                                PRIVATE_ADDR ":80"));
+    g_assert_true (net_log_has (get_restricted_box (), "dns", "allowed", "private-address", "name",
+                                "private.test"));
+}
+
 static void
 test_net_log (void)
 {
@@ -316,12 +338,14 @@ test_net_log (void)
 static void
 test_address_rules (void)
 {
-    const char *const rules[] = { ALLOWED_ADDR "/32", OTHER_ADDR, NULL };
+    const char *const rules[] = { ALLOWED_ADDR "/32", OTHER_ADDR, "private.test", "10.203.0.0/16",
+                                  NULL };
     const char *const steps[] = {
         "http:" ALLOWED_ADDR ":" ALLOWED_ADDR,
         "http:" OTHER_ADDR ":" OTHER_ADDR,
         "resolve:other.test",
-        "http:10.203.0.1:10.203.0.1",
+        "http:198.18.0.4:198.18.0.4",
+        "http:private.test:private.test",
         NULL,
     };
     g_autoptr (BoxliteBox) box = boot ("addresses", rules);
@@ -333,7 +357,9 @@ test_address_rules (void)
     /* Address rules allow no names. */
     g_assert_cmpstr (RESULT (r, steps[2]), ==, "0.0.0.0");
     assert_refused (RESULT (r, steps[3]));
-    g_assert_true (net_log_has (box, "tcp", "denied", "direct-ip", "dest", "10.203.0.1:80"));
+    g_assert_true (net_log_has (box, "tcp", "denied", "direct-ip", "dest", "198.18.0.4:80"));
+    /* A private address an allowed name leads to, once a range rule lists it. */
+    g_assert_cmpstr (RESULT (r, steps[4]), ==, "OK hello from " PRIVATE_ADDR " over http");
     finish (box);
 }
 
@@ -393,6 +419,7 @@ main (int argc, char **argv)
     g_test_add_func ("/net/allowlist/direct-ip-blocked", test_direct_ip_blocked);
     g_test_add_func ("/net/allowlist/host-alias", test_host_alias_restricted);
     g_test_add_func ("/net/allowlist/malformed-input", test_malformed_input);
+    g_test_add_func ("/net/allowlist/private-address", test_private_address_refused);
     g_test_add_func ("/net/allowlist/net-log", test_net_log);
     g_test_add_func ("/net/address-rules", test_address_rules);
     g_test_add_func ("/net/empty-allows-all", test_empty_allows_all);

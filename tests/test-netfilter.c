@@ -10,12 +10,14 @@
 #include "dns.h"
 #include "filter.h"
 #include "packet.h"
+#include "private_addr.h"
 
 #define GUEST 0xc0a87f02u
 #define GATEWAY 0xc0a87f01u
 #define ALIAS 0xc0a87ffeu
-#define ALLOWED 0x0acb0002u /* 10.203.0.2, allowed.test in the override */
-#define OTHER 0x0acb0003u   /* 10.203.0.3, other.test */
+#define ALLOWED 0xc6120002u /* 198.18.0.2, allowed.test in the override */
+#define OTHER 0xc6120003u   /* 198.18.0.3, other.test */
+#define PRIVATE 0x0acb0009u /* 10.203.0.9, private.test */
 
 static const guint8 guest_mac[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
 static const guint8 gw_mac[6] = { 0x52, 0x55, 0xc0, 0xa8, 0x7f, 0x01 };
@@ -51,8 +53,11 @@ fixture_set_up (Fixture *fx, gconstpointer rules_data)
     g_autofree char *hosts = g_build_filename (fx->dir, "hosts", NULL);
     g_autofree char *audit = g_build_filename (fx->dir, "netlog.jsonl", NULL);
     g_assert_true (g_file_set_contents (hosts,
-                                        "10.203.0.2 allowed.test a.wild.test\n"
-                                        "10.203.0.3 other.test # a comment\n",
+                                        "198.18.0.2 allowed.test a.wild.test\n"
+                                        "198.18.0.3 other.test # a comment\n"
+                                        "10.203.0.9 private.test\n"
+                                        "169.254.169.254 meta.test\n"
+                                        "127.0.0.1 loop.test\n",
                                         -1, NULL));
     fx->allowlist = bl_net_allowlist_new (rules, &error);
     g_assert_no_error (error);
@@ -325,6 +330,8 @@ test_syn_admission (Fixture *fx, gconstpointer data)
     g_assert_false (feed (fx, tcp_frame (0xc0a87f03u, 50004, 53, 1, 0, BL_TCP_SYN, NULL, 0)));
     expect_reset (fx, 0xc0a87f03u, 50004, 2);
     g_assert_true (feed (fx, tcp_frame (GATEWAY, 50005, 53, 1, 0, BL_TCP_SYN, NULL, 0)));
+    /* The gateway's port 53 is the filter's own DNS service, not tracked. */
+    g_assert_true (from_slirp (fx, GATEWAY, 53, 50005, 9, 2, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
     g_assert_false (feed (fx, tcp_frame (GATEWAY, 50006, 80, 1, 0, BL_TCP_SYN, NULL, 0)));
     /* UDP to a direct IP is dropped silently. */
     guint8 junk[4] = { 1, 2, 3, 4 };
@@ -663,6 +670,71 @@ test_bad_headers_dropped (Fixture *fx, gconstpointer data)
     g_assert_cmpuint (fx->to_guest->len, ==, 1);
 }
 
+/* ---- answers that lead to private addresses --------------------------- */
+
+static const char *const with_private[] = { "allowed.test", "private.test", "meta.test",
+                                            "loop.test", NULL };
+static const char *const with_private_range[] = {
+    "allowed.test", "private.test", "meta.test", "loop.test", "10.203.0.0/16", NULL,
+};
+
+static gboolean
+syn_passes (Fixture *fx, guint32 dst, guint sport)
+{
+    g_ptr_array_set_size (fx->to_guest, 0);
+    return feed (fx, tcp_frame (dst, sport, 80, 1000, 0, BL_TCP_SYN, NULL, 0));
+}
+
+static void
+test_private_answers (Fixture *fx, gconstpointer data)
+{
+    gboolean range = data == with_private_range;
+
+    /* The guest gets the answers as they are... */
+    g_assert_cmphex (resolve (fx, "private.test"), ==, PRIVATE);
+    g_assert_cmphex (resolve (fx, "meta.test"), ==, 0xa9fea9feu);
+    g_assert_cmphex (resolve (fx, "loop.test"), ==, 0x7f000001u);
+    g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
+    /* ...but connections go only where a range rule says. */
+    g_assert_true (syn_passes (fx, ALLOWED, 55000));
+    g_assert_cmpint (syn_passes (fx, PRIVATE, 55001), ==, range);
+    g_assert_false (syn_passes (fx, 0xa9fea9feu, 55002));
+    expect_reset (fx, 0xa9fea9feu, 55002, 1001);
+    g_assert_false (syn_passes (fx, 0x7f000001u, 55003));
+    g_assert_true (audit_has (fx, "private-address"));
+}
+
+static void
+test_private_classes (void)
+{
+    const char *const private[] = {
+        "127.0.0.1",   "10.1.2.3",        "172.16.0.1",       "172.31.255.255",
+        "192.168.0.1", "169.254.169.254", "100.64.0.1",       "100.127.255.255",
+        "0.0.0.0",     "224.0.0.1",       "255.255.255.255",  "::1",
+        "::",          "fc00::1",         "fd12::1",          "fe80::1",
+        "ff02::1",     "::ffff:10.0.0.1", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe",
+    };
+    const char *const public[] = {
+        "8.8.8.8", "100.128.0.1", "172.32.0.1", "198.18.0.2", "2001:db8::1", "::ffff:8.8.8.8",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (private); i++) {
+        g_autoptr (GInetAddress) a = g_inet_address_new_from_string (private[i]);
+        g_assert_nonnull (a);
+        if (!bl_net_address_is_private (g_inet_address_to_bytes (a),
+                                        g_inet_address_get_native_size (a)))
+            g_error ("%s is not private", private[i]);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS (public); i++) {
+        g_autoptr (GInetAddress) a = g_inet_address_new_from_string (public[i]);
+        if (bl_net_address_is_private (g_inet_address_to_bytes (a),
+                                       g_inet_address_get_native_size (a)))
+            g_error ("%s is private", public[i]);
+    }
+    const guint8 loopback[4] = { 127, 0, 0, 1 };
+    g_assert_true (bl_net_address_is_host_own (loopback, 4));
+}
+
 static void
 test_other_frames (Fixture *fx, gconstpointer data)
 {
@@ -801,6 +873,9 @@ main (int argc, char **argv)
     ADD ("sni-held-then-released", test_sni_held_then_released, restrictive);
     ADD ("sni-mismatch-cut", test_sni_mismatch_cut, restrictive);
     ADD ("other-frames", test_other_frames, restrictive);
+    ADD ("private-answers-refused", test_private_answers, with_private);
+    ADD ("private-answers-in-range", test_private_answers, with_private_range);
+    g_test_add_func ("/netfilter/private-classes", test_private_classes);
     ADD ("forged-rst-ignored", test_forged_rst_ignored, restrictive);
     ADD ("repeated-syn-ignored", test_repeated_syn_ignored, restrictive);
     ADD ("unacceptable-segments-ignored", test_unacceptable_segments_ignored, restrictive);
