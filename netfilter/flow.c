@@ -31,6 +31,7 @@
 
 #include <string.h>
 
+#include "http_follow.h"
 #include "http_host.h"
 #include "tls_sni.h"
 
@@ -55,8 +56,9 @@
 #define MAX_DATAGRAM_DESTS 4096
 
 typedef enum {
-    FLOW_PASS,
-    FLOW_INSPECT,
+    FLOW_PASS,    /* let through, nothing more read */
+    FLOW_INSPECT, /* reading a head: the first bytes, or a request */
+    FLOW_FOLLOW,  /* reading a request body, to find the next request */
     FLOW_DENIED,
 } FlowState;
 
@@ -85,12 +87,18 @@ typedef struct {
     uint16_t peer_win;   /* the window on its SYN (a port forward) */
     gboolean peer_fin;
 
-    gboolean closed;   /* reset, by either side */
-    uint32_t head_seq; /* sequence number of head's first byte */
-    GByteArray *head;  /* the bytes under inspection */
-    GPtrArray *held;   /* GBytes frames, while inspecting */
+    gboolean closed; /* reset, by either side */
+
+    /* The guest's byte stream, while it is read. */
+    uint32_t stream_nxt;   /* after the last byte read */
+    uint32_t approved_nxt; /* after the last byte let through */
+    gboolean first;        /* the head is a connection's (or tunnel's) first bytes */
+    gboolean unfollowable; /* no next request can be found */
+    GByteArray *head;      /* the head being read, ending at stream_nxt */
+    BlHttpFollow follow;   /* in FLOW_FOLLOW */
+    GPtrArray *held;       /* GBytes frames not yet let through */
     gsize held_bytes;
-    gint64 deadline_us; /* for a verdict, while inspecting */
+    gint64 deadline_us; /* for a verdict on a head begun */
     gint64 last_us;
 } Flow;
 
@@ -196,55 +204,80 @@ admit_reason (guint admit)
     return "address-rule";
 }
 
-/* The verdict on a connection's first bytes; NULL while more are needed.
- * *@allowed says which way; @sni/@host get what was found. */
+/* TRUE if the list allows @host, a name or an address literal. */
+static gboolean
+host_allowed (BlNetFilter *filter, const char *host)
+{
+    g_autoptr (GInetAddress) literal = g_inet_address_new_from_string (host);
+
+    if (literal)
+        return bl_net_allowlist_allows_address (filter->allowlist, literal);
+    return bl_net_allowlist_allows_name (filter->allowlist, host);
+}
+
+/* The verdict on the head at the start of f->head: a connection's (or a
+ * tunnel's) first bytes, any protocol, or a later request on a plain HTTP
+ * connection. NULL while more bytes are needed. *@allowed says which way;
+ * @sni and @http get what was found (http->head_len is 0 unless the
+ * verdict is on an HTTP request). */
 static const char *
 judge_head (BlNetFilter *filter, const Flow *f, gboolean *allowed, char sni[BL_NET_NAME_CAP],
-            char host[BL_NET_NAME_CAP])
+            BlHttpHead *http)
 {
     const uint8_t *buf = f->head->data;
     size_t len = f->head->len;
     gboolean by_address = (f->admit & BL_NET_ADMIT_ADDRESS) != 0;
 
     *allowed = FALSE;
-    sni[0] = host[0] = '\0';
-    switch (bl_net_tls_sni_parse (buf, len, sni, BL_NET_NAME_CAP)) {
-    case BL_SNI_FOUND:
-        *allowed = bl_net_allowlist_allows_name (filter->allowlist, sni);
-        return *allowed ? "sni-allowed" : "sni-not-listed";
-    case BL_SNI_NO_SNI:
-        *allowed = by_address;
-        return *allowed ? "address-rule" : "no-sni";
-    case BL_SNI_MALFORMED:
-        return "malformed-tls";
-    case BL_SNI_NEED_MORE:
-        return NULL;
-    case BL_SNI_NOT_TLS:
+    sni[0] = '\0';
+    memset (http, 0, sizeof *http);
+    if (f->first) {
+        switch (bl_net_tls_sni_parse (buf, len, sni, BL_NET_NAME_CAP)) {
+        case BL_SNI_FOUND:
+            *allowed = bl_net_allowlist_allows_name (filter->allowlist, sni);
+            return *allowed ? "sni-allowed" : "sni-not-listed";
+        case BL_SNI_NO_SNI:
+            *allowed = by_address;
+            return *allowed ? "address-rule" : "no-sni";
+        case BL_SNI_MALFORMED:
+            return "malformed-tls";
+        case BL_SNI_NEED_MORE:
+            return NULL;
+        case BL_SNI_NOT_TLS:
+            break;
+        }
+    }
+    BlHostResult result = bl_net_http_head_parse (buf, len, http);
+    switch (result) {
+    case BL_HOST_FOUND:
+        if (!host_allowed (filter, http->host))
+            return "host-not-listed";
         break;
-    }
-    switch (bl_net_http_host_parse (buf, len, host, BL_NET_NAME_CAP)) {
-    case BL_HOST_FOUND: {
-        g_autoptr (GInetAddress) literal = g_inet_address_new_from_string (host);
-        if (literal)
-            *allowed = bl_net_allowlist_allows_address (filter->allowlist, literal);
-        else
-            *allowed = bl_net_allowlist_allows_name (filter->allowlist, host);
-        return *allowed ? "host-allowed" : "host-not-listed";
-    }
     case BL_HOST_NO_HOST:
-        *allowed = by_address;
-        return *allowed ? "address-rule" : "no-host";
+        if (!by_address)
+            return "no-host";
+        break;
+    case BL_HOST_H2_PREFACE:
+        return "http2-prior-knowledge";
     case BL_HOST_MALFORMED:
         return "malformed-http";
     case BL_HOST_NEED_MORE:
         return NULL;
     case BL_HOST_NOT_HTTP:
-        break;
+        memset (http, 0, sizeof *http);
+        if (!f->first)
+            return "http-unfollowable";
+        if (f->dport == 443)
+            return "not-tls-on-443";
+        *allowed = TRUE;
+        return "other-protocol";
     }
-    if (f->dport == 443)
-        return "not-tls-on-443";
+    /* An absolute-form target or a CONNECT authority names where the
+     * request goes, whatever Host says. */
+    if (http->target[0] && !host_allowed (filter, http->target))
+        return "target-not-listed";
     *allowed = TRUE;
-    return "other-protocol";
+    return result == BL_HOST_FOUND ? "host-allowed" : "address-rule";
 }
 
 static void
@@ -310,47 +343,181 @@ deny_inspected (BlNetFilter *filter, Flow *f)
     flow_drop_held (filter->flows, f);
 }
 
+/* Hands libslirp the held frames, in order, as far as their bytes have
+ * been let through. */
 static void
-release (BlNetFilter *filter, Flow *f)
+release_ready (BlNetFilter *filter, Flow *f)
 {
-    g_autoptr (GPtrArray) held = g_steal_pointer (&f->held);
-
-    f->state = FLOW_PASS;
-    flow_drop_held (filter->flows, f);
-    for (guint i = 0; held && i < held->len; i++) {
+    while (f->held && f->held->len > 0) {
+        GBytes *frame = g_ptr_array_index (f->held, 0);
         gsize n;
-        const uint8_t *data = g_bytes_get_data (g_ptr_array_index (held, i), &n);
+        const uint8_t *data = g_bytes_get_data (frame, &n);
         BlNetPacket pkt;
-        if (bl_net_packet_parse (data, n, &pkt))
-            f->fwd_nxt = seq_max (f->fwd_nxt, pkt.seq + (uint32_t) pkt.payload_len +
-                                                  !!(pkt.flags & BL_TCP_FIN));
+        if (!bl_net_packet_parse (data, n, &pkt))
+            g_assert_not_reached (); /* it was parsed before it was held */
+        uint32_t end = pkt.seq + (uint32_t) pkt.payload_len;
+        if (seq_lt (f->approved_nxt, end))
+            break;
+        frame = g_ptr_array_steal_index (f->held, 0);
+        f->held_bytes -= n;
+        filter->flows->held_bytes -= n;
+        f->fwd_nxt = seq_max (f->fwd_nxt, end + !!(pkt.flags & BL_TCP_FIN));
+        if (pkt.flags & BL_TCP_FIN)
+            f->guest_fin = TRUE;
         bl_net_filter_emit_slirp (filter, data, n);
+        g_bytes_unref (frame);
     }
 }
 
-/* A segment of a connection under inspection: hold it if it carries new
- * bytes in order, then judge what has arrived. */
+/* Starts reading a request head (or, @first, a connection's first bytes). */
+static void
+begin_head (Flow *f, gboolean first, gint64 now)
+{
+    f->state = FLOW_INSPECT;
+    f->first = first;
+    if (!f->head)
+        f->head = g_byte_array_new ();
+    g_byte_array_set_size (f->head, 0);
+    f->deadline_us = now + INSPECT_US;
+}
+
+/* Reads @n new bytes of the guest's stream (the next ones, in order). FALSE
+ * when they got the connection denied. */
 static gboolean
-inspect (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
+consume (BlNetFilter *filter, Flow *f, const uint8_t *bytes, size_t n, gint64 now)
+{
+    g_autoptr (GByteArray) carry = NULL;
+
+    while (n > 0) {
+        if (f->state == FLOW_PASS) {
+            f->stream_nxt += (uint32_t) n;
+            f->approved_nxt = f->stream_nxt;
+            return TRUE;
+        }
+        if (f->state == FLOW_FOLLOW) {
+            size_t used = bl_net_http_follow_feed (&f->follow, bytes, n);
+            f->stream_nxt += (uint32_t) used;
+            if (f->follow.state == BL_FOLLOW_BAD) {
+                record (filter, f, FALSE, "malformed-http", NULL, NULL);
+                deny_inspected (filter, f);
+                return FALSE;
+            }
+            f->approved_nxt = f->stream_nxt;
+            bytes += used;
+            n -= used;
+            if (f->follow.state == BL_FOLLOW_DONE)
+                begin_head (f, FALSE, now);
+            continue;
+        }
+        if (f->unfollowable) {
+            /* After an Upgrade (or a body of unknown framing) nothing tells
+             * where a next request would start. */
+            record (filter, f, FALSE, "http-unfollowable", NULL, NULL);
+            deny_inspected (filter, f);
+            return FALSE;
+        }
+        if (f->head->len == 0)
+            f->deadline_us = f->first ? f->deadline_us : now + INSPECT_US;
+        size_t room = BL_NET_TLS_SNI_BUFFER_MAX + 1 - MIN (f->head->len, BL_NET_TLS_SNI_BUFFER_MAX);
+        size_t take = MIN (n, room);
+        g_byte_array_append (f->head, bytes, (guint) take);
+        f->stream_nxt += (uint32_t) take;
+        bytes += take;
+        n -= take;
+
+        char sni[BL_NET_NAME_CAP];
+        BlHttpHead http;
+        gboolean allowed;
+        const char *reason = judge_head (filter, f, &allowed, sni, &http);
+        if (!reason) {
+            if (f->head->len <= BL_NET_TLS_SNI_BUFFER_MAX)
+                return TRUE;
+            reason = "inspection-limit";
+            allowed = FALSE;
+        }
+        /* Every refusal is recorded; of the requests allowed, the first. */
+        if (!allowed || f->first)
+            record (filter, f, allowed, reason, sni, http.host);
+        if (!allowed) {
+            deny_inspected (filter, f);
+            return FALSE;
+        }
+        if (http.head_len == 0) {
+            /* TLS, or another protocol: nothing more is read. */
+            f->state = FLOW_PASS;
+            f->stream_nxt += (uint32_t) n;
+            f->approved_nxt = f->stream_nxt;
+            g_clear_pointer (&f->head, g_byte_array_unref);
+            return TRUE;
+        }
+        /* The request's head goes; what follows it is read on. */
+        uint32_t head_seq = f->stream_nxt - f->head->len;
+        GByteArray *next = g_byte_array_sized_new ((guint) (f->head->len - http.head_len + n));
+        g_byte_array_append (next, f->head->data + http.head_len,
+                             (guint) (f->head->len - http.head_len));
+        g_byte_array_append (next, bytes, (guint) n);
+        g_clear_pointer (&carry, g_byte_array_unref);
+        carry = next;
+        bytes = carry->data;
+        n = carry->len;
+        f->stream_nxt = f->approved_nxt = head_seq + (uint32_t) http.head_len;
+        begin_head (f, FALSE, now);
+        switch (http.body) {
+        case BL_HTTP_BODY_NONE:
+            break;
+        case BL_HTTP_BODY_TUNNEL:
+            f->first = TRUE; /* a new connection's first bytes, to be judged as such */
+            break;
+        case BL_HTTP_BODY_UNKNOWN:
+            f->unfollowable = TRUE;
+            break;
+        case BL_HTTP_BODY_LENGTH:
+        case BL_HTTP_BODY_CHUNKED:
+            f->state = FLOW_FOLLOW;
+            bl_net_http_follow_start (&f->follow, http.body == BL_HTTP_BODY_CHUNKED,
+                                      http.content_length);
+            break;
+        }
+    }
+    return TRUE;
+}
+
+/* A segment of a connection whose bytes are read (its first bytes, or the
+ * requests of a plain HTTP connection): it goes to libslirp when all it
+ * carries has been let through, else it is held until then. */
+static gboolean
+on_data (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt, gint64 now)
 {
     BlNetFlows *flows = filter->flows;
-
-    if (pkt->payload_len == 0 && !(pkt->flags & BL_TCP_FIN))
-        return TRUE; /* a bare acknowledgement carries nothing out */
-
-    uint32_t have_end = f->head_seq + f->head->len;
+    gboolean fin = (pkt->flags & BL_TCP_FIN) != 0;
     uint32_t seg_end = pkt->seq + (uint32_t) pkt->payload_len;
-    if (seq_lt (have_end, pkt->seq))
+    gboolean holding = f->held && f->held->len > 0;
+
+    if (pkt->payload_len == 0 && !fin)
+        return TRUE; /* a bare acknowledgement carries nothing out */
+    if (seq_lt (f->stream_nxt, pkt->seq))
         return FALSE; /* a gap: the guest sends it again */
-    if (seq_lt (have_end, seg_end)) {
-        size_t skip = (size_t) (have_end - pkt->seq);
-        size_t room = BL_NET_TLS_SNI_BUFFER_MAX + 1 - MIN (f->head->len, BL_NET_TLS_SNI_BUFFER_MAX);
-        size_t take = MIN (pkt->payload_len - skip, room);
-        g_byte_array_append (f->head, pkt->payload + skip, (guint) take);
-    } else if (!(pkt->flags & BL_TCP_FIN)) {
+    if (seq_lt (f->stream_nxt, seg_end)) {
+        size_t skip = (size_t) (f->stream_nxt - pkt->seq);
+        if (!consume (filter, f, pkt->payload + skip, pkt->payload_len - skip, now))
+            return FALSE;
+    } else if (!fin && (holding || seq_lt (f->approved_nxt, seg_end))) {
         return FALSE; /* already held */
     }
-    if (f->held->len >= MAX_HELD) {
+    /* A FIN ends the stream: a head begun will never be complete. */
+    if (fin && f->state == FLOW_INSPECT && (f->first || f->head->len > 0)) {
+        record (filter, f, FALSE, "inspection-limit", NULL, NULL);
+        deny_inspected (filter, f);
+        return FALSE;
+    }
+    holding = f->held && f->held->len > 0;
+    if (!holding && !seq_lt (f->approved_nxt, seg_end)) {
+        f->fwd_nxt = seq_max (f->fwd_nxt, seg_end + fin);
+        if (fin)
+            f->guest_fin = TRUE;
+        return TRUE;
+    }
+    if (f->held && f->held->len >= MAX_HELD) {
         record (filter, f, FALSE, "inspection-limit", NULL, NULL);
         deny_inspected (filter, f);
         return FALSE;
@@ -360,24 +527,12 @@ inspect (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
         deny_inspected (filter, f);
         return FALSE;
     }
+    if (!f->held)
+        f->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
     g_ptr_array_add (f->held, g_bytes_new (pkt->frame, pkt->frame_len));
     f->held_bytes += pkt->frame_len;
     flows->held_bytes += pkt->frame_len;
-
-    char sni[BL_NET_NAME_CAP], host[BL_NET_NAME_CAP];
-    gboolean allowed;
-    const char *reason = judge_head (filter, f, &allowed, sni, host);
-    if (!reason && (f->head->len > BL_NET_TLS_SNI_BUFFER_MAX || (pkt->flags & BL_TCP_FIN))) {
-        reason = "inspection-limit";
-        allowed = FALSE;
-    }
-    if (!reason)
-        return FALSE;
-    record (filter, f, allowed, reason, sni, host);
-    if (allowed)
-        release (filter, f);
-    else
-        deny_inspected (filter, f);
+    release_ready (filter, f);
     return FALSE;
 }
 
@@ -430,16 +585,13 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
     f->dport = pkt->dport;
     f->guest_isn = pkt->seq;
     f->fwd_nxt = pkt->seq + 1;
-    f->head_seq = pkt->seq + 1;
+    f->stream_nxt = f->approved_nxt = pkt->seq + 1;
     f->last_us = now;
     if (admit & BL_NET_ADMIT_ALIAS) {
         f->state = FLOW_PASS;
         record_syn (filter, pkt, TRUE, admit_reason (admit), name);
     } else {
-        f->state = FLOW_INSPECT;
-        f->deadline_us = now + INSPECT_US;
-        f->head = g_byte_array_new ();
-        f->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+        begin_head (f, TRUE, now);
     }
     g_hash_table_insert (flows->tcp, &f->key, f);
     return TRUE;
@@ -460,11 +612,11 @@ on_rst (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
 {
     uint32_t hi = seq_max (f->fwd_nxt, f->peer_ack);
 
-    if (f->state == FLOW_INSPECT)
-        hi = seq_max (hi, f->head_seq + f->head->len);
+    if (f->state == FLOW_INSPECT || f->state == FLOW_FOLLOW)
+        hi = seq_max (hi, f->stream_nxt);
     if (seq_lt (pkt->seq, f->peer_ack) || seq_lt (hi, pkt->seq))
         return FALSE;
-    if (f->state == FLOW_INSPECT) {
+    if (f->held && f->held->len > 0) {
         /* libslirp has none of the held bytes: abort it at the first. */
         abort_flow (filter, f);
         flow_drop_held (filter->flows, f);
@@ -477,7 +629,7 @@ on_rst (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
 
 /* A segment of a known connection, other than a SYN. */
 static gboolean
-on_segment (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
+on_segment (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt, gint64 now)
 {
     if (f->state == FLOW_DENIED || f->closed) {
         if (!(pkt->flags & BL_TCP_RST))
@@ -492,7 +644,7 @@ on_segment (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
             return pkt->seq == f->guest_isn; /* sent again */
         f->synced = TRUE;
         f->guest_isn = pkt->seq;
-        f->fwd_nxt = f->head_seq = pkt->seq + 1;
+        f->fwd_nxt = f->stream_nxt = f->approved_nxt = pkt->seq + 1;
         f->peer_ack = pkt->seq + 1;
         f->peer_right = f->peer_ack + f->peer_win;
         return TRUE;
@@ -509,8 +661,8 @@ on_segment (BlNetFilter *filter, Flow *f, const BlNetPacket *pkt)
     if ((pkt->payload_len > 0 || (pkt->flags & BL_TCP_FIN)) &&
         (seq_lt (f->peer_right, data_end) || seq_lt (pkt->seq, f->peer_ack - BEHIND_MAX)))
         return FALSE;
-    if (f->state == FLOW_INSPECT)
-        return inspect (filter, f, pkt);
+    if (f->state == FLOW_INSPECT || f->state == FLOW_FOLLOW)
+        return on_data (filter, f, pkt, now);
     if (pkt->flags & BL_TCP_FIN)
         f->guest_fin = TRUE;
     f->fwd_nxt = seq_max (f->fwd_nxt, data_end + !!(pkt->flags & BL_TCP_FIN));
@@ -535,9 +687,10 @@ sweep (BlNetFilter *filter, gint64 now)
     g_hash_table_iter_init (&iter, flows->tcp);
     while (g_hash_table_iter_next (&iter, NULL, &value)) {
         Flow *f = value;
-        gboolean expired = finished (f)               ? now - f->last_us > CLOSED_US
-                           : f->state == FLOW_INSPECT ? now > f->deadline_us
-                                                      : now - f->last_us > IDLE_US;
+        gboolean reading = f->state == FLOW_INSPECT && (f->first || f->head->len > 0);
+        gboolean expired = finished (f) ? now - f->last_us > CLOSED_US
+                           : reading    ? now > f->deadline_us
+                                        : now - f->last_us > IDLE_US;
         if (expired)
             g_array_append_val (due, f->key);
     }
@@ -546,7 +699,7 @@ sweep (BlNetFilter *filter, gint64 now)
         if (!f)
             continue;
         if (!finished (f)) {
-            if (f->state == FLOW_INSPECT)
+            if (f->state == FLOW_INSPECT && (f->first || f->head->len > 0))
                 record (filter, f, FALSE, "inspection-timeout", NULL, NULL);
             abort_flow (filter, f);
         }
@@ -602,7 +755,7 @@ bl_net_flows_tcp (BlNetFilter *filter, const BlNetPacket *pkt)
         refuse_unknown (filter, pkt);
         return FALSE;
     }
-    gboolean pass = on_segment (filter, f, pkt);
+    gboolean pass = on_segment (filter, f, pkt, now);
     if (pass || f->state != FLOW_DENIED)
         f->last_us = now;
     return pass;

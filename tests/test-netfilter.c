@@ -611,8 +611,9 @@ test_rst_in_window_closes (Fixture *fx, gconstpointer data)
     /* On a connection that was let through, a reset in the window goes to
      * libslirp as it is. */
     open_inspected (fx, 54005, 80);
-    g_assert_false (feed (fx, tcp_frame (ALLOWED, 54005, 80, 1001, 5001, BL_TCP_ACK,
-                                         (const guint8 *) allowed_req, sizeof allowed_req - 1)));
+    /* A whole request that is allowed goes at once, not held. */
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, 54005, 80, 1001, 5001, BL_TCP_ACK,
+                                        (const guint8 *) allowed_req, sizeof allowed_req - 1)));
     guint32 end = 1001 + sizeof allowed_req - 1;
     g_assert_true (from_slirp (fx, ALLOWED, 80, 54005, 5001, end, BL_TCP_ACK, NULL, 0));
     g_assert_false (
@@ -668,6 +669,128 @@ test_bad_headers_dropped (Fixture *fx, gconstpointer data)
     /* The same query intact is answered. */
     g_assert_false (feed (fx, f));
     g_assert_cmpuint (fx->to_guest->len, ==, 1);
+}
+
+/* ---- every request checked ---------------------------------------------- */
+
+/* The guest sends @text at @seq on the connection from @sport to port 80. */
+static gboolean
+send_text (Fixture *fx, guint sport, guint32 seq, const char *text)
+{
+    return feed (fx, tcp_frame (ALLOWED, sport, 80, seq, 5001, BL_TCP_ACK | BL_TCP_PSH,
+                                (const guint8 *) text, strlen (text)));
+}
+
+/* TRUE if libslirp was given nothing since the last clear but one reset. */
+static gboolean
+slirp_got_only_reset (Fixture *fx)
+{
+    BlNetPacket pkt;
+
+    if (fx->to_slirp->len != 1)
+        return FALSE;
+    parse_checked (g_ptr_array_index (fx->to_slirp, 0), &pkt);
+    return (pkt.flags & BL_TCP_RST) && pkt.payload_len == 0;
+}
+
+static void
+test_request_targets (Fixture *fx, gconstpointer data)
+{
+    const struct {
+        const char *text;
+        const char *reason;
+    } cut[] = {
+        { "GET http://other.test/ HTTP/1.1\r\nHost: allowed.test\r\n\r\n", "target-not-listed" },
+        { "GET http://allowed.test@other.test/ HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
+          "malformed-http" },
+        { "CONNECT other.test:443 HTTP/1.1\r\nHost: allowed.test\r\n\r\n", "target-not-listed" },
+        { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "http2-prior-knowledge" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (cut); i++) {
+        guint sport = 56000 + i;
+        open_inspected (fx, sport, 80);
+        g_ptr_array_set_size (fx->to_slirp, 0);
+        g_assert_false (send_text (fx, sport, 1001, cut[i].text));
+        g_assert_true (slirp_got_only_reset (fx));
+        if (!audit_has (fx, cut[i].reason))
+            g_error ("no record %s for %s", cut[i].reason, cut[i].text);
+    }
+
+    /* An allowed absolute-form target goes; a CONNECT to an allowed name
+     * too, and then the tunnel's first bytes are judged. */
+    open_inspected (fx, 56010, 80);
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_true (send_text (
+        fx, 56010, 1001, "GET http://allowed.test:80/x HTTP/1.1\r\nHost: allowed.test\r\n\r\n"));
+    const char connect[] = "CONNECT allowed.test:443 HTTP/1.1\r\nHost: allowed.test:443\r\n\r\n";
+    open_inspected (fx, 56011, 80);
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_true (send_text (fx, 56011, 1001, connect));
+    g_autoptr (GByteArray) hello = client_hello ("other.test");
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 56011, 80, 1001 + sizeof connect - 1, 5001,
+                                         BL_TCP_ACK, hello->data, hello->len)));
+    g_assert_true (slirp_got_only_reset (fx));
+    g_assert_true (audit_has (fx, "sni-not-listed"));
+}
+
+static void
+test_every_request_checked (Fixture *fx, gconstpointer data)
+{
+    /* Two requests in one segment, the second not listed. */
+    g_autofree char *two = g_strconcat (allowed_req, unlisted_req, NULL);
+    open_inspected (fx, 57000, 80);
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_false (send_text (fx, 57000, 1001, two));
+    g_assert_true (slirp_got_only_reset (fx));
+    g_assert_true (audit_has (fx, "host-not-listed"));
+
+    /* A kept-alive connection: the second request, in its own segment. */
+    guint32 seq = 1001;
+    open_inspected (fx, 57001, 80);
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_true (send_text (fx, 57001, seq, allowed_req));
+    seq += sizeof allowed_req - 1;
+    g_assert_true (from_slirp (fx, ALLOWED, 80, 57001, 5001, seq, BL_TCP_ACK, NULL, 0));
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_false (send_text (fx, 57001, seq, unlisted_req));
+    g_assert_true (slirp_got_only_reset (fx));
+
+    /* A body that looks like a request is a body; the request after it is
+     * read, in pieces too. */
+    const char post[] = "POST /u HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: 36\r\n\r\n";
+    seq = 1001;
+    open_inspected (fx, 57002, 80);
+    g_assert_true (send_text (fx, 57002, seq, post));
+    seq += sizeof post - 1;
+    g_assert_true (send_text (fx, 57002, seq, unlisted_req)); /* 36 bytes of body */
+    seq += sizeof unlisted_req - 1;
+    const char piece[] = "GET / HTTP/1.1\r\nHost: allo";
+    g_assert_cmpuint (sizeof unlisted_req - 1, ==, 36);
+    g_assert_false (send_text (fx, 57002, seq, piece));
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_false (send_text (fx, 57002, seq + sizeof piece - 1, "wed.test\r\n\r\n"));
+    g_assert_cmpuint (fx->to_slirp->len, ==, 2); /* both pieces, once whole */
+    g_assert_true (send_text (fx, 57002, seq, piece)); /* sent again */
+
+    /* A chunked body, then a request that is not listed. */
+    const char chunked[] =
+        "POST /c HTTP/1.1\r\nHost: allowed.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n";
+    g_autofree char *chunked_then = g_strconcat (chunked, unlisted_req, NULL);
+    open_inspected (fx, 57003, 80);
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_false (send_text (fx, 57003, 1001, chunked_then));
+    g_assert_true (slirp_got_only_reset (fx));
+
+    /* After an Upgrade nothing can be followed: the next byte cuts. */
+    const char upgrade[] = "GET /ws HTTP/1.1\r\nHost: allowed.test\r\nUpgrade: websocket\r\n\r\n";
+    open_inspected (fx, 57004, 80);
+    g_ptr_array_set_size (fx->to_slirp, 0);
+    g_assert_true (send_text (fx, 57004, 1001, upgrade));
+    g_assert_false (send_text (fx, 57004, 1001 + sizeof upgrade - 1, "\x81\x05hello"));
+    g_assert_true (slirp_got_only_reset (fx));
+    g_assert_true (audit_has (fx, "http-unfollowable"));
 }
 
 /* ---- answers that lead to private addresses --------------------------- */
@@ -883,6 +1006,8 @@ main (int argc, char **argv)
     ADD ("rst-in-window-closes", test_rst_in_window_closes, restrictive);
     ADD ("unknown-connection-refused", test_unknown_connection_refused, restrictive);
     ADD ("bad-headers-dropped", test_bad_headers_dropped, restrictive);
+    ADD ("request-targets", test_request_targets, restrictive);
+    ADD ("every-request-checked", test_every_request_checked, restrictive);
     ADD ("empty-allows-all", test_empty_allows_all, NULL);
     ADD ("replay", test_replay, restrictive);
 #undef ADD
