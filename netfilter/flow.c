@@ -23,8 +23,11 @@
  * libslirp's SYN. With an empty allowlist nothing is inspected and nothing
  * tracked.
  *
- * Datagrams (UDP, ICMP) are judged by address alone, each time; a decision
- * is recorded once a minute per destination. */
+ * Datagrams (UDP, ICMP) are judged by address alone, each time: with a
+ * non-empty allowlist they go only to addresses an address or range rule
+ * lists (and the host alias), not to addresses a name resolved to, as
+ * nothing in them can be checked against the name. A decision is recorded
+ * once a minute per destination. */
 #define G_LOG_DOMAIN "boxlite-net"
 
 #include "filter-private.h"
@@ -843,7 +846,14 @@ bl_net_flows_datagram (BlNetFilter *filter, const BlNetPacket *pkt)
     const char *name = NULL;
     guint admit = bl_net_filter_admits (filter, pkt->dst, &name);
     gint64 now = g_get_monotonic_time ();
+    /* A name admits TCP only, where its SNI or Host is checked: datagrams
+     * (QUIC among them, so that clients fall back to TCP) go only where an
+     * address rule says. */
+    const char *to_name = !(admit & BL_NET_ADMIT_ANSWER) ? NULL
+                          : udp && port == 443           ? "quic-to-name"
+                                                         : "datagram-to-name";
 
+    admit &= BL_NET_ADMIT_OPEN | BL_NET_ADMIT_ALIAS | BL_NET_ADMIT_ADDRESS;
     if (udp && pkt->first_fragment && !pkt->l4_valid)
         return FALSE;
     sweep (filter, now);
@@ -859,8 +869,10 @@ bl_net_flows_datagram (BlNetFilter *filter, const BlNetPacket *pkt)
     if (last && (*last == 0 || now - *last > DATAGRAM_LOG_US)) {
         *last = now;
         bl_net_audit_flow (filter->audit, udp ? "udp" : "icmp", pkt->dst, port, admit != 0,
-                           admit ? admit_reason (admit) : refusal_reason (filter, pkt->dst), name,
-                           NULL, NULL);
+                           admit     ? admit_reason (admit)
+                           : to_name ? to_name
+                                     : refusal_reason (filter, pkt->dst),
+                           name, NULL, NULL);
     }
     return admit != 0;
 }

@@ -305,6 +305,8 @@ expect_reset (Fixture *fx, guint32 from, guint sport, guint32 ack)
     g_ptr_array_set_size (fx->to_guest, 0);
 }
 
+static gboolean audit_has (Fixture *fx, const char *reason);
+
 static void
 test_syn_admission (Fixture *fx, gconstpointer data)
 {
@@ -333,10 +335,16 @@ test_syn_admission (Fixture *fx, gconstpointer data)
     /* The gateway's port 53 is the filter's own DNS service, not tracked. */
     g_assert_true (from_slirp (fx, GATEWAY, 53, 50005, 9, 2, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
     g_assert_false (feed (fx, tcp_frame (GATEWAY, 50006, 80, 1, 0, BL_TCP_SYN, NULL, 0)));
-    /* UDP to a direct IP is dropped silently. */
+    /* UDP to a direct IP is dropped silently; so is UDP to an allowed
+     * name's address (nothing in it names the name), QUIC included. */
     guint8 junk[4] = { 1, 2, 3, 4 };
     g_assert_false (feed (fx, udp_frame (OTHER, 5000, 5000, junk, sizeof junk)));
-    g_assert_true (feed (fx, udp_frame (ALLOWED, 5000, 5000, junk, sizeof junk)));
+    g_assert_false (feed (fx, udp_frame (ALLOWED, 5000, 5000, junk, sizeof junk)));
+    g_assert_false (feed (fx, udp_frame (ALLOWED, 5001, 443, junk, sizeof junk)));
+    g_assert_true (audit_has (fx, "datagram-to-name"));
+    g_assert_true (audit_has (fx, "quic-to-name"));
+    /* The host alias stays reachable. */
+    g_assert_true (feed (fx, udp_frame (ALIAS, 5000, 5000, junk, sizeof junk)));
 }
 
 /* A minimal TLS 1.2 ClientHello record naming @sni. */
@@ -770,7 +778,7 @@ test_every_request_checked (Fixture *fx, gconstpointer data)
     g_assert_false (send_text (fx, 57002, seq, piece));
     g_ptr_array_set_size (fx->to_slirp, 0);
     g_assert_false (send_text (fx, 57002, seq + sizeof piece - 1, "wed.test\r\n\r\n"));
-    g_assert_cmpuint (fx->to_slirp->len, ==, 2); /* both pieces, once whole */
+    g_assert_cmpuint (fx->to_slirp->len, ==, 2);       /* both pieces, once whole */
     g_assert_true (send_text (fx, 57002, seq, piece)); /* sent again */
 
     /* A chunked body, then a request that is not listed. */
@@ -825,6 +833,9 @@ test_private_answers (Fixture *fx, gconstpointer data)
     expect_reset (fx, 0xa9fea9feu, 55002, 1001);
     g_assert_false (syn_passes (fx, 0x7f000001u, 55003));
     g_assert_true (audit_has (fx, "private-address"));
+    /* Datagrams go where a range rule says, and nowhere else. */
+    guint8 ping[4] = { 1, 2, 3, 4 };
+    g_assert_cmpint (feed (fx, udp_frame (PRIVATE, 5000, 5000, ping, sizeof ping)), ==, range);
 }
 
 static void
