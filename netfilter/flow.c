@@ -110,6 +110,7 @@ struct _BlNetFlows {
     GHashTable *datagram; /* guint64 key -> gint64 time last recorded */
     gsize held_bytes;     /* sum of the flows' held_bytes */
     gint64 last_sweep_us;
+    gint64 last_budget_log_us;
 };
 
 static gboolean
@@ -573,7 +574,12 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
         return FALSE;
     }
     if (g_hash_table_size (flows->tcp) >= MAX_FLOWS) {
-        record_syn (filter, pkt, FALSE, "budget-exceeded", name);
+        /* Once a second: a flood must not push everything else out of the
+         * record. */
+        if (now - flows->last_budget_log_us >= G_USEC_PER_SEC) {
+            flows->last_budget_log_us = now;
+            record_syn (filter, pkt, FALSE, "budget-exceeded", name);
+        }
         reset_guest (filter, pkt);
         return FALSE;
     }

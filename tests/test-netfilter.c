@@ -679,6 +679,56 @@ test_bad_headers_dropped (Fixture *fx, gconstpointer data)
     g_assert_cmpuint (fx->to_guest->len, ==, 1);
 }
 
+/* ---- bounded memory ----------------------------------------------------- */
+
+static void
+test_budgets (Fixture *fx, gconstpointer data)
+{
+    g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
+    /* Half-open connections: 1024 records, then refused. */
+    for (guint i = 0; i < 1024; i++)
+        g_assert_true (feed (fx, tcp_frame (ALLOWED, 10000 + i, 80, i, 0, BL_TCP_SYN, NULL, 0)));
+    g_ptr_array_set_size (fx->to_guest, 0);
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 12000, 80, 7, 0, BL_TCP_SYN, NULL, 0)));
+    expect_reset (fx, ALLOWED, 12000, 8);
+    g_assert_true (audit_has (fx, "budget-exceeded"));
+}
+
+static gboolean slirp_got_only_reset (Fixture *fx);
+
+static void
+test_held_budget (Fixture *fx, gconstpointer data)
+{
+    g_autofree guint8 *first = g_malloc (1400);
+    g_autofree guint8 *more = g_malloc (1400);
+    guint denied = 0;
+
+    /* Heads that never end, 11 segments (15 KiB) held per connection: past
+     * 1 MiB held in all, a connection is cut instead of holding more. */
+    memset (first, 'a', 1400);
+    memcpy (first, "GET / HTTP/1.1\r\nX: ", 19);
+    memset (more, 'a', 1400);
+    g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
+    for (guint i = 0; i < 80; i++) {
+        guint sport = 30000 + i;
+        g_assert_true (feed (fx, tcp_frame (ALLOWED, sport, 80, 1000, 0, BL_TCP_SYN, NULL, 0)));
+        g_assert_true (
+            from_slirp (fx, ALLOWED, 80, sport, 5000, 1001, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
+        g_ptr_array_set_size (fx->to_slirp, 0);
+        for (guint k = 0; k < 11; k++)
+            g_assert_false (feed (fx, tcp_frame (ALLOWED, sport, 80, 1001 + k * 1400, 5001,
+                                                 BL_TCP_ACK, k ? more : first, 1400)));
+        if (fx->to_slirp->len > 0) {
+            g_assert_true (slirp_got_only_reset (fx));
+            denied++;
+        }
+    }
+    /* 1 MiB / (11 frames of 1454 bytes) is 65 connections held. */
+    g_assert_cmpuint (denied, >=, 80 - 66);
+    g_assert_cmpuint (denied, <=, 80 - 60);
+    g_assert_true (audit_has (fx, "budget-exceeded"));
+}
+
 /* ---- every request checked ---------------------------------------------- */
 
 /* The guest sends @text at @seq on the connection from @sport to port 80. */
@@ -1018,6 +1068,8 @@ main (int argc, char **argv)
     ADD ("unknown-connection-refused", test_unknown_connection_refused, restrictive);
     ADD ("bad-headers-dropped", test_bad_headers_dropped, restrictive);
     ADD ("request-targets", test_request_targets, restrictive);
+    ADD ("budgets", test_budgets, restrictive);
+    ADD ("held-budget", test_held_budget, restrictive);
     ADD ("every-request-checked", test_every_request_checked, restrictive);
     ADD ("empty-allows-all", test_empty_allows_all, NULL);
     ADD ("replay", test_replay, restrictive);
