@@ -320,6 +320,78 @@ test_private_address_refused (void)
                                 "private.test"));
 }
 
+/* Hand-made segments on a connection whose first bytes are still being
+ * inspected: a reset with a wrong checksum or far out of the window, a
+ * second SYN, a request without ACK, and a long pause. None of them makes
+ * the filter let the request that follows through uninspected. */
+static void
+test_forged_segments (void)
+{
+    const char *const controls[] = {
+        "forge:rst-badsum:allowed.test:" ALLOWED_ADDR,
+        "forge:noack:allowed.test:" ALLOWED_ADDR,
+        NULL,
+    };
+    const char *const steps[] = {
+        "forge:rst-badsum:other.test:" ALLOWED_ADDR, "forge:rst-outwin:other.test:" ALLOWED_ADDR,
+        "forge:syn:other.test:" ALLOWED_ADDR,        "forge:noack:other.test:" ALLOWED_ADDR,
+        "forge:pause:other.test:" ALLOWED_ADDR,      NULL,
+    };
+
+    /* The forged segments break nothing: an allowed request still goes. */
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), controls);
+    for (guint i = 0; controls[i]; i++)
+        g_assert_cmpstr (RESULT (r, controls[i]), ==, "OK hello from " ALLOWED_ADDR " over http");
+
+    servers_log_clear ();
+    g_autoptr (GHashTable) r2 = probe (get_restricted_box (), steps);
+    for (guint i = 0; steps[i]; i++)
+        assert_refused (RESULT (r2, steps[i]));
+    assert_nothing_reached (ALLOWED_ADDR " 80 0");
+    g_assert_true (net_log_has (get_restricted_box (), "tcp", "denied", "host-not-listed", "host",
+                                "other.test"));
+    g_assert_true (
+        net_log_has (get_restricted_box (), "tcp", "denied", "inspection-timeout", NULL, NULL));
+}
+
+/* Requests that name an unlisted host other than in Host, or that the
+ * filter cannot read, are cut before the server sees a byte. */
+static void
+test_requests_checked (void)
+{
+    const char *const steps[] = {
+        "send:absolute:" ALLOWED_ADDR,
+        "send:connect:" ALLOWED_ADDR,
+        "send:h2c:" ALLOWED_ADDR,
+        "send:pipelined:" ALLOWED_ADDR,
+        NULL,
+    };
+
+    servers_log_clear ();
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
+    for (guint i = 0; steps[i]; i++)
+        assert_refused (RESULT (r, steps[i]));
+    assert_nothing_reached (ALLOWED_ADDR " 80 0");
+    BoxliteBox *box = get_restricted_box ();
+    g_assert_true (net_log_has (box, "tcp", "denied", "target-not-listed", NULL, NULL));
+    g_assert_true (net_log_has (box, "tcp", "denied", "http2-prior-knowledge", NULL, NULL));
+    g_assert_true (net_log_has (box, "tcp", "denied", "host-not-listed", "host", "other.test"));
+}
+
+/* Datagrams to an allowed name's address are dropped: nothing in them can
+ * be checked against the name (QUIC falls back to TCP). */
+static void
+test_udp_to_name_dropped (void)
+{
+    const char *const steps[] = { "resolve:allowed.test", "udp:" ALLOWED_ADDR ":7", NULL };
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
+
+    g_assert_cmpstr (RESULT (r, steps[0]), ==, ALLOWED_ADDR);
+    assert_refused (RESULT (r, steps[1]));
+    g_assert_true (
+        net_log_has (get_restricted_box (), "udp", "denied", "datagram-to-name", NULL, NULL));
+}
+
 static void
 test_net_log (void)
 {
@@ -346,6 +418,7 @@ test_address_rules (void)
         "resolve:other.test",
         "http:198.18.0.4:198.18.0.4",
         "http:private.test:private.test",
+        "udp:" ALLOWED_ADDR ":7",
         NULL,
     };
     g_autoptr (BoxliteBox) box = boot ("addresses", rules);
@@ -360,6 +433,8 @@ test_address_rules (void)
     g_assert_true (net_log_has (box, "tcp", "denied", "direct-ip", "dest", "198.18.0.4:80"));
     /* A private address an allowed name leads to, once a range rule lists it. */
     g_assert_cmpstr (RESULT (r, steps[4]), ==, "OK hello from " PRIVATE_ADDR " over http");
+    /* Datagrams go to addresses a rule lists. */
+    g_assert_cmpstr (RESULT (r, steps[5]), ==, "ping");
     finish (box);
 }
 
@@ -420,6 +495,9 @@ main (int argc, char **argv)
     g_test_add_func ("/net/allowlist/host-alias", test_host_alias_restricted);
     g_test_add_func ("/net/allowlist/malformed-input", test_malformed_input);
     g_test_add_func ("/net/allowlist/private-address", test_private_address_refused);
+    g_test_add_func ("/net/allowlist/forged-segments", test_forged_segments);
+    g_test_add_func ("/net/allowlist/requests-checked", test_requests_checked);
+    g_test_add_func ("/net/allowlist/udp-to-name", test_udp_to_name_dropped);
     g_test_add_func ("/net/allowlist/net-log", test_net_log);
     g_test_add_func ("/net/address-rules", test_address_rules);
     g_test_add_func ("/net/empty-allows-all", test_empty_allows_all);
