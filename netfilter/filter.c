@@ -13,6 +13,7 @@
 
 #include <gio/gio.h>
 
+#include "bytes.h"
 #include "private_addr.h"
 
 void
@@ -146,8 +147,9 @@ bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
     BlNetPacket pkt;
 
     /* Cheap checks first: this runs for every frame of every download. */
-    if (filter->open || len < BL_ETH_HLEN + 20 || frame[12] != 0x08 || frame[13] != 0x00 ||
-        frame[BL_ETH_HLEN + 9] != BL_IP_PROTO_TCP)
+    const uint8_t *head = bl_bytes_at (frame, len, 0, BL_ETH_HLEN + 20);
+    if (filter->open || !head || bl_be16 (head + 12) != BL_ETH_TYPE_IPV4 ||
+        head[BL_ETH_HLEN + 9] != BL_IP_PROTO_TCP)
         return TRUE;
     /* The gateway's TCP port 53 is the filter's own DNS service. */
     if (!bl_net_packet_parse (frame, len, &pkt) || !pkt.ip_valid || !pkt.l4_valid ||
