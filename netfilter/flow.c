@@ -45,8 +45,12 @@
 #define HELD_BYTES_MAX (1024 * 1024)
 /* Segments held per connection while its first bytes are inspected. */
 #define MAX_HELD 64
-/* From the SYN to a verdict on the first bytes. */
+/* From libslirp's SYN-ACK (or a request's first byte) to a verdict. */
 #define INSPECT_US (G_GINT64_CONSTANT (20) * G_USEC_PER_SEC)
+/* From the SYN to libslirp's SYN-ACK: longer than libslirp tries to
+ * connect (75 s), so that a record outlives libslirp's socket and the
+ * record budget bounds libslirp's connecting sockets too. */
+#define CONNECT_US (G_GINT64_CONSTANT (90) * G_USEC_PER_SEC)
 /* Connections idle this long are aborted on both sides (libslirp itself
  * keeps an idle connection for ever). */
 #define IDLE_US (G_GINT64_CONSTANT (2) * 3600 * G_USEC_PER_SEC)
@@ -601,6 +605,7 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
         record_syn (filter, pkt, TRUE, admit_reason (admit), name);
     } else {
         begin_head (f, TRUE, now);
+        f->deadline_us = now + CONNECT_US;
     }
     g_hash_table_insert (flows->tcp, &f->key, f);
     return TRUE;
@@ -819,6 +824,7 @@ bl_net_flows_observe (BlNetFilter *filter, const BlNetPacket *pkt)
         if (!f->inbound && !f->synced && (pkt->flags & BL_TCP_ACK) &&
             pkt->ack == f->guest_isn + 1) {
             f->synced = TRUE;
+            f->deadline_us = now + INSPECT_US;
             f->peer_isn = pkt->seq;
             f->peer_nxt = pkt->seq + 1;
             f->peer_ack = pkt->ack;
