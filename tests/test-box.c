@@ -589,46 +589,6 @@ test_kernel_panic_is_crashed (void)
     g_assert_no_error (error);
 }
 
-/* The guest writes 2.5 MiB to its console: console.log and its one older
- * generation each stay within 1 MiB (they grew without bound before). */
-static void
-test_console_capped (void)
-{
-    g_autoptr (GError) error = NULL;
-    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
-    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "chatty", NULL, &error);
-    g_assert_no_error (error);
-    boxlite_box_start (box, NULL, &error);
-    g_assert_no_error (error);
-    g_autofree char *dir = box_dir (box);
-    g_autofree char *log = g_build_filename (dir, "console.log", NULL);
-    g_autofree char *old = g_build_filename (dir, "console.log.1", NULL);
-
-    const char *argv[] = { "sh", "-c", "head -c 2621440 /dev/zero | tr '\\0' a > /dev/console",
-                           NULL };
-    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
-    GByteArray *out, *err;
-    g_autoptr (BoxliteExecution) exe = run_full (box, cmd, NULL, &out, &err);
-    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
-    g_byte_array_unref (out);
-    g_byte_array_unref (err);
-
-    GStatBuf cur = { 0 }, prev = { 0 };
-    for (guint i = 0; i < 100 && g_stat (old, &prev) != 0; i++)
-        g_usleep (100 * 1000);
-    g_assert_cmpint (g_stat (old, &prev), ==, 0);
-    g_assert_cmpint (g_stat (log, &cur), ==, 0);
-    g_test_message ("console.log %lld bytes, console.log.1 %lld bytes", (long long) cur.st_size,
-                    (long long) prev.st_size);
-    g_assert_cmpint (cur.st_size, <=, 1024 * 1024);
-    g_assert_cmpint (prev.st_size, <=, 1024 * 1024);
-
-    boxlite_box_stop (box, FALSE, NULL, &error);
-    g_assert_no_error (error);
-    boxlite_runtime_remove (runtime, "chatty", FALSE, &error);
-    g_assert_no_error (error);
-}
-
 /* ---- network ------------------------------------------------------------ */
 
 /* The interfaces in /proc/net/dev, sorted, without the kernel's own IPv6
@@ -969,7 +929,6 @@ main (int argc, char **argv)
     g_test_add_func ("/box/detached-outlives-creator", test_detached_outlives_creator);
     g_test_add_func ("/box/qemu-killed-is-crashed", test_qemu_killed_is_crashed);
     g_test_add_func ("/box/kernel-panic-is-crashed", test_kernel_panic_is_crashed);
-    g_test_add_func ("/box/console-capped", test_console_capped);
     g_test_add_func ("/box/network/disabled-no-nic", test_network_disabled_no_nic);
     g_test_add_func ("/box/network/reaches-host-alias", test_network_reaches_host_alias);
     g_test_add_func ("/box/network/disabled-host-unreachable",

@@ -4,7 +4,6 @@
 
 #include "accel.h"
 #include <boxlite/boxlite-error.h>
-#include "console-log.h"
 #include "qemu-argv.h"
 
 static BlLaunch *
@@ -122,7 +121,7 @@ test_devices (void)
     g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
 
-    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "socket,id=con,path=/b/box1/tty.sock");
+    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "file,id=con,path=/b/box1/console.log");
     g_assert_cmpstr (value_of (argv, "-serial", 0), ==, "chardev:con");
     g_assert_cmpstr (value_of (argv, "-drive", 0), ==,
                      "id=root,file=/b/box1/disk.qcow2,format=qcow2,if=none,cache=writeback,"
@@ -197,7 +196,7 @@ test_commas_escaped (void)
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
 
     g_assert_cmpstr (value_of (argv, "-qmp", 0), ==, "unix:/b/a,,b/qmp.sock,server=on,wait=off");
-    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "socket,id=con,path=/b/a,,b/tty.sock");
+    g_assert_cmpstr (value_of (argv, "-chardev", 0), ==, "file,id=con,path=/b/a,,b/console.log");
     g_assert_cmpstr (value_of (argv, "-drive", 0), ==,
                      "id=root,file=/b/a,,b/disk.qcow2,format=qcow2,if=none,cache=writeback,"
                      "discard=unmap");
@@ -362,55 +361,6 @@ test_cpuid_tsc_khz (void)
     g_assert_true (khz == 0 || (khz >= 1000 && khz < 100000000));
 }
 
-/* The guest's console: however much it writes, console.log and the one
- * older generation each stay within the cap, and together they end with
- * the last bytes written. */
-static void
-test_console_log_cap (void)
-{
-    g_autofree char *dir = g_dir_make_tmp ("boxlite-console-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename (dir, "console.log", NULL);
-    g_autofree char *old = g_strconcat (path, ".1", NULL);
-    g_autoptr (GError) error = NULL;
-    g_autoptr (GString) all = g_string_new (NULL);
-    g_autoptr (BlConsoleLog) log = bl_console_log_open (path, 1000, &error);
-
-    g_assert_no_error (error);
-    for (guint i = 0; i < 5000; i++) {
-        g_autofree char *line = g_strdup_printf ("line %u\n", i);
-        g_string_append (all, line);
-        g_assert_true (bl_console_log_write (log, (const guint8 *) line, strlen (line), &error));
-    }
-    g_autofree char *big = g_strnfill (900, 'x');
-    g_string_append (all, big);
-    g_assert_true (bl_console_log_write (log, (const guint8 *) big, 900, &error));
-    g_assert_true (bl_console_log_write (log, (const guint8 *) "end\n", 4, &error));
-    g_string_append (all, "end\n");
-
-    g_autofree char *cur = NULL, *prev = NULL;
-    gsize cur_len = 0, prev_len = 0;
-    g_assert_true (g_file_get_contents (path, &cur, &cur_len, NULL));
-    g_assert_true (g_file_get_contents (old, &prev, &prev_len, NULL));
-    g_assert_cmpuint (cur_len, <=, 1000);
-    g_assert_cmpuint (prev_len, <=, 1000);
-    g_assert_true (g_str_has_suffix (cur, "xxxxend\n"));
-    g_autofree char *kept = g_strconcat (prev, cur, NULL);
-    g_assert_true (g_str_has_suffix (all->str, kept));
-
-    /* One write larger than the cap keeps (at most the cap of) its end. */
-    g_autofree char *huge = g_strnfill (2500, 'y');
-    g_assert_true (bl_console_log_write (log, (const guint8 *) huge, 2500, &error));
-    g_autofree char *last = NULL;
-    gsize last_len = 0;
-    g_assert_true (g_file_get_contents (path, &last, &last_len, NULL));
-    g_assert_cmpuint (last_len, <=, 1000);
-    g_assert_cmpuint (strspn (last, "y"), ==, last_len);
-
-    const char *const rm[] = { "rm", "-rf", dir, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
-                  NULL);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -437,6 +387,5 @@ main (int argc, char **argv)
     g_test_add ("/accel/tsc-khz", FakeHost, NULL, fake_host_setup, test_tsc_khz,
                 fake_host_teardown);
     g_test_add_func ("/accel/cpuid-tsc-khz", test_cpuid_tsc_khz);
-    g_test_add_func ("/qemu-argv/console-log-cap", test_console_log_cap);
     return g_test_run ();
 }

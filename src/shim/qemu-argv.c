@@ -125,11 +125,7 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
         if (!net)
             return NULL;
     }
-    /* The serial port goes to the monitor, which caps console.log (the
-     * name is no longer than agent.sock, the longest limit). */
-    g_autofree char *console = socket_path (launch, "tty.sock", error);
-    if (!console)
-        return NULL;
+    g_autofree char *console = g_build_filename (launch->box_dir, "console.log", NULL);
     g_autofree char *qmp_e = opt_escape (qmp);
     g_autofree char *agent_e = opt_escape (agent);
     g_autofree char *console_e = opt_escape (console);
@@ -168,7 +164,7 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     add (argv, "-append");
     add (argv, append);
     add (argv, "-chardev");
-    add_printf (argv, "socket,id=con,path=%s", console_e);
+    add_printf (argv, "file,id=con,path=%s", console_e);
     add (argv, "-serial");
     add (argv, "chardev:con");
     /* cache=writeback, not unsafe: the overlay is the box's disk and outlives

@@ -40,8 +40,8 @@ ready_write (Shim *shim, const char *line)
 static void
 unlink_sockets (const char *box_dir)
 {
-    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock",
-                                         "net.sock", "dns.sock",   "tty.sock" };
+    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock",
+                                         "dns.sock" };
 
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
         g_autofree char *path = g_build_filename (box_dir, names[i], NULL);
@@ -135,7 +135,6 @@ final_state (Shim *shim, char **why)
     if (!death && !shim->qemu_killed_by_us) {
         /* With panic=-1 and -no-reboot a panicking kernel ends QEMU as
          * cleanly as a poweroff does; only the console tells them apart. */
-        shim_console_drain (shim);
         g_autofree char *console = shim_log_tail (shim->box_dir, "console.log", 20);
         const char *panic = console ? strstr (console, "Kernel panic") : NULL;
         if (panic) {
@@ -215,7 +214,6 @@ shim_boot_failed (Shim *shim, const char *message)
 {
     if (shim->booted || shim->boot_error || shim->finished)
         return;
-    shim_console_drain (shim);
     g_autofree char *console = shim_log_tail (shim->box_dir, "console.log", 8);
     g_autofree char *qemu = shim_log_tail (shim->box_dir, "qemu.log", 8);
     GString *s = g_string_new (message);
@@ -392,8 +390,6 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
     shim->next_agent_channel = 1;
     shim->clients = g_ptr_array_new ();
     shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
-    shim->console_listen_fd = -1;
-    shim->console_fd = -1;
     g_queue_init (&shim->agent_replies);
     return shim;
 }
@@ -401,7 +397,6 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
 static void
 shim_free (Shim *shim)
 {
-    shim_console_free (shim);
     g_clear_object (&shim->qmp);
     g_clear_object (&shim->agent);
     g_clear_object (&shim->control);
@@ -451,9 +446,7 @@ main (int argc, char **argv)
     } else {
         unlink_sockets (shim->box_dir);
         shim->boot_timeout = g_timeout_add (shim->launch->boot_timeout_ms, on_boot_timeout, shim);
-        /* QEMU connects its serial port and -netdev stream once, at start:
-         * listen before it. */
-        if (!shim_console_listen (shim, &error) || !net_start (shim, &error) ||
+        if (!net_start (shim, &error) ||
             !shim_qemu_start (shim, (const char *const *) qemu_argv, &error))
             shim_boot_failed (shim, error->message);
     }

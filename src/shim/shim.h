@@ -13,7 +13,6 @@
 #include "backend.h"
 #include "bl-qmp-client.h"
 #include <boxlite/boxlite-enums.h>
-#include "console-log.h"
 #include "frame-conn.h"
 #include "launch.h"
 
@@ -104,24 +103,7 @@ struct _Shim {
 
     /* Network (NULL when the box has none) */
     BlNetBackend *net;
-
-    /* Console (shim-console.c) */
-    BlConsoleLog *console_log;
-    int console_listen_fd; /* -1 once QEMU connected */
-    guint console_listen_watch;
-    int console_fd; /* QEMU's serial port, -1 when closed */
-    guint console_watch;
-    gboolean console_write_failed;
 };
-
-/* shim-console.c */
-/* Listens on tty.sock for QEMU's serial port (before QEMU starts) and
- * keeps what the guest writes in console.log, capped. */
-gboolean shim_console_listen (Shim *shim, GError **error);
-/* Writes what QEMU has sent and not yet been read, so that console.log is
- * complete before it is read (after QEMU's exit). */
-void shim_console_drain (Shim *shim);
-void shim_console_free (Shim *shim);
 
 /* shim-main.c */
 void shim_finish (Shim *shim);
