@@ -232,38 +232,6 @@ bl_frame_conn_get_peer_name (BlFrameConn *self)
     return self->peer_name;
 }
 
-/* Deepest nesting of arrays and objects a control message may have. */
-#define CONTROL_DEPTH_MAX 64
-
-/* TRUE if the JSON text at @data (@len bytes) nests arrays and objects at
- * most @max deep. A plain scan, strings skipped: json-glib recurses once
- * per level, and the text comes from the guest. Malformed text is left
- * for the parser to refuse. */
-static gboolean
-depth_within (const char *data, gsize len, guint max)
-{
-    guint depth = 0;
-    gboolean in_string = FALSE;
-
-    for (gsize i = 0; i < len; i++) {
-        char c = data[i];
-        if (in_string) {
-            if (c == '\\')
-                i++; /* the escaped character, whatever it is */
-            else if (c == '"')
-                in_string = FALSE;
-        } else if (c == '"') {
-            in_string = TRUE;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                return FALSE;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return TRUE;
-}
-
 JsonObject *
 bl_frame_parse_control (GBytes *payload, GError **error)
 {
@@ -274,11 +242,6 @@ bl_frame_parse_control (GBytes *payload, GError **error)
 
     if (!g_utf8_validate (data, (gssize) len, NULL)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, "control message is not UTF-8");
-        return NULL;
-    }
-    if (!depth_within (data, len, CONTROL_DEPTH_MAX)) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
-                     "control message nests deeper than %d levels", CONTROL_DEPTH_MAX);
         return NULL;
     }
     if (!json_parser_load_from_data (parser, data, (gssize) len, &local)) {
