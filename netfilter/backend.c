@@ -239,6 +239,8 @@ cb_send_packet (const void *buf, size_t len, void *opaque)
 
     if (net->conn_fd < 0 || len == 0 || len > BL_NET_MAX_FRAME)
         return (ssize_t) len; /* no NIC to deliver to: dropped */
+    if (net->filter && !bl_net_filter_observe (net->filter, buf, len))
+        return (ssize_t) len;
     if (net->out->len - net->out_off + FRAME_HEADER + len > OUT_QUEUE_MAX) {
         if (net->dropped_out++ % 1000 == 0)
             g_message ("QEMU is not reading; dropped %" G_GUINT64_FORMAT " frames",

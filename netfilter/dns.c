@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "bytes.h"
+
 /* Header flag bits, host order. */
 #define FLAG_QR 0x8000u
 #define FLAG_OPCODE 0x7800u
@@ -23,14 +25,28 @@
 #define RR_FIXED_LEN 10
 #define TTL_MAX 0x7fffffffu
 
-/* ---- reading ------------------------------------------------------------- */
+/* Field offsets: the header (RFC 1035 4.1.1), a question's type and class
+ * after its name, the OPT record (RFC 6891 6.1.2) and an option in it. */
+enum {
+    HDR_ID = 0,
+    HDR_FLAGS = 2,
+    HDR_QDCOUNT = 4,
+    HDR_ANCOUNT = 6,
+    HDR_NSCOUNT = 8,
+    HDR_ARCOUNT = 10,
+    Q_TYPE = 0,
+    Q_CLASS = 2,
+    Q_FIXED_LEN = 4,
+    OPT_NAME = 0,
+    OPT_TYPE = 1,
+    OPT_PAYLOAD = 3,
+    OPT_VERSION = 6,
+    OPT_RDLEN = 9,
+    OPTION_LEN = 2,
+    OPTION_HLEN = 4,
+};
 
-/* The big-endian 16-bit value at @p; the caller has checked 2 bytes. */
-static uint16_t
-get_u16 (const uint8_t *p)
-{
-    return (uint16_t) ((p[0] << 8) | p[1]);
-}
+/* ---- reading ------------------------------------------------------------- */
 
 /* TRUE if @c may appear in a label: printable ASCII except '.', so that the
  * dotted form reads back as the same labels. */
@@ -85,33 +101,32 @@ read_name (const uint8_t *buf, size_t len, size_t *pos, char *name)
 static gboolean
 read_opt (const uint8_t *buf, size_t len, size_t *pos, uint16_t *udp_size)
 {
-    size_t p = *pos;
+    const uint8_t *opt = bl_bytes_at (buf, len, *pos, OPT_FIXED_LEN);
 
-    if (len - p < OPT_FIXED_LEN)
+    if (!opt || opt[OPT_NAME] != 0 || bl_be16 (opt + OPT_TYPE) != BL_DNS_TYPE_OPT)
         return FALSE;
-    if (buf[p] != 0 || get_u16 (buf + p + 1) != BL_DNS_TYPE_OPT)
-        return FALSE;
-    uint16_t payload = get_u16 (buf + p + 3);
-    uint8_t version = buf[p + 6];
-    size_t rdlen = get_u16 (buf + p + 9);
-    p += OPT_FIXED_LEN;
-    if (version != 0 || rdlen > len - p)
+    uint16_t payload = bl_be16 (opt + OPT_PAYLOAD);
+    size_t rdlen = bl_be16 (opt + OPT_RDLEN);
+    size_t p = *pos + OPT_FIXED_LEN;
+    const uint8_t *options = bl_bytes_at (buf, len, p, rdlen);
+    if (opt[OPT_VERSION] != 0 || !options)
         return FALSE;
 
     /* Options are (code, length, data); we use none but they must fit. */
-    size_t end = p + rdlen;
-    while (p < end) {
-        if (end - p < 4)
+    size_t at = 0;
+    while (at < rdlen) {
+        const uint8_t *option = bl_bytes_at (options, rdlen, at, OPTION_HLEN);
+        if (!option)
             return FALSE;
-        size_t optlen = get_u16 (buf + p + 2);
-        p += 4;
-        if (optlen > end - p)
+        size_t optlen = bl_be16 (option + OPTION_LEN);
+        at += OPTION_HLEN;
+        if (!bl_bytes_at (options, rdlen, at, optlen))
             return FALSE;
-        p += optlen;
+        at += optlen;
     }
 
     *udp_size = MAX (payload, BL_DNS_UDP_MIN);
-    *pos = p;
+    *pos = p + rdlen;
     return TRUE;
 }
 
@@ -121,31 +136,35 @@ bl_dns_parse_query (const uint8_t *buf, size_t len, BlDnsQuery *out)
     g_return_val_if_fail (out != NULL, BL_DNS_ERR_DROP);
     memset (out, 0, sizeof *out);
     out->udp_size = BL_DNS_UDP_MIN;
-    if (buf == NULL || len < BL_DNS_HEADER_LEN)
+    const uint8_t *hdr = bl_bytes_at (buf, len, 0, BL_DNS_HEADER_LEN);
+    if (!hdr)
         return BL_DNS_ERR_DROP;
 
     out->has_header = TRUE;
-    out->id = get_u16 (buf);
-    out->flags = get_u16 (buf + 2);
+    out->id = bl_be16 (hdr + HDR_ID);
+    out->flags = bl_be16 (hdr + HDR_FLAGS);
     if (out->flags & FLAG_QR)
         return BL_DNS_ERR_DROP;
     if ((out->flags & FLAG_OPCODE) >> 11 != OPCODE_QUERY)
         return BL_DNS_ERR_NOTIMP;
 
-    uint16_t qdcount = get_u16 (buf + 4);
-    uint16_t ancount = get_u16 (buf + 6);
-    uint16_t nscount = get_u16 (buf + 8);
-    uint16_t arcount = get_u16 (buf + 10);
+    uint16_t qdcount = bl_be16 (hdr + HDR_QDCOUNT);
+    uint16_t ancount = bl_be16 (hdr + HDR_ANCOUNT);
+    uint16_t nscount = bl_be16 (hdr + HDR_NSCOUNT);
+    uint16_t arcount = bl_be16 (hdr + HDR_ARCOUNT);
     if (qdcount != 1 || ancount != 0 || nscount != 0 || arcount > 1)
         return BL_DNS_ERR_FORMERR;
 
     size_t pos = BL_DNS_HEADER_LEN;
     char name[BL_DNS_NAME_MAX + 1];
-    if (!read_name (buf, len, &pos, name) || len - pos < 4)
+    if (!read_name (buf, len, &pos, name))
         return BL_DNS_ERR_FORMERR;
-    uint16_t qtype = get_u16 (buf + pos);
-    uint16_t qclass = get_u16 (buf + pos + 2);
-    pos += 4;
+    const uint8_t *q = bl_bytes_at (buf, len, pos, Q_FIXED_LEN);
+    if (!q)
+        return BL_DNS_ERR_FORMERR;
+    uint16_t qtype = bl_be16 (q + Q_TYPE);
+    uint16_t qclass = bl_be16 (q + Q_CLASS);
+    pos += Q_FIXED_LEN;
     size_t question_len = pos - BL_DNS_HEADER_LEN;
 
     uint16_t udp_size = BL_DNS_UDP_MIN;
@@ -200,14 +219,18 @@ put_bytes (Writer *w, const void *data, size_t n)
 static void
 put_u16 (Writer *w, uint16_t v)
 {
-    uint8_t b[2] = { (uint8_t) (v >> 8), (uint8_t) v };
+    uint8_t b[2];
+
+    bl_put16 (b, v);
     put_bytes (w, b, sizeof b);
 }
 
 static void
 put_u32 (Writer *w, uint32_t v)
 {
-    uint8_t b[4] = { (uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v };
+    uint8_t b[4];
+
+    bl_put32 (b, v);
     put_bytes (w, b, sizeof b);
 }
 

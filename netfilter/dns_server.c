@@ -171,28 +171,35 @@ answer_with (Pending *p, GPtrArray *addrs, const char *source)
     size_t n4 = 0, n6 = 0;
     g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
     char tbuf[8];
+    gboolean refused = FALSE;
 
     for (guint i = 0; i < addrs->len; i++) {
         GInetAddress *a = g_ptr_array_index (addrs, i);
         const guint8 *bytes = g_inet_address_to_bytes (a);
+        gsize size = g_inet_address_get_native_size (a);
+        /* Given to the guest as it is, but not admitted: a connection to it
+         * is refused, and recorded, with this reason. */
+        gboolean refuse = bl_net_filter_refuses_answer (p->dns->filter, bytes, size);
         if (g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV4) {
             if (p->q.qtype != BL_DNS_TYPE_A || n4 == MAX_ADDRS)
                 continue;
             uint32_t be;
             memcpy (&be, bytes, 4);
             v4[n4++] = be;
-            bl_net_answers_remember (p->dns->filter->answers, g_ntohl (be), p->q.name,
-                                     BL_NET_ANSWER_TTL);
+            if (!refuse)
+                bl_net_answers_remember (p->dns->filter->answers, g_ntohl (be), p->q.name,
+                                         BL_NET_ANSWER_TTL);
         } else {
             if (p->q.qtype != BL_DNS_TYPE_AAAA || n6 == MAX_ADDRS)
                 continue;
             memcpy (v6[n6++], bytes, 16);
         }
+        refused |= refuse;
         g_ptr_array_add (texts, g_inet_address_to_string (a));
     }
     g_ptr_array_add (texts, NULL);
     bl_net_audit_dns (p->dns->filter->audit, p->q.name, qtype_name (p->q.qtype, tbuf), "allowed",
-                      source, (const char *const *) texts->pdata);
+                      refused ? "private-address" : source, (const char *const *) texts->pdata);
     reply_addresses (p, v4, n4, (const uint8_t (*)[16]) v6, n6, BL_NET_ANSWER_TTL);
 }
 

@@ -37,6 +37,11 @@ enum {
  * order); *@name_out gets the name it was resolved from, or NULL. */
 guint bl_net_filter_admits (BlNetFilter *filter, uint32_t dst, const char **name_out);
 
+/* TRUE if an answer for an allowed name that carries @bytes (@len: 4 or
+ * 16, network order) must not be admitted: a private address or one of the
+ * host's own (private_addr.h) that no address or range rule lists. */
+gboolean bl_net_filter_refuses_answer (BlNetFilter *filter, const guint8 *bytes, gsize len);
+
 /* TRUE if the allowlist's address rules list @addr (host order). */
 gboolean bl_net_filter_rules_allow_ipv4 (BlNetFilter *filter, uint32_t addr);
 
@@ -46,6 +51,8 @@ BlNetFlows *bl_net_flows_new (void);
 void bl_net_flows_free (BlNetFlows *flows);
 gboolean bl_net_flows_tcp (BlNetFilter *filter, const BlNetPacket *pkt);
 gboolean bl_net_flows_datagram (BlNetFilter *filter, const BlNetPacket *pkt);
+/* A TCP segment libslirp sends the guest; FALSE to drop it. */
+gboolean bl_net_flows_observe (BlNetFilter *filter, const BlNetPacket *pkt);
 
 /* dns_server.c: the guest's DNS. */
 BlNetDns *bl_net_dns_new (BlNetFilter *filter, const char *hosts_path, GError **error);

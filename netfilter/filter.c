@@ -4,13 +4,17 @@
  * is dropped (the box's network is IPv4 only). IPv4 from any address but
  * the guest's is dropped. In the box's own subnet the guest may reach the
  * host alias (anything) and the gateway's port 53 (DNS); the rest of the
- * subnet, broadcast and multicast are dropped. Everything else is a TCP
- * connection or a datagram for flow.c to judge. */
+ * subnet, broadcast and multicast are dropped. So is a packet with a bad
+ * checksum or a TTL of 0, before anything looks at it further. Everything
+ * else is a TCP connection or a datagram for flow.c to judge. */
 #define G_LOG_DOMAIN "boxlite-net"
 
 #include "filter-private.h"
 
 #include <gio/gio.h>
+
+#include "bytes.h"
+#include "private_addr.h"
 
 void
 bl_net_filter_emit_guest (BlNetFilter *filter, const uint8_t *frame, size_t len)
@@ -30,6 +34,16 @@ bl_net_filter_rules_allow_ipv4 (BlNetFilter *filter, uint32_t addr)
     uint32_t be = g_htonl (addr);
 
     return bl_net_allowlist_allows_bytes (filter->allowlist, (const guint8 *) &be, sizeof be);
+}
+
+gboolean
+bl_net_filter_refuses_answer (BlNetFilter *filter, const guint8 *bytes, gsize len)
+{
+    if (filter->open)
+        return FALSE;
+    if (!bl_net_address_is_private (bytes, len) && !bl_net_address_is_host_own (bytes, len))
+        return FALSE;
+    return !bl_net_allowlist_allows_bytes (filter->allowlist, bytes, len);
 }
 
 guint
@@ -102,6 +116,9 @@ bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
     if (pkt.ethertype != BL_ETH_TYPE_IPV4 || !pkt.ip_valid || pkt.src != BL_NET_ADDR_GUEST ||
         is_broadcast_or_multicast (pkt.dst))
         return FALSE;
+    /* What libslirp would drop must not move the filter either. */
+    if (!bl_net_packet_verify (&pkt))
+        return FALSE;
 
     if (pkt.dst == BL_NET_ADDR_GATEWAY) {
         if (!pkt.l4_valid || pkt.dport != 53 || pkt.fragment)
@@ -122,6 +139,23 @@ bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
     if (pkt.proto == BL_IP_PROTO_UDP || pkt.proto == BL_IP_PROTO_ICMP)
         return bl_net_flows_datagram (filter, &pkt);
     return FALSE;
+}
+
+gboolean
+bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
+{
+    BlNetPacket pkt;
+
+    /* Cheap checks first: this runs for every frame of every download. */
+    const uint8_t *head = bl_bytes_at (frame, len, 0, BL_ETH_HLEN + 20);
+    if (filter->open || !head || bl_be16 (head + 12) != BL_ETH_TYPE_IPV4 ||
+        head[BL_ETH_HLEN + 9] != BL_IP_PROTO_TCP)
+        return TRUE;
+    /* The gateway's TCP port 53 is the filter's own DNS service. */
+    if (!bl_net_packet_parse (frame, len, &pkt) || !pkt.ip_valid || !pkt.l4_valid ||
+        pkt.dst != BL_NET_ADDR_GUEST || pkt.src == BL_NET_ADDR_GATEWAY)
+        return TRUE;
+    return bl_net_flows_observe (filter, &pkt);
 }
 
 void

@@ -56,6 +56,12 @@ BlNetFilter *bl_net_filter_new (const BlNetFilterConfig *config, GError **error)
  * answered or held it. */
 gboolean bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len);
 
+/* Shows the filter a frame libslirp sends the guest (@len bytes), so that
+ * it follows both directions of each connection. FALSE to drop it (a
+ * connection the filter has given up on). Frames the filter itself sends
+ * may pass here too. */
+gboolean bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len);
+
 /* Serves DNS over TCP (RFC 7766 framing) on the unix socket @path, which
  * libslirp connects to for each guest connection to the gateway's TCP port
  * 53. Owned by @filter. FALSE with @error if it cannot listen. */

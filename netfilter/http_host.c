@@ -47,9 +47,12 @@ expect (const uint8_t *buf, size_t len, size_t *pos, const char *text)
 }
 
 /* Reads the request line at the start of @buf. Returns BL_HOST_FOUND with
- * *@end just past its CRLF, or BL_HOST_NEED_MORE or BL_HOST_NOT_HTTP. */
+ * *@end just past its CRLF, the method's length in *@method_len and the
+ * target at buf[*@target_start], *@target_len bytes; or BL_HOST_NEED_MORE
+ * or BL_HOST_NOT_HTTP. */
 static BlHostResult
-parse_request_line (const uint8_t *buf, size_t len, size_t *end)
+parse_request_line (const uint8_t *buf, size_t len, size_t *end, size_t *method_len,
+                    size_t *target_start, size_t *target_len)
 {
     size_t pos = 0, start;
     BlHostResult result;
@@ -62,6 +65,7 @@ parse_request_line (const uint8_t *buf, size_t len, size_t *end)
         return BL_HOST_NEED_MORE;
     if (pos == 0 || buf[pos] != ' ')
         return BL_HOST_NOT_HTTP;
+    *method_len = pos;
     start = ++pos;
     while (pos < len && buf[pos] > ' ' && buf[pos] < 0x7f)
         pos++;
@@ -69,6 +73,8 @@ parse_request_line (const uint8_t *buf, size_t len, size_t *end)
         return BL_HOST_NEED_MORE;
     if (pos == start || buf[pos] != ' ')
         return BL_HOST_NOT_HTTP;
+    *target_start = start;
+    *target_len = pos - start;
     pos++;
     if ((result = expect (buf, len, &pos, "HTTP/1.")) != BL_HOST_FOUND)
         return result;
@@ -159,11 +165,28 @@ parse_host_value (const uint8_t *value, size_t len, char *out, size_t cap)
     return bl_net_name_normalize (text, host_len, out, cap) ? BL_HOST_FOUND : BL_HOST_MALFORMED;
 }
 
-/* Reads one header line, @len bytes without its CRLF. If it is Host,
- * parses its value into @out, with *@seen_host counting Host lines. */
+/* What the header lines said, as they are read. */
+typedef struct {
+    gboolean seen_host;
+    BlHostResult host;
+    gboolean seen_length;
+    guint64 length;
+    gboolean seen_encoding;
+    gboolean chunked;
+    gboolean upgrade;
+} Fields;
+
+static gboolean
+name_is (const uint8_t *line, size_t name_len, const char *name)
+{
+    return name_len == strlen (name) &&
+           g_ascii_strncasecmp ((const char *) line, name, name_len) == 0;
+}
+
+/* Reads one header line, @len bytes without its CRLF, into @fields; a Host
+ * value goes to @out. */
 static BlHostResult
-parse_field_line (const uint8_t *line, size_t len, gboolean *seen_host, BlHostResult *host,
-                  char *out, size_t cap)
+parse_field_line (const uint8_t *line, size_t len, Fields *fields, char *out, size_t cap)
 {
     size_t name_len = 0, start, end;
 
@@ -175,43 +198,115 @@ parse_field_line (const uint8_t *line, size_t len, gboolean *seen_host, BlHostRe
         if (!is_field_char (line[i]))
             return BL_HOST_MALFORMED;
     }
-    if (name_len != 4 || g_ascii_strncasecmp ((const char *) line, "host", 4) != 0)
-        return BL_HOST_FOUND;
-
-    if (*seen_host)
-        return BL_HOST_MALFORMED;
-    *seen_host = TRUE;
     start = name_len + 1;
     end = len;
     while (start < end && (line[start] == ' ' || line[start] == '\t'))
         start++;
     while (end > start && (line[end - 1] == ' ' || line[end - 1] == '\t'))
         end--;
-    *host = parse_host_value (line + start, end - start, out, cap);
-    return *host == BL_HOST_MALFORMED ? BL_HOST_MALFORMED : BL_HOST_FOUND;
+
+    if (name_is (line, name_len, "content-length")) {
+        /* One value, digits only: anything else lets two readers disagree
+         * on where the next request starts. */
+        if (fields->seen_length || end == start || end - start > 18)
+            return BL_HOST_MALFORMED;
+        fields->seen_length = TRUE;
+        for (size_t i = start; i < end; i++) {
+            if (!g_ascii_isdigit (line[i]))
+                return BL_HOST_MALFORMED;
+            fields->length = fields->length * 10 + (guint64) (line[i] - '0');
+        }
+        return BL_HOST_FOUND;
+    }
+    if (name_is (line, name_len, "transfer-encoding")) {
+        fields->chunked = !fields->seen_encoding && end - start == 7 &&
+                          g_ascii_strncasecmp ((const char *) line + start, "chunked", 7) == 0;
+        fields->seen_encoding = TRUE;
+        return BL_HOST_FOUND;
+    }
+    if (name_is (line, name_len, "upgrade")) {
+        fields->upgrade = TRUE;
+        return BL_HOST_FOUND;
+    }
+    if (!name_is (line, name_len, "host"))
+        return BL_HOST_FOUND;
+    if (fields->seen_host)
+        return BL_HOST_MALFORMED;
+    fields->seen_host = TRUE;
+    fields->host = parse_host_value (line + start, end - start, out, cap);
+    return fields->host == BL_HOST_MALFORMED ? BL_HOST_MALFORMED : BL_HOST_FOUND;
 }
 
+/* Reads the request target at @t (@len bytes) of a request whose method is
+ * CONNECT or not (@connect); the host it names, if any, goes to @out. */
+static BlHostResult
+parse_target (const uint8_t *t, size_t len, gboolean connect, char *out, size_t cap)
+{
+    size_t scheme = 0, auth, auth_end;
+
+    out[0] = '\0';
+    if (connect) {
+        /* authority-form: host:port, the port required */
+        const uint8_t *colon = memchr (t, ':', len);
+        if (t[0] == '[')
+            colon = memchr (t, ']', len)
+                        ? memchr (memchr (t, ']', len), ':',
+                                  len - (size_t) ((const uint8_t *) memchr (t, ']', len) - t))
+                        : NULL;
+        if (!colon || colon + 1 == t + len)
+            return BL_HOST_MALFORMED;
+        return parse_host_value (t, len, out, cap) == BL_HOST_FOUND ? BL_HOST_FOUND
+                                                                    : BL_HOST_MALFORMED;
+    }
+    if (t[0] == '/' || (len == 1 && t[0] == '*'))
+        return BL_HOST_FOUND;
+    while (scheme < len && g_ascii_isalpha (t[scheme]))
+        scheme++;
+    if (!((scheme == 4 && g_ascii_strncasecmp ((const char *) t, "http", 4) == 0) ||
+          (scheme == 5 && g_ascii_strncasecmp ((const char *) t, "https", 5) == 0)) ||
+        len - scheme < 3 || memcmp (t + scheme, "://", 3) != 0)
+        return BL_HOST_MALFORMED;
+    auth = auth_end = scheme + 3;
+    while (auth_end < len && t[auth_end] != '/' && t[auth_end] != '?' && t[auth_end] != '#')
+        auth_end++;
+    /* No user information: "http://allowed.test@other.test/" is not
+     * something to guess about. */
+    if (auth_end == auth || memchr (t + auth, '@', auth_end - auth))
+        return BL_HOST_MALFORMED;
+    return parse_host_value (t + auth, auth_end - auth, out, cap) == BL_HOST_FOUND
+               ? BL_HOST_FOUND
+               : BL_HOST_MALFORMED;
+}
+
+/* The start of the HTTP/2 connection preface (RFC 9113 3.4). */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n";
+
 BlHostResult
-bl_net_http_host_parse (const uint8_t *buf, size_t len, char *host_out, size_t cap)
+bl_net_http_head_parse (const uint8_t *buf, size_t len, BlHttpHead *out)
 {
     gboolean at_bound = len >= BL_NET_HTTP_HEAD_MAX;
-    gboolean seen_host = FALSE;
-    BlHostResult host = BL_HOST_NO_HOST, result;
-    size_t pos = 0;
+    Fields fields = { .host = BL_HOST_NO_HOST };
+    BlHostResult result;
+    size_t pos = 0, method_len = 0, target_start = 0, target_len = 0;
 
-    if (cap > 0)
-        host_out[0] = '\0';
+    memset (out, 0, sizeof *out);
     if (len == 0)
         return BL_HOST_NEED_MORE;
     if (buf == NULL)
         return BL_HOST_NOT_HTTP;
+    if (memcmp (buf, h2_preface, MIN (len, sizeof h2_preface - 1)) == 0)
+        return len >= sizeof h2_preface - 1 ? BL_HOST_H2_PREFACE : BL_HOST_NEED_MORE;
     len = MIN (len, BL_NET_HTTP_HEAD_MAX);
 
-    result = parse_request_line (buf, len, &pos);
+    result = parse_request_line (buf, len, &pos, &method_len, &target_start, &target_len);
     if (result == BL_HOST_NEED_MORE && at_bound)
         return BL_HOST_MALFORMED;
     if (result != BL_HOST_FOUND)
         return result;
+    gboolean connect = method_len == 7 && memcmp (buf, "CONNECT", 7) == 0;
+    if (parse_target (buf + target_start, target_len, connect, out->target, sizeof out->target) !=
+        BL_HOST_FOUND)
+        return BL_HOST_MALFORMED;
 
     for (;;) {
         const uint8_t *lf = memchr (buf + pos, '\n', len - pos);
@@ -228,15 +323,47 @@ bl_net_http_host_parse (const uint8_t *buf, size_t len, char *host_out, size_t c
         }
         line_len--;
         if (line_len == 0) {
-            result = host; /* the empty line: the head is complete */
+            out->head_len = pos + 2;
+            result = fields.host; /* the empty line: the head is complete */
             break;
         }
-        result = parse_field_line (buf + pos, line_len, &seen_host, &host, host_out, cap);
+        result = parse_field_line (buf + pos, line_len, &fields, out->host, sizeof out->host);
         if (result != BL_HOST_FOUND)
             break;
         pos += line_len + 2;
     }
-    if (result != BL_HOST_FOUND && cap > 0)
+    if (result != BL_HOST_FOUND && result != BL_HOST_NO_HOST) {
+        out->host[0] = out->target[0] = '\0';
+        return result;
+    }
+    if (fields.seen_length && fields.seen_encoding)
+        return BL_HOST_MALFORMED;
+    if (connect)
+        out->body = BL_HTTP_BODY_TUNNEL;
+    else if (fields.upgrade || (fields.seen_encoding && !fields.chunked))
+        out->body = BL_HTTP_BODY_UNKNOWN;
+    else if (fields.chunked)
+        out->body = BL_HTTP_BODY_CHUNKED;
+    else if (fields.seen_length && fields.length > 0)
+        out->body = BL_HTTP_BODY_LENGTH;
+    out->content_length = fields.length;
+    return result;
+}
+
+BlHostResult
+bl_net_http_host_parse (const uint8_t *buf, size_t len, char *host_out, size_t cap)
+{
+    BlHttpHead head;
+    BlHostResult result = bl_net_http_head_parse (buf, len, &head);
+
+    if (cap > 0)
         host_out[0] = '\0';
+    if (result == BL_HOST_H2_PREFACE)
+        return BL_HOST_NOT_HTTP;
+    if (result == BL_HOST_FOUND) {
+        if (strlen (head.host) >= cap)
+            return BL_HOST_MALFORMED;
+        strcpy (host_out, head.host);
+    }
     return result;
 }

@@ -36,6 +36,8 @@ G_BEGIN_DECLS
  * BlNetPacket:
  * What bl_net_packet_parse() found. Addresses and ports are in host byte
  * order; pointers point into the parsed frame, which must outlive this.
+ * ip and ip_hlen are set with ip_valid; l4 and l4_len (the transport part,
+ * whatever its protocol) for a first fragment.
  */
 typedef struct {
     const uint8_t *frame;
@@ -57,11 +59,18 @@ typedef struct {
     gboolean l4_valid;
     uint16_t sport;
     uint16_t dport;
-    uint32_t seq;  /* TCP only */
-    uint32_t ack;  /* TCP only */
-    uint8_t flags; /* TCP only: BL_TCP_* */
+    uint32_t seq;    /* TCP only */
+    uint32_t ack;    /* TCP only */
+    uint8_t flags;   /* TCP only: BL_TCP_* */
+    uint16_t window; /* TCP only, as sent (libslirp does not scale it) */
     const uint8_t *payload;
     size_t payload_len;
+
+    /* Where the headers are. */
+    const uint8_t *ip;
+    size_t ip_hlen;
+    const uint8_t *l4;
+    size_t l4_len;
 } BlNetPacket;
 
 /* Parses the Ethernet frame at @frame (@len bytes) into @out (caller-owned).
@@ -70,6 +79,14 @@ typedef struct {
  * header that does not fit leaves l4_valid FALSE. Bytes past the IPv4 total
  * length (Ethernet padding) are not part of the payload. */
 gboolean bl_net_packet_parse (const uint8_t *frame, size_t len, BlNetPacket *out);
+
+/* TRUE if the IPv4 packet in @pkt (parsed with ip_valid) has a valid
+ * header checksum and a TTL above 0, and, when it is a whole TCP segment
+ * or UDP datagram (not a fragment), a valid transport checksum (a UDP
+ * checksum of 0 means none was computed, RFC 768). A packet libslirp would
+ * drop must not change what the filter believes about a connection, so
+ * the filter drops it first. */
+gboolean bl_net_packet_verify (const BlNetPacket *pkt);
 
 /* Writes to @out (@cap bytes) an IPv4 UDP datagram answering @req: the
  * Ethernet and IP addresses and the ports swapped, carrying @payload

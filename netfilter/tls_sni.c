@@ -24,11 +24,19 @@
 #include <string.h>
 
 #include "allowlist.h"
+#include "bytes.h"
 
+/* Record header: type(1) version(2) length(2). */
 #define RECORD_HEADER_LEN 5
+#define RECORD_TYPE 0
+#define RECORD_VERSION 1
+#define RECORD_LENGTH 3
 #define RECORD_TYPE_HANDSHAKE 0x16
 #define RECORD_FRAGMENT_MAX 16384
+/* Handshake header: msg_type(1) length(3). */
 #define HANDSHAKE_HEADER_LEN 4
+#define HANDSHAKE_TYPE 0
+#define HANDSHAKE_LENGTH 1
 #define HANDSHAKE_CLIENT_HELLO 0x01
 #define RANDOM_LEN 32
 #define SESSION_ID_MAX 32
@@ -47,9 +55,11 @@ typedef struct {
 static gboolean
 take (Cursor *c, size_t n, const uint8_t **out)
 {
-    if (n > c->left)
+    const uint8_t *p = bl_bytes_at (c->p, c->left, 0, n);
+
+    if (!p)
         return FALSE;
-    *out = c->p;
+    *out = p;
     c->p += n;
     c->left -= n;
     return TRUE;
@@ -61,11 +71,9 @@ take_uint (Cursor *c, size_t n, size_t *value)
 {
     const uint8_t *b;
 
-    if (!take (c, n, &b))
+    if (n < 1 || n > 3 || !take (c, n, &b))
         return FALSE;
-    *value = 0;
-    for (size_t i = 0; i < n; i++)
-        *value = (*value << 8) | b[i];
+    *value = n == 1 ? b[0] : n == 2 ? bl_be16 (b) : bl_be24 (b);
     return TRUE;
 }
 
@@ -87,11 +95,11 @@ take_vector (Cursor *c, size_t n, size_t min, size_t max, Cursor *inner)
 static gboolean
 record_start_plausible (const uint8_t *rec, size_t avail)
 {
-    if (avail >= 1 && rec[0] != RECORD_TYPE_HANDSHAKE)
+    if (avail >= 1 && rec[RECORD_TYPE] != RECORD_TYPE_HANDSHAKE)
         return FALSE;
-    if (avail >= 2 && rec[1] != 3)
+    if (avail >= 2 && rec[RECORD_VERSION] != 3)
         return FALSE;
-    if (avail >= 3 && rec[2] > 4)
+    if (avail >= 3 && rec[RECORD_VERSION + 1] > 4)
         return FALSE;
     return TRUE;
 }
@@ -116,9 +124,10 @@ gather (const uint8_t *buf, size_t len, uint8_t *out, size_t want)
             return GATHER_SHORT;
         if (!record_start_plausible (buf + pos, MIN (avail, 3)))
             return GATHER_BAD;
-        if (avail < RECORD_HEADER_LEN)
+        const uint8_t *rec = bl_bytes_at (buf, len, pos, RECORD_HEADER_LEN);
+        if (!rec)
             return GATHER_SHORT;
-        frag_len = ((size_t) buf[pos + 3] << 8) | buf[pos + 4];
+        frag_len = bl_be16 (rec + RECORD_LENGTH);
         if (frag_len == 0 || frag_len > RECORD_FRAGMENT_MAX)
             return GATHER_BAD;
         pos += RECORD_HEADER_LEN;
@@ -223,14 +232,15 @@ bl_net_tls_sni_parse (const uint8_t *buf, size_t len, char *name_out, size_t nam
     default:
         return BL_SNI_MALFORMED;
     }
-    if (header[0] != HANDSHAKE_CLIENT_HELLO)
+    if (header[HANDSHAKE_TYPE] != HANDSHAKE_CLIENT_HELLO)
         return BL_SNI_MALFORMED;
-    msg_len = HANDSHAKE_HEADER_LEN + (((size_t) header[1] << 16) | (header[2] << 8) | header[3]);
+    msg_len = HANDSHAKE_HEADER_LEN + bl_be24 (header + HANDSHAKE_LENGTH);
     if (msg_len > HANDSHAKE_MAX)
         return BL_SNI_MALFORMED;
 
     /* The usual case: the whole message in the first record, read in place. */
-    first_frag_len = ((size_t) buf[3] << 8) | buf[4];
+    const uint8_t *first = bl_bytes_at (buf, len, 0, RECORD_HEADER_LEN);
+    first_frag_len = first ? bl_be16 (first + RECORD_LENGTH) : 0;
     if (first_frag_len >= msg_len && len >= RECORD_HEADER_LEN + msg_len) {
         msg = buf + RECORD_HEADER_LEN;
     } else {

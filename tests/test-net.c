@@ -11,8 +11,10 @@
 #include <boxlite/boxlite.h>
 #include "test-util.h"
 
-#define ALLOWED_ADDR "10.203.0.2"
-#define OTHER_ADDR "10.203.0.3"
+#define ALLOWED_ADDR "198.18.0.2"
+#define OTHER_ADDR "198.18.0.3"
+/* The host's own end of the test network's veth: private.test. */
+#define PRIVATE_ADDR "10.203.0.1"
 
 static char *home;
 static char *netdir;
@@ -172,11 +174,11 @@ net_log_has (BoxliteBox *box, const char *event, const char *verdict, const char
     return FALSE;
 }
 
-/* allow_net: allowed.test and *.wild.test. */
+/* allow_net: allowed.test, *.wild.test and private.test. */
 static BoxliteBox *
 get_restricted_box (void)
 {
-    const char *const rules[] = { "allowed.test", "*.wild.test", NULL };
+    const char *const rules[] = { "allowed.test", "*.wild.test", "private.test", NULL };
 
     if (!restricted_box)
         restricted_box = boot ("restricted", rules);
@@ -298,6 +300,100 @@ test_malformed_input (void)
     g_assert_cmpstr (RESULT (r2, after[1]), ==, "OK hello from " ALLOWED_ADDR " over https");
 }
 
+/* An allowed name that resolves to a private address of the host: the
+ * answer is given, the connection refused before the host's server sees
+ * it. */
+static void
+test_private_address_refused (void)
+{
+    const char *const steps[] = { "resolve:private.test", "http:private.test:private.test", NULL };
+
+    servers_log_clear ();
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
+    g_assert_cmpstr (RESULT (r, steps[0]), ==, PRIVATE_ADDR);
+    assert_refused (RESULT (r, steps[1]));
+    g_autofree char *log = servers_log ();
+    g_assert_null (strstr (log, PRIVATE_ADDR));
+    g_assert_true (net_log_has (get_restricted_box (), "tcp", "denied", "private-address", "dest",
+                                PRIVATE_ADDR ":80"));
+    g_assert_true (net_log_has (get_restricted_box (), "dns", "allowed", "private-address", "name",
+                                "private.test"));
+}
+
+/* Hand-made segments on a connection whose first bytes are still being
+ * inspected: a reset with a wrong checksum or far out of the window, a
+ * second SYN, a request without ACK, and a long pause. None of them makes
+ * the filter let the request that follows through uninspected. */
+static void
+test_forged_segments (void)
+{
+    const char *const controls[] = {
+        "resolve:allowed.test",
+        "forge:rst-badsum:allowed.test:" ALLOWED_ADDR,
+        "forge:noack:allowed.test:" ALLOWED_ADDR,
+        NULL,
+    };
+    const char *const steps[] = {
+        "resolve:allowed.test",
+        "forge:rst-badsum:other.test:" ALLOWED_ADDR,
+        "forge:rst-outwin:other.test:" ALLOWED_ADDR,
+        "forge:syn:other.test:" ALLOWED_ADDR,
+        "forge:noack:other.test:" ALLOWED_ADDR,
+        "forge:pause:other.test:" ALLOWED_ADDR,
+        NULL,
+    };
+
+    /* The forged segments break nothing: an allowed request still goes. */
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), controls);
+    for (guint i = 1; controls[i]; i++)
+        g_assert_cmpstr (RESULT (r, controls[i]), ==, "OK hello from " ALLOWED_ADDR " over http");
+
+    servers_log_clear ();
+    g_autoptr (GHashTable) r2 = probe (get_restricted_box (), steps);
+    for (guint i = 1; steps[i]; i++)
+        assert_refused (RESULT (r2, steps[i]));
+    assert_nothing_reached (ALLOWED_ADDR " 80 0");
+    g_assert_true (net_log_has (get_restricted_box (), "tcp", "denied", "host-not-listed", "host",
+                                "other.test"));
+    g_assert_true (
+        net_log_has (get_restricted_box (), "tcp", "denied", "inspection-timeout", NULL, NULL));
+}
+
+/* Requests that name an unlisted host other than in Host, or that the
+ * filter cannot read, are cut before the server sees a byte. */
+static void
+test_requests_checked (void)
+{
+    const char *const steps[] = {
+        "resolve:allowed.test",   "send:absolute:" ALLOWED_ADDR,  "send:connect:" ALLOWED_ADDR,
+        "send:h2c:" ALLOWED_ADDR, "send:pipelined:" ALLOWED_ADDR, NULL,
+    };
+
+    servers_log_clear ();
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
+    for (guint i = 1; steps[i]; i++)
+        assert_refused (RESULT (r, steps[i]));
+    assert_nothing_reached (ALLOWED_ADDR " 80 0");
+    BoxliteBox *box = get_restricted_box ();
+    g_assert_true (net_log_has (box, "tcp", "denied", "target-not-listed", NULL, NULL));
+    g_assert_true (net_log_has (box, "tcp", "denied", "http2-prior-knowledge", NULL, NULL));
+    g_assert_true (net_log_has (box, "tcp", "denied", "host-not-listed", "host", "other.test"));
+}
+
+/* Datagrams to an allowed name's address are dropped: nothing in them can
+ * be checked against the name (QUIC falls back to TCP). */
+static void
+test_udp_to_name_dropped (void)
+{
+    const char *const steps[] = { "resolve:allowed.test", "udp:" ALLOWED_ADDR ":7", NULL };
+    g_autoptr (GHashTable) r = probe (get_restricted_box (), steps);
+
+    g_assert_cmpstr (RESULT (r, steps[0]), ==, ALLOWED_ADDR);
+    assert_refused (RESULT (r, steps[1]));
+    g_assert_true (
+        net_log_has (get_restricted_box (), "udp", "denied", "datagram-to-name", NULL, NULL));
+}
+
 static void
 test_net_log (void)
 {
@@ -316,12 +412,15 @@ test_net_log (void)
 static void
 test_address_rules (void)
 {
-    const char *const rules[] = { ALLOWED_ADDR "/32", OTHER_ADDR, NULL };
+    const char *const rules[] = { ALLOWED_ADDR "/32", OTHER_ADDR, "private.test", "10.203.0.0/16",
+                                  NULL };
     const char *const steps[] = {
         "http:" ALLOWED_ADDR ":" ALLOWED_ADDR,
         "http:" OTHER_ADDR ":" OTHER_ADDR,
         "resolve:other.test",
-        "http:10.203.0.1:10.203.0.1",
+        "http:198.18.0.4:198.18.0.4",
+        "http:private.test:private.test",
+        "udp:" ALLOWED_ADDR ":7",
         NULL,
     };
     g_autoptr (BoxliteBox) box = boot ("addresses", rules);
@@ -333,7 +432,11 @@ test_address_rules (void)
     /* Address rules allow no names. */
     g_assert_cmpstr (RESULT (r, steps[2]), ==, "0.0.0.0");
     assert_refused (RESULT (r, steps[3]));
-    g_assert_true (net_log_has (box, "tcp", "denied", "direct-ip", "dest", "10.203.0.1:80"));
+    g_assert_true (net_log_has (box, "tcp", "denied", "direct-ip", "dest", "198.18.0.4:80"));
+    /* A private address an allowed name leads to, once a range rule lists it. */
+    g_assert_cmpstr (RESULT (r, steps[4]), ==, "OK hello from " PRIVATE_ADDR " over http");
+    /* Datagrams go to addresses a rule lists. */
+    g_assert_cmpstr (RESULT (r, steps[5]), ==, "ping");
     finish (box);
 }
 
@@ -393,6 +496,10 @@ main (int argc, char **argv)
     g_test_add_func ("/net/allowlist/direct-ip-blocked", test_direct_ip_blocked);
     g_test_add_func ("/net/allowlist/host-alias", test_host_alias_restricted);
     g_test_add_func ("/net/allowlist/malformed-input", test_malformed_input);
+    g_test_add_func ("/net/allowlist/private-address", test_private_address_refused);
+    g_test_add_func ("/net/allowlist/forged-segments", test_forged_segments);
+    g_test_add_func ("/net/allowlist/requests-checked", test_requests_checked);
+    g_test_add_func ("/net/allowlist/udp-to-name", test_udp_to_name_dropped);
     g_test_add_func ("/net/allowlist/net-log", test_net_log);
     g_test_add_func ("/net/address-rules", test_address_rules);
     g_test_add_func ("/net/empty-allows-all", test_empty_allows_all);

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 
 #include "allowlist.h"
+#include "http_follow.h"
 #include "http_host.h"
 #include "tls_sni.h"
 
@@ -923,6 +924,103 @@ test_replay (void)
             g_assert_cmpuint (counts[p][r], >, 0);
 }
 
+/* What a request head says about its target and its body. */
+static void
+test_http_head (void)
+{
+    const struct {
+        const char *text;
+        BlHostResult result;
+        const char *target;
+        BlHttpBody body;
+        guint64 length;
+    } cases[] = {
+        { "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", BL_HOST_FOUND, "", BL_HTTP_BODY_NONE, 0 },
+        { "GET http://B.Test:8080/x?y HTTP/1.1\r\nHost: a.test\r\n\r\n", BL_HOST_FOUND, "b.test",
+          BL_HTTP_BODY_NONE, 0 },
+        { "GET https://[fd00::1]/ HTTP/1.1\r\nHost: a.test\r\n\r\n", BL_HOST_FOUND, "fd00::1",
+          BL_HTTP_BODY_NONE, 0 },
+        { "CONNECT b.test:443 HTTP/1.1\r\nHost: b.test:443\r\n\r\n", BL_HOST_FOUND, "b.test",
+          BL_HTTP_BODY_TUNNEL, 0 },
+        { "OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n", BL_HOST_FOUND, "", BL_HTTP_BODY_NONE, 0 },
+        { "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 12\r\n\r\n", BL_HOST_FOUND, "",
+          BL_HTTP_BODY_LENGTH, 12 },
+        { "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: Chunked\r\n\r\n", BL_HOST_FOUND,
+          "", BL_HTTP_BODY_CHUNKED, 0 },
+        { "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+          BL_HOST_FOUND, "", BL_HTTP_BODY_UNKNOWN, 0 },
+        { "GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: h2c\r\n\r\n", BL_HOST_FOUND, "",
+          BL_HTTP_BODY_UNKNOWN, 0 },
+        { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", BL_HOST_H2_PREFACE, "", 0, 0 },
+        { "PRI * HTTP/2", BL_HOST_NEED_MORE, "", 0, 0 },
+        { "CONNECT b.test HTTP/1.1\r\n\r\n", BL_HOST_MALFORMED, "", 0, 0 },
+        { "GET ftp://b.test/ HTTP/1.1\r\n\r\n", BL_HOST_MALFORMED, "", 0, 0 },
+        { "GET http://a.test@b.test/ HTTP/1.1\r\n\r\n", BL_HOST_MALFORMED, "", 0, 0 },
+        { "GET b.test HTTP/1.1\r\n\r\n", BL_HOST_MALFORMED, "", 0, 0 },
+        { "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", BL_HOST_MALFORMED,
+          "", 0, 0 },
+        { "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+          BL_HOST_MALFORMED, "", 0, 0 },
+        { "POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n", BL_HOST_MALFORMED, "", 0, 0 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+        BlHttpHead head;
+        BlHostResult r =
+            bl_net_http_head_parse ((const guint8 *) cases[i].text, strlen (cases[i].text), &head);
+        g_test_message ("%s", cases[i].text);
+        g_assert_cmpint (r, ==, cases[i].result);
+        if (r != BL_HOST_FOUND && r != BL_HOST_NO_HOST)
+            continue;
+        g_assert_cmpstr (head.target, ==, cases[i].target);
+        g_assert_cmpint (head.body, ==, cases[i].body);
+        g_assert_cmpuint (head.content_length, ==, cases[i].length);
+        g_assert_cmpuint (head.head_len, ==, strlen (cases[i].text));
+    }
+}
+
+/* Feeds @text to a follower byte by byte and whole; both must agree on
+ * where the body ends (or that it is malformed). Returns the body length,
+ * or -1 if malformed, or -2 if it has not ended. */
+static gssize
+follow_end (gboolean chunked, guint64 length, const char *text)
+{
+    BlHttpFollow whole, bytes;
+    gsize len = strlen (text), used = 0;
+
+    bl_net_http_follow_start (&whole, chunked, length);
+    bl_net_http_follow_start (&bytes, chunked, length);
+    gsize n = bl_net_http_follow_feed (&whole, (const guint8 *) text, len);
+    for (gsize i = 0; i < len && bytes.state != BL_FOLLOW_DONE && bytes.state != BL_FOLLOW_BAD; i++)
+        used += bl_net_http_follow_feed (&bytes, (const guint8 *) text + i, 1);
+    g_assert_cmpint (whole.state, ==, bytes.state);
+    if (whole.state == BL_FOLLOW_BAD)
+        return -1;
+    g_assert_cmpuint (n, ==, used);
+    return whole.state == BL_FOLLOW_DONE ? (gssize) n : -2;
+}
+
+static void
+test_http_follow (void)
+{
+    g_assert_cmpint (follow_end (FALSE, 5, "helloGET "), ==, 5);
+    g_assert_cmpint (follow_end (FALSE, 10, "hello"), ==, -2);
+    g_assert_cmpint (follow_end (TRUE, 0, "5\r\nhello\r\n0\r\n\r\nGET"), ==, 15);
+    g_assert_cmpint (follow_end (TRUE, 0, "A;ext=1\r\n0123456789\r\n0\r\nX: y\r\n\r\nG"), ==, 32);
+    g_assert_cmpint (follow_end (TRUE, 0, "5\r\nhello\r\n"), ==, -2);
+    /* Malformed: no size, a bare LF, data not followed by CRLF, too many
+     * digits, junk in the size. */
+    g_assert_cmpint (follow_end (TRUE, 0, "\r\n"), ==, -1);
+    g_assert_cmpint (follow_end (TRUE, 0, "5\nhello"), ==, -1);
+    g_assert_cmpint (follow_end (TRUE, 0, "5\r\nhelloXX"), ==, -1);
+    g_assert_cmpint (follow_end (TRUE, 0, "1234567890abcdef0\r\n"), ==, -1);
+    g_assert_cmpint (follow_end (TRUE, 0, "5x\r\n"), ==, -1);
+    /* An overlong extension line or trailer. */
+    g_autofree char *ext = g_strnfill (5000, 'e');
+    g_autofree char *long_ext = g_strconcat ("5;", ext, "\r\n", NULL);
+    g_assert_cmpint (follow_end (TRUE, 0, long_ext), ==, -1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -937,6 +1035,8 @@ main (int argc, char **argv)
     g_test_add_func ("/netparse/http/cases", test_http_cases);
     g_test_add_func ("/netparse/http/split", test_http_split);
     g_test_add_func ("/netparse/http/bound", test_http_bound);
+    g_test_add_func ("/netparse/http/head", test_http_head);
+    g_test_add_func ("/netparse/http/follow", test_http_follow);
     g_test_add_func ("/netparse/allowlist/match", test_allowlist_match);
     g_test_add_func ("/netparse/allowlist/empty", test_allowlist_empty);
     g_test_add_func ("/netparse/allowlist/invalid", test_allowlist_invalid);

@@ -7,6 +7,15 @@ Each STEP is WORD:ARG:ARG... and prints one line that starts with the step:
   tcpdns:NAME               -> an A query over TCP to the gateway; "... ADDRESS" (first answer)
   junkdns:N                 -> N malformed queries to the DNS server; "... replies=R"
   junktls:N:ADDR            -> N random TLS records on N/10 connections to ADDR:443; "... done"
+  forge:KIND:HOST:ADDR      -> connect to ADDR:80, send the filter a hand-made segment on
+                               that connection (raw socket), then GET with Host HOST as http:
+                               KIND rst-badsum (random seq, wrong checksum), rst-outwin (valid,
+                               far out of the window), syn (a second SYN), noack (a request for
+                               allowed.test at the right seq without ACK), pause (25 s idle)
+  send:WHAT:ADDR            -> raw request bytes to ADDR:80; "... OK body" or "... ERR reason":
+                               WHAT absolute, connect, h2c, pipelined
+  udp:ADDR:PORT             -> a datagram to ADDR:PORT, waits 2 s for an answer: "... reply" or
+                               "... ERR timeout"
 The image's python3-minimal has socket and ssl but no http.client.
 """
 import random
@@ -14,6 +23,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 
 random.seed(7)
 
@@ -30,6 +40,70 @@ def fetch(sock, host):
     if not head.startswith(b"HTTP/1.0 200"):
         return "ERR bad reply %r" % head[:40]
     return "OK " + body.decode()
+
+
+def tcp_seqs(sock):
+    """The socket's next sequence number and what it acknowledges (TCP_REPAIR)."""
+    sock.setsockopt(socket.IPPROTO_TCP, 19, 1)  # TCP_REPAIR
+    sock.setsockopt(socket.IPPROTO_TCP, 20, 2)  # TCP_REPAIR_QUEUE: send queue
+    snd = sock.getsockopt(socket.IPPROTO_TCP, 21)  # TCP_QUEUE_SEQ
+    sock.setsockopt(socket.IPPROTO_TCP, 20, 1)  # receive queue
+    rcv = sock.getsockopt(socket.IPPROTO_TCP, 21)
+    sock.setsockopt(socket.IPPROTO_TCP, 19, 0)
+    return snd & 0xffffffff, rcv & 0xffffffff
+
+
+def inet_sum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def raw_tcp(src, sport, dst, dport, seq, ack, flags, payload=b"", bad_sum=False):
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xffffffff, ack & 0xffffffff, 5 << 4,
+                      flags, 65535, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6,
+                                                                         len(hdr) + len(payload))
+    csum = inet_sum(pseudo + hdr + payload) ^ (0x5a5a if bad_sum else 0)
+    hdr = hdr[:16] + struct.pack("!H", csum) + hdr[18:]
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP) as r:
+        r.sendto(hdr + payload, (dst, 0))
+
+
+FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
+
+CANNED = {
+    "absolute": b"GET http://other.test/ HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
+    "connect": b"CONNECT other.test:443 HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
+    "h2c": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "pipelined": b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
+                 b"GET / HTTP/1.1\r\nHost: other.test\r\n\r\n",
+}
+
+
+def forge(kind, host, addr):
+    try:
+        s = socket.create_connection((addr, 80), 10)
+        src, sport = s.getsockname()
+        snd, rcv = tcp_seqs(s)
+        if kind == "rst-badsum":
+            raw_tcp(src, sport, addr, 80, random.getrandbits(32), 0, RST, bad_sum=True)
+        elif kind == "rst-outwin":
+            raw_tcp(src, sport, addr, 80, snd + 0x40000000, rcv, RST | ACK)
+        elif kind == "syn":
+            raw_tcp(src, sport, addr, 80, random.getrandbits(32), 0, SYN)
+        elif kind == "noack":
+            raw_tcp(src, sport, addr, 80, snd, 0, PSH, CANNED["pipelined"][:38])
+        elif kind == "pause":
+            time.sleep(25)
+        time.sleep(0.3)
+    except Exception as e:
+        return "SETUP-" + reason(e)
+    with s:
+        return fetch(s, host)
 
 
 def reason(e):
@@ -100,6 +174,23 @@ def step(word):
                 except OSError:
                     pass
             return "done"
+        if kind == "forge":
+            return forge(args[0], args[1], args[2])
+        if kind == "send":
+            with socket.create_connection((args[1], 80), 10) as s:
+                s.sendall(CANNED[args[0]])
+                reply = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    reply += chunk
+                return "OK " + reply.decode(errors="replace").split("\r\n\r\n")[-1]
+        if kind == "udp":
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(2)
+                s.sendto(b"ping", (args[0], int(args[1])))
+                return s.recv(100).decode(errors="replace")
         return "ERR unknown step"
     except Exception as e:  # every failure is a result to report
         return reason(e)

@@ -4,7 +4,7 @@
     servers.py OWNER CERT KEY LOG ADDR...
 
 On each ADDR it serves plain HTTP on port 80 and HTTPS on port 443 (the
-certificate is self-signed); every response body is "hello from ADDR over
+certificate is self-signed) and echoes UDP datagrams on port 7; every response body is "hello from ADDR over
 http|https". For each connection it appends one line to LOG once the
 connection is over: "ADDR PORT BYTES", BYTES being what the client sent
 before the server answered (for 443: before the TLS handshake), so a test
@@ -94,11 +94,24 @@ def listen(addr, port, handler, *extra):
     threading.Thread(target=loop, daemon=True).start()
 
 
+def echo_udp(addr):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, 7))
+
+    def loop():
+        while True:
+            data, peer = s.recvfrom(2048)
+            s.sendto(data, peer)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 for a in addrs:
     listen(a, 80, serve_http)
     listen(a, 443, serve_https, context)
+    echo_udp(a)
 print("ready", flush=True)
 while True:
     time.sleep(0.5)
