@@ -1097,6 +1097,60 @@ test_redirect (Blobs *f, gconstpointer data)
     g_assert_cmpuint (front->with_authorization, >=, 2);
 }
 
+/* Pulls the simple image from @front under the name @name (a host name,
+ * with @front's port) with the entry options @extra (JSON members). */
+static BlRegistryPull *
+pull_named (Proxy *front, const char *name, const char *extra, const char *blobs, GError **error)
+{
+    g_autofree char *host = g_strdup_printf ("%s:%s", name, strrchr (front->host, ':') + 1);
+    g_autofree char *text = g_strdup_printf ("%s/simple:latest", host);
+    g_autofree char *json =
+        g_strdup_printf ("{\"host\": \"%s\", \"transport\": \"http\"%s}", host, extra);
+    g_autoptr (BlRegistryEntry) e = entry (json);
+
+    return pull_text (text, &e, 1, blobs, NULL, error);
+}
+
+/* A registry that is not on loopback may not send the host to fetch from
+ * its own network, neither through an address in the Location nor through
+ * a name that resolves there: no request reaches the target. An entry's
+ * private_redirects allows it. The registry is reached under this host's
+ * own name, which is not a loopback name. */
+static void
+test_redirect_private (Blobs *f, gconstpointer data)
+{
+    g_autoptr (Proxy) front = proxy_new (PROXY_OPEN);
+    g_autoptr (Proxy) storage = proxy_new (PROXY_OPEN);
+    g_autoptr (GPtrArray) layers = simple_layers ();
+    g_autoptr (GError) error = NULL;
+    const char *name = g_get_host_name ();
+    BlRegistryPull *pull;
+
+    proxy_start (storage);
+    front->redirect_blobs = g_strdup (storage->host);
+    proxy_start (front);
+
+    pull = pull_named (front, name, "", f->dir, &error);
+    g_assert_null (pull);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_assert_nonnull (strstr (error->message, "redirects to the private address 127.0.0.1"));
+    g_clear_error (&error);
+
+    g_free (front->redirect_blobs);
+    front->redirect_blobs = g_strdup_printf ("localhost:%s", strrchr (storage->host, ':') + 1);
+    pull = pull_named (front, name, "", f->dir, &error);
+    g_assert_null (pull);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE);
+    g_assert_nonnull (strstr (error->message, "redirects to the private address"));
+    g_clear_error (&error);
+    g_assert_cmpuint (blob_gets (storage, layers->pdata[0]), ==, 0);
+
+    pull = pull_named (front, name, ", \"private_redirects\": true", f->dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (blob_gets (storage, layers->pdata[0]), ==, 1);
+    bl_registry_pull_free (pull);
+}
+
 typedef struct {
     const char *text;
     const char *blobs;
@@ -1551,6 +1605,7 @@ main (int argc, char **argv)
                 test_huge_manifest, blobs_teardown);
     add_pull_test ("/registry/tls", test_tls);
     add_pull_test ("/registry/redirect", test_redirect);
+    add_pull_test ("/registry/redirect-private", test_redirect_private);
     add_pull_test ("/registry/leftovers-cleaned", test_leftovers_cleaned);
     add_pull_test ("/registry/cancel", test_cancel);
     add_pull_test ("/registry/cancel/token", test_cancel_token);

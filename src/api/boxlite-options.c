@@ -30,7 +30,9 @@
  * for unqualified names; "auth" is `{"kind": "anonymous"}`, a basic one as
  * above, or `{"kind": "bearer", "token": "..."}`. A basic "auth" may list
  * "token_hosts": the hosts besides the registry's own that its token
- * service may live on; credentials go to no other host. The runtime also reads
+ * service may live on; credentials go to no other host. "private_redirects"
+ * lets blob redirects lead to loopback, private or host addresses (always
+ * allowed for a registry on loopback). The runtime also reads
  * `$BOXLITE_HOME/registries.json`, a JSON array of such entries; for a
  * host named in both, the option wins. Unqualified names are tried on the
  * search registries in order, then on docker.io. Passwords and tokens

@@ -276,6 +276,8 @@ get_blob (Fetch *fetch, SoupSession *session, const BlDescriptor *desc, goffset 
             blob_fail (fetch, desc, error, "redirects to an invalid location");
             return NULL;
         }
+        if (!bl_remote_redirect_allowed (remote, next, error))
+            return NULL;
         g_free (url);
         url = g_uri_to_string (next);
     }

@@ -197,8 +197,11 @@ parse_object (JsonObject *object, GError **error)
     if (!entry->host)
         return entry_fail (error, "%s", local->message);
     if (!get_bool (object, "skip_verify", &entry->skip_verify) ||
-        !get_bool (object, "search", &entry->search))
-        return entry_fail (error, "\"skip_verify\" and \"search\" of %s must be booleans",
+        !get_bool (object, "search", &entry->search) ||
+        !get_bool (object, "private_redirects", &entry->private_redirects))
+        return entry_fail (error,
+                           "\"skip_verify\", \"search\" and \"private_redirects\" of %s must be "
+                           "booleans",
                            entry->host);
     if (!parse_transport (entry, object, error) ||
         !parse_auth (entry, json_object_get_member (object, "auth"), error))

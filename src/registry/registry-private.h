@@ -112,6 +112,7 @@ typedef struct {
     const char *username; /* owned by the entry */
     const char *password;
     const char *const *token_hosts; /* owned by the entry, or NULL */
+    gboolean private_redirects;     /* redirects may lead to private addresses */
     GMutex lock;
     char *token;
     GCancellable *cancellable;
@@ -138,6 +139,12 @@ SoupSession *bl_remote_session_new (void);
 GInputStream *bl_remote_get (BlRemote *remote, SoupSession *session, const char *url,
                              const char *accept, goffset range_from, gboolean with_auth,
                              SoupMessage **out_msg, GError **error);
+
+/* Whether a blob redirect may go to @target: not to a loopback, private
+ * or host address written as such, unless the remote allows private
+ * redirects (names are checked when their connection is made). Returns:
+ * FALSE with BOXLITE_ERROR_IMAGE when not. */
+gboolean bl_remote_redirect_allowed (BlRemote *remote, GUri *target, GError **error);
 
 /* Reads @stream to its end, at most @max bytes (@what names it in errors).
  * Returns: (transfer full): the bytes, or NULL with @error set. */

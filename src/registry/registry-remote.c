@@ -11,6 +11,8 @@
 
 #include "registry-private.h"
 
+#include "private_addr.h"
+
 #include <string.h>
 
 #include <boxlite/boxlite-error.h>
@@ -47,6 +49,8 @@ bl_remote_new (const BlImageRef *ref, const BlRegistryEntry *entry, GCancellable
                                         ? "registry-1.docker.io"
                                         : ref->registry);
     remote->skip_verify = entry && entry->skip_verify;
+    remote->private_redirects =
+        (entry && entry->private_redirects) || bl_image_ref_registry_is_loopback (ref->registry);
     remote->auth = entry ? entry->auth : BL_REGISTRY_AUTH_ANONYMOUS;
     if (entry) {
         remote->username = entry->username;
@@ -98,6 +102,55 @@ authorize (BlRemote *remote, SoupMessage *msg)
         value = basic_header (remote->username, remote->password);
     if (value)
         soup_message_headers_replace (headers, "Authorization", value);
+}
+
+/* Where a redirect may not lead: the host's loopback, its own addresses,
+ * the private networks it sits in, link-local (cloud metadata) and the
+ * like. A registry is the attacker's to answer for, and its redirects
+ * would otherwise make the host fetch from its own network. */
+static gboolean
+address_is_private (GInetAddress *address)
+{
+    const guint8 *bytes = g_inet_address_to_bytes (address);
+    gsize len = g_inet_address_get_native_size (address);
+
+    return bl_net_address_is_private (bytes, len) || bl_net_address_is_host_own (bytes, len);
+}
+
+/* A redirect target's connection, checked once it is made and before a
+ * byte of the request goes out: the name may resolve anywhere, at any
+ * time. A private peer gets the connection closed under libsoup. */
+static void
+on_network_event (SoupMessage *msg, GSocketClientEvent event, GIOStream *connection,
+                  gpointer user_data)
+{
+    if (event != G_SOCKET_CLIENT_CONNECTED || !G_IS_SOCKET_CONNECTION (connection))
+        return;
+    g_autoptr (GSocketAddress) peer =
+        g_socket_connection_get_remote_address (G_SOCKET_CONNECTION (connection), NULL);
+    GInetAddress *address = G_IS_INET_SOCKET_ADDRESS (peer)
+                                ? g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (peer))
+                                : NULL;
+    if (address && !address_is_private (address))
+        return;
+    g_object_set_data_full (G_OBJECT (msg), "bl-private-peer",
+                            address ? g_inet_address_to_string (address) : g_strdup ("?"), g_free);
+    g_io_stream_close (connection, NULL, NULL);
+}
+
+gboolean
+bl_remote_redirect_allowed (BlRemote *remote, GUri *target, GError **error)
+{
+    const char *host = g_uri_get_host (target);
+    g_autoptr (GInetAddress) address = host ? g_inet_address_new_from_string (host) : NULL;
+
+    if (remote->private_redirects || !address || !address_is_private (address))
+        return TRUE;
+    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                 "registry %s redirects to the private address %s; refused (an entry's "
+                 "\"private_redirects\" allows it)",
+                 remote->host, host);
+    return FALSE;
 }
 
 static SoupMessage *
@@ -317,7 +370,18 @@ bl_remote_get (BlRemote *remote, SoupSession *session, const char *url, const ch
             soup_message_headers_set_range (headers, range_from, -1);
         if (with_auth)
             authorize (remote, msg);
+        else if (!remote->private_redirects)
+            g_signal_connect (msg, "network-event", G_CALLBACK (on_network_event), NULL);
         stream = send_message (remote, session, msg, error);
+        const char *private_peer = g_object_get_data (G_OBJECT (msg), "bl-private-peer");
+        if (private_peer) {
+            g_clear_error (error);
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                         "registry %s redirects to the private address %s; refused (an "
+                         "entry's \"private_redirects\" allows it)",
+                         remote->host, private_peer);
+            return NULL;
+        }
         if (!stream)
             return NULL;
         if (soup_message_get_status (msg) != SOUP_STATUS_UNAUTHORIZED) {

@@ -51,6 +51,9 @@ typedef struct {
     /* Hosts besides the registry's own that may receive the credentials as
      * its token service (the realm of a Bearer challenge), or NULL. */
     GStrv token_hosts;
+    /* Blob redirects may lead to loopback, private or host addresses (a
+     * registry on the caller's own network); loopback registries always. */
+    gboolean private_redirects;
 } BlRegistryEntry;
 
 void bl_registry_entry_free (BlRegistryEntry *entry);
