@@ -349,6 +349,45 @@ test_import_cancelled_waiting (Fixture *f, gconstpointer data)
     assert_store_empty (f);
 }
 
+/* Removing and pruning wait for the store's lock while a build or another
+ * prune holds it: a cancellation ends that wait at once, and nothing is
+ * removed. */
+static void
+test_remove_prune_cancelled_waiting (Fixture *f, gconstpointer data)
+{
+    g_autoptr (BoxliteImage) image = import (f, "simple", "simple:1");
+    g_autofree char *lock_path = store_path (f, "gc.lock");
+    g_autoptr (GError) error = NULL;
+    int fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+    for (guint which = 0; which < 2; which++) {
+        g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+        g_autoptr (GAsyncResult) result = NULL;
+        gint64 begin = g_get_monotonic_time ();
+        if (which == 0)
+            boxlite_runtime_remove_image_async (f->runtime, "simple:1", FALSE, cancellable,
+                                                store_result, &result);
+        else
+            boxlite_runtime_prune_images_async (f->runtime, cancellable, store_result, &result);
+        g_timeout_add (300, cancel_now, cancellable);
+        GAsyncResult *done = wait_result (&result);
+        if (which == 0)
+            g_assert_false (boxlite_runtime_remove_image_finish (f->runtime, done, &error));
+        else
+            g_assert_cmpint (boxlite_runtime_prune_images_finish (f->runtime, done, NULL, &error),
+                             ==, -1);
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_clear_error (&error);
+        g_assert_cmpint (g_get_monotonic_time () - begin, <, 2 * G_USEC_PER_SEC);
+    }
+    close (fd);
+    g_autoptr (BoxliteImage) still = boxlite_runtime_inspect_image (f->runtime, "simple:1", &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (still);
+}
+
 /* An index of three platforms: the linux/amd64 one is the simple image. */
 static void
 test_import_multiplatform (Fixture *f, gconstpointer data)
@@ -1100,6 +1139,7 @@ main (int argc, char **argv)
     ADD ("/image/import/multiplatform", test_import_multiplatform);
     ADD ("/image/import/cancelled", test_import_cancelled);
     ADD ("/image/import/cancelled-waiting", test_import_cancelled_waiting);
+    ADD ("/image/remove-prune/cancelled-waiting", test_remove_prune_cancelled_waiting);
     ADD ("/image/import/concurrent", test_import_concurrent);
     ADD ("/image/import/traversal-rejected", test_traversal_rejected);
     ADD ("/image/import/tampered-rejected", test_tampered_rejected);

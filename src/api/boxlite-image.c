@@ -682,20 +682,26 @@ boxlite_runtime_inspect_image (BoxliteRuntime *self, const char *reference, GErr
  *
  * Since: 0.1
  */
+static gboolean
+remove_image (BoxliteRuntime *self, const char *reference, gboolean force,
+              GCancellable *cancellable, GError **error)
+{
+    BlImageUsers users = { NULL, NULL };
+    gboolean ok = bl_runtime_image_users (self, &users, error) &&
+                  bl_image_store_remove (bl_runtime_get_image_store (self), reference,
+                                         bl_runtime_get_search_registries (self), &users, force,
+                                         cancellable, error);
+    bl_image_users_clear (&users);
+    return ok;
+}
+
 gboolean
 boxlite_runtime_remove_image (BoxliteRuntime *self, const char *reference, gboolean force,
                               GError **error)
 {
     g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), FALSE);
     g_return_val_if_fail (reference != NULL, FALSE);
-
-    BlImageUsers users = { NULL, NULL };
-    gboolean ok =
-        bl_runtime_image_users (self, &users, error) &&
-        bl_image_store_remove (bl_runtime_get_image_store (self), reference,
-                               bl_runtime_get_search_registries (self), &users, force, error);
-    bl_image_users_clear (&users);
-    return ok;
+    return remove_image (self, reference, force, NULL, error);
 }
 
 /**
@@ -713,17 +719,23 @@ boxlite_runtime_remove_image (BoxliteRuntime *self, const char *reference, gbool
  *
  * Since: 0.1
  */
+static gint
+prune_images (BoxliteRuntime *self, guint64 *reclaimed, GCancellable *cancellable, GError **error)
+{
+    BlImageUsers users = { NULL, NULL };
+    gint count = -1;
+    if (bl_runtime_image_users (self, &users, error))
+        count = bl_image_store_prune (bl_runtime_get_image_store (self), &users, reclaimed,
+                                      cancellable, error);
+    bl_image_users_clear (&users);
+    return count;
+}
+
 gint
 boxlite_runtime_prune_images (BoxliteRuntime *self, guint64 *reclaimed, GError **error)
 {
     g_return_val_if_fail (BOXLITE_IS_RUNTIME (self), -1);
-
-    BlImageUsers users = { NULL, NULL };
-    gint count = -1;
-    if (bl_runtime_image_users (self, &users, error))
-        count = bl_image_store_prune (bl_runtime_get_image_store (self), &users, reclaimed, error);
-    bl_image_users_clear (&users);
-    return count;
+    return prune_images (self, reclaimed, NULL, error);
 }
 
 typedef struct {
@@ -744,7 +756,7 @@ remove_call (gpointer source, gpointer data, GMainContext *caller_context,
 {
     RemoveArgs *args = data;
 
-    return boxlite_runtime_remove_image (source, args->reference, args->force, error)
+    return remove_image (source, args->reference, args->force, cancellable, error)
                ? GINT_TO_POINTER (TRUE)
                : NULL;
 }
@@ -810,7 +822,7 @@ prune_call (gpointer source, gpointer data, GMainContext *caller_context, GCance
 {
     g_autofree PruneResult *result = g_new0 (PruneResult, 1);
 
-    result->count = boxlite_runtime_prune_images (source, &result->reclaimed, error);
+    result->count = prune_images (source, &result->reclaimed, cancellable, error);
     return result->count < 0 ? NULL : g_steal_pointer (&result);
 }
 

@@ -112,9 +112,10 @@ drop_blobs (BlImageStore *store, GHashTable *candidates, KeepSet *keep, guint64 
 
 gboolean
 bl_image_store_remove (BlImageStore *store, const char *text, const char *const *search,
-                       const BlImageUsers *users, gboolean force, GError **error)
+                       const BlImageUsers *users, gboolean force, GCancellable *cancellable,
+                       GError **error)
 {
-    int gc = bl_image_store_lock_gc (store, TRUE, NULL, error);
+    int gc = bl_image_store_lock_gc (store, TRUE, cancellable, error);
     if (gc < 0)
         return FALSE;
     int lock = bl_image_store_lock_index (store, error);
@@ -196,9 +197,9 @@ is_built_name (const char *name)
 
 gint
 bl_image_store_prune (BlImageStore *store, const BlImageUsers *users, guint64 *reclaimed,
-                      GError **error)
+                      GCancellable *cancellable, GError **error)
 {
-    int gc = bl_image_store_lock_gc (store, TRUE, NULL, error);
+    int gc = bl_image_store_lock_gc (store, TRUE, cancellable, error);
     if (gc < 0)
         return -1;
     g_autoptr (GPtrArray) entries = bl_image_store_list (store, error);

@@ -112,16 +112,18 @@ typedef struct {
 /* Removes the index entries @text names (a reference removes that entry,
  * an id all entries of the image), then whatever of them nothing else
  * uses. Refused with BOXLITE_ERROR_INVALID_STATE when a box uses the image,
- * unless @force, which removes the entries but keeps what the boxes need. */
+ * unless @force, which removes the entries but keeps what the boxes need.
+ * @cancellable (nullable) ends the wait for the store's lock. */
 gboolean bl_image_store_remove (BlImageStore *store, const char *text,
                                 const char *const *search_registries, const BlImageUsers *users,
-                                gboolean force, GError **error);
+                                gboolean force, GCancellable *cancellable, GError **error);
 
 /* Deletes blobs no indexed image or box uses, and the trees and disks of
  * images no entry or box uses. @reclaimed: (out) (optional): bytes freed.
+ * @cancellable (nullable) ends the wait for the store's lock.
  * Returns: the number of files and trees deleted, or -1 with @error set. */
 gint bl_image_store_prune (BlImageStore *store, const BlImageUsers *users, guint64 *reclaimed,
-                           GError **error);
+                           GCancellable *cancellable, GError **error);
 
 /* image-import.c: an OCI image layout directory or a `docker save` tarball
  * at @path, as @reference (canonical; NULL: the name the archive gives).
