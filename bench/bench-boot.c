@@ -138,6 +138,12 @@ main (int argc, char **argv)
     bench_check (error);
     g_autofree char *dir = g_build_filename (home, "boxes", boxlite_box_get_id (box), NULL);
     for (guint i = 0; qemu_argv && qemu_argv[i]; i++) {
+        /* The console goes to the monitor, which the floor does not have. */
+        if (g_str_has_prefix (qemu_argv[i], "socket,id=con,")) {
+            g_free (qemu_argv[i]);
+            qemu_argv[i] = g_strdup ("null,id=con");
+            continue;
+        }
         /* Point every per-box path of the warm-up box at this one. */
         const char *old = strstr (qemu_argv[i], "/boxes/");
         if (old) {
