@@ -10,11 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Least time between two rewrites of the counts, in microseconds. */
+#define COUNTS_INTERVAL_US G_USEC_PER_SEC
+
 struct _BlNetAudit {
     char *path;
     int fd;
     guint64 size;
     gboolean warned;
+    char *counts_path;
+    GHashTable *counts; /* "event verdict reason" -> guint64 * */
+    gint64 counts_written_us;
+    gboolean counts_dirty;
+    guint counts_timer; /* writes what a burst left unwritten */
 };
 
 const char *
@@ -39,14 +47,48 @@ audit_open (BlNetAudit *audit)
     return TRUE;
 }
 
+/* Takes up the counts an earlier run of the box left, so that they cover
+ * the box's whole life; anything unexpected in the file is ignored. */
+static void
+load_counts (BlNetAudit *audit)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents (audit->counts_path, &text, &len, NULL) || len > 64 * 1024)
+        return;
+    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+    if (!json_parser_load_from_data (parser, text, (gssize) len, NULL))
+        return;
+    JsonNode *root = json_parser_get_root (parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+        return;
+    JsonObjectIter iter;
+    const char *key;
+    JsonNode *value;
+    json_object_iter_init (&iter, json_node_get_object (root));
+    while (json_object_iter_next (&iter, &key, &value)) {
+        if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_INT64 ||
+            json_node_get_int (value) < 0 || strlen (key) > 128)
+            continue;
+        guint64 *n = g_new (guint64, 1);
+        *n = (guint64) json_node_get_int (value);
+        g_hash_table_replace (audit->counts, g_strdup (key), n);
+    }
+}
+
 BlNetAudit *
 bl_net_audit_new (const char *path)
 {
     BlNetAudit *audit = g_new0 (BlNetAudit, 1);
 
     audit->fd = -1;
+    audit->counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
     if (path) {
+        g_autofree char *dir = g_path_get_dirname (path);
         audit->path = g_strdup (path);
+        audit->counts_path = g_build_filename (dir, "netcounts.json", NULL);
+        load_counts (audit);
         audit_open (audit);
     }
     return audit;
@@ -62,6 +104,61 @@ rotate (BlNetAudit *audit)
     if (rename (audit->path, old) < 0)
         g_warning ("cannot rotate %s: %s", audit->path, g_strerror (errno));
     audit_open (audit);
+}
+
+static void
+write_counts (BlNetAudit *audit)
+{
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    GHashTableIter iter;
+    gpointer key, value;
+
+    json_builder_begin_object (b);
+    g_hash_table_iter_init (&iter, audit->counts);
+    while (g_hash_table_iter_next (&iter, &key, &value)) {
+        json_builder_set_member_name (b, key);
+        json_builder_add_int_value (b, (gint64) * (guint64 *) value);
+    }
+    json_builder_end_object (b);
+    g_autoptr (JsonNode) root = json_builder_get_root (b);
+    g_autofree char *text = json_to_string (root, TRUE);
+    g_autoptr (GError) error = NULL;
+    if (!g_file_set_contents_full (audit->counts_path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                   0600, &error))
+        g_warning ("%s", error->message);
+    audit->counts_written_us = g_get_monotonic_time ();
+    audit->counts_dirty = FALSE;
+}
+
+static gboolean
+on_counts_timer (gpointer data)
+{
+    BlNetAudit *audit = data;
+
+    audit->counts_timer = 0;
+    if (audit->counts_dirty)
+        write_counts (audit);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+count (BlNetAudit *audit, const char *event, const char *verdict, const char *reason)
+{
+    g_autofree char *key = g_strdup_printf ("%s %s %s", event, verdict, reason);
+    guint64 *n = g_hash_table_lookup (audit->counts, key);
+
+    if (!n) {
+        n = g_new0 (guint64, 1);
+        g_hash_table_insert (audit->counts, g_steal_pointer (&key), n);
+    }
+    (*n)++;
+    audit->counts_dirty = TRUE;
+    if (!audit->counts_path)
+        return;
+    if (g_get_monotonic_time () - audit->counts_written_us >= COUNTS_INTERVAL_US)
+        write_counts (audit);
+    else if (!audit->counts_timer)
+        audit->counts_timer = g_timeout_add (COUNTS_INTERVAL_US / 1000, on_counts_timer, audit);
 }
 
 /* Finishes the object @b holds and appends it as one line. */
@@ -122,6 +219,7 @@ bl_net_audit_dns (BlNetAudit *audit, const char *name, const char *qtype, const 
 {
     g_autoptr (JsonBuilder) b = begin ("dns", verdict, reason);
 
+    count (audit, "dns", verdict, reason);
     add_string (b, "name", name);
     add_string (b, "type", qtype);
     if (addresses) {
@@ -143,6 +241,7 @@ bl_net_audit_flow (BlNetAudit *audit, const char *event, uint32_t dst, uint16_t 
     char addr[16];
     g_autofree char *dest = g_strdup_printf ("%s:%u", bl_net_ipv4_to_string (dst, addr), port);
 
+    count (audit, event, allowed ? "allowed" : "denied", reason);
     add_string (b, "dest", dest);
     add_string (b, "name", name);
     add_string (b, "sni", sni);
@@ -155,8 +254,13 @@ bl_net_audit_free (BlNetAudit *audit)
 {
     if (!audit)
         return;
+    g_clear_handle_id (&audit->counts_timer, g_source_remove);
+    if (audit->counts_path && audit->counts_dirty)
+        write_counts (audit);
     if (audit->fd >= 0)
         close (audit->fd);
+    g_hash_table_unref (audit->counts);
+    g_free (audit->counts_path);
     g_free (audit->path);
     g_free (audit);
 }

@@ -7,6 +7,12 @@
  * "<path>.1" (replacing the previous one) and a new file is begun, so at
  * most twice that is kept.
  *
+ * Beside it, "netcounts.json" in the same directory counts every entry by
+ * "event verdict reason" since the box started: those totals are never
+ * rotated away, so a flood of denials cannot hide how many there were. It
+ * is rewritten (atomically) at most once a second and when the record is
+ * closed.
+ *
  * Line fields: "time" (UTC, RFC 3339 with milliseconds), "event" ("dns",
  * "tcp", "udp" or "icmp"), "verdict" ("allowed", "denied" or, for DNS,
  * "sinkholed" and "error"), "reason" (a short code, see filter.c), and

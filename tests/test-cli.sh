@@ -253,6 +253,10 @@ test_netlog() {
     fi
     out=$(bl netlog --json cli-net | grep -c '"name":"blocked.test"')
     check "netlog --json has one entry per answer" 1 "$out"
+    # The totals are written within a second of the decision.
+    sleep 2
+    out=$(bl netlog --counts cli-net | awk '$2 == "dns" && $3 == "sinkholed" && $4 == "not-listed" { print $1 }')
+    check "netlog --counts counts the sinkholed answer" 1 "$out"
     check "inspect shows the allowlist" 1 \
         "$(bl inspect cli-net | grep -c '"allowed.test"')"
     quiet bl rm -f cli-net

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include "dns.h"
 #include "filter.h"
@@ -42,6 +43,27 @@ capture_slirp (const uint8_t *frame, size_t len, gpointer user_data)
     g_ptr_array_add (((Fixture *) user_data)->to_slirp, g_bytes_new (frame, len));
 }
 
+/* A filter on the fixture's allowlist, record and hosts file, as the
+ * monitor makes one each time the box starts. */
+static BlNetFilter *
+filter_new (Fixture *fx)
+{
+    g_autofree char *hosts = g_build_filename (fx->dir, "hosts", NULL);
+    g_autofree char *audit = g_build_filename (fx->dir, "netlog.jsonl", NULL);
+    g_autoptr (GError) error = NULL;
+    BlNetFilterConfig config = {
+        .allowlist = fx->allowlist,
+        .audit_path = audit,
+        .hosts_path = hosts,
+        .to_guest = capture_guest,
+        .to_slirp = capture_slirp,
+        .user_data = fx,
+    };
+    BlNetFilter *filter = bl_net_filter_new (&config, &error);
+    g_assert_no_error (error);
+    return filter;
+}
+
 static void
 fixture_set_up (Fixture *fx, gconstpointer rules_data)
 {
@@ -51,7 +73,6 @@ fixture_set_up (Fixture *fx, gconstpointer rules_data)
     fx->dir = g_dir_make_tmp ("boxlite-netfilter-XXXXXX", &error);
     g_assert_no_error (error);
     g_autofree char *hosts = g_build_filename (fx->dir, "hosts", NULL);
-    g_autofree char *audit = g_build_filename (fx->dir, "netlog.jsonl", NULL);
     g_assert_true (g_file_set_contents (hosts,
                                         "198.18.0.2 allowed.test a.wild.test\n"
                                         "198.18.0.3 other.test # a comment\n"
@@ -63,16 +84,7 @@ fixture_set_up (Fixture *fx, gconstpointer rules_data)
     g_assert_no_error (error);
     fx->to_guest = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
     fx->to_slirp = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-    BlNetFilterConfig config = {
-        .allowlist = fx->allowlist,
-        .audit_path = audit,
-        .hosts_path = hosts,
-        .to_guest = capture_guest,
-        .to_slirp = capture_slirp,
-        .user_data = fx,
-    };
-    fx->filter = bl_net_filter_new (&config, &error);
-    g_assert_no_error (error);
+    fx->filter = filter_new (fx);
 }
 
 static void
@@ -1046,6 +1058,35 @@ test_replay (Fixture *fx, gconstpointer data)
     g_rand_free (rand);
 }
 
+/* The record rotates away its oldest lines; the counts beside it do not: a
+ * guest that floods denials cannot hide how many there were. */
+static void
+test_counts_survive_rotation (Fixture *fx, gconstpointer data)
+{
+    const guint lookups = 12000;
+    g_autofree char *older = g_build_filename (fx->dir, "netlog.jsonl.1", NULL);
+    g_autofree char *counts = g_build_filename (fx->dir, "netcounts.json", NULL);
+    g_autofree char *text = NULL;
+
+    for (guint i = 0; i < lookups; i++)
+        g_assert_cmphex (resolve (fx, "other.test"), ==, 0);
+    g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
+    g_assert_true (g_file_test (older, G_FILE_TEST_IS_REGULAR));
+    /* Closing the record writes the last counts; the next start of the box
+     * counts on from them. */
+    g_clear_pointer (&fx->filter, bl_net_filter_free);
+    fx->filter = filter_new (fx);
+    g_assert_cmphex (resolve (fx, "other.test"), ==, 0);
+    g_clear_pointer (&fx->filter, bl_net_filter_free);
+
+    g_assert_true (g_file_get_contents (counts, &text, NULL, NULL));
+    g_autoptr (JsonNode) root = json_from_string (text, NULL);
+    g_assert_nonnull (root);
+    JsonObject *obj = json_node_get_object (root);
+    g_assert_cmpint (json_object_get_int_member (obj, "dns sinkholed not-listed"), ==, lookups + 1);
+    g_assert_cmpint (json_object_get_int_member (obj, "dns allowed hosts-override"), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1054,6 +1095,7 @@ main (int argc, char **argv)
 #define ADD(path, func, rules)                                                                     \
     g_test_add ("/netfilter/" path, Fixture, rules, fixture_set_up, func, fixture_tear_down)
     ADD ("dns-answers", test_dns_answers, restrictive);
+    ADD ("counts-survive-rotation", test_counts_survive_rotation, restrictive);
     ADD ("syn-admission", test_syn_admission, restrictive);
     ADD ("sni-held-then-released", test_sni_held_then_released, restrictive);
     ADD ("sni-mismatch-cut", test_sni_mismatch_cut, restrictive);

@@ -21,6 +21,7 @@ GDateTime *boxlite_box_get_created_at (BoxliteBox *self);
 char *boxlite_box_dup_error (BoxliteBox *self);
 
 char **boxlite_box_get_net_log (BoxliteBox *self, GError **error);
+GVariant *boxlite_box_get_net_counts (BoxliteBox *self, GError **error);
 gint boxlite_box_get_monitor_pid (BoxliteBox *self);
 
 gboolean boxlite_box_refresh (BoxliteBox *self, GError **error);

@@ -16,6 +16,20 @@ member (JsonObject *obj, const char *name)
     return json_node_get_string (node);
 }
 
+typedef struct {
+    const char *key;
+    guint64 count;
+} CountRow;
+
+static gint
+compare_rows (gconstpointer a, gconstpointer b)
+{
+    const CountRow *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return g_strcmp0 (x->key, y->key);
+}
+
 /* One entry as a line: time, event, verdict, reason, what it was about. */
 static void
 print_entry (const char *line)
@@ -49,12 +63,47 @@ print_entry (const char *line)
             member (obj, "reason"), what->str);
 }
 
+/* The totals by event, verdict and reason, most frequent first. */
+static int
+print_counts (BoxliteBox *box, gboolean json)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) counts = boxlite_box_get_net_counts (box, &error);
+
+    if (!counts)
+        return cli_fail (error);
+    if (json) {
+        g_autofree char *text = g_variant_print (counts, FALSE);
+        printf ("%s\n", text);
+        return 0;
+    }
+    g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (CountRow));
+    GVariantIter iter;
+    CountRow row;
+    g_variant_iter_init (&iter, counts);
+    while (g_variant_iter_next (&iter, "{&st}", &row.key, &row.count))
+        g_array_append_val (rows, row);
+    g_array_sort (rows, compare_rows);
+    printf ("%-10s %-5s %-9s %s\n", "COUNT", "KIND", "VERDICT", "REASON");
+    for (guint i = 0; i < rows->len; i++) {
+        CountRow *r = &g_array_index (rows, CountRow, i);
+        g_auto (GStrv) parts = g_strsplit (r->key, " ", 3);
+        if (g_strv_length (parts) == 3)
+            printf ("%-10" G_GUINT64_FORMAT " %-5s %-9s %s\n", r->count, parts[0], parts[1],
+                    parts[2]);
+    }
+    return 0;
+}
+
 int
 cli_cmd_netlog (CliContext *cli, int argc, char **argv)
 {
     gboolean json = FALSE;
+    gboolean counts = FALSE;
     const GOptionEntry entries[] = {
         { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the entries as JSON lines", NULL },
+        { "counts", 'c', 0, G_OPTION_ARG_NONE, &counts,
+          "Print how many entries of each kind the box has had, rotated ones included", NULL },
         { NULL },
     };
     g_auto (CliArgs) args = { NULL, NULL };
@@ -72,6 +121,8 @@ cli_cmd_netlog (CliContext *cli, int argc, char **argv)
     g_autoptr (BoxliteBox) box = cli_find_box (cli, args.positional[0], &error);
     if (!box)
         return cli_fail (error);
+    if (counts)
+        return print_counts (box, json);
     g_auto (GStrv) lines = boxlite_box_get_net_log (box, &error);
     if (!lines)
         return cli_fail (error);
