@@ -673,7 +673,9 @@ bl_net_backend_free (BlNetBackend *net)
     if (net->slirp)
         slirp_cleanup (net->slirp); /* may free its timers through cb_timer_free */
     g_list_free_full (net->timers, (GDestroyNotify) timer_free);
-    if (unlink (net->path) < 0 && errno != ENOENT)
+    /* A backend that gave up its privileges may no longer reach the
+     * directory: the one who made that directory removes the socket then. */
+    if (unlink (net->path) < 0 && errno != ENOENT && errno != EACCES)
         g_warning ("cannot remove %s: %s", net->path, g_strerror (errno));
     g_byte_array_unref (net->out);
     g_free (net->in);

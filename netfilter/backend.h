@@ -1,10 +1,11 @@
 /* backend.h: the box network's user-space side.
  *
- * libslirp runs on the caller's thread-default GMainContext (the box
- * monitor's loop) and talks to QEMU's `-netdev stream` client over a unix
- * stream socket: every Ethernet frame is preceded by its length as 4
- * big-endian bytes. QEMU's client connects once and never reconnects, so
- * the backend listens before QEMU starts and accepts a single connection.
+ * libslirp runs on the caller's thread-default GMainContext (the loop of
+ * the box's network process, boxlite-net) and talks to QEMU's `-netdev
+ * stream` client over a unix stream socket: every Ethernet frame is
+ * preceded by its length as 4 big-endian bytes. QEMU's client connects
+ * once and never reconnects, so the backend listens before QEMU starts and
+ * accepts a single connection.
  *
  * Topology: topology.h. DNS is answered by the filter (filter.h), not by
  * libslirp.
@@ -57,7 +58,8 @@ gboolean bl_net_backend_add_forward (BlNetBackend *net, gboolean udp, const char
 /* TRUE while QEMU is connected and the link has not broken. */
 gboolean bl_net_backend_is_connected (BlNetBackend *net);
 
-/* Stops everything, closes the sockets and removes @socket_path. */
+/* Stops everything, closes the sockets and removes @socket_path (when the
+ * process may still). */
 void bl_net_backend_free (BlNetBackend *net);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlNetBackend, bl_net_backend_free)

@@ -90,7 +90,7 @@ run_logged() {
 
 packages_build=(meson ninja-build pkg-config gcc clang-format libglib2.0-dev libjson-glib-dev
                 gobject-introspection libgirepository1.0-dev gi-docgen
-                libarchive-dev libslirp-dev libsoup-3.0-dev)
+                libarchive-dev libslirp-dev libsoup-3.0-dev libseccomp-dev)
 packages_run=(qemu-system-x86 qemu-utils e2fsprogs)
 packages_kernel=(linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev dwarves cpio)
 packages_image=(debootstrap)
@@ -141,6 +141,12 @@ if [ "$is_root" = 1 ] && ! getent passwd boxlite-qemu >/dev/null; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
         boxlite-qemu || die "cannot create the user boxlite-qemu"
     log "── users: created boxlite-qemu"
+fi
+# ...and the box's network process to this one.
+if [ "$is_root" = 1 ] && ! getent passwd boxlite-net >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        boxlite-net || die "cannot create the user boxlite-net"
+    log "── users: created boxlite-net"
 fi
 
 # ── 2. guest kernel ──────────────────────────────────────────────────────────

@@ -516,7 +516,9 @@ assert_nothing_left (const char *dir, gint monitor)
         g_usleep (100 * 1000);
     g_assert_cmpint (kill (monitor, 0), <, 0);
     g_assert_cmpuint (count_processes_mentioning (dir, "qemu"), ==, 0);
-    const char *sockets[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock", "dns.sock" };
+    g_assert_cmpuint (count_processes_mentioning (dir, "boxlite-net"), ==, 0);
+    const char *sockets[] = { "qmp.sock", "agent.sock", "control.sock", "net.sock",
+                              "net/dns.sock" };
     for (guint i = 0; i < G_N_ELEMENTS (sockets); i++) {
         g_autofree char *path = g_build_filename (dir, sockets[i], NULL);
         g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
@@ -632,9 +634,9 @@ status_line (GPid pid, const char *key)
     return NULL;
 }
 
-/* The child of @parent whose command is QEMU. */
+/* The child of @parent whose process name starts with @name. */
 static GPid
-qemu_child (GPid parent)
+child_named (GPid parent, const char *prefix)
 {
     g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
     const char *entry;
@@ -644,10 +646,17 @@ qemu_child (GPid parent)
         GPid pid = (GPid) atoi (entry);
         g_autofree char *ppid = status_line (pid, "PPid");
         g_autofree char *name = status_line (pid, "Name");
-        if (ppid && atoi (ppid) == (int) parent && name && g_str_has_prefix (name, "qemu"))
+        if (ppid && atoi (ppid) == (int) parent && name && g_str_has_prefix (name, prefix))
             return pid;
     }
     return 0;
+}
+
+/* The child of @parent whose command is QEMU. */
+static GPid
+qemu_child (GPid parent)
+{
+    return child_named (parent, "qemu");
 }
 
 /* QEMU is what the guest reaches first when it breaks out of the VM: it
@@ -1215,6 +1224,124 @@ test_network_reaches_host_alias (void)
     g_assert_cmpint (http_server_stop (server), ==, 1);
 }
 
+/* The box's network (libslirp, the filter, the DNS code: all fed by the
+ * guest) runs in a process of its own under a seccomp filter with
+ * no_new_privs and, when the runtime is root, as boxlite-net without
+ * capabilities; the box still resolves the host alias and reaches it, and
+ * the process writes the egress record in BOXDIR/net/. */
+static void
+test_network_process_unprivileged (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    HttpServer *server = http_server_start ();
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "netproc", NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    gint monitor = boxlite_box_get_monitor_pid (box);
+    GPid net = child_named (monitor, "boxlite-net");
+    g_assert_cmpint (net, >, 0);
+
+    g_autofree char *uid = status_line (net, "Uid");
+    g_autofree char *gid = status_line (net, "Gid");
+    g_autofree char *groups = status_line (net, "Groups");
+    g_autofree char *seccomp = status_line (net, "Seccomp");
+    g_autofree char *nnp = status_line (net, "NoNewPrivs");
+    g_autofree char *caps = status_line (net, "CapEff");
+    g_autofree char *prm = status_line (net, "CapPrm");
+    g_test_message ("boxlite-net %d: Uid %s, Gid %s, Groups '%s', Seccomp %s, NoNewPrivs %s, "
+                    "CapEff %s, CapPrm %s",
+                    (int) net, uid, gid, groups, seccomp, nnp, caps, prm);
+    g_assert_cmpstr (seccomp, ==, "2");
+    g_assert_cmpstr (nnp, ==, "1");
+    if (geteuid () == 0) {
+        struct passwd *pw = getpwnam ("boxlite-net");
+        if (!pw)
+            pw = getpwnam ("nobody");
+        g_assert_nonnull (pw);
+        g_autofree char *want_uid =
+            g_strdup_printf ("%u\t%u\t%u\t%u", (guint) pw->pw_uid, (guint) pw->pw_uid,
+                             (guint) pw->pw_uid, (guint) pw->pw_uid);
+        g_autofree char *want_gid =
+            g_strdup_printf ("%u\t%u\t%u\t%u", (guint) pw->pw_gid, (guint) pw->pw_gid,
+                             (guint) pw->pw_gid, (guint) pw->pw_gid);
+        g_assert_cmpstr (uid, ==, want_uid);
+        g_assert_cmpstr (gid, ==, want_gid);
+        g_assert_cmpstr (groups, ==, "");
+        g_assert_cmpstr (caps, ==, "0000000000000000");
+        g_assert_cmpstr (prm, ==, "0000000000000000");
+    }
+
+    gint code = -1;
+    g_autofree char *resolved = run_simple (box, "getent hosts host.boxlite.internal", &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_true (g_str_has_suffix (resolved, "host.boxlite.internal\n"));
+    g_autofree char *script = http_get_script ("host.boxlite.internal", server->port);
+    g_autofree char *body = run_simple (box, script, &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_cmpstr (body, ==, HTTP_BODY);
+
+    /* Ended by its monitor, it writes its last counts on the way out. */
+    boxlite_box_stop (box, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    g_auto (GStrv) log = boxlite_box_get_net_log (box, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (log), >, 0);
+    g_autoptr (GVariant) counts = boxlite_box_get_net_counts (box, &error);
+    g_assert_no_error (error);
+    g_test_message ("net log: %u entries; counts: %u kinds", g_strv_length (log),
+                    (guint) g_variant_n_children (counts));
+    g_assert_cmpuint (g_variant_n_children (counts), >, 0);
+    g_autofree char *dir = box_dir (box);
+    assert_nothing_left (dir, monitor);
+    g_autofree char *id = g_strdup (boxlite_box_get_id (box));
+    boxlite_runtime_remove (runtime, id, FALSE, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (http_server_stop (server), ==, 1);
+}
+
+/* The network process dies under a running box: the box is ended and
+ * recorded as crashed with that cause, a command in flight fails as
+ * crashed, and nothing of the box is left running. */
+static void
+test_network_process_killed_is_crashed (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_ENABLED);
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "netdies", NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *dir = box_dir (box);
+    gint monitor = boxlite_box_get_monitor_pid (box);
+    GPid net = child_named (monitor, "boxlite-net");
+    g_assert_cmpint (net, >, 0);
+
+    const char *argv[] = { "sleep", "60", NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (box, cmd, NULL, &error);
+    g_assert_no_error (error);
+
+    kill (net, SIGKILL);
+    g_assert_true (wait_for_state (box, BOXLITE_BOX_STATE_CRASHED, 30));
+    g_autofree char *err_text = boxlite_box_dup_error (box);
+    g_assert_nonnull (err_text);
+    g_test_message ("crash record: %s", err_text);
+    g_assert_nonnull (strstr (err_text, "the network process died: killed by signal 9"));
+    g_assert_false (boxlite_execution_wait (exe, NULL, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_CRASHED);
+    g_clear_error (&error);
+
+    assert_nothing_left (dir, monitor);
+    boxlite_runtime_remove (runtime, "netdies", FALSE, &error);
+    g_assert_no_error (error);
+}
+
 static void
 test_network_disabled_host_unreachable (void)
 {
@@ -1487,6 +1614,9 @@ main (int argc, char **argv)
                      test_network_disabled_host_unreachable);
     g_test_add_func ("/box/network/port-forward", test_network_port_forward);
     g_test_add_func ("/box/network/port-in-use", test_network_port_in_use);
+    g_test_add_func ("/box/network/process-unprivileged", test_network_process_unprivileged);
+    g_test_add_func ("/box/network/process-killed-is-crashed",
+                     test_network_process_killed_is_crashed);
 
     int ret = g_test_run ();
     if (shared_box)

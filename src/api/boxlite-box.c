@@ -573,7 +573,7 @@ boxlite_box_get_net_log (BoxliteBox *self, GError **error)
     g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
 
     g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
-    g_autofree char *path = g_build_filename (self->dir, "netlog.jsonl", NULL);
+    g_autofree char *path = g_build_filename (self->dir, "net", "netlog.jsonl", NULL);
     g_autofree char *older = g_strconcat (path, ".1", NULL);
     if (!read_net_log_file (older, lines, error) || !read_net_log_file (path, lines, error))
         return NULL;
@@ -592,12 +592,12 @@ boxlite_box_get_net_log (BoxliteBox *self, GError **error)
  * Counts the entries of the box's egress record since its first start, by
  * "event verdict reason" (for example "tcp denied not-listed"). Unlike the
  * record itself (see boxlite_box_get_net_log()), these totals are never
- * rotated away. The monitor writes them at most a second after the
- * decisions they count, and when it ends.
+ * rotated away. The box's network process writes them at most a second
+ * after the decisions they count, and when it ends.
  *
  * Returns: (transfer full): a #GVariant of type `a{st}` (empty for a box
  *   without a network or without decisions yet), or %NULL with @error set
- *   (BOXLITE_ERROR_PROTOCOL when the file is not what the monitor writes;
+ *   (BOXLITE_ERROR_PROTOCOL when the file is not what the network writes;
  *   G_FILE_ERROR when it cannot be read)
  *
  * Since: 0.1
@@ -607,7 +607,7 @@ boxlite_box_get_net_counts (BoxliteBox *self, GError **error)
 {
     g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
 
-    g_autofree char *path = g_build_filename (self->dir, "netcounts.json", NULL);
+    g_autofree char *path = g_build_filename (self->dir, "net", "netcounts.json", NULL);
     g_autofree char *text = NULL;
     gsize len = 0;
     g_autoptr (GError) local = NULL;

@@ -188,8 +188,8 @@ bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable
 void
 bl_monitor_remove_sockets (const char *box_dir)
 {
-    static const char *const names[] = { "qmp.sock", "agent.sock", "control.sock",
-                                         "net.sock", "dns.sock",   "console.sock" };
+    static const char *const names[] = { "qmp.sock", "agent.sock",   "control.sock",
+                                         "net.sock", "net/dns.sock", "console.sock" };
 
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
         g_autofree char *path = g_build_filename (box_dir, names[i], NULL);

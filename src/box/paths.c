@@ -83,6 +83,13 @@ bl_path_shim (GError **error)
 }
 
 char *
+bl_path_net (GError **error)
+{
+    const char *const candidates[] = { BOXLITE_BUILD_NET, BOXLITE_LIBEXECDIR "/boxlite-net", NULL };
+    return find_part ("box network process", "BOXLITE_NET", candidates, error);
+}
+
+char *
 bl_path_default_image (GError **error)
 {
     const char *const candidates[] = { BOXLITE_DEFAULT_IMAGE_PATH, NULL };

@@ -10,6 +10,7 @@ char *bl_path_qemu_img (GError **error);
 char *bl_path_kernel (GError **error);
 char *bl_path_agent (GError **error);
 char *bl_path_shim (GError **error);
+char *bl_path_net (GError **error);
 char *bl_path_default_image (GError **error);
 
 G_END_DECLS

@@ -14,7 +14,6 @@
 #include "box-record.h"
 #include "fs-tree.h"
 #include "monitor-ctl.h"
-#include "netspec.h"
 #include "qemu-argv.h"
 #include "shim.h"
 
@@ -158,6 +157,8 @@ shim_finish (Shim *shim)
         shim->qemu_running = FALSE;
         shim->qemu_wait_status = status;
     }
+    /* Once QEMU is gone, so that its network never goes first. */
+    shim_net_stop (shim);
     g_cancellable_cancel (shim->cancellable);
     g_clear_handle_id (&shim->boot_timeout, g_source_remove);
     g_clear_handle_id (&shim->stop_timer, g_source_remove);
@@ -190,7 +191,6 @@ shim_finish (Shim *shim)
     shim_agent_close (shim);
     if (shim->qmp)
         bl_qmp_client_close (shim->qmp);
-    g_clear_pointer (&shim->net, bl_net_backend_free);
     if (shim->launch && shim->launch->auto_remove)
         remove_box_dir (shim->box_dir);
     shim->exit_code = state == BOXLITE_BOX_STATE_STOPPED && shim->booted ? 0 : 1;
@@ -298,40 +298,6 @@ prepare (Shim *shim, GStrv *argv, GError **error)
         return FALSE;
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
-}
-
-/* QEMU's -netdev stream client connects once, at start: listen before it.
- * Port forwards bind their host ports now, so that a port in use fails the
- * boot instead of a connection later. */
-static gboolean
-net_start (Shim *shim, GError **error)
-{
-    if (shim->launch->network != BOXLITE_NETWORK_ENABLED)
-        return TRUE;
-    BlAllowlist *allowlist =
-        bl_net_allowlist_new ((const char *const *) shim->launch->allow_net, error);
-    if (!allowlist)
-        return FALSE;
-    g_autofree char *path = g_build_filename (shim->box_dir, "net.sock", NULL);
-    g_autofree char *dns_path = g_build_filename (shim->box_dir, "dns.sock", NULL);
-    g_autofree char *audit_path = g_build_filename (shim->box_dir, "netlog.jsonl", NULL);
-    BlNetBackendConfig config = {
-        .socket_path = path,
-        .dns_socket_path = dns_path,
-        .audit_path = audit_path,
-        .hosts_path = shim->launch->hosts_file,
-    };
-    shim->net = bl_net_backend_new (&config, allowlist, error);
-    if (!shim->net)
-        return FALSE;
-    for (guint i = 0; shim->launch->ports && shim->launch->ports[i]; i++) {
-        BlPortForward fwd;
-        if (!bl_port_forward_parse (shim->launch->ports[i], &fwd, error) ||
-            !bl_net_backend_add_forward (shim->net, fwd.udp, fwd.host_addr, fwd.host_port,
-                                         fwd.guest_port, error))
-            return FALSE;
-    }
-    return TRUE;
 }
 
 static gboolean
@@ -448,7 +414,7 @@ main (int argc, char **argv)
         bl_monitor_remove_sockets (shim->box_dir);
         shim->boot_timeout = g_timeout_add (shim->launch->boot_timeout_ms, on_boot_timeout, shim);
         if (!(shim->console = shim_console_listen (shim->box_dir, &error)) ||
-            !net_start (shim, &error) ||
+            !shim_net_start (shim, &error) ||
             !shim_qemu_start (shim, (const char *const *) qemu_argv, &error))
             shim_boot_failed (shim, error->message);
     }

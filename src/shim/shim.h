@@ -1,5 +1,6 @@
 /* shim.h: the box monitor: one process per running box that owns QEMU, the
- * agent link and the control socket (the README draws the processes under "What it is").
+ * agent link, the control socket and the box's network process (the
+ * README draws the processes under "What it is").
  *
  * Everything runs on one GMainContext. The whole state is one Shim, passed
  * to every function; each shim-*.c file holds one concern and its entry
@@ -10,7 +11,6 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
-#include "backend.h"
 #include "bl-qmp-client.h"
 #include <boxlite/boxlite-enums.h>
 #include "frame-conn.h"
@@ -108,8 +108,10 @@ struct _Shim {
     guint stop_timer;
     GPtrArray *stop_waiters; /* BlFrameConn* to answer {} once QEMU is gone */
 
-    /* Network (NULL when the box has none) */
-    BlNetBackend *net;
+    /* The network process (boxlite-net), when the box has a network */
+    GPid net_pid;
+    guint net_watch;
+    gboolean net_running;
 
     /* The guest's console, written to a bounded log */
     ShimConsole *console;
@@ -152,6 +154,13 @@ void shim_qemu_quit (Shim *shim);
 char *shim_qemu_describe_exit (Shim *shim, gboolean with_log);
 void shim_qmp_status (Shim *shim, BlFrameConn *reply_to);
 void shim_qmp_set_paused (Shim *shim, gboolean pause, BlFrameConn *reply_to);
+
+/* shim-net.c: starts boxlite-net and waits until it listens on
+ * BOXDIR/net.sock (QEMU connects once, at start). Nothing when the box has
+ * no network. Its death ends the box as crashed. */
+gboolean shim_net_start (Shim *shim, GError **error);
+/* Ends the network process and reaps it (SIGTERM, then SIGKILL). */
+void shim_net_stop (Shim *shim);
 
 /* shim-agent.c */
 void shim_agent_connect (Shim *shim);
