@@ -521,8 +521,8 @@ boxlite_box_dup_error (BoxliteBox *self)
     return error;
 }
 
-/* Largest network record file read, in bytes (the monitor keeps each under
- * a mebibyte; anything bigger was not written by it). */
+/* Largest network record file read, in bytes (the network process keeps
+ * each under a mebibyte; anything bigger was not written by it). */
 #define NET_LOG_READ_MAX (4u * 1024 * 1024)
 
 static gboolean
