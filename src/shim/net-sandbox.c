@@ -132,6 +132,8 @@ static const int allowed[] = {
     SCMP_SYS (rt_sigprocmask),
     SCMP_SYS (rt_sigreturn),
     SCMP_SYS (restart_syscall),
+    /* the sanitizer runtimes give each thread an alternate signal stack */
+    SCMP_SYS (sigaltstack),
     /* hash seeds; who and where we are (GLib, getaddrinfo) */
     SCMP_SYS (getrandom),
     SCMP_SYS (uname),
