@@ -461,6 +461,65 @@ test_empty_allows_all (void)
     finish (box);
 }
 
+/* The network process's resident memory, in KiB, for the box's monitor
+ * @monitor (0 when it is not found). */
+static guint64
+net_process_rss_kib (GPid monitor)
+{
+    g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+    const char *entry;
+
+    while ((entry = g_dir_read_name (proc))) {
+        g_autofree char *path = g_strdup_printf ("/proc/%s/status", entry);
+        g_autofree char *text = NULL;
+        if (!g_ascii_isdigit (entry[0]) || !g_file_get_contents (path, &text, NULL, NULL))
+            continue;
+        g_autofree char *ppid_line = g_strdup_printf ("\nPPid:\t%d\n", (int) monitor);
+        const char *rss = strstr (text, "\nVmRSS:");
+        if (g_str_has_prefix (text, "Name:\tboxlite-net\n") && strstr (text, ppid_line) && rss)
+            return g_ascii_strtoull (rss + 8, NULL, 10);
+    }
+    return 0;
+}
+
+/* A flood of half-open connections (5 000 SYNs to an address a rule
+ * admits but that never answers) fills the box's connection budget and no
+ * more: the network process stays small, the excess is recorded, and the
+ * box's DNS still answers. */
+static void
+test_syn_flood_bounded (void)
+{
+    const char *const rules[] = { "allowed.test", "198.18.0.99/32", NULL };
+    g_autoptr (BoxliteBox) box = boot ("flood", rules);
+    GPid monitor = boxlite_box_get_monitor_pid (box);
+    guint64 before = net_process_rss_kib (monitor);
+    g_assert_cmpuint (before, >, 0);
+
+    const char *const flood[] = { "synflood:198.18.0.99:80:5000", NULL };
+    g_autoptr (GHashTable) r = probe (box, flood);
+    g_assert_cmpstr (RESULT (r, flood[0]), ==, "sent=5000");
+    guint64 after = net_process_rss_kib (monitor);
+    g_test_message ("network process RSS: %" G_GUINT64_FORMAT " KiB before, %" G_GUINT64_FORMAT
+                    " KiB after 5000 half-open connections",
+                    before, after);
+    g_assert_cmpuint (after, <, 64 * 1024);
+
+    /* The totals are written within a second of the decisions. */
+    g_usleep (1500 * 1000);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) counts = boxlite_box_get_net_counts (box, &error);
+    g_assert_no_error (error);
+    guint64 over = 0;
+    g_variant_lookup (counts, "tcp denied budget-exceeded", "t", &over);
+    g_test_message ("over-budget records (rate-limited): %" G_GUINT64_FORMAT, over);
+    g_assert_cmpuint (over, >, 0);
+
+    const char *const after_steps[] = { "resolve:allowed.test", NULL };
+    g_autoptr (GHashTable) r2 = probe (box, after_steps);
+    g_assert_cmpstr (RESULT (r2, after_steps[0]), ==, ALLOWED_ADDR);
+    finish (box);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -500,6 +559,7 @@ main (int argc, char **argv)
     g_test_add_func ("/net/allowlist/forged-segments", test_forged_segments);
     g_test_add_func ("/net/allowlist/requests-checked", test_requests_checked);
     g_test_add_func ("/net/allowlist/udp-to-name", test_udp_to_name_dropped);
+    g_test_add_func ("/net/allowlist/syn-flood-bounded", test_syn_flood_bounded);
     g_test_add_func ("/net/allowlist/net-log", test_net_log);
     g_test_add_func ("/net/address-rules", test_address_rules);
     g_test_add_func ("/net/empty-allows-all", test_empty_allows_all);

@@ -186,6 +186,13 @@ def step(word):
                         break
                     reply += chunk
                 return "OK " + reply.decode(errors="replace").split("\r\n\r\n")[-1]
+        if kind == "synflood":
+            # SYNs from the box's address and fresh ports, none ever finished.
+            addr, port, count = args[0], int(args[1]), int(args[2])
+            for i in range(count):
+                raw_tcp("192.168.127.2", 1024 + i % 60000, addr, port,
+                        random.getrandbits(32), 0, SYN)
+            return "sent=%d" % count
         if kind == "udp":
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(2)

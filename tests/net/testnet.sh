@@ -38,6 +38,9 @@ up)
     ip addr add 198.18.0.1/24 dev "$host_if"
     ip addr add 10.203.0.1/24 dev "$host_if"
     ip link set "$host_if" up
+    # 198.18.0.99 answers nothing: its frames go to a MAC no one has, so a
+    # connection to it stays half-open (the SYN flood test).
+    ip neigh replace 198.18.0.99 lladdr 02:00:00:00:00:99 dev "$host_if" nud permanent
     ip -n "$name" addr add 198.18.0.2/24 dev "$ns_if"
     ip -n "$name" addr add 198.18.0.3/24 dev "$ns_if"
     ip -n "$name" link set "$ns_if" up
