@@ -38,9 +38,21 @@
 #include "http_host.h"
 #include "tls_sni.h"
 
-/* Connection records at once, per box; beyond that new connections are
- * refused. */
-#define MAX_FLOWS 1024
+/* Connections libslirp holds a socket for, per box; beyond that new
+ * connections are refused. libslirp reserves 128 KiB for each direction of
+ * every socket as soon as it sees the SYN, so this is what bounds the
+ * network process's memory: 256 sockets are at most 64 MiB of buffers. */
+#define MAX_LIVE 256
+/* Of those, connections still waiting for the remote to answer. Holding a
+ * half-open connection costs the guest one frame, so a flood to an
+ * address that never answers would otherwise fill the whole budget with
+ * buffers for nothing (16 MiB here). */
+#define MAX_CONNECTING 64
+/* Connection records, ended ones included. */
+#define MAX_FLOWS 4096
+/* How long libslirp keeps a socket that closed first (TIME_WAIT, twice its
+ * 5 s segment lifetime), with a margin. */
+#define LINGER_US (G_GINT64_CONSTANT (15) * G_USEC_PER_SEC)
 /* Bytes of guest frames held for inspection, all connections together. */
 #define HELD_BYTES_MAX (1024 * 1024)
 /* Segments held per connection while its first bytes are inspected. */
@@ -93,6 +105,7 @@ typedef struct {
     uint32_t peer_right; /* the right edge of the window it advertised */
     uint16_t peer_win;   /* the window on its SYN (a port forward) */
     gboolean peer_fin;
+    gboolean peer_fin_first; /* so libslirp's socket lingers after the close */
 
     gboolean closed; /* reset, by either side */
 
@@ -557,6 +570,39 @@ refusal_reason (BlNetFilter *filter, uint32_t dst)
     return "direct-ip";
 }
 
+/* TRUE once neither side will take more from this connection, so that a
+ * new SYN on the same ports starts a new one. */
+static gboolean
+finished (const Flow *f)
+{
+    return f->closed || f->state == FLOW_DENIED || (f->guest_fin && f->peer_fin);
+}
+
+/* Whether a new connection fits: in the records, in the sockets libslirp
+ * holds (those not finished, and for a while those it closed first), and
+ * among those still connecting. */
+static gboolean
+within_budget (BlNetFlows *flows, gint64 now)
+{
+    GHashTableIter iter;
+    gpointer value;
+    guint live = 0, connecting = 0;
+
+    if (g_hash_table_size (flows->tcp) >= MAX_FLOWS)
+        return FALSE;
+    g_hash_table_iter_init (&iter, flows->tcp);
+    while (g_hash_table_iter_next (&iter, NULL, &value)) {
+        const Flow *f = value;
+        if (!finished (f)) {
+            live++;
+            connecting += !f->inbound && !f->synced;
+        } else if (f->peer_fin_first && !f->closed && now - f->last_us < LINGER_US) {
+            live++;
+        }
+    }
+    return live < MAX_LIVE && connecting < MAX_CONNECTING;
+}
+
 static gboolean
 on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
 {
@@ -577,7 +623,7 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
         reset_guest (filter, pkt);
         return FALSE;
     }
-    if (g_hash_table_size (flows->tcp) >= MAX_FLOWS) {
+    if (!within_budget (flows, now)) {
         /* Once a second: a flood must not push everything else out of the
          * record. */
         if (now - flows->last_budget_log_us >= G_USEC_PER_SEC) {
@@ -609,14 +655,6 @@ on_syn (BlNetFilter *filter, const BlNetPacket *pkt, gint64 now)
     }
     g_hash_table_insert (flows->tcp, &f->key, f);
     return TRUE;
-}
-
-/* TRUE once neither side will take more from this connection, so that a
- * new SYN on the same ports starts a new one. */
-static gboolean
-finished (const Flow *f)
-{
-    return f->closed || f->state == FLOW_DENIED || (f->guest_fin && f->peer_fin);
 }
 
 /* A RST from the guest: taken only between what libslirp acknowledged and
@@ -840,8 +878,10 @@ bl_net_flows_observe (BlNetFilter *filter, const BlNetPacket *pkt)
     }
     f->peer_nxt =
         seq_max (f->peer_nxt, pkt->seq + (uint32_t) pkt->payload_len + !!(pkt->flags & BL_TCP_FIN));
-    if (pkt->flags & BL_TCP_FIN)
+    if (pkt->flags & BL_TCP_FIN) {
+        f->peer_fin_first |= !f->peer_fin && !f->guest_fin;
         f->peer_fin = TRUE;
+    }
     if (pkt->flags & BL_TCP_ACK) {
         f->peer_ack = seq_max (f->peer_ack, pkt->ack);
         f->peer_right = seq_max (f->peer_right, pkt->ack + pkt->window);

@@ -490,7 +490,12 @@ static void
 test_syn_flood_bounded (void)
 {
     const char *const rules[] = { "allowed.test", "198.18.0.99/32", NULL };
+    /* glibc then fills every allocation, so each buffer libslirp reserves
+     * for a socket is resident: the figure is the worst case, whatever the
+     * allocator would have done under this run's timing. */
+    g_setenv ("MALLOC_PERTURB_", "165", TRUE);
     g_autoptr (BoxliteBox) box = boot ("flood", rules);
+    g_unsetenv ("MALLOC_PERTURB_");
     GPid monitor = boxlite_box_get_monitor_pid (box);
     guint64 before = net_process_rss_kib (monitor);
     g_assert_cmpuint (before, >, 0);
@@ -502,7 +507,7 @@ test_syn_flood_bounded (void)
     g_test_message ("network process RSS: %" G_GUINT64_FORMAT " KiB before, %" G_GUINT64_FORMAT
                     " KiB after 5000 half-open connections",
                     before, after);
-    g_assert_cmpuint (after, <, 64 * 1024);
+    g_assert_cmpuint (after, <, 48 * 1024);
 
     /* The totals are written within a second of the decisions. */
     g_usleep (1500 * 1000);

@@ -698,13 +698,37 @@ static void
 test_budgets (Fixture *fx, gconstpointer data)
 {
     g_assert_cmphex (resolve (fx, "allowed.test"), ==, ALLOWED);
-    /* Half-open connections: 1024 records, then refused. */
-    for (guint i = 0; i < 1024; i++)
+    /* Half-open connections: 64, then refused. */
+    for (guint i = 0; i < 64; i++)
         g_assert_true (feed (fx, tcp_frame (ALLOWED, 10000 + i, 80, i, 0, BL_TCP_SYN, NULL, 0)));
     g_ptr_array_set_size (fx->to_guest, 0);
     g_assert_false (feed (fx, tcp_frame (ALLOWED, 12000, 80, 7, 0, BL_TCP_SYN, NULL, 0)));
     expect_reset (fx, ALLOWED, 12000, 8);
     g_assert_true (audit_has (fx, "budget-exceeded"));
+
+    /* Once libslirp has connected one, there is room for one more. */
+    g_assert_true (from_slirp (fx, ALLOWED, 80, 10000, 5000, 1, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, 12001, 80, 7, 0, BL_TCP_SYN, NULL, 0)));
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 12002, 80, 7, 0, BL_TCP_SYN, NULL, 0)));
+
+    /* Connected ones count against the whole budget: 256 records. */
+    for (guint i = 1; i < 64; i++)
+        g_assert_true (
+            from_slirp (fx, ALLOWED, 80, 10000 + i, 5000, i + 1, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
+    g_assert_true (from_slirp (fx, ALLOWED, 80, 12001, 5000, 8, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
+    for (guint i = 65; i < 256; i++) {
+        guint16 sport = (guint16) (20000 + i);
+        g_assert_true (feed (fx, tcp_frame (ALLOWED, sport, 80, 7, 0, BL_TCP_SYN, NULL, 0)));
+        g_assert_true (
+            from_slirp (fx, ALLOWED, 80, sport, 5000, 8, BL_TCP_SYN | BL_TCP_ACK, NULL, 0));
+    }
+    g_ptr_array_set_size (fx->to_guest, 0);
+    g_assert_false (feed (fx, tcp_frame (ALLOWED, 12003, 80, 7, 0, BL_TCP_SYN, NULL, 0)));
+    expect_reset (fx, ALLOWED, 12003, 8);
+
+    /* A reset connection's socket is gone at once, and so is its place. */
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, 20100, 80, 8, 5001, BL_TCP_RST, NULL, 0)));
+    g_assert_true (feed (fx, tcp_frame (ALLOWED, 12004, 80, 7, 0, BL_TCP_SYN, NULL, 0)));
 }
 
 static gboolean slirp_got_only_reset (Fixture *fx);
