@@ -37,6 +37,11 @@
  *                     (the monitor exits soon after the reply)
  *   client -> monitor execute "status" {} -> return {"qemu": "running"|"paused"|...}
  *   client -> monitor execute "pause" {} | "resume" {} -> return {}
+ *   client -> monitor execute "start_detached" {exec arguments, below}
+ *                     -> the agent's answer to that exec: return {"pid": N} or an
+ *                     error. The command belongs to the box, not to the client: it
+ *                     has no stdin, outlives the client, and its output goes to
+ *                     BOXDIR/main.log (src/box/main-log.h).
  *   client -> monitor execute "watch"  {} -> return {"state": STATE}
  *   monitor -> client event   "state"  {"state": STATE}
  *                     sent to each client that asked to "watch" whenever the box's

@@ -218,6 +218,54 @@ test_create_start() {
     check "nothing left" "" "$(bl ps -aq)"
 }
 
+# A detached command's output, kept by the box: logs, --tail, -t, -f
+# following it until the box stops, and what is left after the stop.
+test_logs() {
+    local id pid
+    id=$(bl run -d --name cli-logs -- sh -c \
+        'for i in 1 2 3; do echo out$i; echo err$i >&2; done; sleep 3; echo late') || true
+    sleep 1
+    check "logs: stdout" "$(printf 'out1\nout2\nout3')" "$(bl logs cli-logs 2>/dev/null)"
+    check "logs: stderr apart" "$(printf 'err1\nerr2\nerr3')" "$(bl logs cli-logs 2>&1 >/dev/null)"
+    check "logs --tail 2" "out3 err3" "$(bl logs --tail 2 cli-logs 2>&1 | sort -r | tr '\n' ' ' | sed 's/ $//')"
+    if bl logs -t cli-logs 2>/dev/null | head -1 | grep -Eq '^20[0-9-]{8}T[0-9:.]+Z out1$'; then
+        pass "logs -t puts the time before each line"
+    else
+        fail "logs -t: $(bl logs -t cli-logs 2>&1 | head -2)"
+    fi
+    bl logs -f cli-logs >"$scratch/follow" 2>/dev/null &
+    pid=$!
+    sleep 4
+    check "logs -f shows what comes later" "late" "$(tail -1 "$scratch/follow")"
+    quiet bl stop cli-logs
+    local waited=0
+    while kill -0 "$pid" 2>/dev/null && ((waited < 30)); do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid"
+        fail "logs -f did not end when the box stopped"
+    else
+        pass "logs -f ends when the box stops"
+    fi
+    wait "$pid" 2>/dev/null || true
+    check "logs of a stopped box" "late" "$(bl logs --tail 1 cli-logs 2>/dev/null)"
+    if bl logs --console cli-logs | grep -q "boxlite-agent"; then
+        pass "logs --console shows the guest's console"
+    else
+        fail "logs --console: $(bl logs --console cli-logs | tail -3)"
+    fi
+    quiet bl start cli-logs
+    check "exec -d of a missing program exits 127" 127 \
+        "$(status bl exec -d cli-logs no-such-program 2>/dev/null)"
+    quiet bl exec -d cli-logs -- sh -c 'echo again'
+    sleep 1
+    check "exec -d output joins the log" "late again" \
+        "$(bl logs --tail 2 cli-logs 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+    quiet bl rm -f cli-logs
+}
+
 test_network_flags() {
     local rc=0
     bl create --network none -p 1:2 2>"$scratch/err" >/dev/null || rc=$?
@@ -272,6 +320,7 @@ test_run_stdin
 test_run_options
 test_detached
 test_create_start
+test_logs
 test_netlog
 
 # Images: import an OCI layout, list it, run boxes from it (its Env and Cmd,

@@ -13,6 +13,7 @@
 #include "frame-conn.h"
 #include "fs-tree.h"
 #include "launch.h"
+#include "main-log.h"
 #include "netspec.h"
 
 static char *
@@ -589,11 +590,95 @@ test_home_private (void)
     g_assert_true (bl_tree_remove (top, NULL));
 }
 
+static void
+append_record (GByteArray *file, BlMainLogStream stream, const char *text)
+{
+    guint8 head[BL_MAIN_LOG_HEADER_SIZE];
+
+    bl_main_log_encode_header (head, stream, (guint32) strlen (text), 1000);
+    g_byte_array_append (file, head, sizeof head);
+    g_byte_array_append (file, (const guint8 *) text, (guint) strlen (text));
+}
+
+/* What bl_main_log_read() gives for @tail, as "1:text|2:text|". */
+static char *
+read_logs (const char *dir, guint tail)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) v = bl_main_log_read (dir, tail, &error);
+    g_assert_no_error (error);
+    GString *out = g_string_new (NULL);
+    GVariantIter iter;
+    gint64 t;
+    guint8 stream;
+    GVariant *bytes;
+
+    g_variant_iter_init (&iter, v);
+    while (g_variant_iter_next (&iter, "(xy@ay)", &t, &stream, &bytes)) {
+        gsize n;
+        const char *data = g_variant_get_fixed_array (bytes, &n, 1);
+        g_string_append_printf (out, "%u:%.*s|", stream, (int) n, data);
+        g_variant_unref (bytes);
+    }
+    return g_string_free (out, FALSE);
+}
+
+static void
+check_logs (const char *dir, guint tail, const char *expected)
+{
+    g_autofree char *got = read_logs (dir, tail);
+
+    g_assert_cmpstr (got, ==, expected);
+}
+
+/* The output log: both generations in order, --tail across records and
+ * streams, a record cut short at the end left for later, and a file that
+ * is not a log refused. */
+static void
+test_main_log (void)
+{
+    g_autofree char *dir = g_dir_make_tmp ("bl-mainlog-XXXXXX", NULL);
+    g_autofree char *cur = g_build_filename (dir, BL_MAIN_LOG_NAME, NULL);
+    g_autofree char *old = g_build_filename (dir, BL_MAIN_LOG_OLD_NAME, NULL);
+    g_autoptr (GByteArray) a = g_byte_array_new ();
+    g_autoptr (GByteArray) b = g_byte_array_new ();
+    g_autoptr (GError) error = NULL;
+
+    check_logs (dir, 0, "");
+    append_record (a, BL_MAIN_LOG_STDOUT, "one\ntw");
+    append_record (a, BL_MAIN_LOG_STDERR, "e1\n");
+    append_record (b, BL_MAIN_LOG_STDOUT, "o\nthree\n");
+    g_assert_true (g_file_set_contents (old, (char *) a->data, a->len, NULL));
+    g_assert_true (g_file_set_contents (cur, (char *) b->data, b->len, NULL));
+    check_logs (dir, 0, "1:one\ntw|2:e1\n|1:o\nthree\n|");
+    check_logs (dir, 1, "1:three\n|");
+    check_logs (dir, 2, "1:o\nthree\n|");
+    /* Lines are counted in the order the bytes came, streams together. */
+    check_logs (dir, 3, "1:tw|2:e1\n|1:o\nthree\n|");
+    check_logs (dir, 4, "1:one\ntw|2:e1\n|1:o\nthree\n|");
+    check_logs (dir, 99, "1:one\ntw|2:e1\n|1:o\nthree\n|");
+
+    /* A record still being written is not shown yet. */
+    append_record (b, BL_MAIN_LOG_STDOUT, "partial");
+    g_assert_true (g_file_set_contents (cur, (char *) b->data, b->len - 3, NULL));
+    check_logs (dir, 1, "1:three\n|");
+
+    /* Not a log: refused, not half-read. */
+    g_assert_true (g_file_set_contents (cur, "garbage that is long enough", -1, NULL));
+    g_autoptr (GVariant) v = bl_main_log_read (dir, 0, &error);
+    g_assert_null (v);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+    g_unlink (cur);
+    g_unlink (old);
+    g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
     g_test_add_func ("/units/record/roundtrip", test_record_roundtrip);
+    g_test_add_func ("/units/main-log", test_main_log);
     g_test_add_func ("/units/options/validate", test_options_validate);
     g_test_add_func ("/units/options/network-roundtrip", test_options_network_roundtrip);
     g_test_add_func ("/units/options/network-invalid", test_options_network_invalid);

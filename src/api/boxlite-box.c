@@ -1318,3 +1318,20 @@ boxlite_box_exec (BoxliteBox *self, BoxliteCommand *command, GCancellable *cance
     g_main_context_pop_thread_default (context);
     return boxlite_box_exec_finish (self, result, error);
 }
+
+/* The exec request for @command, checked as boxlite_box_exec_async() checks
+ * it, for commands started by other paths (boxlite-box-logs.c). */
+JsonNode *
+bl_box_exec_request (BoxliteBox *self, BoxliteCommand *command, GError **error)
+{
+    const char *cwd = boxlite_command_get_working_dir (command);
+
+    if (!bl_env_validate (boxlite_command_get_env (command), error))
+        return NULL;
+    if (cwd && !g_path_is_absolute (cwd)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "working directory '%s' is not an absolute path", cwd);
+        return NULL;
+    }
+    return exec_request (self, command);
+}

@@ -207,22 +207,6 @@ protocol_error (BlLink *link, const char *message)
     link_lost (link, error);
 }
 
-static GError *
-error_from_reply (JsonObject *err)
-{
-    const char *klass = json_object_get_string_member_with_default (err, "class", "Failed");
-    const char *desc = json_object_get_string_member_with_default (err, "desc", "command failed");
-    BoxliteError code = BOXLITE_ERROR_FAILED;
-
-    if (g_str_equal (klass, "CommandNotFound"))
-        code = BOXLITE_ERROR_COMMAND_NOT_FOUND;
-    else if (g_str_equal (klass, "PermissionDenied"))
-        code = BOXLITE_ERROR_PERMISSION_DENIED;
-    else if (g_str_equal (klass, "InvalidArgument"))
-        code = BOXLITE_ERROR_INVALID_ARGUMENT;
-    return g_error_new (BOXLITE_ERROR, code, "%s", desc);
-}
-
 static gboolean
 get_int (JsonObject *obj, const char *name, gint64 min, gint64 max, gint64 *out)
 {
@@ -271,7 +255,8 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
         channel->awaiting_reply = FALSE;
         if (err && JSON_NODE_HOLDS_OBJECT (err)) {
             if (channel->start_task)
-                channel_answer (channel, NULL, error_from_reply (json_node_get_object (err)));
+                channel_answer (channel, NULL,
+                                bl_monitor_error_from_reply (json_node_get_object (err)));
             bl_execution_fail (channel->execution, NULL);
             g_hash_table_remove (link->channels, GUINT_TO_POINTER (number));
             return;

@@ -68,15 +68,32 @@ read_reply (GInputStream *in, GCancellable *cancellable, GError **error)
     }
 }
 
+GError *
+bl_monitor_error_from_reply (JsonObject *err)
+{
+    const char *klass = json_object_get_string_member_with_default (err, "class", "Failed");
+    const char *desc = json_object_get_string_member_with_default (err, "desc", "refused");
+    BoxliteError code = BOXLITE_ERROR_FAILED;
+
+    if (g_str_equal (klass, "CommandNotFound"))
+        code = BOXLITE_ERROR_COMMAND_NOT_FOUND;
+    else if (g_str_equal (klass, "PermissionDenied"))
+        code = BOXLITE_ERROR_PERMISSION_DENIED;
+    else if (g_str_equal (klass, "InvalidArgument"))
+        code = BOXLITE_ERROR_INVALID_ARGUMENT;
+    return g_error_new (BOXLITE_ERROR, code, "%s", desc);
+}
+
 static gboolean
 check_reply (JsonObject *reply, const char *what, GError **error)
 {
     JsonNode *err = json_object_get_member (reply, "error");
 
     if (err && JSON_NODE_HOLDS_OBJECT (err)) {
-        const char *desc = json_object_get_string_member_with_default (json_node_get_object (err),
-                                                                       "desc", "refused");
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s: %s", what, desc);
+        GError *e = bl_monitor_error_from_reply (json_node_get_object (err));
+        if (what)
+            g_prefix_error (&e, "%s: ", what);
+        g_propagate_error (error, e);
         return FALSE;
     }
     return TRUE;
@@ -146,7 +163,11 @@ monitor_request (const char *box_dir, const char *command, JsonNode *arguments, 
                          "the box monitor went away before answering '%s'", command);
             return FALSE;
         }
-        if (!check_reply (reply, i == 0 ? "hello" : command, error))
+        /* A detached command's refusal is the agent's, and says it all. */
+        const char *what = i == 0                                    ? "hello"
+                           : g_str_equal (command, "start_detached") ? NULL
+                                                                     : command;
+        if (!check_reply (reply, what, error))
             return FALSE;
     }
     while (until_eof) {
@@ -176,6 +197,13 @@ bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms, GCancell
     g_autoptr (JsonNode) args = json_builder_get_root (b);
 
     return monitor_request (box_dir, "stop", args, timeout_ms, TRUE, cancellable, error);
+}
+
+gboolean
+bl_monitor_start_detached (const char *box_dir, JsonNode *exec_args, GCancellable *cancellable,
+                           GError **error)
+{
+    return monitor_request (box_dir, "start_detached", exec_args, 30000, FALSE, cancellable, error);
 }
 
 gboolean

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -15,6 +16,13 @@ GSocketConnection *bl_monitor_connect (const char *box_dir, GCancellable *cancel
 
 gboolean bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms,
                           GCancellable *cancellable, GError **error);
+/* Starts a command that belongs to the box rather than to the caller: the
+ * monitor runs it with @exec_args (an "exec" request's arguments, stdin
+ * closed) and keeps its output in main.log (main-log.h). */
+gboolean bl_monitor_start_detached (const char *box_dir, JsonNode *exec_args,
+                                    GCancellable *cancellable, GError **error);
+/* The GError for an {"error": {"class", "desc"}} answer. */
+GError *bl_monitor_error_from_reply (JsonObject *err);
 gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable,
                            GError **error);
 

@@ -3,14 +3,6 @@
 
 #include "cli.h"
 
-/* Starts @argv[0] in the background, detached from the exec that started it
- * so that it outlives this process, and reports 127 at once when the
- * program does not exist. Its output is discarded. */
-static const char detach_script[] =
-    "command -v \"$1\" >/dev/null 2>&1 || exit 127\n"
-    "if command -v setsid >/dev/null 2>&1; then setsid \"$@\"; else \"$@\"; fi"
-    " </dev/null >/dev/null 2>&1 &\n";
-
 /**
  * cli_exec_in_box:
  * @box: a running box
@@ -38,37 +30,19 @@ cli_exec_in_box (BoxliteBox *box, BoxliteCommand *command, gboolean forward_stdi
  * @box: a running box
  * @command: what to start
  *
- * Starts @command in the background with no stdin and its output
- * discarded, and returns once it runs.
+ * Starts @command as the box's own, with no stdin and its output kept in
+ * the box's log (`boxlite logs`), and returns once it runs.
  *
- * Returns: 0, or 125/127 after a message
+ * Returns: 0, or 125/126/127 after a message
  */
 int
 cli_exec_detached (BoxliteBox *box, BoxliteCommand *command)
 {
-    const char *const *argv = boxlite_command_get_argv (command);
-    g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-
-    g_strv_builder_add_many (builder, "sh", "-c", detach_script, "boxlite-detach", NULL);
-    g_strv_builder_addv (builder, (const char **) argv);
-    g_auto (GStrv) wrapper_argv = g_strv_builder_end (builder);
-    g_autoptr (BoxliteCommand) wrapper = boxlite_command_new ((const char *const *) wrapper_argv);
-    boxlite_command_set_env (wrapper, boxlite_command_get_env (command));
-    boxlite_command_set_working_dir (wrapper, boxlite_command_get_working_dir (command));
-    boxlite_command_set_user (wrapper, boxlite_command_get_user (command));
-
     g_autoptr (GError) error = NULL;
-    g_autoptr (BoxliteExecution) execution = boxlite_box_exec (box, wrapper, NULL, &error);
-    if (!execution)
-        return cli_fail (error);
-    int status = cli_stream_execution (execution, FALSE);
-    if (status == 0 || status == CLI_EXIT_FAILURE)
-        return status;
-    if (status == CLI_EXIT_NOT_FOUND)
-        cli_error ("%s: command not found in the box", argv[0]);
-    else
-        cli_error ("cannot start %s in the background (status %d)", argv[0], status);
-    return status == CLI_EXIT_NOT_FOUND ? status : CLI_EXIT_FAILURE;
+
+    if (boxlite_box_exec_detached (box, command, NULL, &error))
+        return 0;
+    return cli_fail (error);
 }
 
 int

@@ -187,6 +187,8 @@ handle_session (ShimClient *client, GBytes *payload)
         shim_qmp_status (client->shim, client->conn);
     } else if (g_str_equal (command, "pause") || g_str_equal (command, "resume")) {
         shim_qmp_set_paused (client->shim, g_str_equal (command, "pause"), client->conn);
+    } else if (g_str_equal (command, "start_detached")) {
+        shim_relay_start_detached (client, args);
     } else {
         g_autofree char *desc = g_strdup_printf ("unknown command '%s'", command);
         shim_control_reply_error (client->conn, 0, "CommandNotFound", desc);

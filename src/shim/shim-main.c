@@ -368,6 +368,7 @@ shim_free (Shim *shim)
     g_clear_object (&shim->control);
     g_clear_pointer (&shim->console, shim_console_free);
     g_hash_table_unref (shim->relays);
+    g_clear_pointer (&shim->main_log, shim_log_file_free);
     g_ptr_array_unref (shim->clients);
     g_ptr_array_unref (shim->stop_waiters);
     g_queue_clear (&shim->agent_replies);

@@ -15,6 +15,7 @@
 
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
+#include "main-log.h"
 #include "shim.h"
 
 /* Cap for accumulated credit; a peer granting more is not believed. */
@@ -23,6 +24,7 @@
 void
 shim_relay_free (ShimRelay *relay)
 {
+    g_clear_object (&relay->starter);
     g_free (relay);
 }
 
@@ -179,6 +181,18 @@ agent_control (Shim *shim, ShimRelay *relay, GBytes *payload)
         shim_agent_protocol_error (shim, "an event arrived after the command ended");
         return;
     }
+    if (is_reply && relay->starter) {
+        /* The detached command runs (or could not start): tell whoever
+         * asked, on the session, and keep its output from now on. */
+        g_autoptr (BlFrameConn) starter = g_steal_pointer (&relay->starter);
+        bl_frame_conn_send (starter, 0, BL_FRAME_CONTROL, g_bytes_get_data (payload, NULL),
+                            g_bytes_get_size (payload));
+    }
+    if (!is_reply && relay->to_log && g_str_equal (event, "exit")) {
+        g_autofree char *data =
+            g_strndup (g_bytes_get_data (payload, NULL), MIN (g_bytes_get_size (payload), 200));
+        g_message ("detached command on channel %u ended: %s", relay->agent_channel, data);
+    }
     gboolean forward = relay->client && !relay->ended;
     if (forward)
         bl_frame_conn_send (relay->client->conn, relay->client_channel, BL_FRAME_CONTROL,
@@ -213,7 +227,17 @@ agent_output (Shim *shim, ShimRelay *relay, guint type, GBytes *payload)
         return;
     }
     relay->output_credit -= len;
-    if (relay->client) {
+    if (relay->to_log && len > 0) {
+        guint8 head[BL_MAIN_LOG_HEADER_SIZE];
+        bl_main_log_encode_header (
+            head, type == BL_FRAME_STDOUT ? BL_MAIN_LOG_STDOUT : BL_MAIN_LOG_STDERR, (guint32) len,
+            g_get_real_time ());
+        if (shim->main_log)
+            shim_log_file_append_record (shim->main_log, head, sizeof head,
+                                         g_bytes_get_data (payload, NULL), len);
+        relay->output_credit += len;
+        bl_frame_conn_send_credit (shim->agent, relay->agent_channel, (guint32) len);
+    } else if (relay->client) {
         bl_frame_conn_send (relay->client->conn, relay->client_channel, (guint8) type,
                             g_bytes_get_data (payload, NULL), len);
     } else if (len > 0) {
@@ -279,4 +303,48 @@ shim_relay_client_gone (ShimClient *client)
             relay->pending_replies++;
     }
     g_hash_table_remove_all (client->channels);
+}
+
+/* "start_detached" on the session: the exec @args run with no client; their
+ * output goes to main.log, and the asker gets the agent's answer to the exec
+ * on channel 0. Nothing is read from stdin. */
+void
+shim_relay_start_detached (ShimClient *client, JsonObject *args)
+{
+    Shim *shim = client->shim;
+    g_autoptr (GError) error = NULL;
+
+    if (!args) {
+        shim_control_reply_error (client->conn, 0, "InvalidArgument",
+                                  "start_detached needs the exec arguments");
+        return;
+    }
+    if (!agent_up (shim)) {
+        shim_control_reply_error (client->conn, 0, "Failed", "the box is not running");
+        return;
+    }
+    if (!shim->main_log && !(shim->main_log = shim_log_file_open (shim->box_dir, BL_MAIN_LOG_NAME,
+                                                                  BL_MAIN_LOG_MAX, &error))) {
+        shim_control_reply_error (client->conn, 0, "Failed", error->message);
+        return;
+    }
+    g_autoptr (JsonObject) exec_args = json_object_new ();
+    GList *members = json_object_get_members (args);
+    for (GList *m = members; m; m = m->next)
+        json_object_set_member (exec_args, m->data,
+                                json_node_copy (json_object_get_member (args, m->data)));
+    g_list_free (members);
+    json_object_set_boolean_member (exec_args, "stdin", FALSE);
+
+    ShimRelay *relay = g_new0 (ShimRelay, 1);
+    relay->agent_channel = alloc_agent_channel (shim);
+    relay->output_credit = BL_PROTO_INITIAL_CREDIT;
+    relay->to_log = TRUE;
+    relay->starter = g_object_ref (client->conn);
+    g_hash_table_insert (shim->relays, GUINT_TO_POINTER (relay->agent_channel), relay);
+    g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), exec_args);
+    if (shim_agent_send_request (shim, relay->agent_channel, "exec", node))
+        relay->pending_replies++;
+    else
+        g_hash_table_remove (shim->relays, GUINT_TO_POINTER (relay->agent_channel));
 }

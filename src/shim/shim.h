@@ -31,6 +31,7 @@ G_BEGIN_DECLS
 
 typedef struct _Shim Shim;
 typedef struct _ShimConsole ShimConsole;
+typedef struct _ShimLogFile ShimLogFile;
 
 /* One client of the control socket. */
 typedef struct {
@@ -51,6 +52,8 @@ typedef struct {
     guint pending_replies; /* requests forwarded to the agent, not yet answered */
     gboolean answered;     /* the first request (exec) got its reply */
     gboolean ended;        /* exit seen or exec refused; waits for pending replies */
+    gboolean to_log;       /* a detached command: its output goes to main.log */
+    BlFrameConn *starter;  /* who asked for it, answered on channel 0 once it runs */
 } ShimRelay;
 
 typedef enum {
@@ -115,6 +118,8 @@ struct _Shim {
 
     /* The guest's console, written to a bounded log */
     ShimConsole *console;
+    /* What detached commands print (main-log.h), opened on first use */
+    ShimLogFile *main_log;
 };
 
 /* shim-main.c */
@@ -186,6 +191,16 @@ void shim_relay_from_client (ShimClient *client, guint32 channel, guint type, GB
 void shim_relay_from_agent (Shim *shim, guint32 channel, guint type, GBytes *payload);
 void shim_relay_client_gone (ShimClient *client);
 void shim_relay_free (ShimRelay *relay);
+void shim_relay_start_detached (ShimClient *client, JsonObject *args);
+
+/* shim-logfile.c */
+ShimLogFile *shim_log_file_open (const char *dir, const char *name, guint64 max, GError **error);
+/* Appends @len bytes, splitting them across a rotation. */
+void shim_log_file_append (ShimLogFile *log, const guint8 *data, gsize len);
+/* Appends @head then @data, rotating first if both would not fit. */
+void shim_log_file_append_record (ShimLogFile *log, const guint8 *head, gsize head_len,
+                                  const guint8 *data, gsize len);
+void shim_log_file_free (ShimLogFile *log);
 
 /* shim-stop.c */
 void shim_stop (Shim *shim, gboolean force, guint timeout_ms);
