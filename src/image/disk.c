@@ -155,6 +155,12 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
                     GError **error)
 {
     gboolean is_dir = FALSE;
+    /* Resolved once: the default image is a symlink that a new build moves,
+     * and the key and the disk must come from the same tree (the tree's
+     * size is measured without following links). */
+    g_autofree char *resolved = realpath (rootfs, NULL);
+    if (resolved)
+        rootfs = resolved;
     g_autofree char *key = rootfs_key (rootfs, &is_dir, error);
     if (!key)
         return NULL;
