@@ -116,13 +116,20 @@ test_disk_seen (void)
     g_assert_cmpint (code, ==, 0);
 }
 
+/* A file of the cgroup the box's commands run under, read from inside. */
+static guint64
+box_cgroup_value (const char *file)
+{
+    g_autofree char *script =
+        g_strdup_printf ("cat /sys/fs/cgroup/$(cut -d: -f3 /proc/self/cgroup)/../%s", file);
+    g_autofree char *out = run_simple (get_limited_box (), script, NULL);
+    return parse_u64 (out);
+}
+
 static void
 test_process_cap_seen (void)
 {
-    g_autofree char *out =
-        run_simple (get_limited_box (),
-                    "cat /sys/fs/cgroup/$(cut -d: -f3 /proc/self/cgroup)/../pids.max", NULL);
-    g_assert_cmpuint (parse_u64 (out), ==, BOX_MAX_PROCESSES);
+    g_assert_cmpuint (box_cgroup_value ("pids.max"), ==, BOX_MAX_PROCESSES);
 }
 
 /* Forks children that sleep until one fork fails, then reports how many
@@ -192,11 +199,8 @@ test_fork_bomb_agent_answers (void)
     g_assert_no_error (error);
     g_assert_true (boxlite_execution_get_timed_out (running));
     g_assert_cmpint (boxlite_execution_get_term_signal (running), ==, SIGKILL);
-    g_autofree char *left =
-        run_simple (get_limited_box (),
-                    "cat /sys/fs/cgroup/$(cut -d: -f3 /proc/self/cgroup)/../pids.current", NULL);
     /* This sh and its cat are all that run under the cap now. */
-    g_assert_cmpuint (parse_u64 (left), <=, 3);
+    g_assert_cmpuint (box_cgroup_value ("pids.current"), <=, 3);
     assert_box_answers ();
 }
 
