@@ -140,6 +140,8 @@ struct agent_chan {
     bool reaped;
     int status;
     bool timed_out;
+    int cg_fd;           /* the exec's cgroup directory, or -1 */
+    int cg_serial;       /* its name (agent_cgroup.c) */
     int64_t deadline_ms; /* 0 = none */
     uint64_t credit;     /* bytes we may still send (stdout + stderr) */
     /* stdin */
@@ -185,9 +187,30 @@ int agent_exec_next_timeout(const struct agent_exec_state *st, int64_t now_ms);
 /* Kills every process group and forgets every channel. */
 void agent_exec_kill_all(struct agent_exec_state *st);
 
+/* ---- agent_cgroup.c: the box's process cap and OOM accounting ----------- */
+
+/* As PID 1: mounts cgroup2, puts the agent out of the OOM killer's reach and
+ * makes the capped cgroup every exec runs under. Failures are logged; execs
+ * are then refused (agent_cgroup_create). */
+void agent_cgroup_setup(void);
+/* Makes a cgroup for one exec and opens it into @dir_fd (-1 when the agent
+ * runs without cgroups, as in --fd mode). Returns its serial (>= 0), or -1
+ * with a message in @err when the limits are not in place. */
+int agent_cgroup_create(int *dir_fd, char *err, size_t err_len);
+/* In the child, before execve(): moves the calling process into @dir_fd and
+ * gives up the agent's OOM immunity. Returns 0 or -errno. */
+int agent_cgroup_join(int dir_fd);
+/* Ends every process of the cgroup. */
+void agent_cgroup_kill(int dir_fd);
+/* Whether the OOM killer killed a process of the cgroup. */
+bool agent_cgroup_oom_killed(int dir_fd);
+/* Closes @dir_fd and removes the cgroup (later, if processes remain). */
+void agent_cgroup_release(int *dir_fd, int serial);
+
 /* ---- agent_init.c: PID 1 duties ----------------------------------------- */
 
-/* Mounts, modules, the root disk, switch_root, hostname, loopback. Exits the
+/* Mounts, modules, the root disk (grown to its device), switch_root, the
+ * process limits, hostname, loopback. Exits the
  * machine through agent_fatal() on failure. */
 void agent_init_system(void);
 /* Opens the agent's virtio-serial port (waiting for it), or returns -1. */

@@ -20,7 +20,7 @@
 #define MAX_ARGS 65536
 #define CREDIT_CEILING ((uint64_t)1 << 40)
 
-enum child_stage { STAGE_USER, STAGE_CWD, STAGE_EXEC };
+enum child_stage { STAGE_USER, STAGE_CWD, STAGE_EXEC, STAGE_CGROUP };
 
 struct child_report {
     int stage;
@@ -274,9 +274,12 @@ static int child_execute(char **argv, char **envp)
     return result;
 }
 
-static void AGENT_NORETURN run_child(const struct exec_request *req, int in_fd, int out_fd,
-                                     int err_fd, int report_fd)
+static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, int in_fd,
+                                     int out_fd, int err_fd, int report_fd)
 {
+    int cg_err = agent_cgroup_join(cg_fd);
+    if (cg_err < 0)
+        child_report(report_fd, STAGE_CGROUP, -cg_err);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -314,6 +317,10 @@ static void reply_exec_failure(struct agent_link *link, uint32_t channel,
         snprintf(desc, sizeof desc, "cannot change directory to %s: %s", req->cwd,
                  strerror(r->err));
         break;
+    case STAGE_CGROUP:
+        snprintf(desc, sizeof desc, "cannot put the command under the box's limits: %s",
+                 strerror(r->err));
+        break;
     case STAGE_USER:
         klass = r->err == EPERM ? "PermissionDenied" : "Failed";
         snprintf(desc, sizeof desc, "cannot switch to user %s: %s", req->user ? req->user : "root",
@@ -340,6 +347,7 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
     struct exec_request req;
     char err[512];
     int out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, in_p[2] = { -1, -1 }, rep_p[2] = { -1, -1 };
+    int cg_fd = -1, cg_serial = 0;
 
     if (agent_exec_find(st, channel)) {
         snprintf(err, sizeof err, "channel %u is busy", channel);
@@ -349,6 +357,11 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
     tomb_remove(st, channel);
     if (parse_request(args, &req, err, sizeof err) < 0) {
         agent_link_queue_error(link, channel, "InvalidArgument", err);
+        goto out;
+    }
+    cg_serial = agent_cgroup_create(&cg_fd, err, sizeof err);
+    if (cg_serial < 0) {
+        agent_link_queue_error(link, channel, "Failed", err);
         goto out;
     }
     if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
@@ -365,7 +378,7 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         goto out;
     }
     if (pid == 0)
-        run_child(&req, in_p[0], out_p[1], err_p[1], rep_p[1]);
+        run_child(&req, cg_fd, in_p[0], out_p[1], err_p[1], rep_p[1]);
 
     close_fd(&out_p[1]);
     close_fd(&err_p[1]);
@@ -411,6 +424,9 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
     if (req.timeout_ms > 0)
         ch->deadline_ms = agent_now_ms() + req.timeout_ms;
     ch->pi_out = ch->pi_err = ch->pi_in = -1;
+    ch->cg_fd = cg_fd;
+    ch->cg_serial = cg_serial;
+    cg_fd = -1;
     ch->next = st->chans;
     st->chans = ch;
 
@@ -428,6 +444,7 @@ out:
     close_fd(&in_p[1]);
     close_fd(&rep_p[0]);
     close_fd(&rep_p[1]);
+    agent_cgroup_release(&cg_fd, cg_serial);
     free_strv(req.argv);
     free_strv(req.envp);
 }
@@ -611,6 +628,7 @@ static void free_chan(struct agent_chan *ch)
     close_fd(&ch->err_fd);
     close_fd(&ch->in_fd);
     free(ch->in_buf);
+    agent_cgroup_release(&ch->cg_fd, ch->cg_serial);
     free(ch);
 }
 
@@ -627,6 +645,8 @@ static void finish(struct agent_link *link, struct agent_chan *ch)
         agent_buf_addf(&b, "\"code\":%d", WEXITSTATUS(ch->status));
     if (ch->timed_out)
         agent_buf_add_str(&b, ",\"timed_out\":true");
+    if (agent_cgroup_oom_killed(ch->cg_fd))
+        agent_buf_add_str(&b, ",\"oom_killed\":true");
     agent_buf_add_str(&b, "}}");
     agent_link_queue_json(link, ch->id, &b);
     agent_buf_free(&b);
@@ -651,6 +671,7 @@ void agent_exec_dispatch(struct agent_exec_state *st, struct agent_link *link, s
         ch->pi_out = ch->pi_err = ch->pi_in = -1;
         if (ch->deadline_ms && now_ms >= ch->deadline_ms && !ch->reaped) {
             kill(-ch->pid, SIGKILL);
+            agent_cgroup_kill(ch->cg_fd);
             ch->timed_out = true;
             ch->deadline_ms = 0;
         }
@@ -692,6 +713,7 @@ void agent_exec_kill_all(struct agent_exec_state *st)
         st->chans = ch->next;
         if (!ch->reaped)
             kill(-ch->pid, SIGKILL);
+        agent_cgroup_kill(ch->cg_fd);
         free_chan(ch);
     }
     st->n_tombs = 0;

@@ -21,16 +21,22 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #define NEWROOT "/newroot"
 #define ROOT_DEVICE "/dev/vda"
 #define MODULES_ORDER "/lib/modules/boxlite.order"
 #define WAIT_STEP_MS 20
 #define WAIT_LIMIT_MS 10000
+/* linux/ext4.h is not a uapi header everywhere: _IOW('f', 16, __u64). */
+#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+#define EXT4_SUPER_MAGIC_VALUE 0xEF53
 
 static void console_write(const char *msg)
 {
@@ -208,6 +214,54 @@ static void umount_initramfs_mounts(void)
             agent_log("umount %s: %s", dirs[i], strerror(errno));
 }
 
+/* Blocks of the ext4 file system on @dev_fd, from its superblock; 0 when it
+ * is not one. */
+static uint64_t ext4_blocks(int dev_fd, unsigned *block_size)
+{
+    uint8_t sb[1024];
+
+    if (pread(dev_fd, sb, sizeof sb, 1024) != (ssize_t)sizeof sb)
+        return 0;
+#define LE16(o) ((uint32_t)sb[o] | (uint32_t)sb[(o) + 1] << 8)
+#define LE32(o) (LE16(o) | LE16((o) + 2) << 16)
+    if (LE16(0x38) != EXT4_SUPER_MAGIC_VALUE || LE32(0x18) > 6)
+        return 0;
+    *block_size = 1024u << LE32(0x18);
+    uint64_t blocks = LE32(0x04);
+    if (LE32(0x60) & 0x80) /* INCOMPAT_64BIT */
+        blocks |= (uint64_t)LE32(0x150) << 32;
+#undef LE32
+#undef LE16
+    return blocks;
+}
+
+/* The host may give the box a disk larger than the image's file system
+ * (disk_size_gb): grow the mounted file system to the whole device. */
+static void grow_root(void)
+{
+    uint64_t dev_bytes = 0;
+    unsigned block_size = 0;
+    int dev = open(ROOT_DEVICE, O_RDONLY | O_CLOEXEC);
+
+    if (dev < 0) {
+        agent_log("open %s: %s", ROOT_DEVICE, strerror(errno));
+        return;
+    }
+    uint64_t blocks = ext4_blocks(dev, &block_size);
+    if (ioctl(dev, BLKGETSIZE64, &dev_bytes) < 0)
+        agent_log("%s: BLKGETSIZE64: %s", ROOT_DEVICE, strerror(errno));
+    close(dev);
+    if (!blocks || dev_bytes / block_size <= blocks)
+        return;
+    uint64_t want = dev_bytes / block_size;
+    int fd = open(NEWROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ioctl(fd, EXT4_IOC_RESIZE_FS, &want) < 0)
+        agent_log("cannot grow the root file system to %llu blocks: %s", (unsigned long long)want,
+                  strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 static void switch_root(void)
 {
     umount_initramfs_mounts();
@@ -283,8 +337,10 @@ void agent_init_system(void)
     make_dir(NEWROOT, 0755);
     if (mount(ROOT_DEVICE, NEWROOT, "ext4", 0, NULL) < 0)
         agent_fatal("mount %s on %s: %s", ROOT_DEVICE, NEWROOT, strerror(errno));
+    grow_root();
     mount_pseudo(NEWROOT);
     switch_root();
+    agent_cgroup_setup();
 
     if (hostname) {
         if (sethostname(hostname, strlen(hostname)) < 0)

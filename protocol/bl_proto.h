@@ -65,8 +65,17 @@
  *             "InvalidArgument" | "Failed", "desc": "..."}  (channel is then free)
  *   then, from the agent: STDOUT / STDERR frames, an empty STDOUT and an empty
  *   STDERR frame (end of each stream), and last
- *      event "exit" {"code": N}  or  {"signal": N}  (+ "timed_out": true)
- *   after which the channel number is free again.
+ *      event "exit" {"code": N}  or  {"signal": N}
+ *                   (+ "timed_out": true      the timeout killed it)
+ *                   (+ "oom_killed": true     the guest's OOM killer killed the
+ *                                             process or one it started: each
+ *                                             exec has a cgroup of its own and
+ *                                             this is its memory.events oom_kill)
+ *   after which the channel number is free again. Both flags are optional
+ *   booleans (absent = false); any other type is a protocol violation.
+ *   Every exec runs under the box's process cap (cgroup v2 pids.max, from
+ *   boxlite.pids_max=N on the kernel command line); the agent itself is
+ *   outside it and out of the OOM killer's reach.
  *   host -> agent  execute "signal" {"signal": N} -> return {}
  *   host -> agent  STDIN frames; an empty STDIN frame closes the child's stdin.
  *

@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
 # Build boxlite's built-in default image: a trimmed Debian bookworm minbase
-# root filesystem with busybox and python3, as a directory.
+# root filesystem with the packages listed in default-image.packages (python3
+# with pip and venv, ca-certificates, curl, procps, busybox), as a directory.
 #
 #   scripts/build-default-image.sh [--force] [--verbose]
+#   scripts/build-default-image.sh --key     (prints the recipe's hash and exits)
 #
-# Target: $BOXLITE_IMAGE_ROOTFS (default /var/lib/boxlite/images/default/rootfs).
-# An existing image is left alone unless --force is given. The packages come
-# from the Debian mirror this machine's apt already uses (override with
-# BOXLITE_MIRROR=URL). The image is assembled in a directory beside the target
-# and renamed into place only once it passed its checks, so a reader never
-# sees a half-built tree. debootstrap's own output goes to a log that is shown
-# only when it fails (--verbose shows it as it comes). Needs root.
+# The image is kept under $BOXLITE_IMAGE_DIR (default
+# /var/lib/boxlite/images/default) in a folder named after the hash of its
+# recipe (this script and the package list): <hash>/rootfs. Once it is there,
+# the symlink `current` (what the runtime opens) is pointed at it by renaming
+# a new symlink over the old one, so a reader sees the old image or the new
+# one, never neither; the image it replaces is left where it is. A recipe
+# that did not change builds nothing. --force builds the current recipe again.
+# Prints the path of the image's root on stdout.
+#
+# The packages come from the Debian mirror this machine's apt already uses
+# (override with BOXLITE_MIRROR=URL). The image is assembled in a directory
+# beside its place and renamed into it only once it passed its checks.
+# debootstrap's own output goes to a log that is shown only when it fails
+# (--verbose shows it as it comes). Needs root.
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 suite=bookworm
-include=python3-minimal,busybox
-target=${BOXLITE_IMAGE_ROOTFS:-/var/lib/boxlite/images/default/rootfs}
+package_list=$here/default-image.packages
+store=${BOXLITE_IMAGE_DIR:-/var/lib/boxlite/images/default}
 
 force=0
 verbose=0
+print_key=0
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
+        --key) print_key=1 ;;
         -v|--verbose) verbose=1 ;;
         -h|--help)
             sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -33,13 +45,39 @@ done
 log() { printf '[image %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot)"
-command -v debootstrap >/dev/null || die "debootstrap not installed (apt-get install debootstrap)"
+[ -r "$package_list" ] || die "$package_list missing"
+packages=$(sed 's/#.*//' "$package_list" | tr -s ' \t\n' '\n' | sed '/^$/d' | sort -u)
+[ -n "$packages" ] || die "$package_list lists no package"
+include=$(echo "$packages" | paste -sd, -)
+key=$(cat "$0" "$package_list" | sha256sum | cut -c1-16)
+[ "$print_key" = 0 ] || { echo "$key"; exit 0; }
+keydir=$store/$key
+target=$keydir/rootfs
+
+# Points $store/current at $target with one rename(2).
+switch_current() {
+    local link=$store/current
+    if [ "$(readlink "$link" 2>/dev/null || true)" = "$key/rootfs" ]; then
+        return 0
+    fi
+    ln -sfn "$key/rootfs" "$store/.current.new.$$"
+    mv -T "$store/.current.new.$$" "$link"
+    log "$link -> $key/rootfs"
+}
+
+finish() {
+    switch_current
+    echo "$store/current"
+    exit 0
+}
 
 if [ -d "$target" ] && [ "$force" = 0 ]; then
-    log "$target already exists (use --force to rebuild)"
-    exit 0
+    log "image $key (recipe unchanged) already at $target"
+    finish
 fi
+
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot)"
+command -v debootstrap >/dev/null || die "debootstrap not installed (apt-get install debootstrap)"
 
 # ── which mirror ─────────────────────────────────────────────────────────────
 # The first "deb" source that carries $suite itself (not -updates/-security),
@@ -106,13 +144,13 @@ log "suite $suite, mirror $mirror"
 
 # ── build beside the target ──────────────────────────────────────────────────
 start=$(date +%s)
-parent=$(dirname "$target")
+parent=$keydir
 mkdir -p "$parent"
-exec 9>"$parent/.build.lock"
-flock -w 3600 9 || die "another build holds $parent/.build.lock"
+exec 9>"$store/.build.lock"
+flock -w 3600 9 || die "another build holds $store/.build.lock"
 if [ -d "$target" ] && [ "$force" = 0 ]; then
-    log "$target appeared while waiting for the lock; nothing to do"
-    exit 0
+    log "$target appeared while waiting for the lock"
+    finish
 fi
 
 tmp=$(mktemp -d "$parent/.rootfs.new.XXXXXX")
@@ -124,6 +162,7 @@ cleanup() {
         while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done
     rm -rf --one-file-system "$tmp"
     [ -z "$old" ] || rm -rf --one-file-system "$old"
+    rmdir "$keydir" 2>/dev/null || true   # only when a failed build left it empty
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -161,6 +200,9 @@ find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 -type d ! -name 'C' ! -name '
 if [ -d "$r/usr/lib/locale" ]; then
     find "$r/usr/lib/locale" -mindepth 1 -maxdepth 1 ! -name 'C' ! -name 'C.*' -exec rm -rf {} +
 fi
+# Compiled bytecode is made again, in the box's own disk, when a module is
+# first imported there.
+find "$r/usr" -type d -name __pycache__ -prune -exec rm -rf {} +
 # Keep packages installed later in a box from bringing the same files back.
 mkdir -p "$r/etc/dpkg/dpkg.cfg.d"
 cat >"$r/etc/dpkg/dpkg.cfg.d/boxlite-trim" <<'EOF'
@@ -210,8 +252,19 @@ debootstrap=$(dpkg-query -W -f='${Version}' debootstrap 2>/dev/null || echo unkn
 EOF
 
 # ── checks ───────────────────────────────────────────────────────────────────
-out=$(chroot "$r" python3 -c 'print(1)') || die "python3 does not run in the image"
+out=$(chroot "$r" python3 -B -c 'print(1)') || die "python3 does not run in the image"
 [ "$out" = 1 ] || die "python3 in the image printed '$out', expected 1"
+chroot "$r" python3 -B -c '
+import ensurepip, json, sqlite3, ssl, subprocess, urllib.request, venv
+assert ssl.create_default_context().cert_store_stats()["x509_ca"] > 0
+' || die "python3 in the image lacks part of its standard library or CA certificates"
+for cmd in 'pip3 --version' 'curl --version'; do
+    PYTHONDONTWRITEBYTECODE=1 chroot "$r" $cmd >/dev/null || die "'$cmd' does not run in the image"
+done
+# ps and free read /proc, which the image does not have mounted here.
+for cmd in ps free; do
+    chroot "$r" sh -c "command -v $cmd" >/dev/null || die "image lacks $cmd"
+done
 chroot "$r" busybox true || die "busybox does not run in the image"
 for f in bin/sh etc/hostname etc/boxlite-image root; do
     [ -e "$r/$f" ] || die "image lacks /$f"
@@ -227,3 +280,5 @@ mv -T "$tmp" "$target"
 sync -f "$target" 2>/dev/null || true
 
 log "image ready: $target, $(du -sh --one-file-system "$target" | cut -f1) ($(du -s --one-file-system --inodes "$target" | cut -f1) files), built in $(( $(date +%s) - start ))s"
+finish
+

@@ -9,9 +9,10 @@
 #
 # As root: installs the Debian packages that are missing, builds (or reuses)
 # the guest kernel and links it where the runtime looks for it
-# (/var/cache/boxlite/kernel/vmlinux), builds the default image
-# (/var/lib/boxlite/images/default/rootfs) if it is absent, and builds the
-# project into build/.
+# (/var/cache/boxlite/kernel/vmlinux), builds the default image when its
+# recipe (scripts/default-image.packages and scripts/build-default-image.sh)
+# changed and points /var/lib/boxlite/images/default/current at it, and builds
+# the project into build/.
 # Not as root: lists the missing packages with the command that installs them
 # and stops if there are any.
 #
@@ -25,7 +26,7 @@ repo=$(pwd)
 # Where the runtime looks (src/meson.build); BOXLITE_KERNEL and
 # BOXLITE_DEFAULT_IMAGE override them at run time.
 kernel_link=/var/cache/boxlite/kernel/vmlinux
-image_rootfs=/var/lib/boxlite/images/default/rootfs
+image_store=/var/lib/boxlite/images/default
 
 build=1
 verbose=0
@@ -175,18 +176,27 @@ fi
 step image
 if [ -n "${BOXLITE_DEFAULT_IMAGE:-}" ]; then
     [ -e "$BOXLITE_DEFAULT_IMAGE" ] || die "BOXLITE_DEFAULT_IMAGE=$BOXLITE_DEFAULT_IMAGE does not exist"
-    step_done "BOXLITE_DEFAULT_IMAGE=$BOXLITE_DEFAULT_IMAGE (not building $image_rootfs)"
-elif [ -d "$image_rootfs" ]; then
-    step_done "present at $image_rootfs"
+    step_done "BOXLITE_DEFAULT_IMAGE=$BOXLITE_DEFAULT_IMAGE (not building $image_store/current)"
 else
-    [ "$is_root" = 1 ] || die "the default image is missing and building it needs root"
-    log "   debootstrap bookworm minbase (a minute or two)"
-    BOXLITE_IMAGE_ROOTFS=$image_rootfs run_logged default-image bash scripts/build-default-image.sh </dev/null
+    # Builds only when the recipe's hash names no image yet (needs root
+    # then), and switches $image_store/current to it in one rename; boxes
+    # already made keep the disk they were made from.
+    was=$(readlink "$image_store/current" 2>/dev/null || true)
+    BOXLITE_IMAGE_DIR=$image_store run_logged default-image bash scripts/build-default-image.sh </dev/null ||
+        die "scripts/build-default-image.sh failed"
     if [ "$verbose" = 0 ]; then
         sed -n 's/^\[image [^]]*\] \(debootstrap done\|image ready\)/   \1/p' "$logdir/default-image.log" |
             while IFS= read -r line; do log "$line"; done
     fi
-    step_done "built at $image_rootfs"
+    now=$(readlink "$image_store/current")
+    if [ -d "$image_store/rootfs" ]; then
+        log "   $image_store/rootfs (the image of an earlier layout) is no longer used"
+    fi
+    if [ "$was" = "$now" ]; then
+        step_done "$image_store/current -> $now (unchanged)"
+    else
+        step_done "$image_store/current -> $now${was:+ (was $was)}"
+    fi
 fi
 
 # ── 4. project ───────────────────────────────────────────────────────────────

@@ -379,6 +379,7 @@ test_no_greeting (void)
         .disk = (char *) "/dev/null",
         .cpus = 1,
         .memory_mib = 64,
+        .max_processes = 4096,
         .accel = BOXLITE_ACCEL_TCG,
         .network = BOXLITE_NETWORK_DISABLED,
         .hostname = (char *) "hung",

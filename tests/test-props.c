@@ -164,6 +164,7 @@ test_box_options_properties (void)
         { .name = "cpus", .type = G_TYPE_UINT, .uint = 4 },
         { .name = "memory-mib", .type = G_TYPE_UINT, .uint = 2048 },
         { .name = "disk-size-gb", .type = G_TYPE_UINT, .uint = 20 },
+        { .name = "max-processes", .type = G_TYPE_UINT, .uint = 256 },
         { .name = "env", .type = G_TYPE_STRV, .strv = env_value },
         { .name = "working-dir", .type = G_TYPE_STRING, .string = "/work" },
         { .name = "user", .type = G_TYPE_STRING, .string = "1000:1000" },

@@ -50,10 +50,11 @@ try:
     # Options as properties: set at construction, through .props, and
     # notified once per change, never for the same value again.
     box_options = Boxlite.BoxOptions(network=Boxlite.NetworkMode.DISABLED, memory_mib=640,
-                                     env=["FROM=python"])
+                                     env=["FROM=python"], max_processes=512)
     check("options from properties",
           box_options.get_network() == Boxlite.NetworkMode.DISABLED
-          and box_options.props.memory_mib == 640 and list(box_options.props.env) == ["FROM=python"])
+          and box_options.props.memory_mib == 640 and list(box_options.props.env) == ["FROM=python"]
+          and box_options.get_max_processes() == 512)
     seen = []
     box_options.connect("notify::cpus", lambda options, pspec: seen.append(options.props.cpus))
     box_options.props.cpus = 2
@@ -92,6 +93,7 @@ try:
     check("stdout", out == b"HELLO FROM PYTHON\n", repr(out))
     check("stderr, with the box's environment", err == b"err\npython\n", repr(err))
     check("exit code", execution.get_exit_code() == 3, str(execution.get_exit_code()))
+    check("not OOM-killed", not execution.get_oom_killed() and not execution.props.oom_killed)
 
     try:
         runtime.get("no-such-box")

@@ -19,6 +19,7 @@ launch_new (const char *box_dir)
     launch->disk = g_build_filename (box_dir, "disk.qcow2", NULL);
     launch->cpus = 2;
     launch->memory_mib = 768;
+    launch->max_processes = 300;
     launch->accel = BOXLITE_ACCEL_TCG;
     launch->network = BOXLITE_NETWORK_DISABLED;
     launch->hostname = g_strdup ("mybox");
@@ -86,10 +87,12 @@ test_tcg (void)
 
     g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "tcg,tb-size=64");
     g_assert_cmpstr (value_of (argv, "-cpu", 0), ==, "max");
-    g_assert_cmpstr (value_of (argv, "-append", 0), ==,
-                     "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
-                     "rdinit=/init boxlite.hostname=mybox tsc_early_khz=2599996 tsc=reliable "
-                     "no_timer_check");
+    g_assert_cmpstr (
+        value_of (argv, "-append", 0), ==,
+        "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
+        "rdinit=/init boxlite.hostname=mybox boxlite.pids_max=300 tsc_early_khz=2599996 "
+        "tsc=reliable "
+        "no_timer_check");
 }
 
 static void
@@ -113,7 +116,7 @@ test_kvm (void)
     g_assert_cmpstr (value_of (argv, "-cpu", 0), ==, "host,-arch-capabilities");
     g_assert_cmpstr (value_of (argv, "-append", 0), ==,
                      "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
-                     "rdinit=/init boxlite.hostname=mybox");
+                     "rdinit=/init boxlite.hostname=mybox boxlite.pids_max=300");
 }
 
 static void

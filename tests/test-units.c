@@ -262,6 +262,7 @@ test_launch_roundtrip (void)
         .disk = (char *) "/d",
         .cpus = 2,
         .memory_mib = 256,
+        .max_processes = 100,
         .accel = BOXLITE_ACCEL_TCG,
         .hostname = (char *) "h",
         .detach = TRUE,
@@ -274,6 +275,7 @@ test_launch_roundtrip (void)
     g_assert_no_error (error);
     g_assert_cmpstr (back->disk, ==, "/d");
     g_assert_cmpuint (back->cpus, ==, 2);
+    g_assert_cmpuint (back->max_processes, ==, 100);
     g_assert_cmpint (back->accel, ==, BOXLITE_ACCEL_TCG);
     g_assert_true (back->detach);
     g_assert_true (!back->ports || !back->ports[0]);

@@ -22,6 +22,8 @@ guint boxlite_box_options_get_memory_mib (BoxliteBoxOptions *self);
 void boxlite_box_options_set_memory_mib (BoxliteBoxOptions *self, guint memory_mib);
 guint boxlite_box_options_get_disk_size_gb (BoxliteBoxOptions *self);
 void boxlite_box_options_set_disk_size_gb (BoxliteBoxOptions *self, guint disk_size_gb);
+guint boxlite_box_options_get_max_processes (BoxliteBoxOptions *self);
+void boxlite_box_options_set_max_processes (BoxliteBoxOptions *self, guint max_processes);
 const char *const *boxlite_box_options_get_env (BoxliteBoxOptions *self);
 void boxlite_box_options_set_env (BoxliteBoxOptions *self, const char *const *env);
 const char *boxlite_box_options_get_working_dir (BoxliteBoxOptions *self);

@@ -23,6 +23,7 @@ gboolean boxlite_execution_get_exited (BoxliteExecution *self);
 gint boxlite_execution_get_exit_code (BoxliteExecution *self);
 gint boxlite_execution_get_term_signal (BoxliteExecution *self);
 gboolean boxlite_execution_get_timed_out (BoxliteExecution *self);
+gboolean boxlite_execution_get_oom_killed (BoxliteExecution *self);
 
 gboolean boxlite_execution_kill (BoxliteExecution *self, gint signal_number, GError **error);
 

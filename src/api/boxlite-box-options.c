@@ -3,6 +3,8 @@
 
 #include <boxlite/boxlite-box-options.h>
 
+#include <unistd.h>
+
 #include <boxlite/boxlite-enum-types.h>
 #include <boxlite/boxlite-error.h>
 #include "boxlite-private.h"
@@ -15,7 +17,13 @@
 #define MAX_CPUS 64
 #define MIN_MEMORY_MIB 128
 #define MAX_MEMORY_MIB (256 * 1024)
-#define MAX_DISK_SIZE_GB 4096
+/* The image's ext4 is grown online in the guest, which its reserved group
+ * descriptor blocks allow up to about a thousand times its size. */
+#define MAX_DISK_SIZE_GB 2048
+#define DEFAULT_MAX_PROCESSES 4096
+#define MIN_MAX_PROCESSES 16
+/* The kernel's PID_MAX_LIMIT on 64-bit. */
+#define MAX_MAX_PROCESSES (4 * 1024 * 1024)
 
 /**
  * BoxliteBoxOptions:
@@ -34,6 +42,7 @@ struct _BoxliteBoxOptions {
     guint cpus;
     guint memory_mib;
     guint disk_size_gb;
+    guint max_processes;
     GStrv env;
     char *working_dir;
     char *user;
@@ -56,6 +65,7 @@ enum {
     PROP_CPUS,
     PROP_MEMORY_MIB,
     PROP_DISK_SIZE_GB,
+    PROP_MAX_PROCESSES,
     PROP_ENV,
     PROP_WORKING_DIR,
     PROP_USER,
@@ -109,6 +119,9 @@ boxlite_box_options_get_property (GObject *object, guint prop_id, GValue *value,
         break;
     case PROP_DISK_SIZE_GB:
         g_value_set_uint (value, self->disk_size_gb);
+        break;
+    case PROP_MAX_PROCESSES:
+        g_value_set_uint (value, self->max_processes);
         break;
     case PROP_ENV:
         g_value_set_boxed (value, self->env);
@@ -170,6 +183,9 @@ boxlite_box_options_set_property (GObject *object, guint prop_id, const GValue *
         break;
     case PROP_DISK_SIZE_GB:
         boxlite_box_options_set_disk_size_gb (self, g_value_get_uint (value));
+        break;
+    case PROP_MAX_PROCESSES:
+        boxlite_box_options_set_max_processes (self, g_value_get_uint (value));
         break;
     case PROP_ENV:
         boxlite_box_options_set_env (self, g_value_get_boxed (value));
@@ -242,7 +258,9 @@ boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
     /**
      * BoxliteBoxOptions:cpus:
      *
-     * Virtual CPUs, 1 to 64 (boxlite_box_options_validate() checks).
+     * Virtual CPUs, 1 to 64 and no more than the host has
+     * (boxlite_box_options_validate() checks). The guest sees this many
+     * (`nproc`).
      *
      * Since: 0.1
      */
@@ -252,8 +270,9 @@ boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
     /**
      * BoxliteBoxOptions:memory-mib:
      *
-     * Guest memory in MiB, 128 to 262144 (boxlite_box_options_validate()
-     * checks).
+     * Guest memory in MiB, 128 to 262144 and no more than the host's RAM
+     * (boxlite_box_options_validate() checks). The guest's `MemTotal` is
+     * this less what its kernel keeps for itself.
      *
      * Since: 0.1
      */
@@ -263,13 +282,28 @@ boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
     /**
      * BoxliteBoxOptions:disk-size-gb:
      *
-     * Size of the box's disk in GB, at most 4096; 0 for the image's size
-     * plus the default free space.
+     * Size of the box's disk in GiB, at most 2048 and no less than the
+     * image's disk; 0 for the image's size plus the default free space. The
+     * guest's root file system is grown to the whole disk when the box
+     * boots (`df /` shows it).
      *
      * Since: 0.1
      */
     properties[PROP_DISK_SIZE_GB] =
         g_param_spec_uint ("disk-size-gb", NULL, NULL, 0, G_MAXUINT, 0, flags);
+
+    /**
+     * BoxliteBoxOptions:max-processes:
+     *
+     * How many processes and threads the box's commands may have at once,
+     * 16 to 4194304 (the cgroup `pids.max` of everything the box runs; the
+     * guest agent is outside it, so a fork bomb fails inside the box while
+     * the box still answers).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_MAX_PROCESSES] =
+        g_param_spec_uint ("max-processes", NULL, NULL, 0, G_MAXUINT, DEFAULT_MAX_PROCESSES, flags);
 
     /**
      * BoxliteBoxOptions:env:
@@ -388,6 +422,7 @@ static void
 boxlite_box_options_init (BoxliteBoxOptions *self)
 {
     self->cpus = DEFAULT_CPUS;
+    self->max_processes = DEFAULT_MAX_PROCESSES;
     self->memory_mib = DEFAULT_MEMORY_MIB;
     self->network = BOXLITE_NETWORK_ENABLED;
     self->accel = BOXLITE_ACCEL_AUTO;
@@ -469,6 +504,7 @@ STRV_ACCESSORS (ports, PROP_PORTS)
 VALUE_ACCESSORS (guint, cpus, PROP_CPUS, TRUE)
 VALUE_ACCESSORS (guint, memory_mib, PROP_MEMORY_MIB, TRUE)
 VALUE_ACCESSORS (guint, disk_size_gb, PROP_DISK_SIZE_GB, TRUE)
+VALUE_ACCESSORS (guint, max_processes, PROP_MAX_PROCESSES, TRUE)
 VALUE_ACCESSORS (gboolean, detach, PROP_DETACH, TRUE)
 VALUE_ACCESSORS (gboolean, auto_remove, PROP_AUTO_REMOVE, TRUE)
 VALUE_ACCESSORS (BoxliteNetworkMode, network, PROP_NETWORK,
@@ -578,6 +614,27 @@ VALUE_ACCESSORS (BoxliteAccel, accel, PROP_ACCEL, (guint) value <= BOXLITE_ACCEL
  * @disk_size_gb: the disk size in GB, or 0 for the default
  *
  * Sets the [property@Boxlite.BoxOptions:disk-size-gb] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_get_max_processes:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:max-processes] property.
+ *
+ * Returns: the most processes the box's commands may have at once
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_max_processes:
+ * @self: the options
+ * @max_processes: the most processes the box's commands may have at once
+ *
+ * Sets the [property@Boxlite.BoxOptions:max-processes] property.
  *
  * Since: 0.1
  */
@@ -839,6 +896,59 @@ env_valid (const char *const *env, GError **error)
     return TRUE;
 }
 
+/* What the host has: a box may not ask for more CPUs or memory than that,
+ * whatever the fixed ceilings allow. */
+static guint64
+host_memory_mib (void)
+{
+    long pages = sysconf (_SC_PHYS_PAGES);
+    long page_size = sysconf (_SC_PAGESIZE);
+
+    if (pages <= 0 || page_size <= 0)
+        return G_MAXUINT64;
+    return (guint64) pages * (guint64) page_size / (1024 * 1024);
+}
+
+static gboolean
+resources_valid (BoxliteBoxOptions *self, GError **error)
+{
+    guint host_cpus = g_get_num_processors ();
+    guint64 host_mib = host_memory_mib ();
+
+    if (self->cpus < 1 || self->cpus > MAX_CPUS || self->cpus > host_cpus) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "cpus must be between 1 and %u (this host has %u), not %u",
+                     MIN (MAX_CPUS, host_cpus), host_cpus, self->cpus);
+        return FALSE;
+    }
+    if (self->memory_mib < MIN_MEMORY_MIB) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "memory of %u MiB is too little to boot a box: give at least %d MiB",
+                     self->memory_mib, MIN_MEMORY_MIB);
+        return FALSE;
+    }
+    if (self->memory_mib > MAX_MEMORY_MIB || self->memory_mib > host_mib) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "memory of %u MiB is more than a box may have: at most %" G_GUINT64_FORMAT
+                     " MiB (this host has %" G_GUINT64_FORMAT " MiB)",
+                     self->memory_mib, MIN ((guint64) MAX_MEMORY_MIB, host_mib), host_mib);
+        return FALSE;
+    }
+    if (self->disk_size_gb > MAX_DISK_SIZE_GB) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "disk size of %u GiB is over the limit of %d GiB", self->disk_size_gb,
+                     MAX_DISK_SIZE_GB);
+        return FALSE;
+    }
+    if (self->max_processes < MIN_MAX_PROCESSES || self->max_processes > MAX_MAX_PROCESSES) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "max-processes must be between %d and %d, not %u", MIN_MAX_PROCESSES,
+                     MAX_MAX_PROCESSES, self->max_processes);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 bl_env_validate (const char *const *env, GError **error)
 {
@@ -864,23 +974,8 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
 {
     g_return_val_if_fail (BOXLITE_IS_BOX_OPTIONS (self), FALSE);
 
-    if (self->cpus < 1 || self->cpus > MAX_CPUS) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "cpus must be between 1 and %d, not %u", MAX_CPUS, self->cpus);
+    if (!resources_valid (self, error))
         return FALSE;
-    }
-    if (self->memory_mib < MIN_MEMORY_MIB || self->memory_mib > MAX_MEMORY_MIB) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "memory must be between %d and %d MiB, not %u", MIN_MEMORY_MIB, MAX_MEMORY_MIB,
-                     self->memory_mib);
-        return FALSE;
-    }
-    if (self->disk_size_gb > MAX_DISK_SIZE_GB) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "disk size of %u GB is over the limit of %d", self->disk_size_gb,
-                     MAX_DISK_SIZE_GB);
-        return FALSE;
-    }
     if (self->image && self->rootfs) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "give an image or a root filesystem, not both");
@@ -983,6 +1078,8 @@ bl_box_options_to_json (BoxliteBoxOptions *self)
     json_builder_add_int_value (b, self->memory_mib);
     json_builder_set_member_name (b, "disk_size_gb");
     json_builder_add_int_value (b, self->disk_size_gb);
+    json_builder_set_member_name (b, "max_processes");
+    json_builder_add_int_value (b, self->max_processes);
     add_strv (b, "env", self->env);
     add_string (b, "working_dir", self->working_dir);
     add_string (b, "user", self->user);
@@ -1047,6 +1144,8 @@ bl_box_options_from_json (JsonNode *node, GError **error)
     self->memory_mib =
         (guint) json_object_get_int_member_with_default (obj, "memory_mib", DEFAULT_MEMORY_MIB);
     self->disk_size_gb = (guint) json_object_get_int_member_with_default (obj, "disk_size_gb", 0);
+    self->max_processes = (guint) json_object_get_int_member_with_default (obj, "max_processes",
+                                                                           DEFAULT_MAX_PROCESSES);
     self->env = get_strv (obj, "env");
     self->working_dir = get_string (obj, "working_dir");
     self->user = get_string (obj, "user");

@@ -711,6 +711,7 @@ make_launch (BoxliteBox *self, GError **error)
         return NULL;
     launch->cpus = boxlite_box_options_get_cpus (self->options);
     launch->memory_mib = boxlite_box_options_get_memory_mib (self->options);
+    launch->max_processes = boxlite_box_options_get_max_processes (self->options);
     launch->accel = boxlite_box_options_get_accel (self->options);
     launch->network = boxlite_box_options_get_network (self->options);
     launch->allow_net = g_strdupv ((char **) boxlite_box_options_get_allow_net (self->options));

@@ -57,6 +57,7 @@ struct _BoxliteExecution {
     gint exit_code;
     gint term_signal;
     gboolean timed_out;
+    gboolean oom_killed;
     GError *error;
     GSList *wait_tasks;
     BlLink *link; /* set on the I/O thread; read by kill() under @lock */
@@ -72,6 +73,14 @@ struct _BoxliteExecution {
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteExecution, boxlite_execution, G_TYPE_OBJECT)
+
+enum {
+    PROP_0,
+    PROP_OOM_KILLED,
+    N_PROPS,
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void stdin_watch_update (BoxliteExecution *self);
 
@@ -364,9 +373,11 @@ finish (BoxliteExecution *self, GError *error)
 }
 
 void
-bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out)
+bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out,
+                     gboolean oom_killed)
 {
     g_mutex_lock (&self->lock);
+    self->oom_killed = oom_killed;
     self->exited = signal_number == 0;
     self->exit_code = code;
     self->term_signal = signal_number;
@@ -412,9 +423,40 @@ boxlite_execution_finalize (GObject *object)
 }
 
 static void
+boxlite_execution_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+    BoxliteExecution *self = BOXLITE_EXECUTION (object);
+
+    switch (prop_id) {
+    case PROP_OOM_KILLED:
+        g_value_set_boolean (value, boxlite_execution_get_oom_killed (self));
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 boxlite_execution_class_init (BoxliteExecutionClass *klass)
 {
-    G_OBJECT_CLASS (klass)->finalize = boxlite_execution_finalize;
+    GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+    object_class->finalize = boxlite_execution_finalize;
+    object_class->get_property = boxlite_execution_get_property;
+
+    /**
+     * BoxliteExecution:oom-killed:
+     *
+     * Whether the guest's OOM killer killed a process of the command (the
+     * command itself, which then ends with `SIGKILL`, or one it started)
+     * because the box ran out of memory. The box goes on running. Read it
+     * once the command has ended; it is not notified.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_OOM_KILLED] = g_param_spec_boolean ("oom-killed", NULL, NULL, FALSE,
+                                                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -730,6 +772,28 @@ boxlite_execution_get_timed_out (BoxliteExecution *self)
     gboolean timed_out = self->timed_out;
     g_mutex_unlock (&self->lock);
     return timed_out;
+}
+
+/**
+ * boxlite_execution_get_oom_killed:
+ * @self: the execution
+ *
+ * Tells whether the guest's OOM killer killed the command or a process it
+ * started (see [property@Boxlite.Execution:oom-killed]).
+ *
+ * Returns: %TRUE when a process of the command was killed because the box
+ *   ran out of memory
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_execution_get_oom_killed (BoxliteExecution *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_EXECUTION (self), FALSE);
+    g_mutex_lock (&self->lock);
+    gboolean oom_killed = self->done && self->oom_killed;
+    g_mutex_unlock (&self->lock);
+    return oom_killed;
 }
 
 typedef struct {

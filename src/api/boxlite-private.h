@@ -64,8 +64,8 @@ void bl_execution_started (BoxliteExecution *self, gint pid);
 gboolean bl_execution_handle_data (BoxliteExecution *self, guint type, GBytes *payload,
                                    GError **error);
 void bl_execution_handle_credit (BoxliteExecution *self, guint32 bytes);
-void bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number,
-                          gboolean timed_out);
+void bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out,
+                          gboolean oom_killed);
 void bl_execution_fail (BoxliteExecution *self, const GError *error);
 
 /* client.c, for boxlite-execution.c on the I/O thread */

@@ -218,6 +218,22 @@ get_int (JsonObject *obj, const char *name, gint64 min, gint64 max, gint64 *out)
     return *out >= min && *out <= max;
 }
 
+/* An optional boolean member: absent is FALSE, anything but a boolean is
+ * refused. */
+static gboolean
+get_flag (JsonObject *obj, const char *name, gboolean *out)
+{
+    JsonNode *node = json_object_get_member (obj, name);
+
+    *out = FALSE;
+    if (!node)
+        return TRUE;
+    if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        return FALSE;
+    *out = json_node_get_boolean (node);
+    return TRUE;
+}
+
 static void
 handle_control (BlLink *link, guint32 number, GBytes *payload)
 {
@@ -292,9 +308,13 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
             protocol_error (link, "the exit event needs exactly one of code and signal");
             return;
         }
-        gboolean timed_out = json_object_get_boolean_member_with_default (d, "timed_out", FALSE);
+        gboolean timed_out = FALSE, oom_killed = FALSE;
+        if (!get_flag (d, "timed_out", &timed_out) || !get_flag (d, "oom_killed", &oom_killed)) {
+            protocol_error (link, "the exit event's timed_out or oom_killed is not a boolean");
+            return;
+        }
         bl_execution_exited (channel->execution, has_code ? (gint) code : -1,
-                             has_signal ? (gint) sig : 0, timed_out);
+                             has_signal ? (gint) sig : 0, timed_out, oom_killed);
         g_hash_table_remove (link->channels, GUINT_TO_POINTER (number));
         return;
     }

@@ -131,6 +131,8 @@ bl_launch_load (const char *path, GError **error)
         g_strdup (json_object_get_string_member_with_default (obj, "hostname", "box"));
     launch->cpus = (guint) json_object_get_int_member_with_default (obj, "cpus", 1);
     launch->memory_mib = (guint) json_object_get_int_member_with_default (obj, "memory_mib", 512);
+    launch->max_processes =
+        (guint) json_object_get_int_member_with_default (obj, "max_processes", 4096);
     launch->detach = json_object_get_boolean_member_with_default (obj, "detach", FALSE);
     launch->auto_remove = json_object_get_boolean_member_with_default (obj, "auto_remove", FALSE);
     launch->boot_timeout_ms =
@@ -139,9 +141,12 @@ bl_launch_load (const char *path, GError **error)
     launch->network = (BoxliteNetworkMode) network;
 
     if (!launch->box_id || launch->cpus < 1 || launch->cpus > 64 || launch->memory_mib < 64 ||
-        launch->memory_mib > 1024 * 1024) {
+        launch->memory_mib > 1024 * 1024 || launch->max_processes < 1 ||
+        launch->max_processes > 4 * 1024 * 1024) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "%s: box_id, cpus (1-64) or memory_mib (64-1048576) invalid", path);
+                     "%s: box_id, cpus (1-64), memory_mib (64-1048576) or max_processes "
+                     "(1-4194304) invalid",
+                     path);
         return NULL;
     }
     if ((launch->allow_net && launch->allow_net[0]) || (launch->ports && launch->ports[0])) {
@@ -188,6 +193,7 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     STR (hostname);
     INT (cpus);
     INT (memory_mib);
+    INT (max_processes);
     INT (boot_timeout_ms);
     BOOL (detach);
     BOOL (auto_remove);

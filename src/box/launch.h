@@ -20,6 +20,7 @@ typedef struct {
     char *disk;   /* the box's qcow2 overlay */
     guint cpus;
     guint memory_mib;
+    guint max_processes; /* the guest's pids.max for everything the box runs */
     BoxliteAccel accel;
     BoxliteNetworkMode network;
     GStrv allow_net;  /* allowlist rules, or NULL */

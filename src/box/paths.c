@@ -92,6 +92,7 @@ bl_path_net (GError **error)
 char *
 bl_path_default_image (GError **error)
 {
-    const char *const candidates[] = { BOXLITE_DEFAULT_IMAGE_PATH, NULL };
+    const char *const candidates[] = { BOXLITE_DEFAULT_IMAGE_PATH, BOXLITE_DEFAULT_IMAGE_OLD_PATH,
+                                       NULL };
     return find_part ("default image", "BOXLITE_DEFAULT_IMAGE", candidates, error);
 }

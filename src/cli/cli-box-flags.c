@@ -24,14 +24,19 @@ cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra)
           "Working directory of commands in the box", "DIR" },
         { "user", 'u', 0, G_OPTION_ARG_STRING, &flags->user, "User that runs commands in the box",
           "USER" },
-        { "cpus", 0, 0, G_OPTION_ARG_INT, &flags->cpus, "Number of virtual CPUs", "N" },
+        { "cpus", 0, 0, G_OPTION_ARG_STRING, &flags->cpus,
+          "Number of virtual CPUs (default 1, at most the host's)", "N" },
         { "memory", 'm', 0, G_OPTION_ARG_STRING, &flags->memory,
-          "Guest memory in MiB (suffixes m and g allowed)", "SIZE" },
+          "Guest memory in MiB (suffixes m and g allowed; default 512)", "SIZE" },
+        { "disk-size", 0, 0, G_OPTION_ARG_STRING, &flags->disk_size,
+          "Size of the box's disk in GiB (default: the image's plus 2 GiB free)", "GIB" },
+        { "pids-limit", 0, 0, G_OPTION_ARG_STRING, &flags->pids_limit,
+          "Most processes the box's commands may have at once (default 4096)", "N" },
         { "name", 0, 0, G_OPTION_ARG_STRING, &flags->name, "Name of the box", "NAME" },
         { "accel", 0, 0, G_OPTION_ARG_STRING, &flags->accel,
           "QEMU accelerator: auto, kvm or tcg (default auto)", "ACCEL" },
         { "network", 0, 0, G_OPTION_ARG_STRING, &flags->network,
-          "Network: none or default (default none, unless --allow-net or -p is given)", "MODE" },
+          "Network: default (on, filtered by any --allow-net) or none (no NIC at all)", "MODE" },
         { "allow-net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &flags->allow_net,
           "Let the box reach this name, *.suffix, address or CIDR range (repeatable)", "RULE" },
         { "publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &flags->publish,
@@ -56,12 +61,32 @@ cli_box_flags_clear (CliBoxFlags *flags)
     g_clear_pointer (&flags->env, g_strfreev);
     g_clear_pointer (&flags->working_dir, g_free);
     g_clear_pointer (&flags->user, g_free);
+    g_clear_pointer (&flags->cpus, g_free);
     g_clear_pointer (&flags->memory, g_free);
+    g_clear_pointer (&flags->disk_size, g_free);
+    g_clear_pointer (&flags->pids_limit, g_free);
     g_clear_pointer (&flags->name, g_free);
     g_clear_pointer (&flags->accel, g_free);
     g_clear_pointer (&flags->network, g_free);
     g_clear_pointer (&flags->allow_net, g_strfreev);
     g_clear_pointer (&flags->publish, g_strfreev);
+}
+
+/* A count in decimal digits only: no sign, so "-1" is not read as a huge
+ * unsigned value, and nothing after it. */
+static gboolean
+parse_count (const char *flag, const char *text, guint *out, GError **error)
+{
+    guint64 value = 0;
+
+    if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT, &value, NULL) ||
+        !g_ascii_isdigit (text[0])) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "invalid %s '%s': give a whole number of at least 1", flag, text);
+        return FALSE;
+    }
+    *out = (guint) value;
+    return TRUE;
 }
 
 /* "512", "512m", "512MiB", "2g", "2G" → MiB. */
@@ -166,13 +191,21 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
         /* An image reference, pulled if the store lacks it. */
         boxlite_box_options_set_image (options, image);
     }
-    if (flags->cpus != -1) {
-        if (flags->cpus < 1) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                         "invalid --cpus %d: give at least 1", flags->cpus);
+    guint count = 0;
+    if (flags->cpus) {
+        if (!parse_count ("--cpus", flags->cpus, &count, error))
             return NULL;
-        }
-        boxlite_box_options_set_cpus (options, (guint) flags->cpus);
+        boxlite_box_options_set_cpus (options, count);
+    }
+    if (flags->disk_size) {
+        if (!parse_count ("--disk-size", flags->disk_size, &count, error))
+            return NULL;
+        boxlite_box_options_set_disk_size_gb (options, count);
+    }
+    if (flags->pids_limit) {
+        if (!parse_count ("--pids-limit", flags->pids_limit, &count, error))
+            return NULL;
+        boxlite_box_options_set_max_processes (options, count);
     }
     if (flags->memory) {
         guint mib = 0;

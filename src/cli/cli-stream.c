@@ -219,5 +219,10 @@ cli_stream_execution (BoxliteExecution *execution, gboolean forward_stdin)
         g_error_free (waiter.error);
         return status;
     }
+    if (boxlite_execution_get_oom_killed (execution))
+        g_printerr ("boxlite: the box ran out of memory and its OOM killer ended %s\n",
+                    boxlite_execution_get_term_signal (execution) == SIGKILL
+                        ? "the command"
+                        : "a process of the command");
     return exit_status (execution);
 }

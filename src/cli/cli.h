@@ -45,8 +45,10 @@ typedef struct {
     char **env;
     char *working_dir;
     char *user;
-    gint cpus;
+    char *cpus;
     char *memory;
+    char *disk_size; /* GiB */
+    char *pids_limit;
     char *name;
     char *accel;
     char *network;    /* "none" or "default" */
@@ -56,7 +58,7 @@ typedef struct {
 
 #define CLI_BOX_FLAGS_INIT                                                                         \
     {                                                                                              \
-        NULL, NULL, NULL, -1, NULL, NULL, NULL                                                     \
+        NULL                                                                                       \
     }
 
 GOptionEntry *cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra);

@@ -155,6 +155,12 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
                     GError **error)
 {
     gboolean is_dir = FALSE;
+    /* Resolved once: the default image is a symlink that a new build moves,
+     * and the key and the disk must come from the same tree (the tree's
+     * size is measured without following links). */
+    g_autofree char *resolved = realpath (rootfs, NULL);
+    if (resolved)
+        rootfs = resolved;
     g_autofree char *key = rootfs_key (rootfs, &is_dir, error);
     if (!key)
         return NULL;
@@ -185,6 +191,31 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
     return ok ? g_steal_pointer (&dest) : NULL;
 }
 
+/* A disk smaller than the file system on it would not mount: the guest
+ * only ever grows the file system to the disk. */
+static gboolean
+check_size (const char *base, guint size_gb, GError **error)
+{
+    struct stat st;
+
+    if (size_gb == 0)
+        return TRUE;
+    if (stat (base, &st) < 0) {
+        bl_os_error (error, errno, "read", base);
+        return FALSE;
+    }
+    guint64 wanted = (guint64) size_gb << 30;
+    if (wanted < (guint64) st.st_size) {
+        guint64 least = ((guint64) st.st_size + (G_GUINT64_CONSTANT (1) << 30) - 1) >> 30;
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "a disk of %u GiB is smaller than the image's file system (%.1f GiB): "
+                     "give at least %" G_GUINT64_FORMAT " GiB",
+                     size_gb, st.st_size / (double) (1 << 30), least);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean
 bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
                         GCancellable *cancellable, GError **error)
@@ -192,7 +223,7 @@ bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
     g_autofree char *qemu_img = bl_path_qemu_img (error);
     g_autofree char *size = size_gb ? g_strdup_printf ("%uG", size_gb) : NULL;
 
-    if (!qemu_img)
+    if (!qemu_img || !check_size (base, size_gb, error))
         return FALSE;
     const char *const argv[] = { qemu_img, "create", "-q", "-f",    "qcow2", "-F",
                                  "raw",    "-b",     base, overlay, size,    NULL };

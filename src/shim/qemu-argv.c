@@ -71,6 +71,7 @@ kernel_cmdline (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz)
                                "8250.nr_uarts=1 rdinit=/init");
 
     g_string_append_printf (s, " boxlite.hostname=%s", launch->hostname);
+    g_string_append_printf (s, " boxlite.pids_max=%u", launch->max_processes);
     if (launch->network == BOXLITE_NETWORK_ENABLED)
         g_string_append (s, " boxlite.net=1");
     if (resolved == BOXLITE_ACCEL_TCG) {
@@ -99,9 +100,9 @@ check_launch (const BlLaunch *launch, BoxliteAccel resolved, GError **error)
                      launch->hostname ? launch->hostname : "");
         return FALSE;
     }
-    if (launch->cpus < 1 || launch->memory_mib < 1) {
+    if (launch->cpus < 1 || launch->memory_mib < 1 || launch->max_processes < 1) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "a box needs at least one CPU and some memory");
+                     "a box needs at least one CPU, some memory and room for a process");
         return FALSE;
     }
     return TRUE;
