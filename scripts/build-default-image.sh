@@ -200,9 +200,9 @@ find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 -type d ! -name 'C' ! -name '
 if [ -d "$r/usr/lib/locale" ]; then
     find "$r/usr/lib/locale" -mindepth 1 -maxdepth 1 ! -name 'C' ! -name 'C.*' -exec rm -rf {} +
 fi
-# Compiled bytecode is made again, in the box's own disk, when a module is
-# first imported there.
-find "$r/usr" -type d -name __pycache__ -prune -exec rm -rf {} +
+# The bytecode the packages compiled stays: without it every new box
+# compiles each module it imports first (9 s for json, sqlite3, ssl and
+# subprocess under TCG, against 0.9 s with it), for 19 MB of image.
 # Keep packages installed later in a box from bringing the same files back.
 mkdir -p "$r/etc/dpkg/dpkg.cfg.d"
 cat >"$r/etc/dpkg/dpkg.cfg.d/boxlite-trim" <<'EOF'
