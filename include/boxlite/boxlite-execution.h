@@ -25,5 +25,7 @@ gint boxlite_execution_get_term_signal (BoxliteExecution *self);
 gboolean boxlite_execution_get_timed_out (BoxliteExecution *self);
 
 gboolean boxlite_execution_kill (BoxliteExecution *self, gint signal_number, GError **error);
+gboolean boxlite_execution_get_tty (BoxliteExecution *self);
+gboolean boxlite_execution_resize (BoxliteExecution *self, guint rows, guint cols, GError **error);
 
 G_END_DECLS
