@@ -834,7 +834,7 @@ test_tty_left_open (void)
     Agent *ag = agent_start_hello ();
     g_autoptr (Run) r = run_sync (
         ag, 1,
-        "{\"argv\":[\"sh\",\"-c\",\"trap '' HUP; (trap '' HUP; sleep 30) & echo started\"],"
+        "{\"argv\":[\"sh\",\"-c\",\"trap '' HUP; (trap '' HUP; sleep 5) & echo started\"],"
         "\"tty\":{\"rows\":24,\"cols\":80}}");
     g_autofree char *out = run_stdout (r);
 

@@ -52,40 +52,28 @@ tty_command (const char *const *argv, guint rows, guint cols, gboolean with_stdi
     return cmd;
 }
 
-/* A command's stdout read to its end on a thread of its own. */
-typedef struct {
-    GInputStream *stream;
-    GByteArray *data;
-    GThread *thread;
-} Reader;
-
-static gpointer
-read_all (gpointer user_data)
+/* Starts @argv on a 24 x 80 terminal with a stdin, and a reader of its
+ * output. */
+static BoxliteExecution *
+tty_start (const char *const *argv, TestReader **reader)
 {
-    Reader *r = user_data;
-    guint8 buf[4096];
-    gssize n;
+    g_autoptr (BoxliteCommand) cmd = tty_command (argv, 24, 80, TRUE);
+    g_autoptr (GError) error = NULL;
+    BoxliteExecution *exe = boxlite_box_exec (get_shared_box (), cmd, NULL, &error);
 
-    while ((n = g_input_stream_read (r->stream, buf, sizeof buf, NULL, NULL)) > 0)
-        g_byte_array_append (r->data, buf, (guint) n);
-    return NULL;
-}
-
-static void
-reader_start (Reader *r, BoxliteExecution *exe)
-{
-    r->stream = boxlite_execution_get_stdout (exe);
-    r->data = g_byte_array_new ();
-    r->thread = g_thread_new ("stdout", read_all, r);
+    g_assert_no_error (error);
+    *reader = test_reader_start (boxlite_execution_get_stdout (exe));
+    return exe;
 }
 
 /* Joins the reader; returns what it read as a string. */
 static char *
-reader_finish (Reader *r)
+reader_finish (TestReader *reader)
 {
-    g_thread_join (r->thread);
-    g_byte_array_append (r->data, (const guint8 *) "", 1);
-    return (char *) g_byte_array_free (r->data, FALSE);
+    GByteArray *data = test_reader_finish (reader);
+
+    g_byte_array_append (data, (const guint8 *) "", 1);
+    return (char *) g_byte_array_free (data, FALSE);
 }
 
 /* Reads the command's stdout into @seen until it holds @text. */
@@ -146,11 +134,10 @@ test_resize (void)
     g_autoptr (GError) error = NULL;
     g_autoptr (BoxliteExecution) exe = boxlite_box_exec (get_shared_box (), cmd, NULL, &error);
     g_autoptr (GString) seen = g_string_new (NULL);
-    Reader reader;
 
     g_assert_no_error (error);
     read_until (exe, seen, "24 80\r\n");
-    reader_start (&reader, exe);
+    TestReader *reader = test_reader_start (boxlite_execution_get_stdout (exe));
     g_assert_true (boxlite_execution_resize (exe, 50, 160, &error));
     g_assert_no_error (error);
     /* Sizes out of range are refused here, before anything is sent. */
@@ -161,7 +148,7 @@ test_resize (void)
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
     g_clear_error (&error);
     write_input (exe, "go\n");
-    g_autofree char *out = reader_finish (&reader);
+    g_autofree char *out = reader_finish (reader);
     boxlite_execution_wait (exe, NULL, &error);
     g_assert_no_error (error);
     g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
@@ -198,15 +185,12 @@ static void
 test_interrupt (void)
 {
     const char *argv[] = { "sleep", "100", NULL };
-    g_autoptr (BoxliteCommand) cmd = tty_command (argv, 24, 80, TRUE);
     g_autoptr (GError) error = NULL;
-    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (get_shared_box (), cmd, NULL, &error);
-    Reader reader;
+    TestReader *reader;
+    g_autoptr (BoxliteExecution) exe = tty_start (argv, &reader);
 
-    g_assert_no_error (error);
-    reader_start (&reader, exe);
     write_input (exe, "\x03");
-    g_autofree char *out = reader_finish (&reader);
+    g_autofree char *out = reader_finish (reader);
     boxlite_execution_wait (exe, NULL, &error);
     g_assert_no_error (error);
     /* The terminal's line discipline turned ^C into SIGINT for sleep, the
@@ -220,18 +204,15 @@ static void
 test_eof (void)
 {
     const char *argv[] = { "cat", NULL };
-    g_autoptr (BoxliteCommand) cmd = tty_command (argv, 24, 80, TRUE);
     g_autoptr (GError) error = NULL;
-    g_autoptr (BoxliteExecution) exe = boxlite_box_exec (get_shared_box (), cmd, NULL, &error);
-    Reader reader;
+    TestReader *reader;
+    g_autoptr (BoxliteExecution) exe = tty_start (argv, &reader);
 
-    g_assert_no_error (error);
-    reader_start (&reader, exe);
     write_input (exe, "hello\n");
     /* Closing stdin is Ctrl-D on the terminal: cat sees its end. */
     g_output_stream_close (boxlite_execution_get_stdin (exe), NULL, &error);
     g_assert_no_error (error);
-    g_autofree char *out = reader_finish (&reader);
+    g_autofree char *out = reader_finish (reader);
     boxlite_execution_wait (exe, NULL, &error);
     g_assert_no_error (error);
     g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
