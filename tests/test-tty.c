@@ -424,6 +424,58 @@ test_cli_exec_it_window_change (void)
     session_free (&s);
 }
 
+/* The QEMU process of @box (QEMU's command line names the box's files). */
+static GPid
+find_qemu (BoxliteBox *box)
+{
+    g_autofree char *dir = g_build_filename (home, "boxes", boxlite_box_get_id (box), NULL);
+    g_autoptr (GArray) pids = test_pids_mentioning (dir);
+
+    for (guint i = 0; i < pids->len; i++) {
+        gint pid = g_array_index (pids, gint, i);
+        g_autofree char *path = g_strdup_printf ("/proc/%d/comm", pid);
+        g_autofree char *comm = NULL;
+        if (g_file_get_contents (path, &comm, NULL, NULL) && g_str_has_prefix (comm, "qemu"))
+            return pid;
+    }
+    return 0;
+}
+
+static void
+test_cli_exec_it_box_dies (void)
+{
+    const char *args[] = { "exec", "-it", "dying", "sh", "-c", "echo READY; sleep 100", NULL };
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GError) error = NULL;
+    Session s;
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "dying", NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    GPid qemu = find_qemu (box);
+    g_assert_cmpint (qemu, >, 0);
+
+    session_start (&s, args);
+    session_expect (&s, "READY");
+    session_assert_raw (&s);
+    kill (qemu, SIGKILL);
+    int status = session_wait (&s);
+    /* boxlite's own failure, said on a terminal in its normal mode. */
+    g_assert_true (WIFEXITED (status));
+    g_assert_cmpint (WEXITSTATUS (status), ==, 125);
+    const char *message = strstr (s.output->str, "boxlite: the box stopped");
+    g_assert_nonnull (message);
+    const char *eol = strchr (message, '\n');
+    g_assert_nonnull (eol);
+    g_assert_cmpint (eol[-1], ==, '\r'); /* the terminal's output processing is back */
+    session_assert_restored (&s);
+    session_free (&s);
+    boxlite_runtime_remove (runtime, "dying", TRUE, &error);
+    g_assert_no_error (error);
+}
+
 /* -t needs a terminal on stdin, as with the container tools. */
 static void
 test_cli_tty_needs_terminal (void)
@@ -477,6 +529,7 @@ main (int argc, char **argv)
     g_test_add_func ("/tty/cli/run-it", test_cli_run_it);
     g_test_add_func ("/tty/cli/exec-it-sigterm", test_cli_exec_it_sigterm);
     g_test_add_func ("/tty/cli/exec-it-window-change", test_cli_exec_it_window_change);
+    g_test_add_func ("/tty/cli/exec-it-box-dies", test_cli_exec_it_box_dies);
     g_test_add_func ("/tty/cli/needs-terminal", test_cli_tty_needs_terminal);
 
     int ret = g_test_run ();
