@@ -126,6 +126,24 @@ test_isatty_and_size (void)
     g_byte_array_unref (err);
 }
 
+/* A command run as another user owns its terminal, as after a login. */
+static void
+test_user_owns_terminal (void)
+{
+    const char *argv[] = { "sh", "-c", "id -un; test -O \"$(tty)\" && echo OWNED; stty size",
+                           NULL };
+    g_autoptr (BoxliteCommand) cmd = tty_command (argv, 24, 80, FALSE);
+    GByteArray *out, *err;
+
+    boxlite_command_set_user (cmd, "nobody");
+    g_autoptr (BoxliteExecution) exe = run_full (get_shared_box (), cmd, NULL, &out, &err);
+    g_byte_array_append (out, (const guint8 *) "", 1);
+    g_assert_cmpstr ((const char *) out->data, ==, "nobody\r\nOWNED\r\n24 80\r\n");
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+}
+
 static void
 test_resize (void)
 {
@@ -522,6 +540,7 @@ main (int argc, char **argv)
     g_assert_no_error (error);
 
     g_test_add_func ("/tty/isatty-and-size", test_isatty_and_size);
+    g_test_add_func ("/tty/user-owns-terminal", test_user_owns_terminal);
     g_test_add_func ("/tty/resize", test_resize);
     g_test_add_func ("/tty/resize-refused-without-tty", test_resize_refused_without_tty);
     g_test_add_func ("/tty/interrupt", test_interrupt);
