@@ -396,26 +396,35 @@ test_cli_run_it (void)
     session_free (&s);
 }
 
+/* A signal to the command line ends the session (the terminal is ours
+ * again) however the command takes it. */
 static void
-test_cli_exec_it_sigterm (void)
+test_cli_exec_it_signalled (void)
 {
-    const char *args[] = { "exec", "-it", "tty",
-                           "sh",   "-c",  "trap '' TERM; echo READY; while :; do sleep 1; done",
-                           NULL };
-    Session s;
+    const int signals[] = { SIGTERM, SIGHUP, SIGINT };
 
     get_shared_box ();
-    session_start (&s, args);
-    session_expect (&s, "READY");
-    session_assert_raw (&s);
-    kill (s.pid, SIGTERM);
-    int status = session_wait (&s);
-    /* The command ignores SIGTERM, as a shell on a terminal does: it is
-     * killed after its grace, and the terminal is ours again. */
-    g_assert_true (WIFEXITED (status));
-    g_assert_cmpint (WEXITSTATUS (status), ==, 128 + SIGKILL);
-    session_assert_restored (&s);
-    session_free (&s);
+    for (guint i = 0; i < G_N_ELEMENTS (signals); i++) {
+        const char *args[] = {
+            "exec", "-it", "tty",
+            "sh",   "-c",  "trap '' TERM HUP INT; echo READY; while :; do sleep 1; done",
+            NULL
+        };
+        Session s;
+
+        g_test_message ("signal %d", signals[i]);
+        session_start (&s, args);
+        session_expect (&s, "READY");
+        session_assert_raw (&s);
+        kill (s.pid, signals[i]);
+        int status = session_wait (&s);
+        /* The command ignores the signal, as a shell on a terminal ignores
+         * SIGTERM: it is killed after its grace. */
+        g_assert_true (WIFEXITED (status));
+        g_assert_cmpint (WEXITSTATUS (status), ==, 128 + SIGKILL);
+        session_assert_restored (&s);
+        session_free (&s);
+    }
 }
 
 static void
@@ -546,7 +555,7 @@ main (int argc, char **argv)
     g_test_add_func ("/tty/interrupt", test_interrupt);
     g_test_add_func ("/tty/eof", test_eof);
     g_test_add_func ("/tty/cli/run-it", test_cli_run_it);
-    g_test_add_func ("/tty/cli/exec-it-sigterm", test_cli_exec_it_sigterm);
+    g_test_add_func ("/tty/cli/exec-it-signalled", test_cli_exec_it_signalled);
     g_test_add_func ("/tty/cli/exec-it-window-change", test_cli_exec_it_window_change);
     g_test_add_func ("/tty/cli/exec-it-box-dies", test_cli_exec_it_box_dies);
     g_test_add_func ("/tty/cli/needs-terminal", test_cli_tty_needs_terminal);
