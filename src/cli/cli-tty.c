@@ -110,7 +110,8 @@ cli_tty_restore (void)
     if (!raw)
         return;
     raw = FALSE;
-    /* TCSADRAIN: what the command printed last is shown as it came. */
-    while (tcsetattr (STDIN_FILENO, TCSADRAIN, &saved) < 0 && errno == EINTR)
+    /* At once, not after the output drained: a terminal that no longer
+     * reads (a hung window, output stopped with ^S) must not hold us. */
+    while (tcsetattr (STDIN_FILENO, TCSANOW, &saved) < 0 && errno == EINTR)
         ;
 }
