@@ -2,8 +2,9 @@
  *
  * A child gets its own session, pipes for stdout and stderr (and stdin when
  * asked) or else a pseudo-terminal for all three, the default environment
- * plus the request's, the requested user and directory. Whether execve() worked comes back through
- * a close-on-exec pipe, so the reply ({"pid": N} or an error) always precedes the output. */
+ * plus the request's, the requested user and directory. Whether execve()
+ * worked comes back through a close-on-exec pipe, so the reply ({"pid": N}
+ * or an error) always precedes the output. */
 #include "agent.h"
 
 #include <errno.h>
