@@ -128,7 +128,32 @@ struct agent_user {
 int agent_user_resolve(const char *spec, const char *root_dir, struct agent_user *out, char *err,
                        size_t err_len);
 
+/* ---- agent_tty.c: pseudo-terminals -------------------------------------- */
+
+struct agent_tty_size {
+    unsigned short rows;
+    unsigned short cols;
+};
+
+/* Reads {"rows": R, "cols": C} (each within the BL_PROTO_TTY_* bounds).
+ * Returns 0, or -1 with a message naming @what in @err. */
+int agent_tty_parse_size(const struct agent_json *obj, struct agent_tty_size *size, char *err,
+                         size_t err_len, const char *what);
+/* A new master (close-on-exec) whose terminal has @size, or -errno. */
+int agent_tty_open(const struct agent_tty_size *size);
+/* Returns 0 or -errno. */
+int agent_tty_set_size(int master, const struct agent_tty_size *size);
+/* In the child, after setsid(): makes the slave of @master the controlling
+ * terminal and fds 0, 1 and 2, owned by @owner. Returns 0 or an errno. */
+int agent_tty_child(int master, uid_t owner);
+/* The terminal's end-of-file character, or -1 when it has none. */
+int agent_tty_eof_char(int master);
+
 /* ---- agent_exec.c: the processes run on behalf of the host -------------- */
+
+/* How long a terminal's output may go on after its command exited (other
+ * processes may still hold the terminal open). */
+#define AGENT_TTY_DRAIN_MS 500
 
 struct agent_chan {
     struct agent_chan *next;
@@ -136,7 +161,9 @@ struct agent_chan {
     pid_t pid;
     int out_fd; /* -1 once at EOF */
     int err_fd;
-    int in_fd; /* -1 when closed or /dev/null */
+    int in_fd;                 /* -1 when closed or /dev/null */
+    int tty_fd;                /* the terminal's master, or -1 without a terminal */
+    int64_t drain_deadline_ms; /* terminal: when output stops being awaited */
     bool reaped;
     int status;
     bool timed_out;
@@ -166,6 +193,8 @@ struct agent_exec_state {
 void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
                       const struct agent_json *args);
 void agent_exec_signal(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
+                       const struct agent_json *args);
+void agent_exec_resize(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
                        const struct agent_json *args);
 struct agent_chan *agent_exec_find(struct agent_exec_state *st, uint32_t channel);
 bool agent_exec_is_tomb(struct agent_exec_state *st, uint32_t channel);

@@ -1,9 +1,10 @@
 /* agent_exec.c: processes run for the host, one per exec channel.
  *
  * A child gets its own session, pipes for stdout and stderr (and stdin when
- * asked), the default environment plus the request's, the requested user and
- * directory. Whether execve() worked comes back through a close-on-exec pipe,
- * so the reply ({"pid": N} or an error) always precedes the output. */
+ * asked) or else a pseudo-terminal for all three, the default environment
+ * plus the request's, the requested user and directory. Whether execve()
+ * worked comes back through a close-on-exec pipe, so the reply ({"pid": N}
+ * or an error) always precedes the output. */
 #include "agent.h"
 
 #include <errno.h>
@@ -35,6 +36,8 @@ struct exec_request {
     struct agent_user creds;
     long long timeout_ms;
     bool want_stdin;
+    bool tty;
+    struct agent_tty_size tty_size;
 };
 
 static void tomb_add(struct agent_exec_state *st, uint32_t channel)
@@ -197,6 +200,12 @@ static int parse_request(const struct agent_json *args, struct exec_request *req
         }
         req->want_stdin = v->boolean;
     }
+    v = agent_json_get(args, "tty");
+    if (v && v->type != AGENT_JSON_NULL) {
+        if (agent_tty_parse_size(v, &req->tty_size, err, err_len, "exec: tty") < 0)
+            return -1;
+        req->tty = true;
+    }
     if (agent_user_resolve(req->user, NULL, &req->creds, err, err_len) < 0)
         return -1;
 
@@ -213,6 +222,8 @@ static int parse_request(const struct agent_json *args, struct exec_request *req
     snprintf(home, sizeof home, "HOME=%s", req->creds.home[0] ? req->creds.home : "/");
     env_set(&req->envp, &n_env, "PATH=" DEFAULT_PATH);
     env_set(&req->envp, &n_env, home);
+    if (req->tty)
+        env_set(&req->envp, &n_env, "TERM=xterm");
     for (size_t i = 0; env && env->type == AGENT_JSON_ARRAY && i < env->n; i++)
         env_set(&req->envp, &n_env, env->items[i]->str);
     return 0;
@@ -274,8 +285,9 @@ static int child_execute(char **argv, char **envp)
     return result;
 }
 
-static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, int in_fd,
-                                     int out_fd, int err_fd, int report_fd)
+/* @tty_fd is the terminal's master, or -1 for the pipes. */
+static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, int tty_fd,
+                                     int in_fd, int out_fd, int err_fd, int report_fd)
 {
     int cg_err = agent_cgroup_join(cg_fd);
     if (cg_err < 0)
@@ -287,10 +299,16 @@ static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, 
     signal(SIGCHLD, SIG_DFL);
     setsid();
 
-    if (in_fd < 0)
-        in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-        child_report(report_fd, STAGE_EXEC, errno);
+    if (tty_fd >= 0) {
+        int e = agent_tty_child(tty_fd, req->creds.uid);
+        if (e)
+            child_report(report_fd, STAGE_EXEC, e);
+    } else {
+        if (in_fd < 0)
+            in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+            child_report(report_fd, STAGE_EXEC, errno);
+    }
 
     if (req->user || req->creds.uid != geteuid() || req->creds.gid != getegid()) {
         if (setgroups(req->creds.n_groups, req->creds.groups) < 0 && errno != EPERM)
@@ -348,6 +366,7 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
     char err[512];
     int out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, in_p[2] = { -1, -1 }, rep_p[2] = { -1, -1 };
     int cg_fd = -1, cg_serial = 0;
+    int tty_fd = -1;
 
     if (agent_exec_find(st, channel)) {
         snprintf(err, sizeof err, "channel %u is busy", channel);
@@ -364,8 +383,20 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         agent_link_queue_error(link, channel, "Failed", err);
         goto out;
     }
-    if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-        (req.want_stdin && pipe2(in_p, O_CLOEXEC) < 0) || pipe2(rep_p, O_CLOEXEC) < 0) {
+    if (req.tty) {
+        tty_fd = agent_tty_open(&req.tty_size);
+        if (tty_fd < 0) {
+            snprintf(err, sizeof err, "pseudo-terminal: %s", strerror(-tty_fd));
+            agent_link_queue_error(link, channel, "Failed", err);
+            goto out;
+        }
+    } else if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+               (req.want_stdin && pipe2(in_p, O_CLOEXEC) < 0)) {
+        snprintf(err, sizeof err, "pipe: %s", strerror(errno));
+        agent_link_queue_error(link, channel, "Failed", err);
+        goto out;
+    }
+    if (pipe2(rep_p, O_CLOEXEC) < 0) {
         snprintf(err, sizeof err, "pipe: %s", strerror(errno));
         agent_link_queue_error(link, channel, "Failed", err);
         goto out;
@@ -378,7 +409,7 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         goto out;
     }
     if (pid == 0)
-        run_child(&req, cg_fd, in_p[0], out_p[1], err_p[1], rep_p[1]);
+        run_child(&req, cg_fd, tty_fd, in_p[0], out_p[1], err_p[1], rep_p[1]);
 
     close_fd(&out_p[1]);
     close_fd(&err_p[1]);
@@ -410,10 +441,20 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         abort();
     ch->id = channel;
     ch->pid = pid;
+    if (tty_fd >= 0) {
+        /* Separate descriptors for reading and writing, so that the end of
+         * either closes only its own; the master itself stays for resizes. */
+        out_p[0] = fcntl(tty_fd, F_DUPFD_CLOEXEC, 0);
+        if (req.want_stdin)
+            in_p[1] = fcntl(tty_fd, F_DUPFD_CLOEXEC, 0);
+        if (out_p[0] < 0 || (req.want_stdin && in_p[1] < 0))
+            agent_log("exec: cannot duplicate the terminal: %s", strerror(errno));
+    }
     ch->out_fd = out_p[0];
     ch->err_fd = err_p[0];
     ch->in_fd = in_p[1];
-    out_p[0] = err_p[0] = in_p[1] = -1;
+    ch->tty_fd = tty_fd;
+    out_p[0] = err_p[0] = in_p[1] = tty_fd = -1;
     set_nonblock(ch->out_fd);
     set_nonblock(ch->err_fd);
     if (ch->in_fd >= 0)
@@ -436,6 +477,7 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
     agent_buf_free(&b);
 
 out:
+    close_fd(&tty_fd);
     close_fd(&out_p[0]);
     close_fd(&out_p[1]);
     close_fd(&err_p[0]);
@@ -475,6 +517,37 @@ void agent_exec_signal(struct agent_exec_state *st, struct agent_link *link, uin
     agent_link_queue_json(link, channel, &empty);
 }
 
+void agent_exec_resize(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
+                       const struct agent_json *args)
+{
+    struct agent_chan *ch = agent_exec_find(st, channel);
+    struct agent_tty_size size;
+    char err[160];
+
+    if (!ch) {
+        snprintf(err, sizeof err, "no process runs on channel %u", channel);
+        agent_link_queue_error(link, channel, "InvalidArgument", err);
+        return;
+    }
+    if (ch->tty_fd < 0) {
+        agent_link_queue_error(link, channel, "InvalidArgument",
+                               "resize: the command has no terminal");
+        return;
+    }
+    if (agent_tty_parse_size(args, &size, err, sizeof err, "resize") < 0) {
+        agent_link_queue_error(link, channel, "InvalidArgument", err);
+        return;
+    }
+    int r = agent_tty_set_size(ch->tty_fd, &size);
+    if (r < 0) {
+        snprintf(err, sizeof err, "resize: %s", strerror(-r));
+        agent_link_queue_error(link, channel, "Failed", err);
+        return;
+    }
+    static const struct agent_buf empty = { .data = (char *)"{\"return\":{}}", .len = 13 };
+    agent_link_queue_json(link, channel, &empty);
+}
+
 static void grant_stdin(struct agent_link *link, struct agent_chan *ch, size_t n)
 {
     uint8_t p[4];
@@ -499,6 +572,15 @@ int agent_exec_stdin(struct agent_exec_state *st, struct agent_link *link, struc
 {
     (void)st;
     if (len == 0) {
+        int eof_char =
+            ch->tty_fd >= 0 && ch->in_fd >= 0 && !ch->in_eof ? agent_tty_eof_char(ch->tty_fd) : -1;
+        if (eof_char >= 0) {
+            if (!ch->in_buf)
+                ch->in_buf = malloc(BL_PROTO_INITIAL_CREDIT + 1);
+            if (!ch->in_buf)
+                abort();
+            ch->in_buf[ch->in_len++] = (uint8_t)eof_char; /* the +1 of the buffer */
+        }
         ch->in_eof = true;
         if (!ch->in_len)
             close_fd(&ch->in_fd);
@@ -514,7 +596,7 @@ int agent_exec_stdin(struct agent_exec_state *st, struct agent_link *link, struc
         return 0;
     }
     if (!ch->in_buf) {
-        ch->in_buf = malloc(BL_PROTO_INITIAL_CREDIT);
+        ch->in_buf = malloc(BL_PROTO_INITIAL_CREDIT + 1);
         if (!ch->in_buf)
             abort();
     }
@@ -537,6 +619,8 @@ bool agent_exec_reaped(struct agent_exec_state *st, pid_t pid, int status)
         if (ch->pid == pid && !ch->reaped) {
             ch->reaped = true;
             ch->status = status;
+            if (ch->tty_fd >= 0)
+                ch->drain_deadline_ms = agent_now_ms() + AGENT_TTY_DRAIN_MS;
             return true;
         }
     }
@@ -575,8 +659,10 @@ size_t agent_exec_fill_poll(struct agent_exec_state *st, struct pollfd *fds, siz
     return n;
 }
 
-/* Forwards what the pipe holds, within the channel's credit. */
-static void pump_output(struct agent_link *link, struct agent_chan *ch, int *fd, uint8_t type)
+/* Forwards what the pipe or terminal holds, within the channel's credit.
+ * Returns true when it found nothing more to read for now. A terminal's
+ * master reads EIO once no process has the slave open: its end. */
+static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd, uint8_t type)
 {
     static uint8_t buf[BL_PROTO_MAX_PAYLOAD];
 
@@ -587,18 +673,31 @@ static void pump_output(struct agent_link *link, struct agent_chan *ch, int *fd,
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
+                return true;
             close_fd(fd);
-            return;
+            return false;
         }
         if (n == 0) {
             close_fd(fd);
-            return;
+            return false;
         }
         agent_link_queue(link, ch->id, type, buf, (size_t)n);
         ch->credit -= (uint64_t)n;
         if ((size_t)n < want)
-            return;
+            return false;
+    }
+    return false;
+}
+
+/* The command exited a while ago and left its terminal open in other
+ * processes: what is there now is the last of its output. */
+static void drain_tty(struct agent_link *link, struct agent_chan *ch, int64_t now_ms)
+{
+    if (ch->tty_fd < 0 || !ch->reaped || now_ms < ch->drain_deadline_ms)
+        return;
+    while (ch->out_fd >= 0 && ch->credit > 0 && agent_link_pending(link) < AGENT_OUTQ_HIGH) {
+        if (pump_output(link, ch, &ch->out_fd, BL_FRAME_STDOUT))
+            close_fd(&ch->out_fd);
     }
 }
 
@@ -627,6 +726,7 @@ static void free_chan(struct agent_chan *ch)
     close_fd(&ch->out_fd);
     close_fd(&ch->err_fd);
     close_fd(&ch->in_fd);
+    close_fd(&ch->tty_fd);
     free(ch->in_buf);
     agent_cgroup_release(&ch->cg_fd, ch->cg_serial);
     free(ch);
@@ -668,6 +768,7 @@ void agent_exec_dispatch(struct agent_exec_state *st, struct agent_link *link, s
             pump_output(link, ch, &ch->out_fd, BL_FRAME_STDOUT);
         if (ch->pi_err >= 0 && (size_t)ch->pi_err < n && fds[ch->pi_err].revents)
             pump_output(link, ch, &ch->err_fd, BL_FRAME_STDERR);
+        drain_tty(link, ch, now_ms);
         ch->pi_out = ch->pi_err = ch->pi_in = -1;
         if (ch->deadline_ms && now_ms >= ch->deadline_ms && !ch->reaped) {
             kill(-ch->pid, SIGKILL);
@@ -693,9 +794,12 @@ int agent_exec_next_timeout(const struct agent_exec_state *st, int64_t now_ms)
 {
     int64_t best = -1;
     for (const struct agent_chan *ch = st->chans; ch; ch = ch->next) {
-        if (!ch->deadline_ms || ch->reaped)
+        int64_t at = ch->reaped ? 0 : ch->deadline_ms;
+        if (ch->reaped && ch->tty_fd >= 0 && ch->out_fd >= 0 && ch->credit > 0)
+            at = ch->drain_deadline_ms;
+        if (!at)
             continue;
-        int64_t left = ch->deadline_ms - now_ms;
+        int64_t left = at - now_ms;
         if (left < 0)
             left = 0;
         if (best < 0 || left < best)

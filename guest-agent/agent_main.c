@@ -129,6 +129,8 @@ static int on_frame(struct agent_link *link, const struct bl_frame_header *h,
             agent_exec_start(&s->ex, link, h->channel, args);
         } else if (strcmp(cmd, "signal") == 0) {
             agent_exec_signal(&s->ex, link, h->channel, args);
+        } else if (strcmp(cmd, "resize") == 0) {
+            agent_exec_resize(&s->ex, link, h->channel, args);
         } else {
             char desc[160];
             snprintf(desc, sizeof desc, "unknown command: %.100s", cmd);

@@ -59,6 +59,7 @@
  *        "timeout_ms": N,                    optional, 0 = none; on expiry the
  *                                            process group gets SIGKILL
  *        "stdin": true | false               optional, false = stdin is /dev/null
+ *        "tty": {"rows": R, "cols": C}       optional: run on a pseudo-terminal
  *   }
  *   -> return {"pid": N}
  *   -> error {"class": "CommandNotFound" | "PermissionDenied" |
@@ -78,6 +79,24 @@
  *   outside it and out of the OOM killer's reach.
  *   host -> agent  execute "signal" {"signal": N} -> return {}
  *   host -> agent  STDIN frames; an empty STDIN frame closes the child's stdin.
+ *
+ * Terminals: with "tty", the command is the leader of a new session whose
+ * controlling terminal is a pseudo-terminal of R rows and C columns (each
+ * 1..65535; anything else is refused with "InvalidArgument"), open as its
+ * stdin, stdout and stderr, with TERM=xterm unless "env" sets TERM. Its
+ * output and its errors are one stream: the agent sends STDOUT frames only
+ * (then the same two empty end frames); a non-empty STDERR frame on such a
+ * channel is a protocol error. STDIN bytes go through the terminal's line
+ * discipline, so 0x03 is the interrupt character as on any terminal. An
+ * empty STDIN frame writes the terminal's end-of-file character (VEOF, ^D
+ * by default) once and ends the input; the terminal itself stays open. The
+ * output ends when no process has the terminal open any more, or, once the
+ * command has exited, when nothing more is left to read after 500 ms (so a
+ * process it left behind holding the terminal cannot hold back the exit).
+ *   host -> agent  execute "resize" {"rows": R, "cols": C} -> return {}
+ *                  sets the terminal's size (the command gets SIGWINCH);
+ *                  "InvalidArgument" on a channel without a terminal or for
+ *                  sizes outside 1..65535.
  *
  * Flow control: each side may send at most BL_PROTO_INITIAL_CREDIT bytes of
  * data payload (STDOUT+STDERR together for the agent, STDIN for the host) on a
@@ -103,6 +122,9 @@
 #define BL_PROTO_MAX_CHANNEL 0x7fffffffu
 /* Name of the virtserialport the agent serves on (/sys/class/virtio-ports/…/name). */
 #define BL_PROTO_PORT_NAME "org.boxlite.agent.0"
+/* Bounds of a terminal's rows and columns ("tty", "resize"). */
+#define BL_PROTO_TTY_MIN 1
+#define BL_PROTO_TTY_MAX 65535
 
 enum bl_frame_type {
     BL_FRAME_CONTROL = 1,

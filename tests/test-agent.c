@@ -25,6 +25,8 @@ typedef struct {
     guint32 channel;
     gboolean replied;
     guint extra_returns; /* replies to later requests ("signal") */
+    guint extra_errors;  /* and errors from them */
+    char *extra_class;   /* the class of the last of those errors */
     gboolean failed;
     char *err_class;
     char *err_desc;
@@ -153,9 +155,13 @@ run_control (Agent *ag, Run *r, JsonObject *o)
         r->replied = TRUE;
         r->pid = json_object_get_int_member (json_object_get_object_member (o, "return"), "pid");
         g_assert_cmpint (r->pid, >, 0);
+    } else if (json_object_has_member (o, "error") && r->replied) {
+        JsonObject *e = json_object_get_object_member (o, "error");
+        r->extra_errors++;
+        g_free (r->extra_class);
+        r->extra_class = g_strdup (json_object_get_string_member (e, "class"));
     } else if (json_object_has_member (o, "error")) {
         JsonObject *e = json_object_get_object_member (o, "error");
-        g_assert_false (r->replied);
         r->failed = TRUE;
         r->err_class = g_strdup (json_object_get_string_member (e, "class"));
         r->err_desc = g_strdup (json_object_get_string_member (e, "desc"));
@@ -360,6 +366,7 @@ run_free (Run *r)
     g_byte_array_unref (r->err);
     g_free (r->err_class);
     g_free (r->err_desc);
+    g_free (r->extra_class);
     g_free (r);
 }
 
@@ -685,6 +692,158 @@ test_not_found (void)
     agent_shutdown (ag);
 }
 
+/* Pumps until @r got @n answers to requests made after the exec. */
+static void
+run_wait_answers (Agent *ag, Run *r, guint n)
+{
+    gint64 end = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+
+    while (r->extra_returns + r->extra_errors < n) {
+        g_assert_false (run_done (r));
+        g_assert_cmpint (g_get_monotonic_time (), <, end);
+        agent_pump (ag, 100);
+    }
+}
+
+static void
+run_wait_replied (Agent *ag, Run *r)
+{
+    gint64 end = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+
+    while (!r->replied) {
+        g_assert_false (run_done (r));
+        g_assert_cmpint (g_get_monotonic_time (), <, end);
+        agent_pump (ag, 100);
+    }
+}
+
+static void
+test_tty_sizes_refused (void)
+{
+    Agent *ag = agent_start_hello ();
+    const char *const bad[] = {
+        "{\"rows\":0,\"cols\":80}",
+        "{\"rows\":24,\"cols\":65536}",
+        "{\"rows\":-1,\"cols\":80}",
+        "{\"rows\":\"24\",\"cols\":80}",
+        "{\"rows\":24}",
+        "5",
+        "[24,80]",
+        "{\"rows\":9223372036854775807,\"cols\":1}",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+        g_autofree char *args = g_strdup_printf ("{\"argv\":[\"true\"],\"tty\":%s}", bad[i]);
+        g_autoptr (Run) r = run_sync (ag, 1, args);
+        g_assert_true (r->failed);
+        g_assert_cmpstr (r->err_class, ==, "InvalidArgument");
+    }
+
+    /* resize: refused without a terminal and with sizes out of range. */
+    g_autoptr (Run) r = run_start (ag, 2, "{\"argv\":[\"sleep\",\"30\"]}");
+    run_wait_replied (ag, r);
+    queue_json (ag, 2, "{\"execute\":\"resize\",\"arguments\":{\"rows\":10,\"cols\":10}}");
+    run_wait_answers (ag, r, 1);
+    g_assert_cmpstr (r->extra_class, ==, "InvalidArgument");
+    g_autoptr (Run) t =
+        run_start (ag, 3, "{\"argv\":[\"sleep\",\"30\"],\"tty\":{\"rows\":24,\"cols\":80}}");
+    run_wait_replied (ag, t);
+    queue_json (ag, 3, "{\"execute\":\"resize\",\"arguments\":{\"rows\":0,\"cols\":10}}");
+    queue_json (ag, 3, "{\"execute\":\"resize\",\"arguments\":{\"rows\":10}}");
+    run_wait_answers (ag, t, 2);
+    g_assert_cmpuint (t->extra_errors, ==, 2);
+    g_assert_cmpstr (t->extra_class, ==, "InvalidArgument");
+    queue_json (ag, 2, "{\"execute\":\"signal\",\"arguments\":{\"signal\":9}}");
+    queue_json (ag, 3, "{\"execute\":\"signal\",\"arguments\":{\"signal\":9}}");
+    run_wait (ag, r);
+    run_wait (ag, t);
+    agent_shutdown (ag);
+}
+
+static void
+test_tty_exec (void)
+{
+    Agent *ag = agent_start_hello ();
+    g_autoptr (Run) r = run_sync (
+        ag, 1,
+        "{\"argv\":[\"sh\",\"-c\",\"test -t 0 && test -t 1 && test -t 2 && echo ISATTY; "
+        "stty size; echo TERM=$TERM; echo toerr >&2\"],\"tty\":{\"rows\":30,\"cols\":100}}");
+    g_autofree char *out = run_stdout (r);
+
+    g_assert_true (r->exited);
+    g_assert_cmpint (r->code, ==, 0);
+    /* One stream, through the terminal's output processing (\n -> \r\n). */
+    g_assert_cmpstr (out, ==, "ISATTY\r\n30 100\r\nTERM=xterm\r\ntoerr\r\n");
+    g_assert_cmpuint (r->err->len, ==, 0);
+    agent_shutdown (ag);
+}
+
+static void
+test_tty_resize (void)
+{
+    Agent *ag = agent_start_hello ();
+    g_autoptr (Run) r = run_start (ag, 1,
+                                   "{\"argv\":[\"sh\",\"-c\",\"read x; stty size\"],\"stdin\":true,"
+                                   "\"tty\":{\"rows\":24,\"cols\":80}}");
+
+    run_wait_replied (ag, r);
+    queue_json (ag, 1, "{\"execute\":\"resize\",\"arguments\":{\"rows\":40,\"cols\":132}}");
+    run_wait_answers (ag, r, 1);
+    g_assert_cmpuint (r->extra_returns, ==, 1);
+    r->in_data = (const guint8 *) "go\n";
+    r->in_len = 3;
+    run_wait (ag, r);
+    g_autofree char *out = run_stdout (r);
+    /* The line is echoed by the terminal, then the new size. */
+    g_assert_cmpstr (out, ==, "go\r\n40 132\r\n");
+    agent_shutdown (ag);
+}
+
+static void
+test_tty_interrupt_and_eof (void)
+{
+    Agent *ag = agent_start_hello ();
+    g_autoptr (Run) r = run_start (
+        ag, 1, "{\"argv\":[\"sleep\",\"100\"],\"stdin\":true,\"tty\":{\"rows\":24,\"cols\":80}}");
+
+    run_wait_replied (ag, r);
+    r->in_data = (const guint8 *) "\x03";
+    r->in_len = 1;
+    run_wait (ag, r);
+    g_assert_cmpint (r->signal, ==, SIGINT);
+
+    /* An empty STDIN frame is the terminal's end of file: cat ends. */
+    g_autoptr (Run) c =
+        run_start (ag, 2, "{\"argv\":[\"cat\"],\"stdin\":true,\"tty\":{\"rows\":24,\"cols\":80}}");
+    run_wait_replied (ag, c);
+    c->in_data = (const guint8 *) "abc\n";
+    c->in_len = 4;
+    c->in_close = TRUE;
+    run_wait (ag, c);
+    g_assert_true (c->exited);
+    g_assert_cmpint (c->code, ==, 0);
+    g_autofree char *out = run_stdout (c);
+    g_assert_true (g_str_has_prefix (out, "abc\r\nabc\r\n"));
+    agent_shutdown (ag);
+}
+
+/* A process left behind with the terminal open does not hold back the exit. */
+static void
+test_tty_left_open (void)
+{
+    Agent *ag = agent_start_hello ();
+    g_autoptr (Run) r = run_sync (
+        ag, 1,
+        "{\"argv\":[\"sh\",\"-c\",\"trap '' HUP; (trap '' HUP; sleep 5) & echo started\"],"
+        "\"tty\":{\"rows\":24,\"cols\":80}}");
+    g_autofree char *out = run_stdout (r);
+
+    g_assert_true (r->exited);
+    g_assert_cmpint (r->code, ==, 0);
+    g_assert_cmpstr (out, ==, "started\r\n");
+    agent_shutdown (ag);
+}
+
 static void
 expect_link_closed (Agent *ag)
 {
@@ -830,6 +989,11 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/timeout", test_timeout);
     g_test_add_func ("/agent/not-found", test_not_found);
     g_test_add_func ("/agent/malformed", test_malformed);
+    g_test_add_func ("/agent/tty/sizes-refused", test_tty_sizes_refused);
+    g_test_add_func ("/agent/tty/exec", test_tty_exec);
+    g_test_add_func ("/agent/tty/resize", test_tty_resize);
+    g_test_add_func ("/agent/tty/interrupt-and-eof", test_tty_interrupt_and_eof);
+    g_test_add_func ("/agent/tty/left-open", test_tty_left_open);
     g_test_add_func ("/initramfs/write", test_initramfs);
     return g_test_run ();
 }

@@ -193,6 +193,9 @@ test_command_properties (void)
         { .name = "user", .type = G_TYPE_STRING, .string = "nobody" },
         { .name = "timeout-ms", .type = G_TYPE_UINT, .uint = 1500 },
         { .name = "stdin", .type = G_TYPE_BOOLEAN, .boolean = TRUE },
+        { .name = "tty", .type = G_TYPE_BOOLEAN, .boolean = TRUE },
+        { .name = "tty-rows", .type = G_TYPE_UINT, .uint = 50 },
+        { .name = "tty-cols", .type = G_TYPE_UINT, .uint = 200 },
     };
     const char *argv[] = { "echo", "hi", NULL };
     g_autoptr (BoxliteCommand) command = boxlite_command_new (argv);

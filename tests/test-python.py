@@ -95,6 +95,22 @@ try:
     check("exit code", execution.get_exit_code() == 3, str(execution.get_exit_code()))
     check("not OOM-killed", not execution.get_oom_killed() and not execution.props.oom_killed)
 
+    # A command on a terminal: the size from the properties, one stream.
+    command = Boxlite.Command(argv=["sh", "-c", "stty size; echo err >&2"], tty=True)
+    command.set_tty_size(20, 70)
+    check("tty properties", command.props.tty_rows == 20 and command.props.tty_cols == 70)
+    tty_execution = box.exec(command, None)
+    check("execution on a terminal", tty_execution.get_tty())
+    out = read_all(tty_execution.get_stdout())
+    tty_execution.wait(None)
+    check("tty output", out == b"20 70\r\nerr\r\n", repr(out))
+    try:
+        execution.resize(30, 90)
+        check("resize without a terminal raises", False)
+    except GLib.Error as e:
+        check("resize without a terminal raises INVALID_STATE",
+              e.matches(Boxlite.error_quark(), Boxlite.Error.INVALID_STATE), e.message)
+
     try:
         runtime.get("no-such-box")
         check("missing box raises", False)

@@ -7,21 +7,42 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
+struct _TestReader {
     GInputStream *stream;
     GByteArray *data;
-} Reader;
+    GThread *thread;
+};
 
 static gpointer
 read_all_thread (gpointer user_data)
 {
-    Reader *r = user_data;
+    TestReader *r = user_data;
     guint8 buf[65536];
     gssize n;
 
     while ((n = g_input_stream_read (r->stream, buf, sizeof buf, NULL, NULL)) > 0)
         g_byte_array_append (r->data, buf, (guint) n);
     return NULL;
+}
+
+TestReader *
+test_reader_start (GInputStream *stream)
+{
+    TestReader *r = g_new0 (TestReader, 1);
+
+    r->stream = stream;
+    r->data = g_byte_array_new ();
+    r->thread = g_thread_new ("reader", read_all_thread, r);
+    return r;
+}
+
+GByteArray *
+test_reader_finish (TestReader *r)
+{
+    g_thread_join (r->thread);
+    GByteArray *data = r->data;
+    g_free (r);
+    return data;
 }
 
 /* Runs @argv in @box, feeding @input (if any) and collecting both streams. */
@@ -34,10 +55,8 @@ run_full (BoxliteBox *box, BoxliteCommand *cmd, GBytes *input, GByteArray **out,
         boxlite_command_set_stdin (cmd, TRUE);
     BoxliteExecution *exe = boxlite_box_exec (box, cmd, NULL, &error);
     g_assert_no_error (error);
-    Reader ro = { boxlite_execution_get_stdout (exe), g_byte_array_new () };
-    Reader re = { boxlite_execution_get_stderr (exe), g_byte_array_new () };
-    GThread *to = g_thread_new ("out", read_all_thread, &ro);
-    GThread *te = g_thread_new ("err", read_all_thread, &re);
+    TestReader *ro = test_reader_start (boxlite_execution_get_stdout (exe));
+    TestReader *re = test_reader_start (boxlite_execution_get_stderr (exe));
     if (input) {
         GOutputStream *in = boxlite_execution_get_stdin (exe);
         gsize len = 0;
@@ -47,12 +66,10 @@ run_full (BoxliteBox *box, BoxliteCommand *cmd, GBytes *input, GByteArray **out,
         g_output_stream_close (in, NULL, &error);
         g_assert_no_error (error);
     }
-    g_thread_join (to);
-    g_thread_join (te);
+    *out = test_reader_finish (ro);
+    *err = test_reader_finish (re);
     boxlite_execution_wait (exe, NULL, &error);
     g_assert_no_error (error);
-    *out = ro.data;
-    *err = re.data;
     return exe;
 }
 

@@ -11,6 +11,12 @@ G_BEGIN_DECLS
 BoxliteExecution *run_full (BoxliteBox *box, BoxliteCommand *cmd, GBytes *input, GByteArray **out,
                             GByteArray **err);
 
+/* A stream read to its end on a thread of its own. */
+typedef struct _TestReader TestReader;
+TestReader *test_reader_start (GInputStream *stream);
+/* Joins the reader and frees it; returns what it read (a new array). */
+GByteArray *test_reader_finish (TestReader *reader);
+
 /* Runs `sh -c @script` in @box; returns its stdout as a string and stores
  * its exit code in @exit_code (nullable). */
 char *run_simple (BoxliteBox *box, const char *script, gint *exit_code);

@@ -21,5 +21,10 @@ guint boxlite_command_get_timeout_ms (BoxliteCommand *self);
 void boxlite_command_set_timeout_ms (BoxliteCommand *self, guint timeout_ms);
 gboolean boxlite_command_get_stdin (BoxliteCommand *self);
 void boxlite_command_set_stdin (BoxliteCommand *self, gboolean pipe_stdin);
+gboolean boxlite_command_get_tty (BoxliteCommand *self);
+void boxlite_command_set_tty (BoxliteCommand *self, gboolean tty);
+guint boxlite_command_get_tty_rows (BoxliteCommand *self);
+guint boxlite_command_get_tty_cols (BoxliteCommand *self);
+void boxlite_command_set_tty_size (BoxliteCommand *self, guint rows, guint cols);
 
 G_END_DECLS

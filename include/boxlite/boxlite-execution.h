@@ -26,5 +26,7 @@ gboolean boxlite_execution_get_timed_out (BoxliteExecution *self);
 gboolean boxlite_execution_get_oom_killed (BoxliteExecution *self);
 
 gboolean boxlite_execution_kill (BoxliteExecution *self, gint signal_number, GError **error);
+gboolean boxlite_execution_get_tty (BoxliteExecution *self);
+gboolean boxlite_execution_resize (BoxliteExecution *self, guint rows, guint cols, GError **error);
 
 G_END_DECLS

@@ -1215,6 +1215,15 @@ exec_request (BoxliteBox *self, BoxliteCommand *command)
     json_builder_add_int_value (b, boxlite_command_get_timeout_ms (command));
     json_builder_set_member_name (b, "stdin");
     json_builder_add_boolean_value (b, boxlite_command_get_stdin (command));
+    if (boxlite_command_get_tty (command)) {
+        json_builder_set_member_name (b, "tty");
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "rows");
+        json_builder_add_int_value (b, boxlite_command_get_tty_rows (command));
+        json_builder_set_member_name (b, "cols");
+        json_builder_add_int_value (b, boxlite_command_get_tty_cols (command));
+        json_builder_end_object (b);
+    }
     json_builder_end_object (b);
     json_builder_end_object (b);
     return json_builder_get_root (b);
@@ -1259,7 +1268,8 @@ boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancellable 
     g_autoptr (JsonNode) request = exec_request (self, command);
     /* The I/O thread completes (and releases) the task. */
     bl_client_exec_async (bl_runtime_get_client (self->runtime), self->dir, request,
-                          boxlite_command_get_stdin (command), task);
+                          boxlite_command_get_stdin (command), boxlite_command_get_tty (command),
+                          task);
 }
 
 /**

@@ -3,6 +3,7 @@
 
 #include <boxlite/boxlite-command.h>
 
+#include "bl_proto.h"
 #include "set-field.h"
 
 /**
@@ -10,7 +11,7 @@
  *
  * A command to run in a box with boxlite_box_exec(): the program and its
  * arguments, and the environment, directory, user, timeout and stdin it
- * runs with.
+ * runs with, and whether it runs on a terminal.
  *
  * Since: 0.1
  */
@@ -22,7 +23,14 @@ struct _BoxliteCommand {
     char *user;
     guint timeout_ms;
     gboolean pipe_stdin;
+    gboolean tty;
+    guint tty_rows;
+    guint tty_cols;
 };
+
+/* A terminal's size before anyone sets one, as a text console's. */
+#define DEFAULT_TTY_ROWS 24
+#define DEFAULT_TTY_COLS 80
 
 G_DEFINE_FINAL_TYPE (BoxliteCommand, boxlite_command, G_TYPE_OBJECT)
 
@@ -34,6 +42,9 @@ enum {
     PROP_USER,
     PROP_TIMEOUT_MS,
     PROP_STDIN,
+    PROP_TTY,
+    PROP_TTY_ROWS,
+    PROP_TTY_COLS,
     N_PROPS,
 };
 
@@ -91,6 +102,15 @@ boxlite_command_get_property (GObject *object, guint prop_id, GValue *value, GPa
     case PROP_STDIN:
         g_value_set_boolean (value, self->pipe_stdin);
         break;
+    case PROP_TTY:
+        g_value_set_boolean (value, self->tty);
+        break;
+    case PROP_TTY_ROWS:
+        g_value_set_uint (value, self->tty_rows);
+        break;
+    case PROP_TTY_COLS:
+        g_value_set_uint (value, self->tty_cols);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -121,6 +141,15 @@ boxlite_command_set_property (GObject *object, guint prop_id, const GValue *valu
         break;
     case PROP_STDIN:
         boxlite_command_set_stdin (self, g_value_get_boolean (value));
+        break;
+    case PROP_TTY:
+        boxlite_command_set_tty (self, g_value_get_boolean (value));
+        break;
+    case PROP_TTY_ROWS:
+        boxlite_command_set_tty_size (self, g_value_get_uint (value), self->tty_cols);
+        break;
+    case PROP_TTY_COLS:
+        boxlite_command_set_tty_size (self, self->tty_rows, g_value_get_uint (value));
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -201,12 +230,53 @@ boxlite_command_class_init (BoxliteCommandClass *klass)
      */
     properties[PROP_STDIN] = g_param_spec_boolean ("stdin", NULL, NULL, FALSE, flags);
 
+    /**
+     * BoxliteCommand:tty:
+     *
+     * Whether the command runs on a pseudo-terminal in the box, as its
+     * controlling terminal and its stdin, stdout and stderr (with `TERM`
+     * set to `xterm` unless [property@Boxlite.Command:env] sets it). Its
+     * output and errors then come as one stream, the execution's stdout;
+     * its stderr stream ends at once. Bytes written to its stdin go
+     * through the terminal, so `\x03` interrupts it as Ctrl-C would, and
+     * closing the stdin stream sends the terminal's end-of-file character
+     * (Ctrl-D) once. The size can change while it runs with
+     * boxlite_execution_resize().
+     *
+     * Since: 0.1
+     */
+    properties[PROP_TTY] = g_param_spec_boolean ("tty", NULL, NULL, FALSE, flags);
+
+    /**
+     * BoxliteCommand:tty-rows:
+     *
+     * The terminal's initial number of rows (see
+     * [property@Boxlite.Command:tty]).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_TTY_ROWS] = g_param_spec_uint ("tty-rows", NULL, NULL, BL_PROTO_TTY_MIN,
+                                                   BL_PROTO_TTY_MAX, DEFAULT_TTY_ROWS, flags);
+
+    /**
+     * BoxliteCommand:tty-cols:
+     *
+     * The terminal's initial number of columns (see
+     * [property@Boxlite.Command:tty]).
+     *
+     * Since: 0.1
+     */
+    properties[PROP_TTY_COLS] = g_param_spec_uint ("tty-cols", NULL, NULL, BL_PROTO_TTY_MIN,
+                                                   BL_PROTO_TTY_MAX, DEFAULT_TTY_COLS, flags);
+
     g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 boxlite_command_init (BoxliteCommand *self)
 {
+    self->tty_rows = DEFAULT_TTY_ROWS;
+    self->tty_cols = DEFAULT_TTY_COLS;
 }
 
 /**
@@ -215,7 +285,7 @@ boxlite_command_init (BoxliteCommand *self)
  *   program is looked up in the box's `PATH`
  *
  * Makes a command with no extra environment, the box's working directory
- * and user, no timeout and stdin from /dev/null.
+ * and user, no timeout, stdin from /dev/null and no terminal.
  *
  * Returns: (transfer full): the new command
  *
@@ -426,4 +496,106 @@ boxlite_command_set_stdin (BoxliteCommand *self, gboolean pipe_stdin)
         return;
     self->pipe_stdin = pipe_stdin;
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STDIN]);
+}
+
+/**
+ * boxlite_command_get_tty:
+ * @self: the command
+ *
+ * Gets the [property@Boxlite.Command:tty] property.
+ *
+ * Returns: whether the command runs on a terminal
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_command_get_tty (BoxliteCommand *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_COMMAND (self), FALSE);
+    return self->tty;
+}
+
+/**
+ * boxlite_command_set_tty:
+ * @self: the command
+ * @tty: %TRUE to run the command on a terminal
+ *
+ * Sets the [property@Boxlite.Command:tty] property.
+ *
+ * Since: 0.1
+ */
+void
+boxlite_command_set_tty (BoxliteCommand *self, gboolean tty)
+{
+    g_return_if_fail (BOXLITE_IS_COMMAND (self));
+    tty = !!tty;
+    if (self->tty == tty)
+        return;
+    self->tty = tty;
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TTY]);
+}
+
+/**
+ * boxlite_command_get_tty_rows:
+ * @self: the command
+ *
+ * Gets the [property@Boxlite.Command:tty-rows] property.
+ *
+ * Returns: the terminal's initial number of rows
+ *
+ * Since: 0.1
+ */
+guint
+boxlite_command_get_tty_rows (BoxliteCommand *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_COMMAND (self), DEFAULT_TTY_ROWS);
+    return self->tty_rows;
+}
+
+/**
+ * boxlite_command_get_tty_cols:
+ * @self: the command
+ *
+ * Gets the [property@Boxlite.Command:tty-cols] property.
+ *
+ * Returns: the terminal's initial number of columns
+ *
+ * Since: 0.1
+ */
+guint
+boxlite_command_get_tty_cols (BoxliteCommand *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_COMMAND (self), DEFAULT_TTY_COLS);
+    return self->tty_cols;
+}
+
+/**
+ * boxlite_command_set_tty_size:
+ * @self: the command
+ * @rows: the number of rows, 1 to 65535
+ * @cols: the number of columns, 1 to 65535
+ *
+ * Sets the [property@Boxlite.Command:tty-rows] and
+ * [property@Boxlite.Command:tty-cols] properties: the size the terminal has
+ * when the command starts.
+ *
+ * Since: 0.1
+ */
+void
+boxlite_command_set_tty_size (BoxliteCommand *self, guint rows, guint cols)
+{
+    g_return_if_fail (BOXLITE_IS_COMMAND (self));
+    g_return_if_fail (rows >= BL_PROTO_TTY_MIN && rows <= BL_PROTO_TTY_MAX);
+    g_return_if_fail (cols >= BL_PROTO_TTY_MIN && cols <= BL_PROTO_TTY_MAX);
+
+    g_object_freeze_notify (G_OBJECT (self));
+    if (self->tty_rows != rows) {
+        self->tty_rows = rows;
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TTY_ROWS]);
+    }
+    if (self->tty_cols != cols) {
+        self->tty_cols = cols;
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TTY_COLS]);
+    }
+    g_object_thaw_notify (G_OBJECT (self));
 }

@@ -70,6 +70,7 @@ struct _BoxliteExecution {
     int stdin_fd;         /* our read end, -1 once closed */
     GSource *stdin_watch;
     guint32 stdin_credit; /* bytes we may still send */
+    gboolean tty;         /* one output stream, and resizable */
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteExecution, boxlite_execution, G_TYPE_OBJECT)
@@ -198,6 +199,11 @@ bl_execution_handle_data (BoxliteExecution *self, guint type, GBytes *payload, G
                      "the agent sent a frame of type %u for an execution", type);
         return FALSE;
     }
+    if (self->tty && type == BL_FRAME_STDERR && len > 0) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
+                     "the agent sent stderr for a command on a terminal");
+        return FALSE;
+    }
     OutPipe *pipe = &self->out[type == BL_FRAME_STDOUT ? 0 : 1];
     if (pipe->eof) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
@@ -281,13 +287,14 @@ make_pipe (int fds[2], GError **error)
 }
 
 BoxliteExecution *
-bl_execution_new (BlLink *link, guint32 channel, gboolean pipe_stdin, GMainContext *io_context,
-                  GError **error)
+bl_execution_new (BlLink *link, guint32 channel, gboolean pipe_stdin, gboolean tty,
+                  GMainContext *io_context, GError **error)
 {
     g_autoptr (BoxliteExecution) self = g_object_new (BOXLITE_TYPE_EXECUTION, NULL);
     int fds[2];
 
     self->channel = channel;
+    self->tty = tty;
     self->io_context = g_main_context_ref (io_context);
     self->agent_credit = BL_PROTO_INITIAL_CREDIT;
     self->stdin_credit = BL_PROTO_INITIAL_CREDIT;
@@ -798,32 +805,59 @@ boxlite_execution_get_oom_killed (BoxliteExecution *self)
 
 typedef struct {
     BoxliteExecution *self;
-    gint signal_number;
-} KillRequest;
+    JsonNode *request;
+} ChannelRequest;
 
 static gboolean
-kill_on_io_thread (gpointer data)
+request_on_io_thread (gpointer data)
 {
-    KillRequest *req = data;
+    ChannelRequest *req = data;
     BoxliteExecution *self = req->self;
 
-    if (self->link) {
-        g_autoptr (JsonBuilder) b = json_builder_new ();
-        json_builder_begin_object (b);
-        json_builder_set_member_name (b, "execute");
-        json_builder_add_string_value (b, "signal");
-        json_builder_set_member_name (b, "arguments");
-        json_builder_begin_object (b);
-        json_builder_set_member_name (b, "signal");
-        json_builder_add_int_value (b, req->signal_number);
-        json_builder_end_object (b);
-        json_builder_end_object (b);
-        g_autoptr (JsonNode) node = json_builder_get_root (b);
-        bl_link_send_json (self->link, self->channel, node);
-    }
+    /* Nothing waits for the answer: the monitor forwards it and the link
+     * drops it. A command that ended meanwhile has no link any more. */
+    if (self->link)
+        bl_link_send_json (self->link, self->channel, req->request);
+    json_node_unref (req->request);
     g_object_unref (self);
     g_free (req);
     return G_SOURCE_REMOVE;
+}
+
+/* Sends @command with the integer @names / @values as its arguments on the
+ * command's channel, unless the command has ended. */
+static gboolean
+send_request (BoxliteExecution *self, const char *command, const char *const *names,
+              const gint *values, guint n, GError **error)
+{
+    g_mutex_lock (&self->lock);
+    gboolean done = self->done;
+    g_mutex_unlock (&self->lock);
+    if (done) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE, "the command has ended");
+        return FALSE;
+    }
+
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "execute");
+    json_builder_add_string_value (b, command);
+    json_builder_set_member_name (b, "arguments");
+    json_builder_begin_object (b);
+    for (guint i = 0; i < n; i++) {
+        json_builder_set_member_name (b, names[i]);
+        json_builder_add_int_value (b, values[i]);
+    }
+    json_builder_end_object (b);
+    json_builder_end_object (b);
+
+    ChannelRequest *req = g_new0 (ChannelRequest, 1);
+    req->self = g_object_ref (self);
+    req->request = json_builder_get_root (b);
+    /* Ahead of the stdin watch (default priority), so that input written
+     * after this call does not overtake the request. */
+    g_main_context_invoke_full (self->io_context, G_PRIORITY_HIGH, request_on_io_thread, req, NULL);
+    return TRUE;
 }
 
 /**
@@ -850,16 +884,65 @@ boxlite_execution_kill (BoxliteExecution *self, gint signal_number, GError **err
                      "%d is not a signal number", signal_number);
         return FALSE;
     }
-    g_mutex_lock (&self->lock);
-    gboolean done = self->done;
-    g_mutex_unlock (&self->lock);
-    if (done) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE, "the command has ended");
+    const char *const names[] = { "signal" };
+    return send_request (self, "signal", names, &signal_number, 1, error);
+}
+
+/**
+ * boxlite_execution_get_tty:
+ * @self: the execution
+ *
+ * Tells whether the command runs on a terminal (see
+ * [property@Boxlite.Command:tty]).
+ *
+ * Returns: %TRUE when the command runs on a terminal
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_execution_get_tty (BoxliteExecution *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_EXECUTION (self), FALSE);
+    return self->tty;
+}
+
+/**
+ * boxlite_execution_resize:
+ * @self: the execution
+ * @rows: the terminal's new number of rows, 1 to 65535
+ * @cols: the terminal's new number of columns, 1 to 65535
+ * @error: return location for a #GError, or %NULL
+ *
+ * Changes the size of the command's terminal; the programs on it get
+ * `SIGWINCH`, as when a terminal window is resized. The request is sent
+ * without waiting for it to be applied; input written to the command's
+ * stdin after this call returns reaches the terminal after it.
+ *
+ * Returns: %TRUE when the request was sent, or %FALSE with @error set
+ *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT for a size out of range,
+ *   %BOXLITE_ERROR_INVALID_STATE when the command has no terminal or has
+ *   ended)
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_execution_resize (BoxliteExecution *self, guint rows, guint cols, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_EXECUTION (self), FALSE);
+
+    if (!self->tty) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "the command has no terminal to resize (see BoxliteCommand:tty)");
         return FALSE;
     }
-    KillRequest *req = g_new0 (KillRequest, 1);
-    req->self = g_object_ref (self);
-    req->signal_number = signal_number;
-    g_main_context_invoke (self->io_context, kill_on_io_thread, req);
-    return TRUE;
+    if (rows < BL_PROTO_TTY_MIN || rows > BL_PROTO_TTY_MAX || cols < BL_PROTO_TTY_MIN ||
+        cols > BL_PROTO_TTY_MAX) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%u x %u is not a terminal size (rows and columns go from %d to %d)", rows,
+                     cols, BL_PROTO_TTY_MIN, BL_PROTO_TTY_MAX);
+        return FALSE;
+    }
+    const char *const names[] = { "rows", "cols" };
+    const gint values[] = { (gint) rows, (gint) cols };
+    return send_request (self, "resize", names, values, 2, error);
 }

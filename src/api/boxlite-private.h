@@ -43,7 +43,7 @@ void bl_box_set_context (BoxliteBox *self, GMainContext *context);
 BlClient *bl_client_new (void);
 void bl_client_free (BlClient *client);
 void bl_client_exec_async (BlClient *client, const char *box_dir, JsonNode *request,
-                           gboolean pipe_stdin, GTask *task);
+                           gboolean pipe_stdin, gboolean tty, GTask *task);
 void bl_client_forget (BlClient *client, const char *box_dir);
 /* Calls @func (@data) on the I/O thread whenever the monitor of @box_dir
  * reports a change of the box's state or the link to it drops, from now
@@ -59,7 +59,7 @@ void bl_client_resubscribe (BlClient *client, const char *box_dir);
 /* boxlite-execution.c, called on the I/O thread by client.c */
 typedef struct _BlLink BlLink;
 BoxliteExecution *bl_execution_new (BlLink *link, guint32 channel, gboolean pipe_stdin,
-                                    GMainContext *io_context, GError **error);
+                                    gboolean tty, GMainContext *io_context, GError **error);
 void bl_execution_started (BoxliteExecution *self, gint pid);
 gboolean bl_execution_handle_data (BoxliteExecution *self, guint type, GBytes *payload,
                                    GError **error);

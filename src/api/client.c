@@ -425,6 +425,7 @@ typedef struct {
     char *box_dir;
     JsonNode *request;
     gboolean pipe_stdin;
+    gboolean tty;
     GTask *task;
 } ExecRequest;
 
@@ -467,8 +468,8 @@ exec_on_io_thread (gpointer data)
         link = link_open (req->client, req->box_dir, &error);
     if (link && req->task) {
         guint32 number = link_alloc_channel (link);
-        BoxliteExecution *execution =
-            bl_execution_new (link, number, req->pipe_stdin, req->client->context, &error);
+        BoxliteExecution *execution = bl_execution_new (link, number, req->pipe_stdin, req->tty,
+                                                        req->client->context, &error);
         if (execution) {
             Channel *channel = g_new0 (Channel, 1);
             channel->execution = execution;
@@ -491,7 +492,7 @@ exec_on_io_thread (gpointer data)
 
 void
 bl_client_exec_async (BlClient *client, const char *box_dir, JsonNode *request, gboolean pipe_stdin,
-                      GTask *task)
+                      gboolean tty, GTask *task)
 {
     ExecRequest *req = g_new0 (ExecRequest, 1);
 
@@ -499,6 +500,7 @@ bl_client_exec_async (BlClient *client, const char *box_dir, JsonNode *request, 
     req->box_dir = g_strdup (box_dir);
     req->request = json_node_ref (request);
     req->pipe_stdin = pipe_stdin;
+    req->tty = tty;
     req->task = task;
     g_main_context_invoke (client->context, exec_on_io_thread, req);
 }

@@ -15,6 +15,7 @@ cli_error (const char *format, ...)
     va_start (ap, format);
     g_autofree char *message = g_strdup_vprintf (format, ap);
     va_end (ap);
+    cli_tty_restore (); /* a message in raw mode would be garbled */
     fflush (stdout);
     fprintf (stderr, "boxlite: %s\n", message);
 }

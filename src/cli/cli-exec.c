@@ -8,17 +8,23 @@
  * @box: a running box
  * @command: what to run
  * @forward_stdin: whether our stdin goes to the command (-i)
+ * @tty: whether the command runs on a terminal of our terminal's size (-t;
+ *   our stdin must be a terminal)
  *
  * Runs @command with its output streamed to ours.
  *
  * Returns: the command's exit status, or 125/126/127 after a message
  */
 int
-cli_exec_in_box (BoxliteBox *box, BoxliteCommand *command, gboolean forward_stdin)
+cli_exec_in_box (BoxliteBox *box, BoxliteCommand *command, gboolean forward_stdin, gboolean tty)
 {
     g_autoptr (GError) error = NULL;
+    guint rows, cols;
 
     boxlite_command_set_stdin (command, forward_stdin);
+    boxlite_command_set_tty (command, tty);
+    if (tty && cli_tty_get_size (&rows, &cols))
+        boxlite_command_set_tty_size (command, rows, cols);
     g_autoptr (BoxliteExecution) execution = boxlite_box_exec (box, command, NULL, &error);
     if (!execution)
         return cli_fail (error);
@@ -56,7 +62,7 @@ cli_cmd_exec (CliContext *cli, int argc, char **argv)
         { "interactive", 'i', 0, G_OPTION_ARG_NONE, &interactive, "Pass stdin to the command",
           NULL },
         { "tty", 't', 0, G_OPTION_ARG_NONE, &tty,
-          "Accepted for compatibility; no terminal is allocated", NULL },
+          "Run the command on a terminal (our stdin must be one)", NULL },
         { "detach", 'd', 0, G_OPTION_ARG_NONE, &detach,
           "Start the command in the background and return", NULL },
         { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &env, "Set an environment variable",
@@ -87,6 +93,8 @@ cli_cmd_exec (CliContext *cli, int argc, char **argv)
         cli_error ("-i and -d cannot be used together");
         return CLI_EXIT_FAILURE;
     }
+    if (tty && !detach && !cli_tty_check_stdin ())
+        return CLI_EXIT_FAILURE;
 
     g_autoptr (BoxliteBox) box = cli_find_box (cli, args.positional[0], &error);
     if (!box)
@@ -97,5 +105,5 @@ cli_cmd_exec (CliContext *cli, int argc, char **argv)
     boxlite_command_set_user (command, user);
     if (detach)
         return cli_exec_detached (box, command);
-    return cli_exec_in_box (box, command, interactive);
+    return cli_exec_in_box (box, command, interactive, tty);
 }

@@ -73,7 +73,7 @@ run_foreground (BoxliteBox *box, const RunFlags *flags)
     g_auto (GStrv) argv = default_argv (box);
     g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *) argv);
 
-    return cli_exec_in_box (box, command, flags->interactive);
+    return cli_exec_in_box (box, command, flags->interactive, flags->tty);
 }
 
 /* A box whose command could not be started is stopped (and with --rm
@@ -104,7 +104,7 @@ cli_cmd_run (CliContext *cli, int argc, char **argv)
         { "interactive", 'i', 0, G_OPTION_ARG_NONE, &flags.interactive, "Pass stdin to the command",
           NULL },
         { "tty", 't', 0, G_OPTION_ARG_NONE, &flags.tty,
-          "Accepted for compatibility; no terminal is allocated", NULL },
+          "Run the command on a terminal (our stdin must be one)", NULL },
         { NULL },
     };
     g_autofree GOptionEntry *entries = cli_box_flags_entries (&box_flags, own);
@@ -126,6 +126,8 @@ cli_cmd_run (CliContext *cli, int argc, char **argv)
         cli_error ("-d and -i cannot be used together");
         return CLI_EXIT_FAILURE;
     }
+    if (flags.tty && !flags.detach && !cli_tty_check_stdin ())
+        return CLI_EXIT_FAILURE;
 
     g_autoptr (BoxliteBox) box = cli_create_box (cli, &box_flags, args.positional[0], command_argv,
                                                  flags.detach, flags.remove, &error);

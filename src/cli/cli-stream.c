@@ -4,6 +4,11 @@
  * stderr while nobody reads stdout never stalls. The main thread runs a main
  * loop that waits for the command's exit and forwards the signals a user
  * sends us (Ctrl-C) to it.
+ *
+ * A command on a terminal in the box gets our terminal in raw mode (with
+ * -i) and its size changes. A signal to us ends such a session: our terminal
+ * is restored at once, and the command gets the signal and a moment to
+ * end before it is killed, since a shell on a terminal ignores SIGTERM.
  */
 #define G_LOG_DOMAIN "boxlite-cli"
 
@@ -17,6 +22,8 @@
 #include "cli.h"
 
 #define CHUNK (64 * 1024)
+/* Seconds a command on a terminal has to end after we passed it a signal. */
+#define TTY_GRACE_S 2
 
 typedef struct {
     BoxliteExecution *execution;
@@ -29,6 +36,8 @@ typedef struct {
     GMainLoop *loop;
     gboolean done;
     GError *error;
+    guint grace_timer; /* terminal: the command is killed when it fires */
+    gboolean ending;   /* terminal: a signal ended the session */
 } Waiter;
 
 typedef struct {
@@ -146,14 +155,44 @@ on_waited (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static gboolean
+on_grace_over (gpointer user_data)
+{
+    Waiter *waiter = user_data;
+
+    waiter->grace_timer = 0;
+    (void) boxlite_execution_kill (waiter->execution, SIGKILL, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
 on_signal (gpointer user_data)
 {
     SignalForward *forward = user_data;
+    Waiter *waiter = forward->waiter;
     g_autoptr (GError) error = NULL;
 
     g_debug ("forwarding signal %d to the command", forward->signal_number);
-    if (!boxlite_execution_kill (forward->waiter->execution, forward->signal_number, &error))
+    if (!boxlite_execution_kill (waiter->execution, forward->signal_number, &error))
         g_debug ("cannot forward signal %d: %s", forward->signal_number, error->message);
+    if (boxlite_execution_get_tty (waiter->execution) && !waiter->ending) {
+        waiter->ending = TRUE;
+        cli_tty_restore ();
+        waiter->grace_timer = g_timeout_add_seconds (TTY_GRACE_S, on_grace_over, waiter);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* Our terminal changed size: so does the command's. */
+static gboolean
+on_window_changed (gpointer user_data)
+{
+    Waiter *waiter = user_data;
+    g_autoptr (GError) error = NULL;
+    guint rows, cols;
+
+    if (cli_tty_get_size (&rows, &cols) &&
+        !boxlite_execution_resize (waiter->execution, rows, cols, &error))
+        g_debug ("cannot resize the command's terminal: %s", error->message);
     return G_SOURCE_CONTINUE;
 }
 
@@ -177,6 +216,9 @@ exit_status (BoxliteExecution *execution)
  *
  * Copies the command's stdout and stderr to ours as bytes arrive, feeds it
  * our stdin, and forwards SIGINT, SIGTERM and SIGHUP to it until it exits.
+ * For a command on a terminal, our terminal is in raw mode meanwhile (when
+ * our stdin is forwarded) and its size follows ours; it is restored on
+ * every way out.
  *
  * Returns: the command's exit status, 128+N when signal N killed it, or 125
  *   after a message when the box went away first
@@ -185,7 +227,9 @@ int
 cli_stream_execution (BoxliteExecution *execution, gboolean forward_stdin)
 {
     g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-    Waiter waiter = { execution, loop, FALSE, NULL };
+    Waiter waiter = { execution, loop, FALSE, NULL, 0, FALSE };
+    gboolean tty = boxlite_execution_get_tty (execution);
+    guint winch_id = 0;
     SignalForward forwards[] = { { &waiter, SIGINT, 0 },
                                  { &waiter, SIGTERM, 0 },
                                  { &waiter, SIGHUP, 0 } };
@@ -201,14 +245,28 @@ cli_stream_execution (BoxliteExecution *execution, gboolean forward_stdin)
     else if (input)
         g_output_stream_close (input, NULL, NULL);
 
+    /* The handlers go in before the terminal changes, so that no signal
+     * can end us with the terminal left raw. */
     for (guint i = 0; i < G_N_ELEMENTS (forwards); i++)
         forwards[i].source_id =
             g_unix_signal_add (forwards[i].signal_number, on_signal, &forwards[i]);
+    if (tty) {
+        winch_id = g_unix_signal_add (SIGWINCH, on_window_changed, &waiter);
+        if (forward_stdin)
+            (void) cli_tty_make_raw ();
+        /* The size may have changed since the command was made. */
+        on_window_changed (&waiter);
+    }
     boxlite_execution_wait_async (execution, NULL, on_waited, &waiter);
     while (!waiter.done)
         g_main_loop_run (loop);
+    cli_tty_restore ();
     for (guint i = 0; i < G_N_ELEMENTS (forwards); i++)
         g_source_remove (forwards[i].source_id);
+    if (winch_id)
+        g_source_remove (winch_id);
+    if (waiter.grace_timer)
+        g_source_remove (waiter.grace_timer);
 
     /* The library ends both streams once the command exited (or failed);
      * what is still queued is copied before we go on. */

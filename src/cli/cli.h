@@ -72,8 +72,15 @@ BoxliteBox *cli_create_box (CliContext *cli, CliBoxFlags *flags, const char *ima
 /* cli-stream.c: a running command wired to our stdin, stdout and stderr. */
 int cli_stream_execution (BoxliteExecution *execution, gboolean forward_stdin);
 
+/* cli-tty.c: our terminal while a command runs on one in the box. */
+gboolean cli_tty_check_stdin (void);
+gboolean cli_tty_get_size (guint *rows, guint *cols);
+gboolean cli_tty_make_raw (void);
+void cli_tty_restore (void);
+
 /* cli-exec.c */
-int cli_exec_in_box (BoxliteBox *box, BoxliteCommand *command, gboolean forward_stdin);
+int cli_exec_in_box (BoxliteBox *box, BoxliteCommand *command, gboolean forward_stdin,
+                     gboolean tty);
 int cli_exec_detached (BoxliteBox *box, BoxliteCommand *command);
 int cli_cmd_exec (CliContext *cli, int argc, char **argv);
 
