@@ -364,7 +364,8 @@ finish (BoxliteExecution *self, GError *error)
 }
 
 void
-bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out)
+bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out,
+                     GError *failure)
 {
     g_mutex_lock (&self->lock);
     self->exited = signal_number == 0;
@@ -377,7 +378,7 @@ bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboo
         self->out[i].eof = TRUE;
         out_pipe_flush (&self->out[i]);
     }
-    finish (self, NULL);
+    finish (self, failure);
 }
 
 void

@@ -220,6 +220,12 @@ error_from_reply (JsonObject *err)
         code = BOXLITE_ERROR_PERMISSION_DENIED;
     else if (g_str_equal (klass, "InvalidArgument"))
         code = BOXLITE_ERROR_INVALID_ARGUMENT;
+    else if (g_str_equal (klass, "NotFound"))
+        code = BOXLITE_ERROR_NOT_FOUND;
+    else if (g_str_equal (klass, "NotADirectory"))
+        return g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, "%s", desc);
+    else if (g_str_equal (klass, "NoSpace"))
+        return g_error_new (G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s", desc);
     return g_error_new (BOXLITE_ERROR, code, "%s", desc);
 }
 
@@ -308,8 +314,15 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
             return;
         }
         gboolean timed_out = json_object_get_boolean_member_with_default (d, "timed_out", FALSE);
+        /* A file copy says why it failed. */
+        JsonNode *failure = json_object_get_member (d, "error");
+        if (failure && !JSON_NODE_HOLDS_OBJECT (failure)) {
+            protocol_error (link, "the exit event's error is not an object");
+            return;
+        }
         bl_execution_exited (channel->execution, has_code ? (gint) code : -1,
-                             has_signal ? (gint) sig : 0, timed_out);
+                             has_signal ? (gint) sig : 0, timed_out,
+                             failure ? error_from_reply (json_node_get_object (failure)) : NULL);
         g_hash_table_remove (link->channels, GUINT_TO_POINTER (number));
         return;
     }
