@@ -204,8 +204,8 @@ boxlite_box_class_init (BoxliteBoxClass *klass)
      * BoxliteBox::copy-progress:
      * @self: the box
      * @done: bytes of the archive moved so far
-     * @total: bytes of file contents to copy, or 0 when not known (copies
-     *   out of the box)
+     * @total: bytes of file contents to copy (the archive adds its headers
+     *   to them), or 0 when not known (copies out of the box)
      *
      * Reports a copy into or out of the box as it goes: from the thread
      * that called a blocking copy, or on the thread-default main context of
