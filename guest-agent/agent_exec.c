@@ -275,8 +275,10 @@ static int child_execute(char **argv, char **envp)
     return result;
 }
 
-static void AGENT_NORETURN run_child(const struct exec_request *req, int in_fd, int out_fd,
-                                     int err_fd, int report_fd)
+/* In a forked child: the agent's signal set-up undone, a session of its
+ * own, and the channel's pipes as fds 0, 1 and 2 (stdin /dev/null when
+ * @in_fd is -1). Returns -1 when the descriptors could not be set. */
+static int child_setup(int in_fd, int out_fd, int err_fd)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -288,6 +290,20 @@ static void AGENT_NORETURN run_child(const struct exec_request *req, int in_fd, 
     if (in_fd < 0)
         in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+        return -1;
+    return 0;
+}
+
+static void close_pipe(int p[2])
+{
+    close_fd(&p[0]);
+    close_fd(&p[1]);
+}
+
+static void AGENT_NORETURN run_child(const struct exec_request *req, int in_fd, int out_fd,
+                                     int err_fd, int report_fd)
+{
+    if (child_setup(in_fd, out_fd, err_fd) < 0)
         child_report(report_fd, STAGE_EXEC, errno);
 
     if (req->user || req->creds.uid != geteuid() || req->creds.gid != getegid()) {
@@ -431,14 +447,10 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         ch->deadline_ms = agent_now_ms() + req.timeout_ms;
 
 out:
-    close_fd(&out_p[0]);
-    close_fd(&out_p[1]);
-    close_fd(&err_p[0]);
-    close_fd(&err_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&in_p[1]);
-    close_fd(&rep_p[0]);
-    close_fd(&rep_p[1]);
+    close_pipe(out_p);
+    close_pipe(err_p);
+    close_pipe(in_p);
+    close_pipe(rep_p);
     free_strv(req.argv);
     free_strv(req.envp);
 }
@@ -446,14 +458,7 @@ out:
 static void AGENT_NORETURN run_worker(agent_worker_fn fn, void *arg, int in_fd, int out_fd,
                                       int err_fd)
 {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
-    if (in_fd < 0)
-        in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+    if (child_setup(in_fd, out_fd, err_fd) < 0)
         _exit(125);
     /* Nothing of the agent's (the host link, other channels) stays open. */
     if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0)
@@ -487,12 +492,9 @@ void agent_exec_start_worker(struct agent_exec_state *st, struct agent_link *lin
         close_fd(&in_p[0]);
         chan_add(st, link, channel, pid, out_p, err_p, in_p)->worker = true;
     }
-    close_fd(&out_p[0]);
-    close_fd(&out_p[1]);
-    close_fd(&err_p[0]);
-    close_fd(&err_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&in_p[1]);
+    close_pipe(out_p);
+    close_pipe(err_p);
+    close_pipe(in_p);
 }
 
 void agent_exec_signal(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,

@@ -824,16 +824,6 @@ test_initramfs (void)
     g_rmdir (dir);
 }
 
-static guint
-test_count_dir (const char *path)
-{
-    g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-    guint n = 0;
-    while (dir && g_dir_read_name (dir))
-        n++;
-    return n;
-}
-
 static la_ssize_t
 append_bytes (struct archive *a, void *data, const void *buf, size_t len)
 {
@@ -906,7 +896,8 @@ test_copy_channels (void)
     run_wait (ag, bad);
     g_assert_cmpint (bad->code, !=, 0);
     g_assert_cmpstr (bad->exit_class, ==, "InvalidArgument");
-    g_assert_cmpuint (test_count_dir (outside), ==, 0);
+    g_autofree char *planted = g_build_filename (outside, "x", NULL);
+    g_assert_false (g_file_test (planted, G_FILE_TEST_EXISTS));
 
     /* A missing source. */
     Run *missing = run_start_command (ag, 6, "copy_out", "{\"path\":\"/no/such/path\"}");
