@@ -101,6 +101,12 @@ try:
               e.matches(Boxlite.error_quark(), Boxlite.Error.NOT_FOUND), e.message)
 
     check("no network, empty record", list(box.get_net_log()) == [])
+    progress = []
+    box.connect("copy-progress", lambda b, done, total: progress.append((done, total)))
+    box.write_file("/tmp/from-python", GLib.Bytes.new(b"bytes\x00in"), 0o600, None)
+    back = box.read_file("/tmp/from-python", 100, None).get_data()
+    check("write_file and read_file", back == b"bytes\x00in", repr(back))
+    check("copy-progress", progress and progress[-1][1] == 8, repr(progress))
     # The state property follows the box, and tells on the main context.
     check("state property", box.props.state == Boxlite.BoxState.RUNNING, str(box.props.state))
     seen = []

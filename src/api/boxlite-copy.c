@@ -635,6 +635,7 @@ read_file (BoxliteBox *box, const char *guest_path, gsize max_size, Progress *pr
         archive_read_free (a);
     g_clear_error (&r->error);
     ok = close_copy (exe, ok, r->ended, error);
+    progress_emit (progress);
     if (!ok) {
         g_prefix_error (error, "reading %s in the box: ", guest_path);
         return NULL;
@@ -681,6 +682,7 @@ write_file (BoxliteBox *box, const char *guest_path, GBytes *contents, guint mod
     g_clear_error (&w->error);
     ok = close_copy (exe, ok, ended, error);
     pipe_guard_end (&guard);
+    progress_emit (progress);
     if (!ok)
         g_prefix_error (error, "writing %s in the box: ", guest_path);
     return ok;
