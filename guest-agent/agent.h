@@ -167,8 +167,11 @@ struct agent_chan {
     bool reaped;
     int status;
     bool timed_out;
-    int cg_fd;           /* the exec's cgroup directory, or -1 */
-    int cg_serial;       /* its name (agent_cgroup.c) */
+    int cg_fd;        /* the exec's cgroup directory, or -1 */
+    int cg_serial;    /* its name (agent_cgroup.c) */
+    bool worker;      /* a file copy: stderr is its error report */
+    char report[512]; /* the worker's error report, cut to fit */
+    size_t report_len;
     int64_t deadline_ms; /* 0 = none */
     uint64_t credit;     /* bytes we may still send (stdout + stderr) */
     /* stdin */
@@ -188,6 +191,14 @@ struct agent_exec_state {
     size_t n_tombs;
     size_t tomb_next;
 };
+
+/* A function run in a forked child instead of a program (file copies). */
+typedef int (*agent_worker_fn)(void *arg);
+/* Starts @fn (@arg) in a child whose stdin (when @want_stdin), stdout and
+ * stderr are the channel's, and replies {"pid": N}. What the child writes
+ * to stderr ("Class\tdescription") becomes the "error" of its exit event. */
+void agent_exec_start_worker(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
+                             bool want_stdin, agent_worker_fn fn, void *arg);
 
 /* Handles "exec" on @channel: replies (and creates the channel on success). */
 void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
@@ -235,6 +246,86 @@ void agent_cgroup_kill(int dir_fd);
 bool agent_cgroup_oom_killed(int dir_fd);
 /* Closes @dir_fd and removes the cgroup (later, if processes remain). */
 void agent_cgroup_release(int *dir_fd, int serial);
+/* ---- agent_tar.c: the tar streams of file copies ------------------------ */
+
+/* Longest name or link target read or written (PATH_MAX). */
+#define AGENT_TAR_MAX_NAME 4096
+
+enum agent_tar_type {
+    AGENT_TAR_REG = '0',
+    AGENT_TAR_LINK = '1', /* hard link to an earlier entry */
+    AGENT_TAR_SYMLINK = '2',
+    AGENT_TAR_CHR = '3',
+    AGENT_TAR_BLK = '4',
+    AGENT_TAR_DIR = '5',
+    AGENT_TAR_FIFO = '6',
+};
+
+struct agent_tar_entry {
+    char name[AGENT_TAR_MAX_NAME + 1];
+    char link[AGENT_TAR_MAX_NAME + 1];
+    enum agent_tar_type type;
+    uint32_t mode; /* permission bits only */
+    uint32_t uid;
+    uint32_t gid;
+    int64_t mtime;
+    long mtime_nsec;
+    uint64_t size; /* data bytes, regular files only */
+    uint32_t dev_major;
+    uint32_t dev_minor;
+};
+
+/* What extended headers say about the entry that follows them. */
+struct agent_tar_ext {
+    char name[AGENT_TAR_MAX_NAME + 1];
+    char link[AGENT_TAR_MAX_NAME + 1];
+    uint64_t size;
+    uint32_t uid, gid;
+    int64_t mtime;
+    long mtime_nsec;
+    bool has_name, has_link, has_size, has_uid, has_gid, has_mtime;
+};
+
+struct agent_tar_out {
+    int fd;
+    size_t len;
+    uint8_t buf[64 * 1024];
+};
+
+/* Header (with a pax header before it when needed), data, padding, and the
+ * end marker. Each returns 0, or -1 when writing failed (errno set). */
+int agent_tar_write_header(struct agent_tar_out *out, const struct agent_tar_entry *e);
+int agent_tar_write_data(struct agent_tar_out *out, const void *data, size_t len);
+int agent_tar_pad(struct agent_tar_out *out, uint64_t size);
+int agent_tar_finish(struct agent_tar_out *out);
+int agent_tar_flush(struct agent_tar_out *out);
+
+struct agent_tar_in {
+    /* Returns bytes read (> 0), 0 at the end, -1 on an error. */
+    ssize_t (*read)(void *ctx, void *buf, size_t len);
+    void *ctx;
+    uint64_t remaining; /* data bytes of the current entry not yet read */
+    uint64_t pad;
+};
+
+/* Reads the next entry's header, skipping what is left of the previous
+ * entry. Returns 1 with @e filled, 0 at the end marker, or -1 with a
+ * message in @err for a malformed, truncated or unsupported archive. */
+int agent_tar_next(struct agent_tar_in *in, struct agent_tar_entry *e, char *err, size_t err_len);
+/* Reads the current entry's data: bytes read, 0 at its end, -1 when the
+ * archive is cut short. */
+ssize_t agent_tar_read_data(struct agent_tar_in *in, void *buf, size_t len);
+
+/* ---- agent_files.c: "copy_out" and "copy_in" channels -------------------- */
+
+/* Handles "copy_out" / "copy_in" on @channel: a worker process writes or
+ * reads the tar stream as a command's stdout or stdin. */
+void agent_files_start(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
+                       const char *cmd, const struct agent_json *args);
+/* The worker's entry points (in the forked child; fds 0, 1, 2 are the
+ * channel's stdin, stdout and the error report). Return the exit status. */
+int agent_files_copy_out(const char *path);
+int agent_files_copy_in(const char *path, bool raw, bool exact, bool owners);
 
 /* ---- agent_init.c: PID 1 duties ----------------------------------------- */
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -285,6 +286,37 @@ static int child_execute(char **argv, char **envp)
     return result;
 }
 
+/* In a forked child: the agent's signal set-up undone and a session of its
+ * own. */
+static void child_reset(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    setsid();
+}
+
+/* In a forked child: child_reset(), and the channel's pipes as fds 0, 1
+ * and 2 (stdin /dev/null when @in_fd is -1). Returns -1 when the
+ * descriptors could not be set. */
+static int child_setup(int in_fd, int out_fd, int err_fd)
+{
+    child_reset();
+    if (in_fd < 0)
+        in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+        return -1;
+    return 0;
+}
+
+static void close_pipe(int p[2])
+{
+    close_fd(&p[0]);
+    close_fd(&p[1]);
+}
+
 /* @tty_fd is the terminal's master, or -1 for the pipes. */
 static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, int tty_fd,
                                      int in_fd, int out_fd, int err_fd, int report_fd)
@@ -292,22 +324,13 @@ static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, 
     int cg_err = agent_cgroup_join(cg_fd);
     if (cg_err < 0)
         child_report(report_fd, STAGE_CGROUP, -cg_err);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
-    setsid();
-
     if (tty_fd >= 0) {
+        child_reset();
         int e = agent_tty_child(tty_fd, req->creds.uid);
         if (e)
             child_report(report_fd, STAGE_EXEC, e);
-    } else {
-        if (in_fd < 0)
-            in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-            child_report(report_fd, STAGE_EXEC, errno);
+    } else if (child_setup(in_fd, out_fd, err_fd) < 0) {
+        child_report(report_fd, STAGE_EXEC, errno);
     }
 
     if (req->user || req->creds.uid != geteuid() || req->creds.gid != getegid()) {
@@ -357,6 +380,40 @@ static void reply_exec_failure(struct agent_link *link, uint32_t channel,
         break;
     }
     agent_link_queue_error(link, channel, klass, desc);
+}
+
+/* Makes the channel of a started child from the parent's pipe ends (taken)
+ * and replies {"pid": N}. */
+static struct agent_chan *chan_add(struct agent_exec_state *st, struct agent_link *link,
+                                   uint32_t channel, pid_t pid, int out_p[2], int err_p[2],
+                                   int in_p[2])
+{
+    struct agent_chan *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        abort();
+    ch->id = channel;
+    ch->pid = pid;
+    ch->out_fd = out_p[0];
+    ch->err_fd = err_p[0];
+    ch->in_fd = in_p[1];
+    ch->in_eof = in_p[1] < 0;
+    out_p[0] = err_p[0] = in_p[1] = -1;
+    set_nonblock(ch->out_fd);
+    set_nonblock(ch->err_fd);
+    if (ch->in_fd >= 0)
+        set_nonblock(ch->in_fd);
+    ch->credit = BL_PROTO_INITIAL_CREDIT;
+    ch->in_window = BL_PROTO_INITIAL_CREDIT;
+    ch->pi_out = ch->pi_err = ch->pi_in = -1;
+    ch->tty_fd = ch->cg_fd = -1;
+    ch->next = st->chans;
+    st->chans = ch;
+
+    struct agent_buf b = { 0 };
+    agent_buf_addf(&b, "{\"return\":{\"pid\":%d}}", (int)pid);
+    agent_link_queue_json(link, channel, &b);
+    agent_buf_free(&b);
+    return ch;
 }
 
 void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
@@ -436,11 +493,6 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         goto out;
     }
 
-    struct agent_chan *ch = calloc(1, sizeof *ch);
-    if (!ch)
-        abort();
-    ch->id = channel;
-    ch->pid = pid;
     if (tty_fd >= 0) {
         /* Separate descriptors for reading and writing, so that the end of
          * either closes only its own; the master itself stays for resizes. */
@@ -450,45 +502,66 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         if (out_p[0] < 0 || (req.want_stdin && in_p[1] < 0))
             agent_log("exec: cannot duplicate the terminal: %s", strerror(errno));
     }
-    ch->out_fd = out_p[0];
-    ch->err_fd = err_p[0];
-    ch->in_fd = in_p[1];
-    ch->tty_fd = tty_fd;
-    out_p[0] = err_p[0] = in_p[1] = tty_fd = -1;
-    set_nonblock(ch->out_fd);
-    set_nonblock(ch->err_fd);
-    if (ch->in_fd >= 0)
-        set_nonblock(ch->in_fd);
-    ch->credit = BL_PROTO_INITIAL_CREDIT;
-    ch->in_window = BL_PROTO_INITIAL_CREDIT;
+    struct agent_chan *ch = chan_add(st, link, channel, pid, out_p, err_p, in_p);
     ch->in_eof = !req.want_stdin;
-    if (req.timeout_ms > 0)
-        ch->deadline_ms = agent_now_ms() + req.timeout_ms;
-    ch->pi_out = ch->pi_err = ch->pi_in = -1;
+    ch->tty_fd = tty_fd;
     ch->cg_fd = cg_fd;
     ch->cg_serial = cg_serial;
-    cg_fd = -1;
-    ch->next = st->chans;
-    st->chans = ch;
-
-    struct agent_buf b = { 0 };
-    agent_buf_addf(&b, "{\"return\":{\"pid\":%d}}", (int)pid);
-    agent_link_queue_json(link, channel, &b);
-    agent_buf_free(&b);
+    tty_fd = cg_fd = -1;
+    if (req.timeout_ms > 0)
+        ch->deadline_ms = agent_now_ms() + req.timeout_ms;
 
 out:
     close_fd(&tty_fd);
-    close_fd(&out_p[0]);
-    close_fd(&out_p[1]);
-    close_fd(&err_p[0]);
-    close_fd(&err_p[1]);
-    close_fd(&in_p[0]);
-    close_fd(&in_p[1]);
-    close_fd(&rep_p[0]);
-    close_fd(&rep_p[1]);
+    close_pipe(out_p);
+    close_pipe(err_p);
+    close_pipe(in_p);
+    close_pipe(rep_p);
     agent_cgroup_release(&cg_fd, cg_serial);
     free_strv(req.argv);
     free_strv(req.envp);
+}
+
+static void AGENT_NORETURN run_worker(agent_worker_fn fn, void *arg, int in_fd, int out_fd,
+                                      int err_fd)
+{
+    if (child_setup(in_fd, out_fd, err_fd) < 0)
+        _exit(125);
+    /* Nothing of the agent's (the host link, other channels) stays open. */
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0)
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+    _exit(fn(arg));
+}
+
+void agent_exec_start_worker(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
+                             bool want_stdin, agent_worker_fn fn, void *arg)
+{
+    int out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, in_p[2] = { -1, -1 };
+    char err[128];
+
+    if (agent_exec_find(st, channel)) {
+        snprintf(err, sizeof err, "channel %u is busy", channel);
+        agent_link_queue_error(link, channel, "InvalidArgument", err);
+        return;
+    }
+    tomb_remove(st, channel);
+    pid_t pid = -1;
+    if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+        (want_stdin && pipe2(in_p, O_CLOEXEC) < 0) || (pid = fork()) < 0) {
+        snprintf(err, sizeof err, "cannot start the copy: %s", strerror(errno));
+        agent_link_queue_error(link, channel, "Failed", err);
+    } else if (pid == 0) {
+        run_worker(fn, arg, in_p[0], out_p[1], err_p[1]);
+    } else {
+        close_fd(&out_p[1]);
+        close_fd(&err_p[1]);
+        close_fd(&in_p[0]);
+        chan_add(st, link, channel, pid, out_p, err_p, in_p)->worker = true;
+    }
+    close_pipe(out_p);
+    close_pipe(err_p);
+    close_pipe(in_p);
 }
 
 void agent_exec_signal(struct agent_exec_state *st, struct agent_link *link, uint32_t channel,
@@ -659,12 +732,38 @@ size_t agent_exec_fill_poll(struct agent_exec_state *st, struct pollfd *fds, siz
     return n;
 }
 
+/* Keeps the start of a worker's error report; the rest is read and dropped. */
+static void read_report(struct agent_chan *ch)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t n = read(ch->err_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            close_fd(&ch->err_fd);
+            return;
+        }
+        size_t room = sizeof ch->report - 1 - ch->report_len;
+        size_t take = (size_t)n < room ? (size_t)n : room;
+        memcpy(ch->report + ch->report_len, buf, take);
+        ch->report_len += take;
+    }
+}
+
 /* Forwards what the pipe or terminal holds, within the channel's credit.
  * Returns true when it found nothing more to read for now. A terminal's
  * master reads EIO once no process has the slave open: its end. */
 static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd, uint8_t type)
 {
     static uint8_t buf[BL_PROTO_MAX_PAYLOAD];
+
+    if (ch->worker && type == BL_FRAME_STDERR) {
+        read_report(ch);
+        return ch->err_fd >= 0;
+    }
 
     while (*fd >= 0 && ch->credit > 0 && agent_link_pending(link) < AGENT_OUTQ_HIGH) {
         size_t want = ch->credit < sizeof buf ? (size_t)ch->credit : sizeof buf;
@@ -732,6 +831,33 @@ static void free_chan(struct agent_chan *ch)
     free(ch);
 }
 
+/* ,"error":{"class":C,"desc":D} from the worker's "C\tD" report. */
+static void add_worker_error(struct agent_buf *b, const struct agent_chan *ch)
+{
+    char report[sizeof ch->report];
+    const char *klass = "Failed";
+    const char *desc = report;
+
+    memcpy(report, ch->report, ch->report_len);
+    report[ch->report_len] = '\0';
+    report[strcspn(report, "\n")] = '\0';
+    char *tab = strchr(report, '\t');
+    if (tab) {
+        *tab = '\0';
+        klass = report;
+        desc = tab + 1;
+    }
+    if (!*desc || !*klass) {
+        klass = "Failed";
+        desc = "the copy ended without saying why";
+    }
+    agent_buf_add_str(b, ",\"error\":{\"class\":");
+    agent_buf_add_json_str(b, klass);
+    agent_buf_add_str(b, ",\"desc\":");
+    agent_buf_add_json_str(b, desc);
+    agent_buf_add_str(b, "}");
+}
+
 static void finish(struct agent_link *link, struct agent_chan *ch)
 {
     struct agent_buf b = { 0 };
@@ -747,6 +873,8 @@ static void finish(struct agent_link *link, struct agent_chan *ch)
         agent_buf_add_str(&b, ",\"timed_out\":true");
     if (agent_cgroup_oom_killed(ch->cg_fd))
         agent_buf_add_str(&b, ",\"oom_killed\":true");
+    if (ch->worker && !(WIFEXITED(ch->status) && WEXITSTATUS(ch->status) == 0))
+        add_worker_error(&b, ch);
     agent_buf_add_str(&b, "}}");
     agent_link_queue_json(link, ch->id, &b);
     agent_buf_free(&b);

@@ -127,6 +127,8 @@ static int on_frame(struct agent_link *link, const struct bl_frame_header *h,
             handle_session(s, cmd, args);
         } else if (strcmp(cmd, "exec") == 0) {
             agent_exec_start(&s->ex, link, h->channel, args);
+        } else if (strcmp(cmd, "copy_out") == 0 || strcmp(cmd, "copy_in") == 0) {
+            agent_files_start(&s->ex, link, h->channel, cmd, args);
         } else if (strcmp(cmd, "signal") == 0) {
             agent_exec_signal(&s->ex, link, h->channel, args);
         } else if (strcmp(cmd, "resize") == 0) {

@@ -97,6 +97,35 @@
  *                  sets the terminal's size (the command gets SIGWINCH);
  *                  "InvalidArgument" on a channel without a terminal or for
  *                  sizes outside 1..65535.
+ * File copies (channel N >= 1, like an exec; the agent does the work in a
+ * worker process of its own, so they need no tar program in the image):
+ *   host -> agent  execute "copy_out" {"path": "/abs/path"}
+ *        the agent sends a tar stream of the path as STDOUT frames: ustar
+ *        headers, a pax extended header first when a name or link is longer
+ *        than its field, a time has nanoseconds or a number does not fit;
+ *        the top entry is named after the path's last component, or "."
+ *        for "DIR/." (its contents). Symlinks are sent as links, devices
+ *        and sockets are left out, nothing is followed.
+ *   host -> agent  execute "copy_in" {
+ *        "path": "/abs/path",   where the stream goes: into it when it is a
+ *                               directory, else created as it, the stream's
+ *                               top entry renamed (the container tools' cp)
+ *        "raw": bool,           optional: the stream is the caller's and
+ *                               "path" must be an existing directory
+ *        "exact": bool,         optional: "path" is the file itself; a
+ *                               directory there is an error
+ *        "owners": bool         optional: keep the stream's uid/gid
+ *   }   and the tar stream (ustar, pax or GNU) as STDIN frames, then an
+ *        empty STDIN frame. Every entry is resolved beneath the destination
+ *        without following a symlink; "..", absolute names and entries under
+ *        a link are refused.
+ *   Both: -> return {"pid": N} (the worker), or an error as for "exec";
+ *   then an empty STDOUT and STDERR frame and last
+ *      event "exit" {"code": 0}  or
+ *                   {"code": N, "error": {"class": "NotFound" |
+ *                    "NotADirectory" | "InvalidArgument" | "PermissionDenied" |
+ *                    "NoSpace" | "Failed", "desc": "..."}}
+ *   A copy is stopped with "signal" like a command.
  *
  * Flow control: each side may send at most BL_PROTO_INITIAL_CREDIT bytes of
  * data payload (STDOUT+STDERR together for the agent, STDIN for the host) on a

@@ -39,6 +39,7 @@ typedef struct {
     int code;   /* -1 when killed by a signal */
     int signal; /* 0 when it exited */
     gboolean timed_out;
+    char *exit_class; /* a copy's "error" in its exit event */
     guint64 granted;  /* output credit given to the agent */
     guint64 received; /* output bytes received */
     gboolean manual_credit;
@@ -181,6 +182,9 @@ run_control (Agent *ag, Run *r, JsonObject *o)
             r->code = (int) json_object_get_int_member (data, "code");
         }
         r->timed_out = json_object_get_boolean_member_with_default (data, "timed_out", FALSE);
+        if (json_object_has_member (data, "error"))
+            r->exit_class = g_strdup (json_object_get_string_member (
+                json_object_get_object_member (data, "error"), "class"));
         g_hash_table_remove (ag->runs, GUINT_TO_POINTER (r->channel));
     }
 }
@@ -367,21 +371,30 @@ run_free (Run *r)
     g_free (r->err_class);
     g_free (r->err_desc);
     g_free (r->extra_class);
+    g_free (r->exit_class);
     g_free (r);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Run, run_free)
 
-/* Sends "exec" with @args_json (the arguments object) on @channel. */
+/* Sends @command with @args_json (the arguments object) on @channel. */
 static Run *
-run_start (Agent *ag, guint32 channel, const char *args_json)
+run_start_command (Agent *ag, guint32 channel, const char *command, const char *args_json)
 {
     Run *r = run_new (channel);
-    g_autofree char *msg = g_strdup_printf ("{\"execute\":\"exec\",\"arguments\":%s}", args_json);
+    g_autofree char *msg =
+        g_strdup_printf ("{\"execute\":\"%s\",\"arguments\":%s}", command, args_json);
 
     g_hash_table_insert (ag->runs, GUINT_TO_POINTER (channel), r);
     queue_json (ag, channel, msg);
     return r;
+}
+
+/* Sends "exec" with @args_json (the arguments object) on @channel. */
+static Run *
+run_start (Agent *ag, guint32 channel, const char *args_json)
+{
+    return run_start_command (ag, channel, "exec", args_json);
 }
 
 static gboolean
@@ -970,6 +983,96 @@ test_initramfs (void)
     g_rmdir (dir);
 }
 
+static la_ssize_t
+append_bytes (struct archive *a, void *data, const void *buf, size_t len)
+{
+    g_byte_array_append (data, buf, (guint) len);
+    return (la_ssize_t) len;
+}
+
+/* Copies in and out through the agent, and a copy in that a link already
+ * at the destination must not redirect. */
+static void
+test_copy_channels (void)
+{
+    Agent *ag = agent_start_hello ();
+    g_autofree char *tmp = g_dir_make_tmp ("boxlite-agent-copy-XXXXXX", NULL);
+    g_autofree char *src = g_build_filename (tmp, "src", NULL);
+    g_autofree char *file = g_build_filename (src, "a", NULL);
+    g_autofree char *link = g_build_filename (src, "l", NULL);
+    g_autofree char *dst = g_build_filename (tmp, "dst", NULL);
+    g_autofree char *outside = g_build_filename (tmp, "outside", NULL);
+    g_autofree char *dst_link = g_build_filename (dst, "link", NULL);
+
+    g_assert_cmpint (g_mkdir (src, 0755), ==, 0);
+    g_assert_cmpint (g_mkdir (dst, 0755), ==, 0);
+    g_assert_cmpint (g_mkdir (outside, 0755), ==, 0);
+    g_assert_true (g_file_set_contents (file, "hello", -1, NULL));
+    g_assert_cmpint (symlink ("../x", link), ==, 0);
+    g_assert_cmpint (symlink (outside, dst_link), ==, 0);
+
+    g_autofree char *out_args = g_strdup_printf ("{\"path\":\"%s\"}", src);
+    Run *out = run_start_command (ag, 3, "copy_out", out_args);
+    run_wait (ag, out);
+    g_assert_true (out->exited);
+    g_assert_cmpint (out->code, ==, 0);
+    g_assert_cmpuint (out->out->len % 512, ==, 0);
+
+    g_autofree char *in_args = g_strdup_printf ("{\"path\":\"%s\"}", dst);
+    Run *in = run_start_command (ag, 4, "copy_in", in_args);
+    in->in_data = out->out->data;
+    in->in_len = out->out->len;
+    in->in_close = TRUE;
+    run_wait (ag, in);
+    g_assert_cmpint (in->code, ==, 0);
+    g_autofree char *copied = g_build_filename (dst, "src", "a", NULL);
+    g_autofree char *text = NULL;
+    g_assert_true (g_file_get_contents (copied, &text, NULL, NULL));
+    g_assert_cmpstr (text, ==, "hello");
+    g_autofree char *copied_link = g_build_filename (dst, "src", "l", NULL);
+    g_autofree char *target = g_file_read_link (copied_link, NULL);
+    g_assert_cmpstr (target, ==, "../x");
+
+    /* "link/x" under the destination's own link is refused. */
+    GByteArray *tar = g_byte_array_new ();
+    struct archive *a = archive_write_new ();
+    struct archive_entry *e = archive_entry_new ();
+    archive_write_set_format_pax_restricted (a);
+    archive_write_open (a, tar, NULL, append_bytes, NULL);
+    archive_entry_set_pathname (e, "link/x");
+    archive_entry_set_filetype (e, AE_IFREG);
+    archive_entry_set_perm (e, 0644);
+    archive_entry_set_size (e, 0);
+    archive_write_header (a, e);
+    archive_entry_free (e);
+    archive_write_close (a);
+    archive_write_free (a);
+    g_autofree char *raw_args = g_strdup_printf ("{\"path\":\"%s\",\"raw\":true}", dst);
+    Run *bad = run_start_command (ag, 5, "copy_in", raw_args);
+    bad->in_data = tar->data;
+    bad->in_len = tar->len;
+    bad->in_close = TRUE;
+    run_wait (ag, bad);
+    g_assert_cmpint (bad->code, !=, 0);
+    g_assert_cmpstr (bad->exit_class, ==, "InvalidArgument");
+    g_autofree char *planted = g_build_filename (outside, "x", NULL);
+    g_assert_false (g_file_test (planted, G_FILE_TEST_EXISTS));
+
+    /* A missing source. */
+    Run *missing = run_start_command (ag, 6, "copy_out", "{\"path\":\"/no/such/path\"}");
+    run_wait (ag, missing);
+    g_assert_cmpstr (missing->exit_class, ==, "NotFound");
+
+    run_free (out);
+    run_free (in);
+    run_free (bad);
+    run_free (missing);
+    g_byte_array_unref (tar);
+    g_autofree char *cmd = g_strdup_printf ("rm -rf %s", tmp);
+    g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
+    agent_shutdown (ag);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -994,6 +1097,7 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/tty/resize", test_tty_resize);
     g_test_add_func ("/agent/tty/interrupt-and-eof", test_tty_interrupt_and_eof);
     g_test_add_func ("/agent/tty/left-open", test_tty_left_open);
+    g_test_add_func ("/agent/copy-channels", test_copy_channels);
     g_test_add_func ("/initramfs/write", test_initramfs);
     return g_test_run ();
 }

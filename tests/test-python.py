@@ -119,6 +119,15 @@ try:
               e.matches(Boxlite.error_quark(), Boxlite.Error.NOT_FOUND), e.message)
 
     check("no network, empty record", list(box.get_net_log()) == [])
+    progress = []
+    box.connect("copy-progress", lambda b, done, total: progress.append((done, total)))
+    box.write_file("/tmp/from-python", GLib.Bytes.new(b"bytes\x00in"), 0o600, None)
+    back = box.read_file("/tmp/from-python", 100, None).get_data()
+    check("write_file and read_file", back == b"bytes\x00in", repr(back))
+    # write_file reports the archive's bytes against the file's 8; read_file
+    # cannot know a total.
+    check("copy-progress", len(progress) == 2 and progress[0][1] == 8 and progress[0][0] >= 8
+          and progress[1][1] == 0, repr(progress))
     # The state property follows the box, and tells on the main context.
     check("state property", box.props.state == Boxlite.BoxState.RUNNING, str(box.props.state))
     seen = []

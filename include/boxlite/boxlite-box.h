@@ -47,4 +47,38 @@ void boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancell
                              GAsyncReadyCallback callback, gpointer user_data);
 BoxliteExecution *boxlite_box_exec_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
 
+gboolean boxlite_box_copy_in (BoxliteBox *self, const char *host_path, const char *guest_path,
+                              BoxliteCopyFlags flags, GCancellable *cancellable, GError **error);
+void boxlite_box_copy_in_async (BoxliteBox *self, const char *host_path, const char *guest_path,
+                                BoxliteCopyFlags flags, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_box_copy_in_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
+
+gboolean boxlite_box_copy_out (BoxliteBox *self, const char *guest_path, const char *host_path,
+                               BoxliteCopyFlags flags, GCancellable *cancellable, GError **error);
+void boxlite_box_copy_out_async (BoxliteBox *self, const char *guest_path, const char *host_path,
+                                 BoxliteCopyFlags flags, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_box_copy_out_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
+
+gboolean boxlite_box_copy_in_tar (BoxliteBox *self, GInputStream *tar, const char *guest_dir,
+                                  BoxliteCopyFlags flags, GCancellable *cancellable,
+                                  GError **error);
+gboolean boxlite_box_copy_out_tar (BoxliteBox *self, const char *guest_path, GOutputStream *tar,
+                                   GCancellable *cancellable, GError **error);
+
+GBytes *boxlite_box_read_file (BoxliteBox *self, const char *guest_path, gsize max_size,
+                               GCancellable *cancellable, GError **error);
+void boxlite_box_read_file_async (BoxliteBox *self, const char *guest_path, gsize max_size,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+GBytes *boxlite_box_read_file_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
+
+gboolean boxlite_box_write_file (BoxliteBox *self, const char *guest_path, GBytes *contents,
+                                 guint mode, GCancellable *cancellable, GError **error);
+void boxlite_box_write_file_async (BoxliteBox *self, const char *guest_path, GBytes *contents,
+                                   guint mode, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_box_write_file_finish (BoxliteBox *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS

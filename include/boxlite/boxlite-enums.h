@@ -56,4 +56,19 @@ typedef enum {
     BOXLITE_NETWORK_ENABLED,
 } BoxliteNetworkMode;
 
+/**
+ * BoxliteCopyFlags:
+ * @BOXLITE_COPY_NONE: files take the owner of the process that writes them
+ * @BOXLITE_COPY_OWNERS: files keep their owners (user and group ids), where
+ *   the writing side runs as root
+ *
+ * How boxlite_box_copy_in() and boxlite_box_copy_out() copy.
+ *
+ * Since: 0.1
+ */
+typedef enum /*< flags >*/ {
+    BOXLITE_COPY_NONE = 0,
+    BOXLITE_COPY_OWNERS = 1 << 0,
+} BoxliteCopyFlags;
+
 G_END_DECLS

@@ -65,6 +65,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+enum {
+    SIGNAL_COPY_PROGRESS,
+    N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
+
 static void
 weak_ref_free (gpointer data)
 {
@@ -192,6 +199,30 @@ boxlite_box_class_init (BoxliteBoxClass *klass)
                            BOXLITE_BOX_STATE_CONFIGURED, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
     g_object_class_install_properties (object_class, N_PROPS, properties);
+
+    /**
+     * BoxliteBox::copy-progress:
+     * @self: the box
+     * @done: bytes of the archive moved so far
+     * @total: bytes of file contents to copy (the archive adds its headers
+     *   to them), or 0 when not known (copies out of the box)
+     *
+     * Reports a copy into or out of the box as it goes: from the thread
+     * that called a blocking copy, or on the thread-default main context of
+     * the caller of an `_async` one. Emitted at most once per mebibyte and
+     * once at the end.
+     *
+     * Since: 0.1
+     */
+    signals[SIGNAL_COPY_PROGRESS] =
+        g_signal_new ("copy-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
+}
+
+void
+bl_box_emit_copy_progress (BoxliteBox *self, guint64 done, guint64 total)
+{
+    g_signal_emit (self, signals[SIGNAL_COPY_PROGRESS], 0, done, total);
 }
 
 static void
@@ -1299,6 +1330,23 @@ static void
 store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 {
     *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+BoxliteExecution *
+bl_box_open_channel (BoxliteBox *self, JsonNode *request, gboolean pipe_stdin,
+                     GCancellable *cancellable, GError **error)
+{
+    g_autoptr (GMainContext) context = g_main_context_new ();
+    g_autoptr (GAsyncResult) result = NULL;
+
+    g_main_context_push_thread_default (context);
+    GTask *task = g_task_new (self, cancellable, store_result, &result);
+    bl_client_exec_async (bl_runtime_get_client (self->runtime), self->dir, request, pipe_stdin,
+                          FALSE, task);
+    while (!result)
+        g_main_context_iteration (context, TRUE);
+    g_main_context_pop_thread_default (context);
+    return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /**

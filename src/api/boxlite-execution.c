@@ -381,7 +381,7 @@ finish (BoxliteExecution *self, GError *error)
 
 void
 bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out,
-                     gboolean oom_killed)
+                     gboolean oom_killed, GError *failure)
 {
     g_mutex_lock (&self->lock);
     self->oom_killed = oom_killed;
@@ -395,7 +395,7 @@ bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboo
         self->out[i].eof = TRUE;
         out_pipe_flush (&self->out[i]);
     }
-    finish (self, NULL);
+    finish (self, failure);
 }
 
 void

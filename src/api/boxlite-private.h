@@ -38,6 +38,12 @@ JsonNode *bl_box_exec_request (BoxliteBox *self, BoxliteCommand *command, GError
 /* Where notify::state goes, for a box made on another thread than the
  * caller's (boxlite_runtime_create_async()). */
 void bl_box_set_context (BoxliteBox *self, GMainContext *context);
+/* Opens a channel with @request ("copy_out", "copy_in") and blocks until
+ * the agent answered it; the channel runs as an execution. */
+BoxliteExecution *bl_box_open_channel (BoxliteBox *self, JsonNode *request, gboolean pipe_stdin,
+                                       GCancellable *cancellable, GError **error);
+/* Emits BoxliteBox::copy-progress on the calling thread. */
+void bl_box_emit_copy_progress (BoxliteBox *self, guint64 done, guint64 total);
 
 /* client.c: the runtime's I/O thread and its links to box monitors. */
 BlClient *bl_client_new (void);
@@ -64,8 +70,9 @@ void bl_execution_started (BoxliteExecution *self, gint pid);
 gboolean bl_execution_handle_data (BoxliteExecution *self, guint type, GBytes *payload,
                                    GError **error);
 void bl_execution_handle_credit (BoxliteExecution *self, guint32 bytes);
+/* @failure (taken, nullable): why a file copy failed; boxlite_execution_wait() returns it. */
 void bl_execution_exited (BoxliteExecution *self, gint code, gint signal_number, gboolean timed_out,
-                          gboolean oom_killed);
+                          gboolean oom_killed, GError *failure);
 void bl_execution_fail (BoxliteExecution *self, const GError *error);
 
 /* client.c, for boxlite-execution.c on the I/O thread */

@@ -81,6 +81,12 @@ bl_monitor_error_from_reply (JsonObject *err)
         code = BOXLITE_ERROR_PERMISSION_DENIED;
     else if (g_str_equal (klass, "InvalidArgument"))
         code = BOXLITE_ERROR_INVALID_ARGUMENT;
+    else if (g_str_equal (klass, "NotFound"))
+        code = BOXLITE_ERROR_NOT_FOUND;
+    else if (g_str_equal (klass, "NotADirectory"))
+        return g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY, "%s", desc);
+    else if (g_str_equal (klass, "NoSpace"))
+        return g_error_new (G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s", desc);
     return g_error_new (BOXLITE_ERROR, code, "%s", desc);
 }
 

@@ -33,6 +33,7 @@ static const CliCommand commands[] = {
     { "rm", cli_cmd_rm, "Delete boxes" },
     { "inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON" },
     { "logs", cli_cmd_logs, "Print what a box's detached commands printed" },
+    { "cp", cli_cmd_cp, "Copy files into or out of a box" },
     { "netlog", cli_cmd_netlog, "Print a box's network decisions" },
     { "pull", cli_cmd_pull, "Fetch an image from a registry" },
     { "images", cli_cmd_images, "List images" },

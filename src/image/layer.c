@@ -18,6 +18,8 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -46,6 +48,13 @@ typedef struct {
     BlLayerStats stats;
     BlLayerLimits limits;
     BlLayerStats before; /* what the image's earlier layers did */
+    /* A box's copy (bl_copy_extract()) rather than an image's layer: no
+     * symlink is followed anywhere, there are no whiteouts, no device
+     * nodes, no extended attributes, and the top entry may be renamed. */
+    gboolean copy;
+    const BlCopyOptions *copy_opts;
+    char *top;           /* the archive's top component, once seen */
+    gboolean top_is_dot; /* the archive's first entry was "." (SRC/.) */
 } Apply;
 
 /* Where an entry goes. */
@@ -55,19 +64,22 @@ typedef struct {
     const char *leaf; /* its name in @parent */
 } Target;
 
-static gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean fail (const Apply *ap, GError **error, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
 
-/* Sets a BOXLITE_ERROR_IMAGE error, for what the archive itself gets wrong;
- * returns FALSE. */
+/* Sets an error for what the archive itself gets wrong: BOXLITE_ERROR_IMAGE
+ * for an image's layer, BOXLITE_ERROR_PROTOCOL for a box's copy (@ap NULL
+ * for the former); returns FALSE. */
 static gboolean
-fail (GError **error, const char *format, ...)
+fail (const Apply *ap, GError **error, const char *format, ...)
 {
     va_list args;
 
     va_start (args, format);
     g_autofree char *message = g_strdup_vprintf (format, args);
     va_end (args);
-    g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, message);
+    g_set_error_literal (error, BOXLITE_ERROR,
+                         ap && ap->copy ? BOXLITE_ERROR_PROTOCOL : BOXLITE_ERROR_IMAGE, message);
     return FALSE;
 }
 
@@ -98,7 +110,18 @@ bl_layer_archive_error (GError **error, struct archive *a)
         g_set_error (error, G_IO_ERROR, g_io_error_from_errno (code), "%s", archive_message (a));
         return FALSE;
     }
-    return fail (error, "%s", archive_message (a));
+    return fail (NULL, error, "%s", archive_message (a));
+}
+
+/* bl_layer_archive_error() in the code of what is being unpacked. */
+static gboolean
+archive_fail (const Apply *ap, GError **error, struct archive *a)
+{
+    int code = archive_errno (a);
+
+    if (code > 0 && code != EILSEQ && code != EINVAL)
+        return bl_layer_archive_error (error, a);
+    return fail (ap, error, "%s", archive_message (a));
 }
 
 static void
@@ -127,14 +150,48 @@ child_path (const char *dir_path, const char *name)
     return *dir_path ? g_strconcat (dir_path, "/", name, NULL) : g_strdup (name);
 }
 
+/* Gives a copy's top entry the destination's name: a named top is
+ * replaced in every entry (all must be below it), a "." top (SRC/.) gets
+ * the name put in front. The first entry decides which. */
+static gboolean
+rename_top (Apply *ap, GStrv *partsp, const char *name, GError **error)
+{
+    GStrv parts = *partsp;
+    const char *rename = ap->copy_opts->rename;
+
+    if (!ap->top && !ap->top_is_dot) {
+        if (parts[0])
+            ap->top = g_strdup (parts[0]);
+        else
+            ap->top_is_dot = TRUE;
+    }
+    if (ap->top_is_dot) {
+        guint n = g_strv_length (parts);
+        parts = g_renew (char *, parts, n + 2);
+        memmove (parts + 1, parts, (n + 1) * sizeof (char *));
+        parts[0] = g_strdup (rename);
+        *partsp = parts;
+        return TRUE;
+    }
+    if (!parts[0] || !g_str_equal (parts[0], ap->top))
+        return fail (ap, error, "'%s' is not below the copied '%s'", name, ap->top);
+    g_free (parts[0]);
+    parts[0] = g_strdup (rename);
+    return TRUE;
+}
+
 /* Splits an archive name into its components below the root: leading '/',
  * empty and "." components go, ".." is refused. An empty vector is the root
  * itself. Returns NULL with @error set. */
 static GStrv
-split_name (const char *name, GError **error)
+split_name (const Apply *ap, const char *name, GError **error)
 {
     if (strlen (name) > MAX_NAME_LEN) {
-        fail (error, "name is longer than %d bytes", MAX_NAME_LEN);
+        fail (ap, error, "name is longer than %d bytes", MAX_NAME_LEN);
+        return NULL;
+    }
+    if (ap && ap->copy && name[0] == '/') {
+        fail (ap, error, "absolute names are not allowed in a copy");
         return NULL;
     }
     g_auto (GStrv) raw = g_strsplit (name, "/", -1);
@@ -143,12 +200,15 @@ split_name (const char *name, GError **error)
         if (*raw[i] == '\0' || g_str_equal (raw[i], "."))
             continue;
         if (g_str_equal (raw[i], "..")) {
-            fail (error, "'..' is not allowed in a path");
+            fail (ap, error, "'..' is not allowed in a path");
             return NULL;
         }
         g_strv_builder_add (parts, raw[i]);
     }
-    return g_strv_builder_end (parts);
+    g_auto (GStrv) out = g_strv_builder_end (parts);
+    if (ap && ap->copy && ap->copy_opts->rename && !rename_top ((Apply *) ap, &out, name, error))
+        return NULL;
+    return g_steal_pointer (&out);
 }
 
 /* Records that this layer wrote the path made of the first @n components of
@@ -174,7 +234,8 @@ keep_path (Apply *ap, char **parts, guint n)
  * the symlink's directory otherwise. Returns the index to resume at, or -1
  * with @error set when the target climbs above the root. */
 static gint
-splice_link (GPtrArray *path, guint i, const char *target, const char *where, GError **error)
+splice_link (const Apply *ap, GPtrArray *path, guint i, const char *target, const char *where,
+             GError **error)
 {
     g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
     g_auto (GStrv) comps = g_strsplit (target, "/", -1);
@@ -188,7 +249,7 @@ splice_link (GPtrArray *path, guint i, const char *target, const char *where, GE
             continue;
         if (g_str_equal (comps[k], "..")) {
             if (out->len == 0) {
-                fail (error, "the symlink '%s' points outside the root", where);
+                fail (ap, error, "the symlink '%s' points outside the root", where);
                 return -1;
             }
             g_ptr_array_remove_index (out, out->len - 1);
@@ -217,6 +278,29 @@ open_dir (Apply *ap, char **parts, guint n, gboolean create, GError **error)
 {
     g_autoptr (GPtrArray) path = g_ptr_array_new_with_free_func (g_free);
     guint hops = 0;
+
+    if (ap->copy) {
+        /* The kernel resolves it, following no symlink and leaving nothing
+         * beneath the root; only missing directories take the walk. */
+        g_autofree char *joined = n ? join_prefix (parts, n) : g_strdup (".");
+        struct open_how how = {
+            .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int dir = (int) syscall (SYS_openat2, ap->root_fd, joined, &how, sizeof how);
+        if (dir >= 0)
+            return dir;
+        if (errno == ELOOP || errno == EXDEV || errno == ENOTDIR) {
+            fail (ap, error, "'%s' lies under a symbolic link or a file", joined);
+            return -1;
+        }
+        /* Without openat2 (an old kernel, valgrind) the walk below does the
+         * same: O_NOFOLLOW at each step, no link followed. */
+        if (errno != ENOSYS && (errno != ENOENT || !create)) {
+            fail_errno (error, "open directory", joined);
+            return -1;
+        }
+    }
     int fd = fcntl (ap->root_fd, F_DUPFD_CLOEXEC, 0);
 
     if (fd < 0) {
@@ -251,15 +335,20 @@ open_dir (Apply *ap, char **parts, guint n, gboolean create, GError **error)
         ssize_t len = (saved == ELOOP || saved == ENOTDIR)
                           ? readlinkat (fd, name, target, sizeof target - 1)
                           : -1;
+        if (len > 0 && ap->copy) {
+            fail (ap, error, "'%s' is a symbolic link, which a copy does not follow", where->str);
+            close (fd);
+            return -1;
+        }
         if (len <= 0) {
-            fail (error, "cannot open directory '%s': %s", where->str, g_strerror (saved));
+            fail (ap, error, "cannot open directory '%s': %s", where->str, g_strerror (saved));
             close (fd);
             return -1;
         }
         target[len] = '\0';
         gint resume = ++hops > MAX_LINK_HOPS
-                          ? (fail (error, "too many symlinks resolving '%s'", where->str), -1)
-                          : splice_link (path, i, target, where->str, error);
+                          ? (fail (ap, error, "too many symlinks resolving '%s'", where->str), -1)
+                          : splice_link (ap, path, i, target, where->str, error);
         close (fd);
         if (resume < 0)
             return -1;
@@ -360,13 +449,13 @@ entry_times (struct archive_entry *entry, struct timespec times[2])
 
 /* The owner the archive gives, checked to fit in uid_t and gid_t. */
 static gboolean
-entry_owner (struct archive_entry *entry, uid_t *uid, gid_t *gid, GError **error)
+entry_owner (const Apply *ap, struct archive_entry *entry, uid_t *uid, gid_t *gid, GError **error)
 {
     la_int64_t u = archive_entry_uid (entry);
     la_int64_t g = archive_entry_gid (entry);
 
     if (u < 0 || u >= G_MAXUINT32 || g < 0 || g >= G_MAXUINT32)
-        return fail (error, "invalid owner %" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, (gint64) u,
+        return fail (ap, error, "invalid owner %" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, (gint64) u,
                      (gint64) g);
     *uid = (uid_t) u;
     *gid = (gid_t) g;
@@ -404,14 +493,15 @@ finish_fd (Apply *ap, int fd, struct archive_entry *entry, const Target *t, mode
     gid_t gid = 0;
 
     if (ap->set_owner) {
-        if (!entry_owner (entry, &uid, &gid, error))
+        if (!entry_owner (ap, entry, &uid, &gid, error))
             return FALSE;
         if (fchown (fd, uid, gid) < 0)
             return fail_errno (error, "set the owner of", t->path);
     }
     if (fchmod (fd, perm) < 0)
         return fail_errno (error, "set the mode of", t->path);
-    set_xattrs (fd, entry, t->path);
+    if (!ap->copy) /* a guest's security.capability must not land on the host */
+        set_xattrs (fd, entry, t->path);
     if (times && futimens (fd, times) < 0)
         return fail_errno (error, "set the times of", t->path);
     return TRUE;
@@ -428,7 +518,7 @@ finish_at (Apply *ap, struct archive_entry *entry, const Target *t, gboolean set
     gid_t gid = 0;
 
     if (ap->set_owner) {
-        if (!entry_owner (entry, &uid, &gid, error))
+        if (!entry_owner (ap, entry, &uid, &gid, error))
             return FALSE;
         if (fchownat (t->parent, t->leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
             return fail_errno (error, "set the owner of", t->path);
@@ -499,6 +589,19 @@ write_dir (Apply *ap, struct archive_entry *entry, const Target *t, GError **err
     return ok;
 }
 
+/* Makes room for a file, link or node: what stands there goes, but a copy
+ * never replaces a directory (and all in it) with something else. */
+static gboolean
+clear_leaf (Apply *ap, const Target *t, GError **error)
+{
+    struct stat st;
+
+    if (ap->copy && fstatat (t->parent, t->leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR (st.st_mode))
+        return fail (ap, error, "cannot replace the directory '%s' with a non-directory", t->path);
+    return bl_tree_remove_at (t->parent, t->leaf, error);
+}
+
 static gboolean
 write_all (int fd, const char *buf, size_t len, off_t offset, const char *path, GError **error)
 {
@@ -522,8 +625,11 @@ static gboolean
 within_bytes (Apply *ap, guint64 more, GError **error)
 {
     guint64 used = ap->before.bytes + ap->stats.bytes;
+    if ((more > ap->limits.max_bytes || used > ap->limits.max_bytes - more) && ap->copy)
+        return fail (ap, error, "the copy holds more than %" G_GUINT64_FORMAT " bytes",
+                     ap->limits.max_bytes);
     if (more > ap->limits.max_bytes || used > ap->limits.max_bytes - more)
-        return fail (error,
+        return fail (ap, error,
                      "the image unpacks to more than %" G_GUINT64_FORMAT
                      " bytes, the limit of the store (image-max-bytes)",
                      ap->limits.max_bytes);
@@ -543,7 +649,7 @@ copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, c
 
     while ((r = archive_read_data_block (in, &buf, &len, &offset)) == ARCHIVE_OK) {
         if (offset < 0)
-            return fail (error, "negative data offset");
+            return fail (ap, error, "negative data offset");
         if (!within_bytes (ap, *written + len, error))
             return FALSE;
         if (!write_all (fd, buf, len, (off_t) offset, path, error))
@@ -551,7 +657,7 @@ copy_data (Apply *ap, struct archive *in, struct archive_entry *entry, int fd, c
         *written += len;
     }
     if (r != ARCHIVE_EOF)
-        return bl_layer_archive_error (error, in);
+        return archive_fail (ap, error, in);
     if (archive_entry_size_is_set (entry) && ftruncate (fd, archive_entry_size (entry)) < 0)
         return fail_errno (error, "size", path);
     return TRUE;
@@ -572,7 +678,7 @@ write_file (Apply *ap, struct archive *in, struct archive_entry *entry, const Ta
      * a disk from. The declared size is checked before a byte is written. */
     if (!within_bytes (ap, declared, error))
         return FALSE;
-    if (!bl_tree_remove_at (t->parent, t->leaf, error))
+    if (!clear_leaf (ap, t, error))
         return FALSE;
     int fd =
         openat (t->parent, t->leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -593,8 +699,8 @@ write_symlink (Apply *ap, struct archive_entry *entry, const Target *t, GError *
 
     /* Where it points is not checked: it is never followed here. */
     if (!target || !*target || strlen (target) > MAX_NAME_LEN)
-        return fail (error, "symlink target is empty or longer than %d bytes", MAX_NAME_LEN);
-    if (!bl_tree_remove_at (t->parent, t->leaf, error))
+        return fail (ap, error, "symlink target is empty or longer than %d bytes", MAX_NAME_LEN);
+    if (!clear_leaf (ap, t, error))
         return FALSE;
     if (symlinkat (target, t->parent, t->leaf) < 0)
         return fail_errno (error, "create symlink", t->path);
@@ -607,7 +713,7 @@ write_node (Apply *ap, struct archive_entry *entry, const Target *t, GError **er
 {
     mode_t type = archive_entry_filetype (entry);
 
-    if (!bl_tree_remove_at (t->parent, t->leaf, error))
+    if (!clear_leaf (ap, t, error))
         return FALSE;
     if (mknodat (t->parent, t->leaf, type | 0600, archive_entry_rdev (entry)) < 0) {
         if (errno == EPERM) {
@@ -624,7 +730,7 @@ write_node (Apply *ap, struct archive_entry *entry, const Target *t, GError **er
 static gboolean
 write_hardlink (Apply *ap, const char *link_name, const Target *t, GError **error)
 {
-    g_auto (GStrv) parts = split_name (link_name, error);
+    g_auto (GStrv) parts = split_name (ap, link_name, error);
     struct stat st;
 
     if (!parts) {
@@ -634,7 +740,7 @@ write_hardlink (Apply *ap, const char *link_name, const Target *t, GError **erro
     guint n = g_strv_length (parts);
     g_autofree char *target_path = join_prefix (parts, n);
     if (n == 0 || g_str_equal (target_path, t->path))
-        return fail (error, "hard link to '%s' links to itself or the root", link_name);
+        return fail (ap, error, "hard link to '%s' links to itself or the root", link_name);
     int dir = open_dir (ap, parts, n - 1, FALSE, error);
     if (dir < 0) {
         g_prefix_error (error, "hard link target '%s': ", link_name);
@@ -642,10 +748,10 @@ write_hardlink (Apply *ap, const char *link_name, const Target *t, GError **erro
     }
     gboolean ok = FALSE;
     if (fstatat (dir, parts[n - 1], &st, AT_SYMLINK_NOFOLLOW) < 0)
-        fail (error, "hard link target '%s': %s", link_name, g_strerror (errno));
+        fail (ap, error, "hard link target '%s': %s", link_name, g_strerror (errno));
     else if (S_ISDIR (st.st_mode))
-        fail (error, "hard link target '%s' is a directory", link_name);
-    else if (bl_tree_remove_at (t->parent, t->leaf, error))
+        fail (ap, error, "hard link target '%s' is a directory", link_name);
+    else if (clear_leaf (ap, t, error))
         ok = linkat (dir, parts[n - 1], t->parent, t->leaf, 0) == 0 ||
              fail_errno (error, "create hard link", t->path);
     close (dir);
@@ -669,6 +775,9 @@ write_entry (Apply *ap, struct archive *in, struct archive_entry *entry, const T
         return write_symlink (ap, entry, t, error);
     case AE_IFCHR:
     case AE_IFBLK:
+        if (ap->copy)
+            return fail (ap, error, "device nodes are not copied");
+        return write_node (ap, entry, t, error);
     case AE_IFIFO:
         return write_node (ap, entry, t, error);
     default:
@@ -688,7 +797,7 @@ apply_whiteout (Apply *ap, char **parts, guint n, GError **error)
     gboolean opaque = g_str_equal (leaf, OPAQUE_MARKER);
 
     if (!opaque && (!*victim || g_str_equal (victim, ".") || g_str_equal (victim, "..")))
-        return fail (error, "whiteout names no valid file");
+        return fail (ap, error, "whiteout names no valid file");
     ap->stats.whiteouts++;
     if (!opaque && g_str_has_prefix (victim, WHITEOUT_PREFIX)) {
         g_debug ("ignoring unknown whiteout marker '%s'", leaf);
@@ -716,10 +825,33 @@ apply_root_entry (Apply *ap, struct archive_entry *entry, GError **error)
     mode_t perm = archive_entry_perm (entry) & 07777;
 
     if (archive_entry_hardlink (entry) || archive_entry_filetype (entry) != AE_IFDIR)
-        return fail (error, "only a directory can stand for the root");
+        return fail (ap, error, "only a directory can stand for the root");
     if (!finish_fd (ap, ap->root_fd, entry, &t, ap->set_owner ? perm : perm | 0700, NULL, error))
         return FALSE;
     add_dir_fixup (ap, entry, "");
+    return TRUE;
+}
+
+/* A copy's first entry says what is copied: a directory may not land on
+ * a file, and a destination named "DIR/" must end up a directory. */
+static gboolean
+copy_first_entry_fits (Apply *ap, struct archive_entry *entry, char **parts, GError **error)
+{
+    const BlCopyOptions *opts = ap->copy_opts;
+    gboolean is_dir = archive_entry_filetype (entry) == AE_IFDIR || (parts[0] && parts[1]);
+
+    if (ap->stats.entries > 1 || !opts->rename)
+        return TRUE;
+    /* The caller's request and the source disagree: not the archive's fault. */
+    if (opts->dest_is_file && is_dir)
+        return g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                            "cannot copy a directory onto the file '%s'", opts->rename),
+               FALSE;
+    if (opts->dest_slash && !is_dir)
+        return g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+                            "'%s/' does not exist, and what is copied is not a directory",
+                            opts->rename),
+               FALSE;
     return TRUE;
 }
 
@@ -731,15 +863,19 @@ apply_entry (Apply *ap, struct archive *in, struct archive_entry *entry, GError 
     gboolean ok;
 
     if (!name)
-        return fail (error, "entry %" G_GUINT64_FORMAT " has no usable name", ap->stats.entries);
-    parts = split_name (name, error);
+        return fail (ap, error, "entry %" G_GUINT64_FORMAT " has no usable name",
+                     ap->stats.entries);
+    parts = split_name (ap, name, error);
     if (!parts) {
         ok = FALSE;
+    } else if (ap->copy && !copy_first_entry_fits (ap, entry, parts, error)) {
+        ok = FALSE;
     } else if (!parts[0]) {
-        ok = apply_root_entry (ap, entry, error);
+        /* A copy leaves the directory it lands in as it was. */
+        ok = ap->copy || apply_root_entry (ap, entry, error);
     } else {
         guint n = g_strv_length (parts);
-        if (g_str_has_prefix (parts[n - 1], WHITEOUT_PREFIX)) {
+        if (!ap->copy && g_str_has_prefix (parts[n - 1], WHITEOUT_PREFIX)) {
             ok = apply_whiteout (ap, parts, n, error);
         } else {
             g_autofree char *path = join_prefix (parts, n);
@@ -801,13 +937,16 @@ read_entries (Apply *ap, struct archive *in, GCancellable *cancellable, GError *
         if (r == ARCHIVE_EOF)
             return TRUE;
         if (r < ARCHIVE_WARN)
-            return bl_layer_archive_error (error, in);
+            return archive_fail (ap, error, in);
         if (r == ARCHIVE_WARN)
             g_debug ("%s", archive_message (in));
         if (g_cancellable_set_error_if_cancelled (cancellable, error))
             return FALSE;
+        if (ap->stats.entries >= ap->limits.max_entries && ap->copy)
+            return fail (ap, error, "the copy holds more than %" G_GUINT64_FORMAT " entries",
+                         ap->limits.max_entries);
         if (ap->before.entries + ap->stats.entries >= ap->limits.max_entries)
-            return fail (error,
+            return fail (ap, error,
                          "the image has more than %" G_GUINT64_FORMAT
                          " entries, the limit of the store (image-max-entries)",
                          ap->limits.max_entries);
@@ -894,6 +1033,52 @@ bl_layer_apply_limited (int layer_fd, const char *rootfs_dir, const BlLayerLimit
     g_array_unref (ap.dir_fixups);
     g_hash_table_unref (ap.keep);
     close (ap.root_fd);
+    return ok;
+}
+
+/**
+ * bl_copy_extract:
+ * @in: an archive open for reading (a tar stream from a box, or a caller's)
+ * @dest_fd: the directory the entries land in
+ * @opts: the rename of the top entry, the limits, whether owners are kept
+ * @stats_or_null: (out) (optional): what was written
+ * @cancellable: (nullable): checked between entries
+ * @error: return location for a #BOXLITE_ERROR_PROTOCOL error when the
+ *   archive is at fault, a #G_IO_ERROR when the system is
+ *
+ * Writes a copied archive beneath @dest_fd with the layer code's care and
+ * none of its leniency: every parent is opened by the kernel with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, so no symlink (from the archive or
+ * already there) is followed; links pointing anywhere are written as links;
+ * hard links must name an entry beneath @dest_fd; device nodes and extended
+ * attributes are refused or ignored; owners are kept only when asked and
+ * running as root.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+bl_copy_extract (struct archive *in, int dest_fd, const BlCopyOptions *opts,
+                 BlLayerStats *stats_or_null, GCancellable *cancellable, GError **error)
+{
+    Apply ap = {
+        .root_fd = dest_fd,
+        .set_owner = opts->owners && geteuid () == 0,
+        .limits = opts->limits,
+        .copy = TRUE,
+        .copy_opts = opts,
+    };
+
+    ap.keep = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    ap.dir_fixups = g_array_new (FALSE, FALSE, sizeof (DirFixup));
+    g_array_set_clear_func (ap.dir_fixups, clear_fixup);
+    gboolean ok = read_entries (&ap, in, cancellable, error) && apply_dir_fixups (&ap, error);
+    if (ok && opts->rename && ap.stats.entries == 0)
+        ok = fail (&ap, error, "the archive holds nothing");
+    if (ok && stats_or_null)
+        *stats_or_null = ap.stats;
+    g_array_unref (ap.dir_fixups);
+    g_hash_table_unref (ap.keep);
+    g_free (ap.top);
     return ok;
 }
 

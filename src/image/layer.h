@@ -55,4 +55,29 @@ gboolean bl_layer_apply_fd (int layer_fd, const char *rootfs_dir, BlLayerStats *
 gboolean bl_layer_apply (const char *layer_path, const char *rootfs_dir,
                          BlLayerStats *stats_or_null, GCancellable *cancellable, GError **error);
 
+/**
+ * BlCopyOptions:
+ * @rename: (nullable): the name the archive's top entry takes in the
+ *   destination directory (a "." top gets it put in front), or %NULL to
+ *   write entries under their own names
+ * @dest_is_file: the destination named exists and is not a directory: a
+ *   directory may not be copied onto it
+ * @dest_slash: the destination was named with a trailing '/': what is
+ *   copied must be a directory
+ * @owners: keep the archive's owners (only when running as root)
+ * @limits: most bytes of file contents and entries written
+ *
+ * Where and how bl_copy_extract() writes a copied archive.
+ */
+typedef struct {
+    const char *rename;
+    gboolean dest_is_file;
+    gboolean dest_slash;
+    gboolean owners;
+    BlLayerLimits limits;
+} BlCopyOptions;
+
+gboolean bl_copy_extract (struct archive *in, int dest_fd, const BlCopyOptions *opts,
+                          BlLayerStats *stats_or_null, GCancellable *cancellable, GError **error);
+
 G_END_DECLS

@@ -2,11 +2,10 @@
  *
  * Each client numbers its own channels; the agent sees one number space, so
  * a client's channel c is mapped to a fresh agent channel a when the client
- * sends "exec" on it, and every frame is renumbered on the way through. The
- * mapping ends with the agent's "exit" event or an error reply to the
- * "exec" (both forwarded first); it is forgotten once every request sent on
- * it has been answered, so late replies are never mistaken for a hostile
- * agent.
+ * sends "exec" (or "copy_out", "copy_in": they run like commands) on it, and every frame is
+ * renumbered on the way through. The mapping ends with the agent's "exit" event or an error reply
+ * to the "exec" (both forwarded first); it is forgotten once every request sent on it has been
+ * answered, so late replies are never mistaken for a hostile agent.
  *
  * Credit is accounted on both sides so that neither a chatty guest nor a
  * flooding client can make this process buffer more than a window per exec.
@@ -110,7 +109,8 @@ client_control (ShimClient *client, guint32 channel, GBytes *payload)
     }
     ShimRelay *relay = g_hash_table_lookup (client->channels, GUINT_TO_POINTER (channel));
     if (!relay) {
-        if (g_strcmp0 (command, "exec") != 0) {
+        if (!g_str_equal (command, "exec") && !g_str_equal (command, "copy_out") &&
+            !g_str_equal (command, "copy_in")) {
             /* e.g. a signal racing the command's exit: nothing to do. */
             g_debug ("ignoring '%s' on closed client channel %u", command ? command : "?", channel);
             return;
