@@ -319,10 +319,10 @@ handle_control (BlLink *link, guint32 number, GBytes *payload)
             protocol_error (link, "the exit event's error is not an object");
             return;
         }
-        bl_execution_exited (
-            channel->execution, has_code ? (gint) code : -1, has_signal ? (gint) sig : 0,
-            timed_out, oom_killed,
-            failure ? bl_monitor_error_from_reply (json_node_get_object (failure)) : NULL);
+        bl_execution_exited (channel->execution, has_code ? (gint) code : -1,
+                             has_signal ? (gint) sig : 0, timed_out, oom_killed,
+                             failure ? bl_monitor_error_from_reply (json_node_get_object (failure))
+                                     : NULL);
         g_hash_table_remove (link->channels, GUINT_TO_POINTER (number));
         return;
     }
