@@ -266,6 +266,40 @@ test_logs() {
     quiet bl rm -f cli-logs
 }
 
+# `events` sees what another process does to a box: create, start, a
+# command's start and exit, a crash with its reason, remove.
+test_events() {
+    local pid id waited=0
+    bl events --json >"$scratch/events" &
+    pid=$!
+    sleep 1
+    id=$(bl create --network none --name cli-events) || true
+    quiet bl start cli-events
+    quiet bl exec cli-events -- sh -c 'exit 4' || true
+    pkill -KILL -f "qemu-system.*$id" || true
+    while bl ps | grep -q "^${id:0:12}" && ((waited < 30)); do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    quiet bl rm -f cli-events
+    sleep 1
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    check "events: the box's actions in order" "create start exec_start exec_exit crash remove" \
+        "$(grep "\"box\":\"$id\"" "$scratch/events" | python3 -c '
+import json, sys
+print(" ".join(json.loads(l)["action"] for l in sys.stdin))')"
+    check "events: the exit status" "4" \
+        "$(grep '"exec_exit"' "$scratch/events" | python3 -c '
+import json, sys
+print(json.loads(sys.stdin.readline())["attributes"]["code"])')"
+    if grep '"crash"' "$scratch/events" | grep -q '"reason":"'; then
+        pass "events: a crash says why"
+    else
+        fail "events: crash: $(grep '"crash"' "$scratch/events")"
+    fi
+}
+
 test_network_flags() {
     local rc=0
     bl create --network none -p 1:2 2>"$scratch/err" >/dev/null || rc=$?
@@ -321,6 +355,7 @@ test_run_options
 test_detached
 test_create_start
 test_logs
+test_events
 test_netlog
 
 # Images: import an OCI layout, list it, run boxes from it (its Env and Cmd,

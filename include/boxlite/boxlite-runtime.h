@@ -28,4 +28,7 @@ GList *boxlite_runtime_list (BoxliteRuntime *self, GError **error);
 gboolean boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean force,
                                  GError **error);
 
+guint boxlite_runtime_watch_events (BoxliteRuntime *self);
+void boxlite_runtime_unwatch_events (BoxliteRuntime *self, guint id);
+
 G_END_DECLS

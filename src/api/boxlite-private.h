@@ -34,6 +34,8 @@ void bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id);
 BoxliteBox *bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,
                         BoxliteBoxOptions *options);
 const char *bl_box_get_dir (BoxliteBox *self);
+void bl_runtime_emit_box_event (BoxliteRuntime *self, const char *box_id, const char *action,
+                                const char *event);
 JsonNode *bl_box_exec_request (BoxliteBox *self, BoxliteCommand *command, GError **error);
 /* Where notify::state goes, for a box made on another thread than the
  * caller's (boxlite_runtime_create_async()). */

@@ -13,6 +13,7 @@
 #include "boxlite-image-private.h"
 #include "boxlite-private.h"
 #include "disk.h"
+#include "events.h"
 #include "fs-private.h"
 #include "fs-tree.h"
 #include "paths.h"
@@ -42,6 +43,7 @@ struct _BoxliteRuntime {
 
 enum {
     SIGNAL_PULL_PROGRESS,
+    SIGNAL_BOX_EVENT,
     N_SIGNALS,
 };
 
@@ -96,6 +98,33 @@ boxlite_runtime_class_init (BoxliteRuntimeClass *klass)
     signals[SIGNAL_PULL_PROGRESS] =
         g_signal_new ("pull-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                       NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64);
+
+    /**
+     * BoxliteRuntime::box-event:
+     * @self: the runtime
+     * @box_id: the box it happened to
+     * @action: "create", "start", "stop", "crash", "pause", "resume",
+     *   "remove", "exec_start" or "exec_exit"
+     * @event: the whole event, one JSON object (time, box, name, action,
+     *   attributes such as a crash's reason or a command's program and
+     *   exit status)
+     *
+     * Emitted for what happens to any box of the runtime's home directory,
+     * whichever process did it, once boxlite_runtime_watch_events() was
+     * called, on the thread-default main context of that call.
+     *
+     * Since: 0.1
+     */
+    signals[SIGNAL_BOX_EVENT] =
+        g_signal_new ("box-event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+void
+bl_runtime_emit_box_event (BoxliteRuntime *self, const char *box_id, const char *action,
+                           const char *event)
+{
+    g_signal_emit (self, signals[SIGNAL_BOX_EVENT], 0, box_id, action, event);
 }
 
 static void
@@ -427,6 +456,8 @@ register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, BoxliteImage *im
             record->image_digest = g_strdup (boxlite_image_get_digest (image));
         }
         ok = bl_record_save (box_dir, record, error);
+        if (ok)
+            bl_events_append (box_dir, name, "create", NULL);
     }
     bl_record_unlock (lock);
     return ok ? g_steal_pointer (&id) : NULL;
@@ -707,5 +738,6 @@ boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean f
         g_prefix_error (error, "cannot delete box %s: ", boxlite_box_get_name (box));
         return FALSE;
     }
+    bl_events_append (bl_box_get_dir (box), boxlite_box_get_name (box), "remove", NULL);
     return TRUE;
 }

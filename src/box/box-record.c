@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "boxlite"
 
 #include "box-record.h"
+#include "events.h"
 
 #include <glib/gstdio.h>
 #include <unistd.h>
@@ -209,6 +210,21 @@ bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pi
             record->finished_at = bl_now_iso8601 ();
         }
         ok = bl_record_save (box_dir, record, error);
+        if (ok && state != previous) {
+            const char *action = state == BOXLITE_BOX_STATE_RUNNING
+                                     ? (previous == BOXLITE_BOX_STATE_PAUSED ? "resume" : "start")
+                                 : state == BOXLITE_BOX_STATE_PAUSED  ? "pause"
+                                 : state == BOXLITE_BOX_STATE_STOPPED ? "stop"
+                                 : state == BOXLITE_BOX_STATE_CRASHED ? "crash"
+                                                                      : NULL;
+            g_autoptr (JsonObject) attributes = json_object_new ();
+            if (error_message)
+                json_object_set_string_member (attributes, "reason", error_message);
+            /* Under the record's lock, so that the journal has a box's
+             * changes in the order the record had them. */
+            if (action)
+                bl_events_append (box_dir, record->name, action, error_message ? attributes : NULL);
+        }
     }
     bl_record_unlock (fd);
     return ok;

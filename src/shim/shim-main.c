@@ -12,6 +12,7 @@
 
 #include "accel.h"
 #include "box-record.h"
+#include "events.h"
 #include "fs-tree.h"
 #include "monitor-ctl.h"
 #include "qemu-argv.h"
@@ -52,6 +53,8 @@ remove_box_dir (const char *box_dir)
     }
     if (!bl_tree_remove (box_dir, &error))
         g_warning ("%s", error->message);
+    else
+        bl_events_append (box_dir, NULL, "remove", NULL);
 }
 
 /* One line, for the ready fd and the record: newlines become " | ". */

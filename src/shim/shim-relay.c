@@ -14,6 +14,7 @@
 
 #include "bl_proto.h"
 #include <boxlite/boxlite-error.h>
+#include "events.h"
 #include "main-log.h"
 #include "shim.h"
 
@@ -24,6 +25,7 @@ void
 shim_relay_free (ShimRelay *relay)
 {
     g_clear_object (&relay->starter);
+    g_free (relay->program);
     g_free (relay);
 }
 
@@ -67,6 +69,41 @@ client_protocol_error (ShimClient *client, const char *message)
 
     g_message ("dropping a control client: %s", message);
     bl_frame_conn_close (client->conn, error); /* runs shim_relay_client_gone */
+}
+
+/* argv[0] of an exec request's arguments, or NULL. */
+static char *
+program_of (JsonObject *args)
+{
+    JsonNode *argv = args ? json_object_get_member (args, "argv") : NULL;
+
+    if (!argv || !JSON_NODE_HOLDS_ARRAY (argv) ||
+        json_array_get_length (json_node_get_array (argv)) == 0)
+        return NULL;
+    JsonNode *first = json_array_get_element (json_node_get_array (argv), 0);
+    if (!JSON_NODE_HOLDS_VALUE (first) || json_node_get_value_type (first) != G_TYPE_STRING)
+        return NULL;
+    return g_utf8_make_valid (json_node_get_string (first), -1);
+}
+
+/* exec_start and exec_exit in the journal: the program's name and what
+ * became of it, not its arguments (they may hold secrets). */
+static void
+journal_exec (Shim *shim, ShimRelay *relay, const char *action, JsonObject *data)
+{
+    g_autoptr (JsonObject) attributes = json_object_new ();
+    const char *const keys[] = { "pid", "code", "signal", "oom_killed", "timed_out" };
+
+    json_object_set_string_member (attributes, "program", relay->program ? relay->program : "?");
+    json_object_set_boolean_member (attributes, "detached", relay->to_log);
+    for (guint i = 0; data && i < G_N_ELEMENTS (keys); i++) {
+        JsonNode *v = json_object_get_member (data, keys[i]);
+        if (v && JSON_NODE_HOLDS_VALUE (v) &&
+            (json_node_get_value_type (v) == G_TYPE_INT64 ||
+             json_node_get_value_type (v) == G_TYPE_BOOLEAN))
+            json_object_set_member (attributes, keys[i], json_node_copy (v));
+    }
+    bl_events_append (shim->box_dir, NULL, action, attributes);
 }
 
 static ShimRelay *
@@ -120,6 +157,9 @@ client_control (ShimClient *client, guint32 channel, GBytes *payload)
             return;
         }
         relay = relay_open (client, channel);
+        relay->program = program_of (arguments && JSON_NODE_HOLDS_OBJECT (arguments)
+                                         ? json_node_get_object (arguments)
+                                         : NULL);
     }
     relay->pending_replies++;
     if (agent_up (shim))
@@ -180,6 +220,15 @@ agent_control (Shim *shim, ShimRelay *relay, GBytes *payload)
     if (!is_reply && relay->ended) {
         shim_agent_protocol_error (shim, "an event arrived after the command ended");
         return;
+    }
+    if (is_reply && !relay->answered) {
+        JsonNode *ret = json_object_get_member (msg, "return");
+        if (ret && JSON_NODE_HOLDS_OBJECT (ret))
+            journal_exec (shim, relay, "exec_start", json_node_get_object (ret));
+    } else if (!is_reply && g_str_equal (event, "exit")) {
+        JsonNode *data = json_object_get_member (msg, "data");
+        journal_exec (shim, relay, "exec_exit",
+                      data && JSON_NODE_HOLDS_OBJECT (data) ? json_node_get_object (data) : NULL);
     }
     if (is_reply && relay->starter) {
         /* The detached command runs (or could not start): tell whoever
@@ -341,6 +390,7 @@ shim_relay_start_detached (ShimClient *client, JsonObject *args)
     relay->output_credit = BL_PROTO_INITIAL_CREDIT;
     relay->to_log = TRUE;
     relay->starter = g_object_ref (client->conn);
+    relay->program = program_of (args);
     g_hash_table_insert (shim->relays, GUINT_TO_POINTER (relay->agent_channel), relay);
     g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), exec_args);
     if (shim_agent_send_request (shim, relay->agent_channel, "exec", node))

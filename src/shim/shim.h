@@ -54,6 +54,7 @@ typedef struct {
     gboolean ended;        /* exit seen or exec refused; waits for pending replies */
     gboolean to_log;       /* a detached command: its output goes to main.log */
     BlFrameConn *starter;  /* who asked for it, answered on channel 0 once it runs */
+    char *program;         /* argv[0], for the event journal */
 } ShimRelay;
 
 typedef enum {
