@@ -157,9 +157,12 @@ client_control (ShimClient *client, guint32 channel, GBytes *payload)
             return;
         }
         relay = relay_open (client, channel);
-        relay->program = program_of (arguments && JSON_NODE_HOLDS_OBJECT (arguments)
-                                         ? json_node_get_object (arguments)
-                                         : NULL);
+        /* A copy is journalled as the agent's own work under its name. */
+        relay->program = g_str_equal (command, "exec")
+                             ? program_of (arguments && JSON_NODE_HOLDS_OBJECT (arguments)
+                                               ? json_node_get_object (arguments)
+                                               : NULL)
+                             : g_strdup (command);
     }
     relay->pending_replies++;
     if (agent_up (shim))
