@@ -233,7 +233,7 @@ test_logs() {
     else
         fail "logs -t: $(bl logs -t cli-logs 2>&1 | head -2)"
     fi
-    bl logs -f cli-logs >"$scratch/follow" 2>/dev/null &
+    "$BOXLITE_CLI" --home "$home" logs -f cli-logs >"$scratch/follow" 2>/dev/null &
     pid=$!
     sleep 4
     check "logs -f shows what comes later" "late" "$(tail -1 "$scratch/follow")"
@@ -270,7 +270,7 @@ test_logs() {
 # command's start and exit, a crash with its reason, remove.
 test_events() {
     local pid id waited=0
-    bl events --json >"$scratch/events" &
+    "$BOXLITE_CLI" --home "$home" events --json >"$scratch/events" &
     pid=$!
     sleep 1
     id=$(bl create --network none --name cli-events) || true
