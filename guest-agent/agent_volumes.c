@@ -17,9 +17,11 @@
 #define MAX_VOLUMES 16
 #define MAX_PATH 1024
 #define TAG_PREFIX "boxlite"
-/* The largest message the guest's virtio transport takes (it lowers
- * anything larger to this). */
-#define MOUNT_OPTIONS "trans=virtio,version=9p2000.L,access=client,msize=512000"
+/* msize: the largest message the guest's virtio transport takes (it lowers
+ * anything larger to this). cache=mmap: nothing is cached, so host and guest
+ * see each other's writes at once, except the pages of a shared writable
+ * mmap, which 9p cannot offer without a page cache. */
+#define MOUNT_OPTIONS "trans=virtio,version=9p2000.L,access=client,msize=512000,cache=mmap"
 
 struct volume {
     const char *tag;
