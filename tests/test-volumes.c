@@ -36,12 +36,12 @@ qemu_user (void)
 /* The fix the start error names, in its chown form: the folder becomes
  * QEMU's user's (setfacl is not installed everywhere). */
 static void
-give_to_qemu (const char *dir)
+give_to_qemu (const char *path)
 {
     struct passwd *pw = qemu_user ();
 
     if (pw)
-        g_assert_cmpint (chown (dir, pw->pw_uid, (gid_t) -1), ==, 0);
+        g_assert_cmpint (chown (path, pw->pw_uid, (gid_t) -1), ==, 0);
 }
 
 static char *
@@ -86,6 +86,11 @@ make_folders (void)
     give_to_qemu (rw_dir);
     write_host (rw_dir, "host.txt", "written on the host\n");
     write_host (ro_dir, "keep.txt", "read-only content\n");
+    /* QEMU's user could write the read-only folder: only readonly=on
+     * stands between the guest and it. */
+    give_to_qemu (ro_dir);
+    g_autofree char *keep = g_build_filename (ro_dir, "keep.txt", NULL);
+    give_to_qemu (keep);
 
     /* Links a process on the host would follow out of the folder. */
     guint32 r = g_random_int ();
