@@ -345,6 +345,12 @@ void agent_fatal(const char *fmt, ...) AGENT_PRINTF(1, 2) AGENT_NORETURN;
  * the host alias into /etc/hosts. Run in the box's root, after loopback. */
 void agent_net_setup(void);
 
+/* ---- agent_volumes.c: the session request "mount" ----------------------- */
+
+/* Checks every volume of @args, then mounts each 9p tag at its path (making
+ * it), and answers on channel 0: {} or the first failure. Only as PID 1. */
+void agent_volumes_mount(struct agent_link *link, const struct agent_json *args);
+
 /* ---- agent_main.c ------------------------------------------------------- */
 
 extern bool agent_is_pid1;

@@ -27,6 +27,14 @@
  *   agent -> host  event  "ready"    {"version": N}   once the port is open
  *   host -> agent  execute "hello"   {"version": N}   -> return {"version": N}
  *                                                       or error "VersionMismatch"
+ *   host -> agent  execute "mount" {"volumes": [{"tag": "boxliteN", "path": "/abs",
+ *                                                 "read_only": bool}, ...]}
+ *                  -> return {}  or  error {"class": "InvalidArgument" | "Failed", "desc"}
+ *                  sent once, after "hello", when the box has host folders
+ *                  (at most 16): the agent makes each path and mounts the
+ *                  virtio-9p device whose mount tag is "tag" on it, and stops
+ *                  at the first failure; the host counts the box as started
+ *                  only after the {} and fails the start on an error.
  *   host -> agent  execute "shutdown" {}             -> return {}, then the
  *                  agent ends every process, syncs, unmounts and reboots (QEMU
  *                  runs with -no-reboot, so the VM exits).

@@ -450,6 +450,42 @@ test_hello (void)
     agent_shutdown (ag);
 }
 
+/* "mount" checks every volume before it touches anything, and only PID 1
+ * of a box mounts: here it refuses, and the link stays up. */
+static void
+test_mount_refused (void)
+{
+    static const struct {
+        const char *args, *klass;
+    } cases[] = {
+        { "{}", "InvalidArgument" },
+        { "{\"volumes\":{}}", "InvalidArgument" },
+        { "{\"volumes\":[{\"tag\":\"boxlite0\",\"path\":\"rel\"}]}", "InvalidArgument" },
+        { "{\"volumes\":[{\"tag\":\"boxlite0\",\"path\":\"/\"}]}", "InvalidArgument" },
+        { "{\"volumes\":[{\"tag\":\"boxlite0\",\"path\":\"/a/../etc\"}]}", "InvalidArgument" },
+        { "{\"volumes\":[{\"tag\":\"/dev/vda\",\"path\":\"/x\"}]}", "InvalidArgument" },
+        { "{\"volumes\":[{\"tag\":\"boxlite123\",\"path\":\"/x\"}]}", "InvalidArgument" },
+        { "{\"volumes\":[{\"tag\":\"boxlite0\",\"path\":\"/x\",\"read_only\":1}]}",
+          "InvalidArgument" },
+        { "{\"volumes\":[\"boxlite0\"]}", "InvalidArgument" },
+        { "{\"volumes\":[{\"tag\":\"boxlite0\",\"path\":\"/x..y/..z\",\"read_only\":true}]}",
+          "Failed" },
+    };
+    Agent *ag = agent_start_hello ();
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+        g_autofree char *req =
+            g_strdup_printf ("{\"execute\":\"mount\",\"arguments\":%s}", cases[i].args);
+        queue_json (ag, 0, req);
+        JsonObject *o = session_next (ag);
+        JsonObject *err = json_object_get_object_member (o, "error");
+        g_assert_nonnull (err);
+        g_assert_cmpstr (json_object_get_string_member (err, "class"), ==, cases[i].klass);
+        json_object_unref (o);
+    }
+    agent_shutdown (ag);
+}
+
 static void
 test_version (void)
 {
@@ -1081,6 +1117,7 @@ main (int argc, char **argv)
 
     g_test_add_func ("/agent/version", test_version);
     g_test_add_func ("/agent/hello", test_hello);
+    g_test_add_func ("/agent/mount-refused", test_mount_refused);
     g_test_add_func ("/agent/echo", test_echo);
     g_test_add_func ("/agent/exit-codes", test_exit_codes);
     g_test_add_func ("/agent/signal", test_signal);

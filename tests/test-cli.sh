@@ -344,8 +344,45 @@ test_netlog() {
     quiet bl rm -f cli-net
 }
 
+# -v: a folder relative to the current directory, read-write and read-only,
+# kept across stop/start and shown by inspect; a bad suffix refused.
+test_volumes() {
+    local rc=0 qemu_uid
+    mkdir -p "$scratch/vol/rw" "$scratch/vol/ro"
+    echo from-host >"$scratch/vol/ro/in.txt"
+    # As root, QEMU runs as an unprivileged user, which must be able to
+    # write the read-write folder (README, Volumes).
+    if [[ $(id -u) == 0 ]]; then
+        qemu_uid=$(id -u boxlite-qemu 2>/dev/null || id -u nobody)
+        chown "$qemu_uid" "$scratch/vol/rw"
+    fi
+    (cd "$scratch/vol" && bl create --name cli-vol --network none -v rw:/work \
+        -v "$scratch/vol/ro:/in:ro" >/dev/null)
+    quiet bl start cli-vol
+    check "-v read-write: the guest's file reaches the host" "from-guest" \
+        "$(bl exec cli-vol -- sh -c 'echo from-guest > /work/out.txt' && cat "$scratch/vol/rw/out.txt")"
+    check "-v :ro: the host's file is read" "from-host" "$(bl exec cli-vol -- cat /in/in.txt)"
+    check "-v :ro: a write is refused" refused \
+        "$(bl exec cli-vol -- sh -c 'echo x > /in/in.txt' 2>/dev/null && echo written || echo refused)"
+    quiet bl stop cli-vol
+    quiet bl start cli-vol
+    check "-v survives stop/start" "from-guest" "$(bl exec cli-vol -- cat /work/out.txt)"
+    check "inspect shows the volumes" 2 \
+        "$(bl inspect cli-vol | grep -c -e "\"$scratch/vol/rw:/work\"" -e "\"$scratch/vol/ro:/in:ro\"")"
+    quiet bl rm -f cli-vol
+    bl run --rm -v "$scratch/vol/rw:/work:rx" -- true 2>"$scratch/err" >/dev/null || rc=$?
+    check "-v with a bad suffix exits 125" 125 "$rc"
+    if grep -q "unknown option 'rx'" "$scratch/err"; then
+        pass "a bad -v suffix is named"
+    else
+        fail "bad -v message: $(cat "$scratch/err")"
+    fi
+    check "no box left by a refused -v" "" "$(bl ps -aq)"
+}
+
 test_help
 test_unknown_box
+test_volumes
 test_network_flags
 test_run_echo
 test_run_status

@@ -174,6 +174,7 @@ test_box_options_properties (void)
         { .name = "auto-remove", .type = G_TYPE_BOOLEAN, .boolean = TRUE },
         { .name = "allow-net", .type = G_TYPE_STRV, .strv = list_value },
         { .name = "ports", .type = G_TYPE_STRV, .strv = list_value },
+        { .name = "volumes", .type = G_TYPE_STRV, .strv = list_value },
         { .name = "network",
           .type = BOXLITE_TYPE_NETWORK_MODE,
           .enum_value = BOXLITE_NETWORK_DISABLED },

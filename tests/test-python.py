@@ -62,6 +62,15 @@ try:
     box_options.set_cpus(1)
     check("notify once per change", seen == [2, 1], repr(seen))
 
+    # Volumes: the spec list as a property, add_volume through the typelib.
+    box_options.props.volumes = [home + ":/data"]
+    box_options.add_volume(home, "/ro", True)
+    check("volumes property and add_volume",
+          list(box_options.props.volumes) == [home + ":/data", home + ":/ro:ro"],
+          repr(box_options.props.volumes))
+    check("volumes validate", box_options.validate())
+    box_options.props.volumes = None
+
     # Async creation and start, driven by a main loop as a GLib app would.
     loop = GLib.MainLoop()
     state = {}

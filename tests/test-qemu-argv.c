@@ -1,10 +1,15 @@
 /* test-qemu-argv.c: the QEMU command line and the accelerator choice,
  * checked without starting anything. */
 #include <glib/gstdio.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
 
 #include "accel.h"
 #include <boxlite/boxlite-error.h>
 #include "qemu-argv.h"
+#include "volume-access.h"
 
 static BlLaunch *
 launch_new (const char *box_dir)
@@ -223,6 +228,96 @@ test_commas_escaped (void)
                      "discard=unmap");
 }
 
+/* Each volume is one 9p device over the local backend: mapped-xattr, and
+ * readonly=on for :ro, so QEMU itself refuses the writes. */
+static void
+test_volumes (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    const char *const specs[] = { "/srv/a,b:/data", "/srv/ro:/mnt/ro/:ro", NULL };
+
+    launch->volumes = g_strdupv ((char **) specs);
+    g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+
+    g_assert_cmpstr (value_of (argv, "-fsdev", 0), ==,
+                     "local,id=fs0,path=/srv/a,,b,security_model=mapped-xattr,multidevs=remap");
+    g_assert_cmpstr (value_of (argv, "-fsdev", 1), ==,
+                     "local,id=fs1,path=/srv/ro,security_model=mapped-xattr,multidevs=remap,"
+                     "readonly=on");
+    g_assert_null (value_of (argv, "-fsdev", 2));
+    g_assert_true (has_arg (argv, "virtio-9p-device,fsdev=fs0,mount_tag=boxlite0"));
+    g_assert_true (has_arg (argv, "virtio-9p-device,fsdev=fs1,mount_tag=boxlite1"));
+
+    g_autoptr (BlLaunch) none = launch_new ("/b/box1");
+    g_auto (GStrv) plain = build_ok (none, BOXLITE_ACCEL_TCG, 0);
+    g_assert_null (value_of (plain, "-fsdev", 0));
+}
+
+/* A launch document edited by hand cannot give QEMU a bad volume either. */
+static void
+test_volumes_refused (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+    g_autoptr (GError) error = NULL;
+    const char *const specs[] = { "/srv/a:/data", "/srv/b:/data/", NULL };
+
+    launch->volumes = g_strdupv ((char **) specs);
+    g_auto (GStrv) argv = bl_qemu_argv_build (launch, BOXLITE_ACCEL_TCG, 0, &error);
+    g_assert_null (argv);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "already a volume"));
+}
+
+/* The kernel's answer for QEMU's user, not the monitor's: as root, a
+ * root-owned 0755 folder is readable by boxlite-qemu but not writable, and
+ * a 0700 one neither; the path leading to it does not count (QEMU opens the
+ * folder before it drops privileges). */
+static void
+test_volume_access (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *base = g_dir_make_tmp ("volume-access-XXXXXX", &error);
+    g_assert_no_error (error);
+    g_autofree char *open_dir = g_build_filename (base, "open", NULL);
+    g_autofree char *closed_dir = g_build_filename (base, "closed", NULL);
+    g_assert_cmpint (g_mkdir (open_dir, 0755), ==, 0);
+    g_assert_cmpint (g_mkdir (closed_dir, 0700), ==, 0);
+    g_assert_cmpint (g_chmod (base, 0700), ==, 0);
+
+    /* As ourselves: what we made, we may use. */
+    g_assert_true (bl_volume_access_check (open_dir, FALSE, NULL, &error));
+    g_assert_no_error (error);
+
+    const char *user = getpwnam ("boxlite-qemu") ? "boxlite-qemu" : "nobody";
+    if (geteuid () == 0 && getpwnam (user)) {
+        g_assert_true (bl_volume_access_check (open_dir, TRUE, user, &error));
+        g_assert_no_error (error);
+        g_assert_false (bl_volume_access_check (open_dir, FALSE, user, &error));
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+        g_assert_nonnull (strstr (error->message, user));
+        g_assert_nonnull (strstr (error->message, "setfacl"));
+        g_assert_nonnull (strstr (error->message, open_dir));
+        g_clear_error (&error);
+        g_assert_false (bl_volume_access_check (closed_dir, TRUE, user, &error));
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+        g_clear_error (&error);
+        /* The probe's credentials stayed in its thread. */
+        g_assert_true (bl_volume_access_check (closed_dir, FALSE, NULL, &error));
+        g_assert_no_error (error);
+        /* Made its own, the folder is usable. */
+        struct passwd *pw = getpwnam (user);
+        g_assert_cmpint (chown (closed_dir, pw->pw_uid, (gid_t) -1), ==, 0);
+        g_assert_true (bl_volume_access_check (closed_dir, FALSE, user, &error));
+        g_assert_no_error (error);
+    }
+    g_autofree char *missing = g_build_filename (base, "missing", NULL);
+    g_assert_false (bl_volume_access_check (missing, TRUE, NULL, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_cmpint (g_rmdir (open_dir), ==, 0);
+    g_assert_cmpint (g_rmdir (closed_dir), ==, 0);
+    g_assert_cmpint (g_rmdir (base), ==, 0);
+}
+
 static void
 test_bad_hostname (void)
 {
@@ -397,6 +492,9 @@ main (int argc, char **argv)
     g_test_add_func ("/qemu-argv/runas", test_runas);
     g_test_add_func ("/qemu-argv/commas-escaped", test_commas_escaped);
     g_test_add_func ("/qemu-argv/bad-hostname", test_bad_hostname);
+    g_test_add_func ("/qemu-argv/volumes", test_volumes);
+    g_test_add_func ("/qemu-argv/volumes-refused", test_volumes_refused);
+    g_test_add_func ("/qemu-argv/volume-access", test_volume_access);
     g_test_add_func ("/qemu-argv/unresolved-accel", test_unresolved_accel);
     g_test_add ("/accel/real-hardware", FakeHost, NULL, fake_host_setup, test_accel_real_hardware,
                 fake_host_teardown);

@@ -15,6 +15,7 @@
 #include "launch.h"
 #include "main-log.h"
 #include "netspec.h"
+#include "volume.h"
 
 static char *
 make_tmpdir (void)
@@ -248,6 +249,115 @@ test_options_hosts_file (void)
     g_assert_no_error (error);
 }
 
+/* The spec grammar, without touching the host. */
+static void
+test_volume_parse (void)
+{
+    static const struct {
+        const char *spec, *host, *guest;
+        gboolean read_only;
+    } good[] = {
+        { "/srv/data:/data", "/srv/data", "/data", FALSE },
+        { "/srv/data:/mnt//x/./y/:ro", "/srv/data", "/mnt/x/y", TRUE },
+        { "/srv/data:/data:rw", "/srv/data", "/data", FALSE },
+        { "/a b:/c d", "/a b", "/c d", FALSE },
+    };
+    static const struct {
+        const char *spec, *why;
+    } bad[] = {
+        { "/srv/data", "HOST:GUEST" },
+        { "/srv/data:/data:rx", "unknown option 'rx'" },
+        { "/srv/data:/data:ro:x", "HOST:GUEST" },
+        { "/srv/data:/data:", "unknown option ''" },
+        { "srv/data:/data", "not an absolute path" },
+        { ":/data", "not an absolute path" },
+        { "/srv/data:data", "not absolute" },
+        { "/srv/data:", "not absolute" },
+        { "/srv/data:/", "cannot be '/'" },
+        { "/srv/data:/./", "cannot be '/'" },
+        { "/srv/data:/a/../etc", "'..'" },
+        { "/srv/data:/..", "'..'" },
+        { "/srv/data:/a\nb", NULL },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (good); i++) {
+        g_autoptr (GError) error = NULL;
+        g_autoptr (BlVolume) v = bl_volume_parse (good[i].spec, &error);
+        g_assert_no_error (error);
+        g_assert_cmpstr (v->host, ==, good[i].host);
+        g_assert_cmpstr (v->guest, ==, good[i].guest);
+        g_assert_cmpint (v->read_only, ==, good[i].read_only);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+        g_autoptr (GError) error = NULL;
+        g_autofree char *spec = g_strcompress (bad[i].spec);
+        g_autoptr (BlVolume) v = bl_volume_parse (spec, &error);
+        g_assert_null (v);
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+        if (bad[i].why)
+            g_assert_nonnull (strstr (error->message, bad[i].why));
+    }
+    g_autofree char *long_guest = g_strnfill (BL_VOLUME_MAX_GUEST_PATH + 1, 'a');
+    long_guest[0] = '/';
+    g_autofree char *long_spec = g_strconcat ("/srv:", long_guest, NULL);
+    g_autoptr (GError) error = NULL;
+    g_assert_null (bl_volume_parse (long_spec, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+
+    g_autofree char *spec = bl_volume_format ("/h", "/g", TRUE);
+    g_assert_cmpstr (spec, ==, "/h:/g:ro");
+}
+
+/* A list: the same guest path twice (however written), too many volumes. */
+static void
+test_volumes_list (void)
+{
+    g_autoptr (GError) error = NULL;
+    const char *const dup[] = { "/a:/data", "/b:/data/./", NULL };
+    g_assert_null (bl_volumes_parse (dup, FALSE, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "already a volume"));
+    g_clear_error (&error);
+
+    g_autoptr (GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+    for (guint i = 0; i <= BL_VOLUME_MAX; i++)
+        g_ptr_array_add (many, g_strdup_printf ("/h:/g%u", i));
+    g_ptr_array_add (many, NULL);
+    g_assert_null (bl_volumes_parse ((const char *const *) many->pdata, FALSE, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+
+    g_autoptr (GPtrArray) none = bl_volumes_parse (NULL, TRUE, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (none->len, ==, 0);
+}
+
+/* The options keep volumes as specs: add_volume appends one, the record
+ * round trip keeps them. */
+static void
+test_options_volumes (void)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autofree char *dir = make_tmpdir ();
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (boxlite_box_options_get_volumes (options));
+    boxlite_box_options_add_volume (options, dir, "/data", FALSE);
+    boxlite_box_options_add_volume (options, dir, "/ro", TRUE);
+    g_autofree char *rw = g_strconcat (dir, ":/data", NULL);
+    g_autofree char *ro = g_strconcat (dir, ":/ro:ro", NULL);
+    const char *const want[] = { rw, ro, NULL };
+    g_assert_cmpstrv (boxlite_box_options_get_volumes (options), want);
+    g_assert_true (boxlite_box_options_validate (options, &error));
+    g_assert_no_error (error);
+
+    g_autoptr (JsonNode) json = bl_box_options_to_json (options);
+    g_autoptr (BoxliteBoxOptions) back = bl_box_options_from_json (json, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstrv (boxlite_box_options_get_volumes (back), want);
+    g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 static void
 test_launch_roundtrip (void)
 {
@@ -310,6 +420,21 @@ test_launch_roundtrip (void)
     g_clear_error (&error);
     launch.allow_net = NULL;
     launch.ports = NULL;
+
+    /* Volumes travel, and a bad one is refused on load. */
+    const char *volumes[] = { "/srv/a:/data", "/srv/b:/ro:ro", NULL };
+    launch.volumes = (GStrv) volumes;
+    g_assert_true (bl_launch_save (path, &launch, &error));
+    g_autoptr (BlLaunch) vol = bl_launch_load (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstrv (vol->volumes, volumes);
+    const char *bad_volumes[] = { "/srv/a:relative", NULL };
+    launch.volumes = (GStrv) bad_volumes;
+    g_assert_true (bl_launch_save (path, &launch, &error));
+    g_assert_null (bl_launch_load (path, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    launch.volumes = NULL;
 
     /* Relative paths are refused: the monitor may be run by hand. */
     g_file_set_contents (path,
@@ -687,6 +812,9 @@ main (int argc, char **argv)
     g_test_add_func ("/units/options/hosts-file", test_options_hosts_file);
     g_test_add_func ("/units/runtime/home-private", test_home_private);
     g_test_add_func ("/units/launch/roundtrip", test_launch_roundtrip);
+    g_test_add_func ("/units/volumes/parse", test_volume_parse);
+    g_test_add_func ("/units/volumes/list", test_volumes_list);
+    g_test_add_func ("/units/volumes/options", test_options_volumes);
     g_test_add_func ("/units/proto/header-decode", test_header_decode);
     g_test_add_func ("/units/link/frames-and-eof", test_link_frames_and_eof);
     g_test_add_func ("/units/link/rejects-garbage", test_link_rejects_garbage);

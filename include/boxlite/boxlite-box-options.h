@@ -46,6 +46,10 @@ const char *const *boxlite_box_options_get_ports (BoxliteBoxOptions *self);
 void boxlite_box_options_set_ports (BoxliteBoxOptions *self, const char *const *ports);
 BoxliteAccel boxlite_box_options_get_accel (BoxliteBoxOptions *self);
 void boxlite_box_options_set_accel (BoxliteBoxOptions *self, BoxliteAccel accel);
+const char *const *boxlite_box_options_get_volumes (BoxliteBoxOptions *self);
+void boxlite_box_options_set_volumes (BoxliteBoxOptions *self, const char *const *volumes);
+void boxlite_box_options_add_volume (BoxliteBoxOptions *self, const char *host_path,
+                                     const char *guest_path, gboolean read_only);
 
 gboolean boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error);
 

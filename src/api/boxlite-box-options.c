@@ -11,6 +11,7 @@
 #include "image-ref.h"
 #include "netspec.h"
 #include "set-field.h"
+#include "volume.h"
 
 #define DEFAULT_CPUS 1
 #define DEFAULT_MEMORY_MIB 512
@@ -54,6 +55,7 @@ struct _BoxliteBoxOptions {
     GStrv allow_net;
     GStrv ports;
     BoxliteAccel accel;
+    GStrv volumes;
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteBoxOptions, boxlite_box_options, G_TYPE_OBJECT)
@@ -77,6 +79,7 @@ enum {
     PROP_ALLOW_NET,
     PROP_PORTS,
     PROP_ACCEL,
+    PROP_VOLUMES,
     N_PROPS,
 };
 
@@ -96,6 +99,7 @@ boxlite_box_options_finalize (GObject *object)
     g_strfreev (self->cmd);
     g_strfreev (self->allow_net);
     g_strfreev (self->ports);
+    g_strfreev (self->volumes);
     G_OBJECT_CLASS (boxlite_box_options_parent_class)->finalize (object);
 }
 
@@ -155,6 +159,9 @@ boxlite_box_options_get_property (GObject *object, guint prop_id, GValue *value,
         break;
     case PROP_ACCEL:
         g_value_set_enum (value, self->accel);
+        break;
+    case PROP_VOLUMES:
+        g_value_set_boxed (value, self->volumes);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -219,6 +226,9 @@ boxlite_box_options_set_property (GObject *object, guint prop_id, const GValue *
         break;
     case PROP_ACCEL:
         boxlite_box_options_set_accel (self, g_value_get_enum (value));
+        break;
+    case PROP_VOLUMES:
+        boxlite_box_options_set_volumes (self, g_value_get_boxed (value));
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -415,6 +425,22 @@ boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
     properties[PROP_ACCEL] =
         g_param_spec_enum ("accel", NULL, NULL, BOXLITE_TYPE_ACCEL, BOXLITE_ACCEL_AUTO, flags);
 
+    /**
+     * BoxliteBoxOptions:volumes:
+     *
+     * Host folders shared into the box, each `HOST:GUEST` (read-write) or
+     * `HOST:GUEST:ro` (read-only, enforced by the host). HOST is an existing
+     * directory and GUEST an absolute path other than `/` without `..`;
+     * neither may contain `:`, and no guest path may appear twice. The
+     * agent mounts each one at GUEST (making the folder) before the box
+     * counts as started. When the runtime runs as root, QEMU runs as the
+     * user `boxlite-qemu`, which must be able to read (and, unless `:ro`,
+     * write) HOST itself: starting fails otherwise and says so.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_VOLUMES] = g_param_spec_boxed ("volumes", NULL, NULL, G_TYPE_STRV, flags);
+
     g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -501,6 +527,7 @@ STRV_ACCESSORS (entrypoint, PROP_ENTRYPOINT)
 STRV_ACCESSORS (cmd, PROP_CMD)
 STRV_ACCESSORS (allow_net, PROP_ALLOW_NET)
 STRV_ACCESSORS (ports, PROP_PORTS)
+STRV_ACCESSORS (volumes, PROP_VOLUMES)
 VALUE_ACCESSORS (guint, cpus, PROP_CPUS, TRUE)
 VALUE_ACCESSORS (guint, memory_mib, PROP_MEMORY_MIB, TRUE)
 VALUE_ACCESSORS (guint, disk_size_gb, PROP_DISK_SIZE_GB, TRUE)
@@ -882,6 +909,56 @@ VALUE_ACCESSORS (BoxliteAccel, accel, PROP_ACCEL, (guint) value <= BOXLITE_ACCEL
  * Since: 0.1
  */
 
+/**
+ * boxlite_box_options_get_volumes:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:volumes] property.
+ *
+ * Returns: (nullable) (transfer none) (array zero-terminated=1): the volume
+ *   specs, or %NULL for none
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_volumes:
+ * @self: the options
+ * @volumes: (nullable) (array zero-terminated=1): `HOST:GUEST[:ro]` specs, or
+ *   %NULL for none
+ *
+ * Sets the [property@Boxlite.BoxOptions:volumes] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_add_volume:
+ * @self: the options
+ * @host_path: (type filename): an existing directory on the host, absolute
+ * @guest_path: (type filename): where it appears in the box: absolute, not `/`
+ * @read_only: whether the box may only read it (enforced by the host)
+ *
+ * Appends `HOST:GUEST` (or `HOST:GUEST:ro`) to the
+ * [property@Boxlite.BoxOptions:volumes] property. Nothing is checked here;
+ * boxlite_box_options_validate() checks every volume.
+ *
+ * Since: 0.1
+ */
+void
+boxlite_box_options_add_volume (BoxliteBoxOptions *self, const char *host_path,
+                                const char *guest_path, gboolean read_only)
+{
+    g_return_if_fail (BOXLITE_IS_BOX_OPTIONS (self));
+    g_return_if_fail (host_path != NULL && guest_path != NULL);
+
+    guint n = self->volumes ? g_strv_length (self->volumes) : 0;
+    self->volumes = g_renew (char *, self->volumes, n + 2);
+    self->volumes[n] = bl_volume_format (host_path, guest_path, read_only);
+    self->volumes[n + 1] = NULL;
+    NOTIFY (PROP_VOLUMES);
+}
+
 static gboolean
 env_valid (const char *const *env, GError **error)
 {
@@ -961,8 +1038,9 @@ bl_env_validate (const char *const *env, GError **error)
  * @error: return location for a #GError, or %NULL
  *
  * Checks every option before anything is created or started: the ranges,
- * the image reference, paths, the environment, the allowlist rules and the
- * port forwards, and that the options do not contradict each other.
+ * the image reference, paths, the environment, the allowlist rules, the
+ * port forwards and the volumes (their host folders must exist), and that
+ * the options do not contradict each other.
  *
  * Returns: %TRUE when the options can make a box, or %FALSE with @error set
  *   (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT naming the option)
@@ -1016,7 +1094,9 @@ boxlite_box_options_validate (BoxliteBoxOptions *self, GError **error)
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown accelerator");
         return FALSE;
     }
-    return TRUE;
+    g_autoptr (GPtrArray) volumes =
+        bl_volumes_parse ((const char *const *) self->volumes, TRUE, error);
+    return volumes != NULL;
 }
 
 static const char *const accel_names[] = { "auto", "kvm", "tcg" };
@@ -1093,6 +1173,7 @@ bl_box_options_to_json (BoxliteBoxOptions *self)
     json_builder_add_string_value (b, network_names[self->network]);
     add_strv (b, "allow_net", self->allow_net);
     add_strv (b, "ports", self->ports);
+    add_strv (b, "volumes", self->volumes);
     json_builder_set_member_name (b, "accel");
     json_builder_add_string_value (b, bl_accel_to_string (self->accel));
     json_builder_end_object (b);
@@ -1163,5 +1244,6 @@ bl_box_options_from_json (JsonNode *node, GError **error)
         g_strcmp0 (network, "disabled") == 0 ? BOXLITE_NETWORK_DISABLED : BOXLITE_NETWORK_ENABLED;
     self->allow_net = get_strv (obj, "allow_net");
     self->ports = get_strv (obj, "ports");
+    self->volumes = get_strv (obj, "volumes");
     return g_steal_pointer (&self);
 }

@@ -21,6 +21,7 @@
 #include "monitor-ctl.h"
 #include "paths.h"
 #include "os-error.h"
+#include "volume.h"
 
 /* TCG boots take a second or two; a loaded CI machine may take far longer. */
 #define BOOT_TIMEOUT_MS 120000
@@ -728,6 +729,12 @@ make_launch (BoxliteBox *self, GError **error)
     g_autofree char *kernel_dir =
         g_build_filename (bl_runtime_get_cache_dir (self->runtime), "kernel", NULL);
 
+    /* A host folder may have gone since the box was made: say so before
+     * anything starts. */
+    g_autoptr (GPtrArray) volumes = bl_volumes_parse (
+        (const char *const *) boxlite_box_options_get_volumes (self->options), TRUE, error);
+    if (!volumes)
+        return NULL;
     launch->box_id = g_strdup (self->id);
     launch->box_dir = g_strdup (self->dir);
     launch->disk = g_build_filename (self->dir, "disk.qcow2", NULL);
@@ -747,6 +754,7 @@ make_launch (BoxliteBox *self, GError **error)
     launch->network = boxlite_box_options_get_network (self->options);
     launch->allow_net = g_strdupv ((char **) boxlite_box_options_get_allow_net (self->options));
     launch->ports = g_strdupv ((char **) boxlite_box_options_get_ports (self->options));
+    launch->volumes = g_strdupv ((char **) boxlite_box_options_get_volumes (self->options));
     launch->hosts_file = g_strdup (bl_runtime_get_hosts_file (self->runtime));
     launch->hostname = g_strdup (self->name);
     launch->detach = boxlite_box_options_get_detach (self->options);

@@ -8,6 +8,7 @@
 #include <boxlite/boxlite-error.h>
 #include "json-file.h"
 #include "netspec.h"
+#include "volume.h"
 
 #define MAX_LAUNCH_SIZE (64 * 1024)
 
@@ -30,6 +31,7 @@ bl_launch_free (BlLaunch *launch)
     g_free (launch->qemu_user);
     g_strfreev (launch->allow_net);
     g_strfreev (launch->ports);
+    g_strfreev (launch->volumes);
     g_free (launch);
 }
 
@@ -121,7 +123,8 @@ bl_launch_load (const char *path, GError **error)
         !get_enum (obj, "accel", accel_names, G_N_ELEMENTS (accel_names), &accel, error) ||
         !get_enum (obj, "network", network_names, G_N_ELEMENTS (network_names), &network, error) ||
         !get_strv (obj, "allow_net", &launch->allow_net, error) ||
-        !get_strv (obj, "ports", &launch->ports, error))
+        !get_strv (obj, "ports", &launch->ports, error) ||
+        !get_strv (obj, "volumes", &launch->volumes, error))
         return NULL;
     launch->box_id = g_strdup (json_object_get_string_member_with_default (obj, "box_id", NULL));
     if (json_object_has_member (obj, "hosts_file") &&
@@ -158,6 +161,13 @@ bl_launch_load (const char *path, GError **error)
         if (!bl_allow_net_validate ((const char *const *) launch->allow_net, error) ||
             !bl_port_forwards_validate ((const char *const *) launch->ports, error))
             return NULL;
+    }
+    /* The host folders are checked by the monitor, as the user QEMU runs as. */
+    g_autoptr (GPtrArray) volumes =
+        bl_volumes_parse ((const char *const *) launch->volumes, FALSE, error);
+    if (!volumes) {
+        g_prefix_error (error, "%s: ", path);
+        return NULL;
     }
     return g_steal_pointer (&launch);
 }
@@ -206,6 +216,7 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     json_builder_add_string_value (b, network_names[launch->network]);
     add_strv (b, "allow_net", launch->allow_net);
     add_strv (b, "ports", launch->ports);
+    add_strv (b, "volumes", launch->volumes);
     if (launch->hosts_file) {
         json_builder_set_member_name (b, "hosts_file");
         json_builder_add_string_value (b, launch->hosts_file);

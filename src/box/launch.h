@@ -26,6 +26,7 @@ typedef struct {
     GStrv allow_net;  /* allowlist rules, or NULL */
     GStrv ports;      /* port forward specs (netspec.h), or NULL */
     char *hosts_file; /* names the box's DNS answers from, or NULL */
+    GStrv volumes;    /* HOST:GUEST[:ro] specs (volume.h), or NULL */
     char *hostname;
     gboolean detach;
     gboolean auto_remove;

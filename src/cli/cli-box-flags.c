@@ -41,6 +41,9 @@ cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra)
           "Let the box reach this name, *.suffix, address or CIDR range (repeatable)", "RULE" },
         { "publish", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &flags->publish,
           "Forward a host port to the box (repeatable)", "[ADDR:]HOST:GUEST[/tcp|/udp]" },
+        { "volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &flags->volumes,
+          "Share a host folder at a guest path, read-only with :ro (repeatable)",
+          "HOST:GUEST[:ro]" },
         { NULL },
     };
     guint n_extra = 0;
@@ -70,6 +73,30 @@ cli_box_flags_clear (CliBoxFlags *flags)
     g_clear_pointer (&flags->network, g_free);
     g_clear_pointer (&flags->allow_net, g_strfreev);
     g_clear_pointer (&flags->publish, g_strfreev);
+    g_clear_pointer (&flags->volumes, g_strfreev);
+}
+
+/* -v takes HOST relative to the current directory, as a shell user expects;
+ * the box's monitor runs elsewhere, so it is made absolute here. */
+static void
+apply_volumes (CliBoxFlags *flags, BoxliteBoxOptions *options)
+{
+    g_autoptr (GPtrArray) specs = g_ptr_array_new_with_free_func (g_free);
+
+    for (guint i = 0; flags->volumes && flags->volumes[i]; i++) {
+        const char *spec = flags->volumes[i];
+        const char *colon = strchr (spec, ':');
+        if (colon && colon != spec && spec[0] != '/') {
+            g_autofree char *host = g_strndup (spec, (gsize) (colon - spec));
+            g_autofree char *absolute = g_canonicalize_filename (host, NULL);
+            g_ptr_array_add (specs, g_strconcat (absolute, colon, NULL));
+        } else {
+            g_ptr_array_add (specs, g_strdup (spec));
+        }
+    }
+    g_ptr_array_add (specs, NULL);
+    if (flags->volumes)
+        boxlite_box_options_set_volumes (options, (const char *const *) specs->pdata);
 }
 
 /* A count in decimal digits only: no sign, so "-1" is not read as a huge
@@ -229,6 +256,7 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
         boxlite_box_options_set_user (options, flags->user);
     if (command)
         boxlite_box_options_set_cmd (options, (const char *const *) command);
+    apply_volumes (flags, options);
     if (!boxlite_box_options_validate (options, error))
         return NULL;
     return g_steal_pointer (&options);

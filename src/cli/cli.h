@@ -54,6 +54,7 @@ typedef struct {
     char *network;    /* "none" or "default" */
     char **allow_net; /* --allow-net RULE, repeated */
     char **publish;   /* -p SPEC, repeated */
+    char **volumes;   /* -v HOST:GUEST[:ro], repeated */
 } CliBoxFlags;
 
 #define CLI_BOX_FLAGS_INIT                                                                         \

@@ -5,6 +5,7 @@
 
 #include "bl_net_topology.h"
 #include "bl_proto.h"
+#include "volume.h"
 #include <boxlite/boxlite-error.h>
 
 /* QEMU's option parser splits on ','; a literal comma is written twice. */
@@ -108,6 +109,37 @@ check_launch (const BlLaunch *launch, BoxliteAccel resolved, GError **error)
     return TRUE;
 }
 
+/* Each volume is a virtio-9p device over QEMU's `local` backend, which
+ * opens the folder once and reaches everything below it one component at
+ * a time without following the host's symlinks, so neither `..` nor a link
+ * in the folder leads out of it. security_model=mapped-xattr: the guest's
+ * owners, modes and special files are kept in user.virtfs.* extended
+ * attributes, and what lands on the host is a plain file or directory of
+ * QEMU's user with modes 0600/0700, so root in the guest cannot plant a
+ * set-uid program, a device node or a symlink in the caller's folder.
+ * readonly=on makes QEMU refuse every write, whatever the guest mounts. */
+static gboolean
+add_volumes (GPtrArray *argv, const BlLaunch *launch, GError **error)
+{
+    g_autoptr (GPtrArray) volumes =
+        bl_volumes_parse ((const char *const *) launch->volumes, FALSE, error);
+
+    if (!volumes)
+        return FALSE;
+    for (guint i = 0; i < volumes->len; i++) {
+        BlVolume *volume = g_ptr_array_index (volumes, i);
+        g_autofree char *host_e = opt_escape (volume->host);
+        g_autofree char *tag = bl_volume_tag (i);
+
+        add (argv, "-fsdev");
+        add_printf (argv, "local,id=fs%u,path=%s,security_model=mapped-xattr,multidevs=remap%s", i,
+                    host_e, volume->read_only ? ",readonly=on" : "");
+        add (argv, "-device");
+        add_printf (argv, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, tag);
+    }
+    return TRUE;
+}
+
 GStrv
 bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz, GError **error)
 {
@@ -205,6 +237,8 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
         add (argv, "-device");
         add (argv, "virtio-net-device,netdev=net0");
     }
+    if (!add_volumes (argv, launch, error))
+        return NULL;
     add (argv, "-qmp");
     add_printf (argv, "unix:%s,server=on,wait=off", qmp_e);
     g_ptr_array_add (argv, NULL);

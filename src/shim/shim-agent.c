@@ -1,6 +1,6 @@
 /* shim-agent.c: the link to the guest agent over the virtio-serial socket.
  *
- * Channel 0 carries the session (ready, hello, shutdown); every other
+ * Channel 0 carries the session (ready, hello, mount, shutdown); every other
  * channel belongs to a relayed exec (shim-relay.c). The agent runs the
  * untrusted guest's code paths, so anything malformed ends the link and
  * the box.
@@ -89,7 +89,7 @@ handle_hello_reply (Shim *shim, JsonObject *msg)
         return;
     }
     g_message ("guest agent answered hello");
-    shim_booted (shim);
+    shim_volumes_mount (shim);
 }
 
 static void
@@ -122,6 +122,8 @@ handle_session (Shim *shim, JsonObject *msg)
     ShimAgentReply kind = GPOINTER_TO_INT (g_queue_pop_head (&shim->agent_replies));
     if (kind == SHIM_AGENT_REPLY_HELLO)
         handle_hello_reply (shim, msg);
+    else if (kind == SHIM_AGENT_REPLY_MOUNT)
+        shim_volumes_mount_reply (shim, msg);
     else
         g_message ("guest agent acknowledged shutdown");
 }

@@ -299,6 +299,8 @@ prepare (Shim *shim, GStrv *argv, GError **error)
     }
     if (geteuid () == 0 && !(shim->launch->qemu_user = qemu_user (error)))
         return FALSE;
+    if (!shim_volumes_check (shim, error))
+        return FALSE;
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
 }

@@ -60,6 +60,7 @@ typedef struct {
 typedef enum {
     SHIM_AGENT_REPLY_HELLO,
     SHIM_AGENT_REPLY_SHUTDOWN,
+    SHIM_AGENT_REPLY_MOUNT,
 } ShimAgentReply;
 
 struct _Shim {
@@ -174,6 +175,13 @@ void shim_agent_protocol_error (Shim *shim, const char *message);
 gboolean shim_agent_send_request (Shim *shim, guint32 channel, const char *command,
                                   JsonNode *arguments);
 void shim_agent_close (Shim *shim);
+
+/* shim-volumes.c: before QEMU starts, checks that QEMU's user may use
+ * every host folder (FALSE with @error naming the fix); after "hello",
+ * asks the agent to mount them and counts the box as booted once it has. */
+gboolean shim_volumes_check (Shim *shim, GError **error);
+void shim_volumes_mount (Shim *shim);
+void shim_volumes_mount_reply (Shim *shim, JsonObject *msg);
 
 /* shim-control.c */
 gboolean shim_control_listen (Shim *shim, GError **error);
