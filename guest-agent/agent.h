@@ -351,6 +351,12 @@ void agent_net_setup(void);
  * it), and answers on channel 0: {} or the first failure. Only as PID 1. */
 void agent_volumes_mount(struct agent_link *link, const struct agent_json *args);
 
+/* ---- agent_stats.c: the session request "stats" -------------------------- */
+
+/* Answers on channel 0 with the guest's memory, load, process count and
+ * root filesystem figures (see bl_proto.h). */
+void agent_stats_reply(struct agent_link *link);
+
 /* ---- agent_main.c ------------------------------------------------------- */
 
 extern bool agent_is_pid1;

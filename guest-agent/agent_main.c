@@ -96,6 +96,8 @@ static void handle_session(struct serve *s, const char *cmd, const struct agent_
         queue_ok(link, 0, ret);
     } else if (strcmp(cmd, "mount") == 0) {
         agent_volumes_mount(link, args);
+    } else if (strcmp(cmd, "stats") == 0) {
+        agent_stats_reply(link);
     } else if (strcmp(cmd, "shutdown") == 0) {
         queue_ok(link, 0, "{}");
         s->shutdown = true;

@@ -35,6 +35,16 @@
  *                  virtio-9p device whose mount tag is "tag" on it, and stops
  *                  at the first failure; the host counts the box as started
  *                  only after the {} and fails the start on an error.
+ *   host -> agent  execute "stats" {}
+ *                  -> return {"mem_total": N, "mem_available": N,   bytes, /proc/meminfo
+ *                             "load1": N, "load5": N, "load15": N,  thousandths, /proc/loadavg
+ *                             "processes": N,                       entries of /proc
+ *                             "disk_total": N, "disk_used": N,      bytes of the root
+ *                             "disk_available": N}                  filesystem (statvfs)
+ *                  every member an unsigned integer, left out when the agent cannot
+ *                  read it. The host takes all of it as the guest's word: it bounds
+ *                  and cross-checks the figures (src/box/metrics.h) and refuses the
+ *                  whole answer when one is off.
  *   host -> agent  execute "shutdown" {}             -> return {}, then the
  *                  agent ends every process, syncs, unmounts and reboots (QEMU
  *                  runs with -no-reboot, so the VM exits).
@@ -50,6 +60,13 @@
  *                     error. The command belongs to the box, not to the client: it
  *                     has no stdin, outlives the client, and its output goes to
  *                     BOXDIR/main.log (src/box/main-log.h).
+ *   client -> monitor execute "stats"  {} -> return {
+ *                        "processes": {"qemu"|"monitor"|"net": {"rss": BYTES, "cpu_ns": N}},
+ *                        "disk": {"read_bytes", "write_bytes", "read_ops", "write_ops"},
+ *                        "guest": the agent's answer to "stats", as it came}
+ *                     a process not running is left out; "disk" sums QEMU's
+ *                     query-blockstats over the box's drives; "disk" and "guest" are
+ *                     left out when QEMU or the agent did not answer within 5 s.
  *   client -> monitor execute "watch"  {} -> return {"state": STATE}
  *   monitor -> client event   "state"  {"state": STATE}
  *                     sent to each client that asked to "watch" whenever the box's
