@@ -23,6 +23,7 @@ struct _BlNetAudit {
     gint64 counts_written_us;
     gboolean counts_dirty;
     guint counts_timer; /* writes what a burst left unwritten */
+    guint64 *bytes[2];  /* the "bytes out" and "bytes in" counts, once there are some */
 };
 
 const char *
@@ -141,17 +142,46 @@ on_counts_timer (gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void
-count (BlNetAudit *audit, const char *event, const char *verdict, const char *reason)
+/* The count of @key, made 0 when missing. The hash table never replaces a
+ * value once loaded, so the pointer stays good for the audit's life. */
+static guint64 *
+counter (BlNetAudit *audit, const char *key)
 {
-    g_autofree char *key = g_strdup_printf ("%s %s %s", event, verdict, reason);
     guint64 *n = g_hash_table_lookup (audit->counts, key);
 
     if (!n) {
         n = g_new0 (guint64, 1);
-        g_hash_table_insert (audit->counts, g_steal_pointer (&key), n);
+        g_hash_table_insert (audit->counts, g_strdup (key), n);
     }
-    (*n)++;
+    return n;
+}
+
+static void counts_changed (BlNetAudit *audit);
+
+static void
+count (BlNetAudit *audit, const char *event, const char *verdict, const char *reason)
+{
+    g_autofree char *key = g_strdup_printf ("%s %s %s", event, verdict, reason);
+
+    (*counter (audit, key))++;
+    counts_changed (audit);
+}
+
+void
+bl_net_audit_bytes (BlNetAudit *audit, gboolean to_guest, gsize len)
+{
+    guint i = to_guest ? 1 : 0;
+
+    /* Every frame passes here: no key is built after the first. */
+    if (!audit->bytes[i])
+        audit->bytes[i] = counter (audit, to_guest ? "bytes in" : "bytes out");
+    *audit->bytes[i] += len;
+    counts_changed (audit);
+}
+
+static void
+counts_changed (BlNetAudit *audit)
+{
     audit->counts_dirty = TRUE;
     if (!audit->counts_path)
         return;

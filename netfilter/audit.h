@@ -9,7 +9,9 @@
  *
  * Beside it, "netcounts.json" in the same directory counts every entry by
  * "event verdict reason" since the box started: those totals are never
- * rotated away, so a flood of denials cannot hide how many there were. It
+ * rotated away, so a flood of denials cannot hide how many there were.
+ * "bytes out" and "bytes in" count the bytes of the frames the filter let
+ * through from the guest and delivered to it (Ethernet frames, whole). It
  * is rewritten (atomically) at most once a second and when the record is
  * closed.
  *
@@ -44,6 +46,9 @@ void bl_net_audit_dns (BlNetAudit *audit, const char *name, const char *qtype, c
 void bl_net_audit_flow (BlNetAudit *audit, const char *event, uint32_t dst, uint16_t port,
                         gboolean allowed, const char *reason, const char *name, const char *sni,
                         const char *host);
+
+/* Adds @len bytes of one frame to "bytes in" (@to_guest) or "bytes out". */
+void bl_net_audit_bytes (BlNetAudit *audit, gboolean to_guest, gsize len);
 
 void bl_net_audit_free (BlNetAudit *audit);
 

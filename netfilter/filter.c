@@ -104,8 +104,8 @@ is_broadcast_or_multicast (uint32_t dst)
            dst == (BL_NET_SUBNET | ~BL_NET_SUBNET_MASK);
 }
 
-gboolean
-bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
+static gboolean
+judge_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
 {
     BlNetPacket pkt;
 
@@ -142,7 +142,16 @@ bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
 }
 
 gboolean
-bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
+bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
+{
+    if (!judge_frame (filter, frame, len))
+        return FALSE;
+    bl_net_audit_bytes (filter->audit, FALSE, len);
+    return TRUE;
+}
+
+static gboolean
+judge_observed (BlNetFilter *filter, const uint8_t *frame, size_t len)
 {
     BlNetPacket pkt;
 
@@ -156,6 +165,15 @@ bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
         pkt.dst != BL_NET_ADDR_GUEST || pkt.src == BL_NET_ADDR_GATEWAY)
         return TRUE;
     return bl_net_flows_observe (filter, &pkt);
+}
+
+gboolean
+bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
+{
+    if (!judge_observed (filter, frame, len))
+        return FALSE;
+    bl_net_audit_bytes (filter->audit, TRUE, len);
+    return TRUE;
 }
 
 void
