@@ -127,12 +127,13 @@ bl_monitor_connect (const char *box_dir, GCancellable *cancellable, GError **err
     return NULL;
 }
 
-/* Sends @command to the box's monitor and checks its answer. With
- * @until_eof, also waits for the monitor to close the link (it exits after
- * answering a stop). */
+/* Sends @command to the box's monitor and checks its answer, whose "return"
+ * object goes to @ret_out when not NULL. With @until_eof, also waits for the
+ * monitor to close the link (it exits after answering a stop). */
 static gboolean
 monitor_request (const char *box_dir, const char *command, JsonNode *arguments, guint timeout_ms,
-                 gboolean until_eof, GCancellable *cancellable, GError **error)
+                 gboolean until_eof, JsonObject **ret_out, GCancellable *cancellable,
+                 GError **error)
 {
     g_autoptr (GSocketConnection) conn = bl_monitor_connect (box_dir, cancellable, error);
 
@@ -175,6 +176,15 @@ monitor_request (const char *box_dir, const char *command, JsonNode *arguments, 
                                                                      : command;
         if (!check_reply (reply, what, error))
             return FALSE;
+        if (i == 1 && ret_out) {
+            JsonNode *ret = json_object_get_member (reply, "return");
+            if (!ret || !JSON_NODE_HOLDS_OBJECT (ret)) {
+                g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
+                             "the box monitor's answer to '%s' is not an object", command);
+                return FALSE;
+            }
+            *ret_out = json_object_ref (json_node_get_object (ret));
+        }
     }
     while (until_eof) {
         g_autoptr (GError) read_error = NULL;
@@ -202,21 +212,32 @@ bl_monitor_stop (const char *box_dir, gboolean force, guint timeout_ms, GCancell
     json_builder_end_object (b);
     g_autoptr (JsonNode) args = json_builder_get_root (b);
 
-    return monitor_request (box_dir, "stop", args, timeout_ms, TRUE, cancellable, error);
+    return monitor_request (box_dir, "stop", args, timeout_ms, TRUE, NULL, cancellable, error);
 }
 
 gboolean
 bl_monitor_start_detached (const char *box_dir, JsonNode *exec_args, GCancellable *cancellable,
                            GError **error)
 {
-    return monitor_request (box_dir, "start_detached", exec_args, 30000, FALSE, cancellable, error);
+    return monitor_request (box_dir, "start_detached", exec_args, 30000, FALSE, NULL, cancellable,
+                            error);
 }
 
 gboolean
 bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable, GError **error)
 {
-    return monitor_request (box_dir, pause ? "pause" : "resume", NULL, 10000, FALSE, cancellable,
-                            error);
+    return monitor_request (box_dir, pause ? "pause" : "resume", NULL, 10000, FALSE, NULL,
+                            cancellable, error);
+}
+
+JsonObject *
+bl_monitor_stats (const char *box_dir, GCancellable *cancellable, GError **error)
+{
+    JsonObject *ret = NULL;
+
+    if (!monitor_request (box_dir, "stats", NULL, 10000, FALSE, &ret, cancellable, error))
+        return NULL;
+    return ret;
 }
 
 void

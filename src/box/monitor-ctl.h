@@ -1,5 +1,5 @@
 /* monitor-ctl.h: the box monitor's control socket, used synchronously by start, stop,
- * pause and resume. */
+ * pause, resume and stats. */
 #pragma once
 
 #include <gio/gio.h>
@@ -25,6 +25,10 @@ gboolean bl_monitor_start_detached (const char *box_dir, JsonNode *exec_args,
 GError *bl_monitor_error_from_reply (JsonObject *err);
 gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *cancellable,
                            GError **error);
+/* The monitor's answer to "stats" (bl_proto.h), unchecked beyond being an
+ * object: its "guest" member is the guest's word.
+ * Returns: (transfer full): the "return" object, or NULL with @error set. */
+JsonObject *bl_monitor_stats (const char *box_dir, GCancellable *cancellable, GError **error);
 
 /* Removes the sockets a box monitor makes in @box_dir: the monitor does it
  * on its way out, the library after a monitor it had to kill. */

@@ -33,6 +33,7 @@ static const CliCommand commands[] = {
     { "rm", cli_cmd_rm, "Delete boxes" },
     { "inspect", cli_cmd_inspect, "Print what is known of boxes, as JSON" },
     { "events", cli_cmd_events, "Print what happens to the boxes, as it happens" },
+    { "stats", cli_cmd_stats, "Show what running boxes use" },
     { "logs", cli_cmd_logs, "Print what a box's detached commands printed" },
     { "cp", cli_cmd_cp, "Copy files into or out of a box" },
     { "netlog", cli_cmd_netlog, "Print a box's network decisions" },

@@ -96,6 +96,7 @@ int cli_cmd_unpause (CliContext *cli, int argc, char **argv);
 int cli_cmd_rm (CliContext *cli, int argc, char **argv);
 int cli_cmd_inspect (CliContext *cli, int argc, char **argv);
 int cli_cmd_logs (CliContext *cli, int argc, char **argv);
+int cli_cmd_stats (CliContext *cli, int argc, char **argv);
 int cli_cmd_events (CliContext *cli, int argc, char **argv);
 int cli_cmd_netlog (CliContext *cli, int argc, char **argv);
 int cli_cmd_cp (CliContext *cli, int argc, char **argv);

@@ -1,6 +1,6 @@
 /* shim-agent.c: the link to the guest agent over the virtio-serial socket.
  *
- * Channel 0 carries the session (ready, hello, mount, shutdown); every other
+ * Channel 0 carries the session (ready, hello, mount, stats, shutdown); every other
  * channel belongs to a relayed exec (shim-relay.c). The agent runs the
  * untrusted guest's code paths, so anything malformed ends the link and
  * the box.
@@ -124,6 +124,8 @@ handle_session (Shim *shim, JsonObject *msg)
         handle_hello_reply (shim, msg);
     else if (kind == SHIM_AGENT_REPLY_MOUNT)
         shim_volumes_mount_reply (shim, msg);
+    else if (kind == SHIM_AGENT_REPLY_STATS)
+        shim_stats_guest_reply (shim, msg);
     else
         g_message ("guest agent acknowledged shutdown");
 }

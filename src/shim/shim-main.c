@@ -362,6 +362,7 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
     shim->clients = g_ptr_array_new ();
     shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
     g_queue_init (&shim->agent_replies);
+    g_queue_init (&shim->stats_waiting);
     return shim;
 }
 
@@ -377,6 +378,7 @@ shim_free (Shim *shim)
     g_ptr_array_unref (shim->clients);
     g_ptr_array_unref (shim->stop_waiters);
     g_queue_clear (&shim->agent_replies);
+    shim_stats_clear (shim);
     g_clear_pointer (&shim->launch, bl_launch_free);
     g_clear_object (&shim->cancellable);
     g_main_loop_unref (shim->loop);

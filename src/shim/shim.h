@@ -26,6 +26,8 @@ G_BEGIN_DECLS
 #define SHIM_QUIT_GRACE_MS 3000
 /* console.log is moved to console.log.1 when it reaches this size. */
 #define SHIM_CONSOLE_LOG_MAX (G_GUINT64_CONSTANT (1) << 20)
+/* How long a "stats" request waits for QEMU's and the guest's figures. */
+#define SHIM_STATS_TIMEOUT_MS 5000
 /* Interval between attempts to connect to QEMU's sockets while it starts. */
 #define SHIM_CONNECT_RETRY_MS 20
 
@@ -61,6 +63,7 @@ typedef enum {
     SHIM_AGENT_REPLY_HELLO,
     SHIM_AGENT_REPLY_SHUTDOWN,
     SHIM_AGENT_REPLY_MOUNT,
+    SHIM_AGENT_REPLY_STATS,
 } ShimAgentReply;
 
 struct _Shim {
@@ -102,6 +105,7 @@ struct _Shim {
     char *crash_reason;   /* set when the agent link broke or misbehaved */
     GHashTable *relays;   /* agent channel -> ShimRelay* (owned) */
     guint32 next_agent_channel;
+    GQueue stats_waiting; /* "stats" requests the agent has yet to answer */
 
     /* Control socket */
     GSocketService *control;
@@ -210,6 +214,13 @@ void shim_log_file_append (ShimLogFile *log, const guint8 *data, gsize len);
 void shim_log_file_append_record (ShimLogFile *log, const guint8 *head, gsize head_len,
                                   const guint8 *data, gsize len);
 void shim_log_file_free (ShimLogFile *log);
+
+/* shim-stats.c: the control request "stats" (bl_proto.h). */
+void shim_stats_request (ShimClient *client);
+/* The agent's answer to the oldest "stats" request. */
+void shim_stats_guest_reply (Shim *shim, JsonObject *msg);
+/* Drops the requests the agent will not answer any more. */
+void shim_stats_clear (Shim *shim);
 
 /* shim-stop.c */
 void shim_stop (Shim *shim, gboolean force, guint timeout_ms);
