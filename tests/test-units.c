@@ -14,6 +14,7 @@
 #include "fs-tree.h"
 #include "launch.h"
 #include "main-log.h"
+#include "metrics.h"
 #include "netspec.h"
 #include "volume.h"
 
@@ -800,6 +801,114 @@ test_main_log (void)
     g_rmdir (dir);
 }
 
+/* ---- metrics.c: the monitor's "stats" answer ---------------------------- */
+
+#define GUEST_MEMORY_MAX (G_GUINT64_CONSTANT (512) << 20)
+
+static gboolean
+parse_metrics (const char *json, GVariant **out, GError **error)
+{
+    g_autoptr (JsonNode) root = json_from_string (json, NULL);
+    g_autoptr (GVariantDict) dict = g_variant_dict_new (NULL);
+
+    g_assert_nonnull (root);
+    gboolean ok = bl_metrics_parse (json_node_get_object (root), GUEST_MEMORY_MAX, dict, error);
+    *out = g_variant_ref_sink (g_variant_dict_end (dict));
+    return ok;
+}
+
+#define HONEST_GUEST                                                                               \
+    "\"mem_total\": 500000000, \"mem_available\": 400000000, \"load1\": 1250, \"load5\": 0, "      \
+    "\"load15\": 30, \"processes\": 12, \"disk_total\": 1000000, \"disk_used\": 250000, "          \
+    "\"disk_available\": 700000"
+
+static void
+test_metrics_honest (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) m = NULL;
+    guint64 v = 0;
+    double load = 0;
+
+    g_assert_true (parse_metrics (
+        "{\"processes\": {\"qemu\": {\"rss\": 1000, \"cpu_ns\": 5}, \"monitor\": {\"rss\": -1}},"
+        " \"disk\": {\"read_bytes\": 7, \"write_bytes\": 8, \"read_ops\": 1, \"write_ops\": 2},"
+        " \"guest\": {" HONEST_GUEST ", \"future\": \"ignored\"}}",
+        &m, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_variant_lookup (m, "qemu-rss", "t", &v));
+    g_assert_cmpuint (v, ==, 1000);
+    /* A host figure that is not a count is left out, not trusted. */
+    g_assert_false (g_variant_lookup (m, "monitor-rss", "t", &v));
+    g_assert_true (g_variant_lookup (m, "disk-write-bytes", "t", &v));
+    g_assert_cmpuint (v, ==, 8);
+    g_assert_true (g_variant_lookup (m, "mem-used", "t", &v));
+    g_assert_cmpuint (v, ==, 100000000);
+    g_assert_true (g_variant_lookup (m, "load-1", "d", &load));
+    g_assert_cmpfloat (load, ==, 1.25);
+    g_assert_true (g_variant_lookup (m, "fs-used", "t", &v));
+    g_assert_cmpuint (v, ==, 250000);
+
+    /* A guest that did not answer in time: the host's part alone. */
+    g_clear_pointer (&m, g_variant_unref);
+    g_assert_true (
+        parse_metrics ("{\"processes\": {\"qemu\": {\"rss\": 1, \"cpu_ns\": 1}}}", &m, &error));
+    g_assert_no_error (error);
+    g_assert_false (g_variant_lookup (m, "mem-total", "t", &v));
+}
+
+/* What root in the guest might answer to make the figures lie: each is
+ * refused as a whole, and none of the guest's figures is shown. */
+static void
+test_metrics_hostile (void)
+{
+    static const char *const guests[] = {
+        "[]",
+        "\"lots\"",
+        "{\"mem_total\": -1, \"mem_available\": 0}",
+        "{\"mem_total\": \"500000000\", \"mem_available\": 0}",
+        "{\"mem_total\": 5e8, \"mem_available\": 0}",
+        "{\"mem_total\": true, \"mem_available\": 0}",
+        "{\"mem_total\": 100, \"mem_available\": 200}",
+        "{\"mem_total\": 536870913, \"mem_available\": 0}",
+        "{\"mem_total\": 9223372036854775807, \"mem_available\": 0}",
+        "{\"mem_total\": 100}",
+        "{\"processes\": 4194305}",
+        "{\"processes\": null}",
+        "{\"load1\": 1000000001}",
+        "{\"load15\": -5}",
+        "{\"disk_total\": 10, \"disk_used\": 11, \"disk_available\": 0}",
+        "{\"disk_total\": 10, \"disk_used\": 1, \"disk_available\": 11}",
+        "{\"disk_total\": 10, \"disk_used\": 1}",
+        "{\"disk_total\": 2251799813685249, \"disk_used\": 0, \"disk_available\": 0}",
+        "{\"disk_used\": {\"nested\": 1}, \"disk_total\": 10, \"disk_available\": 0}",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (guests); i++) {
+        g_autoptr (GError) error = NULL;
+        g_autoptr (GVariant) m = NULL;
+        g_autofree char *json = g_strdup_printf ("{\"guest\": %s}", guests[i]);
+        guint64 v = 0;
+
+        g_test_message ("guest answer %s", guests[i]);
+        g_assert_false (parse_metrics (json, &m, &error));
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
+        g_assert_false (g_variant_lookup (m, "mem-total", "t", &v));
+        g_assert_false (g_variant_lookup (m, "processes", "t", &v));
+        g_assert_false (g_variant_lookup (m, "fs-total", "t", &v));
+    }
+
+    /* Too many members: a flood is refused before any is looked at. */
+    g_autoptr (GString) flood = g_string_new ("{\"guest\": {" HONEST_GUEST);
+    for (guint i = 0; i < BL_METRICS_GUEST_MAX_MEMBERS; i++)
+        g_string_append_printf (flood, ", \"x%u\": 0", i);
+    g_string_append (flood, "}}");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) m = NULL;
+    g_assert_false (parse_metrics (flood->str, &m, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -820,5 +929,7 @@ main (int argc, char **argv)
     g_test_add_func ("/units/link/rejects-garbage", test_link_rejects_garbage);
     g_test_add_func ("/units/link/control-parse", test_control_parse);
     g_test_add_func ("/units/link/control-nesting", test_control_nesting);
+    g_test_add_func ("/units/metrics/honest", test_metrics_honest);
+    g_test_add_func ("/units/metrics/hostile-guest", test_metrics_hostile);
     return g_test_run ();
 }

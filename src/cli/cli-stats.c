@@ -59,11 +59,23 @@ cpu_percent (Followed *f, GVariant *now, gint64 now_us)
     return (double) (after - before) * 100.0 / ((double) (now_us - f->last_us) * 1000.0);
 }
 
-/* "1.5GiB", "300MiB", "12KiB", "512B". */
+/* "1.5 GiB", "300.0 MiB", "512 B": plain spaces, so that columns line up
+ * and scripts can read them. */
 static char *
 size_text (guint64 bytes)
 {
-    return g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+    double value = (double) bytes;
+    guint unit = 0;
+
+    if (bytes < 1024)
+        return g_strdup_printf ("%" G_GUINT64_FORMAT " B", bytes);
+    value /= 1024;
+    while (value >= 1024 && unit + 1 < G_N_ELEMENTS (units)) {
+        value /= 1024;
+        unit++;
+    }
+    return g_strdup_printf ("%.1f %s", value, units[unit]);
 }
 
 static void
