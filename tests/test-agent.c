@@ -486,6 +486,38 @@ test_mount_refused (void)
     agent_shutdown (ag);
 }
 
+/* The agent reads its own system's figures: run on the host here, they must
+ * be the host's. */
+static void
+test_stats (void)
+{
+    Agent *ag = agent_start_hello ();
+    g_autofree char *meminfo = NULL;
+
+    queue_json (ag, 0, "{\"execute\":\"stats\",\"arguments\":{}}");
+    JsonObject *o = session_next (ag);
+    JsonObject *ret = json_object_get_object_member (o, "return");
+    g_assert_nonnull (ret);
+
+    g_assert_true (g_file_get_contents ("/proc/meminfo", &meminfo, NULL, NULL));
+    const char *line = strstr (meminfo, "MemTotal:");
+    g_assert_nonnull (line);
+    guint64 kib = g_ascii_strtoull (line + strlen ("MemTotal:"), NULL, 10);
+    g_assert_cmpint (json_object_get_int_member (ret, "mem_total"), ==, (gint64) kib * 1024);
+    g_assert_cmpint (json_object_get_int_member (ret, "mem_available"), <=,
+                     json_object_get_int_member (ret, "mem_total"));
+    g_assert_cmpint (json_object_get_int_member (ret, "processes"), >=, 2);
+    g_assert_true (json_object_has_member (ret, "load1"));
+    g_assert_true (json_object_has_member (ret, "load15"));
+    g_assert_cmpint (json_object_get_int_member (ret, "disk_total"), >, 0);
+    g_assert_cmpint (json_object_get_int_member (ret, "disk_used"), <=,
+                     json_object_get_int_member (ret, "disk_total"));
+    g_assert_cmpint (json_object_get_int_member (ret, "disk_available"), <=,
+                     json_object_get_int_member (ret, "disk_total"));
+    json_object_unref (o);
+    agent_shutdown (ag);
+}
+
 static void
 test_version (void)
 {
@@ -1118,6 +1150,7 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/version", test_version);
     g_test_add_func ("/agent/hello", test_hello);
     g_test_add_func ("/agent/mount-refused", test_mount_refused);
+    g_test_add_func ("/agent/stats", test_stats);
     g_test_add_func ("/agent/echo", test_echo);
     g_test_add_func ("/agent/exit-codes", test_exit_codes);
     g_test_add_func ("/agent/signal", test_signal);

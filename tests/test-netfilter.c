@@ -1111,6 +1111,33 @@ test_counts_survive_rotation (Fixture *fx, gconstpointer data)
     g_assert_cmpint (json_object_get_int_member (obj, "dns allowed hosts-override"), ==, 1);
 }
 
+/* The bytes let through each way are counted with the decisions; what is
+ * refused is not. */
+static void
+test_bytes_counted (Fixture *fx, gconstpointer data)
+{
+    g_autofree char *counts = g_build_filename (fx->dir, "netcounts.json", NULL);
+    g_autofree char *text = NULL;
+    GBytes *out = tcp_frame (ALIAS, 50010, 8080, 1, 0, BL_TCP_SYN, NULL, 0);
+    gsize out_len = g_bytes_get_size (out);
+    g_autoptr (GBytes) in =
+        tcp_frame_from (ALIAS, GUEST, 8080, 50010, 9, 2, BL_TCP_SYN | BL_TCP_ACK, NULL, 0);
+
+    g_assert_true (feed (fx, out));
+    g_assert_true (
+        bl_net_filter_observe (fx->filter, g_bytes_get_data (in, NULL), g_bytes_get_size (in)));
+    g_assert_false (feed (fx, tcp_frame (OTHER, 50011, 443, 7, 0, BL_TCP_SYN, NULL, 0)));
+    g_clear_pointer (&fx->filter, bl_net_filter_free);
+
+    g_assert_true (g_file_get_contents (counts, &text, NULL, NULL));
+    g_autoptr (JsonNode) root = json_from_string (text, NULL);
+    g_assert_nonnull (root);
+    JsonObject *obj = json_node_get_object (root);
+    g_assert_cmpint (json_object_get_int_member (obj, "bytes out"), ==, (gint64) out_len);
+    g_assert_cmpint (json_object_get_int_member (obj, "bytes in"), ==,
+                     (gint64) g_bytes_get_size (in));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1120,6 +1147,7 @@ main (int argc, char **argv)
     g_test_add ("/netfilter/" path, Fixture, rules, fixture_set_up, func, fixture_tear_down)
     ADD ("dns-answers", test_dns_answers, restrictive);
     ADD ("counts-survive-rotation", test_counts_survive_rotation, restrictive);
+    ADD ("bytes-counted", test_bytes_counted, restrictive);
     ADD ("syn-admission", test_syn_admission, restrictive);
     ADD ("sni-held-then-released", test_sni_held_then_released, restrictive);
     ADD ("sni-mismatch-cut", test_sni_mismatch_cut, restrictive);
