@@ -5,7 +5,8 @@
  * the agent's virtio-serial socket as QEMU does (server=on,wait=off), and
  * serves both:
  *
- *   QMP    the greeting, qmp_capabilities, query-status, stop and cont (the
+ *   QMP    the greeting, qmp_capabilities, query-status, query-blockstats
+ *          (fixed counters, some of them malformed), stop and cont (the
  *          "guest" is SIGSTOPped and SIGCONTed), system_powerdown (the guest
  *          is asked to end), quit; replies carry the command's id; STOP,
  *          RESUME, POWERDOWN and SHUTDOWN are sent as events.
@@ -175,6 +176,13 @@ qmp_command (Fake *fake, GOutputStream *out, const char *line)
                    fake->paused
                        ? "{\"status\": \"paused\", \"singlestep\": false, \"running\": false}"
                        : "{\"status\": \"running\", \"singlestep\": false, \"running\": true}");
+    } else if (g_str_equal (cmd, "query-blockstats")) {
+        /* One sane drive, one whose counters no honest QEMU sends, and junk. */
+        qmp_reply (fake, out, id,
+                   "[{\"device\": \"a\", \"stats\": {\"rd_bytes\": 1000, \"wr_bytes\": 2000,"
+                   " \"rd_operations\": 3, \"wr_operations\": 4}},"
+                   " {\"device\": \"b\", \"stats\": {\"rd_bytes\": -5, \"wr_bytes\": \"lots\","
+                   " \"rd_operations\": 1e3, \"wr_operations\": 6}}, \"junk\"]");
     } else if (g_str_equal (cmd, "stop")) {
         guest_signal (fake, SIGSTOP);
         fake->paused = TRUE;

@@ -150,6 +150,32 @@ test_lifecycle (void)
     g_assert_no_error (error);
 }
 
+/* The monitor's "stats" end to end. The fake's "guest" is the agent on
+ * this host, so it reports the host's memory, more than the box was given:
+ * a guest claiming that is refused, nothing of its answer is shown, and the
+ * box goes on running. The fake QEMU's malformed block counters must not
+ * trouble the monitor either. */
+static void
+test_stats (void)
+{
+    g_autoptr (GError) error = NULL;
+
+    g_autoptr (BoxliteBox) small = create_box (runtime, "stats-small");
+    start_box (small);
+    g_autoptr (GVariant) refused = boxlite_box_get_metrics (small, NULL, &error);
+    g_assert_null (refused);
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+    gint code = -1;
+    g_autofree char *out = run_simple (small, "echo still here", &code);
+    g_assert_cmpstr (out, ==, "still here\n");
+    g_assert_true (boxlite_box_stop (small, TRUE, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (boxlite_runtime_remove (runtime, "stats-small", FALSE, &error));
+    g_assert_no_error (error);
+}
+
 /* Starts `sh -c 'echo started; exec cat'` with a stdin, and returns once it
  * runs: cat ends when the guest agent does (its stdin closes). */
 static BoxliteExecution *
@@ -440,6 +466,7 @@ main (int argc, char **argv)
     g_assert_no_error (error);
 
     g_test_add_func ("/monitor/lifecycle", test_lifecycle);
+    g_test_add_func ("/monitor/stats", test_stats);
     g_test_add_func ("/monitor/qemu-killed", test_qemu_killed);
     g_test_add_func ("/monitor/agent-link-lost", test_agent_link_lost);
     g_test_add_func ("/monitor/lifeline", test_lifeline);
