@@ -141,13 +141,20 @@ judge_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
     return FALSE;
 }
 
+/* Counts the @len bytes of a frame that passed towards the guest
+ * (@to_guest) or out of it; returns @passed. */
+static gboolean
+count_passed (BlNetFilter *filter, gboolean passed, gboolean to_guest, size_t len)
+{
+    if (passed)
+        bl_net_audit_bytes (filter->audit, to_guest, len);
+    return passed;
+}
+
 gboolean
 bl_net_filter_frame (BlNetFilter *filter, const uint8_t *frame, size_t len)
 {
-    if (!judge_frame (filter, frame, len))
-        return FALSE;
-    bl_net_audit_bytes (filter->audit, FALSE, len);
-    return TRUE;
+    return count_passed (filter, judge_frame (filter, frame, len), FALSE, len);
 }
 
 static gboolean
@@ -170,10 +177,7 @@ judge_observed (BlNetFilter *filter, const uint8_t *frame, size_t len)
 gboolean
 bl_net_filter_observe (BlNetFilter *filter, const uint8_t *frame, size_t len)
 {
-    if (!judge_observed (filter, frame, len))
-        return FALSE;
-    bl_net_audit_bytes (filter->audit, TRUE, len);
-    return TRUE;
+    return count_passed (filter, judge_observed (filter, frame, len), TRUE, len);
 }
 
 void

@@ -144,12 +144,9 @@ on_timeout (gpointer data)
 static guint64
 qemu_count (JsonObject *obj, const char *name)
 {
-    JsonNode *node = json_object_get_member (obj, name);
+    gint64 v = 0;
 
-    if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
-        json_node_get_int (node) < 0)
-        return 0;
-    return (guint64) json_node_get_int (node);
+    return shim_json_get_int (obj, name, 0, &v) && v > 0 ? (guint64) v : 0;
 }
 
 /* Sums the counters of every block device of the box. */
