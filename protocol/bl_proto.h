@@ -66,7 +66,8 @@
  *                        "guest": the agent's answer to "stats", as it came}
  *                     a process not running is left out; "disk" sums QEMU's
  *                     query-blockstats over the box's drives; "disk" and "guest" are
- *                     left out when QEMU or the agent did not answer within 5 s.
+ *                     left out when QEMU or the agent did not answer within 5 s
+ *                     ("guest" also when the box is paused: the agent is not asked).
  *   client -> monitor execute "watch"  {} -> return {"state": STATE}
  *   monitor -> client event   "state"  {"state": STATE}
  *                     sent to each client that asked to "watch" whenever the box's

@@ -203,6 +203,25 @@ test_async_completes (void)
     g_assert_cmpuint (get_t (m, "mem-total"), >, 0);
 }
 
+/* A paused guest cannot answer: the host's part comes alone. */
+static void
+test_paused (void)
+{
+    g_autoptr (GError) error = NULL;
+    guint64 v = 0;
+
+    g_assert_true (boxlite_box_pause (box, NULL, &error));
+    g_assert_no_error (error);
+    g_autoptr (GVariant) m = sample ();
+    g_assert_true (boxlite_box_resume (box, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (get_t (m, "qemu-rss"), >, 0);
+    g_assert_false (g_variant_lookup (m, "mem-total", "t", &v));
+    g_assert_false (g_variant_lookup (m, "processes", "t", &v));
+    g_autoptr (GVariant) again = sample ();
+    g_assert_cmpuint (get_t (again, "mem-total"), >, 0);
+}
+
 static void
 test_not_running (void)
 {
@@ -244,6 +263,7 @@ main (int argc, char **argv)
     g_test_add_func ("/stats/memory-moves", test_memory_moves);
     g_test_add_func ("/stats/network-moves", test_network_moves);
     g_test_add_func ("/stats/async", test_async_completes);
+    g_test_add_func ("/stats/paused", test_paused);
     g_test_add_func ("/stats/not-running", test_not_running);
 
     int ret = g_test_run ();

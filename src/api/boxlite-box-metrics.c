@@ -67,8 +67,8 @@ add_net (BoxliteBox *self, GVariantDict *out, GError **error)
  * "net-denied" (flows and lookups refused). A box without a network has no
  * "net-rss"/"net-cpu-ns" and network counts of 0.
  *
- * Keys of the guest's part, present when its agent answered within 5
- * seconds: "mem-total", "mem-available", "mem-used" (`t`, bytes),
+ * Keys of the guest's part, present when the box is not paused and its
+ * agent answered within 5 seconds: "mem-total", "mem-available", "mem-used" (`t`, bytes),
  * "load-1", "load-5", "load-15" (`d`), "processes" (`t`), "fs-total",
  * "fs-used", "fs-available" (`t`, bytes of the root filesystem). The guest
  * reports these itself; an answer that is out of bounds or inconsistent

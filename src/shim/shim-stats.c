@@ -223,7 +223,9 @@ shim_stats_request (ShimClient *client)
         bl_qmp_client_execute_async (shim->qmp, "query-blockstats", NULL, shim->cancellable,
                                      on_blockstats, stats_ref (req));
     }
-    if (shim->booted && shim_agent_send_request (shim, 0, "stats", NULL)) {
+    /* A paused guest cannot answer: it is not asked, rather than waited for. */
+    if (shim->booted && shim->state == BOXLITE_BOX_STATE_RUNNING &&
+        shim_agent_send_request (shim, 0, "stats", NULL)) {
         req->pending++;
         g_queue_push_tail (&shim->agent_replies, GINT_TO_POINTER (SHIM_AGENT_REPLY_STATS));
         g_queue_push_tail (&shim->stats_waiting, stats_ref (req));
