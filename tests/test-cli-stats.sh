@@ -29,12 +29,14 @@ fail() {
 check() {
     if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
 }
+quiet() { "$@" >/dev/null; }
 status() {
     local rc=0
     "$@" || rc=$?
     echo "$rc"
 }
 
+check "stats --help" 0 "$(status quiet bl stats --help)"
 check "stats with nothing running: the header only" 1 "$(bl stats --no-stream | wc -l | tr -d ' ')"
 check "stats of an unknown box exits 125" 125 "$(status bl stats --no-stream no-such-box 2>/dev/null)"
 
