@@ -5,6 +5,7 @@
 #include "boxlite-box-options.h"
 #include "boxlite-box.h"
 #include "boxlite-box-logs.h"
+#include "boxlite-box-snapshot.h"
 #include "boxlite-command.h"
 #include "boxlite-enums.h"
 #include <boxlite/boxlite-enum-types.h>
