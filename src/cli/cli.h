@@ -99,6 +99,9 @@ int cli_cmd_logs (CliContext *cli, int argc, char **argv);
 int cli_cmd_events (CliContext *cli, int argc, char **argv);
 int cli_cmd_netlog (CliContext *cli, int argc, char **argv);
 int cli_cmd_cp (CliContext *cli, int argc, char **argv);
+/* cli-snapshot.c */
+int cli_cmd_snapshot (CliContext *cli, int argc, char **argv);
+int cli_cmd_clone (CliContext *cli, int argc, char **argv);
 
 /* cli-images.c */
 int cli_cmd_pull (CliContext *cli, int argc, char **argv);
