@@ -98,34 +98,15 @@ cmd_ls (CliContext *cli, const char *command_name, int argc, char **argv)
 int
 cli_cmd_snapshot (CliContext *cli, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        const char *full_name;
-        int (*run) (CliContext *cli, const char *command_name, int argc, char **argv);
-        const char *summary;
-    } commands[] = {
+    static const CliSubcommand commands[] = {
         { "create", "snapshot create", cmd_create, "Keep a stopped box's disk under a name" },
         { "ls", "snapshot ls", cmd_ls, "List a box's snapshots" },
         { "restore", "snapshot restore", cmd_restore, "Put a stopped box's disk back" },
         { "rm", "snapshot rm", cmd_rm, "Delete a snapshot" },
     };
 
-    if (argc >= 2) {
-        for (guint i = 0; i < G_N_ELEMENTS (commands); i++) {
-            if (g_str_equal (argv[1], commands[i].name))
-                return commands[i].run (cli, commands[i].full_name, argc - 1, argv + 1);
-        }
-    }
-    gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
-    FILE *out = help ? stdout : stderr;
-    if (argc < 2)
-        cli_error ("snapshot needs a command");
-    else if (!help)
-        cli_error ("unknown snapshot command '%s'", argv[1]);
-    fprintf (out, "Usage: boxlite snapshot COMMAND BOX [NAME]\n\nCommands:\n");
-    for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-        fprintf (out, "  %-10s%s\n", commands[i].name, commands[i].summary);
-    return help ? 0 : CLI_EXIT_FAILURE;
+    return cli_run_subcommand (cli, "snapshot", "COMMAND BOX [NAME]", commands,
+                               G_N_ELEMENTS (commands), argc, argv);
 }
 
 int
