@@ -121,8 +121,10 @@ replace_disk (const char *box_dir, const char *layer, GCancellable *cancellable,
     g_autofree char *tmp = g_build_filename (box_dir, DISK_NAME ".new", NULL);
 
     g_unlink (tmp);
-    if (!bl_disk_create_layer (layer, tmp, cancellable, error))
+    if (!bl_disk_create_layer (layer, tmp, cancellable, error)) {
+        g_unlink (tmp);
         return FALSE;
+    }
     if (g_rename (tmp, disk) < 0) {
         bl_os_error (error, errno, "rename", tmp);
         g_unlink (tmp);
@@ -277,6 +279,17 @@ unlink_layer (const char *box_dir, const char *layer, GCancellable *cancellable,
     return TRUE;
 }
 
+/* Merges @layer into what sits on it and deletes it; failing is a warning
+ * (the layer then stays, one more file to read through). */
+static void
+drop_layer (const char *box_dir, const char *layer)
+{
+    g_autoptr (GError) error = NULL;
+
+    if (!unlink_layer (box_dir, layer, NULL, &error) || g_unlink (layer) < 0)
+        g_warning ("cannot drop %s: %s", layer, error ? error->message : g_strerror (errno));
+}
+
 gboolean
 bl_snapshot_remove (const char *boxes_dir, const char *box_dir, const char *name,
                     GCancellable *cancellable, GError **error)
@@ -337,8 +350,8 @@ bl_snapshot_drop_frozen (const char *boxes_dir, const char *layer)
     g_autofree char *other = bl_snapshot_find_clone (boxes_dir, source, layer);
     if (other)
         g_debug ("%s stays: box %s reads it", layer, other);
-    else if (!unlink_layer (source, layer, NULL, &error) || g_unlink (layer) < 0)
-        g_warning ("cannot drop %s: %s", layer, error ? error->message : g_strerror (errno));
+    else
+        drop_layer (source, layer);
     bl_record_unlock (lock);
 }
 
@@ -398,8 +411,12 @@ bl_snapshot_clone_disk (const char *src_dir, const char *name, const char *dest_
     g_autofree char *dest_id = g_path_get_basename (dest_dir);
     g_autofree char *hidden = g_strconcat (HIDDEN_PREFIX, dest_id, NULL);
     layer = layer_path (src_dir, hidden);
-    gboolean ok = freeze_disk (src_dir, hidden, cancellable, error) &&
-                  bl_disk_create_layer (layer, disk, cancellable, error);
+    gboolean ok = freeze_disk (src_dir, hidden, cancellable, error);
+    if (ok && !bl_disk_create_layer (layer, disk, cancellable, error)) {
+        /* No clone will read the layer: merged back, the source is as it was. */
+        drop_layer (src_dir, layer);
+        ok = FALSE;
+    }
     bl_record_unlock (lock);
     return ok;
 }
