@@ -292,18 +292,6 @@ bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id)
     g_mutex_unlock (&self->lock);
 }
 
-static gboolean
-name_is_valid (const char *name)
-{
-    if (!name || !g_ascii_isalnum (name[0]) || strlen (name) > 64)
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (!g_ascii_isalnum (*p) && *p != '_' && *p != '.' && *p != '-')
-            return FALSE;
-    }
-    return TRUE;
-}
-
 /* Every record under the home dir, oldest first. Unreadable ones are skipped
  * with a warning: one damaged box must not hide the others. */
 static GPtrArray *
@@ -424,7 +412,7 @@ bl_runtime_register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const
 
     if (!name)
         name = default_name;
-    if (!name_is_valid (name)) {
+    if (!bl_record_name_valid (name)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "invalid box name '%s': use letters, digits, '_', '.' and '-', starting with "
                      "a letter or digit, at most 64 characters",

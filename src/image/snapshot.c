@@ -41,20 +41,13 @@
 #define SNAPSHOTS_DIR "snapshots"
 #define SUFFIX ".qcow2"
 #define HIDDEN_PREFIX ".clone-"
-#define NAME_MAX_LEN 64
 /* Longer chains than this are not ours: a loop, or a damaged header. */
 #define CHAIN_MAX 1024
 
 gboolean
 bl_snapshot_name_valid (const char *name)
 {
-    if (!name || !g_ascii_isalnum (name[0]) || strlen (name) > NAME_MAX_LEN)
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (!g_ascii_isalnum (*p) && *p != '_' && *p != '.' && *p != '-')
-            return FALSE;
-    }
-    return TRUE;
+    return bl_record_name_valid (name);
 }
 
 static gboolean
