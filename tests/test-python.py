@@ -5,7 +5,8 @@ Boots one real box (no network) through the typelib built next to the
 library and does what a Python caller would: create, start, exec with
 stdin, read both streams, wait, the async create/start on a GLib main
 loop, errors as GLib.Error in the Boxlite error domain, the network spec
-and its record, the state property and its notification, stop and remove. Prints TAP.
+and its record, the state property and its notification, stop, a
+snapshot and a clone, and remove. Prints TAP.
 """
 import shutil
 import sys
@@ -147,6 +148,18 @@ try:
         if not GLib.MainContext.default().iteration(False):
             time.sleep(0.01)
     check("state notifies", seen == [Boxlite.BoxState.STOPPED], repr(seen))
+    # Snapshots and clones: a string list and a nullable snapshot name.
+    check("snapshot_create", box.snapshot_create("s1", None))
+    check("snapshot_list", box.snapshot_list() == ["s1"], repr(box.snapshot_list()))
+    copy = runtime.clone(box, None, "py-copy", None)
+    check("clone", copy.get_name() == "py-copy" and copy.get_id() != box.get_id())
+    try:
+        box.snapshot_restore("../s1", None)
+        check("bad snapshot name raises", False)
+    except GLib.Error as e:
+        check("bad snapshot name raises", e.matches(Boxlite.error_quark(),
+                                                    Boxlite.Error.INVALID_ARGUMENT), e.message)
+    check("remove the clone", runtime.remove(copy.get_id(), False))
     check("remove", runtime.remove(box.get_id(), False))
     check("nothing left", runtime.list() == [])
 finally:

@@ -6,6 +6,7 @@
 #include "boxlite-box.h"
 #include "boxlite-box-logs.h"
 #include "boxlite-box-metrics.h"
+#include "boxlite-box-snapshot.h"
 #include "boxlite-command.h"
 #include "boxlite-enums.h"
 #include <boxlite/boxlite-enum-types.h>

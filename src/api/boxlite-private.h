@@ -29,6 +29,11 @@ const char *bl_runtime_get_hosts_file (BoxliteRuntime *self);
  * as the runtime lives; takes ownership. */
 void bl_runtime_hold_lifeline (BoxliteRuntime *self, const char *box_id, int fd);
 void bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id);
+/* Makes the directory and record of a new box named @name (%NULL: one made
+ * from its id), with the image fields of @image (nullable). Returns: (transfer
+ * full): its id, or %NULL with @error set. */
+char *bl_runtime_register_box (BoxliteRuntime *self, BoxliteBoxOptions *options,
+                               const BlRecord *image, const char *name, GError **error);
 
 /* boxlite-box.c */
 BoxliteBox *bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,

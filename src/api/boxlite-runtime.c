@@ -18,6 +18,7 @@
 #include "fs-tree.h"
 #include "paths.h"
 #include "registry.h"
+#include "snapshot.h"
 #include "os-error.h"
 
 /**
@@ -291,18 +292,6 @@ bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id)
     g_mutex_unlock (&self->lock);
 }
 
-static gboolean
-name_is_valid (const char *name)
-{
-    if (!name || !g_ascii_isalnum (name[0]) || strlen (name) > 64)
-        return FALSE;
-    for (const char *p = name; *p; p++) {
-        if (!g_ascii_isalnum (*p) && *p != '_' && *p != '.' && *p != '-')
-            return FALSE;
-    }
-    return TRUE;
-}
-
 /* Every record under the home dir, oldest first. Unreadable ones are skipped
  * with a warning: one damaged box must not hide the others. */
 static GPtrArray *
@@ -409,11 +398,12 @@ new_box_id (void)
     return g_string_free (id, FALSE);
 }
 
-/* Claims the name and writes the record, under the home-wide lock so that two
- * processes cannot create two boxes with one name. */
-static char *
-register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, BoxliteImage *image,
-              const char *name, GError **error)
+/* Declared in boxlite-private.h. Claims the name and writes the record, under
+ * the home-wide lock so that two processes cannot create two boxes with one
+ * name. */
+char *
+bl_runtime_register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const BlRecord *image,
+                         const char *name, GError **error)
 {
     g_autofree char *id = new_box_id ();
     g_autofree char *default_name = g_strdup_printf ("box-%.8s", id);
@@ -422,7 +412,7 @@ register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, BoxliteImage *im
 
     if (!name)
         name = default_name;
-    if (!name_is_valid (name)) {
+    if (!bl_record_name_valid (name)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "invalid box name '%s': use letters, digits, '_', '.' and '-', starting with "
                      "a letter or digit, at most 64 characters",
@@ -451,9 +441,9 @@ register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, BoxliteImage *im
         if (image) {
             /* Recorded before the disk exists, so that a prune running
              * meanwhile keeps the image. */
-            record->image = g_strdup (boxlite_image_get_reference (image));
-            record->image_id = g_strdup (boxlite_image_get_id (image));
-            record->image_digest = g_strdup (boxlite_image_get_digest (image));
+            record->image = g_strdup (image->image);
+            record->image_id = g_strdup (image->image_id);
+            record->image_digest = g_strdup (image->image_digest);
         }
         ok = bl_record_save (box_dir, record, error);
         if (ok)
@@ -498,7 +488,14 @@ create_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const char *name,
         effective = g_object_ref (options);
     }
 
-    g_autofree char *id = register_box (self, effective, image, name, error);
+    BlRecord image_fields = { 0 };
+    if (image) {
+        image_fields.image = (char *) boxlite_image_get_reference (image);
+        image_fields.image_id = (char *) boxlite_image_get_id (image);
+        image_fields.image_digest = (char *) boxlite_image_get_digest (image);
+    }
+    g_autofree char *id =
+        bl_runtime_register_box (self, effective, image ? &image_fields : NULL, name, error);
     if (!id)
         return NULL;
     g_autofree char *box_dir = g_build_filename (self->boxes_dir, id, NULL);
@@ -704,11 +701,12 @@ boxlite_runtime_list (BoxliteRuntime *self, GError **error)
  * @force: stop the box first if it runs
  * @error: return location for a #GError, or %NULL
  *
- * Deletes a box and its disk.
+ * Deletes a box, its disk and its snapshots.
  *
  * Returns: %TRUE on success, or %FALSE with @error set (BOXLITE_ERROR:
  *   %BOXLITE_ERROR_NOT_FOUND, %BOXLITE_ERROR_INVALID_STATE when it runs and
- *   @force is not set; G_IO_ERROR)
+ *   @force is not set, or while a clone's disk reads files of this box's,
+ *   even with @force; G_IO_ERROR)
  *
  * Since: 0.1
  */
@@ -721,6 +719,14 @@ boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean f
     g_autoptr (BoxliteBox) box = boxlite_runtime_get (self, id_or_name, error);
     if (!box)
         return FALSE;
+    /* Before stopping it: a clone's disk reads files of this box's. */
+    g_autofree char *clone = bl_snapshot_find_clone (self->boxes_dir, bl_box_get_dir (box), NULL);
+    if (clone) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "box %s holds the disk of its clone %s: remove the clone first",
+                     boxlite_box_get_name (box), clone);
+        return FALSE;
+    }
     if (bl_box_state_is_live (boxlite_box_get_state (box))) {
         if (!force) {
             g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
@@ -734,10 +740,13 @@ boxlite_runtime_remove (BoxliteRuntime *self, const char *id_or_name, gboolean f
     bl_runtime_drop_lifeline (self, boxlite_box_get_id (box));
     if (self->client)
         bl_client_forget (self->client, bl_box_get_dir (box));
+    g_autofree char *frozen = bl_snapshot_frozen_for (bl_box_get_dir (box));
     if (!bl_tree_remove (bl_box_get_dir (box), error)) {
         g_prefix_error (error, "cannot delete box %s: ", boxlite_box_get_name (box));
         return FALSE;
     }
+    if (frozen)
+        bl_snapshot_drop_frozen (self->boxes_dir, frozen);
     bl_events_append (bl_box_get_dir (box), boxlite_box_get_name (box), "remove", NULL);
     return TRUE;
 }

@@ -5,6 +5,7 @@
 #include "events.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
@@ -228,4 +229,16 @@ bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pi
     }
     bl_record_unlock (fd);
     return ok;
+}
+
+gboolean
+bl_record_name_valid (const char *name)
+{
+    if (!name || !g_ascii_isalnum (name[0]) || strlen (name) > 64)
+        return FALSE;
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum (*p) && *p != '_' && *p != '.' && *p != '-')
+            return FALSE;
+    }
+    return TRUE;
 }

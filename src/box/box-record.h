@@ -47,6 +47,10 @@ gboolean bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint m
 /* The current time, ISO 8601 in UTC. Returns: (transfer full). */
 char *bl_now_iso8601 (void);
 
+/* A box's or a snapshot's name: letters, digits, '_', '.' and '-', starting
+ * with a letter or a digit, at most 64 characters; never a path. */
+gboolean bl_record_name_valid (const char *name);
+
 /* Running or paused: a monitor owns the box. */
 gboolean bl_box_state_is_live (BoxliteBoxState state);
 const char *bl_box_state_to_string (BoxliteBoxState state);

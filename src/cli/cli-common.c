@@ -87,3 +87,25 @@ cli_find_box (CliContext *cli, const char *id_or_name, GError **error)
         return NULL;
     return boxlite_runtime_get (runtime, id_or_name, error);
 }
+
+int
+cli_run_subcommand (CliContext *cli, const char *group, const char *usage,
+                    const CliSubcommand *commands, guint n, int argc, char **argv)
+{
+    if (argc >= 2) {
+        for (guint i = 0; i < n; i++) {
+            if (g_str_equal (argv[1], commands[i].name))
+                return commands[i].run (cli, commands[i].full_name, argc - 1, argv + 1);
+        }
+    }
+    gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
+    FILE *out = help ? stdout : stderr;
+    if (argc < 2)
+        cli_error ("%s needs a command", group);
+    else if (!help)
+        cli_error ("unknown %s command '%s'", group, argv[1]);
+    fprintf (out, "Usage: boxlite %s %s\n\nCommands:\n", group, usage);
+    for (guint i = 0; i < n; i++)
+        fprintf (out, "  %-10s%s\n", commands[i].name, commands[i].summary);
+    return help ? 0 : CLI_EXIT_FAILURE;
+}

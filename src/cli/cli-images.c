@@ -392,18 +392,11 @@ cli_cmd_import (CliContext *cli, int argc, char **argv)
     return cmd_import (cli, "import", argc, argv);
 }
 
-typedef int (*ImageCommandFunc) (CliContext *cli, const char *name, int argc, char **argv);
-
 /* `boxlite image COMMAND`: the same commands under the names podman uses. */
 int
 cli_cmd_image (CliContext *cli, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        const char *full_name;
-        ImageCommandFunc run;
-        const char *summary;
-    } commands[] = {
+    static const CliSubcommand commands[] = {
         { "ls", "image ls", cmd_images, "List images" },
         { "pull", "image pull", cmd_pull, "Fetch an image from a registry" },
         { "rm", "image rm", cmd_rmi, "Remove images" },
@@ -412,20 +405,6 @@ cli_cmd_image (CliContext *cli, int argc, char **argv)
         { "import", "image import", cmd_import, "Add an image from an OCI layout or a tarball" },
     };
 
-    if (argc >= 2) {
-        for (guint i = 0; i < G_N_ELEMENTS (commands); i++) {
-            if (g_str_equal (argv[1], commands[i].name))
-                return commands[i].run (cli, commands[i].full_name, argc - 1, argv + 1);
-        }
-    }
-    gboolean help = argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"));
-    FILE *out = help ? stdout : stderr;
-    if (argc < 2)
-        cli_error ("image needs a command");
-    else if (!help)
-        cli_error ("unknown image command '%s'", argv[1]);
-    fprintf (out, "Usage: boxlite image COMMAND [ARG…]\n\nCommands:\n");
-    for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-        fprintf (out, "  %-10s%s\n", commands[i].name, commands[i].summary);
-    return help ? 0 : CLI_EXIT_FAILURE;
+    return cli_run_subcommand (cli, "image", "COMMAND [ARG…]", commands, G_N_ELEMENTS (commands),
+                               argc, argv);
 }

@@ -36,6 +36,8 @@ static const CliCommand commands[] = {
     { "stats", cli_cmd_stats, "Show what running boxes use" },
     { "logs", cli_cmd_logs, "Print what a box's detached commands printed" },
     { "cp", cli_cmd_cp, "Copy files into or out of a box" },
+    { "snapshot", cli_cmd_snapshot, "Keep, list, restore and delete a box's disk states" },
+    { "clone", cli_cmd_clone, "Create a box whose disk starts as another's" },
     { "netlog", cli_cmd_netlog, "Print a box's network decisions" },
     { "pull", cli_cmd_pull, "Fetch an image from a registry" },
     { "images", cli_cmd_images, "List images" },

@@ -27,6 +27,20 @@ int cli_status_for_error (const GError *error);
 BoxliteRuntime *cli_runtime (CliContext *cli, GError **error);
 BoxliteBox *cli_find_box (CliContext *cli, const char *id_or_name, GError **error);
 
+/* A command of a group (`image ls`, `snapshot create`): @command_name is its
+ * full name, for messages and --help. */
+typedef int (*CliSubcommandFunc) (CliContext *cli, const char *command_name, int argc, char **argv);
+typedef struct {
+    const char *name;      /* "ls" */
+    const char *full_name; /* "image ls" */
+    CliSubcommandFunc run;
+    const char *summary;
+} CliSubcommand;
+/* Runs the command of @group (@argv[1]) among the @n @commands, or prints
+ * them (to stdout for --help, else to stderr with an error) with @usage. */
+int cli_run_subcommand (CliContext *cli, const char *group, const char *usage,
+                        const CliSubcommand *commands, guint n, int argc, char **argv);
+
 /* cli-args.c: option parsing shared by every subcommand. */
 typedef struct {
     char **positional; /* what is left before "--", without argv[0]; owned */
@@ -100,6 +114,9 @@ int cli_cmd_stats (CliContext *cli, int argc, char **argv);
 int cli_cmd_events (CliContext *cli, int argc, char **argv);
 int cli_cmd_netlog (CliContext *cli, int argc, char **argv);
 int cli_cmd_cp (CliContext *cli, int argc, char **argv);
+/* cli-snapshot.c */
+int cli_cmd_snapshot (CliContext *cli, int argc, char **argv);
+int cli_cmd_clone (CliContext *cli, int argc, char **argv);
 
 /* cli-images.c */
 int cli_cmd_pull (CliContext *cli, int argc, char **argv);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -228,4 +229,90 @@ bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
     const char *const argv[] = { qemu_img, "create", "-q", "-f",    "qcow2", "-F",
                                  "raw",    "-b",     base, overlay, size,    NULL };
     return run (argv, cancellable, error);
+}
+
+gboolean
+bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cancellable,
+                      GError **error)
+{
+    g_autofree char *qemu_img = bl_path_qemu_img (error);
+
+    if (!qemu_img)
+        return FALSE;
+    const char *const argv[] = { qemu_img, "create", "-q",    "-f", "qcow2", "-F",
+                                 "qcow2",  "-b",     backing, dest, NULL };
+    if (!run (argv, cancellable, error))
+        return FALSE;
+    /* What the box wrote is the box's owner's alone. */
+    if (g_chmod (dest, 0600) < 0) {
+        bl_os_error (error, errno, "chmod", dest);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean
+bl_disk_rebase (const char *image, const char *backing, GCancellable *cancellable, GError **error)
+{
+    g_autofree char *qemu_img = bl_path_qemu_img (error);
+
+    if (!qemu_img)
+        return FALSE;
+    /* The shared base images are raw; every file of a chain above them is
+     * qcow2. Safe mode (no -u): what @image reads stays what it read. */
+    const char *format = g_str_has_suffix (backing, ".qcow2") ? "qcow2" : "raw";
+    const char *const argv[] = { qemu_img, "rebase", "-q",    "-f",  "qcow2", "-F",
+                                 format,   "-b",     backing, image, NULL };
+    return run (argv, cancellable, error);
+}
+
+/* The qcow2 header's fields we read (big-endian, QEMU's docs/interop/qcow2.txt). */
+#define QCOW2_MAGIC 0x514649fbu
+#define QCOW2_BACKING_MAX 1023
+
+char *
+bl_disk_backing (const char *image, GError **error)
+{
+    guint8 header[20];
+    int fd = open (image, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0) {
+        bl_os_error (error, errno, "open", image);
+        return NULL;
+    }
+    ssize_t got = pread (fd, header, sizeof header, 0);
+    guint32 magic = 0, size = 0;
+    guint64 offset = 0;
+    if (got == (ssize_t) sizeof header) {
+        memcpy (&magic, header, 4);
+        memcpy (&offset, header + 8, 8);
+        memcpy (&size, header + 16, 4);
+    }
+    magic = GUINT32_FROM_BE (magic);
+    offset = GUINT64_FROM_BE (offset);
+    size = GUINT32_FROM_BE (size);
+    if (magic != QCOW2_MAGIC) {
+        close (fd);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s is not a qcow2 image", image);
+        return NULL;
+    }
+    if (offset == 0 || size == 0) {
+        close (fd);
+        return g_strdup ("");
+    }
+    if (size > QCOW2_BACKING_MAX || offset > (guint64) G_MAXINT64 - size) {
+        close (fd);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s: bad backing file name",
+                     image);
+        return NULL;
+    }
+    g_autofree char *name = g_malloc0 (size + 1);
+    got = pread (fd, name, size, (off_t) offset);
+    close (fd);
+    if (got != (ssize_t) size || memchr (name, '\0', size)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s: bad backing file name",
+                     image);
+        return NULL;
+    }
+    return g_steal_pointer (&name);
 }

@@ -16,4 +16,16 @@ char *bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellabl
 gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
                                  GCancellable *cancellable, GError **error);
 
+/* Creates the empty qcow2 @dest over the qcow2 @backing (a frozen layer of a
+ * box's disk). */
+gboolean bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cancellable,
+                               GError **error);
+/* Puts @image on @backing instead of its own backing file, keeping what
+ * @image reads: the clusters in which they differ are copied into @image. */
+gboolean bl_disk_rebase (const char *image, const char *backing, GCancellable *cancellable,
+                         GError **error);
+/* The backing file name written in the qcow2 @image's header, "" for none.
+ * Returns: (transfer full): the name, or %NULL with @error set. */
+char *bl_disk_backing (const char *image, GError **error);
+
 G_END_DECLS
