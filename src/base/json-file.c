@@ -79,3 +79,12 @@ bl_json_load (JsonParser *parser, const char *data, gsize len, GError **error)
     }
     return json_parser_load_from_data (parser, data, (gssize) len, error);
 }
+
+JsonObject *
+bl_json_load_object (JsonParser *parser, const char *data, gsize len)
+{
+    if (!data || len == 0 || !bl_json_load (parser, data, len, NULL))
+        return NULL;
+    JsonNode *root = json_parser_get_root (parser);
+    return root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+}

@@ -25,5 +25,8 @@ JsonArray *bl_json_member_array (JsonObject *obj, const char *name);
  * an image): refused without parsing when arrays and objects nest deeper
  * than BL_JSON_DEPTH_MAX (JSON_PARSER_ERROR_PARSE). */
 gboolean bl_json_load (JsonParser *parser, const char *data, gsize len, GError **error);
+/* bl_json_load() of a document that must be an object: its root object,
+ * owned by @parser, or NULL when @data is not one (empty data included). */
+JsonObject *bl_json_load_object (JsonParser *parser, const char *data, gsize len);
 
 G_END_DECLS

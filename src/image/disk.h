@@ -16,4 +16,15 @@ char *bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellabl
 gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
                                  GCancellable *cancellable, GError **error);
 
+/* Copies the qcow2 @overlay with its backing file merged in to the new
+ * standalone qcow2 @dest (only allocated clusters are written). Fails when
+ * QEMU has the overlay open. */
+gboolean bl_disk_flatten (const char *overlay, const char *dest, GCancellable *cancellable,
+                          GError **error);
+/* Checks that @path is a qcow2 disk that refers to no other file (no backing
+ * file, no external data file), as `qemu-img info` reads it.
+ * @virtual_size: (out) (optional): its size as the guest sees it. */
+gboolean bl_disk_check_standalone (const char *path, guint64 *virtual_size,
+                                   GCancellable *cancellable, GError **error);
+
 G_END_DECLS
