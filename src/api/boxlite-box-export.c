@@ -51,13 +51,7 @@ record_to_bytes (const BlRecord *record)
     json_builder_set_member_name (b, "options");
     json_builder_add_value (b, json_node_copy (record->options));
     json_builder_end_object (b);
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
-    g_autoptr (JsonNode) root = json_builder_get_root (b);
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    gsize len = 0;
-    char *data = json_generator_to_data (gen, &len);
-    return g_bytes_new_take (data, len);
+    return bl_json_builder_to_bytes (b);
 }
 
 /* Volumes are folders of the host the box was made on; an archive from

@@ -10,6 +10,9 @@ G_BEGIN_DECLS
  * file, synced, then renamed over @path. */
 gboolean bl_json_write_file (const char *path, JsonBuilder *builder, GError **error);
 
+/* The finished value in @builder as indented JSON text. */
+GBytes *bl_json_builder_to_bytes (JsonBuilder *builder);
+
 /* Member @name of @obj (nullable) when it has the wanted type, else NULL:
  * how documents from outside are read without trusting their shape. */
 const char *bl_json_member_string (JsonObject *obj, const char *name);

@@ -153,13 +153,7 @@ bl_box_archive_write (const char *dest, GBytes *record, const char *disk, GCance
     add_member (b, BL_BOX_ARCHIVE_DISK, disk_size, disk_sum);
     json_builder_end_array (b);
     json_builder_end_object (b);
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
-    g_autoptr (JsonNode) root = json_builder_get_root (b);
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    gsize manifest_len = 0;
-    char *manifest_text = json_generator_to_data (gen, &manifest_len);
-    g_autoptr (GBytes) manifest = g_bytes_new_take (manifest_text, manifest_len);
+    g_autoptr (GBytes) manifest = bl_json_builder_to_bytes (b);
 
     g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d", dest, (int) getpid ());
     /* 0600: the disk holds whatever the box's user kept in it. */
