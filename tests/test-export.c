@@ -47,6 +47,12 @@ run_ok (BoxliteBox *box, const char *script)
 /* ---- the round trip ---- */
 
 static void
+on_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static void
 test_round_trip (void)
 {
     const char *env[] = { "EXPORT_TEST=kept", NULL };
@@ -78,7 +84,12 @@ test_round_trip (void)
 
     boxlite_box_stop (box, FALSE, NULL, &error);
     g_assert_no_error (error);
-    boxlite_box_export (box, archive_path, NULL, &error);
+    GAsyncResult *exported = NULL;
+    boxlite_box_export_async (box, archive_path, NULL, on_done, &exported);
+    while (!exported)
+        g_main_context_iteration (NULL, TRUE);
+    g_assert_true (boxlite_box_export_finish (box, exported, &error));
+    g_object_unref (exported);
     g_assert_no_error (error);
     g_assert_true (boxlite_is_box_archive (archive_path));
     g_assert_cmpuint (test_count_entries (base), ==, 3); /* the homes and the archive */
@@ -114,11 +125,26 @@ test_round_trip (void)
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_EXISTS);
     g_assert_null (none);
     g_clear_error (&error);
-    g_autoptr (BoxliteBox) second =
-        boxlite_runtime_import_box (runtime_b, archive_path, "second", NULL, &error);
+    GAsyncResult *result = NULL;
+    boxlite_runtime_import_box_async (runtime_b, archive_path, "second", NULL, on_done, &result);
+    while (!result)
+        g_main_context_iteration (NULL, TRUE);
+    g_autoptr (BoxliteBox) second = boxlite_runtime_import_box_finish (runtime_b, result, &error);
+    g_object_unref (result);
     g_assert_no_error (error);
     g_assert_cmpstr (boxlite_box_get_name (second), ==, "second");
     g_assert_true (boxlite_runtime_remove (runtime_b, "second", FALSE, &error));
+
+    /* Each import is journalled on its home. */
+    g_autofree char *journal_path = g_build_filename (home_b, "events.jsonl", NULL);
+    g_autofree char *journal = NULL;
+    g_file_get_contents (journal_path, &journal, NULL, &error);
+    g_assert_no_error (error);
+    guint imports = 0;
+    for (const char *p = strstr (journal, "\"action\":\"import\""); p;
+         p = strstr (p + 1, "\"action\":\"import\""))
+        imports++;
+    g_assert_cmpuint (imports, ==, 2);
 }
 
 /* ---- hostile archives ---- */
