@@ -229,19 +229,19 @@ write_archive (const char *path, const Member *members, guint n)
 }
 
 static GBytes *
-make_qcow2 (const char *name, const char *extra_option)
+make_qcow2 (const char *name, const char *extra_option, const char *size)
 {
     g_autofree char *path = g_build_filename (base, name, NULL);
     g_autofree char *out = NULL, *err = NULL;
     gint status = -1;
     g_autoptr (GError) error = NULL;
     const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-u",
-                           path,       "64M",    NULL, NULL, NULL };
+                           path,       size,     NULL, NULL, NULL };
     if (extra_option) {
         argv[6] = "-o";
         argv[7] = extra_option;
         argv[8] = path;
-        argv[9] = "64M";
+        argv[9] = size;
     }
     g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
                   &error);
@@ -324,6 +324,7 @@ typedef enum {
     CASE_BAD_NAME,
     CASE_IMAGE_UNAVAILABLE,
     CASE_NOT_JSON,
+    CASE_HUGE_VIRTUAL_SIZE,
     N_CASES,
 } Case;
 
@@ -349,6 +350,7 @@ static const char *const case_names[N_CASES] = {
     "bad-name",
     "image-unavailable",
     "record-not-json",
+    "huge-virtual-size",
 };
 
 /* Writes the archive of case @c to @path. */
@@ -360,16 +362,18 @@ build_case (Case c, const char *path)
     g_autoptr (GBytes) extra = text ("escaped\n");
 
     if (c == CASE_BACKING_FILE)
-        disk = make_qcow2 ("evil.qcow2", "backing_file=/etc/passwd,backing_fmt=raw");
+        disk = make_qcow2 ("evil.qcow2", "backing_file=/etc/passwd,backing_fmt=raw", "64M");
     else if (c == CASE_DATA_FILE) {
         g_autofree char *target = g_build_filename (base, "data-target", NULL);
         g_autofree char *option = g_strdup_printf ("data_file=%s", target);
         g_file_set_contents (target, "", 0, NULL);
-        disk = make_qcow2 ("evil.qcow2", option);
-    } else if (c == CASE_RAW_DISK)
+        disk = make_qcow2 ("evil.qcow2", option, "64M");
+    } else if (c == CASE_HUGE_VIRTUAL_SIZE)
+        disk = make_qcow2 ("huge.qcow2", NULL, "2T");
+    else if (c == CASE_RAW_DISK)
         disk = g_bytes_new_take (g_malloc0 (1 << 20), 1 << 20);
     else
-        disk = make_qcow2 ("small.qcow2", NULL);
+        disk = make_qcow2 ("small.qcow2", NULL, "64M");
     if (c == CASE_VOLUMES)
         record = text ("{\"name\": \"hostile\", \"options\": {\"volumes\": [\"/:/host\"]}}");
     else if (c == CASE_BAD_NAME)

@@ -309,6 +309,20 @@ ensure_image (BoxliteRuntime *runtime, const BlRecord *record, GMainContext *pro
     return TRUE;
 }
 
+/* A qcow2 is sparse: a small member can claim a disk that the guest would
+ * then fill the host's with. */
+static gboolean
+check_virtual_size (guint64 virtual_size, const char *path, GError **error)
+{
+    if (virtual_size <= BL_BOX_ARCHIVE_DISK_MAX)
+        return TRUE;
+    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                 "%s: its disk claims %" G_GUINT64_FORMAT " bytes (at most %" G_GUINT64_FORMAT
+                 " allowed)",
+                 path, virtual_size, BL_BOX_ARCHIVE_DISK_MAX);
+    return FALSE;
+}
+
 static BoxliteBox *
 import_box (BoxliteRuntime *self, const char *path, const char *name,
             GMainContext *progress_context, GCancellable *cancellable, GError **error)
@@ -329,7 +343,9 @@ import_box (BoxliteRuntime *self, const char *path, const char *name,
         g_free (record->name);
         record->name = g_strdup (name);
     }
-    if (record && bl_disk_check_standalone (disk, NULL, cancellable, error) &&
+    guint64 virtual_size = 0;
+    if (record && bl_disk_check_standalone (disk, &virtual_size, cancellable, error) &&
+        check_virtual_size (virtual_size, path, error) &&
         ensure_image (self, record, progress_context, cancellable, error) &&
         !g_cancellable_set_error_if_cancelled (cancellable, error))
         box_dir = bl_runtime_adopt_box (self, staging, record, "import", error);
