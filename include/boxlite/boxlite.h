@@ -4,6 +4,7 @@
 #define BOXLITE_INSIDE
 #include "boxlite-box-options.h"
 #include "boxlite-box.h"
+#include "boxlite-box-export.h"
 #include "boxlite-box-logs.h"
 #include "boxlite-box-metrics.h"
 #include "boxlite-box-snapshot.h"

@@ -34,6 +34,14 @@ void bl_runtime_drop_lifeline (BoxliteRuntime *self, const char *box_id);
  * full): its id, or %NULL with @error set. */
 char *bl_runtime_register_box (BoxliteRuntime *self, BoxliteBoxOptions *options,
                                const BlRecord *image, const char *name, GError **error);
+/* Makes the directory @staging_dir (on the home's file system, holding the
+ * box's disk) a box: gives @record a new id (and a name made from it when it
+ * has none), writes it there, and moves the directory into the boxes
+ * directory under the lock that keeps names unique, journalling @action.
+ * The caller removes @staging_dir on failure.
+ * Returns: (transfer full): the new box's directory, or NULL with @error set. */
+char *bl_runtime_adopt_box (BoxliteRuntime *self, const char *staging_dir, BlRecord *record,
+                            const char *action, GError **error);
 
 /* boxlite-box.c */
 BoxliteBox *bl_box_new (BoxliteRuntime *runtime, const char *box_dir, BlRecord *record,

@@ -105,7 +105,7 @@ boxlite_runtime_class_init (BoxliteRuntimeClass *klass)
      * @self: the runtime
      * @box_id: the box it happened to
      * @action: "create", "start", "stop", "crash", "pause", "resume",
-     *   "remove", "exec_start" or "exec_exit"
+     *   "remove", "import", "exec_start" or "exec_exit"
      * @event: the whole event, one JSON object (time, box, name, action,
      *   attributes such as a crash's reason or a command's program and
      *   exit status)
@@ -398,6 +398,65 @@ new_box_id (void)
     return g_string_free (id, FALSE);
 }
 
+static gboolean
+check_name (const char *name, GError **error)
+{
+    if (bl_record_name_valid (name))
+        return TRUE;
+    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                 "invalid box name '%s': use letters, digits, '_', '.' and '-', starting with "
+                 "a letter or digit, at most 64 characters",
+                 name);
+    return FALSE;
+}
+
+/* Whether no box has @name; call with the lock on the boxes directory. */
+static gboolean
+name_is_free (BoxliteRuntime *self, const char *name, GError **error)
+{
+    g_autoptr (GPtrArray) records = load_records (self, error);
+
+    if (!records)
+        return FALSE;
+    for (guint i = 0; i < records->len; i++) {
+        BlRecord *r = records->pdata[i];
+        if (g_strcmp0 (r->name, name) == 0) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_EXISTS,
+                         "the name '%s' is already used by box %s", name, r->id);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+char *
+bl_runtime_adopt_box (BoxliteRuntime *self, const char *staging_dir, BlRecord *record,
+                      const char *action, GError **error)
+{
+    g_autofree char *id = new_box_id ();
+    g_autofree char *default_name = g_strdup_printf ("box-%.8s", id);
+    g_autofree char *box_dir = g_build_filename (self->boxes_dir, id, NULL);
+
+    if (!record->name)
+        record->name = g_steal_pointer (&default_name);
+    if (!check_name (record->name, error))
+        return NULL;
+    g_free (record->id);
+    record->id = g_strdup (id);
+    if (!bl_record_save (staging_dir, record, error))
+        return NULL;
+    int lock = bl_record_lock (self->boxes_dir, error);
+    if (lock < 0)
+        return NULL;
+    gboolean ok = name_is_free (self, record->name, error);
+    if (ok && g_rename (staging_dir, box_dir) < 0)
+        ok = bl_os_error (error, errno, "move into place", staging_dir);
+    if (ok)
+        bl_events_append (box_dir, record->name, action, NULL);
+    bl_record_unlock (lock);
+    return ok ? g_steal_pointer (&box_dir) : NULL;
+}
+
 /* Declared in boxlite-private.h. Claims the name and writes the record, under
  * the home-wide lock so that two processes cannot create two boxes with one
  * name. */
@@ -412,26 +471,12 @@ bl_runtime_register_box (BoxliteRuntime *self, BoxliteBoxOptions *options, const
 
     if (!name)
         name = default_name;
-    if (!bl_record_name_valid (name)) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "invalid box name '%s': use letters, digits, '_', '.' and '-', starting with "
-                     "a letter or digit, at most 64 characters",
-                     name);
+    if (!check_name (name, error))
         return NULL;
-    }
     int lock = bl_record_lock (self->boxes_dir, error);
     if (lock < 0)
         return NULL;
-    g_autoptr (GPtrArray) records = load_records (self, error);
-    gboolean ok = records != NULL;
-    for (guint i = 0; ok && i < records->len; i++) {
-        BlRecord *r = records->pdata[i];
-        if (g_strcmp0 (r->name, name) == 0) {
-            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_EXISTS,
-                         "the name '%s' is already used by box %s", name, r->id);
-            ok = FALSE;
-        }
-    }
+    gboolean ok = name_is_free (self, name, error);
     if (ok && g_mkdir (box_dir, 0700) < 0) {
         bl_os_error (error, errno, "create", box_dir);
         ok = FALSE;

@@ -5,14 +5,11 @@
 gboolean
 bl_json_write_file (const char *path, JsonBuilder *builder, GError **error)
 {
-    g_autoptr (JsonNode) root = json_builder_get_root (builder);
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    g_autoptr (GBytes) text = bl_json_builder_to_bytes (builder);
     gsize len = 0;
+    const char *data = g_bytes_get_data (text, &len);
 
-    json_generator_set_root (gen, root);
-    json_generator_set_pretty (gen, TRUE);
-    g_autofree char *text = json_generator_to_data (gen, &len);
-    return g_file_set_contents_full (path, text, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+    return g_file_set_contents_full (path, data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
                                      error);
 }
 
@@ -78,4 +75,26 @@ bl_json_load (JsonParser *parser, const char *data, gsize len, GError **error)
         return FALSE;
     }
     return json_parser_load_from_data (parser, data, (gssize) len, error);
+}
+
+JsonObject *
+bl_json_load_object (JsonParser *parser, const char *data, gsize len)
+{
+    if (!data || len == 0 || !bl_json_load (parser, data, len, NULL))
+        return NULL;
+    JsonNode *root = json_parser_get_root (parser);
+    return root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+}
+
+GBytes *
+bl_json_builder_to_bytes (JsonBuilder *builder)
+{
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    g_autoptr (JsonNode) root = json_builder_get_root (builder);
+    gsize len = 0;
+
+    json_generator_set_root (gen, root);
+    json_generator_set_pretty (gen, TRUE);
+    char *text = json_generator_to_data (gen, &len);
+    return g_bytes_new_take (text, len);
 }

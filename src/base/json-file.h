@@ -10,6 +10,9 @@ G_BEGIN_DECLS
  * file, synced, then renamed over @path. */
 gboolean bl_json_write_file (const char *path, JsonBuilder *builder, GError **error);
 
+/* The finished value in @builder as indented JSON text. */
+GBytes *bl_json_builder_to_bytes (JsonBuilder *builder);
+
 /* Member @name of @obj (nullable) when it has the wanted type, else NULL:
  * how documents from outside are read without trusting their shape. */
 const char *bl_json_member_string (JsonObject *obj, const char *name);
@@ -25,5 +28,8 @@ JsonArray *bl_json_member_array (JsonObject *obj, const char *name);
  * an image): refused without parsing when arrays and objects nest deeper
  * than BL_JSON_DEPTH_MAX (JSON_PARSER_ERROR_PARSE). */
 gboolean bl_json_load (JsonParser *parser, const char *data, gsize len, GError **error);
+/* bl_json_load() of a document that must be an object: its root object,
+ * owned by @parser, or NULL when @data is not one (empty data included). */
+JsonObject *bl_json_load_object (JsonParser *parser, const char *data, gsize len);
 
 G_END_DECLS

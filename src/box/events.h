@@ -6,7 +6,7 @@
  *
  *   {"time": "2026-…Z", "time_us": N, "box": ID, "name": NAME,
  *    "action": "create" | "start" | "stop" | "crash" | "pause" | "resume" |
- *              "remove" | "exec_start" | "exec_exit",
+ *              "remove" | "import" | "exec_start" | "exec_exit",
  *    "attributes": {…}}                      (attributes are optional)
  *
  * Writers take an exclusive lock on the file for each line; the one that

@@ -386,9 +386,12 @@ cli_cmd_rmi (CliContext *cli, int argc, char **argv)
     return cmd_rmi (cli, "rmi", argc, argv);
 }
 
+/* `boxlite import` takes box archives too; `boxlite image import` only images. */
 int
 cli_cmd_import (CliContext *cli, int argc, char **argv)
 {
+    if (cli_import_is_box (argc, argv))
+        return cli_import_box (cli, argc, argv);
     return cmd_import (cli, "import", argc, argv);
 }
 

@@ -42,7 +42,10 @@ static const CliCommand commands[] = {
     { "pull", cli_cmd_pull, "Fetch an image from a registry" },
     { "images", cli_cmd_images, "List images" },
     { "rmi", cli_cmd_rmi, "Remove images" },
-    { "import", cli_cmd_import, "Add an image from an OCI layout or a docker-archive tarball" },
+    { "export", cli_cmd_export, "Write a stopped box to a .boxlite archive" },
+    { "import", cli_cmd_import,
+      "Make a box from a .boxlite archive, or add an image from an OCI layout or a "
+      "docker-archive tarball" },
     { "image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import" },
 };
 

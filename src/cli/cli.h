@@ -125,6 +125,11 @@ int cli_cmd_rmi (CliContext *cli, int argc, char **argv);
 int cli_cmd_import (CliContext *cli, int argc, char **argv);
 int cli_cmd_image (CliContext *cli, int argc, char **argv);
 
+/* cli-export.c; `boxlite import` is a box's when cli_import_is_box(). */
+int cli_cmd_export (CliContext *cli, int argc, char **argv);
+gboolean cli_import_is_box (int argc, char **argv);
+int cli_import_box (CliContext *cli, int argc, char **argv);
+
 /* cli-ps.c: "5 seconds ago", "3 days ago", "-" for NULL. */
 char *cli_relative_time (GDateTime *when);
 

@@ -17,6 +17,7 @@
 #include "layer.h"
 #include "image-store.h"
 #include "os-error.h"
+#include "json-file.h"
 
 /* Free space a box gets on top of its root filesystem's contents. The ext4
  * image is sparse, so unused space costs nothing on the host. */
@@ -315,4 +316,74 @@ bl_disk_backing (const char *image, GError **error)
         return NULL;
     }
     return g_steal_pointer (&name);
+}
+
+gboolean
+bl_disk_flatten (const char *overlay, const char *dest, GCancellable *cancellable, GError **error)
+{
+    g_autofree char *qemu_img = bl_path_qemu_img (error);
+
+    if (!qemu_img)
+        return FALSE;
+    /* Without -U: qemu-img then takes QEMU's image lock, so a box started
+     * meanwhile fails to open its disk (or this fails) rather than the copy
+     * reading a disk that is being written. */
+    const char *const argv[] = { qemu_img, "convert", "-q",    "-f", "qcow2",
+                                 "-O",     "qcow2",   overlay, dest, NULL };
+    return run (argv, cancellable, error);
+}
+
+/* Largest `qemu-img info` answer read; a real one is a few hundred bytes. */
+#define INFO_MAX (64 * 1024)
+
+gboolean
+bl_disk_check_standalone (const char *path, guint64 *virtual_size, GCancellable *cancellable,
+                          GError **error)
+{
+    g_autofree char *qemu_img = bl_path_qemu_img (error);
+    g_autofree char *out = NULL;
+    g_autofree char *err_text = NULL;
+
+    if (!qemu_img)
+        return FALSE;
+    /* -f qcow2: a file of another format is refused rather than probed;
+     * info opens no backing file, so naming one here reads nothing. */
+    const char *const argv[] = { qemu_img, "info", "-f", "qcow2", "--output=json", path, NULL };
+    g_autoptr (GSubprocess) proc = g_subprocess_newv (
+        argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
+    if (!proc || !g_subprocess_communicate_utf8 (proc, NULL, cancellable, &out, &err_text, error))
+        return FALSE;
+    if (!g_subprocess_get_successful (proc)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s is not a qcow2 disk: %s", path,
+                     err_text ? g_strstrip (err_text) : "");
+        return FALSE;
+    }
+    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+    JsonObject *info =
+        out && strlen (out) <= INFO_MAX ? bl_json_load_object (parser, out, strlen (out)) : NULL;
+    if (!info) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "qemu-img info of %s is unreadable",
+                     path);
+        return FALSE;
+    }
+    /* A backing file or an external data file would make the disk read
+     * (and, for the data file, write) a file outside the box. */
+    JsonObject *data =
+        bl_json_member_object (bl_json_member_object (info, "format-specific"), "data");
+    if (json_object_has_member (info, "backing-filename") ||
+        json_object_has_member (info, "full-backing-filename") ||
+        (data && json_object_has_member (data, "data-file"))) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE,
+                     "%s refers to a file outside itself (a backing or data file)", path);
+        return FALSE;
+    }
+    JsonNode *size = json_object_get_member (info, "virtual-size");
+    if (!size || !JSON_NODE_HOLDS_VALUE (size) || json_node_get_value_type (size) != G_TYPE_INT64 ||
+        json_node_get_int (size) <= 0) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_IMAGE, "%s has no valid size", path);
+        return FALSE;
+    }
+    if (virtual_size)
+        *virtual_size = (guint64) json_node_get_int (size);
+    return TRUE;
 }

@@ -28,4 +28,15 @@ gboolean bl_disk_rebase (const char *image, const char *backing, GCancellable *c
  * Returns: (transfer full): the name, or %NULL with @error set. */
 char *bl_disk_backing (const char *image, GError **error);
 
+/* Copies the qcow2 @overlay with its backing file merged in to the new
+ * standalone qcow2 @dest (only allocated clusters are written). Fails when
+ * QEMU has the overlay open. */
+gboolean bl_disk_flatten (const char *overlay, const char *dest, GCancellable *cancellable,
+                          GError **error);
+/* Checks that @path is a qcow2 disk that refers to no other file (no backing
+ * file, no external data file), as `qemu-img info` reads it.
+ * @virtual_size: (out) (optional): its size as the guest sees it. */
+gboolean bl_disk_check_standalone (const char *path, guint64 *virtual_size,
+                                   GCancellable *cancellable, GError **error);
+
 G_END_DECLS
