@@ -2,6 +2,7 @@
 # test-cli-stats.sh: `boxlite stats --no-stream` and `--json` against a
 # real box; every box lives in a temporary home removed at the end.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 if [[ -z "${BOXLITE_CLI:-}" ]]; then
     echo "BOXLITE_CLI is not set" >&2
@@ -9,7 +10,6 @@ if [[ -z "${BOXLITE_CLI:-}" ]]; then
 fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-cli-stats.XXXXXX")
-failures=0
 
 bl() {
     "$BOXLITE_CLI" --home "$home" "$@"
@@ -21,20 +21,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "ok - $1"; }
-fail() {
-    echo "FAIL - $1" >&2
-    failures=$((failures + 1))
-}
-check() {
-    if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
-}
-quiet() { "$@" >/dev/null; }
-status() {
-    local rc=0
-    "$@" || rc=$?
-    echo "$rc"
-}
 
 check "stats --help" 0 "$(status quiet bl stats --help)"
 check "stats with nothing running: the header only" 1 "$(bl stats --no-stream | wc -l | tr -d ' ')"
@@ -71,7 +57,4 @@ bl stop cli-stats >/dev/null
 check "stats of a stopped box by name exits 125" 125 \
     "$(status bl stats --no-stream cli-stats 2>/dev/null)"
 
-if ((failures > 0)); then
-    echo "$failures check(s) failed" >&2
-    exit 1
-fi
+checks_done

@@ -4,6 +4,7 @@
 # BOXLITE_CLI names the binary under test. Every box lives in a temporary
 # home dir that is removed at the end, boxes included.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 if [[ -z "${BOXLITE_CLI:-}" ]]; then
     echo "BOXLITE_CLI is not set" >&2
@@ -12,7 +13,6 @@ fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-cli-test.XXXXXX")
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-cli-out.XXXXXX")
-failures=0
 
 bl() {
     "$BOXLITE_CLI" --home "$home" "$@"
@@ -35,35 +35,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() {
-    echo "ok - $1"
-}
 
-fail() {
-    echo "FAIL - $1" >&2
-    failures=$((failures + 1))
-}
 
-# check NAME EXPECTED ACTUAL
-check() {
-    if [[ "$2" == "$3" ]]; then
-        pass "$1"
-    else
-        fail "$1: expected '$2', got '$3'"
-    fi
-}
 
-# status CMD...: runs CMD and prints its exit status, whatever it is.
-status() {
-    local rc=0
-    "$@" || rc=$?
-    echo "$rc"
-}
 
-# quiet CMD...: runs CMD with its stdout discarded.
-quiet() {
-    "$@" >/dev/null
-}
 
 test_help() {
     local cmd
@@ -470,8 +445,4 @@ test_pull() {
 test_images
 test_pull
 
-if ((failures > 0)); then
-    echo "$failures check(s) failed" >&2
-    exit 1
-fi
-echo "all checks passed"
+checks_done

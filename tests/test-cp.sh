@@ -5,6 +5,7 @@
 # BOXLITE_CLI names the binary under test; the box lives in a temporary
 # home dir removed at the end.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 if [[ -z "${BOXLITE_CLI:-}" ]]; then
     echo "BOXLITE_CLI is not set" >&2
@@ -13,7 +14,6 @@ fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-cp-test.XXXXXX")
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-cp-out.XXXXXX")
-failures=0
 
 bl() {
     "$BOXLITE_CLI" --home "$home" "$@"
@@ -25,21 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "ok - $1"; }
-fail() {
-    echo "FAIL - $1" >&2
-    failures=$((failures + 1))
-}
-check() {
-    if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
-}
-status() {
-    local rc=0
-    "$@" || rc=$?
-    echo "$rc"
-}
 inbox() { bl exec cpbox -- sh -c "$1"; }
-quiet() { "$@" >/dev/null; }
 
 check "cp --help" 0 "$(status quiet bl cp --help)"
 check "cp needs a box side" 125 "$(status bl cp /etc/hostname /tmp/x 2>/dev/null)"
@@ -102,8 +88,4 @@ check "in: '-' refuses what is no tar stream" 125 \
     "$(status bl cp - cpbox:/srv/contents <"$scratch/bad.tar" 2>/dev/null)"
 
 bl rm -f cpbox >/dev/null
-if ((failures > 0)); then
-    echo "$failures check(s) failed" >&2
-    exit 1
-fi
-echo "all checks passed"
+checks_done

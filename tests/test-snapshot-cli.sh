@@ -3,6 +3,7 @@
 # boxes. BOXLITE_CLI names the binary under test; every box lives in a
 # temporary home dir that is removed at the end.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 if [[ -z "${BOXLITE_CLI:-}" ]]; then
     echo "BOXLITE_CLI is not set" >&2
@@ -11,7 +12,6 @@ fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-snapcli-test.XXXXXX")
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-snapcli-out.XXXXXX")
-failures=0
 
 bl() {
     "$BOXLITE_CLI" --home "$home" "$@"
@@ -31,21 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "ok - $1"; }
 
-fail() {
-    echo "FAIL - $1" >&2
-    failures=$((failures + 1))
-}
 
-# check NAME EXPECTED ACTUAL
-check() {
-    if [[ "$2" == "$3" ]]; then
-        pass "$1"
-    else
-        fail "$1: expected '$2', got '$3'"
-    fi
-}
 
 # status CMD...: runs CMD with its stderr in $scratch/err and prints its exit
 # status, whatever it is.
@@ -114,8 +101,4 @@ test_snapshot_restore_clone() {
 test_help
 test_snapshot_restore_clone
 
-if ((failures > 0)); then
-    echo "$failures check(s) failed" >&2
-    exit 1
-fi
-echo "all checks passed"
+checks_done
