@@ -15,6 +15,7 @@
 #include "launch.h"
 #include "main-log.h"
 #include "metrics.h"
+#include "netcounts.h"
 #include "netspec.h"
 #include "volume.h"
 
@@ -64,6 +65,69 @@ test_record_roundtrip (void)
     g_file_set_contents (path, "{\"id\": \"x\", \"state\": \"flying\"}", -1, NULL);
     g_assert_null (bl_record_load (dir, &error));
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+
+    const char *const rm[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
+}
+
+/* Writes @text as BOXDIR/net/netcounts.json. */
+static char *
+counts_file (const char *box_dir, const char *text)
+{
+    g_autofree char *net = g_build_filename (box_dir, "net", NULL);
+    char *path = g_build_filename (net, BL_NET_COUNTS_NAME, NULL);
+
+    g_assert_cmpint (g_mkdir_with_parents (net, 0700), ==, 0);
+    g_unlink (path);
+    if (text)
+        g_assert_true (g_file_set_contents (path, text, -1, NULL));
+    return path;
+}
+
+/* The network's counts, as the library and the monitor read them: what the
+ * network process writes is summed; what a network process taken over by
+ * its guest could leave there instead (a FIFO, a symlink, a huge file,
+ * garbage) is refused at once, never waited on or followed. */
+static void
+test_net_counts (void)
+{
+    g_autofree char *dir = make_tmpdir ();
+    g_autoptr (GError) error = NULL;
+    BlNetTotals totals;
+
+    g_autofree char *path = counts_file (dir, NULL);
+    g_autoptr (GVariant) none = bl_net_counts_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_variant_n_children (none), ==, 0);
+
+    g_free (counts_file (dir, "{\"bytes in\": 1000, \"bytes out\": 200, \"tcp allowed listed\": 2,"
+                              " \"udp allowed open\": 1, \"tcp denied not-listed\": 4,"
+                              " \"dns allowed listed\": 7, \"bytes odd\": -5, \"x\": \"y\"}"));
+    g_autoptr (GVariant) counts = bl_net_counts_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_variant_n_children (counts), ==, 6);
+    bl_net_counts_total (counts, &totals);
+    g_assert_cmpuint (totals.bytes_in, ==, 1000);
+    g_assert_cmpuint (totals.bytes_out, ==, 200);
+    g_assert_cmpuint (totals.connections, ==, 3);
+    g_assert_cmpuint (totals.denied, ==, 4);
+
+    g_autofree char *huge = g_strnfill (BL_NET_COUNTS_MAX + 1, ' ');
+    g_autofree char *target = g_build_filename (dir, "elsewhere.json", NULL);
+    g_assert_true (g_file_set_contents (target, "{\"bytes in\": 1}", -1, NULL));
+    for (guint i = 0; i < 4; i++) {
+        g_free (counts_file (dir, i == 0 ? "[1, 2]" : i == 1 ? huge : NULL));
+        if (i == 2)
+            g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+        if (i == 3)
+            g_assert_cmpint (symlink (target, path), ==, 0);
+        g_autoptr (GVariant) bad = bl_net_counts_load (dir, &error);
+        g_assert_null (bad);
+        g_assert_nonnull (error);
+        g_test_message ("refused: %s", error->message);
+        g_clear_error (&error);
+    }
 
     const char *const rm[] = { "rm", "-rf", dir, NULL };
     g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
@@ -914,6 +978,7 @@ main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
     g_test_add_func ("/units/record/roundtrip", test_record_roundtrip);
+    g_test_add_func ("/units/net-counts", test_net_counts);
     g_test_add_func ("/units/main-log", test_main_log);
     g_test_add_func ("/units/options/validate", test_options_validate);
     g_test_add_func ("/units/options/network-roundtrip", test_options_network_roundtrip);
