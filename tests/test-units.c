@@ -71,6 +71,72 @@ test_record_roundtrip (void)
                   NULL);
 }
 
+/* The "stop" events of @home's journal, as their "reason" attribute (or
+ * "-" for none), in order, joined by spaces. */
+static char *
+stop_reasons (const char *home)
+{
+    g_autofree char *path = g_build_filename (home, "events.jsonl", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr (GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
+
+    g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+    g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+    for (guint i = 0; lines[i] && *lines[i]; i++) {
+        g_autoptr (JsonNode) node = json_from_string (lines[i], NULL);
+        JsonObject *event = json_node_get_object (node);
+        if (!g_str_equal (json_object_get_string_member (event, "action"), "stop"))
+            continue;
+        JsonNode *attributes = json_object_get_member (event, "attributes");
+        g_ptr_array_add (reasons,
+                         g_strdup (attributes ? json_object_get_string_member (
+                                                    json_node_get_object (attributes), "reason")
+                                              : "-"));
+    }
+    g_ptr_array_add (reasons, NULL);
+    return g_strjoinv (" ", (char **) reasons->pdata);
+}
+
+/* Why a box stopped: kept while it is stopped, carried by the "stop" event,
+ * forgotten by the next start and never kept by a crash. */
+static void
+test_record_stop_reason (void)
+{
+    g_autofree char *home = make_tmpdir ();
+    g_autofree char *dir = g_build_filename (home, "boxes", "0123abcd", NULL);
+    g_autoptr (BlRecord) record = bl_record_new ("0123abcd", "web", NULL);
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+    g_assert_true (bl_record_save (dir, record, &error));
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_RUNNING, 1, NULL, &error));
+    g_assert_true (bl_record_set_stopped (dir, BL_STOP_REASON_IDLE, &error));
+    g_assert_no_error (error);
+    g_autoptr (BlRecord) stopped = bl_record_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (stopped->state, ==, BOXLITE_BOX_STATE_STOPPED);
+    g_assert_cmpint (stopped->monitor_pid, ==, 0);
+    g_assert_cmpstr (stopped->stop_reason, ==, "idle");
+    g_assert_null (stopped->error);
+
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_RUNNING, 1, NULL, &error));
+    g_autoptr (BlRecord) running = bl_record_load (dir, &error);
+    g_assert_null (running->stop_reason);
+    g_assert_true (bl_record_set_stopped (dir, NULL, &error));
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_RUNNING, 1, NULL, &error));
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_CRASHED, 0, "gone", &error));
+    g_autoptr (BlRecord) crashed = bl_record_load (dir, &error);
+    g_assert_null (crashed->stop_reason);
+    g_assert_cmpstr (crashed->error, ==, "gone");
+
+    g_autofree char *reasons = stop_reasons (home);
+    g_assert_cmpstr (reasons, ==, "idle -");
+
+    const char *const rm[] = { "rm", "-rf", home, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
+}
+
 /* Writes @text as BOXDIR/net/netcounts.json. */
 static char *
 counts_file (const char *box_dir, const char *text)
@@ -978,6 +1044,7 @@ main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
     g_test_add_func ("/units/record/roundtrip", test_record_roundtrip);
+    g_test_add_func ("/units/record/stop-reason", test_record_stop_reason);
     g_test_add_func ("/units/net-counts", test_net_counts);
     g_test_add_func ("/units/main-log", test_main_log);
     g_test_add_func ("/units/options/validate", test_options_validate);

@@ -554,6 +554,32 @@ boxlite_box_dup_error (BoxliteBox *self)
     return error;
 }
 
+/**
+ * boxlite_box_dup_stop_reason:
+ * @self: the box
+ *
+ * Tells why a stopped box stopped, as of the last refresh: "requested" (a
+ * stop asked through the library or `boxlite stop`, or a start that was
+ * cancelled), "idle" (nothing happened in it for its auto-stop time),
+ * "creator-exited" (a box that is not detached whose creator went away) or
+ * "poweroff" (the guest shut itself down). The reason is forgotten when the
+ * box starts again.
+ *
+ * Returns: (nullable) (transfer full): the reason, or %NULL when the box is
+ *   not stopped or its record does not say
+ *
+ * Since: 0.1
+ */
+char *
+boxlite_box_dup_stop_reason (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+    g_mutex_lock (&self->lock);
+    char *reason = g_strdup (self->record->stop_reason);
+    g_mutex_unlock (&self->lock);
+    return reason;
+}
+
 /* Largest network record file read, in bytes (the network process keeps
  * each under a mebibyte; anything bigger was not written by it). */
 #define NET_LOG_READ_MAX (4u * 1024 * 1024)
@@ -806,7 +832,7 @@ abort_start (BoxliteBox *self, GSubprocess *monitor)
     if (!g_file_test (self->dir, G_FILE_TEST_IS_DIR))
         return; /* auto_remove: the monitor took the box with it */
     bl_monitor_remove_sockets (self->dir);
-    if (!bl_record_set_state (self->dir, BOXLITE_BOX_STATE_STOPPED, 0, NULL, &error))
+    if (!bl_record_set_stopped (self->dir, BL_STOP_REASON_REQUESTED, &error))
         g_warning ("box %s: %s", self->name, error->message);
     boxlite_box_refresh (self, NULL);
 }

@@ -155,7 +155,7 @@ handle_stop (ShimClient *client, JsonObject *args)
     if (timeout_ms == 0)
         timeout_ms = SHIM_STOP_TIMEOUT_MS;
     g_ptr_array_add (shim->stop_waiters, g_object_ref (client->conn));
-    shim_stop (shim, force, (guint) timeout_ms);
+    shim_stop (shim, force, (guint) timeout_ms, BL_STOP_REASON_REQUESTED);
 }
 
 static void

@@ -113,6 +113,7 @@ struct _Shim {
 
     /* Stopping */
     gboolean stop_requested;
+    const char *stop_reason; /* BL_STOP_REASON_* of the first request to stop */
     gboolean stop_forced;
     guint stop_timer;
     GPtrArray *stop_waiters; /* BlFrameConn* to answer {} once QEMU is gone */
@@ -222,8 +223,9 @@ void shim_stats_guest_reply (Shim *shim, JsonObject *msg);
 /* Drops the requests the agent will not answer any more. */
 void shim_stats_clear (Shim *shim);
 
-/* shim-stop.c */
-void shim_stop (Shim *shim, gboolean force, guint timeout_ms);
+/* shim-stop.c: @reason (a BL_STOP_REASON_*) is recorded when this is the
+ * first request to stop. */
+void shim_stop (Shim *shim, gboolean force, guint timeout_ms, const char *reason);
 
 /* shim-lifeline.c */
 void shim_lifeline_watch (Shim *shim);
