@@ -34,6 +34,7 @@ test_record_roundtrip (void)
     const char *env[] = { "A=1", "B=two words", NULL };
     boxlite_box_options_set_env (options, env);
     boxlite_box_options_set_cpus (options, 2);
+    boxlite_box_options_set_auto_stop (options, 300);
     g_autoptr (JsonNode) json = bl_box_options_to_json (options);
     g_autoptr (BlRecord) record = bl_record_new ("0123abcd", "web", json);
     g_autoptr (GError) error = NULL;
@@ -53,6 +54,7 @@ test_record_roundtrip (void)
     g_autoptr (BoxliteBoxOptions) back = bl_box_options_from_json (loaded->options, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (boxlite_box_options_get_cpus (back), ==, 2);
+    g_assert_cmpuint (boxlite_box_options_get_auto_stop (back), ==, 300);
     g_assert_cmpstrv (boxlite_box_options_get_env (back), env);
 
     /* A damaged record is an error, not a crash. */
@@ -507,6 +509,7 @@ test_launch_roundtrip (void)
         .accel = BOXLITE_ACCEL_TCG,
         .hostname = (char *) "h",
         .detach = TRUE,
+        .auto_stop = 30,
         .boot_timeout_ms = 5000,
     };
     g_autoptr (GError) error = NULL;
@@ -519,6 +522,7 @@ test_launch_roundtrip (void)
     g_assert_cmpuint (back->max_processes, ==, 100);
     g_assert_cmpint (back->accel, ==, BOXLITE_ACCEL_TCG);
     g_assert_true (back->detach);
+    g_assert_cmpuint (back->auto_stop, ==, 30);
     g_assert_true (!back->ports || !back->ports[0]);
 
     /* The network spec travels too, and is checked again on load. */

@@ -560,10 +560,11 @@ boxlite_box_dup_error (BoxliteBox *self)
  *
  * Tells why a stopped box stopped, as of the last refresh: "requested" (a
  * stop asked through the library or `boxlite stop`, or a start that was
- * cancelled), "idle" (nothing happened in it for its auto-stop time),
- * "creator-exited" (a box that is not detached whose creator went away) or
- * "poweroff" (the guest shut itself down). The reason is forgotten when the
- * box starts again.
+ * cancelled), "idle" (nothing happened in it for
+ * [property@Boxlite.BoxOptions:auto-stop] seconds), "creator-exited" (a
+ * box that is not detached whose creator went away) or "poweroff" (the
+ * guest shut itself down). The reason is forgotten when the box starts
+ * again.
  *
  * Returns: (nullable) (transfer full): the reason, or %NULL when the box is
  *   not stopped or its record does not say
@@ -753,6 +754,7 @@ make_launch (BoxliteBox *self, GError **error)
     launch->hostname = g_strdup (self->name);
     launch->detach = boxlite_box_options_get_detach (self->options);
     launch->auto_remove = boxlite_box_options_get_auto_remove (self->options);
+    launch->auto_stop = boxlite_box_options_get_auto_stop (self->options);
     launch->boot_timeout_ms = BOOT_TIMEOUT_MS;
     return g_steal_pointer (&launch);
 }

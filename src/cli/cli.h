@@ -69,6 +69,7 @@ typedef struct {
     char **allow_net; /* --allow-net RULE, repeated */
     char **publish;   /* -p SPEC, repeated */
     char **volumes;   /* -v HOST:GUEST[:ro], repeated */
+    char *auto_stop;  /* --auto-stop SECONDS */
 } CliBoxFlags;
 
 #define CLI_BOX_FLAGS_INIT                                                                         \

@@ -116,6 +116,7 @@ shim_control_push_state (Shim *shim, BoxliteBoxState state)
     g_autoptr (JsonBuilder) b = json_builder_new ();
 
     shim->state = state;
+    shim_idle_touch (shim); /* a resume starts the count again */
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "event");
     json_builder_add_string_value (b, "state");

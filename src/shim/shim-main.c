@@ -155,6 +155,7 @@ shim_finish (Shim *shim)
     if (shim->finished)
         return;
     shim->finished = TRUE;
+    shim_idle_free (shim);
     if (shim->qemu_running) {
         /* Nothing outlives the monitor: take QEMU down and wait for it. */
         g_clear_handle_id (&shim->qemu_watch, g_source_remove);
@@ -246,6 +247,7 @@ shim_booted (Shim *shim)
     shim->booted = TRUE;
     shim->state = BOXLITE_BOX_STATE_RUNNING;
     g_message ("box %s is running", shim->launch->box_id);
+    shim_idle_start (shim);
     ready_write (shim, "ok\n");
 }
 
@@ -388,6 +390,7 @@ shim_free (Shim *shim)
     g_ptr_array_unref (shim->stop_waiters);
     g_queue_clear (&shim->agent_replies);
     shim_stats_clear (shim);
+    shim_idle_free (shim);
     g_clear_pointer (&shim->launch, bl_launch_free);
     g_clear_object (&shim->cancellable);
     g_main_loop_unref (shim->loop);
