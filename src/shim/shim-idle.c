@@ -1,7 +1,7 @@
 /* shim-idle.c: auto_stop: a box nobody uses is stopped.
  *
- * Once a second the monitor looks for activity, all of it as the host sees
- * it:
+ * Every tenth of auto_stop (at least a second, at most ten) the monitor
+ * looks for activity, all of it as the host sees it:
  *  - a relay is open: a command or a file copy runs or is being started,
  *    for any client, detached commands included (the monitor's own table);
  *  - the box is paused: paused time is not idle time, and a resume starts
@@ -9,7 +9,7 @@
  *  - the network's totals moved: bytes either way, or a connection let
  *    through, as the network process counts them in net/netcounts.json
  *    (rewritten at most once a second when they change, so one stat() a
- *    second tells whether to read them).
+ *    look tells whether to read them).
  * The end of a command or a copy and a change of state count at once
  * (shim_idle_touch()). Once launch->auto_stop seconds of the monitor's
  * monotonic clock pass without any, the box is stopped as a stop request
@@ -20,8 +20,8 @@
  * grow. It can keep its box up (as it could by running a command), but it
  * cannot have the box stopped under a command or a copy the host still
  * serves. Each activity restarts the count when the monitor sees it, never
- * before it happened, so a box is never stopped early; it may stop up to
- * two seconds late. A network process taken over by the guest could write
+ * before it happened, so a box is never stopped early; it may stop two
+ * looks and a second late. A network process taken over by the guest could write
  * anything in its counts: they are read bounded (netcounts.h), and the
  * worst it can make of them is its own box stopped or kept up.
  */
@@ -33,7 +33,10 @@
 #include "netcounts.h"
 #include "shim.h"
 
-#define IDLE_TICK_MS 1000
+/* Between two looks: a tenth of auto_stop within these bounds. An idle
+ * box's monitor wakes for nothing else. */
+#define IDLE_TICK_MIN_MS 1000
+#define IDLE_TICK_MAX_MS 10000
 
 struct _ShimIdle {
     guint timer;
@@ -117,7 +120,9 @@ shim_idle_start (Shim *shim)
     /* What the network counted before (an earlier run, the boot) is the base. */
     net_moved (shim, idle);
     idle->last_activity_us = g_get_monotonic_time ();
-    idle->timer = g_timeout_add (IDLE_TICK_MS, on_tick, shim);
+    guint64 tick_ms = (guint64) shim->launch->auto_stop * 100;
+    idle->timer =
+        g_timeout_add ((guint) CLAMP (tick_ms, IDLE_TICK_MIN_MS, IDLE_TICK_MAX_MS), on_tick, shim);
     g_message ("the box stops after %u s without activity", shim->launch->auto_stop);
 }
 
