@@ -31,6 +31,34 @@ valid_id (JsonNode *node)
     return type == G_TYPE_STRING || type == G_TYPE_INT64;
 }
 
+/* Whether every string and member name under @node is UTF-8: json-glib
+ * turns an escaped lone surrogate ("\udc00") into bytes that are not, and
+ * they would reach our replies (an id is echoed). */
+static gboolean
+strings_valid (JsonNode *node)
+{
+    if (JSON_NODE_HOLDS_VALUE (node))
+        return json_node_get_value_type (node) != G_TYPE_STRING ||
+               g_utf8_validate (json_node_get_string (node), -1, NULL);
+    if (JSON_NODE_HOLDS_ARRAY (node)) {
+        JsonArray *array = json_node_get_array (node);
+        for (guint i = 0; i < json_array_get_length (array); i++) {
+            if (!strings_valid (json_array_get_element (array, i)))
+                return FALSE;
+        }
+    } else if (JSON_NODE_HOLDS_OBJECT (node)) {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member)) {
+            if (!g_utf8_validate (name, -1, NULL) || !strings_valid (member))
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean
 invalid (GError **error, const char *message)
 {
@@ -95,6 +123,11 @@ bl_mcp_message_parse (const char *text, gsize len, BlMcpMessage *msg, GError **e
         return FALSE;
     }
     JsonNode *root = json_parser_get_root (parser);
+    if (root && !strings_valid (root)) {
+        g_set_error_literal (error, BL_MCP_RPC_ERROR, BL_MCP_PARSE_ERROR,
+                             "parse error: a string escape is not valid Unicode");
+        return FALSE;
+    }
     if (root && JSON_NODE_HOLDS_ARRAY (root))
         return invalid (error, "batches are not supported: send one message per line");
     if (!root || !JSON_NODE_HOLDS_OBJECT (root))
