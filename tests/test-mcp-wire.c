@@ -485,6 +485,25 @@ test_wrong_types (void)
     client_finish (&c);
 }
 
+/* A call sent just before stdin closes is still answered. */
+static void
+test_eof_answers (void)
+{
+    Client c;
+
+    client_start (&c, NULL);
+    initialize (&c, "2025-11-25");
+    client_send (&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{"
+                     "\"name\":\"list_boxes\",\"arguments\":{}}}");
+    g_autoptr (GError) error = NULL;
+    g_output_stream_close (c.in, NULL, &error);
+    g_assert_no_error (error);
+    g_autoptr (JsonObject) result = expect_result (&c, "1");
+    g_autofree char *text = tool_text (result, FALSE);
+    g_assert_true (g_str_has_prefix (text, "ID"));
+    client_end (&c);
+}
+
 static void
 test_sigterm (void)
 {
@@ -505,6 +524,7 @@ main (int argc, char **argv)
     g_test_add_func ("/mcp-wire/unknown-method", test_unknown_method);
     g_test_add_func ("/mcp-wire/huge-line", test_huge_line);
     g_test_add_func ("/mcp-wire/wrong-types", test_wrong_types);
+    g_test_add_func ("/mcp-wire/eof-answers", test_eof_answers);
     g_test_add_func ("/mcp-wire/sigterm", test_sigterm);
     return g_test_run ();
 }

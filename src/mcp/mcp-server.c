@@ -12,9 +12,11 @@
  * here, where its reply is written; at most BL_MCP_CALLS_MAX run at once,
  * and replies go out in the order calls end, not the order they came.
  * notifications/cancelled cancels a running call, which then gets no
- * reply (as MCP asks). When the input ends, or a signal asks us to stop,
- * every running call is cancelled and waited for, so that commands are
- * killed and boxes made for one call are removed before we return. */
+ * reply (as MCP asks). When the input ends, the calls still running are
+ * answered as they end and then we return; a signal (which MCP's clients
+ * send when that takes too long) or a client that stopped reading cancels
+ * them instead, and they are waited for all the same, so that commands
+ * are killed and boxes made for one call are removed before we return. */
 #define G_LOG_DOMAIN "boxlite-mcp"
 
 #include <errno.h>
@@ -82,7 +84,7 @@ typedef struct {
     BlMcpResult result;
 } Call;
 
-static void begin_close (Server *server);
+static void begin_close (Server *server, gboolean cancel_calls);
 
 static void
 call_free (Call *call)
@@ -115,7 +117,7 @@ send_line (Server *server, char *text)
             g_warning ("cannot write to the client: %s", g_strerror (errno));
             server->out_broken = TRUE;
             server->status = 1;
-            begin_close (server);
+            begin_close (server, TRUE);
             return;
         }
         text += n;
@@ -400,11 +402,14 @@ on_read (GObject *source, GAsyncResult *res, gpointer user_data)
     if (n == 0) {
         bl_mcp_lines_finish (&server->lines, on_line, server);
         g_debug ("the client closed its end");
-    } else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        begin_close (server, FALSE);
+        return;
+    }
+    if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
         g_warning ("cannot read from the client: %s", error->message);
         server->status = 1;
     }
-    begin_close (server);
+    begin_close (server, TRUE);
 }
 
 static void
@@ -417,17 +422,20 @@ read_next (Server *server)
                                server->reading, on_read, server);
 }
 
-/* No more messages: every call still running is cancelled, silently. */
+/* No more messages are read; with @cancel_calls, every call still running
+ * is cancelled, and will not be answered. */
 static void
-begin_close (Server *server)
+begin_close (Server *server, gboolean cancel_calls)
 {
     GHashTableIter iter;
     Call *call;
 
-    if (server->closing)
+    if (!server->closing) {
+        server->closing = TRUE;
+        g_cancellable_cancel (server->reading);
+    }
+    if (!cancel_calls)
         return;
-    server->closing = TRUE;
-    g_cancellable_cancel (server->reading);
     g_hash_table_iter_init (&iter, server->calls);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &call)) {
         call->silent = TRUE;
@@ -441,7 +449,7 @@ on_signal (gpointer user_data)
     Server *server = user_data;
 
     g_debug ("a signal asked us to stop");
-    begin_close (server);
+    begin_close (server, TRUE);
     return G_SOURCE_CONTINUE;
 }
 

@@ -13,10 +13,10 @@ G_BEGIN_DECLS
 #define BL_MCP_CALLS_MAX 8
 
 /* Serves MCP on @in_fd and @out_fd (which it closes) with the boxes of
- * @runtime, on the thread-default main context, until @in_fd ends or
- * SIGINT, SIGTERM or SIGHUP arrives; calls still running are then
- * cancelled and waited for, so that what they made is gone. Writes
- * nothing but protocol messages to @out_fd.
+ * @runtime, on the thread-default main context, until @in_fd ends and the
+ * calls still running are answered, or until SIGINT, SIGTERM or SIGHUP
+ * arrives, which cancels them (they are waited for, so that what they
+ * made is gone). Writes nothing but protocol messages to @out_fd.
  *
  * Returns: 0, or 1 when the messages could not be read or written */
 int bl_mcp_serve (BoxliteRuntime *runtime, int in_fd, int out_fd);

@@ -33,15 +33,23 @@ const CALL = { timeout: 600_000 };
 let client;
 let transport;
 
-before(async () => {
+// `boxlite mcp` on our home, connected.
+async function startServer() {
     const env = { BOXLITE_HOME: home };
     for (const name of ['BOXLITE_AGENT', 'BOXLITE_SHIM', 'BOXLITE_NET', 'BOXLITE_KERNEL',
                         'BOXLITE_DEFAULT_IMAGE', 'G_MESSAGES_DEBUG']) {
         if (process.env[name]) env[name] = process.env[name];
     }
-    transport = new sdk.StdioClientTransport({ command: cli, args: ['mcp'], env, stderr: 'inherit' });
-    client = new sdk.Client({ name: 'boxlite-test', version: '1.0.0' });
-    await client.connect(transport);
+    const t = new sdk.StdioClientTransport({ command: cli, args: ['mcp'], env, stderr: 'inherit' });
+    const c = new sdk.Client({ name: 'boxlite-test', version: '1.0.0' });
+    await c.connect(t);
+    return { c, t };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+before(async () => {
+    ({ c: client, t: transport } = await startServer());
 });
 
 after(async () => {
@@ -195,7 +203,7 @@ test('calls are served while a long command runs, and a cancelled one is killed'
         const ps = await call('exec', { box: 'work', command: 'ps -eo args' });
         if (/^sleep 60$/m.test(ps)) break;
         assert.ok(i < 100, 'sleep 60 never started');
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
     }
     await client.ping();
     controller.abort();
@@ -204,7 +212,7 @@ test('calls are served while a long command runs, and a cancelled one is killed'
         const ps = await call('exec', { box: 'work', command: 'ps -eo args' });
         if (!/^sleep 60$/m.test(ps)) break;
         assert.ok(i < 100, 'the cancelled command still runs');
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
     }
     assert.ok(Date.now() - started < 60_000, 'the cancelled call ran to its end');
 });
@@ -214,6 +222,34 @@ test('remove_box deletes the box and its disk', async () => {
     assert.doesNotMatch(await call('list_boxes', {}), /work/);
     assert.deepEqual(boxDirs(), []);
     assert.match(await call('remove_box', { box: 'work' }, true), /work/);
+});
+
+test('SIGTERM while run_code runs: the command is killed and its fresh box removed', async () => {
+    const { c, t } = await startServer();
+    const running = c.callTool({ name: 'run_code',
+                                 arguments: { language: 'shell', code: 'exec sleep 600', network: false } },
+                               undefined, CALL);
+    running.catch(() => {});
+    for (let i = 0; ; i++) {
+        const boxes = await c.callTool({ name: 'list_boxes', arguments: {} });
+        if (/ running /.test(text(boxes, false))) break;
+        assert.ok(i < 600, 'the fresh box never ran');
+        await sleep(200);
+    }
+    const pid = t.pid;
+    process.kill(pid, 'SIGTERM');
+    await assert.rejects(running);
+    for (let i = 0; ; i++) {
+        try {
+            process.kill(pid, 0);
+        } catch {
+            break;
+        }
+        assert.ok(i < 600, 'the server did not exit after SIGTERM');
+        await sleep(100);
+    }
+    assert.deepEqual(boxDirs(), []);
+    await c.close();
 });
 
 test('closing the client ends the server and leaves no process behind', async () => {
