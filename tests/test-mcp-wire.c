@@ -398,6 +398,22 @@ tool_text (JsonObject *result, gboolean is_error)
     return g_string_free (text, FALSE);
 }
 
+/* Calls tool @name with @arguments (JSON) as request @id, and returns the
+ * text of its result, which must have isError @is_error. */
+static char *
+call_tool (Client *c, guint id, const char *name, const char *arguments, gboolean is_error)
+{
+    g_autofree char *line =
+        g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"tools/call\","
+                         "\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
+                         id, name, arguments);
+    g_autofree char *id_text = g_strdup_printf ("%u", id);
+
+    client_send (c, line);
+    g_autoptr (JsonObject) result = expect_result (c, id_text);
+    return tool_text (result, is_error);
+}
+
 static void
 test_wrong_types (void)
 {
@@ -418,6 +434,22 @@ test_wrong_types (void)
         { "{\"box\":\"b\",\"command\":\"true\",\"env\":{\"A\":1}}", "arguments.env.A" },
         { "{\"box\":\"b\",\"command\":\"true\",\"cmd\":\"x\"}", "unknown member \"cmd\"" },
     };
+    const struct {
+        const char *tool;
+        const char *arguments;
+        const char *message_part;
+    } refused[] = {
+        { "exec", "{\"box\":\"nobox\",\"command\":\"true\"}", "nobox" },
+        { "write_file",
+          "{\"box\":\"nobox\",\"path\":\"/x\",\"content\":\"!!\",\"encoding\":\"base64\"}",
+          "not base64" },
+        { "write_file", "{\"box\":\"nobox\",\"path\":\"/x\",\"content\":\"\",\"mode\":\"0999\"}",
+          "octal" },
+        { "read_file", "{\"box\":\"nobox\",\"path\":\"etc\"}", "not absolute" },
+        { "list_files", "{\"box\":\"nobox\",\"path\":\"tmp\"}", "not absolute" },
+        { "create_box", "{\"network\":\"none\",\"allow_net\":[\"a.b\"]}", "network is none" },
+        { "create_box", "{\"name\":\"../x\"}", "name" },
+    };
 
     client_start (&c, "--debug");
     initialize (&c, "2025-11-25");
@@ -434,46 +466,20 @@ test_wrong_types (void)
     expect_error (&c, "4", -32602, "unknown tool");
     /* Since 2025-11-25 arguments that do not fit are the tool's error. */
     for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
-        g_autofree char *line =
-            g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"tools/call\","
-                             "\"params\":{\"name\":\"exec\",\"arguments\":%s}}",
-                             100 + i, bad[i].arguments);
-        g_autofree char *id = g_strdup_printf ("%u", 100 + i);
-        client_send (&c, line);
-        g_autoptr (JsonObject) result = expect_result (&c, id);
-        g_autofree char *text = tool_text (result, TRUE);
+        g_autofree char *text = call_tool (&c, 100 + i, "exec", bad[i].arguments, TRUE);
         g_test_message ("%s -> %s", bad[i].arguments, text);
         g_assert_nonnull (strstr (text, bad[i].message_part));
     }
-    /* Arguments that fit reach the tool: a box that does not exist. */
-    client_send (&c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{"
-                     "\"name\":\"exec\",\"arguments\":{\"box\":\"nobox\",\"command\":\"true\"}}}");
-    g_autoptr (JsonObject) missing = expect_result (&c, "5");
-    g_autofree char *missing_text = tool_text (missing, TRUE);
-    g_assert_nonnull (strstr (missing_text, "nobox"));
-    client_send (&c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{"
-                     "\"name\":\"write_file\",\"arguments\":{\"box\":\"nobox\",\"path\":\"/x\","
-                     "\"content\":\"!!\",\"encoding\":\"base64\"}}}");
-    g_autoptr (JsonObject) not_base64 = expect_result (&c, "6");
-    g_autofree char *not_base64_text = tool_text (not_base64, TRUE);
-    g_assert_nonnull (strstr (not_base64_text, "base64"));
-    client_send (&c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{"
-                     "\"name\":\"write_file\",\"arguments\":{\"box\":\"nobox\",\"path\":\"/x\","
-                     "\"content\":\"\",\"mode\":\"0999\"}}}");
-    g_autoptr (JsonObject) bad_mode = expect_result (&c, "7");
-    g_autofree char *bad_mode_text = tool_text (bad_mode, TRUE);
-    g_assert_nonnull (strstr (bad_mode_text, "octal"));
-    client_send (&c, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{"
-                     "\"name\":\"read_file\",\"arguments\":{\"box\":\"nobox\",\"path\":\"etc\"}}}");
-    g_autoptr (JsonObject) relative = expect_result (&c, "8");
-    g_autofree char *relative_text = tool_text (relative, TRUE);
-    g_assert_nonnull (strstr (relative_text, "absolute"));
-    client_send (&c, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{"
-                     "\"name\":\"list_boxes\"}}");
-    g_autoptr (JsonObject) empty = expect_result (&c, "9");
-    g_autofree char *empty_text = tool_text (empty, FALSE);
-    g_assert_true (g_str_has_prefix (empty_text, "ID"));
-    g_assert_null (strchr (strchr (empty_text, '\n') + 1, '\n'));
+    /* Arguments that fit reach the tool, which refuses what it must. */
+    for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
+        g_autofree char *text =
+            call_tool (&c, 200 + i, refused[i].tool, refused[i].arguments, TRUE);
+        g_test_message ("%s %s -> %s", refused[i].tool, refused[i].arguments, text);
+        g_assert_nonnull (strstr (text, refused[i].message_part));
+    }
+    g_autofree char *empty = call_tool (&c, 9, "list_boxes", "{}", FALSE);
+    g_assert_true (g_str_has_prefix (empty, "ID"));
+    g_assert_null (strchr (strchr (empty, '\n') + 1, '\n'));
     client_finish (&c);
 
     /* Before 2025-11-25 they are a protocol error. */

@@ -62,6 +62,33 @@ has_type (JsonNode *value, const char *type)
     return FALSE;
 }
 
+/* The strings of @names (a list of strings in a schema) joined by @sep,
+ * for a message. */
+static char *
+join (JsonArray *names, const char *sep)
+{
+    GString *text = g_string_new (NULL);
+
+    for (guint i = 0; i < json_array_get_length (names); i++)
+        g_string_append_printf (text, "%s%s", i ? sep : "",
+                                json_array_get_string_element (names, i));
+    return g_string_free (text, FALSE);
+}
+
+/* The keywords @max and @min bounding @count, of @unit. */
+static gboolean
+check_count (JsonObject *schema, const char *max, const char *min, gint64 count, const char *unit,
+             const char *path, GError **error)
+{
+    if (json_object_has_member (schema, max) && count > json_object_get_int_member (schema, max))
+        return fail (error, path, "has more than %" G_GINT64_FORMAT " %s",
+                     json_object_get_int_member (schema, max), unit);
+    if (json_object_has_member (schema, min) && count < json_object_get_int_member (schema, min))
+        return fail (error, path, "has fewer than %" G_GINT64_FORMAT " %s",
+                     json_object_get_int_member (schema, min), unit);
+    return TRUE;
+}
+
 /* The "type" keyword: one name, or a list of names of which one fits. */
 static gboolean
 check_type (JsonObject *schema, JsonNode *value, const char *path, GError **error)
@@ -75,44 +102,34 @@ check_type (JsonObject *schema, JsonNode *value, const char *path, GError **erro
         return has_type (value, name) || fail (error, path, "must be of type %s", name);
     }
     JsonArray *names = json_node_get_array (type);
-    g_autoptr (GString) wanted = g_string_new (NULL);
     for (guint i = 0; i < json_array_get_length (names); i++) {
-        const char *name = json_array_get_string_element (names, i);
-        if (has_type (value, name))
+        if (has_type (value, json_array_get_string_element (names, i)))
             return TRUE;
-        g_string_append_printf (wanted, "%s%s", i ? " or " : "", name);
     }
-    return fail (error, path, "must be of type %s", wanted->str);
+    g_autofree char *wanted = join (names, " or ");
+    return fail (error, path, "must be of type %s", wanted);
 }
 
 static gboolean
 check_string (JsonObject *schema, const char *text, const char *path, GError **error)
 {
-    glong chars = g_utf8_strlen (text, -1);
-
-    if (json_object_has_member (schema, "maxLength") &&
-        chars > json_object_get_int_member (schema, "maxLength"))
-        return fail (error, path, "is longer than %" G_GINT64_FORMAT " characters",
-                     json_object_get_int_member (schema, "maxLength"));
-    if (json_object_has_member (schema, "minLength") &&
-        chars < json_object_get_int_member (schema, "minLength"))
-        return fail (error, path, "is shorter than %" G_GINT64_FORMAT " characters",
-                     json_object_get_int_member (schema, "minLength"));
     JsonArray *choices = bl_json_member_array (schema, "enum");
+
+    if (!check_count (schema, "maxLength", "minLength", g_utf8_strlen (text, -1), "characters",
+                      path, error))
+        return FALSE;
     if (!choices)
         return TRUE;
-    g_autoptr (GString) names = g_string_new (NULL);
     for (guint i = 0; i < json_array_get_length (choices); i++) {
-        const char *choice = json_array_get_string_element (choices, i);
-        if (g_str_equal (choice, text))
+        if (g_str_equal (json_array_get_string_element (choices, i), text))
             return TRUE;
-        g_string_append_printf (names, "%s%s", i ? ", " : "", choice);
     }
-    return fail (error, path, "must be one of %s", names->str);
+    g_autofree char *names = join (choices, ", ");
+    return fail (error, path, "must be one of %s", names);
 }
 
 static gboolean
-check_integer (JsonObject *schema, JsonNode *value, const char *path, GError **error)
+check_number (JsonObject *schema, JsonNode *value, const char *path, GError **error)
 {
     double number = JSON_NODE_TYPE (value) == JSON_NODE_VALUE &&
                             json_node_get_value_type (value) == G_TYPE_INT64
@@ -154,7 +171,8 @@ check_object (JsonObject *schema, JsonObject *obj, const char *path, GError **er
                                         : NULL;
         if (!member_schema && additional && JSON_NODE_HOLDS_OBJECT (additional))
             member_schema = json_node_get_object (additional);
-        g_autofree char *text = bl_mcp_text (name, strlen (name));
+        /* Named in messages, but not at any length. */
+        g_autofree char *text = bl_mcp_text (name, MIN (strlen (name), 64));
         if (!member_schema && additional && JSON_NODE_HOLDS_VALUE (additional) &&
             !json_node_get_boolean (additional))
             return fail (error, path, "unknown member \"%s\"", text);
@@ -171,14 +189,8 @@ check_array (JsonObject *schema, JsonArray *array, const char *path, GError **er
     JsonObject *items = bl_json_member_object (schema, "items");
     guint n = json_array_get_length (array);
 
-    if (json_object_has_member (schema, "maxItems") &&
-        n > json_object_get_int_member (schema, "maxItems"))
-        return fail (error, path, "has more than %" G_GINT64_FORMAT " items",
-                     json_object_get_int_member (schema, "maxItems"));
-    if (json_object_has_member (schema, "minItems") &&
-        n < json_object_get_int_member (schema, "minItems"))
-        return fail (error, path, "has fewer than %" G_GINT64_FORMAT " items",
-                     json_object_get_int_member (schema, "minItems"));
+    if (!check_count (schema, "maxItems", "minItems", n, "items", path, error))
+        return FALSE;
     for (guint i = 0; items && i < n; i++) {
         g_autofree char *item_path = g_strdup_printf ("%s[%u]", path, i);
         if (!check_node (items, json_array_get_element (array, i), item_path, error))
@@ -199,7 +211,7 @@ check_node (JsonObject *schema, JsonNode *value, const char *path, GError **erro
     if (has_type (value, "string"))
         return check_string (schema, json_node_get_string (value), path, error);
     if (has_type (value, "number"))
-        return check_integer (schema, value, path, error);
+        return check_number (schema, value, path, error);
     return TRUE;
 }
 

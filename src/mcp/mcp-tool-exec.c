@@ -189,6 +189,22 @@ run_command (BoxliteBox *box, BoxliteCommand *command, GBytes *input, GCancellab
     g_clear_error (&run.wait_error);
 }
 
+/* run_command() in the box the "box" argument names. */
+static void
+run_in_named_box (BoxliteRuntime *runtime, JsonObject *args, BoxliteCommand *command, GBytes *input,
+                  GCancellable *cancellable, BlMcpResult *result)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box = bl_mcp_running_box (
+        runtime, json_object_get_string_member (args, "box"), cancellable, &error);
+
+    if (!box) {
+        bl_mcp_result_fail (result, error);
+        return;
+    }
+    run_command (box, command, input, cancellable, result);
+}
+
 static guint
 timeout_s (JsonObject *args)
 {
@@ -205,7 +221,6 @@ bl_mcp_tool_exec (BoxliteRuntime *runtime, JsonObject *args, GCancellable *cance
         json_object_get_string_member_with_default (args, "working_dir", NULL);
     g_auto (GStrv) env = bl_mcp_env_strv (args);
     g_autoptr (GStrvBuilder) argv = g_strv_builder_new ();
-    g_autoptr (GError) error = NULL;
 
     if (JSON_NODE_HOLDS_ARRAY (given)) {
         JsonArray *items = json_node_get_array (given);
@@ -222,14 +237,7 @@ bl_mcp_tool_exec (BoxliteRuntime *runtime, JsonObject *args, GCancellable *cance
     if (working_dir)
         boxlite_command_set_working_dir (command, working_dir);
     boxlite_command_set_timeout_ms (command, timeout_s (args) * 1000);
-
-    g_autoptr (BoxliteBox) box = bl_mcp_running_box (
-        runtime, json_object_get_string_member (args, "box"), cancellable, &error);
-    if (!box) {
-        bl_mcp_result_fail (result, error);
-        return;
-    }
-    run_command (box, command, NULL, cancellable, result);
+    run_in_named_box (runtime, args, command, NULL, cancellable, result);
 }
 
 /* A box of the default image for one run_code call, removed by its monitor
@@ -305,7 +313,6 @@ bl_mcp_tool_list_files (BoxliteRuntime *runtime, JsonObject *args, GCancellable 
     gboolean recursive = json_object_get_boolean_member_with_default (args, "recursive", FALSE);
     const char *argv[] = { "ls", recursive ? "-lAR" : "-lA", "--", path, NULL };
     g_autoptr (BoxliteCommand) command = boxlite_command_new (argv);
-    g_autoptr (GError) error = NULL;
 
     if (!g_path_is_absolute (path)) {
         bl_mcp_result_add (result, "path '%s' is not absolute", path);
@@ -313,11 +320,5 @@ bl_mcp_tool_list_files (BoxliteRuntime *runtime, JsonObject *args, GCancellable 
         return;
     }
     boxlite_command_set_timeout_ms (command, DEFAULT_TIMEOUT_S * 1000);
-    g_autoptr (BoxliteBox) box = bl_mcp_running_box (
-        runtime, json_object_get_string_member (args, "box"), cancellable, &error);
-    if (!box) {
-        bl_mcp_result_fail (result, error);
-        return;
-    }
-    run_command (box, command, NULL, cancellable, result);
+    run_in_named_box (runtime, args, command, NULL, cancellable, result);
 }
