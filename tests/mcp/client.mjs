@@ -37,7 +37,7 @@ let transport;
 async function startServer() {
     const env = { BOXLITE_HOME: home };
     for (const name of ['BOXLITE_AGENT', 'BOXLITE_SHIM', 'BOXLITE_NET', 'BOXLITE_KERNEL',
-                        'BOXLITE_DEFAULT_IMAGE', 'G_MESSAGES_DEBUG']) {
+                        'BOXLITE_DEFAULT_IMAGE', 'G_DEBUG', 'G_MESSAGES_DEBUG']) {
         if (process.env[name]) env[name] = process.env[name];
     }
     const t = new sdk.StdioClientTransport({ command: cli, args: ['mcp'], env, stderr: 'inherit' });
