@@ -209,7 +209,7 @@ handle_initialize (Server *server, BlMcpMessage *msg)
     json_builder_end_object (b);
     g_autoptr (JsonNode) result = json_builder_get_root (b);
     send_result (server, msg->id, result);
-    g_debug ("initialized: protocol %s (the client asked for %s)", server->version, wanted);
+    g_debug ("initialized: protocol %s (the client asked for %.64s)", server->version, wanted);
 }
 
 static void
@@ -242,7 +242,7 @@ static void
 refuse_arguments (Server *server, JsonNode *id, const GError *error)
 {
     if (g_strcmp0 (server->version, TOOL_ARGS_AS_RESULT_SINCE) >= 0) {
-        g_auto (BlMcpResult) result;
+        g_auto (BlMcpResult) result = { NULL, FALSE };
         bl_mcp_result_init (&result);
         bl_mcp_result_fail (&result, error);
         g_autoptr (JsonNode) node = bl_mcp_result_to_json (&result);

@@ -166,7 +166,8 @@ run_command (BoxliteBox *box, BoxliteCommand *command, GBytes *input, GCancellab
     capture_start (&run.out, boxlite_execution_get_stdout (exe));
     capture_start (&run.err, boxlite_execution_get_stderr (exe));
     boxlite_execution_wait_async (exe, NULL, on_waited, &run);
-    gulong handler = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), exe, NULL);
+    gulong handler =
+        cancellable ? g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), exe, NULL) : 0;
     /* Written while the output is read: a script prints as it is read. */
     run.input_done = input == NULL;
     if (input)
@@ -175,7 +176,8 @@ run_command (BoxliteBox *box, BoxliteCommand *command, GBytes *input, GCancellab
                                          G_PRIORITY_DEFAULT, NULL, on_input_written, &run);
     while (!run.out.done || !run.err.done || !run.waited || !run.input_done)
         g_main_context_iteration (context, TRUE);
-    g_cancellable_disconnect (cancellable, handler);
+    if (handler)
+        g_cancellable_disconnect (cancellable, handler);
     g_main_context_pop_thread_default (context);
 
     add_output (result, &run.out, NULL);
