@@ -171,6 +171,11 @@ test('write_file, read_file and list_files', async () => {
     assert.match(listing, /^-rwxr-xr-x .* bin$/m);
     assert.match(await call('list_files', { box: 'work', path: '/nonexistent' }, true),
         /No such file/);
+    await call('exec', { box: 'work', command: ['mkdir', '/tmp/sub'] });
+    await call('write_file', { box: 'work', path: '/tmp/sub/deep.txt', content: 'deep' });
+    const tree = await call('list_files', { box: 'work', path: '/tmp', recursive: true });
+    assert.match(tree, /^\/tmp\/sub:\n(.*\n)*-rw-r--r-- .* 4 .* deep\.txt$/m);
+    assert.doesNotMatch(await call('list_files', { box: 'work', path: '/tmp' }), /deep\.txt/);
 });
 
 test('run_code in a box made before, with a script longer than any argv', async () => {
@@ -190,6 +195,19 @@ test('run_code in a box made before, with a script longer than any argv', async 
 
 test('list_boxes shows the box running', async () => {
     assert.match(await call('list_boxes', {}), /^[0-9a-f]{32} +work +running /m);
+});
+
+// Every call before this one was answered, so none is still running.
+test('at most 8 calls run at once; a ninth is refused until one ends', async () => {
+    const sleepers = [];
+    for (let i = 0; i < 8; i++) {
+        sleepers.push(client.callTool({ name: 'exec', arguments: { box: 'work', command: 'sleep 3' } },
+            undefined, CALL));
+    }
+    await assert.rejects(client.callTool({ name: 'list_boxes', arguments: {} }, undefined, CALL),
+        (e) => e.code === -32000 && /8 tool calls are running/.test(e.message));
+    for (const result of await Promise.all(sleepers)) assert.match(text(result, false), /exit status 0/);
+    assert.match(await call('list_boxes', {}), /work/);
 });
 
 test('calls are served while a long command runs, and a cancelled one is killed', async () => {
