@@ -16,11 +16,11 @@ int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 /* Small, so that inputs reach the bound. */
 #define FUZZ_LINE_MAX 4096
 
-/* A reply must be one JSON object and end in its only newline. */
+/* A reply must be one JSON object and end in its only newline. Frees
+ * @reply. */
 static void
 check_reply (char *reply)
 {
-    g_autofree char *owned = reply;
     g_autoptr (JsonParser) parser = json_parser_new ();
     gsize len = strlen (reply);
 
@@ -30,6 +30,7 @@ check_reply (char *reply)
     g_assert_true (g_utf8_validate (reply, (gssize) len, NULL));
     g_assert_true (json_parser_load_from_data (parser, reply, (gssize) len - 1, NULL));
     g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+    g_free (reply);
 }
 
 /* The arguments of a tools/call, checked as the server checks them. */

@@ -294,6 +294,7 @@ test_malformed (void)
     /* CRLF line ends are taken too. */
     client_send (&c, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"ping\"}\r");
     g_autoptr (JsonObject) crlf = expect_result (&c, "12");
+    g_assert_cmpuint (json_object_get_size (crlf), ==, 0);
     client_finish (&c);
 }
 
@@ -370,6 +371,7 @@ test_huge_line (void)
     g_assert_cmpuint (big->len, <=, LINE_MAX_BYTES);
     client_send (&c, big->str);
     g_autoptr (JsonObject) result = expect_result (&c, "2");
+    g_assert_cmpuint (json_object_get_size (result), ==, 0);
     /* And one byte past it is not. */
     g_string_truncate (big, big->len - 4);
     while (big->len < LINE_MAX_BYTES - 3)

@@ -97,32 +97,42 @@ call_free (Call *call)
     g_free (call);
 }
 
-/* Writes all of @text; a client that stopped reading ends the server. */
-static void
-send_line (Server *server, char *text)
+/* Writes all of @len bytes at @text to @fd, waiting when it is full;
+ * FALSE with errno set when it fails. */
+static gboolean
+write_all (int fd, const char *text, gsize len)
 {
-    g_autofree char *owned = text;
-    gsize len = strlen (text);
-
-    while (!server->out_broken && len > 0) {
-        ssize_t n = write (server->out_fd, text, len);
+    while (len > 0) {
+        ssize_t n = write (fd, text, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = { .fd = server->out_fd, .events = POLLOUT };
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
             (void) poll (&pfd, 1, -1);
             continue;
         }
-        if (n < 0) {
-            g_warning ("cannot write to the client: %s", g_strerror (errno));
-            server->out_broken = TRUE;
-            server->status = 1;
-            begin_close (server, TRUE);
-            return;
-        }
+        if (n < 0)
+            return FALSE;
         text += n;
         len -= (gsize) n;
     }
+    return TRUE;
+}
+
+/* Writes @line and frees it; a client that stopped reading ends the
+ * server. */
+static void
+send_line (Server *server, char *line)
+{
+    gboolean written = server->out_broken || write_all (server->out_fd, line, strlen (line));
+
+    g_free (line);
+    if (written)
+        return;
+    g_warning ("cannot write to the client: %s", g_strerror (errno));
+    server->out_broken = TRUE;
+    server->status = 1;
+    begin_close (server, TRUE);
 }
 
 static void
