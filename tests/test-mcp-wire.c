@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <string.h>
 
 /* As BL_MCP_LINE_MAX in src/mcp/mcp-server.h. */
@@ -523,10 +524,35 @@ test_sigterm (void)
     client_end (&c);
 }
 
+/* `boxlite mcp --help` says what it is; an argument is refused. */
+static void
+test_command_line (void)
+{
+    const char *help_argv[] = { cli_path (), "mcp", "--help", NULL };
+    const char *extra_argv[] = { cli_path (), "mcp", "extra", NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr (GError) error = NULL;
+    int status = 0;
+
+    g_spawn_sync (NULL, (char **) help_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status,
+                  &error);
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    g_assert_nonnull (strstr (out, "Model Context Protocol"));
+    g_spawn_sync (NULL, (char **) extra_argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err,
+                  &status, &error);
+    g_assert_no_error (error);
+    g_assert_true (WIFEXITED (status));
+    g_assert_cmpint (WEXITSTATUS (status), ==, 125);
+    g_assert_nonnull (strstr (err, "no arguments"));
+}
+
 int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
+    g_test_add_func ("/mcp-wire/command-line", test_command_line);
     g_test_add_func ("/mcp-wire/handshake", test_handshake);
     g_test_add_func ("/mcp-wire/malformed", test_malformed);
     g_test_add_func ("/mcp-wire/unknown-method", test_unknown_method);
