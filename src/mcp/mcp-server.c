@@ -22,10 +22,10 @@
 #include <errno.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include "fd-io.h"
 #include "mcp-lines.h"
 #include "mcp-rpc.h"
 #include "mcp-schema.h"
@@ -97,34 +97,12 @@ call_free (Call *call)
     g_free (call);
 }
 
-/* Writes all of @len bytes at @text to @fd, waiting when it is full;
- * FALSE with errno set when it fails. */
-static gboolean
-write_all (int fd, const char *text, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write (fd, text, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-            (void) poll (&pfd, 1, -1);
-            continue;
-        }
-        if (n < 0)
-            return FALSE;
-        text += n;
-        len -= (gsize) n;
-    }
-    return TRUE;
-}
-
 /* Writes @line and frees it; a client that stopped reading ends the
  * server. */
 static void
 send_line (Server *server, char *line)
 {
-    gboolean written = server->out_broken || write_all (server->out_fd, line, strlen (line));
+    gboolean written = server->out_broken || bl_fd_write_all (server->out_fd, line, strlen (line));
 
     g_free (line);
     if (written)
