@@ -176,6 +176,48 @@ test_stats (void)
     g_assert_no_error (error);
 }
 
+/* The agent in --fd mode runs on the host and refuses to freeze (it would
+ * freeze the host's filesystems): the snapshot of the running box fails
+ * with that reason, and leaves no snapshot, no new disk layer, and a box
+ * that runs on its old disk. */
+static void
+test_snapshot_refused (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box = create_box (runtime, "snap-refused");
+    start_box (box);
+    g_autofree char *dir = box_dir (box);
+    g_autofree char *disk = g_build_filename (dir, "disk.qcow2", NULL);
+    GStatBuf before, after;
+    g_assert_cmpint (g_stat (disk, &before), ==, 0);
+
+    g_assert_false (boxlite_box_snapshot_create (box, "s", NULL, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "could not freeze"));
+    g_assert_nonnull (strstr (error->message, "not PID 1"));
+    g_clear_error (&error);
+
+    g_auto (GStrv) names = boxlite_box_snapshot_list (box, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (names), ==, 0);
+    g_autofree char *overlay = g_build_filename (dir, "disk.qcow2.new", NULL);
+    g_assert_false (g_file_test (overlay, G_FILE_TEST_EXISTS));
+    g_autofree char *layer = g_build_filename (dir, "snapshots", "s.qcow2", NULL);
+    g_assert_false (g_file_test (layer, G_FILE_TEST_EXISTS));
+    g_assert_cmpint (g_stat (disk, &after), ==, 0);
+    g_assert_cmpuint (after.st_ino, ==, before.st_ino);
+    g_assert_cmpuint (after.st_nlink, ==, 1);
+    gint code = -1;
+    g_autofree char *out = run_simple (box, "echo still here", &code);
+    g_assert_cmpstr (out, ==, "still here\n");
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+    g_assert_true (boxlite_box_stop (box, TRUE, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (boxlite_runtime_remove (runtime, "snap-refused", FALSE, &error));
+    g_assert_no_error (error);
+}
+
 /* Starts `sh -c 'echo started; exec cat'` with a stdin, and returns once it
  * runs: cat ends when the guest agent does (its stdin closes). */
 static BoxliteExecution *
@@ -467,6 +509,7 @@ main (int argc, char **argv)
 
     g_test_add_func ("/monitor/lifecycle", test_lifecycle);
     g_test_add_func ("/monitor/stats", test_stats);
+    g_test_add_func ("/monitor/snapshot-refused", test_snapshot_refused);
     g_test_add_func ("/monitor/qemu-killed", test_qemu_killed);
     g_test_add_func ("/monitor/agent-link-lost", test_agent_link_lost);
     g_test_add_func ("/monitor/lifeline", test_lifeline);

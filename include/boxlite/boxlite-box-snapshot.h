@@ -16,6 +16,8 @@ void boxlite_box_snapshot_create_async (BoxliteBox *self, const char *name,
 gboolean boxlite_box_snapshot_create_finish (BoxliteBox *self, GAsyncResult *result,
                                              GError **error);
 
+GVariant *boxlite_box_snapshot_get_info (BoxliteBox *self, const char *name, GError **error);
+
 char **boxlite_box_snapshot_list (BoxliteBox *self, GError **error);
 void boxlite_box_snapshot_list_async (BoxliteBox *self, GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data);

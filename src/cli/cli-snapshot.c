@@ -1,6 +1,7 @@
-/* cli-snapshot.c: `boxlite snapshot create|ls|restore|rm` and `boxlite clone`. */
+/* cli-snapshot.c: `boxlite snapshot create|ls|inspect|restore|rm` and `boxlite clone`. */
 #define G_LOG_DOMAIN "boxlite-cli"
 
+#include <json-glib/json-glib.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -57,8 +58,9 @@ static int
 cmd_create (CliContext *cli, const char *command_name, int argc, char **argv)
 {
     return run_action (cli, command_name,
-                       "Keep a stopped box's disk as it is now under NAME. Blocks are shared,\n"
-                       "not copied.",
+                       "Keep a box's disk as it is now under NAME. Blocks are shared, not\n"
+                       "copied. A running box keeps running: its filesystems are frozen for\n"
+                       "the moment the snapshot is taken, so they are clean in it.",
                        boxlite_box_snapshot_create, argc, argv);
 }
 
@@ -95,12 +97,35 @@ cmd_ls (CliContext *cli, const char *command_name, int argc, char **argv)
     return 0;
 }
 
+static int
+cmd_inspect (CliContext *cli, const char *command_name, int argc, char **argv)
+{
+    g_autofree char *name = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box =
+        parse_box (cli, command_name,
+                   "Print how snapshot NAME was taken, as JSON: \"taken\" is \"stopped\",\n"
+                   "\"live-frozen\" (a running box, its filesystems frozen) or \"live\"\n"
+                   "(the freeze did not hold to the end: as after a power cut).",
+                   TRUE, argc, argv, &name);
+
+    if (!box)
+        return CLI_EXIT_FAILURE;
+    g_autoptr (GVariant) info = boxlite_box_snapshot_get_info (box, name, &error);
+    if (!info)
+        return cli_fail (error);
+    g_autofree char *text = json_gvariant_serialize_data (info, NULL);
+    printf ("%s\n", text);
+    return 0;
+}
+
 int
 cli_cmd_snapshot (CliContext *cli, int argc, char **argv)
 {
     static const CliSubcommand commands[] = {
-        { "create", "snapshot create", cmd_create, "Keep a stopped box's disk under a name" },
+        { "create", "snapshot create", cmd_create, "Keep a box's disk under a name" },
         { "ls", "snapshot ls", cmd_ls, "List a box's snapshots" },
+        { "inspect", "snapshot inspect", cmd_inspect, "Say how a snapshot was taken" },
         { "restore", "snapshot restore", cmd_restore, "Put a stopped box's disk back" },
         { "rm", "snapshot rm", cmd_rm, "Delete a snapshot" },
     };
