@@ -68,16 +68,17 @@
  *   client -> monitor execute "status" {} -> return {"qemu": "running"|"paused"|...}
  *   client -> monitor execute "pause" {} | "resume" {} -> return {}
  *   client -> monitor execute "snapshot" {}
- *                     -> return {"frozen_ms": N, "filesystems": N}
+ *                     -> return {"frozen_ms": N, "filesystems": N, "expired": bool}
  *                     switches QEMU's disk to BOXDIR/disk.qcow2.new, a new empty
  *                     overlay the client made on a hard link of the current disk
  *                     (src/image/snapshot.c), with the guest's filesystems frozen
  *                     ("freeze" above) and the vCPUs running (a paused box runs
  *                     for that time and is paused again), then renames it over
- *                     disk.qcow2. An error of class "Unchanged" means QEMU still
- *                     writes the old file (the freeze failed or QEMU refused);
- *                     any other error leaves the outcome to be read from the
- *                     files. "frozen_ms" is how long the guest was frozen.
+ *                     disk.qcow2. After an error, disk.qcow2.new still there
+ *                     means QEMU never wrote it (the freeze failed, or QEMU
+ *                     refused). "frozen_ms" is how long the guest was frozen,
+ *                     "filesystems" how many it says it froze, "expired" that
+ *                     the agent thawed by itself before the thaw request.
  *   client -> monitor execute "start_detached" {exec arguments, below}
  *                     -> the agent's answer to that exec: return {"pid": N} or an
  *                     error. The command belongs to the box, not to the client: it
