@@ -155,6 +155,36 @@ test_lifecycle (void)
  * a guest claiming that is refused, nothing of its answer is shown, and the
  * box goes on running. The fake QEMU's malformed block counters must not
  * trouble the monitor either. */
+/* The box still runs commands; then it is stopped and removed. */
+static void
+still_runs_then_remove (BoxliteBox *box)
+{
+    g_autoptr (GError) error = NULL;
+    gint code = -1;
+    g_autofree char *out = run_simple (box, "echo still here", &code);
+
+    g_assert_cmpstr (out, ==, "still here\n");
+    g_assert_true (boxlite_box_stop (box, TRUE, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (boxlite_runtime_remove (runtime, boxlite_box_get_name (box), FALSE, &error));
+    g_assert_no_error (error);
+}
+
+/* A refused snapshot "s" left nothing: no name, no layer, no new overlay. */
+static void
+assert_no_snapshot (BoxliteBox *box, const char *dir)
+{
+    g_autoptr (GError) error = NULL;
+    g_auto (GStrv) names = boxlite_box_snapshot_list (box, &error);
+    g_autofree char *overlay = g_build_filename (dir, "disk.qcow2.new", NULL);
+    g_autofree char *layer = g_build_filename (dir, "snapshots", "s.qcow2", NULL);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (names), ==, 0);
+    g_assert_false (g_file_test (overlay, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (layer, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_stats (void)
 {
@@ -167,13 +197,7 @@ test_stats (void)
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
     g_test_message ("%s", error->message);
     g_clear_error (&error);
-    gint code = -1;
-    g_autofree char *out = run_simple (small, "echo still here", &code);
-    g_assert_cmpstr (out, ==, "still here\n");
-    g_assert_true (boxlite_box_stop (small, TRUE, NULL, &error));
-    g_assert_no_error (error);
-    g_assert_true (boxlite_runtime_remove (runtime, "stats-small", FALSE, &error));
-    g_assert_no_error (error);
+    still_runs_then_remove (small);
 }
 
 /* The agent in --fd mode runs on the host and refuses to freeze (it would
@@ -198,24 +222,12 @@ test_snapshot_refused (void)
     g_assert_nonnull (strstr (error->message, "not PID 1"));
     g_clear_error (&error);
 
-    g_auto (GStrv) names = boxlite_box_snapshot_list (box, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (g_strv_length (names), ==, 0);
-    g_autofree char *overlay = g_build_filename (dir, "disk.qcow2.new", NULL);
-    g_assert_false (g_file_test (overlay, G_FILE_TEST_EXISTS));
-    g_autofree char *layer = g_build_filename (dir, "snapshots", "s.qcow2", NULL);
-    g_assert_false (g_file_test (layer, G_FILE_TEST_EXISTS));
+    assert_no_snapshot (box, dir);
     g_assert_cmpint (g_stat (disk, &after), ==, 0);
     g_assert_cmpuint (after.st_ino, ==, before.st_ino);
     g_assert_cmpuint (after.st_nlink, ==, 1);
-    gint code = -1;
-    g_autofree char *out = run_simple (box, "echo still here", &code);
-    g_assert_cmpstr (out, ==, "still here\n");
     g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
-    g_assert_true (boxlite_box_stop (box, TRUE, NULL, &error));
-    g_assert_no_error (error);
-    g_assert_true (boxlite_runtime_remove (runtime, "snap-refused", FALSE, &error));
-    g_assert_no_error (error);
+    still_runs_then_remove (box);
 }
 
 /* A guest that never answers the freeze, or answers it with a lie or the
@@ -247,18 +259,8 @@ test_snapshot_hostile_guest (void)
                         (g_get_monotonic_time () - start) / 1000);
         g_assert_nonnull (strstr (error->message, cases[i].says));
         g_clear_error (&error);
-        g_auto (GStrv) names = boxlite_box_snapshot_list (box, &error);
-        g_assert_no_error (error);
-        g_assert_cmpuint (g_strv_length (names), ==, 0);
-        g_autofree char *overlay = g_build_filename (dir, "disk.qcow2.new", NULL);
-        g_assert_false (g_file_test (overlay, G_FILE_TEST_EXISTS));
-        gint code = -1;
-        g_autofree char *out = run_simple (box, "echo still here", &code);
-        g_assert_cmpstr (out, ==, "still here\n");
-        g_assert_true (boxlite_box_stop (box, TRUE, NULL, &error));
-        g_assert_no_error (error);
-        g_assert_true (boxlite_runtime_remove (runtime, "snap-hostile", FALSE, &error));
-        g_assert_no_error (error);
+        assert_no_snapshot (box, dir);
+        still_runs_then_remove (box);
     }
     g_unsetenv ("FAKE_QEMU_AGENT_WRAPPER");
     g_unsetenv ("HOSTILE_FREEZE");

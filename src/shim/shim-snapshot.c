@@ -267,6 +267,23 @@ remove_fdset (ShimSnapshot *op)
     op->fdset = -1;
 }
 
+/* QEMU's answer to a step, or NULL once the snapshot failed with @what. */
+static JsonNode *
+qmp_answer (ShimSnapshot *op, GObject *source, GAsyncResult *res, const char *what)
+{
+    g_autoptr (GError) error = NULL;
+    JsonNode *ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+
+    if (!ret)
+        fail (op, "%s: %s", what, error->message);
+    else if (!qmp_ready (op->shim))
+        fail (op, "QEMU went away");
+    else
+        return ret;
+    g_clear_pointer (&ret, json_node_unref);
+    return NULL;
+}
+
 static void
 on_switched (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -274,6 +291,7 @@ on_switched (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr (GError) error = NULL;
     g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
 
+    /* Once QEMU said yes it writes the overlay, even if it went away since. */
     if (!ret) {
         fail (op, "QEMU did not take the snapshot: %s", error->message);
         return;
@@ -300,17 +318,10 @@ static void
 on_read_only_added (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     ShimSnapshot *op = user_data;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+    g_autoptr (JsonNode) ret = qmp_answer (op, source, res, "QEMU did not take the new disk layer");
 
-    if (!ret) {
-        fail (op, "QEMU did not take the new disk layer: %s", error->message);
+    if (!ret)
         return;
-    }
-    if (!qmp_ready (op->shim)) {
-        fail (op, "QEMU went away");
-        return;
-    }
     g_autoptr (JsonObject) args = json_object_new ();
     g_autofree char *file = g_strdup_printf ("/dev/fdset/%" G_GINT64_FORMAT, op->fdset);
     json_object_set_string_member (args, "device", "root");
@@ -349,13 +360,10 @@ static void
 on_fd_added (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     ShimSnapshot *op = user_data;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+    g_autoptr (JsonNode) ret = qmp_answer (op, source, res, "QEMU did not take the new disk layer");
 
-    if (!ret) {
-        fail (op, "QEMU did not take the new disk layer: %s", error->message);
+    if (!ret)
         return;
-    }
     if (!JSON_NODE_HOLDS_OBJECT (ret) ||
         !shim_json_get_int (json_node_get_object (ret), "fdset-id", -1, &op->fdset) ||
         op->fdset < 0) {
