@@ -54,7 +54,9 @@ refresh (BoxliteBox *self, GError **error)
  * the box goes on running. A paused box runs for the time of the freeze
  * and is paused again. When the guest cannot freeze them, or does not
  * within 5 seconds, nothing is taken and the call fails. How a snapshot
- * was taken is in boxlite_box_snapshot_get_info().
+ * was taken is in boxlite_box_snapshot_get_info(). Once the box's monitor
+ * is asked to take it, @cancellable no longer stops it: it ends within the
+ * monitor's own bounds.
  *
  * Returns: %TRUE on success, or %FALSE with @error set (BOXLITE_ERROR:
  *   %BOXLITE_ERROR_INVALID_ARGUMENT for a bad name, %BOXLITE_ERROR_EXISTS,

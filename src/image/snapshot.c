@@ -279,8 +279,11 @@ create_live (const char *box_dir, const char *name, BlSnapshotInfo *info, GCance
     if (!ok)
         return FALSE;
 
+    /* Not cancellable from here: the library must not delete the overlay
+     * while the monitor may still hand it to QEMU. The monitor bounds its
+     * waits for the guest; the request, its whole time. */
     g_autoptr (GError) local = NULL;
-    ok = live_switch (box_dir, info, cancellable, &local);
+    ok = live_switch (box_dir, info, NULL, &local);
     if (g_file_test (overlay, G_FILE_TEST_EXISTS)) {
         if (ok) {
             /* QEMU writes the overlay; the monitor could not rename it. */
