@@ -82,8 +82,11 @@ test_snapshot_restore_clone() {
     bl start snap-src >/dev/null
     bl exec snap-src -- sh -c 'echo second > /root/f && sync'
     check "restore of a running box is refused" 125 "$(status bl snapshot restore snap-src one)"
-    bl stop snap-src >/dev/null
-    check "snapshot restore" "one" "$(bl snapshot restore snap-src one)"
+    check "restore --stop of an unknown snapshot is refused" 125 \
+        "$(status bl snapshot restore --stop snap-src nope)"
+    check "and the box runs on" "second" "$(bl exec snap-src -- cat /root/f)"
+    # --stop stops it; the clone below (of the stopped box) shows the restore.
+    check "snapshot restore --stop" "one" "$(bl snapshot restore --stop snap-src one)"
 
     # The clone starts as the restored disk: the first content.
     local id

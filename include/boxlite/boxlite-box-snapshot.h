@@ -31,6 +31,15 @@ void boxlite_box_snapshot_restore_async (BoxliteBox *self, const char *name,
 gboolean boxlite_box_snapshot_restore_finish (BoxliteBox *self, GAsyncResult *result,
                                               GError **error);
 
+gboolean boxlite_box_snapshot_restore_full (BoxliteBox *self, const char *name,
+                                            BoxliteRestoreFlags flags, GCancellable *cancellable,
+                                            GError **error);
+void boxlite_box_snapshot_restore_full_async (BoxliteBox *self, const char *name,
+                                              BoxliteRestoreFlags flags, GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_box_snapshot_restore_full_finish (BoxliteBox *self, GAsyncResult *result,
+                                                   GError **error);
+
 gboolean boxlite_box_snapshot_remove (BoxliteBox *self, const char *name, GCancellable *cancellable,
                                       GError **error);
 void boxlite_box_snapshot_remove_async (BoxliteBox *self, const char *name,

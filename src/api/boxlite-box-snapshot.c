@@ -161,6 +161,41 @@ boxlite_box_snapshot_restore (BoxliteBox *self, const char *name, GCancellable *
 }
 
 /**
+ * boxlite_box_snapshot_restore_full:
+ * @self: the box
+ * @name: the snapshot to go back to
+ * @flags: with %BOXLITE_RESTORE_STOP, a running or paused box is stopped
+ *   first (as boxlite_box_stop() without force) and left stopped
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
+ *
+ * boxlite_box_snapshot_restore(), stopping the box first when asked.
+ *
+ * Returns: %TRUE on success, or %FALSE with @error set (as
+ *   boxlite_box_snapshot_restore() and boxlite_box_stop())
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_box_snapshot_restore_full (BoxliteBox *self, const char *name, BoxliteRestoreFlags flags,
+                                   GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+
+    /* The snapshot must exist before the box is stopped for it. */
+    g_autoptr (JsonObject) info = NULL;
+    if (!refresh (self, error) ||
+        !(info = bl_snapshot_read_info (bl_box_get_dir (self), name, error)))
+        return FALSE;
+    BoxliteBoxState state = boxlite_box_get_state (self);
+    if ((flags & BOXLITE_RESTORE_STOP) &&
+        (state == BOXLITE_BOX_STATE_RUNNING || state == BOXLITE_BOX_STATE_PAUSED) &&
+        !boxlite_box_stop (self, FALSE, cancellable, error))
+        return FALSE;
+    return boxlite_box_snapshot_restore (self, name, cancellable, error);
+}
+
+/**
  * boxlite_box_snapshot_remove:
  * @self: a stopped box
  * @name: the snapshot to delete
@@ -264,8 +299,9 @@ boxlite_box_snapshot_list_finish (BoxliteBox *self, GAsyncResult *result, GError
 }
 
 typedef struct {
-    SnapshotOp op;
+    SnapshotOp op; /* NULL: restore_full with @flags */
     char *name;
+    BoxliteRestoreFlags flags;
 } OpArgs;
 
 static void
@@ -282,18 +318,23 @@ op_call (gpointer source, gpointer data, G_GNUC_UNUSED GMainContext *caller_cont
          GCancellable *cancellable, GError **error)
 {
     OpArgs *args = data;
+    gboolean ok = args->op ? args->op (source, args->name, cancellable, error)
+                           : boxlite_box_snapshot_restore_full (source, args->name, args->flags,
+                                                                cancellable, error);
 
-    return args->op (source, args->name, cancellable, error) ? GINT_TO_POINTER (TRUE) : NULL;
+    return ok ? GINT_TO_POINTER (TRUE) : NULL;
 }
 
 static void
 run_op_async (BoxliteBox *self, gpointer tag, SnapshotOp op, const char *name,
-              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+              BoxliteRestoreFlags flags, GCancellable *cancellable, GAsyncReadyCallback callback,
+              gpointer user_data)
 {
     OpArgs *args = g_new0 (OpArgs, 1);
 
     args->op = op;
     args->name = g_strdup (name);
+    args->flags = flags;
     bl_task_run_in_thread (self, tag, op_call, args, op_args_free, NULL, cancellable, callback,
                            user_data);
 }
@@ -316,7 +357,7 @@ boxlite_box_snapshot_create_async (BoxliteBox *self, const char *name, GCancella
 {
     g_return_if_fail (BOXLITE_IS_BOX (self));
     run_op_async (self, boxlite_box_snapshot_create_async, boxlite_box_snapshot_create, name,
-                  cancellable, callback, user_data);
+                  BOXLITE_RESTORE_NONE, cancellable, callback, user_data);
 }
 
 /**
@@ -355,7 +396,7 @@ boxlite_box_snapshot_restore_async (BoxliteBox *self, const char *name, GCancell
 {
     g_return_if_fail (BOXLITE_IS_BOX (self));
     run_op_async (self, boxlite_box_snapshot_restore_async, boxlite_box_snapshot_restore, name,
-                  cancellable, callback, user_data);
+                  BOXLITE_RESTORE_NONE, cancellable, callback, user_data);
 }
 
 /**
@@ -377,6 +418,48 @@ boxlite_box_snapshot_restore_finish (BoxliteBox *self, GAsyncResult *result, GEr
 }
 
 /**
+ * boxlite_box_snapshot_restore_full_async:
+ * @self: the box
+ * @name: the snapshot to go back to
+ * @flags: see boxlite_box_snapshot_restore_full()
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context
+ * @user_data: (closure): data for @callback
+ *
+ * Restores a snapshot without blocking; see
+ * boxlite_box_snapshot_restore_full().
+ *
+ * Since: 0.1
+ */
+void
+boxlite_box_snapshot_restore_full_async (BoxliteBox *self, const char *name,
+                                         BoxliteRestoreFlags flags, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail (BOXLITE_IS_BOX (self));
+    run_op_async (self, boxlite_box_snapshot_restore_full_async, NULL, name, flags, cancellable,
+                  callback, user_data);
+}
+
+/**
+ * boxlite_box_snapshot_restore_full_finish:
+ * @self: the box
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes boxlite_box_snapshot_restore_full_async().
+ *
+ * Returns: %TRUE on success, or %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_box_snapshot_restore_full_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
+{
+    return bl_task_finish_boolean (self, result, boxlite_box_snapshot_restore_full_async, error);
+}
+
+/**
  * boxlite_box_snapshot_remove_async:
  * @self: a stopped box
  * @name: the snapshot to delete
@@ -394,7 +477,7 @@ boxlite_box_snapshot_remove_async (BoxliteBox *self, const char *name, GCancella
 {
     g_return_if_fail (BOXLITE_IS_BOX (self));
     run_op_async (self, boxlite_box_snapshot_remove_async, boxlite_box_snapshot_remove, name,
-                  cancellable, callback, user_data);
+                  BOXLITE_RESTORE_NONE, cancellable, callback, user_data);
 }
 
 /**

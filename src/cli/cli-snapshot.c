@@ -12,10 +12,9 @@ typedef gboolean (*SnapshotAction) (BoxliteBox *box, const char *name, GCancella
 /* Parses `snapshot COMMAND BOX [NAME]` (@with_name: NAME required) and finds
  * the box. */
 static BoxliteBox *
-parse_box (CliContext *cli, const char *command_name, const char *summary, gboolean with_name,
-           int argc, char **argv, char **name)
+parse_box_with (CliContext *cli, const char *command_name, const char *summary,
+                const GOptionEntry *entries, gboolean with_name, int argc, char **argv, char **name)
 {
-    const GOptionEntry entries[] = { { NULL } };
     g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
 
@@ -36,6 +35,15 @@ parse_box (CliContext *cli, const char *command_name, const char *summary, gbool
     if (name)
         *name = g_strdup (args.positional[1]);
     return box;
+}
+
+static BoxliteBox *
+parse_box (CliContext *cli, const char *command_name, const char *summary, gboolean with_name,
+           int argc, char **argv, char **name)
+{
+    const GOptionEntry entries[] = { { NULL } };
+
+    return parse_box_with (cli, command_name, summary, entries, with_name, argc, argv, name);
 }
 
 static int
@@ -67,10 +75,27 @@ cmd_create (CliContext *cli, const char *command_name, int argc, char **argv)
 static int
 cmd_restore (CliContext *cli, const char *command_name, int argc, char **argv)
 {
-    return run_action (cli, command_name,
-                       "Put a stopped box's disk back as it was when snapshot NAME was taken.\n"
-                       "What was written since is lost.",
-                       boxlite_box_snapshot_restore, argc, argv);
+    gboolean stop = FALSE;
+    const GOptionEntry entries[] = {
+        { "stop", 0, 0, G_OPTION_ARG_NONE, &stop,
+          "Stop the box first if it runs (it stays stopped)", NULL },
+        { NULL },
+    };
+    g_autofree char *name = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box =
+        parse_box_with (cli, command_name,
+                        "Put a stopped box's disk back as it was when snapshot NAME was taken.\n"
+                        "What was written since is lost.",
+                        entries, TRUE, argc, argv, &name);
+
+    if (!box)
+        return CLI_EXIT_FAILURE;
+    if (!boxlite_box_snapshot_restore_full (
+            box, name, stop ? BOXLITE_RESTORE_STOP : BOXLITE_RESTORE_NONE, NULL, &error))
+        return cli_fail (error);
+    printf ("%s\n", name);
+    return 0;
 }
 
 static int
