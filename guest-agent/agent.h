@@ -357,6 +357,35 @@ void agent_volumes_mount(struct agent_link *link, const struct agent_json *args)
  * root filesystem figures (see bl_proto.h). */
 void agent_stats_reply(struct agent_link *link);
 
+/* ---- agent_freeze.c: the session requests "freeze" and "thaw" ----------- */
+
+/* At most this many filesystems are frozen at once. */
+#define AGENT_FREEZE_MAX 16
+/* The longest a freeze lasts without a thaw (BL_PROTO_FREEZE_MAX_MS). */
+#define AGENT_FREEZE_MAX_MS BL_PROTO_FREEZE_MAX_MS
+
+struct agent_freeze {
+    int fds[AGENT_FREEZE_MAX]; /* the frozen mount points, in freeze order */
+    unsigned devs[AGENT_FREEZE_MAX][2];
+    size_t n;
+    int64_t deadline_ms; /* when the loop thaws by itself */
+    bool expired;        /* the deadline thawed them before the host did */
+};
+
+bool agent_freeze_active(const struct agent_freeze *fz);
+/* "freeze" {"timeout_ms": N}: freezes every writable block-backed mount,
+ * all or none, and answers {"frozen": N} or an error. Only as PID 1. */
+void agent_freeze_request(struct agent_freeze *fz, struct agent_link *link,
+                          const struct agent_json *args);
+/* "thaw" {}: answers {"thawed": N, "expired": bool}. */
+void agent_thaw_request(struct agent_freeze *fz, struct agent_link *link);
+/* Milliseconds until the deadline (-1 when nothing is frozen). */
+int agent_freeze_next_timeout(const struct agent_freeze *fz, int64_t now_ms);
+/* Thaws once the deadline has passed. */
+void agent_freeze_tick(struct agent_freeze *fz, int64_t now_ms);
+/* Thaws whatever is frozen: the link ended or the box shuts down. */
+void agent_freeze_end(struct agent_freeze *fz);
+
 /* ---- agent_main.c ------------------------------------------------------- */
 
 extern bool agent_is_pid1;

@@ -30,6 +30,7 @@ enum serve_end {
 struct serve {
     struct agent_link link;
     struct agent_exec_state ex;
+    struct agent_freeze freeze;
     bool shutdown;
 };
 
@@ -98,7 +99,12 @@ static void handle_session(struct serve *s, const char *cmd, const struct agent_
         agent_volumes_mount(link, args);
     } else if (strcmp(cmd, "stats") == 0) {
         agent_stats_reply(link);
+    } else if (strcmp(cmd, "freeze") == 0) {
+        agent_freeze_request(&s->freeze, link, args);
+    } else if (strcmp(cmd, "thaw") == 0) {
+        agent_thaw_request(&s->freeze, link);
     } else if (strcmp(cmd, "shutdown") == 0) {
+        agent_freeze_end(&s->freeze);
         queue_ok(link, 0, "{}");
         s->shutdown = true;
     } else {
@@ -191,7 +197,11 @@ static enum serve_end serve(struct serve *s)
             (struct pollfd){ .fd = host_away ? -1 : s->link.fd,
                              .events = (short)((room ? POLLIN : 0) | (pending ? POLLOUT : 0)) };
         size_t n = 2 + agent_exec_fill_poll(&s->ex, fds + 2, fds_cap - 2, room && !host_away);
-        int timeout = agent_exec_next_timeout(&s->ex, agent_now_ms());
+        int64_t now = agent_now_ms();
+        int timeout = agent_exec_next_timeout(&s->ex, now);
+        int thaw_in = agent_freeze_next_timeout(&s->freeze, now);
+        if (thaw_in >= 0 && (timeout < 0 || thaw_in < timeout))
+            timeout = thaw_in;
         if (host_away && (timeout < 0 || timeout > 25))
             timeout = 25; /* look again soon: the host may connect any time */
         host_away = false;
@@ -239,6 +249,7 @@ static enum serve_end serve(struct serve *s)
             host_away = true;
         }
         agent_exec_dispatch(&s->ex, &s->link, fds + 2, n - 2, agent_now_ms());
+        agent_freeze_tick(&s->freeze, agent_now_ms());
         if (s->link.broken) {
             end = SERVE_ERROR;
             break;
@@ -259,6 +270,7 @@ static enum serve_end serve(struct serve *s)
         }
     }
     free(fds);
+    agent_freeze_end(&s->freeze);
     return end;
 }
 

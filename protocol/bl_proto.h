@@ -45,6 +45,18 @@
  *                  read it. The host takes all of it as the guest's word: it bounds
  *                  and cross-checks the figures (src/box/metrics.h) and refuses the
  *                  whole answer when one is off.
+ *   host -> agent  execute "freeze" {"timeout_ms": N}   1..BL_PROTO_FREEZE_MAX_MS,
+ *                                                        default the maximum
+ *                  -> return {"frozen": N}  or  error {"class": "InvalidArgument" |
+ *                                                      "Failed", "desc"}
+ *                  freezes (FIFREEZE) every writable mount backed by a block
+ *                  device, all or none: on an error nothing stays frozen. The
+ *                  agent thaws by itself after timeout_ms, when the link ends and
+ *                  before a shutdown, so a guest is never left frozen by a host
+ *                  that went away. N is the guest's word: the host bounds it.
+ *   host -> agent  execute "thaw" {}
+ *                  -> return {"thawed": N, "expired": bool}
+ *                  "expired": the deadline thawed them before this request.
  *   host -> agent  execute "shutdown" {}             -> return {}, then the
  *                  agent ends every process, syncs, unmounts and reboots (QEMU
  *                  runs with -no-reboot, so the VM exits).
@@ -55,6 +67,18 @@
  *                     (the monitor exits soon after the reply)
  *   client -> monitor execute "status" {} -> return {"qemu": "running"|"paused"|...}
  *   client -> monitor execute "pause" {} | "resume" {} -> return {}
+ *   client -> monitor execute "snapshot" {}
+ *                     -> return {"frozen_ms": N, "filesystems": N, "expired": bool}
+ *                     switches QEMU's disk to BOXDIR/disk.qcow2.new, a new empty
+ *                     overlay the client made on a hard link of the current disk
+ *                     (src/image/snapshot.c), with the guest's filesystems frozen
+ *                     ("freeze" above) and the vCPUs running (a paused box runs
+ *                     for that time and is paused again), then renames it over
+ *                     disk.qcow2. After an error, disk.qcow2.new still there
+ *                     means QEMU never wrote it (the freeze failed, or QEMU
+ *                     refused). "frozen_ms" is how long the guest was frozen,
+ *                     "filesystems" how many it says it froze, "expired" that
+ *                     the agent thawed by itself before the thaw request.
  *   client -> monitor execute "start_detached" {exec arguments, below}
  *                     -> the agent's answer to that exec: return {"pid": N} or an
  *                     error. The command belongs to the box, not to the client: it
@@ -177,6 +201,8 @@
 #define BL_PROTO_MAX_CHANNEL 0x7fffffffu
 /* Name of the virtserialport the agent serves on (/sys/class/virtio-ports/…/name). */
 #define BL_PROTO_PORT_NAME "org.boxlite.agent.0"
+/* The longest the agent keeps filesystems frozen without a "thaw". */
+#define BL_PROTO_FREEZE_MAX_MS 10000
 /* Bounds of a terminal's rows and columns ("tty", "resize"). */
 #define BL_PROTO_TTY_MIN 1
 #define BL_PROTO_TTY_MAX 65535

@@ -13,8 +13,12 @@
 
 #include "bl-qmp-client.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <gio/gunixfdmessage.h>
 #include <gio/gunixsocketaddress.h>
 
 #include "bl-qmp-message.h"
@@ -47,6 +51,22 @@ typedef struct {
     GBytes *line;
 } WriteOp;
 
+/* A line waiting in the outbox, with the descriptor to pass along with its
+ * first byte (SCM_RIGHTS), or -1. */
+typedef struct {
+    GBytes *line;
+    int fd;
+} OutLine;
+
+static void
+out_line_free (OutLine *out)
+{
+    g_bytes_unref (out->line);
+    if (out->fd >= 0)
+        close (out->fd);
+    g_free (out);
+}
+
 struct _BlQmpClient {
     GObject parent_instance;
 
@@ -60,7 +80,7 @@ struct _BlQmpClient {
     gboolean writing;
 
     GByteArray *input; /* bytes read that do not yet make a whole line */
-    GQueue outbox;     /* GBytes: lines not yet handed to the socket */
+    GQueue outbox;     /* OutLine: lines not yet handed to the socket */
 
     gint64 last_id;
     GHashTable *pending; /* gint64 id → PendingCommand */
@@ -187,7 +207,7 @@ static void
 stop_io (BlQmpClient *self)
 {
     g_cancellable_cancel (self->io_cancellable);
-    g_queue_clear_full (&self->outbox, (GDestroyNotify) g_bytes_unref);
+    g_queue_clear_full (&self->outbox, (GDestroyNotify) out_line_free);
     if (self->connection != NULL) {
         GSocket *socket = g_socket_connection_get_socket (self->connection);
 
@@ -298,18 +318,48 @@ on_written (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* Starts writing the next queued line unless a write is in flight: a
  * GOutputStream takes one operation at a time. */
+/* Sends the first byte of @out with its descriptor, nothing being in
+ * flight; returns the rest of the line, or NULL when the connection ended. */
+static GBytes *
+send_with_fd (BlQmpClient *self, OutLine *out)
+{
+    GSocket *socket = g_socket_connection_get_socket (self->connection);
+    g_autoptr (GSocketControlMessage) message = g_unix_fd_message_new ();
+    g_autoptr (GError) error = NULL;
+    gsize size = g_bytes_get_size (out->line);
+    GOutputVector first = { g_bytes_get_data (out->line, NULL), 1 };
+
+    if (!g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (message), out->fd, &error) ||
+        g_socket_send_message (socket, NULL, &first, 1, &message, 1, 0, self->io_cancellable,
+                               &error) != 1) {
+        end_connection (self, END_FAILED,
+                        g_error_new (BL_QMP_ERROR, BL_QMP_ERROR_DISCONNECTED,
+                                     "Passing a file to QEMU failed: %s",
+                                     error ? error->message : "short write"));
+        return NULL;
+    }
+    return g_bytes_new_from_bytes (out->line, 1, size - 1);
+}
+
 static void
 flush_outbox (BlQmpClient *self)
 {
     GOutputStream *output;
     WriteOp *op;
+    OutLine *out;
+    GBytes *line;
 
     if (self->writing || self->state == STATE_CLOSED || g_queue_is_empty (&self->outbox))
         return;
 
+    out = g_queue_pop_head (&self->outbox);
+    line = out->fd >= 0 ? send_with_fd (self, out) : g_bytes_ref (out->line);
+    out_line_free (out);
+    if (!line)
+        return;
     op = g_new0 (WriteOp, 1);
     g_weak_ref_init (&op->client, self);
-    op->line = g_queue_pop_head (&self->outbox);
+    op->line = line;
     output = g_io_stream_get_output_stream (G_IO_STREAM (self->connection));
     self->writing = TRUE;
     g_output_stream_write_all_async (output, g_bytes_get_data (op->line, NULL),
@@ -335,22 +385,29 @@ on_command_cancelled (GCancellable *cancellable, gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+/* Takes @fd (-1 for none). */
 static void
-send_command (BlQmpClient *self, const char *command, JsonObject *arguments,
+send_command (BlQmpClient *self, const char *command, JsonObject *arguments, int fd,
               GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
     g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
     PendingCommand *pending;
+    OutLine *out;
 
     g_task_set_source_tag (task, bl_qmp_client_execute_async);
     if (self->state == STATE_CLOSED) {
         g_task_return_new_error (task, BL_QMP_ERROR, BL_QMP_ERROR_DISCONNECTED,
                                  "Cannot run '%s': the QMP connection is closed (%s)", command,
                                  self->disconnect_reason->message);
+        if (fd >= 0)
+            close (fd);
         return;
     }
-    if (g_task_return_error_if_cancelled (task))
+    if (g_task_return_error_if_cancelled (task)) {
+        if (fd >= 0)
+            close (fd);
         return;
+    }
 
     pending = g_new0 (PendingCommand, 1);
     pending->id = ++self->last_id;
@@ -365,8 +422,10 @@ send_command (BlQmpClient *self, const char *command, JsonObject *arguments,
     g_hash_table_insert (self->pending, &pending->id, pending);
 
     g_debug ("-> %s (id %" G_GINT64_FORMAT ")", command, pending->id);
-    g_queue_push_tail (&self->outbox,
-                       bl_qmp_message_build_command (command, arguments, pending->id));
+    out = g_new0 (OutLine, 1);
+    out->line = bl_qmp_message_build_command (command, arguments, pending->id);
+    out->fd = fd;
+    g_queue_push_tail (&self->outbox, out);
     flush_outbox (self);
 }
 
@@ -379,7 +438,26 @@ bl_qmp_client_execute_async (BlQmpClient *self, const char *command, JsonObject 
     g_return_if_fail (command != NULL && command[0] != '\0');
     g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-    send_command (self, command, arguments, cancellable, callback, user_data);
+    send_command (self, command, arguments, -1, cancellable, callback, user_data);
+}
+
+void
+bl_qmp_client_execute_with_fd_async (BlQmpClient *self, const char *command, JsonObject *arguments,
+                                     int fd, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail (BL_IS_QMP_CLIENT (self));
+    g_return_if_fail (command != NULL && command[0] != '\0');
+    g_return_if_fail (fd >= 0);
+
+    int copy = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0) {
+        g_task_report_new_error (self, callback, user_data, bl_qmp_client_execute_async, G_IO_ERROR,
+                                 g_io_error_from_errno (errno), "Cannot pass a file to QEMU: %s",
+                                 g_strerror (errno));
+        return;
+    }
+    send_command (self, command, arguments, copy, cancellable, callback, user_data);
 }
 
 JsonNode *
@@ -456,7 +534,7 @@ handle_greeting (BlQmpClient *self, BlQmpMessage *message)
     self->qemu_version = g_strdup (message->version);
     self->state = STATE_NEGOTIATING;
     destroy_connect_cancel_source (self);
-    send_command (self, "qmp_capabilities", NULL, g_task_get_cancellable (self->connect_task),
+    send_command (self, "qmp_capabilities", NULL, -1, g_task_get_cancellable (self->connect_task),
                   on_capabilities_negotiated, g_object_ref (self->connect_task));
 }
 
@@ -870,7 +948,7 @@ bl_qmp_client_finalize (GObject *object)
     g_warn_if_fail (g_hash_table_size (self->pending) == 0);
     g_hash_table_unref (self->pending);
     g_byte_array_unref (self->input);
-    g_queue_clear_full (&self->outbox, (GDestroyNotify) g_bytes_unref);
+    g_queue_clear_full (&self->outbox, (GDestroyNotify) out_line_free);
     g_object_unref (self->io_cancellable);
     g_clear_pointer (&self->context, g_main_context_unref);
     g_clear_error (&self->disconnect_reason);

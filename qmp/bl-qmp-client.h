@@ -73,6 +73,18 @@ void bl_qmp_client_execute_async (BlQmpClient *self, const char *command, JsonOb
                                   gpointer user_data);
 
 /**
+ * bl_qmp_client_execute_with_fd_async:
+ * @fd: a descriptor for QEMU (a copy is passed: the caller keeps @fd)
+ *
+ * Like bl_qmp_client_execute_async(), passing @fd (SCM_RIGHTS) with the
+ * command, for "add-fd" and "getfd". Finish with
+ * bl_qmp_client_execute_finish().
+ */
+void bl_qmp_client_execute_with_fd_async (BlQmpClient *self, const char *command,
+                                          JsonObject *arguments, int fd, GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+
+/**
  * bl_qmp_client_execute_finish:
  * Returns: (transfer full) (nullable): the "return" member of the reply, or
  *   NULL with @error set

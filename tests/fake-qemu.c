@@ -18,6 +18,9 @@
  * Faults the tests ask for, through FAKE_QEMU_MODE:
  *   hang   accept QMP connections but never greet, and never start the guest
  *   (unset) behave
+ * and through FAKE_QEMU_AGENT_WRAPPER, a program run as `WRAPPER AGENT --fd 3`
+ * in place of the agent, to stand between it and the monitor (a guest that
+ * answers as the real agent would not: tests/hostile-freeze.py).
  * and through signals, at any time:
  *   SIGUSR1  the guest's agent dies and its port closes; the process stays
  *
@@ -302,8 +305,9 @@ on_agent_accepted (GObject *source, GAsyncResult *res, gpointer user_data)
     g_subprocess_launcher_setenv (launcher, "FAKE_QEMU_GUEST", fake->box_dir, TRUE);
     g_subprocess_launcher_set_child_setup (launcher, guest_child_setup, NULL, NULL);
     g_subprocess_launcher_take_fd (launcher, fd, 3);
-    fake->guest = g_subprocess_launcher_spawn (launcher, &error, agent ? agent : "boxlite-agent",
-                                               "--fd", "3", NULL);
+    const char *wrapper = g_getenv ("FAKE_QEMU_AGENT_WRAPPER");
+    const char *argv[] = { wrapper, agent ? agent : "boxlite-agent", "--fd", "3", NULL };
+    fake->guest = g_subprocess_launcher_spawnv (launcher, wrapper ? argv : argv + 1, &error);
     if (!fake->guest) {
         g_printerr ("fake-qemu: cannot start the guest agent: %s\n", error->message);
         fake->exit_code = 1;

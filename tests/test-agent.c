@@ -452,6 +452,23 @@ test_hello (void)
 
 /* "mount" checks every volume before it touches anything, and only PID 1
  * of a box mounts: here it refuses, and the link stays up. */
+/* Sends the session request @command with @args and checks that the answer
+ * is an error of class @klass whose text has @says (nullable) in it. */
+static void
+assert_session_error (Agent *ag, const char *command, const char *args, const char *klass,
+                      const char *says)
+{
+    g_autofree char *req = g_strdup_printf ("{\"execute\":\"%s\",\"arguments\":%s}", command, args);
+    queue_json (ag, 0, req);
+    JsonObject *o = session_next (ag);
+    JsonObject *err = json_object_get_object_member (o, "error");
+    g_assert_nonnull (err);
+    g_assert_cmpstr (json_object_get_string_member (err, "class"), ==, klass);
+    if (says)
+        g_assert_nonnull (strstr (json_object_get_string_member (err, "desc"), says));
+    json_object_unref (o);
+}
+
 static void
 test_mount_refused (void)
 {
@@ -473,16 +490,37 @@ test_mount_refused (void)
     };
     Agent *ag = agent_start_hello ();
 
-    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-        g_autofree char *req =
-            g_strdup_printf ("{\"execute\":\"mount\",\"arguments\":%s}", cases[i].args);
-        queue_json (ag, 0, req);
-        JsonObject *o = session_next (ag);
-        JsonObject *err = json_object_get_object_member (o, "error");
-        g_assert_nonnull (err);
-        g_assert_cmpstr (json_object_get_string_member (err, "class"), ==, cases[i].klass);
-        json_object_unref (o);
-    }
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+        assert_session_error (ag, "mount", cases[i].args, cases[i].klass, NULL);
+    agent_shutdown (ag);
+}
+
+/* Run on the host (--fd mode), the agent must never freeze: these would be
+ * the host's filesystems. Bad timeouts are refused first; a thaw with
+ * nothing frozen thaws nothing. */
+static void
+test_freeze_refused (void)
+{
+    static const struct {
+        const char *args, *klass, *says;
+    } cases[] = {
+        { "{\"timeout_ms\":0}", "InvalidArgument", "timeout_ms" },
+        { "{\"timeout_ms\":10001}", "InvalidArgument", "timeout_ms" },
+        { "{\"timeout_ms\":\"5\"}", "InvalidArgument", "timeout_ms" },
+        { "{\"timeout_ms\":1000}", "Failed", "not PID 1" },
+        { "{}", "Failed", "not PID 1" },
+    };
+    Agent *ag = agent_start_hello ();
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+        assert_session_error (ag, "freeze", cases[i].args, cases[i].klass, cases[i].says);
+    queue_json (ag, 0, "{\"execute\":\"thaw\",\"arguments\":{}}");
+    JsonObject *o = session_next (ag);
+    JsonObject *ret = json_object_get_object_member (o, "return");
+    g_assert_nonnull (ret);
+    g_assert_cmpint (json_object_get_int_member (ret, "thawed"), ==, 0);
+    g_assert_false (json_object_get_boolean_member (ret, "expired"));
+    json_object_unref (o);
     agent_shutdown (ag);
 }
 
@@ -1151,6 +1189,7 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/hello", test_hello);
     g_test_add_func ("/agent/mount-refused", test_mount_refused);
     g_test_add_func ("/agent/stats", test_stats);
+    g_test_add_func ("/agent/freeze-refused", test_freeze_refused);
     g_test_add_func ("/agent/echo", test_echo);
     g_test_add_func ("/agent/exit-codes", test_exit_codes);
     g_test_add_func ("/agent/signal", test_signal);

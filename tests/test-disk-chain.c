@@ -64,10 +64,10 @@ test_layers (void)
     g_autofree char *dir = make_box ("a", BOXLITE_BOX_STATE_STOPPED);
 
     g_assert_true (disk_reads (dir, "write -P 1 0 1M"));
-    bl_snapshot_create (dir, "s1", NULL, &error);
+    bl_snapshot_create (dir, "s1", NULL, NULL, &error);
     g_assert_no_error (error);
     g_assert_true (disk_reads (dir, "write -P 2 0 1M"));
-    bl_snapshot_create (dir, "s2", NULL, &error);
+    bl_snapshot_create (dir, "s2", NULL, NULL, &error);
     g_assert_no_error (error);
     g_assert_true (disk_reads (dir, "write -P 3 1M 1M"));
 
@@ -128,7 +128,7 @@ test_refused (void)
     g_autoptr (GError) error = NULL;
     g_autofree char *dir = make_box ("live", BOXLITE_BOX_STATE_RUNNING);
 
-    g_assert_false (bl_snapshot_create (dir, "s", NULL, &error));
+    g_assert_false (bl_snapshot_create (dir, "s", NULL, NULL, &error));
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE);
     g_clear_error (&error);
     g_assert_false (bl_snapshot_restore (dir, "s", NULL, &error));
@@ -136,7 +136,7 @@ test_refused (void)
     g_clear_error (&error);
     for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
         g_assert_false (bl_snapshot_name_valid (bad[i]));
-        g_assert_false (bl_snapshot_create (dir, bad[i], NULL, &error));
+        g_assert_false (bl_snapshot_create (dir, bad[i], NULL, NULL, &error));
         g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT);
         g_clear_error (&error);
     }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <boxlite/boxlite.h>
+#include "registry-fixture.h"
 #include "test-util.h"
 
 static char *base;   /* holds every home and file below */
@@ -590,6 +591,80 @@ test_cli (void)
     g_assert_null (strstr (err, "box archive"));
 }
 
+/* ---- the pull on import ---- */
+
+/* The digests of the images in @runtime's store, joined by spaces. */
+static char *
+image_digests (BoxliteRuntime *runtime)
+{
+    g_autoptr (GError) error = NULL;
+    GList *images = boxlite_runtime_list_images (runtime, &error);
+    GString *digests = g_string_new (NULL);
+
+    g_assert_no_error (error);
+    for (GList *l = images; l; l = l->next)
+        g_string_append_printf (digests, "%s%s", digests->len ? " " : "",
+                                boxlite_image_get_digest (l->data));
+    g_list_free_full (images, g_object_unref);
+    return g_string_free (digests, FALSE);
+}
+
+/* A home that lacks the box's image, which a real registry on loopback
+ * has: the import pulls it (by the digest the archive pins), and the box
+ * boots with its files. */
+static void
+test_import_pulls (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlTestRegistry) registry = bl_test_registry_start (&error);
+    g_assert_no_error (error);
+    g_autofree char *layout = g_build_filename (base, "layout", NULL);
+    g_autofree char *digest = bl_test_make_layout (layout, "simple", NULL, &error);
+    g_assert_no_error (error);
+    bl_test_registry_push (registry, layout, "tools/simple:latest", &error);
+    g_assert_no_error (error);
+    g_autofree char *ref = g_strdup_printf ("%s/tools/simple:latest", registry->host);
+    g_autofree char *home_c = g_build_filename (base, "home-c", NULL);
+    g_autofree char *home_d = g_build_filename (base, "home-d", NULL);
+    g_autoptr (BoxliteRuntime) runtime_c = runtime_at (home_c);
+    g_autoptr (BoxliteRuntime) runtime_d = runtime_at (home_d);
+
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    boxlite_box_options_set_image (options, ref);
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    g_autoptr (BoxliteBox) box =
+        boxlite_runtime_create (runtime_c, options, "pulled", NULL, &error);
+    g_assert_no_error (error);
+    boxlite_box_start (box, NULL, &error);
+    g_assert_no_error (error);
+    g_free (run_ok (box, "echo written-in-c > /marker && sync"));
+    boxlite_box_stop (box, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *archive = g_build_filename (base, "pulled.boxlite", NULL);
+    g_assert_true (boxlite_box_export (box, archive, NULL, &error));
+    g_assert_no_error (error);
+
+    g_autofree char *none = image_digests (runtime_d);
+    g_assert_cmpstr (none, ==, "");
+    g_autoptr (BoxliteBox) copy =
+        boxlite_runtime_import_box (runtime_d, archive, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *pulled = image_digests (runtime_d);
+    g_assert_cmpstr (pulled, ==, digest);
+
+    boxlite_box_start (copy, NULL, &error);
+    g_assert_no_error (error);
+    g_autofree char *marker = run_ok (copy, "cat /marker");
+    g_assert_cmpstr (marker, ==, "written-in-c\n");
+    g_autofree char *hello = run_ok (copy, "cat /hello.txt");
+    g_assert_cmpstr (hello, ==, "hello from simple\n");
+    boxlite_box_stop (copy, FALSE, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (boxlite_runtime_remove (runtime_d, "pulled", FALSE, &error));
+    g_assert_true (boxlite_runtime_remove (runtime_c, "pulled", FALSE, &error));
+    g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -606,6 +681,7 @@ main (int argc, char **argv)
     g_test_add_func ("/export/round-trip", test_round_trip);
     g_test_add_func ("/export/hostile", test_hostile);
     g_test_add_func ("/export/cli", test_cli);
+    g_test_add_func ("/export/import-pulls", test_import_pulls);
 
     int ret = g_test_run ();
     g_clear_object (&runtime_a);

@@ -155,6 +155,36 @@ test_lifecycle (void)
  * a guest claiming that is refused, nothing of its answer is shown, and the
  * box goes on running. The fake QEMU's malformed block counters must not
  * trouble the monitor either. */
+/* The box still runs commands; then it is stopped and removed. */
+static void
+still_runs_then_remove (BoxliteBox *box)
+{
+    g_autoptr (GError) error = NULL;
+    gint code = -1;
+    g_autofree char *out = run_simple (box, "echo still here", &code);
+
+    g_assert_cmpstr (out, ==, "still here\n");
+    g_assert_true (boxlite_box_stop (box, TRUE, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (boxlite_runtime_remove (runtime, boxlite_box_get_name (box), FALSE, &error));
+    g_assert_no_error (error);
+}
+
+/* A refused snapshot "s" left nothing: no name, no layer, no new overlay. */
+static void
+assert_no_snapshot (BoxliteBox *box, const char *dir)
+{
+    g_autoptr (GError) error = NULL;
+    g_auto (GStrv) names = boxlite_box_snapshot_list (box, &error);
+    g_autofree char *overlay = g_build_filename (dir, "disk.qcow2.new", NULL);
+    g_autofree char *layer = g_build_filename (dir, "snapshots", "s.qcow2", NULL);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length (names), ==, 0);
+    g_assert_false (g_file_test (overlay, G_FILE_TEST_EXISTS));
+    g_assert_false (g_file_test (layer, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_stats (void)
 {
@@ -167,13 +197,73 @@ test_stats (void)
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL);
     g_test_message ("%s", error->message);
     g_clear_error (&error);
-    gint code = -1;
-    g_autofree char *out = run_simple (small, "echo still here", &code);
-    g_assert_cmpstr (out, ==, "still here\n");
-    g_assert_true (boxlite_box_stop (small, TRUE, NULL, &error));
-    g_assert_no_error (error);
-    g_assert_true (boxlite_runtime_remove (runtime, "stats-small", FALSE, &error));
-    g_assert_no_error (error);
+    still_runs_then_remove (small);
+}
+
+/* The agent in --fd mode runs on the host and refuses to freeze (it would
+ * freeze the host's filesystems): the snapshot of the running box fails
+ * with that reason, and leaves no snapshot, no new disk layer, and a box
+ * that runs on its old disk. */
+static void
+test_snapshot_refused (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box = create_box (runtime, "snap-refused");
+    start_box (box);
+    g_autofree char *dir = box_dir (box);
+    g_autofree char *disk = g_build_filename (dir, "disk.qcow2", NULL);
+    GStatBuf before, after;
+    g_assert_cmpint (g_stat (disk, &before), ==, 0);
+
+    g_assert_false (boxlite_box_snapshot_create (box, "s", NULL, &error));
+    g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "could not freeze"));
+    g_assert_nonnull (strstr (error->message, "not PID 1"));
+    g_clear_error (&error);
+
+    assert_no_snapshot (box, dir);
+    g_assert_cmpint (g_stat (disk, &after), ==, 0);
+    g_assert_cmpuint (after.st_ino, ==, before.st_ino);
+    g_assert_cmpuint (after.st_nlink, ==, 1);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_RUNNING);
+    still_runs_then_remove (box);
+}
+
+/* A guest that never answers the freeze, or answers it with a lie or the
+ * wrong shape: each snapshot is refused with what went wrong, before QEMU
+ * is touched, and the box runs on. (The real agent cannot be made to do
+ * this: a relay in front of it answers for it.) */
+static void
+test_snapshot_hostile_guest (void)
+{
+    static const struct {
+        const char *mode, *says;
+    } cases[] = {
+        { "silent", "did not freeze its filesystems within 5000 ms" },
+        { "lie", "answer to freeze is not one" },
+        { "shape", "could not freeze its filesystems" },
+    };
+    g_autoptr (GError) error = NULL;
+
+    g_setenv ("FAKE_QEMU_AGENT_WRAPPER", HOSTILE_FREEZE, TRUE);
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+        g_setenv ("HOSTILE_FREEZE", cases[i].mode, TRUE);
+        g_autoptr (BoxliteBox) box = create_box (runtime, "snap-hostile");
+        start_box (box);
+        g_autofree char *dir = box_dir (box);
+        gint64 start = g_get_monotonic_time ();
+        g_assert_false (boxlite_box_snapshot_create (box, "s", NULL, &error));
+        g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+        g_test_message ("%s: %s (%" G_GINT64_FORMAT " ms)", cases[i].mode, error->message,
+                        (g_get_monotonic_time () - start) / 1000);
+        g_assert_nonnull (strstr (error->message, cases[i].says));
+        g_clear_error (&error);
+        assert_no_snapshot (box, dir);
+        still_runs_then_remove (box);
+    }
+    g_unsetenv ("FAKE_QEMU_AGENT_WRAPPER");
+    g_unsetenv ("HOSTILE_FREEZE");
 }
 
 /* Starts `sh -c 'echo started; exec cat'` with a stdin, and returns once it
@@ -506,6 +596,8 @@ main (int argc, char **argv)
 
     g_test_add_func ("/monitor/lifecycle", test_lifecycle);
     g_test_add_func ("/monitor/stats", test_stats);
+    g_test_add_func ("/monitor/snapshot-refused", test_snapshot_refused);
+    g_test_add_func ("/monitor/snapshot-hostile-guest", test_snapshot_hostile_guest);
     g_test_add_func ("/monitor/qemu-killed", test_qemu_killed);
     g_test_add_func ("/monitor/agent-link-lost", test_agent_link_lost);
     g_test_add_func ("/monitor/lifeline", test_lifeline);

@@ -151,6 +151,8 @@ try:
     # Snapshots and clones: a string list and a nullable snapshot name.
     check("snapshot_create", box.snapshot_create("s1", None))
     check("snapshot_list", box.snapshot_list() == ["s1"], repr(box.snapshot_list()))
+    info = box.snapshot_get_info("s1")
+    check("snapshot_get_info", info.unpack().get("taken") == "stopped", repr(info))
     copy = runtime.clone(box, None, "py-copy", None)
     check("clone", copy.get_name() == "py-copy" and copy.get_id() != box.get_id())
     try:

@@ -4,10 +4,12 @@
  * guest runs. The fake QEMU is a thread serving a unix socket with a
  * script, to feed the client what a real QEMU never sends.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
@@ -336,6 +338,47 @@ test_arguments (Fixture *fx, gconstpointer data)
     g_assert_true (has_type);
     /* The caller's arguments are left as they were. */
     g_assert_cmpuint (json_object_get_size (arguments), ==, 1);
+}
+
+/* A descriptor passed with "add-fd" reaches QEMU: query-fdsets lists it in
+ * the set it was given, which remove-fd accepts. The caller's descriptor
+ * stays the caller's. */
+static void
+test_pass_fd (Fixture *fx, gconstpointer data)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GAsyncResult) result = NULL;
+
+    SKIP_WITHOUT_QEMU (fx);
+    g_autofree char *path = NULL;
+    int fd = g_file_open_tmp ("qmp-fd-XXXXXX", &path, &error);
+    g_assert_no_error (error);
+    g_autoptr (JsonObject) opaque = json_object_new ();
+    json_object_set_string_member (opaque, "opaque", "passed");
+    bl_qmp_client_execute_with_fd_async (fx->client, "add-fd", opaque, fd, NULL, on_result,
+                                         &result);
+    ITERATE_UNTIL (result != NULL);
+    g_autoptr (JsonNode) added = bl_qmp_client_execute_finish (fx->client, result, &error);
+    g_assert_no_error (error);
+    gint64 set = json_object_get_int_member (json_node_get_object (added), "fdset-id");
+    g_assert_cmpint (fcntl (fd, F_GETFD), >=, 0);
+    close (fd);
+    g_unlink (path);
+
+    g_autoptr (JsonNode) sets = run_command (fx->client, "query-fdsets", NULL, &error);
+    g_assert_no_error (error);
+    JsonArray *list = json_node_get_array (sets);
+    g_assert_cmpuint (json_array_get_length (list), ==, 1);
+    JsonObject *info = json_array_get_object_element (list, 0);
+    g_assert_cmpint (json_object_get_int_member (info, "fdset-id"), ==, set);
+    JsonObject *member =
+        json_array_get_object_element (json_object_get_array_member (info, "fds"), 0);
+    g_assert_cmpstr (json_object_get_string_member (member, "opaque"), ==, "passed");
+
+    g_autoptr (JsonObject) remove = json_object_new ();
+    json_object_set_int_member (remove, "fdset-id", set);
+    g_autoptr (JsonNode) removed = run_command (fx->client, "remove-fd", remove, &error);
+    g_assert_no_error (error);
 }
 
 static void
@@ -942,6 +985,7 @@ main (int argc, char **argv)
     ADD_QEMU_TEST ("/qmp/qemu/connect", test_connect);
     ADD_QEMU_TEST ("/qmp/qemu/query-status", test_query_status);
     ADD_QEMU_TEST ("/qmp/qemu/arguments", test_arguments);
+    ADD_QEMU_TEST ("/qmp/qemu/pass-fd", test_pass_fd);
     ADD_QEMU_TEST ("/qmp/qemu/error", test_qmp_error);
     ADD_QEMU_TEST ("/qmp/qemu/stop-resume-events", test_stop_resume_events);
     ADD_QEMU_TEST ("/qmp/qemu/many-in-flight", test_many_in_flight);

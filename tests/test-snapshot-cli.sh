@@ -62,9 +62,15 @@ test_snapshot_restore_clone() {
     bl create --network none --name snap-src >/dev/null
     check "start" "snap-src" "$(bl start snap-src)"
     bl exec snap-src -- sh -c 'echo first > /root/f && sync'
-    check "snapshot of a running box is refused" 125 "$(status bl snapshot create snap-src one)"
-    said "the refusal says to stop the box" "stop it"
+    check "snapshot of a running box" "live" "$(bl snapshot create snap-src live)"
+    check "it was taken with the guest frozen" '"live-frozen"' \
+        "$(bl snapshot inspect snap-src live | sed -n 's/.*"taken" *: *\("[a-z-]*"\).*/\1/p')"
+    check "the box runs on" "first" "$(bl exec snap-src -- cat /root/f)"
     check "stop" "snap-src" "$(bl stop snap-src)"
+    check "a stopped box's snapshot says so" '"stopped"' "$(bl snapshot create snap-src cold >/dev/null &&
+        bl snapshot inspect snap-src cold | sed -n 's/.*"taken" *: *\("[a-z-]*"\).*/\1/p')"
+    check "rm the live snapshot" "live" "$(bl snapshot rm snap-src live)"
+    check "rm the stopped one" "cold" "$(bl snapshot rm snap-src cold)"
     check "snapshot create" "one" "$(bl snapshot create snap-src one)"
     check "snapshot ls" "one" "$(bl snapshot ls snap-src)"
     check "a taken name is refused" 125 "$(status bl snapshot create snap-src one)"
@@ -76,8 +82,11 @@ test_snapshot_restore_clone() {
     bl start snap-src >/dev/null
     bl exec snap-src -- sh -c 'echo second > /root/f && sync'
     check "restore of a running box is refused" 125 "$(status bl snapshot restore snap-src one)"
-    bl stop snap-src >/dev/null
-    check "snapshot restore" "one" "$(bl snapshot restore snap-src one)"
+    check "restore --stop of an unknown snapshot is refused" 125 \
+        "$(status bl snapshot restore --stop snap-src nope)"
+    check "and the box runs on" "second" "$(bl exec snap-src -- cat /root/f)"
+    # --stop stops it; the clone below (of the stopped box) shows the restore.
+    check "snapshot restore --stop" "one" "$(bl snapshot restore --stop snap-src one)"
 
     # The clone starts as the restored disk: the first content.
     local id

@@ -16,6 +16,8 @@ void boxlite_box_snapshot_create_async (BoxliteBox *self, const char *name,
 gboolean boxlite_box_snapshot_create_finish (BoxliteBox *self, GAsyncResult *result,
                                              GError **error);
 
+GVariant *boxlite_box_snapshot_get_info (BoxliteBox *self, const char *name, GError **error);
+
 char **boxlite_box_snapshot_list (BoxliteBox *self, GError **error);
 void boxlite_box_snapshot_list_async (BoxliteBox *self, GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data);
@@ -28,6 +30,15 @@ void boxlite_box_snapshot_restore_async (BoxliteBox *self, const char *name,
                                          gpointer user_data);
 gboolean boxlite_box_snapshot_restore_finish (BoxliteBox *self, GAsyncResult *result,
                                               GError **error);
+
+gboolean boxlite_box_snapshot_restore_full (BoxliteBox *self, const char *name,
+                                            BoxliteRestoreFlags flags, GCancellable *cancellable,
+                                            GError **error);
+void boxlite_box_snapshot_restore_full_async (BoxliteBox *self, const char *name,
+                                              BoxliteRestoreFlags flags, GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+gboolean boxlite_box_snapshot_restore_full_finish (BoxliteBox *self, GAsyncResult *result,
+                                                   GError **error);
 
 gboolean boxlite_box_snapshot_remove (BoxliteBox *self, const char *name, GCancellable *cancellable,
                                       GError **error);

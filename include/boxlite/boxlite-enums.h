@@ -71,4 +71,19 @@ typedef enum /*< flags >*/ {
     BOXLITE_COPY_OWNERS = 1 << 0,
 } BoxliteCopyFlags;
 
+/**
+ * BoxliteRestoreFlags:
+ * @BOXLITE_RESTORE_NONE: a running or paused box is refused
+ * @BOXLITE_RESTORE_STOP: a running or paused box is stopped first (and
+ *   stays stopped)
+ *
+ * How boxlite_box_snapshot_restore_full() treats a box that runs.
+ *
+ * Since: 0.1
+ */
+typedef enum /*< flags >*/ {
+    BOXLITE_RESTORE_NONE = 0,
+    BOXLITE_RESTORE_STOP = 1 << 0,
+} BoxliteRestoreFlags;
+
 G_END_DECLS

@@ -2,9 +2,11 @@
  *
  * The disk work is in snapshot.c (what the files are, why they are safe to
  * share); this file is the public face: argument checks, the journal's
- * events, the async pairs. Every operation is on a stopped box but for a
- * clone of a named snapshot, whose source may run: a snapshot is frozen. A
- * running box is refused, not stopped: stopping is the caller's decision. */
+ * events, the async pairs. Every operation is on a stopped box but for
+ * taking a snapshot (of a running box too, its filesystems frozen by the
+ * guest agent) and a clone of a named snapshot, whose source may run: a
+ * snapshot is frozen. A running box is refused, not stopped: stopping is
+ * the caller's decision. */
 #define G_LOG_DOMAIN "boxlite"
 
 #include <boxlite/boxlite-box-snapshot.h>
@@ -13,6 +15,7 @@
 #include "boxlite-private.h"
 #include "events.h"
 #include "fs-tree.h"
+#include "json-file.h"
 #include "snapshot.h"
 
 typedef gboolean (*SnapshotOp) (BoxliteBox *self, const char *name, GCancellable *cancellable,
@@ -36,7 +39,7 @@ refresh (BoxliteBox *self, GError **error)
 
 /**
  * boxlite_box_snapshot_create:
- * @self: a stopped box
+ * @self: a box, stopped, running or paused
  * @name: the snapshot's name: letters, digits, '_', '.' and '-', starting
  *   with a letter or a digit, at most 64 characters
  * @cancellable: (nullable): a #GCancellable, or %NULL
@@ -44,11 +47,21 @@ refresh (BoxliteBox *self, GError **error)
  *
  * Keeps the box's disk as it is now under @name. The snapshot shares every
  * block with the disk: taking one copies nothing, and the box's later
- * writes go to a new layer on it. Snapshots of a running box are refused.
+ * writes go to a new layer on it.
+ *
+ * Of a running box, the snapshot is taken with the guest's writable
+ * filesystems frozen (its writes wait meanwhile), so they are clean in it;
+ * the box goes on running. A paused box runs for the time of the freeze
+ * and is paused again. When the guest cannot freeze them, or does not
+ * within 5 seconds, nothing is taken and the call fails. How a snapshot
+ * was taken is in boxlite_box_snapshot_get_info(). Once the box's monitor
+ * is asked to take it, @cancellable no longer stops it: it ends within the
+ * monitor's own bounds.
  *
  * Returns: %TRUE on success, or %FALSE with @error set (BOXLITE_ERROR:
  *   %BOXLITE_ERROR_INVALID_ARGUMENT for a bad name, %BOXLITE_ERROR_EXISTS,
- *   %BOXLITE_ERROR_INVALID_STATE while the box runs; G_IO_ERROR)
+ *   %BOXLITE_ERROR_INVALID_STATE when the box is starting or stopping,
+ *   %BOXLITE_ERROR_FAILED when the guest did not freeze; G_IO_ERROR)
  *
  * Since: 0.1
  */
@@ -56,13 +69,64 @@ gboolean
 boxlite_box_snapshot_create (BoxliteBox *self, const char *name, GCancellable *cancellable,
                              GError **error)
 {
+    BlSnapshotInfo info;
+
     g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
 
     if (!refresh (self, error) ||
-        !bl_snapshot_create (bl_box_get_dir (self), name, cancellable, error))
+        !bl_snapshot_create (bl_box_get_dir (self), name, &info, cancellable, error))
         return FALSE;
-    append_event (self, "snapshot_create", "snapshot", name);
+    g_autoptr (JsonObject) attributes = json_object_new ();
+    json_object_set_string_member (attributes, "snapshot", name);
+    json_object_set_string_member (attributes, "taken", bl_snapshot_taken_to_string (info.taken));
+    bl_events_append (bl_box_get_dir (self), boxlite_box_get_name (self), "snapshot_create",
+                      attributes);
     return TRUE;
+}
+
+/**
+ * boxlite_box_snapshot_get_info:
+ * @self: the box
+ * @name: one of its snapshots
+ * @error: return location for a #GError, or %NULL
+ *
+ * Says how the snapshot @name was taken, as a dictionary (`a{sv}`):
+ * "taken" (`s`: "stopped"; "live-frozen" for a running box whose
+ * filesystems were frozen; "live" when the freeze did not hold to the end,
+ * so the snapshot is as after a power cut), "created-at" (`s`, ISO 8601,
+ * absent for snapshots older than this record), and for live snapshots
+ * "frozen-ms" (`x`, how long the guest was frozen) and "filesystems" (`x`,
+ * how many it froze, by its own word).
+ *
+ * Returns: (transfer full): the dictionary, or %NULL with @error
+ *   set (BOXLITE_ERROR: %BOXLITE_ERROR_INVALID_ARGUMENT,
+ *   %BOXLITE_ERROR_NOT_FOUND)
+ *
+ * Since: 0.1
+ */
+GVariant *
+boxlite_box_snapshot_get_info (BoxliteBox *self, const char *name, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+
+    g_autoptr (JsonObject) info = bl_snapshot_read_info (bl_box_get_dir (self), name, error);
+    if (!info)
+        return NULL;
+    g_auto (GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+    const char *taken = bl_json_member_string (info, "taken");
+    const char *created = bl_json_member_string (info, "created_at");
+    static const char *const counts[][2] = { { "frozen_ms", "frozen-ms" },
+                                             { "filesystems", "filesystems" } };
+    g_variant_builder_add (&b, "{sv}", "taken", g_variant_new_string (taken ? taken : "unknown"));
+    if (created)
+        g_variant_builder_add (&b, "{sv}", "created-at", g_variant_new_string (created));
+    for (guint i = 0; i < G_N_ELEMENTS (counts); i++) {
+        JsonNode *node = json_object_get_member (info, counts[i][0]);
+        if (node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64)
+            g_variant_builder_add (&b, "{sv}", counts[i][1],
+                                   g_variant_new_int64 (json_node_get_int (node)));
+    }
+    return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
 /**
@@ -94,6 +158,41 @@ boxlite_box_snapshot_restore (BoxliteBox *self, const char *name, GCancellable *
         return FALSE;
     append_event (self, "snapshot_restore", "snapshot", name);
     return TRUE;
+}
+
+/**
+ * boxlite_box_snapshot_restore_full:
+ * @self: the box
+ * @name: the snapshot to go back to
+ * @flags: with %BOXLITE_RESTORE_STOP, a running or paused box is stopped
+ *   first (as boxlite_box_stop() without force) and left stopped
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @error: return location for a #GError, or %NULL
+ *
+ * boxlite_box_snapshot_restore(), stopping the box first when asked.
+ *
+ * Returns: %TRUE on success, or %FALSE with @error set (as
+ *   boxlite_box_snapshot_restore() and boxlite_box_stop())
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_box_snapshot_restore_full (BoxliteBox *self, const char *name, BoxliteRestoreFlags flags,
+                                   GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+
+    /* The snapshot must exist before the box is stopped for it. */
+    g_autoptr (JsonObject) info = NULL;
+    if (!refresh (self, error) ||
+        !(info = bl_snapshot_read_info (bl_box_get_dir (self), name, error)))
+        return FALSE;
+    BoxliteBoxState state = boxlite_box_get_state (self);
+    if ((flags & BOXLITE_RESTORE_STOP) &&
+        (state == BOXLITE_BOX_STATE_RUNNING || state == BOXLITE_BOX_STATE_PAUSED) &&
+        !boxlite_box_stop (self, FALSE, cancellable, error))
+        return FALSE;
+    return boxlite_box_snapshot_restore (self, name, cancellable, error);
 }
 
 /**
@@ -200,8 +299,9 @@ boxlite_box_snapshot_list_finish (BoxliteBox *self, GAsyncResult *result, GError
 }
 
 typedef struct {
-    SnapshotOp op;
+    SnapshotOp op; /* NULL: restore_full with @flags */
     char *name;
+    BoxliteRestoreFlags flags;
 } OpArgs;
 
 static void
@@ -218,25 +318,30 @@ op_call (gpointer source, gpointer data, G_GNUC_UNUSED GMainContext *caller_cont
          GCancellable *cancellable, GError **error)
 {
     OpArgs *args = data;
+    gboolean ok = args->op ? args->op (source, args->name, cancellable, error)
+                           : boxlite_box_snapshot_restore_full (source, args->name, args->flags,
+                                                                cancellable, error);
 
-    return args->op (source, args->name, cancellable, error) ? GINT_TO_POINTER (TRUE) : NULL;
+    return ok ? GINT_TO_POINTER (TRUE) : NULL;
 }
 
 static void
 run_op_async (BoxliteBox *self, gpointer tag, SnapshotOp op, const char *name,
-              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+              BoxliteRestoreFlags flags, GCancellable *cancellable, GAsyncReadyCallback callback,
+              gpointer user_data)
 {
     OpArgs *args = g_new0 (OpArgs, 1);
 
     args->op = op;
     args->name = g_strdup (name);
+    args->flags = flags;
     bl_task_run_in_thread (self, tag, op_call, args, op_args_free, NULL, cancellable, callback,
                            user_data);
 }
 
 /**
  * boxlite_box_snapshot_create_async:
- * @self: a stopped box
+ * @self: a box, stopped, running or paused
  * @name: the snapshot's name
  * @cancellable: (nullable): a #GCancellable, or %NULL
  * @callback: (scope async): called on the thread-default main context
@@ -252,7 +357,7 @@ boxlite_box_snapshot_create_async (BoxliteBox *self, const char *name, GCancella
 {
     g_return_if_fail (BOXLITE_IS_BOX (self));
     run_op_async (self, boxlite_box_snapshot_create_async, boxlite_box_snapshot_create, name,
-                  cancellable, callback, user_data);
+                  BOXLITE_RESTORE_NONE, cancellable, callback, user_data);
 }
 
 /**
@@ -291,7 +396,7 @@ boxlite_box_snapshot_restore_async (BoxliteBox *self, const char *name, GCancell
 {
     g_return_if_fail (BOXLITE_IS_BOX (self));
     run_op_async (self, boxlite_box_snapshot_restore_async, boxlite_box_snapshot_restore, name,
-                  cancellable, callback, user_data);
+                  BOXLITE_RESTORE_NONE, cancellable, callback, user_data);
 }
 
 /**
@@ -313,6 +418,48 @@ boxlite_box_snapshot_restore_finish (BoxliteBox *self, GAsyncResult *result, GEr
 }
 
 /**
+ * boxlite_box_snapshot_restore_full_async:
+ * @self: the box
+ * @name: the snapshot to go back to
+ * @flags: see boxlite_box_snapshot_restore_full()
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called on the thread-default main context
+ * @user_data: (closure): data for @callback
+ *
+ * Restores a snapshot without blocking; see
+ * boxlite_box_snapshot_restore_full().
+ *
+ * Since: 0.1
+ */
+void
+boxlite_box_snapshot_restore_full_async (BoxliteBox *self, const char *name,
+                                         BoxliteRestoreFlags flags, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail (BOXLITE_IS_BOX (self));
+    run_op_async (self, boxlite_box_snapshot_restore_full_async, NULL, name, flags, cancellable,
+                  callback, user_data);
+}
+
+/**
+ * boxlite_box_snapshot_restore_full_finish:
+ * @self: the box
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes boxlite_box_snapshot_restore_full_async().
+ *
+ * Returns: %TRUE on success, or %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+boxlite_box_snapshot_restore_full_finish (BoxliteBox *self, GAsyncResult *result, GError **error)
+{
+    return bl_task_finish_boolean (self, result, boxlite_box_snapshot_restore_full_async, error);
+}
+
+/**
  * boxlite_box_snapshot_remove_async:
  * @self: a stopped box
  * @name: the snapshot to delete
@@ -330,7 +477,7 @@ boxlite_box_snapshot_remove_async (BoxliteBox *self, const char *name, GCancella
 {
     g_return_if_fail (BOXLITE_IS_BOX (self));
     run_op_async (self, boxlite_box_snapshot_remove_async, boxlite_box_snapshot_remove, name,
-                  cancellable, callback, user_data);
+                  BOXLITE_RESTORE_NONE, cancellable, callback, user_data);
 }
 
 /**

@@ -240,6 +240,18 @@ bl_monitor_stats (const char *box_dir, GCancellable *cancellable, GError **error
     return ret;
 }
 
+JsonObject *
+bl_monitor_snapshot (const char *box_dir, GCancellable *cancellable, GError **error)
+{
+    JsonObject *ret = NULL;
+
+    /* The monitor bounds each of the guest's answers, but QEMU's steps under
+     * a loaded host get room too. */
+    if (!monitor_request (box_dir, "snapshot", NULL, 45000, FALSE, &ret, cancellable, error))
+        return NULL;
+    return ret;
+}
+
 void
 bl_monitor_remove_sockets (const char *box_dir)
 {

@@ -30,6 +30,11 @@ gboolean bl_monitor_pause (const char *box_dir, gboolean pause, GCancellable *ca
  * Returns: (transfer full): the "return" object, or NULL with @error set. */
 JsonObject *bl_monitor_stats (const char *box_dir, GCancellable *cancellable, GError **error);
 
+/* The monitor's answer to "snapshot" (bl_proto.h): QEMU moved onto the
+ * overlay BOXDIR/disk.qcow2.new with the guest's filesystems frozen.
+ * Returns: (transfer full): the "return" object, or NULL with @error set. */
+JsonObject *bl_monitor_snapshot (const char *box_dir, GCancellable *cancellable, GError **error);
+
 /* Removes the sockets a box monitor makes in @box_dir: the monitor does it
  * on its way out, the library after a monitor it had to kill. */
 void bl_monitor_remove_sockets (const char *box_dir);

@@ -1,6 +1,7 @@
-/* cli-snapshot.c: `boxlite snapshot create|ls|restore|rm` and `boxlite clone`. */
+/* cli-snapshot.c: `boxlite snapshot create|ls|inspect|restore|rm` and `boxlite clone`. */
 #define G_LOG_DOMAIN "boxlite-cli"
 
+#include <json-glib/json-glib.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -11,10 +12,9 @@ typedef gboolean (*SnapshotAction) (BoxliteBox *box, const char *name, GCancella
 /* Parses `snapshot COMMAND BOX [NAME]` (@with_name: NAME required) and finds
  * the box. */
 static BoxliteBox *
-parse_box (CliContext *cli, const char *command_name, const char *summary, gboolean with_name,
-           int argc, char **argv, char **name)
+parse_box_with (CliContext *cli, const char *command_name, const char *summary,
+                const GOptionEntry *entries, gboolean with_name, int argc, char **argv, char **name)
 {
-    const GOptionEntry entries[] = { { NULL } };
     g_auto (CliArgs) args = { NULL, NULL };
     g_autoptr (GError) error = NULL;
 
@@ -37,6 +37,15 @@ parse_box (CliContext *cli, const char *command_name, const char *summary, gbool
     return box;
 }
 
+static BoxliteBox *
+parse_box (CliContext *cli, const char *command_name, const char *summary, gboolean with_name,
+           int argc, char **argv, char **name)
+{
+    const GOptionEntry entries[] = { { NULL } };
+
+    return parse_box_with (cli, command_name, summary, entries, with_name, argc, argv, name);
+}
+
 static int
 run_action (CliContext *cli, const char *command_name, const char *summary, SnapshotAction action,
             int argc, char **argv)
@@ -57,18 +66,36 @@ static int
 cmd_create (CliContext *cli, const char *command_name, int argc, char **argv)
 {
     return run_action (cli, command_name,
-                       "Keep a stopped box's disk as it is now under NAME. Blocks are shared,\n"
-                       "not copied.",
+                       "Keep a box's disk as it is now under NAME. Blocks are shared, not\n"
+                       "copied. A running box keeps running: its filesystems are frozen for\n"
+                       "the moment the snapshot is taken, so they are clean in it.",
                        boxlite_box_snapshot_create, argc, argv);
 }
 
 static int
 cmd_restore (CliContext *cli, const char *command_name, int argc, char **argv)
 {
-    return run_action (cli, command_name,
-                       "Put a stopped box's disk back as it was when snapshot NAME was taken.\n"
-                       "What was written since is lost.",
-                       boxlite_box_snapshot_restore, argc, argv);
+    gboolean stop = FALSE;
+    const GOptionEntry entries[] = {
+        { "stop", 0, 0, G_OPTION_ARG_NONE, &stop,
+          "Stop the box first if it runs (it stays stopped)", NULL },
+        { NULL },
+    };
+    g_autofree char *name = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box =
+        parse_box_with (cli, command_name,
+                        "Put a stopped box's disk back as it was when snapshot NAME was taken.\n"
+                        "What was written since is lost.",
+                        entries, TRUE, argc, argv, &name);
+
+    if (!box)
+        return CLI_EXIT_FAILURE;
+    if (!boxlite_box_snapshot_restore_full (
+            box, name, stop ? BOXLITE_RESTORE_STOP : BOXLITE_RESTORE_NONE, NULL, &error))
+        return cli_fail (error);
+    printf ("%s\n", name);
+    return 0;
 }
 
 static int
@@ -95,12 +122,35 @@ cmd_ls (CliContext *cli, const char *command_name, int argc, char **argv)
     return 0;
 }
 
+static int
+cmd_inspect (CliContext *cli, const char *command_name, int argc, char **argv)
+{
+    g_autofree char *name = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BoxliteBox) box =
+        parse_box (cli, command_name,
+                   "Print how snapshot NAME was taken, as JSON: \"taken\" is \"stopped\",\n"
+                   "\"live-frozen\" (a running box, its filesystems frozen) or \"live\"\n"
+                   "(the freeze did not hold to the end: as after a power cut).",
+                   TRUE, argc, argv, &name);
+
+    if (!box)
+        return CLI_EXIT_FAILURE;
+    g_autoptr (GVariant) info = boxlite_box_snapshot_get_info (box, name, &error);
+    if (!info)
+        return cli_fail (error);
+    g_autofree char *text = json_gvariant_serialize_data (info, NULL);
+    printf ("%s\n", text);
+    return 0;
+}
+
 int
 cli_cmd_snapshot (CliContext *cli, int argc, char **argv)
 {
     static const CliSubcommand commands[] = {
-        { "create", "snapshot create", cmd_create, "Keep a stopped box's disk under a name" },
+        { "create", "snapshot create", cmd_create, "Keep a box's disk under a name" },
         { "ls", "snapshot ls", cmd_ls, "List a box's snapshots" },
+        { "inspect", "snapshot inspect", cmd_inspect, "Say how a snapshot was taken" },
         { "restore", "snapshot restore", cmd_restore, "Put a stopped box's disk back" },
         { "rm", "snapshot rm", cmd_rm, "Delete a snapshot" },
     };

@@ -232,16 +232,20 @@ bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
     return run (argv, cancellable, error);
 }
 
-gboolean
-bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cancellable,
-                      GError **error)
+/* With @size, the backing file is not opened (qemu-img -u): QEMU may hold
+ * it open and locked. */
+static gboolean
+create_layer (const char *backing, const char *dest, const char *size, GCancellable *cancellable,
+              GError **error)
 {
     g_autofree char *qemu_img = bl_path_qemu_img (error);
 
     if (!qemu_img)
         return FALSE;
-    const char *const argv[] = { qemu_img, "create", "-q",    "-f", "qcow2", "-F",
-                                 "qcow2",  "-b",     backing, dest, NULL };
+    const char *const argv[] = {
+        qemu_img, "create",           "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing,
+        dest,     size ? "-u" : NULL, size, NULL
+    };
     if (!run (argv, cancellable, error))
         return FALSE;
     /* What the box wrote is the box's owner's alone. */
@@ -250,6 +254,26 @@ bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cance
         return FALSE;
     }
     return TRUE;
+}
+
+gboolean
+bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cancellable,
+                      GError **error)
+{
+    return create_layer (backing, dest, NULL, cancellable, error);
+}
+
+gboolean
+bl_disk_create_layer_unopened (const char *backing, const char *dest, GCancellable *cancellable,
+                               GError **error)
+{
+    guint64 virtual_size = 0;
+    g_autofree char *backing_name = bl_disk_read_header (backing, &virtual_size, error);
+
+    if (!backing_name)
+        return FALSE;
+    g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, virtual_size);
+    return create_layer (backing, dest, size, cancellable, error);
 }
 
 gboolean
@@ -274,7 +298,13 @@ bl_disk_rebase (const char *image, const char *backing, GCancellable *cancellabl
 char *
 bl_disk_backing (const char *image, GError **error)
 {
-    guint8 header[20];
+    return bl_disk_read_header (image, NULL, error);
+}
+
+char *
+bl_disk_read_header (const char *image, guint64 *virtual_size, GError **error)
+{
+    guint8 header[32];
     int fd = open (image, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
     if (fd < 0) {
@@ -283,15 +313,18 @@ bl_disk_backing (const char *image, GError **error)
     }
     ssize_t got = pread (fd, header, sizeof header, 0);
     guint32 magic = 0, size = 0;
-    guint64 offset = 0;
+    guint64 offset = 0, vsize = 0;
     if (got == (ssize_t) sizeof header) {
         memcpy (&magic, header, 4);
         memcpy (&offset, header + 8, 8);
         memcpy (&size, header + 16, 4);
+        memcpy (&vsize, header + 24, 8);
     }
     magic = GUINT32_FROM_BE (magic);
     offset = GUINT64_FROM_BE (offset);
     size = GUINT32_FROM_BE (size);
+    if (virtual_size)
+        *virtual_size = GUINT64_FROM_BE (vsize);
     if (magic != QCOW2_MAGIC) {
         close (fd);
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s is not a qcow2 image", image);

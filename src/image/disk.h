@@ -20,6 +20,10 @@ gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint si
  * box's disk). */
 gboolean bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cancellable,
                                GError **error);
+/* The same while QEMU holds @backing open: the backing file is not opened
+ * (its size comes from its header), as QEMU's lock on it would refuse. */
+gboolean bl_disk_create_layer_unopened (const char *backing, const char *dest,
+                                        GCancellable *cancellable, GError **error);
 /* Puts @image on @backing instead of its own backing file, keeping what
  * @image reads: the clusters in which they differ are copied into @image. */
 gboolean bl_disk_rebase (const char *image, const char *backing, GCancellable *cancellable,
@@ -27,6 +31,9 @@ gboolean bl_disk_rebase (const char *image, const char *backing, GCancellable *c
 /* The backing file name written in the qcow2 @image's header, "" for none.
  * Returns: (transfer full): the name, or %NULL with @error set. */
 char *bl_disk_backing (const char *image, GError **error);
+/* The same, and the disk's size as the guest sees it in *@virtual_size
+ * (nullable). */
+char *bl_disk_read_header (const char *image, guint64 *virtual_size, GError **error);
 
 /* Copies the qcow2 @overlay with its backing file merged in to the new
  * standalone qcow2 @dest (only allocated clusters are written). Fails when

@@ -23,6 +23,14 @@
  * Names follow the rule of box names (no '/', no leading '.'), and the
  * files are 0600 in the box's 0700 directory. Operations run on a stopped
  * box under its record lock; QEMU holds the chain open while a box runs.
+ *
+ * But a snapshot can be taken of a running (or paused) box, with the same
+ * files: the link and the new overlay (disk.qcow2.new, made without opening
+ * the disk QEMU holds locked) are made here, then the box's monitor moves
+ * QEMU onto the overlay while the guest's filesystems are frozen and
+ * renames it over disk.qcow2 (src/shim/shim-snapshot.c). The overlay still
+ * there after a failure means QEMU never wrote it: the link and it go.
+ * Each snapshot has NAME.json beside it saying how it was taken.
  */
 #define G_LOG_DOMAIN "boxlite"
 
@@ -34,12 +42,17 @@
 #include "box-record.h"
 #include <boxlite/boxlite-error.h>
 #include "disk.h"
+#include "fs-lock.h"
+#include "json-file.h"
+#include "monitor-ctl.h"
 #include "os-error.h"
 #include "snapshot.h"
 
 #define DISK_NAME "disk.qcow2"
 #define SNAPSHOTS_DIR "snapshots"
 #define SUFFIX ".qcow2"
+#define INFO_SUFFIX ".json"
+#define NEW_DISK DISK_NAME ".new"
 #define HIDDEN_PREFIX ".clone-"
 /* Longer chains than this are not ours: a loop, or a damaged header. */
 #define CHAIN_MAX 1024
@@ -126,9 +139,9 @@ replace_disk (const char *box_dir, const char *layer, GCancellable *cancellable,
     return TRUE;
 }
 
-/* Freezes the current disk as the layer @name (not checked here). */
+/* Links the current disk as the layer @name (not checked here). */
 static gboolean
-freeze_disk (const char *box_dir, const char *name, GCancellable *cancellable, GError **error)
+link_layer (const char *box_dir, const char *name, GError **error)
 {
     g_autofree char *dir = g_build_filename (box_dir, SNAPSHOTS_DIR, NULL);
     g_autofree char *disk = g_build_filename (box_dir, DISK_NAME, NULL);
@@ -152,6 +165,17 @@ freeze_disk (const char *box_dir, const char *name, GCancellable *cancellable, G
         g_unlink (layer);
         return FALSE;
     }
+    return TRUE;
+}
+
+/* Freezes the current disk as the layer @name (not checked here). */
+static gboolean
+freeze_disk (const char *box_dir, const char *name, GCancellable *cancellable, GError **error)
+{
+    g_autofree char *layer = layer_path (box_dir, name);
+
+    if (!link_layer (box_dir, name, error))
+        return FALSE;
     if (!replace_disk (box_dir, layer, cancellable, error)) {
         g_unlink (layer);
         return FALSE;
@@ -159,18 +183,190 @@ freeze_disk (const char *box_dir, const char *name, GCancellable *cancellable, G
     return TRUE;
 }
 
-gboolean
-bl_snapshot_create (const char *box_dir, const char *name, GCancellable *cancellable,
-                    GError **error)
+static char *
+info_path (const char *box_dir, const char *name)
 {
-    if (!check_name (name, error))
+    g_autofree char *file = g_strconcat (name, INFO_SUFFIX, NULL);
+    return g_build_filename (box_dir, SNAPSHOTS_DIR, file, NULL);
+}
+
+/* Writes NAME.json; failing is a warning: the snapshot is whole without. */
+static void
+write_info (const char *box_dir, const char *name, const BlSnapshotInfo *info)
+{
+    g_autofree char *path = info_path (box_dir, name);
+    g_autofree char *now = bl_now_iso8601 ();
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    g_autoptr (GError) error = NULL;
+
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "taken");
+    json_builder_add_string_value (b, bl_snapshot_taken_to_string (info->taken));
+    json_builder_set_member_name (b, "created_at");
+    json_builder_add_string_value (b, now);
+    if (info->taken != BL_SNAPSHOT_TAKEN_STOPPED) {
+        json_builder_set_member_name (b, "frozen_ms");
+        json_builder_add_int_value (b, info->frozen_ms);
+        json_builder_set_member_name (b, "filesystems");
+        json_builder_add_int_value (b, info->filesystems);
+    }
+    json_builder_end_object (b);
+    if (!bl_json_write_file (path, b, &error))
+        g_warning ("%s", error->message);
+}
+
+const char *
+bl_snapshot_taken_to_string (BlSnapshotTaken taken)
+{
+    switch (taken) {
+    case BL_SNAPSHOT_TAKEN_STOPPED:
+        return "stopped";
+    case BL_SNAPSHOT_TAKEN_LIVE_FROZEN:
+        return "live-frozen";
+    case BL_SNAPSHOT_TAKEN_LIVE:
+        return "live";
+    }
+    return "unknown";
+}
+
+/* The box was seen running: what the monitor answered, in @info. */
+static gboolean
+live_switch (const char *box_dir, BlSnapshotInfo *info, GCancellable *cancellable, GError **error)
+{
+    g_autoptr (JsonObject) ret = bl_monitor_snapshot (box_dir, cancellable, error);
+    gint64 frozen_ms = -1, filesystems = -1;
+
+    if (!ret)
         return FALSE;
-    int lock = lock_stopped (box_dir, "taking a snapshot", error);
+    JsonNode *expired = json_object_get_member (ret, "expired");
+    JsonNode *ms = json_object_get_member (ret, "frozen_ms");
+    JsonNode *fs = json_object_get_member (ret, "filesystems");
+    if (ms && JSON_NODE_HOLDS_VALUE (ms) && json_node_get_value_type (ms) == G_TYPE_INT64)
+        frozen_ms = json_node_get_int (ms);
+    if (fs && JSON_NODE_HOLDS_VALUE (fs) && json_node_get_value_type (fs) == G_TYPE_INT64)
+        filesystems = json_node_get_int (fs);
+    info->taken = BL_SNAPSHOT_TAKEN_LIVE_FROZEN;
+    info->frozen_ms = MAX (frozen_ms, 0);
+    info->filesystems = MAX (filesystems, 0);
+    if (frozen_ms < 0 || filesystems < 0 || !expired || !JSON_NODE_HOLDS_VALUE (expired) ||
+        json_node_get_value_type (expired) != G_TYPE_BOOLEAN || json_node_get_boolean (expired))
+        info->taken = BL_SNAPSHOT_TAKEN_LIVE;
+    return TRUE;
+}
+
+/* Takes @name of a box whose record said running or paused, with its
+ * record lock released while the monitor works (the monitor records state
+ * changes under it); @serial keeps other live snapshots of the box out. */
+static gboolean
+create_live (const char *box_dir, const char *name, BlSnapshotInfo *info, GCancellable *cancellable,
+             GError **error)
+{
+    g_autofree char *disk = g_build_filename (box_dir, DISK_NAME, NULL);
+    g_autofree char *overlay = g_build_filename (box_dir, NEW_DISK, NULL);
+    g_autofree char *layer = layer_path (box_dir, name);
+
+    int lock = bl_record_lock (box_dir, error);
     if (lock < 0)
         return FALSE;
-    gboolean ok = freeze_disk (box_dir, name, cancellable, error);
+    g_unlink (overlay);
+    gboolean ok = link_layer (box_dir, name, error);
+    if (ok && !bl_disk_create_layer_unopened (layer, overlay, cancellable, error)) {
+        g_unlink (overlay);
+        g_unlink (layer);
+        ok = FALSE;
+    }
     bl_record_unlock (lock);
+    if (!ok)
+        return FALSE;
+
+    /* Not cancellable from here: the library must not delete the overlay
+     * while the monitor may still hand it to QEMU. The monitor bounds its
+     * waits for the guest; the request, its whole time. */
+    g_autoptr (GError) local = NULL;
+    ok = live_switch (box_dir, info, NULL, &local);
+    if (g_file_test (overlay, G_FILE_TEST_EXISTS)) {
+        if (ok) {
+            /* QEMU writes the overlay; the monitor could not rename it. */
+            if (g_rename (overlay, disk) == 0)
+                return TRUE;
+            bl_os_error (error, errno, "rename", overlay);
+            return FALSE;
+        }
+        /* QEMU never wrote the overlay: the box is as it was. */
+        lock = bl_record_lock (box_dir, NULL);
+        g_unlink (overlay);
+        g_unlink (layer);
+        bl_record_unlock (lock);
+        g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                    "cannot take a snapshot of the running box: ");
+        return FALSE;
+    }
+    if (!ok) {
+        /* QEMU moved on: the layer is the snapshot, frozen or not. */
+        g_warning ("snapshot '%s' was taken, but: %s", name, local->message);
+        info->taken = BL_SNAPSHOT_TAKEN_LIVE;
+    }
+    return TRUE;
+}
+
+gboolean
+bl_snapshot_create (const char *box_dir, const char *name, BlSnapshotInfo *info,
+                    GCancellable *cancellable, GError **error)
+{
+    BlSnapshotInfo taken = { BL_SNAPSHOT_TAKEN_STOPPED, 0, 0 };
+
+    if (!check_name (name, error))
+        return FALSE;
+    g_autofree char *serial_path = g_build_filename (box_dir, "snapshot.lock", NULL);
+    int serial = bl_lock_file (serial_path, TRUE, cancellable, error);
+    if (serial < 0)
+        return FALSE;
+    g_autofree char *layer = layer_path (box_dir, name);
+    g_autoptr (GError) local = NULL;
+    gboolean ok = FALSE;
+    int lock = lock_stopped (box_dir, "taking a snapshot", &local);
+    if (lock >= 0) {
+        ok = freeze_disk (box_dir, name, cancellable, error);
+        bl_record_unlock (lock);
+    } else if (!g_error_matches (local, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE)) {
+        g_propagate_error (error, g_steal_pointer (&local));
+    } else if (g_file_test (layer, G_FILE_TEST_EXISTS)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_EXISTS,
+                     "a snapshot named '%s' exists already", name);
+    } else {
+        ok = create_live (box_dir, name, &taken, cancellable, error);
+    }
+    bl_record_unlock (serial);
+    if (ok) {
+        write_info (box_dir, name, &taken);
+        if (info)
+            *info = taken;
+    }
     return ok;
+}
+
+JsonObject *
+bl_snapshot_read_info (const char *box_dir, const char *name, GError **error)
+{
+    g_autofree char *layer = existing_snapshot (box_dir, name, error);
+    if (!layer)
+        return NULL;
+    g_autofree char *path = info_path (box_dir, name);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    /* A snapshot made before NAME.json existed was of a stopped box. */
+    if (!g_file_get_contents (path, &text, &len, NULL)) {
+        JsonObject *info = json_object_new ();
+        json_object_set_string_member (info, "taken", "stopped");
+        return info;
+    }
+    JsonObject *root = bl_json_load_object (parser, text, len);
+    if (!root) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s is not a JSON object", path);
+        return NULL;
+    }
+    return json_object_ref (root);
 }
 
 gboolean
@@ -302,6 +498,9 @@ bl_snapshot_remove (const char *boxes_dir, const char *box_dir, const char *name
         ok = g_unlink (layer) == 0;
         if (!ok)
             bl_os_error (error, errno, "remove", layer);
+        g_autofree char *info = info_path (box_dir, name);
+        if (ok && g_unlink (info) < 0 && errno != ENOENT)
+            g_warning ("cannot remove %s: %s", info, g_strerror (errno));
     }
     bl_record_unlock (lock);
     return ok;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -9,10 +10,34 @@ G_BEGIN_DECLS
  * most 64 characters: the rule of box names, so no name is a path. */
 gboolean bl_snapshot_name_valid (const char *name);
 
+/* How a snapshot was taken, kept in snapshots/NAME.json. */
+typedef enum {
+    BL_SNAPSHOT_TAKEN_STOPPED,     /* of a stopped box */
+    BL_SNAPSHOT_TAKEN_LIVE_FROZEN, /* of a running box, its filesystems frozen */
+    BL_SNAPSHOT_TAKEN_LIVE,        /* of a running box whose freeze did not hold to
+                                    * the end: as after a power cut */
+} BlSnapshotTaken;
+
+typedef struct {
+    BlSnapshotTaken taken;
+    gint64 frozen_ms;   /* how long the guest was frozen */
+    gint64 filesystems; /* how many it froze, by its own word */
+} BlSnapshotInfo;
+
+const char *bl_snapshot_taken_to_string (BlSnapshotTaken taken);
+
+/* Keeps the disk of the box in @box_dir (HOME/boxes/ID) as @name: of a
+ * stopped box under its lock, of a running or paused one through its
+ * monitor with the guest's filesystems frozen (refused when they cannot
+ * be). @info: (out) (optional): how it was taken. */
+gboolean bl_snapshot_create (const char *box_dir, const char *name, BlSnapshotInfo *info,
+                             GCancellable *cancellable, GError **error);
+/* What NAME.json says: "taken", "created_at", "frozen_ms", "filesystems".
+ * Returns: (transfer full): the object, or NULL with @error set. */
+JsonObject *bl_snapshot_read_info (const char *box_dir, const char *name, GError **error);
+
 /* Each of these runs on a stopped box (BOXLITE_ERROR_INVALID_STATE
  * otherwise), under the lock of the box in @box_dir (HOME/boxes/ID). */
-gboolean bl_snapshot_create (const char *box_dir, const char *name, GCancellable *cancellable,
-                             GError **error);
 gboolean bl_snapshot_restore (const char *box_dir, const char *name, GCancellable *cancellable,
                               GError **error);
 /* Refused while a box other than @box_dir's, under @boxes_dir, reads it. */

@@ -166,7 +166,6 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     g_autofree char *qmp_e = opt_escape (qmp);
     g_autofree char *agent_e = opt_escape (agent);
     g_autofree char *console_e = opt_escape (console);
-    g_autofree char *disk_e = opt_escape (launch->disk);
     g_autofree char *append = kernel_cmdline (launch, resolved, tsc_khz);
     g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
 
@@ -216,8 +215,14 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
      * a stop, so the guest's flushes must reach the host's disk, or a host
      * crash can leave a qcow2 with torn metadata. Writes without a flush
      * still go through the page cache, so most workloads see no cost. */
+    add (argv, "-add-fd");
+    add_printf (argv, "fd=%d,set=%d,opaque=disk-rw", BL_QEMU_DISK_FD_RW, BL_QEMU_DISK_FDSET);
+    add (argv, "-add-fd");
+    add_printf (argv, "fd=%d,set=%d,opaque=disk-ro", BL_QEMU_DISK_FD_RO, BL_QEMU_DISK_FDSET);
     add (argv, "-drive");
-    add_printf (argv, "id=root,file=%s,format=qcow2,if=none,cache=writeback,discard=unmap", disk_e);
+    add_printf (argv,
+                "id=root,file=/dev/fdset/%d,format=qcow2,if=none,cache=writeback,discard=unmap",
+                BL_QEMU_DISK_FDSET);
     add (argv, "-device");
     add (argv, "virtio-blk-device,drive=root");
     add (argv, "-device");

@@ -12,6 +12,18 @@
 
 G_BEGIN_DECLS
 
+/* The box's disk reaches QEMU as two descriptors the monitor opened, one
+ * read-write and one read-only, which QEMU finds in fd set
+ * BL_QEMU_DISK_FDSET (-add-fd). A path would do for the first open, made
+ * before -runas; but when a snapshot moves the disk onto a new layer, QEMU
+ * reopens the old file read-only, as its unprivileged user, by its name:
+ * with a path it could not (the box's directory is 0700) and would keep the
+ * old layer locked for writing, so no clone could read it while the box
+ * runs. Through the fd set the reopen finds the read-only descriptor. */
+#define BL_QEMU_DISK_FD_RW 3
+#define BL_QEMU_DISK_FD_RO 4
+#define BL_QEMU_DISK_FDSET 1
+
 /* Longest unix socket path: sun_path holds 108 bytes with the final NUL. */
 #define BL_QEMU_MAX_SOCKET_PATH 107
 

@@ -1,6 +1,7 @@
 /* shim-agent.c: the link to the guest agent over the virtio-serial socket.
  *
- * Channel 0 carries the session (ready, hello, mount, stats, shutdown); every other
+ * Channel 0 carries the session (ready, hello, mount, stats, freeze, thaw,
+ * shutdown); every other
  * channel belongs to a relayed exec (shim-relay.c). The agent runs the
  * untrusted guest's code paths, so anything malformed ends the link and
  * the box.
@@ -126,6 +127,10 @@ handle_session (Shim *shim, JsonObject *msg)
         shim_volumes_mount_reply (shim, msg);
     else if (kind == SHIM_AGENT_REPLY_STATS)
         shim_stats_guest_reply (shim, msg);
+    else if (kind == SHIM_AGENT_REPLY_FREEZE)
+        shim_snapshot_freeze_reply (shim, msg);
+    else if (kind == SHIM_AGENT_REPLY_THAW)
+        shim_snapshot_thaw_reply (shim, msg);
     else
         g_message ("guest agent acknowledged shutdown");
 }

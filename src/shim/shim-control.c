@@ -1,7 +1,8 @@
 /* shim-control.c: the control socket (BOXDIR/control.sock) and its clients.
  *
  * Channel 0 of a client is the session with the monitor (hello, stop,
- * status, pause, resume, watch, stats); every other channel is an exec relayed to the agent.
+ * status, pause, resume, watch, stats, snapshot); every other channel is an
+ * exec relayed to the agent.
  */
 #define G_LOG_DOMAIN "boxlite-shim"
 
@@ -190,6 +191,8 @@ handle_session (ShimClient *client, GBytes *payload)
         shim_qmp_set_paused (client->shim, g_str_equal (command, "pause"), client->conn);
     } else if (g_str_equal (command, "stats")) {
         shim_stats_request (client);
+    } else if (g_str_equal (command, "snapshot")) {
+        shim_snapshot_request (client);
     } else if (g_str_equal (command, "start_detached")) {
         shim_relay_start_detached (client, args);
     } else {

@@ -369,6 +369,7 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
     shim->cancellable = g_cancellable_new ();
     shim->relays = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) shim_relay_free);
     shim->next_agent_channel = 1;
+    shim->disk_fdset = BL_QEMU_DISK_FDSET;
     shim->state = BOXLITE_BOX_STATE_CONFIGURED;
     shim->clients = g_ptr_array_new ();
     shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);

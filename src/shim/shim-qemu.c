@@ -12,6 +12,7 @@
 
 #include "box-record.h"
 #include "os-error.h"
+#include "qemu-argv.h"
 
 static void qmp_connect (Shim *shim);
 
@@ -53,15 +54,26 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
     g_autofree char *command = g_strjoinv (" ", (char **) argv);
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    /* The disk's two descriptors for QEMU's fd set (qemu-argv.h). */
+    int disk_fds[2] = { open (shim->launch->disk, O_RDWR | O_CLOEXEC | O_NOFOLLOW),
+                        open (shim->launch->disk, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) };
+    const int targets[2] = { BL_QEMU_DISK_FD_RW, BL_QEMU_DISK_FD_RO };
     gboolean ok = FALSE;
 
     if (log_fd < 0 || null_fd < 0) {
         bl_os_error (error, errno, "open", log_path);
+    } else if (disk_fds[0] < 0 || disk_fds[1] < 0) {
+        bl_os_error (error, errno, "open", shim->launch->disk);
     } else {
         g_message ("starting %s", command);
-        ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                     qemu_child_setup, GINT_TO_POINTER (getpid ()), &shim->qemu_pid,
-                                     null_fd, log_fd, log_fd, error);
+        ok = g_spawn_async_with_pipes_and_fds (
+            NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, qemu_child_setup,
+            GINT_TO_POINTER (getpid ()), null_fd, log_fd, log_fd, disk_fds, targets,
+            G_N_ELEMENTS (targets), &shim->qemu_pid, NULL, NULL, NULL, error);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS (disk_fds); i++) {
+        if (disk_fds[i] >= 0)
+            close (disk_fds[i]);
     }
     if (log_fd >= 0)
         close (log_fd);
@@ -250,6 +262,11 @@ shim_qmp_set_paused (Shim *shim, gboolean pause, BlFrameConn *reply_to)
     if (!shim->qmp || !bl_qmp_client_is_connected (shim->qmp) || !shim->booted ||
         shim->stop_requested) {
         shim_control_reply_error (reply_to, 0, "Failed", "the box is not running");
+        return;
+    }
+    /* A snapshot runs the guest for its freeze and leaves it as it found it. */
+    if (shim->snapshot) {
+        shim_control_reply_error (reply_to, 0, "Failed", "a snapshot of the box is being taken");
         return;
     }
     PauseRequest *req = g_new0 (PauseRequest, 1);

@@ -28,6 +28,8 @@ G_BEGIN_DECLS
 #define SHIM_CONSOLE_LOG_MAX (G_GUINT64_CONSTANT (1) << 20)
 /* How long a "stats" request waits for QEMU's and the guest's figures. */
 #define SHIM_STATS_TIMEOUT_MS 5000
+/* How long a snapshot waits for the guest's answer to "freeze" or "thaw". */
+#define SHIM_FREEZE_ANSWER_MS 5000
 /* Interval between attempts to connect to QEMU's sockets while it starts. */
 #define SHIM_CONNECT_RETRY_MS 20
 
@@ -35,6 +37,7 @@ typedef struct _Shim Shim;
 typedef struct _ShimConsole ShimConsole;
 typedef struct _ShimLogFile ShimLogFile;
 typedef struct _ShimIdle ShimIdle;
+typedef struct _ShimSnapshot ShimSnapshot;
 
 /* One client of the control socket. */
 typedef struct {
@@ -65,6 +68,8 @@ typedef enum {
     SHIM_AGENT_REPLY_SHUTDOWN,
     SHIM_AGENT_REPLY_MOUNT,
     SHIM_AGENT_REPLY_STATS,
+    SHIM_AGENT_REPLY_FREEZE,
+    SHIM_AGENT_REPLY_THAW,
 } ShimAgentReply;
 
 struct _Shim {
@@ -106,7 +111,9 @@ struct _Shim {
     char *crash_reason;   /* set when the agent link broke or misbehaved */
     GHashTable *relays;   /* agent channel -> ShimRelay* (owned) */
     guint32 next_agent_channel;
-    GQueue stats_waiting; /* "stats" requests the agent has yet to answer */
+    GQueue stats_waiting;   /* "stats" requests the agent has yet to answer */
+    ShimSnapshot *snapshot; /* the snapshot being taken, or NULL */
+    gint64 disk_fdset;      /* QEMU's fd set of the disk it writes (qemu-argv.h) */
 
     /* Control socket */
     GSocketService *control;
@@ -238,6 +245,12 @@ void shim_idle_start (Shim *shim);
 /* Something happened in the box just now: the idle time starts again. */
 void shim_idle_touch (Shim *shim);
 void shim_idle_free (Shim *shim);
+
+/* shim-snapshot.c: the control request "snapshot" (bl_proto.h). */
+void shim_snapshot_request (ShimClient *client);
+/* The agent's answers to "freeze" and "thaw". */
+void shim_snapshot_freeze_reply (Shim *shim, JsonObject *msg);
+void shim_snapshot_thaw_reply (Shim *shim, JsonObject *msg);
 
 /* shim-lifeline.c */
 void shim_lifeline_watch (Shim *shim);
