@@ -219,9 +219,8 @@ boxlite_box_snapshot_remove (BoxliteBox *self, const char *name, GCancellable *c
 {
     g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
 
-    BoxliteRuntime *runtime = NULL;
+    g_autoptr (BoxliteRuntime) runtime = NULL;
     g_object_get (self, "runtime", &runtime, NULL);
-    g_autoptr (BoxliteRuntime) owned = runtime;
     if (!refresh (self, error) ||
         !bl_snapshot_remove (bl_runtime_get_boxes_dir (runtime), bl_box_get_dir (self), name,
                              cancellable, error))
