@@ -25,6 +25,7 @@ image=localhost/boxlite-ctr-test:latest
 # Short: the boxes' sockets live below it.
 tmp=$(mktemp -d /tmp/blc.XXXXXX)
 containerd_pid=
+events_pid=
 
 ctr_() {
     ctr --address "$tmp/c.sock" --namespace boxlite-test "$@"
@@ -33,7 +34,7 @@ ctr_() {
 # Anything of ours still running: a process whose command line names the
 # temporary folder (QEMU, box monitors, shims, containerd).
 leftovers() {
-    pgrep -af -- "$tmp" | grep -v "^$$ " || true
+    pgrep -af -- "$tmp" | grep -v -e "^$$ " -e 'ctr --address' || true
 }
 
 cleanup() {
@@ -42,6 +43,7 @@ cleanup() {
         echo "--- end of containerd's log" >&2
         tail -n 40 "$tmp/containerd.log" >&2
     fi
+    [[ -z "$events_pid" ]] || kill "$events_pid" 2>/dev/null || true
     if [[ -n "$containerd_pid" ]]; then
         kill "$containerd_pid" 2>/dev/null || true
         wait "$containerd_pid" 2>/dev/null || true
@@ -77,6 +79,15 @@ TOML
     cat "$tmp/containerd.log" >&2
     echo "containerd did not start" >&2
     exit 1
+}
+
+# The CRI took the runtime of the config: the snippet of docs/containerd.md.
+check_cri_config() {
+    if grep -q "Runtimes:map\[boxlite:{Type:$runtime " "$tmp/containerd.log"; then
+        pass "the CRI registers the boxlite runtime from the config"
+    else
+        fail "the CRI did not take the boxlite runtime"
+    fi
 }
 
 import_image() {
@@ -142,7 +153,23 @@ test_run() {
     check "ctr run: the command's exit status" 7 "$rc"
     check "ctr run: stdout" "to-out" "$out"
     check "ctr run: stderr" "to-err" "$(cat "$tmp/err")"
+    rc=0
+    out=$(printf 'line one\nline two\n' |
+        ctr_ run --rm --runtime "$runtime" "$image" run3 wc -l 2>"$tmp/err") || rc=$?
+    check "ctr run: stdin reaches the process and ends" "0 2" "$rc $(tr -d ' ' <<<"$out")"
     no_traces "after ctr run --rm"
+}
+
+# The shim's events as containerd saw them, for the task of test_run.
+test_events() {
+    local topic
+    for topic in /tasks/create /tasks/start /tasks/exit /tasks/delete; do
+        if grep -F " $topic " "$tmp/events" | grep -q '"run1"\|container_id.*run1'; then
+            pass "event $topic of run1 reached containerd"
+        else
+            fail "no $topic event of run1 in: $(cat "$tmp/events")"
+        fi
+    done
 }
 
 test_exec_kill_delete() {
@@ -215,8 +242,15 @@ test_shim_killed() {
 }
 
 start_containerd
+check_cri_config
 import_image
+ctr_ events >"$tmp/events" 2>&1 &
+events_pid=$!
 test_run
+kill "$events_pid"
+wait "$events_pid" 2>/dev/null || true
+events_pid=
+test_events
 test_exec_kill_delete
 test_tty
 test_shim_killed

@@ -53,14 +53,17 @@ bind_socket (const char *path, GError **error)
     }
     unlink (path);
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (fd, 16) < 0) {
+    /* Only containerd (root) talks to the shim: the socket is 0600 from
+     * the moment it exists. */
+    mode_t old_mask = umask (0177);
+    int rc = fd < 0 ? -1 : bind (fd, (struct sockaddr *) &sa, sizeof sa);
+    umask (old_mask);
+    if (rc < 0 || listen (fd, 16) < 0) {
         bl_os_error (error, errno, "listen on", path);
         if (fd >= 0)
             close (fd);
         return -1;
     }
-    /* Only containerd (root) talks to the shim. */
-    chmod (path, 0600);
     return fd;
 }
 
