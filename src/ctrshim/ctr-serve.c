@@ -23,6 +23,27 @@ bl_ctr_reply (BlTtrpcConn *conn, guint32 stream_id, const ProtobufCMessage *msg)
 }
 
 void
+bl_ctr_message_free (BlCtrMessage *msg)
+{
+    if (msg)
+        protobuf_c_message_free_unpacked (msg, NULL);
+}
+
+BlCtrMessage *
+bl_ctr_unpack (const ProtobufCMessageDescriptor *descriptor, BlTtrpcConn *conn, guint32 stream_id,
+               GBytes *payload)
+{
+    gsize len = 0;
+    const guint8 *data = g_bytes_get_data (payload, &len);
+    BlCtrMessage *msg = protobuf_c_message_unpack (descriptor, NULL, len, data);
+
+    if (!msg)
+        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "not a valid %s",
+                            descriptor->name);
+    return msg;
+}
+
+void
 bl_ctr_reply_error (BlTtrpcConn *conn, guint32 stream_id, BlTtrpcCode code, const char *format, ...)
 {
     va_list args;

@@ -18,15 +18,12 @@
 void
 bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__StateRequest *req =
-        containerd__task__v2__state_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__state_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__StateRequest *req = (Containerd__Task__V2__StateRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad StateRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process) {
         Containerd__Task__V2__StateResponse response = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
@@ -48,21 +45,17 @@ bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes
         response.exec_id = process->exec_id;
         bl_ctr_reply (conn, stream_id, &response.base);
     }
-    containerd__task__v2__state_request__free_unpacked (req, NULL);
 }
 
 void
 bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__PidsRequest *req =
-        containerd__task__v2__pids_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__pids_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__PidsRequest *req = (Containerd__Task__V2__PidsRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad PidsRequest");
+    if (!req)
         return;
-    }
     if (bl_ctr_task_lookup (shim, conn, stream_id, req->id, "")) {
         g_autoptr (GArray) infos =
             g_array_new (FALSE, TRUE, sizeof (Containerd__V1__Types__ProcessInfo));
@@ -86,7 +79,6 @@ bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes 
         response.processes = (Containerd__V1__Types__ProcessInfo **) pointers->pdata;
         bl_ctr_reply (conn, stream_id, &response.base);
     }
-    containerd__task__v2__pids_request__free_unpacked (req, NULL);
 }
 
 static guint64
@@ -101,17 +93,14 @@ metric (GVariant *metrics, const char *key)
 void
 bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__StatsRequest *req =
-        containerd__task__v2__stats_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__stats_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__StatsRequest *req = (Containerd__Task__V2__StatsRequest *) msg;
     g_autoptr (GError) error = NULL;
     g_autoptr (GVariant) metrics = NULL;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad StatsRequest");
+    if (!req)
         return;
-    }
     if (!bl_ctr_task_lookup (shim, conn, stream_id, req->id, "")) {
         /* answered */
     } else if (!shim->box || !(metrics = boxlite_box_get_metrics (shim->box, NULL, &error))) {
@@ -145,21 +134,17 @@ bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes
         response.stats = &any;
         bl_ctr_reply (conn, stream_id, &response.base);
     }
-    containerd__task__v2__stats_request__free_unpacked (req, NULL);
 }
 
 void
 bl_ctr_task_connect (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__ConnectRequest *req =
-        containerd__task__v2__connect_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
+        &containerd__task__v2__connect_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__ConnectRequest *req = (Containerd__Task__V2__ConnectRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad ConnectRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *init = bl_ctr_task_lookup (shim, conn, stream_id, req->id, "");
     if (init) {
         Containerd__Task__V2__ConnectResponse response =
@@ -169,5 +154,4 @@ bl_ctr_task_connect (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GByt
         response.version = SHIM_VERSION;
         bl_ctr_reply (conn, stream_id, &response.base);
     }
-    containerd__task__v2__connect_request__free_unpacked (req, NULL);
 }

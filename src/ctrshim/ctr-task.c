@@ -96,7 +96,7 @@ create_call_free (CreateCall *create)
 {
     call_free (create->call);
     bl_ctr_spec_free (create->spec);
-    containerd__task__v2__create_task_request__free_unpacked (create->request, NULL);
+    bl_ctr_message_free (&create->request->base);
     g_free (create);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CreateCall, create_call_free)
@@ -231,16 +231,13 @@ prepare_box (BlCtrShim *shim, CreateCall *create, BoxliteBoxOptions **options_ou
 static void
 task_create (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
     Containerd__Task__V2__CreateTaskRequest *req =
-        containerd__task__v2__create_task_request__unpack (NULL, len, data);
+        (Containerd__Task__V2__CreateTaskRequest *) bl_ctr_unpack (
+            &containerd__task__v2__create_task_request__descriptor, conn, stream_id, payload);
     g_autoptr (GError) error = NULL;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad CreateTaskRequest");
+    if (!req)
         return;
-    }
     g_autoptr (CreateCall) create = g_new0 (CreateCall, 1);
     create->call = call_new (shim, conn, stream_id);
     create->request = req;
@@ -300,15 +297,12 @@ on_started (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 task_start (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__StartRequest *req =
-        containerd__task__v2__start_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__start_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__StartRequest *req = (Containerd__Task__V2__StartRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad StartRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process && process->status != BL_CTR_CREATED) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION,
@@ -320,7 +314,6 @@ task_start (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *paylo
         process->status = BL_CTR_RUNNING;
         bl_ctr_process_start (process, on_started, call);
     }
-    containerd__task__v2__start_request__free_unpacked (req, NULL);
 }
 
 /* ---- Exec ---- */
@@ -328,16 +321,14 @@ task_start (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *paylo
 static void
 task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
+    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
+        &containerd__task__v2__exec_process_request__descriptor, conn, stream_id, payload);
     Containerd__Task__V2__ExecProcessRequest *req =
-        containerd__task__v2__exec_process_request__unpack (NULL, len, data);
+        (Containerd__Task__V2__ExecProcessRequest *) msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad ExecProcessRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *init = bl_ctr_task_lookup (shim, conn, stream_id, req->id, "");
     BlCtrSpec *spec = NULL;
     if (!init) {
@@ -367,7 +358,6 @@ task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payloa
         event.exec_id = req->exec_id;
         bl_ctr_publish (shim, "/tasks/exec-added", "containerd.events.TaskExecAdded", &event.base);
     }
-    containerd__task__v2__exec_process_request__free_unpacked (req, NULL);
 }
 
 /* ---- Kill, Wait, CloseIO, ResizePty ---- */
@@ -375,16 +365,13 @@ task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payloa
 static void
 task_kill (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__KillRequest *req =
-        containerd__task__v2__kill_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__kill_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__KillRequest *req = (Containerd__Task__V2__KillRequest *) msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad KillRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process && (req->signal == 0 || req->signal >= 65)) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad signal %u",
@@ -403,61 +390,49 @@ task_kill (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payloa
         }
         bl_ctr_reply (conn, stream_id, NULL);
     }
-    containerd__task__v2__kill_request__free_unpacked (req, NULL);
 }
 
 static void
 task_wait (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__WaitRequest *req =
-        containerd__task__v2__wait_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__wait_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__WaitRequest *req = (Containerd__Task__V2__WaitRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad WaitRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process)
         bl_ctr_process_add_waiter (process, conn, stream_id);
-    containerd__task__v2__wait_request__free_unpacked (req, NULL);
 }
 
 static void
 task_close_io (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__CloseIORequest *req =
-        containerd__task__v2__close_iorequest__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
+        &containerd__task__v2__close_iorequest__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__CloseIORequest *req = (Containerd__Task__V2__CloseIORequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad CloseIORequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process) {
         if (req->stdin)
             bl_ctr_process_close_stdin (process);
         bl_ctr_reply (conn, stream_id, NULL);
     }
-    containerd__task__v2__close_iorequest__free_unpacked (req, NULL);
 }
 
 static void
 task_resize_pty (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__ResizePtyRequest *req =
-        containerd__task__v2__resize_pty_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
+        &containerd__task__v2__resize_pty_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__ResizePtyRequest *req = (Containerd__Task__V2__ResizePtyRequest *) msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad ResizePtyRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     /* A client on a terminal of unknown size sends 0 x 0: nothing to do. */
     if (process && (req->width == 0 || req->height == 0))
@@ -469,7 +444,6 @@ task_resize_pty (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "%s", error->message);
     else if (process)
         bl_ctr_reply (conn, stream_id, NULL);
-    containerd__task__v2__resize_pty_request__free_unpacked (req, NULL);
 }
 
 /* ---- Delete, Shutdown ---- */
@@ -505,16 +479,13 @@ remove_box (BlCtrShim *shim, GError **error)
 static void
 task_delete (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__DeleteRequest *req =
-        containerd__task__v2__delete_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__delete_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__DeleteRequest *req = (Containerd__Task__V2__DeleteRequest *) msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad DeleteRequest");
+    if (!req)
         return;
-    }
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process && process->status == BL_CTR_RUNNING) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION,
@@ -539,26 +510,21 @@ task_delete (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payl
             g_hash_table_remove (shim->processes, req->exec_id);
         }
     }
-    containerd__task__v2__delete_request__free_unpacked (req, NULL);
 }
 
 static void
 task_shutdown (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__ShutdownRequest *req =
-        containerd__task__v2__shutdown_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
+        &containerd__task__v2__shutdown_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__ShutdownRequest *req = (Containerd__Task__V2__ShutdownRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad ShutdownRequest");
+    if (!req)
         return;
-    }
     bl_ctr_reply (conn, stream_id, NULL);
     /* A task not yet deleted keeps its shim, unless told otherwise. */
     if (req->now || g_hash_table_size (shim->processes) == 0)
         bl_ctr_shim_quit_when_idle (shim);
-    containerd__task__v2__shutdown_request__free_unpacked (req, NULL);
 }
 
 /* ---- Pause, Resume ---- */
@@ -593,33 +559,25 @@ pause_or_resume (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, const ch
 static void
 task_pause (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__PauseRequest *req =
-        containerd__task__v2__pause_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__pause_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__PauseRequest *req = (Containerd__Task__V2__PauseRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad PauseRequest");
+    if (!req)
         return;
-    }
     pause_or_resume (shim, conn, stream_id, req->id, TRUE);
-    containerd__task__v2__pause_request__free_unpacked (req, NULL);
 }
 
 static void
 task_resume (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
 {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data (payload, &len);
-    Containerd__Task__V2__ResumeRequest *req =
-        containerd__task__v2__resume_request__unpack (NULL, len, data);
+    g_autoptr (BlCtrMessage) msg =
+        bl_ctr_unpack (&containerd__task__v2__resume_request__descriptor, conn, stream_id, payload);
+    Containerd__Task__V2__ResumeRequest *req = (Containerd__Task__V2__ResumeRequest *) msg;
 
-    if (!req) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad ResumeRequest");
+    if (!req)
         return;
-    }
     pause_or_resume (shim, conn, stream_id, req->id, FALSE);
-    containerd__task__v2__resume_request__free_unpacked (req, NULL);
 }
 
 /* ---- dispatch ---- */

@@ -164,6 +164,15 @@ void bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GB
 void bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload);
 void bl_ctr_task_connect (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload);
 
+/* A request's message, decoded by protobuf-c. */
+typedef ProtobufCMessage BlCtrMessage;
+void bl_ctr_message_free (BlCtrMessage *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlCtrMessage, bl_ctr_message_free)
+/* @payload decoded as a @descriptor message, or NULL once @stream_id is
+ * answered INVALID_ARGUMENT. */
+BlCtrMessage *bl_ctr_unpack (const ProtobufCMessageDescriptor *descriptor, BlTtrpcConn *conn,
+                             guint32 stream_id, GBytes *payload);
+
 /* Answers @request with @msg packed (NULL: an empty reply). */
 void bl_ctr_reply (BlTtrpcConn *conn, guint32 stream_id, const ProtobufCMessage *msg);
 void bl_ctr_reply_error (BlTtrpcConn *conn, guint32 stream_id, BlTtrpcCode code, const char *format,
