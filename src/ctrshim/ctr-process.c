@@ -225,10 +225,8 @@ static void
 answer_wait (BlCtrProcess *process, BlTtrpcConn *conn, guint32 stream_id)
 {
     Containerd__Task__V2__WaitResponse response = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
-    Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
 
-    at.seconds = process->exited_at / G_USEC_PER_SEC;
-    at.nanos = (gint32) (process->exited_at % G_USEC_PER_SEC) * 1000;
     response.exit_status = process->exit_status;
     response.exited_at = &at;
     bl_ctr_reply (conn, stream_id, &response.base);
@@ -256,9 +254,7 @@ bl_ctr_process_exited (BlCtrProcess *process, guint32 status)
     g_debug ("process '%s' exited with %u", process->exec_id, status);
 
     Containerd__Events__TaskExit event = CONTAINERD__EVENTS__TASK_EXIT__INIT;
-    Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-    at.seconds = process->exited_at / G_USEC_PER_SEC;
-    at.nanos = (gint32) (process->exited_at % G_USEC_PER_SEC) * 1000;
+    Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
     event.container_id = shim->flags.id;
     event.id = *process->exec_id ? process->exec_id : shim->flags.id;
     event.pid = process->pid;
@@ -304,6 +300,10 @@ bl_ctr_process_kill (BlCtrProcess *process, guint signal_number, GError **error)
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "process already finished");
         return FALSE;
     default:
+        if (!process->execution) {
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_PENDING, "process is still starting");
+            return FALSE;
+        }
         return boxlite_execution_kill (process->execution, (gint) signal_number, error);
     }
 }

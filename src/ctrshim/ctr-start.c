@@ -182,8 +182,7 @@ bl_ctr_cmd_delete (BlCtrFlags *flags)
     unlink (socket);
 
     Containerd__Task__V2__DeleteResponse response = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
-    Google__Protobuf__Timestamp exited = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-    exited.seconds = g_get_real_time () / G_USEC_PER_SEC;
+    Google__Protobuf__Timestamp exited = bl_ctr_timestamp (g_get_real_time ());
     response.exit_status = 128 + 9;
     response.exited_at = &exited;
     gsize size = containerd__task__v2__delete_response__get_packed_size (&response);

@@ -11,27 +11,18 @@
 #include "ctr.h"
 #include "shim.pb-c.h"
 
-#define SHIM_VERSION                                                                               \
-    "boxlite "                                                                                     \
-    "0.1"
-
 void
-bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__state_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__StateRequest *req = (Containerd__Task__V2__StateRequest *) msg;
+    const Containerd__Task__V2__StateRequest *req =
+        (const Containerd__Task__V2__StateRequest *) *msg;
 
-    if (!req)
-        return;
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process) {
         Containerd__Task__V2__StateResponse response = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
-        Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+        Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
         gboolean paused = process->status == BL_CTR_RUNNING && shim->box &&
                           boxlite_box_get_state (shim->box) == BOXLITE_BOX_STATE_PAUSED;
-        at.seconds = process->exited_at / G_USEC_PER_SEC;
-        at.nanos = (gint32) (process->exited_at % G_USEC_PER_SEC) * 1000;
         response.id = shim->flags.id;
         response.bundle = shim->flags.bundle ? shim->flags.bundle : "";
         response.pid = process->pid;
@@ -48,14 +39,10 @@ bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes
 }
 
 void
-bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__pids_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__PidsRequest *req = (Containerd__Task__V2__PidsRequest *) msg;
+    const Containerd__Task__V2__PidsRequest *req = (const Containerd__Task__V2__PidsRequest *) *msg;
 
-    if (!req)
-        return;
     if (bl_ctr_task_lookup (shim, conn, stream_id, req->id, "")) {
         g_autoptr (GArray) infos =
             g_array_new (FALSE, TRUE, sizeof (Containerd__V1__Types__ProcessInfo));
@@ -91,16 +78,13 @@ metric (GVariant *metrics, const char *key)
 }
 
 void
-bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__stats_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__StatsRequest *req = (Containerd__Task__V2__StatsRequest *) msg;
+    const Containerd__Task__V2__StatsRequest *req =
+        (const Containerd__Task__V2__StatsRequest *) *msg;
     g_autoptr (GError) error = NULL;
     g_autoptr (GVariant) metrics = NULL;
 
-    if (!req)
-        return;
     if (!bl_ctr_task_lookup (shim, conn, stream_id, req->id, "")) {
         /* answered */
     } else if (!shim->box || !(metrics = boxlite_box_get_metrics (shim->box, NULL, &error))) {
@@ -137,21 +121,18 @@ bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes
 }
 
 void
-bl_ctr_task_connect (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+bl_ctr_task_connect (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
-        &containerd__task__v2__connect_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__ConnectRequest *req = (Containerd__Task__V2__ConnectRequest *) msg;
+    const Containerd__Task__V2__ConnectRequest *req =
+        (const Containerd__Task__V2__ConnectRequest *) *msg;
 
-    if (!req)
-        return;
     BlCtrProcess *init = bl_ctr_task_lookup (shim, conn, stream_id, req->id, "");
     if (init) {
         Containerd__Task__V2__ConnectResponse response =
             CONTAINERD__TASK__V2__CONNECT_RESPONSE__INIT;
         response.shim_pid = (guint32) getpid ();
         response.task_pid = init->pid;
-        response.version = SHIM_VERSION;
+        response.version = "boxlite " BOXLITE_VERSION;
         bl_ctr_reply (conn, stream_id, &response.base);
     }
 }

@@ -229,15 +229,13 @@ prepare_box (BlCtrShim *shim, CreateCall *create, BoxliteBoxOptions **options_ou
 }
 
 static void
-task_create (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_create (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
+    /* Kept until the box runs: its stdio paths and bundle are needed then. */
     Containerd__Task__V2__CreateTaskRequest *req =
-        (Containerd__Task__V2__CreateTaskRequest *) bl_ctr_unpack (
-            &containerd__task__v2__create_task_request__descriptor, conn, stream_id, payload);
+        (Containerd__Task__V2__CreateTaskRequest *) g_steal_pointer (msg);
     g_autoptr (GError) error = NULL;
 
-    if (!req)
-        return;
     g_autoptr (CreateCall) create = g_new0 (CreateCall, 1);
     create->call = call_new (shim, conn, stream_id);
     create->request = req;
@@ -279,8 +277,9 @@ on_started (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr (GError) error = NULL;
 
     if (!bl_ctr_process_start_finish (process, res, &error)) {
-        process->status = BL_CTR_STOPPED;
         reply_gerror (call, BL_TTRPC_INTERNAL, error);
+        /* Its waiters (containerd waits before it starts) hear of it. */
+        bl_ctr_process_exited (process, 255);
         return;
     }
     Containerd__Task__V2__StartResponse response = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
@@ -295,14 +294,11 @@ on_started (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-task_start (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_start (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__start_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__StartRequest *req = (Containerd__Task__V2__StartRequest *) msg;
+    const Containerd__Task__V2__StartRequest *req =
+        (const Containerd__Task__V2__StartRequest *) *msg;
 
-    if (!req)
-        return;
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process && process->status != BL_CTR_CREATED) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION,
@@ -319,16 +315,12 @@ task_start (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *paylo
 /* ---- Exec ---- */
 
 static void
-task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
-        &containerd__task__v2__exec_process_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__ExecProcessRequest *req =
-        (Containerd__Task__V2__ExecProcessRequest *) msg;
+    const Containerd__Task__V2__ExecProcessRequest *req =
+        (const Containerd__Task__V2__ExecProcessRequest *) *msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req)
-        return;
     BlCtrProcess *init = bl_ctr_task_lookup (shim, conn, stream_id, req->id, "");
     BlCtrSpec *spec = NULL;
     if (!init) {
@@ -363,15 +355,11 @@ task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payloa
 /* ---- Kill, Wait, CloseIO, ResizePty ---- */
 
 static void
-task_kill (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_kill (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__kill_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__KillRequest *req = (Containerd__Task__V2__KillRequest *) msg;
+    const Containerd__Task__V2__KillRequest *req = (const Containerd__Task__V2__KillRequest *) *msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req)
-        return;
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process && (req->signal == 0 || req->signal >= 65)) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad signal %u",
@@ -393,28 +381,21 @@ task_kill (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payloa
 }
 
 static void
-task_wait (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_wait (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__wait_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__WaitRequest *req = (Containerd__Task__V2__WaitRequest *) msg;
+    const Containerd__Task__V2__WaitRequest *req = (const Containerd__Task__V2__WaitRequest *) *msg;
 
-    if (!req)
-        return;
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process)
         bl_ctr_process_add_waiter (process, conn, stream_id);
 }
 
 static void
-task_close_io (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_close_io (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
-        &containerd__task__v2__close_iorequest__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__CloseIORequest *req = (Containerd__Task__V2__CloseIORequest *) msg;
+    const Containerd__Task__V2__CloseIORequest *req =
+        (const Containerd__Task__V2__CloseIORequest *) *msg;
 
-    if (!req)
-        return;
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process) {
         if (req->stdin)
@@ -424,15 +405,12 @@ task_close_io (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *pa
 }
 
 static void
-task_resize_pty (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_resize_pty (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
-        &containerd__task__v2__resize_pty_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__ResizePtyRequest *req = (Containerd__Task__V2__ResizePtyRequest *) msg;
+    const Containerd__Task__V2__ResizePtyRequest *req =
+        (const Containerd__Task__V2__ResizePtyRequest *) *msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req)
-        return;
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     /* A client on a terminal of unknown size sends 0 x 0: nothing to do. */
     if (process && (req->width == 0 || req->height == 0))
@@ -452,10 +430,8 @@ static void
 reply_deleted (BlTtrpcConn *conn, guint32 stream_id, const BlCtrProcess *process)
 {
     Containerd__Task__V2__DeleteResponse response = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
-    Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
 
-    at.seconds = process->exited_at / G_USEC_PER_SEC;
-    at.nanos = (gint32) (process->exited_at % G_USEC_PER_SEC) * 1000;
     response.pid = process->pid;
     response.exit_status = process->exit_status;
     response.exited_at = &at;
@@ -477,15 +453,12 @@ remove_box (BlCtrShim *shim, GError **error)
 }
 
 static void
-task_delete (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_delete (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__delete_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__DeleteRequest *req = (Containerd__Task__V2__DeleteRequest *) msg;
+    const Containerd__Task__V2__DeleteRequest *req =
+        (const Containerd__Task__V2__DeleteRequest *) *msg;
     g_autoptr (GError) error = NULL;
 
-    if (!req)
-        return;
     BlCtrProcess *process = bl_ctr_task_lookup (shim, conn, stream_id, req->id, req->exec_id);
     if (process && process->status == BL_CTR_RUNNING) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION,
@@ -496,8 +469,7 @@ task_delete (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payl
         reply_deleted (conn, stream_id, process);
         if (!*req->exec_id) {
             Containerd__Events__TaskDelete event = CONTAINERD__EVENTS__TASK_DELETE__INIT;
-            Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-            at.seconds = process->exited_at / G_USEC_PER_SEC;
+            Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
             event.container_id = shim->flags.id;
             event.id = shim->flags.id;
             event.pid = process->pid;
@@ -513,14 +485,11 @@ task_delete (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payl
 }
 
 static void
-task_shutdown (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_shutdown (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg = bl_ctr_unpack (
-        &containerd__task__v2__shutdown_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__ShutdownRequest *req = (Containerd__Task__V2__ShutdownRequest *) msg;
+    const Containerd__Task__V2__ShutdownRequest *req =
+        (const Containerd__Task__V2__ShutdownRequest *) *msg;
 
-    if (!req)
-        return;
     bl_ctr_reply (conn, stream_id, NULL);
     /* A task not yet deleted keeps its shim, unless told otherwise. */
     if (req->now || g_hash_table_size (shim->processes) == 0)
@@ -557,52 +526,52 @@ pause_or_resume (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, const ch
 }
 
 static void
-task_pause (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_pause (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__pause_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__PauseRequest *req = (Containerd__Task__V2__PauseRequest *) msg;
+    const Containerd__Task__V2__PauseRequest *req =
+        (const Containerd__Task__V2__PauseRequest *) *msg;
 
-    if (!req)
-        return;
     pause_or_resume (shim, conn, stream_id, req->id, TRUE);
 }
 
 static void
-task_resume (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload)
+task_resume (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
-    g_autoptr (BlCtrMessage) msg =
-        bl_ctr_unpack (&containerd__task__v2__resume_request__descriptor, conn, stream_id, payload);
-    Containerd__Task__V2__ResumeRequest *req = (Containerd__Task__V2__ResumeRequest *) msg;
+    const Containerd__Task__V2__ResumeRequest *req =
+        (const Containerd__Task__V2__ResumeRequest *) *msg;
 
-    if (!req)
-        return;
     pause_or_resume (shim, conn, stream_id, req->id, FALSE);
 }
 
 /* ---- dispatch ---- */
 
-typedef void (*Method) (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload);
+typedef void (*Method) (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg);
+
+#define METHOD(name, fn, msg)                                                                      \
+    {                                                                                              \
+        name, fn, &containerd__task__v2__##msg##__descriptor                                       \
+    }
 
 static const struct {
     const char *name;
     Method method;
+    const ProtobufCMessageDescriptor *request;
 } methods[] = {
-    { "Create", task_create },
-    { "Start", task_start },
-    { "Exec", task_exec },
-    { "Kill", task_kill },
-    { "Wait", task_wait },
-    { "CloseIO", task_close_io },
-    { "ResizePty", task_resize_pty },
-    { "Delete", task_delete },
-    { "Shutdown", task_shutdown },
-    { "Pause", task_pause },
-    { "Resume", task_resume },
-    { "State", bl_ctr_task_state },
-    { "Pids", bl_ctr_task_pids },
-    { "Stats", bl_ctr_task_stats },
-    { "Connect", bl_ctr_task_connect },
+    METHOD ("Create", task_create, create_task_request),
+    METHOD ("Start", task_start, start_request),
+    METHOD ("Exec", task_exec, exec_process_request),
+    METHOD ("Kill", task_kill, kill_request),
+    METHOD ("Wait", task_wait, wait_request),
+    METHOD ("CloseIO", task_close_io, close_iorequest),
+    METHOD ("ResizePty", task_resize_pty, resize_pty_request),
+    METHOD ("Delete", task_delete, delete_request),
+    METHOD ("Shutdown", task_shutdown, shutdown_request),
+    METHOD ("Pause", task_pause, pause_request),
+    METHOD ("Resume", task_resume, resume_request),
+    METHOD ("State", bl_ctr_task_state, state_request),
+    METHOD ("Pids", bl_ctr_task_pids, pids_request),
+    METHOD ("Stats", bl_ctr_task_stats, stats_request),
+    METHOD ("Connect", bl_ctr_task_connect, connect_request),
 };
 
 void
@@ -610,7 +579,10 @@ bl_ctr_task_dispatch (BlCtrShim *shim, BlTtrpcConn *conn, BlTtrpcRequest *reques
 {
     for (gsize i = 0; i < G_N_ELEMENTS (methods); i++) {
         if (g_str_equal (request->method, methods[i].name)) {
-            methods[i].method (shim, conn, request->stream_id, request->payload);
+            g_autoptr (BlCtrMessage) msg =
+                bl_ctr_unpack (methods[i].request, conn, request->stream_id, request->payload);
+            if (msg)
+                methods[i].method (shim, conn, request->stream_id, &msg);
             return;
         }
     }

@@ -20,6 +20,7 @@
 
 #include <boxlite/boxlite.h>
 
+#include "timestamp.pb-c.h"
 #include "ttrpc-conn.h"
 
 G_BEGIN_DECLS
@@ -60,6 +61,11 @@ typedef enum {
     BL_CTR_STOPPED = 3,
     BL_CTR_PAUSED = 4,
 } BlCtrStatus;
+
+/* A request's message, decoded by protobuf-c. */
+typedef ProtobufCMessage BlCtrMessage;
+void bl_ctr_message_free (BlCtrMessage *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlCtrMessage, bl_ctr_message_free)
 
 typedef struct _BlCtrShim BlCtrShim;
 
@@ -158,20 +164,28 @@ void bl_ctr_task_dispatch (BlCtrShim *shim, BlTtrpcConn *conn, BlTtrpcRequest *r
 BlCtrProcess *bl_ctr_task_lookup (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id,
                                   const char *id, const char *exec_id);
 
-/* ctr-task-info.c: the queries. */
-void bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload);
-void bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload);
-void bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload);
-void bl_ctr_task_connect (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, GBytes *payload);
+/* ctr-task-info.c: the queries, each with its request decoded. */
+void bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg);
+void bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg);
+void bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg);
+void bl_ctr_task_connect (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id,
+                          BlCtrMessage **msg);
 
-/* A request's message, decoded by protobuf-c. */
-typedef ProtobufCMessage BlCtrMessage;
-void bl_ctr_message_free (BlCtrMessage *msg);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlCtrMessage, bl_ctr_message_free)
 /* @payload decoded as a @descriptor message, or NULL once @stream_id is
  * answered INVALID_ARGUMENT. */
 BlCtrMessage *bl_ctr_unpack (const ProtobufCMessageDescriptor *descriptor, BlTtrpcConn *conn,
                              guint32 stream_id, GBytes *payload);
+
+/* A protobuf Timestamp of @usec, microseconds since the epoch. */
+static inline Google__Protobuf__Timestamp
+bl_ctr_timestamp (gint64 usec)
+{
+    Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+    at.seconds = usec / G_USEC_PER_SEC;
+    at.nanos = (gint32) (usec % G_USEC_PER_SEC) * 1000;
+    return at;
+}
 
 /* Answers @request with @msg packed (NULL: an empty reply). */
 void bl_ctr_reply (BlTtrpcConn *conn, guint32 stream_id, const ProtobufCMessage *msg);
