@@ -37,10 +37,7 @@ on_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-    g_autoptr (GInputStream) in =
-        g_memory_input_stream_new_from_data (g_memdup2 (data, size), size, g_free);
-    g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
-    g_autoptr (GIOStream) stream = g_simple_io_stream_new (in, out);
+    g_autoptr (GIOStream) stream = fuzz_stream_new (data, size);
     State st = { 0 };
     g_autoptr (BlFrameConn) conn = bl_frame_conn_new (stream, "fuzz");
 

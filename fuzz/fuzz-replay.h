@@ -7,12 +7,24 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
 typedef GByteArray *(*FuzzSeedFunc) (GRand *rand);
+
+/* A stream whose reads give a copy of @data, then the end, and whose writes
+ * are kept in memory: a peer that sends @data and closes. */
+static inline GIOStream *
+fuzz_stream_new (const guint8 *data, size_t size)
+{
+    g_autoptr (GInputStream) in =
+        g_memory_input_stream_new_from_data (g_memdup2 (data, size), size, g_free);
+    g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+    return g_simple_io_stream_new (in, out);
+}
 
 static inline int
 fuzz_replay_main (int argc, char **argv, FuzzSeedFunc seed, const char *what)

@@ -19,20 +19,6 @@
 #define MAX_STRING 65536
 #define ALLOW_NET_ANNOTATION "boxlite.io/allow-net"
 
-static gboolean spec_error (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-spec_error (GError **error, const char *format, ...)
-{
-    va_list args;
-
-    va_start (args, format);
-    g_autofree char *text = g_strdup_vprintf (format, args);
-    va_end (args);
-    g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, text);
-    return FALSE;
-}
-
 /* @array's strings, or NULL with @error set when it holds anything else. */
 static char **
 string_list (JsonArray *array, const char *what, GError **error)
@@ -41,7 +27,8 @@ string_list (JsonArray *array, const char *what, GError **error)
     g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
 
     if (n > MAX_ARGS) {
-        spec_error (error, "%s has %u entries", what, n);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "%s has %u entries",
+                     what, n);
         return NULL;
     }
     for (guint i = 0; i < n; i++) {
@@ -51,7 +38,8 @@ string_list (JsonArray *array, const char *what, GError **error)
                 ? json_node_get_string (node)
                 : NULL;
         if (!s || strlen (s) > MAX_STRING) {
-            spec_error (error, "%s[%u] is not a string of at most %d bytes", what, i, MAX_STRING);
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                         "%s[%u] is not a string of at most %d bytes", what, i, MAX_STRING);
             return NULL;
         }
         g_strv_builder_add (builder, s);
@@ -68,8 +56,11 @@ member_u32 (JsonObject *obj, const char *name, guint32 *out, GError **error)
     if (!node || JSON_NODE_HOLDS_NULL (node))
         return TRUE;
     if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
-        json_node_get_int (node) < 0 || json_node_get_int (node) > G_MAXUINT32)
-        return spec_error (error, "%s is not an unsigned 32-bit integer", name);
+        json_node_get_int (node) < 0 || json_node_get_int (node) > G_MAXUINT32) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%s is not an unsigned 32-bit integer", name);
+        return FALSE;
+    }
     *out = (guint32) json_node_get_int (node);
     return TRUE;
 }
@@ -91,14 +82,15 @@ spec_from_process (JsonObject *process, GError **error)
     guint32 uid = 0, gid = 0;
 
     if (!process) {
-        spec_error (error, "the spec has no process");
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "the spec has no process");
         return NULL;
     }
     spec->argv = string_list (bl_json_member_array (process, "args"), "process.args", error);
     if (!spec->argv)
         return NULL;
     if (!spec->argv[0]) {
-        spec_error (error, "process.args is empty");
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "process.args is empty");
         return NULL;
     }
     spec->env = string_list (bl_json_member_array (process, "env"), "process.env", error);
@@ -106,7 +98,8 @@ spec_from_process (JsonObject *process, GError **error)
         return NULL;
     const char *cwd = bl_json_member_string (process, "cwd");
     if (cwd && (cwd[0] != '/' || strlen (cwd) > 4096)) {
-        spec_error (error, "process.cwd is not an absolute path");
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "process.cwd is not an absolute path");
         return NULL;
     }
     spec->cwd = g_strdup (cwd);
@@ -164,9 +157,11 @@ load_object (JsonParser *parser, const char *data, gsize len, const char *what, 
     JsonObject *obj = NULL;
 
     if (len > BL_CTR_MAX_SPEC)
-        spec_error (error, "%s is larger than %u bytes", what, BL_CTR_MAX_SPEC);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%s is larger than %u bytes", what, BL_CTR_MAX_SPEC);
     else if (!(obj = bl_json_load_object (parser, data, len)))
-        spec_error (error, "%s is not a JSON object", what);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%s is not a JSON object", what);
     return obj;
 }
 

@@ -18,19 +18,9 @@ bl_ttrpc_header_encode (guint8 out[BL_TTRPC_HEADER_SIZE], const BlTtrpcHeader *h
     out[9] = header->flags;
 }
 
-static gboolean protocol_error (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-protocol_error (GError **error, const char *format, ...)
-{
-    va_list args;
-
-    va_start (args, format);
-    g_autofree char *text = g_strdup_vprintf (format, args);
-    va_end (args);
-    g_set_error_literal (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, text);
-    return FALSE;
-}
+/* Sets @error (a client breaking the protocol) and yields FALSE. */
+#define protocol_error(error, ...)                                                                 \
+    (g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, __VA_ARGS__), FALSE)
 
 gboolean
 bl_ttrpc_header_parse_request (const guint8 *buf, gsize len, guint32 last_stream_id,
@@ -78,18 +68,21 @@ BlTtrpcRequest *
 bl_ttrpc_request_parse (guint32 stream_id, const guint8 *buf, gsize len, GError **error)
 {
     if (len > BL_TTRPC_MAX_MESSAGE) {
-        protocol_error (error, "ttrpc request of %zu bytes", len);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, "ttrpc request of %zu bytes",
+                     len);
         return NULL;
     }
     Boxlite__Ttrpc__Request *msg = boxlite__ttrpc__request__unpack (NULL, len, buf);
     if (!msg) {
-        protocol_error (error, "ttrpc request on stream %u is not a valid Request", stream_id);
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
+                     "ttrpc request on stream %u is not a valid Request", stream_id);
         return NULL;
     }
     BlTtrpcRequest *request = NULL;
     if (check_name ("service", msg->service, error) && check_name ("method", msg->method, error)) {
         if (msg->n_metadata > BL_TTRPC_MAX_METADATA) {
-            protocol_error (error, "ttrpc request with %zu metadata pairs", msg->n_metadata);
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL,
+                         "ttrpc request with %zu metadata pairs", msg->n_metadata);
         } else {
             request = g_new0 (BlTtrpcRequest, 1);
             request->stream_id = stream_id;
