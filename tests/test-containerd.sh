@@ -180,6 +180,14 @@ test_exec_kill_delete() {
     out=$(ctr_ task exec --exec-id e1 task1 sh -c 'echo from-exec; cat /hello.txt; exit 3') || rc=$?
     check "ctr task exec: exit status" 3 "$rc"
     check "ctr task exec: output" "from-exec" "$(head -n1 <<<"$out")"
+    out=$(script -qec "stty rows 30 cols 100; ctr --address $tmp/c.sock \
+        --namespace boxlite-test task exec -t --exec-id e2 task1 /bin/busybox tty" \
+        /dev/null </dev/null | tr -d '\r\0')
+    if grep -q '/dev/pts/' <<<"$out"; then
+        pass "ctr task exec -t: the exec has a terminal"
+    else
+        fail "ctr task exec -t: tty said '$out'"
+    fi
     check "ctr task ps: the task's process" 1 "$(ctr_ task ps task1 | tail -n +2 | wc -l)"
     ctr_ task pause task1
     check "ctr task pause" PAUSED "$(ctr_ task ls | awk '$1 == "task1" {print $3}')"

@@ -77,47 +77,78 @@ metric (GVariant *metrics, const char *key)
     return value;
 }
 
+/* The reply to Stats from the box's figures. */
+static void
+reply_metrics (BlTtrpcConn *conn, guint32 stream_id, GVariant *metrics)
+{
+    Io__Containerd__Cgroups__V1__Metrics out = IO__CONTAINERD__CGROUPS__V1__METRICS__INIT;
+    Io__Containerd__Cgroups__V1__MemoryStat memory = IO__CONTAINERD__CGROUPS__V1__MEMORY_STAT__INIT;
+    Io__Containerd__Cgroups__V1__MemoryEntry usage =
+        IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT;
+    Io__Containerd__Cgroups__V1__CPUStat cpu = IO__CONTAINERD__CGROUPS__V1__CPUSTAT__INIT;
+    Io__Containerd__Cgroups__V1__CPUUsage cpu_usage = IO__CONTAINERD__CGROUPS__V1__CPUUSAGE__INIT;
+
+    usage.usage = metric (metrics, "qemu-rss") + metric (metrics, "monitor-rss") +
+                  metric (metrics, "net-rss");
+    memory.usage = &usage;
+    cpu_usage.total = metric (metrics, "qemu-cpu-ns") + metric (metrics, "monitor-cpu-ns") +
+                      metric (metrics, "net-cpu-ns");
+    cpu.usage = &cpu_usage;
+    out.memory = &memory;
+    out.cpu = &cpu;
+    gsize size = protobuf_c_message_get_packed_size (&out.base);
+    g_autofree guint8 *buf = g_malloc (size ? size : 1);
+    protobuf_c_message_pack (&out.base, buf);
+
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    any.type_url = "io.containerd.cgroups.v1.Metrics";
+    any.value.data = buf;
+    any.value.len = size;
+    Containerd__Task__V2__StatsResponse response = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
+    response.stats = &any;
+    bl_ctr_reply (conn, stream_id, &response.base);
+}
+
+typedef struct {
+    BlTtrpcConn *conn;
+    guint32 stream_id;
+} StatsCall;
+
+static void
+on_metrics (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    StatsCall *call = user_data;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) metrics =
+        boxlite_box_get_metrics_finish (BOXLITE_BOX (source), res, &error);
+
+    if (metrics)
+        reply_metrics (call->conn, call->stream_id, metrics);
+    else
+        bl_ctr_reply_error (call->conn, call->stream_id, BL_TTRPC_FAILED_PRECONDITION, "%s",
+                            error->message);
+    g_object_unref (call->conn);
+    g_free (call);
+}
+
+/* Asynchronous: the guest's part of the figures may take seconds, and the
+ * kubelet asks often; other requests go on meanwhile. */
 void
 bl_ctr_task_stats (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage **msg)
 {
     const Containerd__Task__V2__StatsRequest *req =
         (const Containerd__Task__V2__StatsRequest *) *msg;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (GVariant) metrics = NULL;
 
-    if (!bl_ctr_task_lookup (shim, conn, stream_id, req->id, "")) {
-        /* answered */
-    } else if (!shim->box || !(metrics = boxlite_box_get_metrics (shim->box, NULL, &error))) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION, "%s",
-                            error ? error->message : "no box");
-    } else {
-        Io__Containerd__Cgroups__V1__Metrics out = IO__CONTAINERD__CGROUPS__V1__METRICS__INIT;
-        Io__Containerd__Cgroups__V1__MemoryStat memory =
-            IO__CONTAINERD__CGROUPS__V1__MEMORY_STAT__INIT;
-        Io__Containerd__Cgroups__V1__MemoryEntry usage =
-            IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT;
-        Io__Containerd__Cgroups__V1__CPUStat cpu = IO__CONTAINERD__CGROUPS__V1__CPUSTAT__INIT;
-        Io__Containerd__Cgroups__V1__CPUUsage cpu_usage =
-            IO__CONTAINERD__CGROUPS__V1__CPUUSAGE__INIT;
-        usage.usage = metric (metrics, "qemu-rss") + metric (metrics, "monitor-rss") +
-                      metric (metrics, "net-rss");
-        memory.usage = &usage;
-        cpu_usage.total = metric (metrics, "qemu-cpu-ns") + metric (metrics, "monitor-cpu-ns") +
-                          metric (metrics, "net-cpu-ns");
-        cpu.usage = &cpu_usage;
-        out.memory = &memory;
-        out.cpu = &cpu;
-        gsize size = protobuf_c_message_get_packed_size (&out.base);
-        g_autofree guint8 *buf = g_malloc (size ? size : 1);
-        protobuf_c_message_pack (&out.base, buf);
-        Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-        any.type_url = "io.containerd.cgroups.v1.Metrics";
-        any.value.data = buf;
-        any.value.len = size;
-        Containerd__Task__V2__StatsResponse response = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
-        response.stats = &any;
-        bl_ctr_reply (conn, stream_id, &response.base);
+    if (!bl_ctr_task_lookup (shim, conn, stream_id, req->id, ""))
+        return;
+    if (!shim->box) {
+        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION, "the task has no box");
+        return;
     }
+    StatsCall *call = g_new0 (StatsCall, 1);
+    call->conn = g_object_ref (conn);
+    call->stream_id = stream_id;
+    boxlite_box_get_metrics_async (shim->box, NULL, on_metrics, call);
 }
 
 void
