@@ -262,6 +262,30 @@ test_bad_names (void)
 }
 
 static void
+test_too_much_metadata (void)
+{
+    Boxlite__Ttrpc__Request req = BOXLITE__TTRPC__REQUEST__INIT;
+    Boxlite__Ttrpc__KeyValue kv = BOXLITE__TTRPC__KEY_VALUE__INIT;
+    Boxlite__Ttrpc__KeyValue *list[BL_TTRPC_MAX_METADATA + 1];
+
+    kv.key = "k";
+    kv.value = "v";
+    for (guint i = 0; i < G_N_ELEMENTS (list); i++)
+        list[i] = &kv;
+    req.service = "svc";
+    req.method = "m";
+    req.metadata = list;
+    req.n_metadata = G_N_ELEMENTS (list);
+    gsize size = boxlite__ttrpc__request__get_packed_size (&req);
+    g_autoptr (GBytes) head = raw_message ((guint32) size, 1, BL_TTRPC_TYPE_REQUEST, 0, 0);
+    guint8 *body = g_malloc (size);
+    boxlite__ttrpc__request__pack (&req, body);
+    g_autoptr (GBytes) tail = g_bytes_new_take (body, size);
+    g_autoptr (GBytes) input = concat (head, tail);
+    assert_refused (input, "65 metadata pairs");
+}
+
+static void
 test_too_many_in_flight (void)
 {
     g_autoptr (GByteArray) all = g_byte_array_new ();
@@ -321,6 +345,7 @@ main (int argc, char **argv)
     g_test_add_func ("/ttrpc/truncated", test_truncated);
     g_test_add_func ("/ttrpc/garbage-body", test_garbage_body);
     g_test_add_func ("/ttrpc/bad-names", test_bad_names);
+    g_test_add_func ("/ttrpc/too-much-metadata", test_too_much_metadata);
     g_test_add_func ("/ttrpc/too-many-in-flight", test_too_many_in_flight);
     g_test_add_func ("/ttrpc/one-reply-per-stream", test_one_reply_per_stream);
     return g_test_run ();
