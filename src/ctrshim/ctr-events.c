@@ -100,3 +100,9 @@ bl_ctr_publish (BlCtrShim *shim, const char *topic, const char *type_name,
     g_queue_push_tail (&shim->events, queued);
     publish_next (shim);
 }
+
+void
+bl_ctr_events_clear (BlCtrShim *shim)
+{
+    g_queue_clear_full (&shim->events, (GDestroyNotify) event_free);
+}

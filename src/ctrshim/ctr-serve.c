@@ -102,9 +102,8 @@ static gboolean
 quit_now (gpointer data)
 {
     BlCtrShim *shim = data;
-    static guint ticks;
 
-    if (!g_queue_is_empty (&shim->events) && ++ticks < QUIT_TICKS_MAX)
+    if (!g_queue_is_empty (&shim->events) && ++shim->quit_ticks < QUIT_TICKS_MAX)
         return G_SOURCE_CONTINUE;
     g_main_loop_quit (shim->loop);
     return G_SOURCE_REMOVE;
@@ -179,6 +178,7 @@ bl_ctr_serve (BlCtrFlags *flags, int listen_fd)
     g_socket_listener_close (G_SOCKET_LISTENER (shim.service));
     g_list_free_full (shim.conns, g_object_unref);
     cleanup (&shim);
+    bl_ctr_events_clear (&shim);
     g_hash_table_unref (shim.processes);
     g_clear_object (&shim.service);
     g_main_loop_unref (shim.loop);

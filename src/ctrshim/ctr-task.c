@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include "ctr.h"
 #include "shim.pb-c.h"
@@ -84,6 +85,17 @@ publish_simple (BlCtrShim *shim, const char *topic, const char *type, const char
 }
 
 /* ---- Create ---- */
+
+/* Whether @a and @b name one existing folder (the working directory that
+ * `start` saw has its links resolved; containerd's path may not). */
+static gboolean
+same_folder (const char *a, const char *b)
+{
+    g_autofree char *real_a = a ? realpath (a, NULL) : NULL;
+    g_autofree char *real_b = b ? realpath (b, NULL) : NULL;
+
+    return real_a && real_b && g_str_equal (real_a, real_b);
+}
 
 typedef struct {
     Call *call;
@@ -242,6 +254,13 @@ task_create (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage
     if (!g_str_equal (req->id, shim->flags.id)) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT,
                             "task %s: this shim serves %s", req->id, shim->flags.id);
+        return;
+    }
+    /* The snapshot is mounted in the bundle: only in the one `start` was
+     * given, not wherever a request says. */
+    if (!same_folder (req->bundle, shim->flags.bundle)) {
+        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT,
+                            "bundle %s is not this task's", req->bundle);
         return;
     }
     if (shim->box || shim->runtime) {

@@ -99,6 +99,7 @@ struct _BlCtrShim {
     GQueue events;         /* BlCtrEvent *, published one at a time */
     gboolean publishing;
     gboolean shutting_down;
+    guint quit_ticks; /* waited for events to go out */
 };
 
 /* ctr-flags.c */
@@ -141,6 +142,8 @@ gboolean bl_ctr_rootfs_unmount (const char *target, GError **error);
 /* ctr-events.c: task events through containerd's publish binary. */
 void bl_ctr_publish (BlCtrShim *shim, const char *topic, const char *type_name,
                      const ProtobufCMessage *event);
+/* Drops the events not yet sent (the shim is leaving). */
+void bl_ctr_events_clear (BlCtrShim *shim);
 
 /* ctr-process.c */
 BlCtrProcess *bl_ctr_process_new (BlCtrShim *shim, const char *exec_id, BlCtrSpec *spec,
