@@ -160,6 +160,26 @@ test_run() {
     no_traces "after ctr run --rm"
 }
 
+# linux.resources sizes the box; boxlite.io/allow-net picks its network.
+test_resources_network() {
+    local out mem
+    out=$(ctr_ run --rm --runtime "$runtime" --cpus 2 --memory-limit 268435456 "$image" res1 \
+        sh -c '/bin/busybox nproc; /bin/busybox grep MemTotal /proc/meminfo')
+    check "--cpus 2: the box has 2 CPUs" 2 "$(head -n1 <<<"$out")"
+    mem=$(awk '/MemTotal/ {print $2}' <<<"$out")
+    if [[ "$mem" =~ ^[0-9]+$ ]] && ((mem > 180000 && mem <= 262144)); then
+        pass "--memory-limit 256 MiB: the box has ${mem} kB"
+    else
+        fail "--memory-limit 256 MiB: MemTotal '$mem'"
+    fi
+    out=$(ctr_ run --rm --runtime "$runtime" "$image" net1 /bin/busybox ls /sys/class/net)
+    check "default network: the box has eth0" 1 "$(grep -c '^eth0$' <<<"$out")"
+    out=$(ctr_ run --rm --runtime "$runtime" --annotation boxlite.io/allow-net=none "$image" net2 \
+        /bin/busybox ls /sys/class/net)
+    check "boxlite.io/allow-net=none: the box has no eth0" 0 "$(grep -c '^eth0$' <<<"$out" || true)"
+    no_traces "after sized boxes"
+}
+
 # The shim's events as containerd saw them, for the task of test_run.
 test_events() {
     local topic
@@ -259,6 +279,7 @@ kill "$events_pid"
 wait "$events_pid" 2>/dev/null || true
 events_pid=
 test_events
+test_resources_network
 test_exec_kill_delete
 test_tty
 test_shim_killed
