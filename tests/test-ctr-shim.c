@@ -167,6 +167,19 @@ expect (GSocketConnection *conn, guint32 stream_id, const char *method, GBytes *
     g_free (reply.message);
 }
 
+/* Shutdown on a new connection: the shim leaves, its socket with it. */
+static void
+shutdown_shim (Fixture *f)
+{
+    g_autoptr (GSocketConnection) conn = connect_shim (f);
+    Containerd__Task__V2__ShutdownRequest shutdown = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
+
+    shutdown.id = "t1";
+    g_autoptr (GBytes) payload = pack (&shutdown.base);
+    expect (conn, 1, "Shutdown", payload, BL_TTRPC_OK, "");
+    g_assert_true (socket_gone (f->socket));
+}
+
 static GBytes *
 create_request (const char *id, const char *bundle)
 {
@@ -217,12 +230,7 @@ test_requests (Fixture *f, gconstpointer data)
     /* A client that breaks the framing is dropped: an even stream id. */
     g_assert_false (call (conn, 20, "containerd.task.v2.Task", "State", state_t1, &reply));
     /* The shim still serves others, and leaves on Shutdown. */
-    g_autoptr (GSocketConnection) again = connect_shim (f);
-    Containerd__Task__V2__ShutdownRequest shutdown = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
-    shutdown.id = "t1";
-    g_autoptr (GBytes) shutdown_bytes = pack (&shutdown.base);
-    expect (again, 1, "Shutdown", shutdown_bytes, BL_TTRPC_OK, "");
-    g_assert_true (socket_gone (f->socket));
+    shutdown_shim (f);
 }
 
 static void
@@ -235,24 +243,14 @@ test_start_twice (Fixture *f, gconstpointer data)
     g_assert_cmpint (status, ==, 0);
     g_autofree char *text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
     g_assert_cmpstr (text + strlen ("unix://"), ==, f->socket);
-    g_autoptr (GSocketConnection) conn = connect_shim (f);
-    Containerd__Task__V2__ShutdownRequest shutdown = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
-    shutdown.id = "t1";
-    g_autoptr (GBytes) shutdown_bytes = pack (&shutdown.base);
-    expect (conn, 1, "Shutdown", shutdown_bytes, BL_TTRPC_OK, "");
-    g_assert_true (socket_gone (f->socket));
+    shutdown_shim (f);
 }
 
 static void
 test_delete (Fixture *f, gconstpointer data)
 {
     int status = -1;
-    g_autoptr (GSocketConnection) conn = connect_shim (f);
-    Containerd__Task__V2__ShutdownRequest shutdown = CONTAINERD__TASK__V2__SHUTDOWN_REQUEST__INIT;
-    shutdown.id = "t1";
-    g_autoptr (GBytes) shutdown_bytes = pack (&shutdown.base);
-    expect (conn, 1, "Shutdown", shutdown_bytes, BL_TTRPC_OK, "");
-    g_assert_true (socket_gone (f->socket));
+    shutdown_shim (f);
 
     /* What containerd runs after a shim died: a DeleteResponse on stdout. */
     g_autoptr (GBytes) out = run_shim (f, "t1", "delete", &status);
