@@ -68,6 +68,9 @@ bl_ctr_rootfs_mount (const char *target, const BlCtrMount *mounts, gsize n_mount
         if (mount (mounts[i].source, target, type, flags, *data ? data : NULL) < 0) {
             bl_os_error (error, errno, "mount the root filesystem on", target);
             g_prefix_error (error, "%s mount of %s: ", type, mounts[i].source);
+            /* None of the mounts stays when one fails. */
+            if (i > 0)
+                bl_ctr_rootfs_unmount (target, NULL);
             return FALSE;
         }
     }
