@@ -153,6 +153,28 @@ if [ "$is_root" = 1 ] && ! getent passwd boxlite-net >/dev/null; then
     log "── users: created boxlite-net"
 fi
 
+# ── test clients from npm ────────────────────────────────────────────────────
+# The MCP suite drives `boxlite mcp` with the official MCP SDK client, pinned
+# in tests/mcp/package-lock.json; node_modules is reinstalled when the lock
+# file changes.
+step "npm (tests/mcp)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    [ "$is_root" = 1 ] || die "node and npm are missing: apt-get install nodejs npm (as root)"
+    export DEBIAN_FRONTEND=noninteractive
+    run_logged apt-get-update-node apt-get -q -y -o DPkg::Lock::Timeout=600 update </dev/null
+    run_logged apt-get-install-node apt-get -q -y -o DPkg::Lock::Timeout=600 install nodejs npm </dev/null
+fi
+lock_hash=$(sha256sum tests/mcp/package-lock.json | cut -d' ' -f1)
+lock_stamp=tests/mcp/node_modules/.boxlite-lock-sha256
+if [ "$(cat "$lock_stamp" 2>/dev/null || true)" = "$lock_hash" ]; then
+    step_done "tests/mcp/node_modules matches the lock file"
+else
+    run_logged npm-ci npm ci --prefix tests/mcp --no-audit --no-fund </dev/null ||
+        die "npm ci in tests/mcp failed"
+    echo "$lock_hash" >"$lock_stamp"
+    step_done "installed with node $(node --version)"
+fi
+
 # ── 2. guest kernel ──────────────────────────────────────────────────────────
 step kernel
 cache=${BOXLITE_KERNEL_CACHE:-/var/cache/boxlite/kernel}

@@ -30,6 +30,7 @@ typedef struct {
     char *hostname;
     gboolean detach;
     gboolean auto_remove;
+    guint auto_stop; /* seconds without activity before the monitor stops the box; 0: never */
     guint boot_timeout_ms;
     /* Not saved: the user QEMU drops to once it has opened what it needs
      * (-runas), chosen by the monitor when it runs as root; NULL to keep

@@ -13,7 +13,8 @@
 
 /* Every log domain of boxlite: GLib matches G_MESSAGES_DEBUG by name, not
  * by prefix. */
-#define DEBUG_DOMAINS "boxlite boxlite-cli boxlite-qmp boxlite-net boxlite-shim boxlite-agent"
+#define DEBUG_DOMAINS                                                                              \
+    "boxlite boxlite-cli boxlite-qmp boxlite-net boxlite-shim boxlite-agent boxlite-mcp"
 
 typedef struct {
     const char *name;
@@ -47,6 +48,7 @@ static const CliCommand commands[] = {
       "Make a box from a .boxlite archive, or add an image from an OCI layout or a "
       "docker-archive tarball" },
     { "image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import" },
+    { "mcp", cli_cmd_mcp, "Serve boxes as tools to an MCP client, on stdin and stdout" },
 };
 
 static const CliCommand *

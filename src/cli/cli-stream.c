@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fd-io.h"
 
 #define CHUNK (64 * 1024)
 /* Seconds a command on a terminal has to end after we passed it a signal. */
@@ -58,28 +59,6 @@ block_sigpipe (void)
     pthread_sigmask (SIG_BLOCK, &set, NULL);
 }
 
-/* Writes all of @buf to @fd, also when @fd was left non-blocking by
- * whoever shares it. Returns FALSE with errno set on failure. */
-static gboolean
-write_all (int fd, const guint8 *buf, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write (fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-            (void) poll (&pfd, 1, -1);
-            continue;
-        }
-        if (n < 0)
-            return FALSE;
-        buf += n;
-        len -= (gsize) n;
-    }
-    return TRUE;
-}
-
 static gpointer
 pump_output (gpointer data)
 {
@@ -90,7 +69,7 @@ pump_output (gpointer data)
 
     block_sigpipe ();
     while ((n = g_input_stream_read (pump->stream, buf, CHUNK, NULL, &error)) > 0) {
-        if (write_all (pump->fd, buf, (gsize) n))
+        if (bl_fd_write_all (pump->fd, buf, (gsize) n))
             continue;
         /* Our reader left (`boxlite run ... | head`): as with a local pipe,
          * the command gets SIGPIPE; the rest of its output is dropped. */

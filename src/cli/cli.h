@@ -69,6 +69,7 @@ typedef struct {
     char **allow_net; /* --allow-net RULE, repeated */
     char **publish;   /* -p SPEC, repeated */
     char **volumes;   /* -v HOST:GUEST[:ro], repeated */
+    char *auto_stop;  /* --auto-stop SECONDS */
 } CliBoxFlags;
 
 #define CLI_BOX_FLAGS_INIT                                                                         \
@@ -129,6 +130,9 @@ int cli_cmd_image (CliContext *cli, int argc, char **argv);
 int cli_cmd_export (CliContext *cli, int argc, char **argv);
 gboolean cli_import_is_box (int argc, char **argv);
 int cli_import_box (CliContext *cli, int argc, char **argv);
+
+/* cli-mcp.c */
+int cli_cmd_mcp (CliContext *cli, int argc, char **argv);
 
 /* cli-ps.c: "5 seconds ago", "3 days ago", "-" for NULL. */
 char *cli_relative_time (GDateTime *when);

@@ -17,6 +17,7 @@
 #define G_LOG_DOMAIN "boxlite-registry"
 
 #include "registry-private.h"
+#include "fd-io.h"
 #include "os-error.h"
 
 #include <errno.h>
@@ -52,24 +53,6 @@ blob_present (const char *blobs_dir, const BlDescriptor *desc)
     return stat (path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size == desc->size;
 }
 
-static gboolean
-write_all (int fd, const void *data, gsize len)
-{
-    const guint8 *p = data;
-
-    while (len > 0) {
-        ssize_t n = write (fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return FALSE;
-        p += n;
-        len -= (gsize) n;
-    }
-    return TRUE;
-}
-
 /* Syncs @fd, closes it and renames @tmp to the blob's final path. */
 static gboolean
 commit_blob (int fd, const char *tmp, const char *blobs_dir, const char *digest, GError **error)
@@ -99,7 +82,7 @@ bl_blobs_store (const char *blobs_dir, const char *digest, GBytes *body, GError 
     fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0)
         return bl_os_error (error, errno, "create", tmp);
-    if (!write_all (fd, g_bytes_get_data (body, NULL), g_bytes_get_size (body))) {
+    if (!bl_fd_write_all (fd, g_bytes_get_data (body, NULL), g_bytes_get_size (body))) {
         bl_os_error (error, errno, "write", tmp);
         close (fd);
         unlink (tmp);
@@ -339,7 +322,7 @@ stream_body (Fetch *fetch, GInputStream *stream, int fd, goffset at, GChecksum *
             blob_fail (fetch, desc, error, "is larger than its descriptor says");
             return -1;
         }
-        if (!write_all (fd, buf, n)) {
+        if (!bl_fd_write_all (fd, buf, n)) {
             bl_os_error (error, errno, "write blob", desc->digest);
             return -1;
         }

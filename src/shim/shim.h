@@ -34,6 +34,7 @@ G_BEGIN_DECLS
 typedef struct _Shim Shim;
 typedef struct _ShimConsole ShimConsole;
 typedef struct _ShimLogFile ShimLogFile;
+typedef struct _ShimIdle ShimIdle;
 
 /* One client of the control socket. */
 typedef struct {
@@ -113,6 +114,7 @@ struct _Shim {
 
     /* Stopping */
     gboolean stop_requested;
+    const char *stop_reason; /* BL_STOP_REASON_* of the first request to stop */
     gboolean stop_forced;
     guint stop_timer;
     GPtrArray *stop_waiters; /* BlFrameConn* to answer {} once QEMU is gone */
@@ -126,6 +128,8 @@ struct _Shim {
     ShimConsole *console;
     /* What detached commands print (main-log.h), opened on first use */
     ShimLogFile *main_log;
+    /* auto_stop's watch, while the box runs with one */
+    ShimIdle *idle;
 };
 
 /* shim-main.c */
@@ -222,8 +226,18 @@ void shim_stats_guest_reply (Shim *shim, JsonObject *msg);
 /* Drops the requests the agent will not answer any more. */
 void shim_stats_clear (Shim *shim);
 
-/* shim-stop.c */
-void shim_stop (Shim *shim, gboolean force, guint timeout_ms);
+/* shim-stop.c: @reason (a BL_STOP_REASON_*) is recorded when this is the
+ * first request to stop. */
+void shim_stop (Shim *shim, gboolean force, guint timeout_ms, const char *reason);
+
+/* shim-idle.c: auto_stop. Once the box has booted, stops it (as a stop
+ * request would, with reason "idle") after launch->auto_stop seconds
+ * without a command or a copy running, traffic on its network, or a pause.
+ * Nothing when auto_stop is 0. */
+void shim_idle_start (Shim *shim);
+/* Something happened in the box just now: the idle time starts again. */
+void shim_idle_touch (Shim *shim);
+void shim_idle_free (Shim *shim);
 
 /* shim-lifeline.c */
 void shim_lifeline_watch (Shim *shim);
