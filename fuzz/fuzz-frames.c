@@ -8,7 +8,7 @@
 #include "bl_proto.h"
 #include "frame-conn.h"
 
-int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
+#include "fuzz-replay.h"
 
 typedef struct {
     gboolean closed;
@@ -37,10 +37,7 @@ on_closed (BlFrameConn *conn, const GError *reason, gpointer user_data)
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-    g_autoptr (GInputStream) in =
-        g_memory_input_stream_new_from_data (g_memdup2 (data, size), size, g_free);
-    g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
-    g_autoptr (GIOStream) stream = g_simple_io_stream_new (in, out);
+    g_autoptr (GIOStream) stream = fuzz_stream_new (data, size);
     State st = { 0 };
     g_autoptr (BlFrameConn) conn = bl_frame_conn_new (stream, "fuzz");
 
@@ -83,19 +80,6 @@ seed_stream (GRand *rand)
 int
 main (int argc, char **argv)
 {
-    guint runs = argc > 1 ? (guint) g_ascii_strtoull (argv[1], NULL, 10) : 20000;
-    g_autoptr (GRand) rand = g_rand_new_with_seed (argc > 2 ? (guint32) atoi (argv[2]) : 1);
-
-    for (guint i = 0; i < runs; i++) {
-        g_autoptr (GByteArray) buf = seed_stream (rand);
-        guint flips = g_rand_int_range (rand, 0, 8);
-        for (guint f = 0; f < flips && buf->len; f++)
-            buf->data[g_rand_int_range (rand, 0, (gint32) buf->len)] = (guint8) g_rand_int (rand);
-        if (g_rand_boolean (rand))
-            g_byte_array_set_size (buf, g_rand_int_range (rand, 0, (gint32) buf->len + 1));
-        LLVMFuzzerTestOneInput (buf->data, buf->len);
-    }
-    g_print ("%u streams replayed\n", runs);
-    return 0;
+    return fuzz_replay_main (argc, argv, seed_stream, "streams");
 }
 #endif

@@ -91,12 +91,15 @@ run_logged() {
 
 packages_build=(meson ninja-build pkg-config gcc clang-format libglib2.0-dev libjson-glib-dev
                 gobject-introspection libgirepository1.0-dev gi-docgen
-                libarchive-dev libslirp-dev libsoup-3.0-dev libseccomp-dev)
+                libarchive-dev libslirp-dev libsoup-3.0-dev libseccomp-dev
+                protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
+                golang-github-containerd-containerd-dev golang-github-containerd-ttrpc-dev
+                golang-github-gogo-protobuf-dev golang-github-containerd-cgroups-dev)
 packages_run=(qemu-system-x86 qemu-utils e2fsprogs)
 packages_kernel=(linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev dwarves cpio)
 packages_image=(debootstrap)
 packages_tests=(busybox-static python3 python3-gi procps openssl iproute2 docker-registry skopeo
-                valgrind)
+                valgrind containerd)
 packages=("${packages_build[@]}" "${packages_run[@]}" "${packages_kernel[@]}"
           "${packages_image[@]}" "${packages_tests[@]}")
 
