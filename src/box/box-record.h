@@ -25,6 +25,8 @@ typedef struct {
     char *image;        /* canonical reference of its image; nullable */
     char *image_id;     /* that image's id (config digest); nullable */
     char *image_digest; /* that image's manifest digest; nullable */
+    char *start;        /* how it last started: "template" or "cold"; nullable */
+    char *start_reason; /* why it started cold; nullable */
 } BlRecord;
 
 BlRecord *bl_record_new (const char *id, const char *name, JsonNode *options);
@@ -43,6 +45,11 @@ void bl_record_unlock (int fd);
  * started/finished stamps that go with the state. */
 gboolean bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
                               const char *error_message, GError **error);
+
+/* Under the lock: how the box's guest started (@start: "template" or
+ * "cold") and, when cold, why (nullable). */
+gboolean bl_record_set_start (const char *box_dir, const char *start, const char *reason,
+                              GError **error);
 
 /* The current time, ISO 8601 in UTC. Returns: (transfer full). */
 char *bl_now_iso8601 (void);

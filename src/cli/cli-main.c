@@ -47,6 +47,7 @@ static const CliCommand commands[] = {
       "Make a box from a .boxlite archive, or add an image from an OCI layout or a "
       "docker-archive tarball" },
     { "image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import" },
+    { "template", cli_cmd_template, "Manage the VM templates boxes start from: ls, prune, warm" },
 };
 
 static const CliCommand *

@@ -58,11 +58,18 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
     if (log_fd < 0 || null_fd < 0) {
         bl_os_error (error, errno, "open", log_path);
     } else {
+        /* A template's copy inherits its state and disk (shim-template.c). */
+        int targets[SHIM_N_PASS_FDS];
+        guint n = shim->pass_fds[0] >= 0 ? SHIM_N_PASS_FDS : 0;
+        for (guint i = 0; i < SHIM_N_PASS_FDS; i++)
+            targets[i] = SHIM_PASS_FD_FIRST + (int) i;
         g_message ("starting %s", command);
-        ok = g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                     qemu_child_setup, GINT_TO_POINTER (getpid ()), &shim->qemu_pid,
-                                     null_fd, log_fd, log_fd, error);
+        ok = g_spawn_async_with_pipes_and_fds (
+            NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, qemu_child_setup,
+            GINT_TO_POINTER (getpid ()), null_fd, log_fd, log_fd, shim->pass_fds, targets, n,
+            &shim->qemu_pid, NULL, NULL, NULL, error);
     }
+    shim_template_close_fds (shim);
     if (log_fd >= 0)
         close (log_fd);
     if (null_fd >= 0)
@@ -170,6 +177,7 @@ on_qmp_connected (GObject *source, GAsyncResult *res, gpointer user_data)
     shim->qmp = client;
     g_signal_connect (client, "event", G_CALLBACK (on_qmp_event), shim);
     g_message ("QMP connected (QEMU %s)", bl_qmp_client_get_qemu_version (client));
+    shim_template_resume (shim);
 }
 
 static void

@@ -31,6 +31,12 @@ G_BEGIN_DECLS
 /* Interval between attempts to connect to QEMU's sockets while it starts. */
 #define SHIM_CONNECT_RETRY_MS 20
 
+/* Descriptors a template's copy inherits: its state, and its disk open
+ * both ways (QEMU reopens the disk when it activates it after the load,
+ * by then as its unprivileged user: /dev/fdset/1 gives it these). */
+enum { SHIM_FD_STATE, SHIM_FD_DISK_RW, SHIM_FD_DISK_RO, SHIM_N_PASS_FDS };
+#define SHIM_PASS_FD_FIRST 3
+
 typedef struct _Shim Shim;
 typedef struct _ShimConsole ShimConsole;
 typedef struct _ShimLogFile ShimLogFile;
@@ -64,6 +70,7 @@ typedef enum {
     SHIM_AGENT_REPLY_SHUTDOWN,
     SHIM_AGENT_REPLY_MOUNT,
     SHIM_AGENT_REPLY_STATS,
+    SHIM_AGENT_REPLY_IDENTITY,
 } ShimAgentReply;
 
 struct _Shim {
@@ -121,6 +128,15 @@ struct _Shim {
     GPid net_pid;
     guint net_watch;
     gboolean net_running;
+
+    /* Start from a template (shim-template.c): what QEMU inherits as fds
+     * 3, 4, 5... (SHIM_FD_*), the template's lock held until QEMU mapped
+     * its RAM, the disk's size it is resized to, and how the box started. */
+    int pass_fds[SHIM_N_PASS_FDS];
+    int template_lock_fd;
+    guint64 disk_bytes;
+    gboolean template_resumed;
+    char *start_reason; /* why cold; NULL for a start from a template */
 
     /* The guest's console, written to a bounded log */
     ShimConsole *console;
@@ -221,6 +237,21 @@ void shim_stats_request (ShimClient *client);
 void shim_stats_guest_reply (Shim *shim, JsonObject *msg);
 /* Drops the requests the agent will not answer any more. */
 void shim_stats_clear (Shim *shim);
+
+/* shim-template.c: chooses between a template and a cold boot before QEMU
+ * starts (making the template when it is missing or unusable; any failure
+ * means a cold boot, with the reason kept), then, once QMP is up, loads
+ * the template's state into the box's QEMU, resizes its disk and lets it
+ * run. A failure after QEMU started fails the boot. */
+void shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz);
+void shim_template_resume (Shim *shim);
+void shim_template_release (Shim *shim);
+/* Closes the monitor's copies of what QEMU inherits (once it has). */
+void shim_template_close_fds (Shim *shim);
+/* Sends "identity" (bl_proto.h) after "hello"; its answer goes to
+ * shim_volumes_mount(). */
+void shim_identity_send (Shim *shim);
+void shim_identity_reply (Shim *shim, JsonObject *msg);
 
 /* shim-stop.c */
 void shim_stop (Shim *shim, gboolean force, guint timeout_ms);

@@ -1,0 +1,283 @@
+/* shim-template.c: starting a box from a VM template (template.h).
+ *
+ * Before QEMU starts, the monitor looks for the template that fits the box
+ * under the template's lock, checks it, and makes it when it is missing or
+ * fails a check; two monitors wanting the same one make it once. Then the
+ * box's QEMU maps the template's RAM copy-on-write and waits (-incoming
+ * defer, -S); once QMP is up the monitor sets x-ignore-shared, loads the
+ * state from fd 3, waits for "paused", resizes the disk to the box's own
+ * (the guest saw the template's scratch disk), and continues the guest.
+ * The agent then gets the box's identity (shim-identity.c) before anything
+ * of the box runs.
+ */
+#define G_LOG_DOMAIN "boxlite-shim"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fs-lock.h"
+#include "shim.h"
+#include "template-make.h"
+#include "template.h"
+
+/* How often the monitor asks QEMU whether the state is loaded. */
+#define RESUME_POLL_MS 2
+
+static void
+go_cold (Shim *shim, const char *why)
+{
+    g_message ("starting cold: %s", why);
+    g_free (shim->start_reason);
+    shim->start_reason = g_strdup (why);
+    shim->launch->template_role = BL_TEMPLATE_ROLE_NONE;
+    g_clear_pointer (&shim->launch->template_ram, g_free);
+    shim_template_close_fds (shim);
+    shim_template_release (shim);
+}
+
+void
+shim_template_close_fds (Shim *shim)
+{
+    for (guint i = 0; i < SHIM_N_PASS_FDS; i++) {
+        if (shim->pass_fds[i] >= 0)
+            close (shim->pass_fds[i]);
+        shim->pass_fds[i] = -1;
+    }
+}
+
+/* The box's disk, open read-write and read-only for QEMU's fd set. */
+static gboolean
+open_disk (Shim *shim, GError **error)
+{
+    const char *path = shim->launch->disk;
+
+    shim->pass_fds[SHIM_FD_DISK_RW] = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    shim->pass_fds[SHIM_FD_DISK_RO] = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (shim->pass_fds[SHIM_FD_DISK_RW] < 0 || shim->pass_fds[SHIM_FD_DISK_RO] < 0) {
+        int saved = errno;
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s", path,
+                     g_strerror (saved));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The virtual size in the box's qcow2 header: what the guest must see. */
+static gboolean
+disk_size (const char *path, guint64 *size, GError **error)
+{
+    guint8 head[32];
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : pread (fd, head, sizeof head, 0);
+
+    if (fd >= 0)
+        close (fd);
+    if (n != (ssize_t) sizeof head || memcmp (head, "QFI\xfb", 4) != 0) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s is not a qcow2 disk", path);
+        return FALSE;
+    }
+    *size = 0;
+    for (int i = 24; i < 32; i++)
+        *size = *size << 8 | head[i];
+    return TRUE;
+}
+
+void
+shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz)
+{
+    BlLaunch *launch = shim->launch;
+    g_autoptr (GError) error = NULL;
+
+    shim->template_lock_fd = -1;
+    if (!launch->fast_start) {
+        go_cold (shim, "fast_start is off");
+        return;
+    }
+    if (!launch->templates_dir) {
+        go_cold (shim, "the box has no templates directory");
+        return;
+    }
+    g_autoptr (BlTemplate) tpl = bl_template_for (launch, resolved, tsc_khz, &error);
+    if (!tpl || !disk_size (launch->disk, &shim->disk_bytes, &error)) {
+        go_cold (shim, error->message);
+        return;
+    }
+    shim->template_lock_fd = bl_lock_file (tpl->lock_path, TRUE, NULL, &error);
+    if (shim->template_lock_fd < 0) {
+        go_cold (shim, error->message);
+        return;
+    }
+    int fd = bl_template_open_state (tpl, &error);
+    if (fd < 0) {
+        if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+            g_message ("the template is not usable, making it again: %s", error->message);
+        g_clear_error (&error);
+        if (bl_template_make (launch, resolved, tsc_khz, tpl, launch->boot_timeout_ms, &error))
+            fd = bl_template_open_state (tpl, &error);
+    }
+    shim->pass_fds[SHIM_FD_STATE] = fd;
+    if (fd < 0 || !open_disk (shim, &error)) {
+        go_cold (shim, error->message);
+        return;
+    }
+    /* Others may start from it at once; a prune waits until QEMU mapped it. */
+    if (flock (shim->template_lock_fd, LOCK_SH) < 0)
+        g_warning ("cannot share the template's lock: %s", g_strerror (errno));
+    launch->template_role = BL_TEMPLATE_ROLE_CLONE;
+    launch->template_ram = g_strdup (tpl->ram_path);
+    g_message ("starting from template %.12s", tpl->key);
+}
+
+void
+shim_template_release (Shim *shim)
+{
+    if (shim->template_lock_fd >= 0)
+        close (shim->template_lock_fd);
+    shim->template_lock_fd = -1;
+}
+
+static void query_status (Shim *shim);
+
+static void
+resume_failed (Shim *shim, const char *step, const GError *error)
+{
+    g_autofree char *message =
+        g_strdup_printf ("the start from a template failed at %s: %s", step, error->message);
+    shim_boot_failed (shim, message);
+}
+
+static void
+on_cont (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Shim *shim = user_data;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+
+    if (!ret) {
+        resume_failed (shim, "cont", error);
+        return;
+    }
+    shim->template_resumed = TRUE;
+    g_message ("the copy of the template runs");
+}
+
+static void
+on_resized (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Shim *shim = user_data;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+
+    if (!ret) {
+        resume_failed (shim, "block_resize", error);
+        return;
+    }
+    bl_qmp_client_execute_async (shim->qmp, "cont", NULL, shim->cancellable, on_cont, shim);
+}
+
+/* The guest probed the template's scratch disk: the resize (to the size
+ * the box's disk already has) tells it the real one. */
+static void
+resize_disk (Shim *shim)
+{
+    g_autoptr (JsonObject) args = json_object_new ();
+
+    json_object_set_string_member (args, "device", "root");
+    json_object_set_int_member (args, "size", (gint64) shim->disk_bytes);
+    bl_qmp_client_execute_async (shim->qmp, "block_resize", args, shim->cancellable, on_resized,
+                                 shim);
+}
+
+static gboolean
+on_poll_again (gpointer user_data)
+{
+    query_status (user_data);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+on_status (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Shim *shim = user_data;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *status =
+        bl_qmp_client_query_status_finish (BL_QMP_CLIENT (source), res, &error);
+
+    if (!status) {
+        resume_failed (shim, "query-status", error);
+        return;
+    }
+    if (g_str_equal (status, "inmigrate")) {
+        g_timeout_add (RESUME_POLL_MS, on_poll_again, shim);
+        return;
+    }
+    if (!g_str_equal (status, "paused")) {
+        g_autoptr (GError) odd = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                              "QEMU is %s after loading the state", status);
+        resume_failed (shim, "load", odd);
+        return;
+    }
+    resize_disk (shim);
+}
+
+static void
+query_status (Shim *shim)
+{
+    if (shim->finished || !shim->qmp)
+        return;
+    bl_qmp_client_query_status_async (shim->qmp, shim->cancellable, on_status, shim);
+}
+
+static void
+on_incoming (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Shim *shim = user_data;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+
+    if (!ret) {
+        resume_failed (shim, "migrate-incoming", error);
+        return;
+    }
+    query_status (shim);
+}
+
+static void
+on_capability (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    Shim *shim = user_data;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+    g_autoptr (JsonObject) args = json_object_new ();
+
+    if (!ret) {
+        resume_failed (shim, "migrate-set-capabilities", error);
+        return;
+    }
+    /* QEMU inherited the state file as fd 3 (shim_qemu_start). */
+    json_object_set_string_member (args, "uri", "fd:3");
+    bl_qmp_client_execute_async (shim->qmp, "migrate-incoming", args, shim->cancellable,
+                                 on_incoming, shim);
+}
+
+void
+shim_template_resume (Shim *shim)
+{
+    /* QEMU has mapped the RAM file: a prune may go ahead. */
+    shim_template_release (shim);
+    if (shim->launch->template_role != BL_TEMPLATE_ROLE_CLONE)
+        return;
+
+    g_autoptr (JsonObject) args = json_object_new ();
+    JsonArray *list = json_array_new ();
+    JsonObject *cap = json_object_new ();
+
+    json_object_set_string_member (cap, "capability", "x-ignore-shared");
+    json_object_set_boolean_member (cap, "state", TRUE);
+    json_array_add_object_element (list, cap);
+    json_object_set_array_member (args, "capabilities", list);
+    bl_qmp_client_execute_async (shim->qmp, "migrate-set-capabilities", args, shim->cancellable,
+                                 on_capability, shim);
+}
