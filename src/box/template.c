@@ -323,6 +323,8 @@ bl_template_remove (const BlTemplate *tpl, GError **error)
            bl_tree_remove (tpl->dir, error);
 }
 
+static void sweep_ram_dirs (const char *templates_dir, const char *own);
+
 static gboolean
 is_key (const char *name)
 {
@@ -413,8 +415,14 @@ prune_one (const char *templates_dir, const char *ram_dir_name, const char *key,
     return ok;
 }
 
-/* The RAM directories of this user whose home is gone, and RAM files of
- * ours that no template owns any more. */
+void
+bl_template_sweep_orphans (void)
+{
+    sweep_ram_dirs (NULL, NULL);
+}
+
+/* The RAM directories of this user whose home is gone, and (with @own, the
+ * RAM directory of @templates_dir) RAM files that no template owns. */
 static void
 sweep_ram_dirs (const char *templates_dir, const char *own)
 {
@@ -435,6 +443,7 @@ sweep_ram_dirs (const char *templates_dir, const char *own)
         if (!g_file_get_contents (home_file, &home, NULL, NULL))
             continue;
         if (!g_file_test (home, G_FILE_TEST_IS_DIR)) {
+            g_message ("removing %s: its home %s is gone", dir, home);
             if (!bl_tree_remove (dir, &error))
                 g_warning ("%s", error->message);
             g_clear_error (&error);

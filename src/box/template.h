@@ -88,6 +88,11 @@ void bl_template_info_free (BlTemplateInfo *info);
  * full) (element-type BlTemplateInfo): them. */
 GPtrArray *bl_template_list (const char *templates_dir, GError **error);
 
+/* Removes the RAM directories of this user whose home is gone: a home
+ * deleted without `boxlite template prune` leaves its RAM files on tmpfs
+ * until a template is made or pruned in any home, or the host restarts. */
+void bl_template_sweep_orphans (void);
+
 /* Removes every template under @templates_dir, and the RAM directories of
  * this user whose home is gone. Sets *@removed to the templates removed. */
 gboolean bl_template_prune (const char *templates_dir, guint *removed, GError **error);

@@ -429,6 +429,7 @@ bl_template_make (const BlLaunch *box, BoxliteAccel resolved, guint tsc_khz, con
     Maker m = { 0 };
     gint64 start = g_get_monotonic_time ();
 
+    bl_template_sweep_orphans ();
     m.listeners = g_ptr_array_new_with_free_func (g_object_unref);
     m.deadline = start + (gint64) timeout_ms * 1000;
     gboolean ok = make (&m, box, resolved, tsc_khz, tpl, error);
