@@ -172,8 +172,7 @@ test_copies_differ (void)
         g_autofree char *guest = run_simple (boxes[i], "date +%s%N", &code);
         gint64 t1 = now_ns ();
         gint64 g = g_ascii_strtoll (guest, NULL, 10);
-        g_test_message ("guest clock %" G_GINT64_FORMAT " ns into a %" G_GINT64_FORMAT
-                        " ns window",
+        g_test_message ("guest clock %" G_GINT64_FORMAT " ns into a %" G_GINT64_FORMAT " ns window",
                         g - t0, t1 - t0);
         g_assert_cmpint (g, >=, t0 - 50 * 1000000);
         g_assert_cmpint (g, <=, t1 + 50 * 1000000);
@@ -184,7 +183,8 @@ test_copies_differ (void)
     guint64 kib = g_ascii_strtoull (size, NULL, 10);
     g_assert_cmpuint (kib, <=, (guint64) 3 << 20);
     g_assert_cmpuint (kib, >=, ((guint64) 3 << 20) * 9 / 10);
-    g_autofree char *write = run_simple (a, "echo kept > /var/tmp/f && sync && cat /var/tmp/f", &code);
+    g_autofree char *write =
+        run_simple (a, "echo kept > /var/tmp/f && sync && cat /var/tmp/f", &code);
     g_assert_cmpstr (write, ==, "kept\n");
 
     remove_box (a);
@@ -366,8 +366,8 @@ test_cold (void)
     const char *cli = g_getenv ("BOXLITE_CLI");
     g_autofree char *stdout_text = NULL;
     gint status = -1;
-    const char *const argv[] = { cli,  "run",      "--rm", "--cold", "--network", "none",
-                                 "--", "hostname", NULL };
+    const char *const argv[] = { cli,    "run", "--rm",     "--cold", "--network",
+                                 "none", "--",  "hostname", NULL };
     g_autoptr (GError) error = NULL;
     g_auto (GStrv) envp = g_environ_setenv (g_get_environ (), "BOXLITE_HOME", home, TRUE);
     g_spawn_sync (NULL, (char **) argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &stdout_text, NULL,
@@ -376,8 +376,8 @@ test_cold (void)
     g_assert_cmpint (status, ==, 0);
     g_assert_true (g_str_has_prefix (stdout_text, "box-"));
 
-    const char *const create[] = { cli,       "create", "--cold", "--network", "none",
-                                   "--name", "cli-cold", NULL };
+    const char *const create[] = { cli,    "create", "--cold",   "--network",
+                                   "none", "--name", "cli-cold", NULL };
     g_spawn_sync (NULL, (char **) create, envp, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
                   &error);
     g_assert_no_error (error);
@@ -424,8 +424,9 @@ test_cli_ls_prune_warm (void)
             g_build_filename (templates, g_ptr_array_index (keys, i), "template.json", NULL);
         g_autoptr (JsonParser) parser = json_parser_new ();
         g_assert_true (json_parser_load_from_file (parser, record, NULL));
-        g_ptr_array_add (rams, g_strdup (json_object_get_string_member (
-                                   json_node_get_object (json_parser_get_root (parser)), "ram_path")));
+        g_ptr_array_add (rams,
+                         g_strdup (json_object_get_string_member (
+                             json_node_get_object (json_parser_get_root (parser)), "ram_path")));
         g_assert_true (g_file_test (g_ptr_array_index (rams, i), G_FILE_TEST_IS_REGULAR));
     }
 
@@ -460,6 +461,45 @@ test_cli_ls_prune_warm (void)
     remove_box (box);
 }
 
+/* A template that passes every check on the host but whose state QEMU
+ * refuses: the copy is dropped, the box boots cold and says why, and the
+ * template is made again for the next box. */
+static void
+test_refused_state_falls_back (void)
+{
+    BoxliteBox *first = start_box ("before-refusal", FALSE, 0, 0, TRUE);
+    remove_box (first);
+    g_autoptr (GPtrArray) keys = template_keys ();
+    static const guint8 junk[] = { 'Q', 'E', 'V', 'M', 0, 0, 0, 3, 0x42, 0x42, 0x42, 0x42 };
+
+    for (guint i = 0; i < keys->len; i++) {
+        g_autofree char *dir = g_build_filename (templates, g_ptr_array_index (keys, i), NULL);
+        g_autofree char *state = g_build_filename (dir, "vmstate", NULL);
+        g_autofree char *record = g_build_filename (dir, "template.json", NULL);
+        g_autoptr (JsonParser) parser = json_parser_new ();
+        g_assert_true (json_parser_load_from_file (parser, record, NULL));
+        JsonObject *obj = json_node_get_object (json_parser_get_root (parser));
+        g_autofree char *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, junk, sizeof junk);
+        json_object_set_int_member (obj, "state_bytes", sizeof junk);
+        json_object_set_string_member (obj, "state_sha256", sha);
+        g_autofree char *text = json_to_string (json_parser_get_root (parser), FALSE);
+        g_assert_true (g_file_set_contents (record, text, -1, NULL));
+        g_assert_true (g_file_set_contents (state, (const char *) junk, sizeof junk, NULL));
+    }
+    BoxliteBox *box = start_box ("refused", FALSE, 0, 0, TRUE);
+    g_autofree char *start = inspect_member (box, "start");
+    g_autofree char *reason = inspect_member (box, "start_reason");
+    g_assert_cmpstr (start, ==, "cold");
+    g_assert_true (g_str_has_prefix (reason, "the start from a template failed: "));
+    g_autofree char *out = run_simple (box, "hostname", NULL);
+    g_assert_cmpstr (out, ==, "refused\n");
+    remove_box (box);
+
+    BoxliteBox *next = start_box ("after-refusal", FALSE, 0, 0, TRUE);
+    assert_started_from_template (next);
+    remove_box (next);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -481,6 +521,7 @@ main (int argc, char **argv)
     g_test_add_func ("/template/race-makes-once", test_race_makes_once);
     g_test_add_func ("/template/cold", test_cold);
     g_test_add_func ("/template/cli-ls-prune-warm", test_cli_ls_prune_warm);
+    g_test_add_func ("/template/refused-state-falls-back", test_refused_state_falls_back);
 
     int ret = g_test_run ();
     const char *const prune[] = { "template", "prune", NULL };

@@ -89,6 +89,7 @@ handle_hello_reply (Shim *shim, JsonObject *msg)
         return;
     }
     g_message ("guest agent answered hello");
+    shim_template_answered (shim);
     shim_identity_send (shim);
 }
 

@@ -170,6 +170,7 @@ shim_finish (Shim *shim)
     g_clear_handle_id (&shim->agent_retry, g_source_remove);
     shim_lifeline_unwatch (shim);
     shim_template_release (shim);
+    g_clear_handle_id (&shim->template_deadline, g_source_remove);
     /* Before the record says the box is down: a start that follows at once
      * must not have its new sockets removed by this monitor. Connections
      * already made (the stop waiters') stay up. */
@@ -393,6 +394,7 @@ shim_free (Shim *shim)
     g_free (shim->boot_error);
     g_free (shim->crash_reason);
     g_free (shim->start_reason);
+    g_free (shim->template_dir);
     shim_template_close_fds (shim);
     g_free (shim->box_dir);
     g_free (shim);

@@ -40,10 +40,13 @@ on_qemu_exit (GPid pid, gint wait_status, gpointer user_data)
     g_spawn_close_pid (pid);
     g_autofree char *why = shim_qemu_describe_exit (shim, FALSE);
     g_message ("QEMU (pid %d) ended: %s", (int) pid, why ? why : "exit status 0");
-    if (!shim->booted && !shim->boot_error && !shim->stop_requested)
-        shim_boot_failed (shim, why ? why : "the guest stopped before its agent answered");
-    else
+    if (!shim->booted && !shim->boot_error && !shim->stop_requested) {
+        g_autofree char *copy_why = g_strdup_printf ("QEMU ended: %s", why ? why : "status 0");
+        if (!shim_template_fall_back (shim, copy_why))
+            shim_boot_failed (shim, why ? why : "the guest stopped before its agent answered");
+    } else {
         shim_finish (shim);
+    }
 }
 
 gboolean
@@ -64,10 +67,10 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
         for (guint i = 0; i < SHIM_N_PASS_FDS; i++)
             targets[i] = SHIM_PASS_FD_FIRST + (int) i;
         g_message ("starting %s", command);
-        ok = g_spawn_async_with_pipes_and_fds (
-            NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, qemu_child_setup,
-            GINT_TO_POINTER (getpid ()), null_fd, log_fd, log_fd, shim->pass_fds, targets, n,
-            &shim->qemu_pid, NULL, NULL, NULL, error);
+        ok = g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                               qemu_child_setup, GINT_TO_POINTER (getpid ()),
+                                               null_fd, log_fd, log_fd, shim->pass_fds, targets, n,
+                                               &shim->qemu_pid, NULL, NULL, NULL, error);
     }
     shim_template_close_fds (shim);
     if (log_fd >= 0)

@@ -14,16 +14,24 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs-lock.h"
+#include "fs-tree.h"
+#include "monitor-ctl.h"
+#include "qemu-argv.h"
 #include "shim.h"
 #include "template-make.h"
 #include "template.h"
 
 /* How often the monitor asks QEMU whether the state is loaded. */
 #define RESUME_POLL_MS 2
+/* How long a copy may take from QEMU's start to the agent's "hello"
+ * before the box boots cold instead (a copy answers in well under 1 s). */
+#define COPY_DEADLINE_MS 20000
 
 static void
 go_cold (Shim *shim, const char *why)
@@ -91,6 +99,8 @@ shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz)
     g_autoptr (GError) error = NULL;
 
     shim->template_lock_fd = -1;
+    shim->accel = resolved;
+    shim->tsc_khz = tsc_khz;
     if (!launch->fast_start) {
         go_cold (shim, "fast_start is off");
         return;
@@ -127,6 +137,7 @@ shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz)
         g_warning ("cannot share the template's lock: %s", g_strerror (errno));
     launch->template_role = BL_TEMPLATE_ROLE_CLONE;
     launch->template_ram = g_strdup (tpl->ram_path);
+    shim->template_dir = g_strdup (tpl->dir);
     g_message ("starting from template %.12s", tpl->key);
 }
 
@@ -140,12 +151,95 @@ shim_template_release (Shim *shim)
 
 static void query_status (Shim *shim);
 
+/* A reply or timer of a copy that was given up for a cold boot. */
+static gboolean
+stale (Shim *shim, GObject *source)
+{
+    return shim->finished || shim->launch->template_role != BL_TEMPLATE_ROLE_CLONE ||
+           (source && source != (GObject *) shim->qmp);
+}
+
 static void
 resume_failed (Shim *shim, const char *step, const GError *error)
 {
-    g_autofree char *message =
-        g_strdup_printf ("the start from a template failed at %s: %s", step, error->message);
-    shim_boot_failed (shim, message);
+    g_autofree char *message = g_strdup_printf ("%s: %s", step, error->message);
+
+    if (!shim_template_fall_back (shim, message))
+        shim_boot_failed (shim, message);
+}
+
+static gboolean
+on_copy_deadline (gpointer user_data)
+{
+    Shim *shim = user_data;
+
+    shim->template_deadline = 0;
+    shim_template_fall_back (shim, "its agent did not answer within 20 s");
+    return G_SOURCE_REMOVE;
+}
+
+void
+shim_template_answered (Shim *shim)
+{
+    g_clear_handle_id (&shim->template_deadline, g_source_remove);
+    g_clear_pointer (&shim->template_dir, g_free);
+}
+
+/* Everything of the failed copy goes: QEMU (waited for), its QMP and agent
+ * links, and the console's and network's ends, which take one QEMU each. */
+static void
+drop_copy (Shim *shim)
+{
+    if (shim->qemu_running) {
+        g_clear_handle_id (&shim->qemu_watch, g_source_remove);
+        kill (shim->qemu_pid, SIGKILL);
+        while (waitpid (shim->qemu_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        g_spawn_close_pid (shim->qemu_pid);
+        shim->qemu_running = FALSE;
+    }
+    g_clear_handle_id (&shim->qmp_retry, g_source_remove);
+    g_clear_handle_id (&shim->agent_retry, g_source_remove);
+    /* Cleared first: its pending replies are then seen as stale. */
+    BlQmpClient *qmp = g_steal_pointer (&shim->qmp);
+    if (qmp)
+        bl_qmp_client_close (qmp);
+    g_clear_object (&qmp);
+    BlFrameConn *agent = g_steal_pointer (&shim->agent);
+    if (agent && !bl_frame_conn_is_closed (agent))
+        bl_frame_conn_close (agent, NULL);
+    g_clear_object (&agent);
+    g_queue_clear (&shim->agent_replies);
+    g_clear_pointer (&shim->crash_reason, g_free);
+    g_clear_pointer (&shim->console, shim_console_free);
+    shim_net_stop (shim);
+    bl_monitor_remove_sockets (shim->box_dir);
+}
+
+gboolean
+shim_template_fall_back (Shim *shim, const char *why)
+{
+    g_autoptr (GError) error = NULL;
+
+    if (shim->launch->template_role != BL_TEMPLATE_ROLE_CLONE || shim->booted || shim->finished ||
+        shim->stop_requested)
+        return FALSE;
+    g_clear_handle_id (&shim->template_deadline, g_source_remove);
+    g_autofree char *reason = g_strdup_printf ("the start from a template failed: %s", why);
+    g_warning ("%s; booting cold", reason);
+    drop_copy (shim);
+    /* A template its copies cannot start from is made again next time. */
+    if (shim->template_dir && !bl_tree_remove (shim->template_dir, &error)) {
+        g_warning ("%s", error->message);
+        g_clear_error (&error);
+    }
+    go_cold (shim, reason);
+    g_auto (GStrv) argv = bl_qemu_argv_build (shim->launch, shim->accel, shim->tsc_khz, &error);
+    if (!argv || !(shim->console = shim_console_listen (shim->box_dir, &error)) ||
+        !shim_net_start (shim, &error) ||
+        !shim_qemu_start (shim, (const char *const *) argv, &error))
+        shim_boot_failed (shim, error->message);
+    return TRUE;
 }
 
 static void
@@ -155,6 +249,8 @@ on_cont (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr (GError) error = NULL;
     g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
 
+    if (stale (shim, source))
+        return;
     if (!ret) {
         resume_failed (shim, "cont", error);
         return;
@@ -170,6 +266,8 @@ on_resized (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr (GError) error = NULL;
     g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
 
+    if (stale (shim, source))
+        return;
     if (!ret) {
         resume_failed (shim, "block_resize", error);
         return;
@@ -205,6 +303,8 @@ on_status (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autofree char *status =
         bl_qmp_client_query_status_finish (BL_QMP_CLIENT (source), res, &error);
 
+    if (stale (shim, source))
+        return;
     if (!status) {
         resume_failed (shim, "query-status", error);
         return;
@@ -225,7 +325,7 @@ on_status (GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 query_status (Shim *shim)
 {
-    if (shim->finished || !shim->qmp)
+    if (stale (shim, NULL) || !shim->qmp)
         return;
     bl_qmp_client_query_status_async (shim->qmp, shim->cancellable, on_status, shim);
 }
@@ -237,6 +337,8 @@ on_incoming (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr (GError) error = NULL;
     g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
 
+    if (stale (shim, source))
+        return;
     if (!ret) {
         resume_failed (shim, "migrate-incoming", error);
         return;
@@ -252,6 +354,8 @@ on_capability (GObject *source, GAsyncResult *res, gpointer user_data)
     g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
     g_autoptr (JsonObject) args = json_object_new ();
 
+    if (stale (shim, source))
+        return;
     if (!ret) {
         resume_failed (shim, "migrate-set-capabilities", error);
         return;
@@ -269,6 +373,8 @@ shim_template_resume (Shim *shim)
     shim_template_release (shim);
     if (shim->launch->template_role != BL_TEMPLATE_ROLE_CLONE)
         return;
+    if (!shim->template_deadline)
+        shim->template_deadline = g_timeout_add (COPY_DEADLINE_MS, on_copy_deadline, shim);
 
     g_autoptr (JsonObject) args = json_object_new ();
     JsonArray *list = json_array_new ();

@@ -134,6 +134,10 @@ struct _Shim {
      * its RAM, the disk's size it is resized to, and how the box started. */
     int pass_fds[SHIM_N_PASS_FDS];
     int template_lock_fd;
+    char *template_dir; /* the template a copy started from, removed if it fails */
+    guint template_deadline;
+    BoxliteAccel accel; /* as resolved, for a cold start after a failed copy */
+    guint tsc_khz;
     guint64 disk_bytes;
     gboolean template_resumed;
     char *start_reason; /* why cold; NULL for a start from a template */
@@ -245,6 +249,13 @@ void shim_stats_clear (Shim *shim);
  * run. A failure after QEMU started fails the boot. */
 void shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz);
 void shim_template_resume (Shim *shim);
+/* A copy of a template that failed before its agent answered "hello" (a
+ * QMP step refused, QEMU gone, no answer in time): its QEMU is killed, the
+ * template removed, and the box boots cold, with @why recorded. Returns
+ * FALSE when the box is not such a copy (the caller fails the boot). */
+gboolean shim_template_fall_back (Shim *shim, const char *why);
+/* The copy's agent answered: too late to boot cold. */
+void shim_template_answered (Shim *shim);
 void shim_template_release (Shim *shim);
 /* Closes the monitor's copies of what QEMU inherits (once it has). */
 void shim_template_close_fds (Shim *shim);
