@@ -78,7 +78,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 #ifndef BOXLITE_LIBFUZZER
 #define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define VALID                                                                                      \
-    "{\"hostname\":\"box-1.a\",\"box_id\":\"abc\",\"time_ns\":1700000000000000000,"               \
+    "{\"hostname\":\"box-1.a\",\"box_id\":\"abc\",\"time_ns\":1700000000000000000,"                \
     "\"entropy\":\"" HEX64 HEX64 "\",\"network\":true,\"pids_max\":64,\"disk_bytes\":4096}"
 
 static const char *const refused[] = {

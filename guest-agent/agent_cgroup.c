@@ -4,9 +4,10 @@
  * OOM killer never to pick it (oom_score_adj -1000), so that a fork bomb or a
  * runaway allocation inside the box cannot take the host's link down with
  * it. Everything it runs for the host goes under /sys/fs/cgroup/box, whose
- * pids.max is the box's process cap (from the host's "identity"), each exec in a child cgroup of its own: its memory.events count the
- * OOM kills among its processes, and writing its cgroup.kill ends everything
- * the exec started, wherever it moved in the process tree.
+ * pids.max is the box's process cap (from the host's "identity"), each
+ * exec in a child cgroup of its own: its memory.events count the OOM kills
+ * among its processes, and writing its cgroup.kill ends everything the exec
+ * started, wherever it moved in the process tree.
  *
  * A cgroup whose processes outlive their exec (a daemon left behind) cannot
  * be removed yet; it is remembered and removed once it is empty. */

@@ -41,7 +41,8 @@ static bool hostname_ok(const char *name)
     if (len == 0 || len >= AGENT_HOSTNAME_MAX || name[0] == '-' || name[0] == '.')
         return false;
     for (const char *p = name; *p; p++) {
-        bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+        bool alnum =
+            (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
         if (!alnum && *p != '-' && *p != '.')
             return false;
     }

@@ -92,10 +92,9 @@ test_tcg (void)
 
     g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "tcg,tb-size=64");
     g_assert_cmpstr (value_of (argv, "-cpu", 0), ==, "max");
-    g_assert_cmpstr (
-        value_of (argv, "-append", 0), ==,
-        "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
-        "rdinit=/init tsc_early_khz=2599996 tsc=reliable no_timer_check");
+    g_assert_cmpstr (value_of (argv, "-append", 0), ==,
+                     "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
+                     "rdinit=/init tsc_early_khz=2599996 tsc=reliable no_timer_check");
 }
 
 static void

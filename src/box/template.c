@@ -144,13 +144,12 @@ bl_template_for (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz, G
         return NULL;
     }
     g_autofree char *ram_name = g_strconcat (tpl->key, ".ram", NULL);
-    tpl->ram_path = shm ? g_build_filename (shm, ram_name, NULL)
-                        : g_build_filename (tpl->dir, "ram", NULL);
+    tpl->ram_path =
+        shm ? g_build_filename (shm, ram_name, NULL) : g_build_filename (tpl->dir, "ram", NULL);
     return g_steal_pointer (&tpl);
 }
 
-static gboolean
-invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 invalid (GError **error, const char *format, ...)
@@ -319,8 +318,8 @@ gboolean
 bl_template_remove (const BlTemplate *tpl, GError **error)
 {
     /* The record first: a half-removed template is never taken for whole. */
-    return unlink_missing_ok (tpl->record_path, error) && unlink_missing_ok (tpl->ram_path, error) &&
-           bl_tree_remove (tpl->dir, error);
+    return unlink_missing_ok (tpl->record_path, error) &&
+           unlink_missing_ok (tpl->ram_path, error) && bl_tree_remove (tpl->dir, error);
 }
 
 static void sweep_ram_dirs (const char *templates_dir, const char *own);
@@ -376,7 +375,8 @@ info_load (const char *templates_dir, const char *key)
 GPtrArray *
 bl_template_list (const char *templates_dir, GError **error)
 {
-    g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) bl_template_info_free);
+    g_autoptr (GPtrArray) list =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) bl_template_info_free);
     g_autoptr (GError) local = NULL;
     g_autoptr (GDir) dir = g_dir_open (templates_dir, 0, &local);
     const char *name;
@@ -403,7 +403,8 @@ prune_one (const char *templates_dir, const char *ram_dir_name, const char *key,
     g_autofree char *dir = g_build_filename (templates_dir, key, NULL);
     g_autofree char *lock = g_strconcat (dir, ".lock", NULL);
     g_autofree char *ram_name = g_strconcat (key, ".ram", NULL);
-    g_autofree char *shm_ram = ram_dir_name ? g_build_filename (ram_dir_name, ram_name, NULL) : NULL;
+    g_autofree char *shm_ram =
+        ram_dir_name ? g_build_filename (ram_dir_name, ram_name, NULL) : NULL;
     int fd = bl_lock_file (lock, TRUE, NULL, error);
 
     if (fd < 0)

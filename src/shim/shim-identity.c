@@ -72,8 +72,8 @@ shim_identity_reply (Shim *shim, JsonObject *msg)
                                ? json_object_get_string_member_with_default (
                                      json_node_get_object (err), "desc", "")
                                : "no answer";
-        g_autofree char *message = g_strdup_printf ("the guest agent refused its identity: %.200s",
-                                                    desc);
+        g_autofree char *message =
+            g_strdup_printf ("the guest agent refused its identity: %.200s", desc);
         shim_boot_failed (shim, message);
         return;
     }

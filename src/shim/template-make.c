@@ -87,8 +87,8 @@ qemu_gone (Maker *m, GError **error)
     g_autofree char *log = g_build_filename (m->work, "qemu.log", NULL);
     g_autofree char *text = NULL;
     g_file_get_contents (log, &text, NULL, NULL);
-    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "the template VM's QEMU exited: %.500s",
-                 text ? g_strstrip (text) : "");
+    g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED,
+                 "the template VM's QEMU exited: %.500s", text ? g_strstrip (text) : "");
     return TRUE;
 }
 
@@ -119,10 +119,10 @@ prepare_work (Maker *m, const BlLaunch *box, GStrv *volumes, GError **error)
 
     if (!qemu_img)
         return FALSE;
-    const char *const img_argv[] = { qemu_img, "create", "-q", "-f", "qcow2", disk,
-                                     SCRATCH_DISK_SIZE, NULL };
-    if (!g_spawn_sync (NULL, (char **) img_argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                       NULL, &err_text, &status, error))
+    const char *const img_argv[] = { qemu_img, "create",          "-q", "-f", "qcow2",
+                                     disk,     SCRATCH_DISK_SIZE, NULL };
+    if (!g_spawn_sync (NULL, (char **) img_argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                       &err_text, &status, error))
         return FALSE;
     if (!g_spawn_check_wait_status (status, error)) {
         g_prefix_error (error, "qemu-img: %s: ", err_text ? g_strstrip (err_text) : "");
