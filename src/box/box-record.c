@@ -240,19 +240,18 @@ bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pi
 gboolean
 bl_record_set_start (const char *box_dir, const char *start, const char *reason, GError **error)
 {
+    g_autoptr (BlRecord) record = NULL;
     int fd = bl_record_lock (box_dir, error);
+
     if (fd < 0)
         return FALSE;
-
-    g_autoptr (BlRecord) record = bl_record_load (box_dir, error);
-    gboolean ok = FALSE;
-    if (record) {
+    if ((record = bl_record_load (box_dir, error))) {
         g_free (record->start);
         record->start = g_strdup (start);
         g_free (record->start_reason);
         record->start_reason = g_strdup (reason);
-        ok = bl_record_save (box_dir, record, error);
     }
+    gboolean ok = record && bl_record_save (box_dir, record, error);
     bl_record_unlock (fd);
     return ok;
 }

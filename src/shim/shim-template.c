@@ -168,6 +168,21 @@ resume_failed (Shim *shim, const char *step, const GError *error)
         shim_boot_failed (shim, message);
 }
 
+/* The reply to one QMP step of the sequence: TRUE to go on, FALSE when the
+ * copy was given up meanwhile or the step failed (and the box falls back). */
+static gboolean
+step_done (Shim *shim, GObject *source, GAsyncResult *res, const char *step)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
+
+    if (stale (shim, source))
+        return FALSE;
+    if (!ret)
+        resume_failed (shim, step, error);
+    return ret != NULL;
+}
+
 static gboolean
 on_copy_deadline (gpointer user_data)
 {
@@ -246,33 +261,18 @@ static void
 on_cont (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     Shim *shim = user_data;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
 
-    if (stale (shim, source))
-        return;
-    if (!ret) {
-        resume_failed (shim, "cont", error);
-        return;
-    }
-    shim->template_resumed = TRUE;
-    g_message ("the copy of the template runs");
+    if (step_done (shim, source, res, "cont"))
+        g_message ("the copy of the template runs");
 }
 
 static void
 on_resized (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     Shim *shim = user_data;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
 
-    if (stale (shim, source))
-        return;
-    if (!ret) {
-        resume_failed (shim, "block_resize", error);
-        return;
-    }
-    bl_qmp_client_execute_async (shim->qmp, "cont", NULL, shim->cancellable, on_cont, shim);
+    if (step_done (shim, source, res, "block_resize"))
+        bl_qmp_client_execute_async (shim->qmp, "cont", NULL, shim->cancellable, on_cont, shim);
 }
 
 /* The guest probed the template's scratch disk: the resize (to the size
@@ -334,32 +334,19 @@ static void
 on_incoming (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     Shim *shim = user_data;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
 
-    if (stale (shim, source))
-        return;
-    if (!ret) {
-        resume_failed (shim, "migrate-incoming", error);
-        return;
-    }
-    query_status (shim);
+    if (step_done (shim, source, res, "migrate-incoming"))
+        query_status (shim);
 }
 
 static void
 on_capability (GObject *source, GAsyncResult *res, gpointer user_data)
 {
     Shim *shim = user_data;
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonNode) ret = bl_qmp_client_execute_finish (BL_QMP_CLIENT (source), res, &error);
     g_autoptr (JsonObject) args = json_object_new ();
 
-    if (stale (shim, source))
+    if (!step_done (shim, source, res, "migrate-set-capabilities"))
         return;
-    if (!ret) {
-        resume_failed (shim, "migrate-set-capabilities", error);
-        return;
-    }
     /* QEMU inherited the state file as fd 3 (shim_qemu_start). */
     json_object_set_string_member (args, "uri", "fd:3");
     bl_qmp_client_execute_async (shim->qmp, "migrate-incoming", args, shim->cancellable,

@@ -139,7 +139,6 @@ struct _Shim {
     BoxliteAccel accel; /* as resolved, for a cold start after a failed copy */
     guint tsc_khz;
     guint64 disk_bytes;
-    gboolean template_resumed;
     char *start_reason; /* why cold; NULL for a start from a template */
 
     /* The guest's console, written to a bounded log */
