@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
@@ -402,6 +403,7 @@ prune_one (const char *templates_dir, const char *ram_dir_name, const char *key,
 {
     g_autofree char *dir = g_build_filename (templates_dir, key, NULL);
     g_autofree char *lock = g_strconcat (dir, ".lock", NULL);
+    g_autofree char *failed = g_strconcat (dir, ".failed", NULL);
     g_autofree char *ram_name = g_strconcat (key, ".ram", NULL);
     g_autofree char *shm_ram =
         ram_dir_name ? g_build_filename (ram_dir_name, ram_name, NULL) : NULL;
@@ -409,7 +411,8 @@ prune_one (const char *templates_dir, const char *ram_dir_name, const char *key,
 
     if (fd < 0)
         return FALSE;
-    gboolean ok = (!shm_ram || unlink_missing_ok (shm_ram, error)) && bl_tree_remove (dir, error);
+    gboolean ok = (!shm_ram || unlink_missing_ok (shm_ram, error)) &&
+                  unlink_missing_ok (failed, error) && bl_tree_remove (dir, error);
     if (ok)
         g_unlink (lock);
     close (fd);
@@ -465,6 +468,32 @@ sweep_ram_dirs (const char *templates_dir, const char *own)
     }
 }
 
+/* What no template owns any more: the memory of a failure, a lock whose
+ * template is gone, and the work directory of a maker that died an hour
+ * or more ago. */
+static void
+sweep_leftovers (const char *templates_dir)
+{
+    g_autoptr (GDir) dir = g_dir_open (templates_dir, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name (dir))) {
+        g_autofree char *path = g_build_filename (templates_dir, name, NULL);
+        g_autofree char *key = g_strndup (name, 64);
+        g_autofree char *key_dir = g_build_filename (templates_dir, key, NULL);
+        struct stat st;
+
+        if (lstat (path, &st) < 0)
+            continue;
+        if (S_ISREG (st.st_mode) && is_key (key) && !g_file_test (key_dir, G_FILE_TEST_EXISTS) &&
+            (g_str_equal (name + 64, ".failed") || g_str_equal (name + 64, ".lock")))
+            g_unlink (path);
+        else if (S_ISDIR (st.st_mode) && g_str_has_prefix (name, "mk-") &&
+                 time (NULL) - st.st_mtime > 3600)
+            bl_tree_remove (path, NULL);
+    }
+}
+
 gboolean
 bl_template_prune (const char *templates_dir, guint *removed, GError **error)
 {
@@ -480,6 +509,7 @@ bl_template_prune (const char *templates_dir, guint *removed, GError **error)
             return FALSE;
         (*removed)++;
     }
+    sweep_leftovers (templates_dir);
     sweep_ram_dirs (templates_dir, shm);
     return TRUE;
 }

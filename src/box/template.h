@@ -16,6 +16,7 @@
  *                       RAM file's path and size
  *   KEY/vmstate         QEMU's device state (x-ignore-shared: no RAM)
  *   KEY.lock            held while a template is checked or made
+ *   KEY.failed          why making it failed; not tried again for 10 min
  * and the RAM file KEY.ram in a directory of the user's on tmpfs,
  * /dev/shm/boxlite-UID-HASH (HASH of the templates directory, so two homes
  * never share one), or in KEY/ when /dev/shm is not a tmpfs. That

@@ -15,7 +15,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <glib/gstdio.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +32,8 @@
 
 /* How often the monitor asks QEMU whether the state is loaded. */
 #define RESUME_POLL_MS 2
+/* Seconds before a template that could not be made is tried again. */
+#define TEMPLATE_RETRY_S 600
 /* How long a copy may take from QEMU's start to the agent's "hello"
  * before the box boots cold instead (a copy answers in well under 1 s). */
 #define COPY_DEADLINE_MS 20000
@@ -92,6 +97,64 @@ disk_size (const char *path, guint64 *size, GError **error)
     return TRUE;
 }
 
+/* A template that could not be made is not tried again for a while: every
+ * start would otherwise pay for a failing boot before its cold one. */
+static char *
+failed_path (const BlTemplate *tpl)
+{
+    return g_strconcat (tpl->dir, ".failed", NULL);
+}
+
+static gboolean
+recently_failed (const BlTemplate *tpl, GError **error)
+{
+    g_autofree char *path = failed_path (tpl);
+    g_autofree char *why = NULL;
+    struct stat st;
+
+    if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode) || st.st_size > 4096 ||
+        time (NULL) - st.st_mtime >= TEMPLATE_RETRY_S || time (NULL) < st.st_mtime ||
+        !g_file_get_contents (path, &why, NULL, NULL))
+        return FALSE;
+    g_autofree char *text = g_utf8_make_valid (why, -1);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "making the template failed %lld s ago (tried again after %d s): %s",
+                 (long long) (time (NULL) - st.st_mtime), TEMPLATE_RETRY_S, text);
+    return TRUE;
+}
+
+static void
+forget_failure (const BlTemplate *tpl)
+{
+    g_autofree char *path = failed_path (tpl);
+    g_unlink (path);
+}
+
+static void
+remember_failure (const BlTemplate *tpl, const GError *error)
+{
+    g_autofree char *path = failed_path (tpl);
+    g_autofree char *text = g_strndup (error->message, 1024);
+
+    if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL))
+        g_warning ("cannot keep %s", path);
+}
+
+/* Makes @tpl (unless that failed lately) and opens its state. */
+static int
+make_template (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz, const BlTemplate *tpl,
+               GError **error)
+{
+    if (recently_failed (tpl, error))
+        return -1;
+    if (!bl_template_make (launch, resolved, tsc_khz, tpl, launch->boot_timeout_ms, error)) {
+        remember_failure (tpl, *error);
+        return -1;
+    }
+    forget_failure (tpl);
+    return bl_template_open_state (tpl, error);
+}
+
 void
 shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz)
 {
@@ -124,8 +187,7 @@ shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz)
         if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
             g_message ("the template is not usable, making it again: %s", error->message);
         g_clear_error (&error);
-        if (bl_template_make (launch, resolved, tsc_khz, tpl, launch->boot_timeout_ms, &error))
-            fd = bl_template_open_state (tpl, &error);
+        fd = make_template (launch, resolved, tsc_khz, tpl, &error);
     }
     shim->pass_fds[SHIM_FD_STATE] = fd;
     if (fd < 0 || !open_disk (shim, &error)) {
