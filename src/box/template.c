@@ -411,8 +411,11 @@ prune_one (const char *templates_dir, const char *ram_dir_name, const char *key,
 
     if (fd < 0)
         return FALSE;
-    gboolean ok = (!shm_ram || unlink_missing_ok (shm_ram, error)) &&
-                  unlink_missing_ok (failed, error) && bl_tree_remove (dir, error);
+    g_autofree char *shm_part = shm_ram ? g_strconcat (shm_ram, ".part", NULL) : NULL;
+    /* .part: what a maker that died left of the RAM file it was making. */
+    gboolean ok =
+        (!shm_ram || (unlink_missing_ok (shm_ram, error) && unlink_missing_ok (shm_part, error))) &&
+        unlink_missing_ok (failed, error) && bl_tree_remove (dir, error);
     if (ok)
         g_unlink (lock);
     close (fd);
