@@ -448,6 +448,45 @@ test_no_greeting (void)
     g_assert_no_error (error);
 }
 
+/* auto_stop with a second's grace: a command of two seconds and a pause of
+ * two keep the box up; once both are over it stops by itself, gracefully,
+ * and says it was idle. */
+static void
+test_idle (void)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_rootfs (options, rootfs);
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    boxlite_box_options_set_auto_stop (options, 1);
+    g_autoptr (BoxliteBox) box = boxlite_runtime_create (runtime, options, "idle", NULL, &error);
+    g_assert_no_error (error);
+    start_box (box);
+    gint monitor = boxlite_box_get_monitor_pid (box);
+
+    gint code = -1;
+    g_autofree char *out = run_simple (box, "sleep 2; echo slept", &code);
+    g_assert_cmpint (code, ==, 0);
+    g_assert_cmpstr (out, ==, "slept\n");
+    g_assert_true (boxlite_box_pause (box, NULL, &error));
+    g_assert_no_error (error);
+    g_usleep (2 * G_USEC_PER_SEC);
+    g_assert_cmpint (boxlite_box_get_state (box), ==, BOXLITE_BOX_STATE_PAUSED);
+    g_assert_true (boxlite_box_resume (box, NULL, &error));
+    g_assert_no_error (error);
+    gint64 resumed = g_get_monotonic_time ();
+
+    g_assert_cmpint (wait_not_live (box, 10000), ==, BOXLITE_BOX_STATE_STOPPED);
+    g_assert_cmpint (g_get_monotonic_time () - resumed, >=, G_USEC_PER_SEC);
+    g_autofree char *reason = boxlite_box_dup_stop_reason (box);
+    g_assert_cmpstr (reason, ==, "idle");
+    g_assert_null (boxlite_box_dup_error (box));
+    assert_nothing_left (box, monitor);
+    g_assert_true (boxlite_runtime_remove (runtime, "idle", FALSE, &error));
+    g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -473,6 +512,7 @@ main (int argc, char **argv)
     g_test_add_func ("/monitor/runtime-released", test_runtime_released);
     g_test_add_func ("/monitor/dead-lifeline-released", test_dead_lifeline_released);
     g_test_add_func ("/monitor/no-greeting", test_no_greeting);
+    g_test_add_func ("/monitor/idle", test_idle);
     int rc = g_test_run ();
 
     g_clear_object (&runtime);

@@ -15,6 +15,7 @@
 #include "launch.h"
 #include "main-log.h"
 #include "metrics.h"
+#include "netcounts.h"
 #include "netspec.h"
 #include "volume.h"
 
@@ -33,6 +34,7 @@ test_record_roundtrip (void)
     const char *env[] = { "A=1", "B=two words", NULL };
     boxlite_box_options_set_env (options, env);
     boxlite_box_options_set_cpus (options, 2);
+    boxlite_box_options_set_auto_stop (options, 300);
     g_autoptr (JsonNode) json = bl_box_options_to_json (options);
     g_autoptr (BlRecord) record = bl_record_new ("0123abcd", "web", json);
     g_autoptr (GError) error = NULL;
@@ -52,6 +54,7 @@ test_record_roundtrip (void)
     g_autoptr (BoxliteBoxOptions) back = bl_box_options_from_json (loaded->options, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (boxlite_box_options_get_cpus (back), ==, 2);
+    g_assert_cmpuint (boxlite_box_options_get_auto_stop (back), ==, 300);
     g_assert_cmpstrv (boxlite_box_options_get_env (back), env);
 
     /* A damaged record is an error, not a crash. */
@@ -64,6 +67,135 @@ test_record_roundtrip (void)
     g_file_set_contents (path, "{\"id\": \"x\", \"state\": \"flying\"}", -1, NULL);
     g_assert_null (bl_record_load (dir, &error));
     g_assert_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED);
+
+    const char *const rm[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
+}
+
+/* The "stop" events of @home's journal, as their "reason" attribute (or
+ * "-" for none), in order, joined by spaces. */
+static char *
+stop_reasons (const char *home)
+{
+    g_autofree char *path = g_build_filename (home, "events.jsonl", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr (GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
+
+    g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+    g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+    for (guint i = 0; lines[i] && *lines[i]; i++) {
+        g_autoptr (JsonNode) node = json_from_string (lines[i], NULL);
+        JsonObject *event = json_node_get_object (node);
+        if (!g_str_equal (json_object_get_string_member (event, "action"), "stop"))
+            continue;
+        JsonNode *attributes = json_object_get_member (event, "attributes");
+        g_ptr_array_add (reasons,
+                         g_strdup (attributes ? json_object_get_string_member (
+                                                    json_node_get_object (attributes), "reason")
+                                              : "-"));
+    }
+    g_ptr_array_add (reasons, NULL);
+    return g_strjoinv (" ", (char **) reasons->pdata);
+}
+
+/* Why a box stopped: kept while it is stopped, carried by the "stop" event,
+ * forgotten by the next start and never kept by a crash. */
+static void
+test_record_stop_reason (void)
+{
+    g_autofree char *home = make_tmpdir ();
+    g_autofree char *dir = g_build_filename (home, "boxes", "0123abcd", NULL);
+    g_autoptr (BlRecord) record = bl_record_new ("0123abcd", "web", NULL);
+    g_autoptr (GError) error = NULL;
+
+    g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+    g_assert_true (bl_record_save (dir, record, &error));
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_RUNNING, 1, NULL, &error));
+    g_assert_true (bl_record_set_stopped (dir, BL_STOP_REASON_IDLE, &error));
+    g_assert_no_error (error);
+    g_autoptr (BlRecord) stopped = bl_record_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (stopped->state, ==, BOXLITE_BOX_STATE_STOPPED);
+    g_assert_cmpint (stopped->monitor_pid, ==, 0);
+    g_assert_cmpstr (stopped->stop_reason, ==, "idle");
+    g_assert_null (stopped->error);
+
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_RUNNING, 1, NULL, &error));
+    g_autoptr (BlRecord) running = bl_record_load (dir, &error);
+    g_assert_null (running->stop_reason);
+    g_assert_true (bl_record_set_stopped (dir, NULL, &error));
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_RUNNING, 1, NULL, &error));
+    g_assert_true (bl_record_set_state (dir, BOXLITE_BOX_STATE_CRASHED, 0, "gone", &error));
+    g_autoptr (BlRecord) crashed = bl_record_load (dir, &error);
+    g_assert_null (crashed->stop_reason);
+    g_assert_cmpstr (crashed->error, ==, "gone");
+
+    g_autofree char *reasons = stop_reasons (home);
+    g_assert_cmpstr (reasons, ==, "idle -");
+
+    const char *const rm[] = { "rm", "-rf", home, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
+}
+
+/* Writes @text as BOXDIR/net/netcounts.json. */
+static char *
+counts_file (const char *box_dir, const char *text)
+{
+    g_autofree char *net = g_build_filename (box_dir, "net", NULL);
+    char *path = g_build_filename (net, BL_NET_COUNTS_NAME, NULL);
+
+    g_assert_cmpint (g_mkdir_with_parents (net, 0700), ==, 0);
+    g_unlink (path);
+    if (text)
+        g_assert_true (g_file_set_contents (path, text, -1, NULL));
+    return path;
+}
+
+/* The network's counts, as the library and the monitor read them: what the
+ * network process writes is summed; what a network process taken over by
+ * its guest could leave there instead (a FIFO, a symlink, a huge file,
+ * garbage) is refused at once, never waited on or followed. */
+static void
+test_net_counts (void)
+{
+    g_autofree char *dir = make_tmpdir ();
+    g_autoptr (GError) error = NULL;
+    BlNetTotals totals;
+
+    g_autofree char *path = counts_file (dir, NULL);
+    g_autoptr (GVariant) none = bl_net_counts_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_variant_n_children (none), ==, 0);
+
+    g_free (counts_file (dir, "{\"bytes in\": 1000, \"bytes out\": 200, \"tcp allowed listed\": 2,"
+                              " \"udp allowed open\": 1, \"tcp denied not-listed\": 4,"
+                              " \"dns allowed listed\": 7, \"bytes odd\": -5, \"x\": \"y\"}"));
+    g_autoptr (GVariant) counts = bl_net_counts_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_variant_n_children (counts), ==, 6);
+    bl_net_counts_total (counts, &totals);
+    g_assert_cmpuint (totals.bytes_in, ==, 1000);
+    g_assert_cmpuint (totals.bytes_out, ==, 200);
+    g_assert_cmpuint (totals.connections, ==, 3);
+    g_assert_cmpuint (totals.denied, ==, 4);
+
+    g_autofree char *huge = g_strnfill (BL_NET_COUNTS_MAX + 1, ' ');
+    g_autofree char *target = g_build_filename (dir, "elsewhere.json", NULL);
+    g_assert_true (g_file_set_contents (target, "{\"bytes in\": 1}", -1, NULL));
+    for (guint i = 0; i < 4; i++) {
+        g_free (counts_file (dir, i == 0 ? "[1, 2]" : i == 1 ? huge : NULL));
+        if (i == 2)
+            g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+        if (i == 3)
+            g_assert_cmpint (symlink (target, path), ==, 0);
+        g_autoptr (GVariant) bad = bl_net_counts_load (dir, &error);
+        g_assert_null (bad);
+        g_assert_nonnull (error);
+        g_test_message ("refused: %s", error->message);
+        g_clear_error (&error);
+    }
 
     const char *const rm[] = { "rm", "-rf", dir, NULL };
     g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
@@ -377,6 +509,7 @@ test_launch_roundtrip (void)
         .accel = BOXLITE_ACCEL_TCG,
         .hostname = (char *) "h",
         .detach = TRUE,
+        .auto_stop = 30,
         .boot_timeout_ms = 5000,
     };
     g_autoptr (GError) error = NULL;
@@ -389,6 +522,7 @@ test_launch_roundtrip (void)
     g_assert_cmpuint (back->max_processes, ==, 100);
     g_assert_cmpint (back->accel, ==, BOXLITE_ACCEL_TCG);
     g_assert_true (back->detach);
+    g_assert_cmpuint (back->auto_stop, ==, 30);
     g_assert_true (!back->ports || !back->ports[0]);
 
     /* The network spec travels too, and is checked again on load. */
@@ -914,6 +1048,8 @@ main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
     g_test_add_func ("/units/record/roundtrip", test_record_roundtrip);
+    g_test_add_func ("/units/record/stop-reason", test_record_stop_reason);
+    g_test_add_func ("/units/net-counts", test_net_counts);
     g_test_add_func ("/units/main-log", test_main_log);
     g_test_add_func ("/units/options/validate", test_options_validate);
     g_test_add_func ("/units/options/network-roundtrip", test_options_network_roundtrip);

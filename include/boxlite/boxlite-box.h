@@ -19,6 +19,7 @@ BoxliteBoxState boxlite_box_get_state (BoxliteBox *self);
 BoxliteBoxOptions *boxlite_box_get_options (BoxliteBox *self);
 GDateTime *boxlite_box_get_created_at (BoxliteBox *self);
 char *boxlite_box_dup_error (BoxliteBox *self);
+char *boxlite_box_dup_stop_reason (BoxliteBox *self);
 
 char **boxlite_box_get_net_log (BoxliteBox *self, GError **error);
 GVariant *boxlite_box_get_net_counts (BoxliteBox *self, GError **error);

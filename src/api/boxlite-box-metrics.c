@@ -15,6 +15,7 @@
 #include "boxlite-private.h"
 #include "metrics.h"
 #include "monitor-ctl.h"
+#include "netcounts.h"
 
 /* Adds the network's byte totals, its connections (TCP and UDP flows let
  * through) and its denials. */
@@ -22,28 +23,15 @@ static gboolean
 add_net (BoxliteBox *self, GVariantDict *out, GError **error)
 {
     g_autoptr (GVariant) counts = boxlite_box_get_net_counts (self, error);
-    guint64 in = 0, out_bytes = 0, connections = 0, denied = 0;
-    GVariantIter iter;
-    const char *key;
-    guint64 n;
+    BlNetTotals totals;
 
     if (!counts)
         return FALSE;
-    g_variant_iter_init (&iter, counts);
-    while (g_variant_iter_next (&iter, "{&st}", &key, &n)) {
-        if (g_str_equal (key, "bytes in"))
-            in = n;
-        else if (g_str_equal (key, "bytes out"))
-            out_bytes = n;
-        else if (g_str_has_prefix (key, "tcp allowed ") || g_str_has_prefix (key, "udp allowed "))
-            connections += n;
-        else if (strstr (key, " denied "))
-            denied += n;
-    }
-    g_variant_dict_insert (out, "net-bytes-in", "t", in);
-    g_variant_dict_insert (out, "net-bytes-out", "t", out_bytes);
-    g_variant_dict_insert (out, "net-connections", "t", connections);
-    g_variant_dict_insert (out, "net-denied", "t", denied);
+    bl_net_counts_total (counts, &totals);
+    g_variant_dict_insert (out, "net-bytes-in", "t", totals.bytes_in);
+    g_variant_dict_insert (out, "net-bytes-out", "t", totals.bytes_out);
+    g_variant_dict_insert (out, "net-connections", "t", totals.connections);
+    g_variant_dict_insert (out, "net-denied", "t", totals.denied);
     return TRUE;
 }
 

@@ -51,6 +51,7 @@ struct _BoxliteBoxOptions {
     GStrv cmd;
     gboolean detach;
     gboolean auto_remove;
+    guint auto_stop;
     BoxliteNetworkMode network;
     GStrv allow_net;
     GStrv ports;
@@ -76,6 +77,7 @@ enum {
     PROP_CMD,
     PROP_DETACH,
     PROP_AUTO_REMOVE,
+    PROP_AUTO_STOP,
     PROP_NETWORK,
     PROP_ALLOW_NET,
     PROP_PORTS,
@@ -150,6 +152,9 @@ boxlite_box_options_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_AUTO_REMOVE:
         g_value_set_boolean (value, self->auto_remove);
         break;
+    case PROP_AUTO_STOP:
+        g_value_set_uint (value, self->auto_stop);
+        break;
     case PROP_NETWORK:
         g_value_set_enum (value, self->network);
         break;
@@ -219,6 +224,9 @@ boxlite_box_options_set_property (GObject *object, guint prop_id, const GValue *
         break;
     case PROP_AUTO_REMOVE:
         boxlite_box_options_set_auto_remove (self, g_value_get_boolean (value));
+        break;
+    case PROP_AUTO_STOP:
+        boxlite_box_options_set_auto_stop (self, g_value_get_uint (value));
         break;
     case PROP_NETWORK:
         boxlite_box_options_set_network (self, g_value_get_enum (value));
@@ -392,6 +400,25 @@ boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
     properties[PROP_AUTO_REMOVE] = g_param_spec_boolean ("auto-remove", NULL, NULL, FALSE, flags);
 
     /**
+     * BoxliteBoxOptions:auto-stop:
+     *
+     * Seconds without activity after which the box's monitor stops the box
+     * as `boxlite stop` would (the guest is shut down cleanly); 0, the
+     * default, never. Activity is a command running or starting in the box
+     * (including one started detached), a file copy in progress, and
+     * traffic through its network (bytes either way, or a new
+     * connection). A paused box is not idle: the count starts again when
+     * it is resumed. A box stopped this way has "idle" as its
+     * stop reason (boxlite_box_dup_stop_reason()), and with
+     * [property@Boxlite.BoxOptions:auto-remove] it is removed as on any
+     * other stop.
+     *
+     * Since: 0.1
+     */
+    properties[PROP_AUTO_STOP] =
+        g_param_spec_uint ("auto-stop", NULL, NULL, 0, G_MAXUINT, 0, flags);
+
+    /**
      * BoxliteBoxOptions:network:
      *
      * Whether the box has a (filtered, user-space) network.
@@ -559,6 +586,7 @@ VALUE_ACCESSORS (guint, max_processes, PROP_MAX_PROCESSES, TRUE)
 VALUE_ACCESSORS (gboolean, detach, PROP_DETACH, TRUE)
 VALUE_ACCESSORS (gboolean, auto_remove, PROP_AUTO_REMOVE, TRUE)
 VALUE_ACCESSORS (gboolean, fast_start, PROP_FAST_START, TRUE)
+VALUE_ACCESSORS (guint, auto_stop, PROP_AUTO_STOP, TRUE)
 VALUE_ACCESSORS (BoxliteNetworkMode, network, PROP_NETWORK,
                  value == BOXLITE_NETWORK_DISABLED || value == BOXLITE_NETWORK_ENABLED)
 VALUE_ACCESSORS (BoxliteAccel, accel, PROP_ACCEL, (guint) value <= BOXLITE_ACCEL_TCG)
@@ -855,11 +883,32 @@ VALUE_ACCESSORS (BoxliteAccel, accel, PROP_ACCEL, (guint) value <= BOXLITE_ACCEL
  */
 
 /**
+ * boxlite_box_options_get_auto_stop:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:auto-stop] property.
+ *
+ * Returns: seconds without activity before the box is stopped, or 0 for never
+ *
+ * Since: 0.1
+ */
+
+/**
  * boxlite_box_options_set_fast_start:
  * @self: the options
  * @fast_start: whether the box starts from a template when one fits
  *
  * Sets the [property@Boxlite.BoxOptions:fast-start] property.
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_auto_stop:
+ * @self: the options
+ * @seconds: seconds without activity before the box is stopped, or 0 for never
+ *
+ * Sets the [property@Boxlite.BoxOptions:auto-stop] property.
  *
  * Since: 0.1
  */
@@ -1217,6 +1266,8 @@ bl_box_options_to_json (BoxliteBoxOptions *self)
     json_builder_add_boolean_value (b, self->auto_remove);
     json_builder_set_member_name (b, "fast_start");
     json_builder_add_boolean_value (b, self->fast_start);
+    json_builder_set_member_name (b, "auto_stop");
+    json_builder_add_int_value (b, self->auto_stop);
     json_builder_set_member_name (b, "network");
     json_builder_add_string_value (b, network_names[self->network]);
     add_strv (b, "allow_net", self->allow_net);
@@ -1283,6 +1334,8 @@ bl_box_options_from_json (JsonNode *node, GError **error)
     self->detach = json_object_get_boolean_member_with_default (obj, "detach", FALSE);
     self->auto_remove = json_object_get_boolean_member_with_default (obj, "auto_remove", FALSE);
     self->fast_start = json_object_get_boolean_member_with_default (obj, "fast_start", TRUE);
+    gint64 auto_stop = json_object_get_int_member_with_default (obj, "auto_stop", 0);
+    self->auto_stop = auto_stop > 0 && auto_stop <= G_MAXUINT ? (guint) auto_stop : 0;
     g_autofree char *accel = get_string (obj, "accel");
     if (accel && !bl_accel_from_string (accel, &self->accel)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "unknown accelerator '%s'", accel);

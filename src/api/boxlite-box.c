@@ -19,6 +19,7 @@
 #include "json-file.h"
 #include "launch.h"
 #include "monitor-ctl.h"
+#include "netcounts.h"
 #include "paths.h"
 #include "os-error.h"
 #include "volume.h"
@@ -553,6 +554,33 @@ boxlite_box_dup_error (BoxliteBox *self)
     return error;
 }
 
+/**
+ * boxlite_box_dup_stop_reason:
+ * @self: the box
+ *
+ * Tells why a stopped box stopped, as of the last refresh: "requested" (a
+ * stop asked through the library or `boxlite stop`, or a start that was
+ * cancelled), "idle" (nothing happened in it for
+ * [property@Boxlite.BoxOptions:auto-stop] seconds), "creator-exited" (a
+ * box that is not detached whose creator went away) or "poweroff" (the
+ * guest shut itself down). The reason is forgotten when the box starts
+ * again.
+ *
+ * Returns: (nullable) (transfer full): the reason, or %NULL when the box is
+ *   not stopped or its record does not say
+ *
+ * Since: 0.1
+ */
+char *
+boxlite_box_dup_stop_reason (BoxliteBox *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
+    g_mutex_lock (&self->lock);
+    char *reason = g_strdup (self->record->stop_reason);
+    g_mutex_unlock (&self->lock);
+    return reason;
+}
+
 /* Largest network record file read, in bytes (the network process keeps
  * each under a mebibyte; anything bigger was not written by it). */
 #define NET_LOG_READ_MAX (4u * 1024 * 1024)
@@ -613,9 +641,6 @@ boxlite_box_get_net_log (BoxliteBox *self, GError **error)
     return (char **) g_ptr_array_free (g_steal_pointer (&lines), FALSE);
 }
 
-/* Largest counts file read: one entry per event, verdict and reason. */
-#define NET_COUNTS_READ_MAX (64u * 1024)
-
 /**
  * boxlite_box_get_net_counts:
  * @self: the box
@@ -629,8 +654,8 @@ boxlite_box_get_net_log (BoxliteBox *self, GError **error)
  *
  * Returns: (transfer full): a #GVariant of type `a{st}` (empty for a box
  *   without a network or without decisions yet), or %NULL with @error set
- *   (BOXLITE_ERROR_PROTOCOL when the file is not what the network writes;
- *   G_FILE_ERROR when it cannot be read)
+ *   (BOXLITE_ERROR_PROTOCOL when the file is not what the network writes,
+ *   a regular file of at most 64 KiB; G_IO_ERROR when it cannot be read)
  *
  * Since: 0.1
  */
@@ -639,37 +664,7 @@ boxlite_box_get_net_counts (BoxliteBox *self, GError **error)
 {
     g_return_val_if_fail (BOXLITE_IS_BOX (self), NULL);
 
-    g_autofree char *path = g_build_filename (self->dir, "net", "netcounts.json", NULL);
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    g_autoptr (GError) local = NULL;
-    g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a{st}"));
-
-    if (!g_file_get_contents (path, &text, &len, &local)) {
-        if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            g_propagate_error (error, g_steal_pointer (&local));
-            return NULL;
-        }
-        return g_variant_ref_sink (g_variant_builder_end (&builder));
-    }
-    g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-    JsonNode *root = NULL;
-    if (len <= NET_COUNTS_READ_MAX && bl_json_load (parser, text, len, NULL))
-        root = json_parser_get_root (parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
-        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_PROTOCOL, "%s is not a counts file", path);
-        return NULL;
-    }
-    JsonObjectIter iter;
-    const char *key;
-    JsonNode *value;
-    json_object_iter_init (&iter, json_node_get_object (root));
-    while (json_object_iter_next (&iter, &key, &value)) {
-        if (JSON_NODE_HOLDS_VALUE (value) && json_node_get_value_type (value) == G_TYPE_INT64 &&
-            json_node_get_int (value) >= 0)
-            g_variant_builder_add (&builder, "{st}", key, (guint64) json_node_get_int (value));
-    }
-    return g_variant_ref_sink (g_variant_builder_end (&builder));
+    return bl_net_counts_load (self->dir, error);
 }
 
 /**
@@ -759,6 +754,7 @@ make_launch (BoxliteBox *self, GError **error)
     launch->hostname = g_strdup (self->name);
     launch->detach = boxlite_box_options_get_detach (self->options);
     launch->auto_remove = boxlite_box_options_get_auto_remove (self->options);
+    launch->auto_stop = boxlite_box_options_get_auto_stop (self->options);
     launch->boot_timeout_ms = BOOT_TIMEOUT_MS;
     launch->fast_start = boxlite_box_options_get_fast_start (self->options);
     launch->templates_dir =
@@ -841,7 +837,7 @@ abort_start (BoxliteBox *self, GSubprocess *monitor)
     if (!g_file_test (self->dir, G_FILE_TEST_IS_DIR))
         return; /* auto_remove: the monitor took the box with it */
     bl_monitor_remove_sockets (self->dir);
-    if (!bl_record_set_state (self->dir, BOXLITE_BOX_STATE_STOPPED, 0, NULL, &error))
+    if (!bl_record_set_stopped (self->dir, BL_STOP_REASON_REQUESTED, &error))
         g_warning ("box %s: %s", self->name, error->message);
     boxlite_box_refresh (self, NULL);
 }

@@ -79,6 +79,7 @@ bl_record_free (BlRecord *record)
     g_free (record->started_at);
     g_free (record->finished_at);
     g_free (record->error);
+    g_free (record->stop_reason);
     g_free (record->image);
     g_free (record->image_id);
     g_free (record->image_digest);
@@ -127,6 +128,7 @@ bl_record_load (const char *box_dir, GError **error)
     record->started_at = g_strdup (member_string (obj, "started_at"));
     record->finished_at = g_strdup (member_string (obj, "finished_at"));
     record->error = g_strdup (member_string (obj, "error"));
+    record->stop_reason = g_strdup (member_string (obj, "stop_reason"));
     record->image = g_strdup (member_string (obj, "image"));
     record->image_id = g_strdup (member_string (obj, "image_id"));
     record->image_digest = g_strdup (member_string (obj, "image_digest"));
@@ -165,6 +167,7 @@ bl_record_save (const char *box_dir, const BlRecord *record, GError **error)
     add_nullable_string (b, "started_at", record->started_at);
     add_nullable_string (b, "finished_at", record->finished_at);
     add_nullable_string (b, "error", record->error);
+    add_nullable_string (b, "stop_reason", record->stop_reason);
     add_nullable_string (b, "image", record->image);
     add_nullable_string (b, "image_id", record->image_id);
     add_nullable_string (b, "image_digest", record->image_digest);
@@ -191,9 +194,12 @@ bl_record_unlock (int fd)
         close (fd);
 }
 
-gboolean
-bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
-                     const char *error_message, GError **error)
+/* Under the lock: the record's state and what goes with it, and the event
+ * that tells of the change. @reason is the crash's (@error_message) or the
+ * stop's (@stop_reason), whichever applies. */
+static gboolean
+update_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
+              const char *error_message, const char *stop_reason, GError **error)
 {
     int fd = bl_record_lock (box_dir, error);
     if (fd < 0)
@@ -207,6 +213,9 @@ bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pi
         record->monitor_pid = monitor_pid;
         g_free (record->error);
         record->error = g_strdup (error_message);
+        /* Only a stopped box has a stop reason; resuming keeps none either. */
+        g_free (record->stop_reason);
+        record->stop_reason = state == BOXLITE_BOX_STATE_STOPPED ? g_strdup (stop_reason) : NULL;
         /* Resuming a paused box is not a new start. */
         if (state == BOXLITE_BOX_STATE_RUNNING && previous != BOXLITE_BOX_STATE_PAUSED) {
             g_free (record->started_at);
@@ -224,13 +233,14 @@ bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pi
                                  : state == BOXLITE_BOX_STATE_STOPPED ? "stop"
                                  : state == BOXLITE_BOX_STATE_CRASHED ? "crash"
                                                                       : NULL;
+            const char *reason = error_message ? error_message : record->stop_reason;
             g_autoptr (JsonObject) attributes = json_object_new ();
-            if (error_message)
-                json_object_set_string_member (attributes, "reason", error_message);
+            if (reason)
+                json_object_set_string_member (attributes, "reason", reason);
             /* Under the record's lock, so that the journal has a box's
              * changes in the order the record had them. */
             if (action)
-                bl_events_append (box_dir, record->name, action, error_message ? attributes : NULL);
+                bl_events_append (box_dir, record->name, action, reason ? attributes : NULL);
         }
     }
     bl_record_unlock (fd);
@@ -254,6 +264,19 @@ bl_record_set_start (const char *box_dir, const char *start, const char *reason,
     gboolean ok = record && bl_record_save (box_dir, record, error);
     bl_record_unlock (fd);
     return ok;
+}
+
+gboolean
+bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
+                     const char *error_message, GError **error)
+{
+    return update_state (box_dir, state, monitor_pid, error_message, NULL, error);
+}
+
+gboolean
+bl_record_set_stopped (const char *box_dir, const char *stop_reason, GError **error)
+{
+    return update_state (box_dir, BOXLITE_BOX_STATE_STOPPED, 0, NULL, stop_reason, error);
 }
 
 gboolean

@@ -22,12 +22,19 @@ typedef struct {
     char *started_at;   /* nullable */
     char *finished_at;  /* nullable */
     char *error;        /* why it crashed or failed to boot; nullable */
+    char *stop_reason;  /* why it stopped (BL_STOP_REASON_*) while stopped; nullable */
     char *image;        /* canonical reference of its image; nullable */
     char *image_id;     /* that image's id (config digest); nullable */
     char *image_digest; /* that image's manifest digest; nullable */
     char *start;        /* how it last started: "template" or "cold"; nullable */
     char *start_reason; /* why it started cold; nullable */
 } BlRecord;
+
+/* Why a box stopped, as its record and the "stop" event say. */
+#define BL_STOP_REASON_REQUESTED "requested" /* a stop asked through the library or the CLI */
+#define BL_STOP_REASON_IDLE "idle"           /* auto_stop: nothing happened in it for that long */
+#define BL_STOP_REASON_CREATOR "creator-exited" /* a box not detached outlived its creator */
+#define BL_STOP_REASON_POWEROFF "poweroff"      /* the guest shut itself down */
 
 BlRecord *bl_record_new (const char *id, const char *name, JsonNode *options);
 void bl_record_free (BlRecord *record);
@@ -50,6 +57,10 @@ gboolean bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint m
  * "cold") and, when cold, why (nullable). */
 gboolean bl_record_set_start (const char *box_dir, const char *start, const char *reason,
                               GError **error);
+/* Under the lock: the box is stopped (no monitor) because of @stop_reason
+ * (a BL_STOP_REASON_*, or NULL when not known), which the record keeps
+ * until the next start and the "stop" event carries. */
+gboolean bl_record_set_stopped (const char *box_dir, const char *stop_reason, GError **error);
 
 /* The current time, ISO 8601 in UTC. Returns: (transfer full). */
 char *bl_now_iso8601 (void);

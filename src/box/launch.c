@@ -146,18 +146,20 @@ bl_launch_load (const char *path, GError **error)
     launch->auto_remove = json_object_get_boolean_member_with_default (obj, "auto_remove", FALSE);
     launch->boot_timeout_ms =
         (guint) json_object_get_int_member_with_default (obj, "boot_timeout_ms", 120000);
+    gint64 auto_stop = json_object_get_int_member_with_default (obj, "auto_stop", 0);
     launch->accel = (BoxliteAccel) accel;
     launch->network = (BoxliteNetworkMode) network;
 
     if (!launch->box_id || launch->cpus < 1 || launch->cpus > 64 || launch->memory_mib < 64 ||
         launch->memory_mib > 1024 * 1024 || launch->max_processes < 1 ||
-        launch->max_processes > 4 * 1024 * 1024) {
+        launch->max_processes > 4 * 1024 * 1024 || auto_stop < 0 || auto_stop > G_MAXUINT) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "%s: box_id, cpus (1-64), memory_mib (64-1048576) or max_processes "
-                     "(1-4194304) invalid",
+                     "%s: box_id, cpus (1-64), memory_mib (64-1048576), max_processes "
+                     "(1-4194304) or auto_stop invalid",
                      path);
         return NULL;
     }
+    launch->auto_stop = (guint) auto_stop;
     if ((launch->allow_net && launch->allow_net[0]) || (launch->ports && launch->ports[0])) {
         if (launch->network != BOXLITE_NETWORK_ENABLED) {
             g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
@@ -214,6 +216,7 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     BOOL (detach);
     BOOL (auto_remove);
     BOOL (fast_start);
+    INT (auto_stop);
 #undef STR
 #undef INT
 #undef BOOL

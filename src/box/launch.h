@@ -36,6 +36,7 @@ typedef struct {
     char *hostname;
     gboolean detach;
     gboolean auto_remove;
+    guint auto_stop; /* seconds without activity before the monitor stops the box; 0: never */
     guint boot_timeout_ms;
     /* Start from a template VM when one fits (template.h); where the
      * home keeps them, or NULL for no templates. */

@@ -46,6 +46,10 @@ cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra)
           "HOST:GUEST[:ro]" },
         { "cold", 0, 0, G_OPTION_ARG_NONE, &flags->cold,
           "Boot the guest's kernel instead of starting from a VM template", NULL },
+        { "auto-stop", 0, 0, G_OPTION_ARG_STRING, &flags->auto_stop,
+          "Stop the box after this many seconds without a command, a copy or network traffic "
+          "(default 0: never)",
+          "SECONDS" },
         { NULL },
     };
     guint n_extra = 0;
@@ -76,6 +80,7 @@ cli_box_flags_clear (CliBoxFlags *flags)
     g_clear_pointer (&flags->allow_net, g_strfreev);
     g_clear_pointer (&flags->publish, g_strfreev);
     g_clear_pointer (&flags->volumes, g_strfreev);
+    g_clear_pointer (&flags->auto_stop, g_free);
 }
 
 /* -v takes HOST relative to the current directory, as a shell user expects;
@@ -101,17 +106,17 @@ apply_volumes (CliBoxFlags *flags, BoxliteBoxOptions *options)
         boxlite_box_options_set_volumes (options, (const char *const *) specs->pdata);
 }
 
-/* A count in decimal digits only: no sign, so "-1" is not read as a huge
- * unsigned value, and nothing after it. */
+/* A count of at least @min in decimal digits only: no sign, so "-1" is not
+ * read as a huge unsigned value, and nothing after it. */
 static gboolean
-parse_count (const char *flag, const char *text, guint *out, GError **error)
+parse_count (const char *flag, const char *text, guint min, guint *out, GError **error)
 {
     guint64 value = 0;
 
-    if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT, &value, NULL) ||
+    if (!g_ascii_string_to_unsigned (text, 10, min, G_MAXUINT, &value, NULL) ||
         !g_ascii_isdigit (text[0])) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                     "invalid %s '%s': give a whole number of at least 1", flag, text);
+                     "invalid %s '%s': give a whole number of at least %u", flag, text, min);
         return FALSE;
     }
     *out = (guint) value;
@@ -222,19 +227,24 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
     }
     guint count = 0;
     if (flags->cpus) {
-        if (!parse_count ("--cpus", flags->cpus, &count, error))
+        if (!parse_count ("--cpus", flags->cpus, 1, &count, error))
             return NULL;
         boxlite_box_options_set_cpus (options, count);
     }
     if (flags->disk_size) {
-        if (!parse_count ("--disk-size", flags->disk_size, &count, error))
+        if (!parse_count ("--disk-size", flags->disk_size, 1, &count, error))
             return NULL;
         boxlite_box_options_set_disk_size_gb (options, count);
     }
     if (flags->pids_limit) {
-        if (!parse_count ("--pids-limit", flags->pids_limit, &count, error))
+        if (!parse_count ("--pids-limit", flags->pids_limit, 1, &count, error))
             return NULL;
         boxlite_box_options_set_max_processes (options, count);
+    }
+    if (flags->auto_stop) {
+        if (!parse_count ("--auto-stop", flags->auto_stop, 0, &count, error))
+            return NULL;
+        boxlite_box_options_set_auto_stop (options, count);
     }
     if (flags->memory) {
         guint mib = 0;

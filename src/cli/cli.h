@@ -70,6 +70,7 @@ typedef struct {
     char **publish;   /* -p SPEC, repeated */
     char **volumes;   /* -v HOST:GUEST[:ro], repeated */
     gboolean cold;    /* boot the kernel, not a template */
+    char *auto_stop;  /* --auto-stop SECONDS */
 } CliBoxFlags;
 
 #define CLI_BOX_FLAGS_INIT                                                                         \

@@ -116,6 +116,7 @@ shim_control_push_state (Shim *shim, BoxliteBoxState state)
     g_autoptr (JsonBuilder) b = json_builder_new ();
 
     shim->state = state;
+    shim_idle_touch (shim); /* a resume starts the count again */
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "event");
     json_builder_add_string_value (b, "state");
@@ -155,7 +156,7 @@ handle_stop (ShimClient *client, JsonObject *args)
     if (timeout_ms == 0)
         timeout_ms = SHIM_STOP_TIMEOUT_MS;
     g_ptr_array_add (shim->stop_waiters, g_object_ref (client->conn));
-    shim_stop (shim, force, (guint) timeout_ms);
+    shim_stop (shim, force, (guint) timeout_ms, BL_STOP_REASON_REQUESTED);
 }
 
 static void

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "box-record.h"
 #include "shim.h"
 
 static gboolean
@@ -28,7 +29,7 @@ on_lifeline (gint fd, GIOCondition condition, gpointer user_data)
     close (shim->lifeline_fd);
     shim->lifeline_fd = -1;
     g_message ("the box's creator is gone; stopping the box");
-    shim_stop (shim, FALSE, SHIM_LIFELINE_STOP_TIMEOUT_MS);
+    shim_stop (shim, FALSE, SHIM_LIFELINE_STOP_TIMEOUT_MS, BL_STOP_REASON_CREATOR);
     return G_SOURCE_REMOVE;
 }
 
@@ -60,7 +61,7 @@ on_signal (gpointer user_data)
 
     g_message ("signalled; stopping the box");
     /* A second signal while stopping means: now. */
-    shim_stop (shim, shim->stop_requested, SHIM_STOP_TIMEOUT_MS);
+    shim_stop (shim, shim->stop_requested, SHIM_STOP_TIMEOUT_MS, BL_STOP_REASON_REQUESTED);
     return G_SOURCE_CONTINUE;
 }
 

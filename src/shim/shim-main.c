@@ -105,9 +105,10 @@ drain_clients (Shim *shim)
     }
 }
 
-/* The verdict on a box whose QEMU is gone: its state and, if crashed, why. */
+/* The verdict on a box whose QEMU is gone: its state and why it crashed
+ * (*@why) or stopped (*@stop_reason, a BL_STOP_REASON_*). */
 static BoxliteBoxState
-final_state (Shim *shim, char **why)
+final_state (Shim *shim, char **why, const char **stop_reason)
 {
     g_autofree char *death = shim_qemu_describe_exit (shim, TRUE);
 
@@ -115,8 +116,10 @@ final_state (Shim *shim, char **why)
         *why = g_strdup (shim->boot_error ? shim->boot_error : "the box did not boot");
         return BOXLITE_BOX_STATE_CRASHED;
     }
-    if (shim->stop_requested)
+    if (shim->stop_requested) {
+        *stop_reason = shim->stop_reason;
         return BOXLITE_BOX_STATE_STOPPED;
+    }
     if (!death && !shim->qemu_killed_by_us) {
         /* With panic=-1 and -no-reboot a panicking kernel ends QEMU as
          * cleanly as a poweroff does; only the console tells them apart. */
@@ -127,7 +130,8 @@ final_state (Shim *shim, char **why)
             *why = g_strdup_printf ("the guest kernel panicked: %.200s", panic);
             return BOXLITE_BOX_STATE_CRASHED;
         }
-        return BOXLITE_BOX_STATE_STOPPED; /* the guest powered off */
+        *stop_reason = BL_STOP_REASON_POWEROFF;
+        return BOXLITE_BOX_STATE_STOPPED;
     }
     if (death && !shim->qemu_killed_by_us) {
         *why = g_steal_pointer (&death); /* QEMU died on its own: that is the cause */
@@ -146,10 +150,12 @@ shim_finish (Shim *shim)
 {
     g_autoptr (GError) error = NULL;
     g_autofree char *why = NULL;
+    const char *stop_reason = NULL;
 
     if (shim->finished)
         return;
     shim->finished = TRUE;
+    shim_idle_free (shim);
     if (shim->qemu_running) {
         /* Nothing outlives the monitor: take QEMU down and wait for it. */
         g_clear_handle_id (&shim->qemu_watch, g_source_remove);
@@ -176,13 +182,17 @@ shim_finish (Shim *shim)
      * already made (the stop waiters') stay up. */
     bl_monitor_remove_sockets (shim->box_dir);
 
-    BoxliteBoxState state = final_state (shim, &why);
+    BoxliteBoxState state = final_state (shim, &why, &stop_reason);
     g_autofree char *line = why ? one_line (why) : NULL;
-    if (state == BOXLITE_BOX_STATE_CRASHED)
+    gboolean recorded;
+    if (state == BOXLITE_BOX_STATE_CRASHED) {
         g_message ("box crashed: %s", line);
-    else
-        g_message ("box stopped");
-    if (!bl_record_set_state (shim->box_dir, state, 0, line, &error))
+        recorded = bl_record_set_state (shim->box_dir, state, 0, line, &error);
+    } else {
+        g_message ("box stopped (%s)", stop_reason ? stop_reason : "no reason given");
+        recorded = bl_record_set_stopped (shim->box_dir, stop_reason, &error);
+    }
+    if (!recorded)
         g_warning ("cannot record the box's end: %s", error->message);
     shim_control_push_state (shim, state);
     if (!shim->booted) {
@@ -242,6 +252,7 @@ shim_booted (Shim *shim)
     shim->booted = TRUE;
     shim->state = BOXLITE_BOX_STATE_RUNNING;
     g_message ("box %s is running", shim->launch->box_id);
+    shim_idle_start (shim);
     ready_write (shim, "ok\n");
 }
 
@@ -388,6 +399,7 @@ shim_free (Shim *shim)
     g_ptr_array_unref (shim->stop_waiters);
     g_queue_clear (&shim->agent_replies);
     shim_stats_clear (shim);
+    shim_idle_free (shim);
     g_clear_pointer (&shim->launch, bl_launch_free);
     g_clear_object (&shim->cancellable);
     g_main_loop_unref (shim->loop);

@@ -58,8 +58,10 @@ relay_end (ShimRelay *relay)
 static void
 relay_maybe_forget (Shim *shim, ShimRelay *relay)
 {
-    if (relay->ended && relay->pending_replies == 0)
+    if (relay->ended && relay->pending_replies == 0) {
         g_hash_table_remove (shim->relays, GUINT_TO_POINTER (relay->agent_channel));
+        shim_idle_touch (shim); /* a command or a copy ended: idle from now on */
+    }
 }
 
 static void

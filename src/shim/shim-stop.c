@@ -28,10 +28,12 @@ stop_now (Shim *shim)
 }
 
 void
-shim_stop (Shim *shim, gboolean force, guint timeout_ms)
+shim_stop (Shim *shim, gboolean force, guint timeout_ms, const char *reason)
 {
     if (shim->finished)
         return;
+    if (!shim->stop_requested)
+        shim->stop_reason = reason;
     if (!shim->booted) {
         /* Nothing in the guest to shut down cleanly yet. */
         g_message ("stop requested while booting");

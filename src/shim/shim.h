@@ -40,6 +40,7 @@ enum { SHIM_FD_STATE, SHIM_FD_DISK_RW, SHIM_FD_DISK_RO, SHIM_N_PASS_FDS };
 typedef struct _Shim Shim;
 typedef struct _ShimConsole ShimConsole;
 typedef struct _ShimLogFile ShimLogFile;
+typedef struct _ShimIdle ShimIdle;
 
 /* One client of the control socket. */
 typedef struct {
@@ -120,6 +121,7 @@ struct _Shim {
 
     /* Stopping */
     gboolean stop_requested;
+    const char *stop_reason; /* BL_STOP_REASON_* of the first request to stop */
     gboolean stop_forced;
     guint stop_timer;
     GPtrArray *stop_waiters; /* BlFrameConn* to answer {} once QEMU is gone */
@@ -145,6 +147,8 @@ struct _Shim {
     ShimConsole *console;
     /* What detached commands print (main-log.h), opened on first use */
     ShimLogFile *main_log;
+    /* auto_stop's watch, while the box runs with one */
+    ShimIdle *idle;
 };
 
 /* shim-main.c */
@@ -263,8 +267,18 @@ void shim_template_close_fds (Shim *shim);
 void shim_identity_send (Shim *shim);
 void shim_identity_reply (Shim *shim, JsonObject *msg);
 
-/* shim-stop.c */
-void shim_stop (Shim *shim, gboolean force, guint timeout_ms);
+/* shim-stop.c: @reason (a BL_STOP_REASON_*) is recorded when this is the
+ * first request to stop. */
+void shim_stop (Shim *shim, gboolean force, guint timeout_ms, const char *reason);
+
+/* shim-idle.c: auto_stop. Once the box has booted, stops it (as a stop
+ * request would, with reason "idle") after launch->auto_stop seconds
+ * without a command or a copy running, traffic on its network, or a pause.
+ * Nothing when auto_stop is 0. */
+void shim_idle_start (Shim *shim);
+/* Something happened in the box just now: the idle time starts again. */
+void shim_idle_touch (Shim *shim);
+void shim_idle_free (Shim *shim);
 
 /* shim-lifeline.c */
 void shim_lifeline_watch (Shim *shim);
