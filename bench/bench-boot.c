@@ -1,10 +1,16 @@
 /* bench-boot.c: how long boxlite takes to give a command its first output,
- * against the floor: the very same QEMU command line (read back from the
- * running box) launched bare, timed to the agent's first frame.
+ * from a VM template and booted cold, against the floor: the very same QEMU
+ * command line as a cold box's (read back from the running box) launched
+ * bare, timed to the agent's first frame; and what an idle box costs in
+ * host memory (PSS of its QEMU) with DENSITY of them running, each way.
  *
- *   create+start → first exec output   (boxlite, median of RUNS)
- *   exec round trip on a running box   (median of 20)
- *   bare QEMU → agent ready            (the floor, median of RUNS)
+ *   create+start → first exec output, template   (median of RUNS)
+ *   create+start → first exec output, --cold     (median of RUNS)
+ *   bare QEMU → agent ready                      (the floor, median of RUNS)
+ *   exec round trip on a running box             (median of 20)
+ *   PSS per idle box, DENSITY boxes at once      (template, cold)
+ *
+ * Prints a table, then the same figures as one JSON object.
  */
 #include <fcntl.h>
 #include <gio/gunixsocketaddress.h>
@@ -16,14 +22,27 @@
 #include "bench-util.h"
 #include <boxlite/boxlite.h>
 
+/* The box's QEMU: the monitor's only child. */
+static int
+qemu_pid (BoxliteBox *box)
+{
+    int monitor = boxlite_box_get_monitor_pid (box);
+    g_autofree char *children = g_strdup_printf ("/proc/%d/task/%d/children", monitor, monitor);
+    g_autofree char *list = NULL;
+
+    g_file_get_contents (children, &list, NULL, NULL);
+    return atoi (list ? list : "0");
+}
+
 static double
-first_output (BoxliteRuntime *rt, GStrv *qemu_argv)
+first_output (BoxliteRuntime *rt, gboolean fast, GStrv *qemu_argv)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
     /* The floor relaunches QEMU bare, with nobody behind a network socket:
      * compare without a NIC (bench-net measures the network). */
     boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    boxlite_box_options_set_fast_start (options, fast);
     double start = bench_now ();
     g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, options, NULL, NULL, &error);
     bench_check (error);
@@ -43,12 +62,7 @@ first_output (BoxliteRuntime *rt, GStrv *qemu_argv)
 
     if (qemu_argv && !*qemu_argv) {
         /* The monitor's child is QEMU: its command line is the floor's. */
-        g_autofree char *children =
-            g_strdup_printf ("/proc/%d/task/%d/children", boxlite_box_get_monitor_pid (box),
-                             boxlite_box_get_monitor_pid (box));
-        g_autofree char *list = NULL;
-        g_file_get_contents (children, &list, NULL, NULL);
-        g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", atoi (list ? list : "0"));
+        g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", qemu_pid (box));
         g_autofree char *cmdline = NULL;
         gsize len = 0;
         if (g_file_get_contents (path, &cmdline, &len, NULL)) {
@@ -62,6 +76,55 @@ first_output (BoxliteRuntime *rt, GStrv *qemu_argv)
     boxlite_box_stop (box, TRUE, NULL, &error);
     boxlite_runtime_remove (rt, boxlite_box_get_id (box), TRUE, NULL);
     return elapsed;
+}
+
+/* Proportional set size of process @pid in bytes (0 when unreadable). */
+static double
+pss_bytes (int pid)
+{
+    g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", pid);
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents (path, &text, NULL, NULL))
+        return 0;
+    const char *line = strstr (text, "\nPss:");
+    return line ? g_ascii_strtod (line + 5, NULL) * 1024 : 0;
+}
+
+/* @n idle boxes at once: the seconds to start them one after another, and
+ * the median PSS of their QEMUs once all run and settled. */
+static double
+density (BoxliteRuntime *rt, guint n, gboolean fast, double *start_seconds)
+{
+    g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_object_unref);
+    GArray *pss = g_array_new (FALSE, FALSE, sizeof (double));
+    g_autoptr (GError) error = NULL;
+    double t0 = bench_now ();
+
+    for (guint i = 0; i < n; i++) {
+        g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+        boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+        boxlite_box_options_set_fast_start (options, fast);
+        BoxliteBox *box = boxlite_runtime_create (rt, options, NULL, NULL, &error);
+        bench_check (error);
+        boxlite_box_start (box, NULL, &error);
+        bench_check (error);
+        g_ptr_array_add (boxes, box);
+    }
+    *start_seconds = bench_now () - t0;
+    g_usleep (3 * G_USEC_PER_SEC);
+    for (guint i = 0; i < boxes->len; i++) {
+        double bytes = pss_bytes (qemu_pid (g_ptr_array_index (boxes, i)));
+        g_array_append_val (pss, bytes);
+    }
+    for (guint i = 0; i < boxes->len; i++) {
+        BoxliteBox *box = g_ptr_array_index (boxes, i);
+        boxlite_box_stop (box, TRUE, NULL, NULL);
+        boxlite_runtime_remove (rt, boxlite_box_get_id (box), TRUE, NULL);
+    }
+    double median = bench_median (pss);
+    g_array_unref (pss);
+    return median;
 }
 
 static const char *
@@ -131,13 +194,21 @@ main (int argc, char **argv)
     g_autoptr (BoxliteRuntime) rt = boxlite_runtime_new (options, &error);
     bench_check (error);
 
-    /* Warm-up: builds the image's disk and the initramfs once. */
-    first_output (rt, &qemu_argv);
+    guint dense = g_getenv ("DENSITY") ? (guint) atoi (g_getenv ("DENSITY")) : 10;
 
+    /* Warm-up: builds the image's disk, the initramfs and the template once;
+     * a cold box gives the floor its command line. */
+    first_output (rt, FALSE, &qemu_argv);
+    first_output (rt, TRUE, NULL);
+
+    /* Interleaved, so that a change in the machine's load hits both. */
     GArray *boots = g_array_new (FALSE, FALSE, sizeof (double));
+    GArray *colds = g_array_new (FALSE, FALSE, sizeof (double));
     for (guint i = 0; i < runs; i++) {
-        double t = first_output (rt, NULL);
+        double t = first_output (rt, TRUE, NULL);
         g_array_append_val (boots, t);
+        t = first_output (rt, FALSE, NULL);
+        g_array_append_val (colds, t);
     }
 
     /* The floor reuses a stopped box's disk and the same command line. */
@@ -186,16 +257,33 @@ main (int argc, char **argv)
     }
     boxlite_box_stop (box, FALSE, NULL, NULL);
 
-    double boot = bench_median (boots);
-    g_print ("create+start -> first exec output: median %.3f s of %u (TCG)\n", boot, runs);
-    g_print ("exec round trip (true) on a running box: median %.1f ms of 20\n",
-             bench_median (trips) * 1000);
-    if (floors->len) {
-        double fl = bench_median (floors);
-        g_print ("floor, same QEMU command line bare -> agent ready: median %.3f s of %u\n", fl,
-                 runs);
-        g_print ("ratio boxlite / floor: %.2f\n", boot / fl);
+    double tpl_batch = 0, cold_batch = 0;
+    double tpl_pss = dense ? density (rt, dense, TRUE, &tpl_batch) : 0;
+    double cold_pss = dense ? density (rt, dense, FALSE, &cold_batch) : 0;
+
+    double boot = bench_median (boots), cold = bench_median (colds);
+    double fl = floors->len ? bench_median (floors) : 0, trip = bench_median (trips);
+    g_print ("%-52s %10s %10s\n", "figure (TCG, medians)", "value", "vs floor");
+    g_print ("%-52s %9.3fs %9.2fx\n", "create+start -> first output, from a template", boot,
+             fl ? boot / fl : 0);
+    g_print ("%-52s %9.3fs %9.2fx\n", "create+start -> first output, --cold", cold,
+             fl ? cold / fl : 0);
+    g_print ("%-52s %9.3fs %10s\n", "floor: cold QEMU command line bare -> agent ready", fl,
+             "1.00x");
+    g_print ("%-52s %8.1fms\n", "exec round trip (true) on a running box", trip * 1000);
+    if (dense) {
+        g_print ("%-44s%3u boxes %8.1fMiB   batch %.1fs\n", "PSS per idle box, from a template,",
+                 dense, tpl_pss / 1048576, tpl_batch);
+        g_print ("%-44s%3u boxes %8.1fMiB   batch %.1fs\n", "PSS per idle box, --cold,", dense,
+                 cold_pss / 1048576, cold_batch);
     }
+    g_print ("{\"runs\": %u, \"start_template_s\": %.3f, \"start_cold_s\": %.3f, "
+             "\"floor_s\": %.3f, \"template_vs_floor\": %.2f, \"cold_vs_floor\": %.2f, "
+             "\"exec_round_trip_ms\": %.1f, \"density_boxes\": %u, "
+             "\"pss_template_mib\": %.1f, \"pss_cold_mib\": %.1f, "
+             "\"batch_template_s\": %.1f, \"batch_cold_s\": %.1f}\n",
+             runs, boot, cold, fl, fl ? boot / fl : 0, fl ? cold / fl : 0, trip * 1000, dense,
+             tpl_pss / 1048576, cold_pss / 1048576, tpl_batch, cold_batch);
     const char *const rm[] = { "rm", "-rf", home, NULL };
     g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
                   NULL);

@@ -232,7 +232,7 @@ void agent_exec_kill_all(struct agent_exec_state *st);
 /* As PID 1: mounts cgroup2, puts the agent out of the OOM killer's reach and
  * makes the capped cgroup every exec runs under. Failures are logged; execs
  * are then refused (agent_cgroup_create). */
-void agent_cgroup_setup(void);
+void agent_cgroup_setup(unsigned long pids_max);
 /* Makes a cgroup for one exec and opens it into @dir_fd (-1 when the agent
  * runs without cgroups, as in --fd mode). Returns its serial (>= 0), or -1
  * with a message in @err when the limits are not in place. */
@@ -327,23 +327,51 @@ void agent_files_start(struct agent_exec_state *st, struct agent_link *link, uin
 int agent_files_copy_out(const char *path);
 int agent_files_copy_in(const char *path, bool raw, bool exact, bool owners);
 
+/* ---- agent_identity.c: the session request "identity" -------------------- */
+
+#define AGENT_HOSTNAME_MAX 64
+#define AGENT_ENTROPY_MIN 32
+
+struct agent_identity {
+    char hostname[AGENT_HOSTNAME_MAX];
+    char box_id[80];
+    bool network;           /* the box has eth0 */
+    unsigned long pids_max; /* the box's process cap */
+    uint64_t disk_bytes;    /* the root disk's size to wait for; 0 = as found */
+    int64_t time_ns;        /* the host's wall clock, ns since the epoch */
+    uint8_t entropy[64];
+    size_t entropy_len;
+};
+
+/* Checks and copies the arguments of "identity" (bl_proto.h). Returns 0, or
+ * -1 with a message in @err. */
+int agent_identity_parse(const struct agent_json *args, struct agent_identity *id, char *err,
+                         size_t err_len);
+/* As PID 1: sets the wall clock and reseeds the kernel's generator with the
+ * host's bytes (exits the machine if it cannot). */
+void agent_identity_apply(const struct agent_identity *id);
+
 /* ---- agent_init.c: PID 1 duties ----------------------------------------- */
 
-/* Mounts, modules, the root disk (grown to its device), switch_root, the
- * process limits, hostname, loopback. Exits the
- * machine through agent_fatal() on failure. */
-void agent_init_system(void);
+/* Console, pseudo filesystems and modules: what a template VM has done
+ * when it is stopped. Exits the machine through agent_fatal() on failure. */
+void agent_init_early(void);
+/* The box's own part, once the host said who it is: the root disk (its
+ * size awaited, grown to its device), switch_root, the process limits,
+ * hostname, loopback, network. Exits the machine on failure. */
+void agent_init_root(const struct agent_identity *id);
 /* Opens the agent's virtio-serial port (waiting for it), or returns -1. */
 int agent_init_open_port(void);
 /* Ends every process, syncs, makes / read-only and reboots. */
 void agent_init_poweroff(void) AGENT_NORETURN;
 void agent_fatal(const char *fmt, ...) AGENT_PRINTF(1, 2) AGENT_NORETURN;
 
-/* ---- agent_net.c: eth0 when the kernel command line has boxlite.net=1 ---- */
+/* ---- agent_net.c: eth0 when the box has a network ----------------------- */
 
-/* Addresses eth0, adds the default route and writes /etc/resolv.conf and
- * the host alias into /etc/hosts. Run in the box's root, after loopback. */
-void agent_net_setup(void);
+/* Writes /etc/hosts when missing; with @enabled, also addresses eth0, adds
+ * the default route and writes /etc/resolv.conf and the host alias into
+ * /etc/hosts. Run in the box's root, after loopback. */
+void agent_net_setup(bool enabled);
 
 /* ---- agent_volumes.c: the session request "mount" ----------------------- */
 
@@ -393,8 +421,5 @@ void agent_log(const char *fmt, ...) AGENT_PRINTF(1, 2);
 int64_t agent_now_ms(void);
 /* Reaps every exited child (status of ours goes to its channel). */
 void agent_reap(struct agent_exec_state *st);
-
-/* agent_init.c: KEY=VALUE from the kernel command line; 1 when found. */
-int agent_cmdline_value(const char *key, char *value, size_t cap);
 
 #endif /* BOXLITE_AGENT_H */

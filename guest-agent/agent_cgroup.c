@@ -4,10 +4,10 @@
  * OOM killer never to pick it (oom_score_adj -1000), so that a fork bomb or a
  * runaway allocation inside the box cannot take the host's link down with
  * it. Everything it runs for the host goes under /sys/fs/cgroup/box, whose
- * pids.max is the box's process cap (boxlite.pids_max= on the kernel command
- * line), each exec in a child cgroup of its own: its memory.events count the
- * OOM kills among its processes, and writing its cgroup.kill ends everything
- * the exec started, wherever it moved in the process tree.
+ * pids.max is the box's process cap (from the host's "identity"), each
+ * exec in a child cgroup of its own: its memory.events count the OOM kills
+ * among its processes, and writing its cgroup.kill ends everything the exec
+ * started, wherever it moved in the process tree.
  *
  * A cgroup whose processes outlive their exec (a daemon left behind) cannot
  * be removed yet; it is remembered and removed once it is empty. */
@@ -24,7 +24,6 @@
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define BOX_GROUP "box"
-#define DEFAULT_PIDS_MAX 4096
 #define MAX_LINGERING 64
 
 static struct {
@@ -57,20 +56,7 @@ static void fail(const char *what, int err)
     agent_log("process limits: %s", cg.error);
 }
 
-static unsigned long cmdline_pids_max(void)
-{
-    char text[16];
-    if (!agent_cmdline_value("boxlite.pids_max", text, sizeof text))
-        return DEFAULT_PIDS_MAX;
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(text, &end, 10);
-    if (errno || !end || *end || v < 1)
-        return DEFAULT_PIDS_MAX;
-    return v;
-}
-
-void agent_cgroup_setup(void)
+void agent_cgroup_setup(unsigned long pids_max)
 {
     char pids[32];
     int err;
@@ -98,7 +84,7 @@ void agent_cgroup_setup(void)
     close(root);
     if (box < 0)
         return fail("open " BOX_GROUP, errno);
-    snprintf(pids, sizeof pids, "%lu", cmdline_pids_max());
+    snprintf(pids, sizeof pids, "%lu", pids_max);
     if ((err = write_at(box, "pids.max", pids)) < 0 ||
         (err = write_at(box, "cgroup.subtree_control", "+memory +pids")) < 0) {
         close(box);

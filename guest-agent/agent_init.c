@@ -1,10 +1,12 @@
 /* agent_init.c: what the agent does as PID 1 of the box.
  *
  * The kernel starts it from the initramfs. It mounts the pseudo
- * filesystems, loads modules if the initramfs lists any, mounts the box's
- * disk, moves into it like switch_root(8), names the machine and brings up
- * the loopback interface. At shutdown it ends every process and reboots,
- * which ends QEMU (-no-reboot). */
+ * filesystems and loads modules if the initramfs lists any; a template VM
+ * is stopped at that point. Once the host has said which box this is
+ * (agent_identity.c), it mounts the box's disk, moves into it like
+ * switch_root(8), names the machine and brings up the loopback interface.
+ * At shutdown it ends every process and reboots, which ends QEMU
+ * (-no-reboot). */
 #include "agent.h"
 
 #include <dirent.h>
@@ -152,51 +154,6 @@ static void load_modules(void)
     fclose(f);
 }
 
-static void wait_for_path(const char *path)
-{
-    for (int waited = 0; access(path, F_OK) < 0; waited += WAIT_STEP_MS) {
-        if (waited >= WAIT_LIMIT_MS)
-            agent_fatal("%s did not appear within %d s", path, WAIT_LIMIT_MS / 1000);
-        sleep_ms(WAIT_STEP_MS);
-    }
-}
-
-/* Copies the value of the first KEY=VALUE token on the kernel command line
- * into @value (at most @cap bytes with the NUL). Returns 1 when found and it
- * fits, 0 otherwise. */
-int agent_cmdline_value(const char *key, char *value, size_t cap)
-{
-    char buf[4096];
-    size_t key_len = strlen(key);
-    int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
-        if (strncmp(tok, key, key_len) == 0 && tok[key_len] == '=') {
-            const char *v = tok + key_len + 1;
-            if (strlen(v) >= cap)
-                return 0;
-            memcpy(value, v, strlen(v) + 1);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Value of boxlite.hostname= on the kernel command line, or NULL. */
-static char *cmdline_hostname(void)
-{
-    char name[64];
-    return agent_cmdline_value("boxlite.hostname", name, sizeof name) && name[0] ? strdup(name)
-                                                                                 : NULL;
-}
-
 /* Removes the initramfs's own files (the rootfs is about to become unreachable). */
 static void clean_initramfs(void)
 {
@@ -324,32 +281,57 @@ static void setup_console(void)
         close(fd);
 }
 
-void agent_init_system(void)
+void agent_init_early(void)
 {
     setup_console();
     umask(022);
     mount_pseudo("");
     setup_console();
     load_modules();
-    char *hostname = cmdline_hostname();
+}
 
-    wait_for_path(ROOT_DEVICE);
+/* The disk is the box's own, but a template VM saw its own scratch disk at
+ * boot: wait until the kernel took in the size the host gave it
+ * (block_resize), then drop every block the template's probe cached. */
+static void root_device_settle(uint64_t want_bytes)
+{
+    uint64_t size = 0;
+    int fd = -1;
+
+    for (int waited = 0;; waited += WAIT_STEP_MS) {
+        if (fd < 0)
+            fd = open(ROOT_DEVICE, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && ioctl(fd, BLKGETSIZE64, &size) == 0 && (!want_bytes || size == want_bytes))
+            break;
+        if (waited >= WAIT_LIMIT_MS && fd < 0)
+            agent_fatal("%s did not appear within %d s", ROOT_DEVICE, WAIT_LIMIT_MS / 1000);
+        if (waited >= WAIT_LIMIT_MS)
+            agent_fatal("%s did not reach %llu bytes within %d s (it has %llu)", ROOT_DEVICE,
+                        (unsigned long long)want_bytes, WAIT_LIMIT_MS / 1000,
+                        (unsigned long long)size);
+        sleep_ms(fd < 0 ? WAIT_STEP_MS : 2);
+    }
+    if (ioctl(fd, BLKFLSBUF, 0) < 0)
+        agent_log("%s: BLKFLSBUF: %s", ROOT_DEVICE, strerror(errno));
+    close(fd);
+}
+
+void agent_init_root(const struct agent_identity *id)
+{
+    root_device_settle(id->disk_bytes);
     make_dir(NEWROOT, 0755);
     if (mount(ROOT_DEVICE, NEWROOT, "ext4", 0, NULL) < 0)
         agent_fatal("mount %s on %s: %s", ROOT_DEVICE, NEWROOT, strerror(errno));
     grow_root();
     mount_pseudo(NEWROOT);
     switch_root();
-    agent_cgroup_setup();
+    agent_cgroup_setup(id->pids_max);
 
-    if (hostname) {
-        if (sethostname(hostname, strlen(hostname)) < 0)
-            agent_log("sethostname: %s", strerror(errno));
-        write_hostname_file(hostname);
-        free(hostname);
-    }
+    if (sethostname(id->hostname, strlen(id->hostname)) < 0)
+        agent_log("sethostname: %s", strerror(errno));
+    write_hostname_file(id->hostname);
     loopback_up();
-    agent_net_setup();
+    agent_net_setup(id->network);
 }
 
 /* Name file of a virtio port: /sys/class/virtio-ports/<port>/name. */

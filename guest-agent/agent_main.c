@@ -32,6 +32,7 @@ struct serve {
     struct agent_exec_state ex;
     struct agent_freeze freeze;
     bool shutdown;
+    bool identified; /* "identity" done: the box's root is mounted */
 };
 
 void agent_log(const char *fmt, ...)
@@ -80,6 +81,30 @@ static void queue_ok(struct agent_link *link, uint32_t channel, const char *ret)
     agent_buf_free(&b);
 }
 
+/* As PID 1, once: the clock, entropy and everything of the box's own
+ * (agent_identity.c). In --fd mode the arguments are only checked. */
+static void handle_identity(struct serve *s, const struct agent_json *args)
+{
+    struct agent_identity id;
+    char err[160];
+
+    if (agent_is_pid1 && s->identified) {
+        agent_link_queue_error(&s->link, 0, "Failed", "the box already has its identity");
+        return;
+    }
+    if (agent_identity_parse(args, &id, err, sizeof err) < 0) {
+        agent_link_queue_error(&s->link, 0, "InvalidArgument", err);
+        return;
+    }
+    if (agent_is_pid1) {
+        agent_identity_apply(&id);
+        agent_init_root(&id);
+    }
+    memset(&id, 0, sizeof id);
+    s->identified = true;
+    queue_ok(&s->link, 0, "{}");
+}
+
 static void handle_session(struct serve *s, const char *cmd, const struct agent_json *args)
 {
     struct agent_link *link = &s->link;
@@ -95,6 +120,10 @@ static void handle_session(struct serve *s, const char *cmd, const struct agent_
         char ret[64];
         snprintf(ret, sizeof ret, "{\"version\":%d}", BL_PROTO_VERSION);
         queue_ok(link, 0, ret);
+    } else if (strcmp(cmd, "identity") == 0) {
+        handle_identity(s, args);
+    } else if (!s->identified && strcmp(cmd, "shutdown") != 0) {
+        agent_link_queue_error(link, 0, "Failed", "the box has no identity yet");
     } else if (strcmp(cmd, "mount") == 0) {
         agent_volumes_mount(link, args);
     } else if (strcmp(cmd, "stats") == 0) {
@@ -135,6 +164,8 @@ static int on_frame(struct agent_link *link, const struct bl_frame_header *h,
             args = NULL;
         if (h->channel == 0) {
             handle_session(s, cmd, args);
+        } else if (!s->identified) {
+            agent_link_queue_error(link, h->channel, "Failed", "the box has no identity yet");
         } else if (strcmp(cmd, "exec") == 0) {
             agent_exec_start(&s->ex, link, h->channel, args);
         } else if (strcmp(cmd, "copy_out") == 0 || strcmp(cmd, "copy_in") == 0) {
@@ -202,8 +233,11 @@ static enum serve_end serve(struct serve *s)
         int thaw_in = agent_freeze_next_timeout(&s->freeze, now);
         if (thaw_in >= 0 && (timeout < 0 || thaw_in < timeout))
             timeout = thaw_in;
-        if (host_away && (timeout < 0 || timeout > 25))
-            timeout = 25; /* look again soon: the host may connect any time */
+        /* Look again soon: the host may connect any time; a copy of a
+         * template waits for its host's first message, so sooner still. */
+        int away_ms = s->identified ? 25 : 5;
+        if (host_away && (timeout < 0 || timeout > away_ms))
+            timeout = away_ms;
         host_away = false;
 
         int rc = poll(fds, n, timeout);
@@ -231,9 +265,13 @@ static enum serve_end serve(struct serve *s)
                 end = SERVE_ERROR;
                 break;
             }
-            if (r == 0 && agent_is_pid1 && !had_contact) {
-                /* A virtio port reads EOF while no host is connected. */
+            if (r == 0 && agent_is_pid1 && (!had_contact || !s->identified)) {
+                /* A virtio port reads EOF while no host is connected. Before
+                 * "identity" that is a template's copy whose host has not
+                 * connected yet: the port stays open, a partial frame of
+                 * the template's host is dropped. */
                 host_away = true;
+                s->link.hdr_got = 0;
             } else if (r == 0) {
                 end = SERVE_EOF;
                 break;
@@ -242,11 +280,12 @@ static enum serve_end serve(struct serve *s)
             }
         } else if (re & (POLLHUP | POLLERR)) {
             /* A virtio port polls HUP while no host is connected. */
-            if (!agent_is_pid1 || had_contact) {
+            if (!agent_is_pid1 || (had_contact && s->identified)) {
                 end = SERVE_EOF;
                 break;
             }
             host_away = true;
+            s->link.hdr_got = 0;
         }
         agent_exec_dispatch(&s->ex, &s->link, fds + 2, n - 2, agent_now_ms());
         agent_freeze_tick(&s->freeze, agent_now_ms());
@@ -292,7 +331,7 @@ static void AGENT_NORETURN run_pid1(void)
 {
     static struct serve s;
 
-    agent_init_system();
+    agent_init_early();
     for (;;) {
         int fd = agent_init_open_port();
         if (fd < 0)
@@ -320,6 +359,7 @@ static int run_fd(int fd)
     }
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
+    s.identified = true; /* nothing of a box to set up */
     agent_link_reset(&s.link, fd);
     enum serve_end end = serve(&s);
     agent_exec_kill_all(&s.ex);

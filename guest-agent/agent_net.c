@@ -1,6 +1,6 @@
 /* agent_net.c: the guest's side of the box network.
  *
- * When the kernel command line says boxlite.net=1 the box has one NIC,
+ * When the host's "identity" says so, the box has one NIC,
  * eth0, behind the host's user-space network. No DHCP: the addresses are
  * fixed (netfilter/backend.h), so the agent sets them with ioctls. Without
  * the flag there is no NIC and nothing to do. */
@@ -86,16 +86,15 @@ static bool wait_for_nic(void)
     return false;
 }
 
-void agent_net_setup(void)
+void agent_net_setup(bool enabled)
 {
-    char net[8];
     /* Images need not carry /etc/hosts; programs still expect localhost. */
     if (mkdir("/etc", 0755) < 0 && errno != EEXIST)
         agent_log("mkdir /etc: %s", strerror(errno));
     if (access("/etc/hosts", F_OK) < 0)
         write_file("/etc/hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
                    false);
-    if (!agent_cmdline_value("boxlite.net", net, sizeof net) || strcmp(net, "1") != 0)
+    if (!enabled)
         return;
     if (!wait_for_nic()) {
         agent_log("the box has a network but no " NET_IF);

@@ -27,6 +27,27 @@
  *   agent -> host  event  "ready"    {"version": N}   once the port is open
  *   host -> agent  execute "hello"   {"version": N}   -> return {"version": N}
  *                                                       or error "VersionMismatch"
+ *   host -> agent  execute "identity" {
+ *        "hostname": "name",     1-63 of [A-Za-z0-9.-], not starting with '-' or '.'
+ *        "box_id": "id",         1-79 bytes
+ *        "time_ns": N,           the host's wall clock (ns since the epoch) as sent
+ *        "entropy": "hex",       32-64 bytes from the host's getrandom, lowercase hex
+ *        "network": bool,        optional: set up eth0 (the box has a NIC)
+ *        "pids_max": N,          optional, default 4096: the box's process cap
+ *        "disk_bytes": N         optional: the root disk's size, awaited before
+ *                                the mount (a template's copy had it resized)
+ *   }  -> return {}  or  error "InvalidArgument"
+ *                  sent once, after "hello" and before anything else: the
+ *                  agent sets the clock, credits the bytes to the kernel's
+ *                  pool and reseeds its generator (RNDADDENTROPY,
+ *                  RNDRESEEDCRNG), then mounts the box's disk and sets up
+ *                  the name, the process cap and the network. Until then
+ *                  every other request but "hello" and "shutdown" is
+ *                  refused ("Failed"). Templates: a template VM is stopped
+ *                  after "ready" and before "identity", and copies of it
+ *                  resume there; their agent never sends "ready" again, it
+ *                  keeps its port open, treats EOF as "no host yet", and
+ *                  the host speaks first.
  *   host -> agent  execute "mount" {"volumes": [{"tag": "boxliteN", "path": "/abs",
  *                                                 "read_only": bool}, ...]}
  *                  -> return {}  or  error {"class": "InvalidArgument" | "Failed", "desc"}
@@ -125,7 +146,7 @@
  *   after which the channel number is free again. Both flags are optional
  *   booleans (absent = false); any other type is a protocol violation.
  *   Every exec runs under the box's process cap (cgroup v2 pids.max, from
- *   boxlite.pids_max=N on the kernel command line); the agent itself is
+ *   "identity"); the agent itself is
  *   outside it and out of the OOM killer's reach.
  *   host -> agent  execute "signal" {"signal": N} -> return {}
  *   host -> agent  STDIN frames; an empty STDIN frame closes the child's stdin.

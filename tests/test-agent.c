@@ -450,6 +450,47 @@ test_hello (void)
     agent_shutdown (ag);
 }
 
+/* "identity" is checked whole before anything is applied: a wrong one is
+ * refused and the link stays up; a good one is answered (in --fd mode the
+ * agent changes nothing of the system it runs on). */
+static void
+test_identity (void)
+{
+    static const char *const refused[] = {
+        "{}",
+        "{\"hostname\":\"a b\",\"box_id\":\"x\",\"time_ns\":1,\"entropy\":\"@\"}",
+        "{\"hostname\":\"a\",\"box_id\":\"x\",\"entropy\":\"@\"}",
+        "{\"hostname\":\"a\",\"box_id\":\"x\",\"time_ns\":1,\"entropy\":\"@0\"}",
+        "{\"hostname\":\"a\",\"box_id\":\"x\",\"time_ns\":1,\"entropy\":\"@\","
+        "\"pids_max\":0}",
+    };
+    g_autofree char *hex = g_strnfill (128, 'a');
+    Agent *ag = agent_start_hello ();
+
+    for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
+        GString *text = g_string_new (refused[i]);
+        g_string_replace (text, "@", hex, 0);
+        g_autofree char *args = g_string_free (text, FALSE);
+        g_autofree char *req =
+            g_strdup_printf ("{\"execute\":\"identity\",\"arguments\":%s}", args);
+        queue_json (ag, 0, req);
+        JsonObject *o = session_next (ag);
+        JsonObject *err = json_object_get_object_member (o, "error");
+        g_assert_nonnull (err);
+        g_assert_cmpstr (json_object_get_string_member (err, "class"), ==, "InvalidArgument");
+        json_object_unref (o);
+    }
+    g_autofree char *good = g_strdup_printf (
+        "{\"execute\":\"identity\",\"arguments\":{\"hostname\":\"box-1\",\"box_id\":\"id\","
+        "\"time_ns\":1700000000000000000,\"entropy\":\"%s\",\"network\":false}}",
+        hex);
+    queue_json (ag, 0, good);
+    JsonObject *o = session_next (ag);
+    g_assert_true (json_object_has_member (o, "return"));
+    json_object_unref (o);
+    agent_shutdown (ag);
+}
+
 /* "mount" checks every volume before it touches anything, and only PID 1
  * of a box mounts: here it refuses, and the link stays up. */
 /* Sends the session request @command with @args and checks that the answer
@@ -1188,6 +1229,7 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/version", test_version);
     g_test_add_func ("/agent/hello", test_hello);
     g_test_add_func ("/agent/mount-refused", test_mount_refused);
+    g_test_add_func ("/agent/identity", test_identity);
     g_test_add_func ("/agent/stats", test_stats);
     g_test_add_func ("/agent/freeze-refused", test_freeze_refused);
     g_test_add_func ("/agent/echo", test_echo);

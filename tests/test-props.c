@@ -172,6 +172,7 @@ test_box_options_properties (void)
         { .name = "cmd", .type = G_TYPE_STRV, .strv = list_value },
         { .name = "detach", .type = G_TYPE_BOOLEAN, .boolean = TRUE },
         { .name = "auto-remove", .type = G_TYPE_BOOLEAN, .boolean = TRUE },
+        { .name = "fast-start", .type = G_TYPE_BOOLEAN, .boolean = FALSE },
         { .name = "auto-stop", .type = G_TYPE_UINT, .uint = 600 },
         { .name = "allow-net", .type = G_TYPE_STRV, .strv = list_value },
         { .name = "ports", .type = G_TYPE_STRV, .strv = list_value },

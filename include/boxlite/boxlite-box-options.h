@@ -38,6 +38,8 @@ gboolean boxlite_box_options_get_detach (BoxliteBoxOptions *self);
 void boxlite_box_options_set_detach (BoxliteBoxOptions *self, gboolean detach);
 gboolean boxlite_box_options_get_auto_remove (BoxliteBoxOptions *self);
 void boxlite_box_options_set_auto_remove (BoxliteBoxOptions *self, gboolean auto_remove);
+gboolean boxlite_box_options_get_fast_start (BoxliteBoxOptions *self);
+void boxlite_box_options_set_fast_start (BoxliteBoxOptions *self, gboolean fast_start);
 guint boxlite_box_options_get_auto_stop (BoxliteBoxOptions *self);
 void boxlite_box_options_set_auto_stop (BoxliteBoxOptions *self, guint seconds);
 BoxliteNetworkMode boxlite_box_options_get_network (BoxliteBoxOptions *self);

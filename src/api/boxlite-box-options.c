@@ -57,6 +57,7 @@ struct _BoxliteBoxOptions {
     GStrv ports;
     BoxliteAccel accel;
     GStrv volumes;
+    gboolean fast_start;
 };
 
 G_DEFINE_FINAL_TYPE (BoxliteBoxOptions, boxlite_box_options, G_TYPE_OBJECT)
@@ -82,6 +83,7 @@ enum {
     PROP_PORTS,
     PROP_ACCEL,
     PROP_VOLUMES,
+    PROP_FAST_START,
     N_PROPS,
 };
 
@@ -168,6 +170,9 @@ boxlite_box_options_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_VOLUMES:
         g_value_set_boxed (value, self->volumes);
         break;
+    case PROP_FAST_START:
+        g_value_set_boolean (value, self->fast_start);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -237,6 +242,9 @@ boxlite_box_options_set_property (GObject *object, guint prop_id, const GValue *
         break;
     case PROP_VOLUMES:
         boxlite_box_options_set_volumes (self, g_value_get_boxed (value));
+        break;
+    case PROP_FAST_START:
+        boxlite_box_options_set_fast_start (self, g_value_get_boolean (value));
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -468,6 +476,21 @@ boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
      */
     properties[PROP_VOLUMES] = g_param_spec_boxed ("volumes", NULL, NULL, G_TYPE_STRV, flags);
 
+    /**
+     * BoxliteBoxOptions:fast-start:
+     *
+     * Whether the box starts from a VM template when one fits instead of
+     * booting its kernel: a template is made on first use for each set
+     * of CPUs, memory, network device and volume count, and each box then
+     * starts as a copy-on-write copy of it, with its own clock, random
+     * state, name, disk and network set before anything of it runs. When
+     * %FALSE, or when no template can be used, the box boots cold;
+     * `boxlite inspect` says which ("start") and why ("start_reason").
+     *
+     * Since: 0.1
+     */
+    properties[PROP_FAST_START] = g_param_spec_boolean ("fast-start", NULL, NULL, TRUE, flags);
+
     g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -479,6 +502,7 @@ boxlite_box_options_init (BoxliteBoxOptions *self)
     self->memory_mib = DEFAULT_MEMORY_MIB;
     self->network = BOXLITE_NETWORK_ENABLED;
     self->accel = BOXLITE_ACCEL_AUTO;
+    self->fast_start = TRUE;
 }
 
 /**
@@ -561,6 +585,7 @@ VALUE_ACCESSORS (guint, disk_size_gb, PROP_DISK_SIZE_GB, TRUE)
 VALUE_ACCESSORS (guint, max_processes, PROP_MAX_PROCESSES, TRUE)
 VALUE_ACCESSORS (gboolean, detach, PROP_DETACH, TRUE)
 VALUE_ACCESSORS (gboolean, auto_remove, PROP_AUTO_REMOVE, TRUE)
+VALUE_ACCESSORS (gboolean, fast_start, PROP_FAST_START, TRUE)
 VALUE_ACCESSORS (guint, auto_stop, PROP_AUTO_STOP, TRUE)
 VALUE_ACCESSORS (BoxliteNetworkMode, network, PROP_NETWORK,
                  value == BOXLITE_NETWORK_DISABLED || value == BOXLITE_NETWORK_ENABLED)
@@ -847,12 +872,33 @@ VALUE_ACCESSORS (BoxliteAccel, accel, PROP_ACCEL, (guint) value <= BOXLITE_ACCEL
  */
 
 /**
+ * boxlite_box_options_get_fast_start:
+ * @self: the options
+ *
+ * Gets the [property@Boxlite.BoxOptions:fast-start] property.
+ *
+ * Returns: whether the box starts from a template when one fits
+ *
+ * Since: 0.1
+ */
+
+/**
  * boxlite_box_options_get_auto_stop:
  * @self: the options
  *
  * Gets the [property@Boxlite.BoxOptions:auto-stop] property.
  *
  * Returns: seconds without activity before the box is stopped, or 0 for never
+ *
+ * Since: 0.1
+ */
+
+/**
+ * boxlite_box_options_set_fast_start:
+ * @self: the options
+ * @fast_start: whether the box starts from a template when one fits
+ *
+ * Sets the [property@Boxlite.BoxOptions:fast-start] property.
  *
  * Since: 0.1
  */
@@ -1218,6 +1264,8 @@ bl_box_options_to_json (BoxliteBoxOptions *self)
     json_builder_add_boolean_value (b, self->detach);
     json_builder_set_member_name (b, "auto_remove");
     json_builder_add_boolean_value (b, self->auto_remove);
+    json_builder_set_member_name (b, "fast_start");
+    json_builder_add_boolean_value (b, self->fast_start);
     json_builder_set_member_name (b, "auto_stop");
     json_builder_add_int_value (b, self->auto_stop);
     json_builder_set_member_name (b, "network");
@@ -1285,6 +1333,7 @@ bl_box_options_from_json (JsonNode *node, GError **error)
     self->cmd = get_strv (obj, "cmd");
     self->detach = json_object_get_boolean_member_with_default (obj, "detach", FALSE);
     self->auto_remove = json_object_get_boolean_member_with_default (obj, "auto_remove", FALSE);
+    self->fast_start = json_object_get_boolean_member_with_default (obj, "fast_start", TRUE);
     gint64 auto_stop = json_object_get_int_member_with_default (obj, "auto_stop", 0);
     self->auto_stop = auto_stop > 0 && auto_stop <= G_MAXUINT ? (guint) auto_stop : 0;
     g_autofree char *accel = get_string (obj, "accel");

@@ -756,6 +756,9 @@ make_launch (BoxliteBox *self, GError **error)
     launch->auto_remove = boxlite_box_options_get_auto_remove (self->options);
     launch->auto_stop = boxlite_box_options_get_auto_stop (self->options);
     launch->boot_timeout_ms = BOOT_TIMEOUT_MS;
+    launch->fast_start = boxlite_box_options_get_fast_start (self->options);
+    launch->templates_dir =
+        g_build_filename (boxlite_runtime_get_home_dir (self->runtime), "templates", NULL);
     return g_steal_pointer (&launch);
 }
 

@@ -83,6 +83,8 @@ bl_record_free (BlRecord *record)
     g_free (record->image);
     g_free (record->image_id);
     g_free (record->image_digest);
+    g_free (record->start);
+    g_free (record->start_reason);
     g_free (record);
 }
 
@@ -130,6 +132,8 @@ bl_record_load (const char *box_dir, GError **error)
     record->image = g_strdup (member_string (obj, "image"));
     record->image_id = g_strdup (member_string (obj, "image_id"));
     record->image_digest = g_strdup (member_string (obj, "image_digest"));
+    record->start = g_strdup (member_string (obj, "start"));
+    record->start_reason = g_strdup (member_string (obj, "start_reason"));
     if (json_object_has_member (obj, "monitor_pid"))
         record->monitor_pid = (gint) json_object_get_int_member (obj, "monitor_pid");
     JsonNode *options = json_object_get_member (obj, "options");
@@ -167,6 +171,8 @@ bl_record_save (const char *box_dir, const BlRecord *record, GError **error)
     add_nullable_string (b, "image", record->image);
     add_nullable_string (b, "image_id", record->image_id);
     add_nullable_string (b, "image_digest", record->image_digest);
+    add_nullable_string (b, "start", record->start);
+    add_nullable_string (b, "start_reason", record->start_reason);
     json_builder_set_member_name (b, "options");
     json_builder_add_value (b, json_node_copy (record->options));
     json_builder_end_object (b);
@@ -237,6 +243,25 @@ update_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
                 bl_events_append (box_dir, record->name, action, reason ? attributes : NULL);
         }
     }
+    bl_record_unlock (fd);
+    return ok;
+}
+
+gboolean
+bl_record_set_start (const char *box_dir, const char *start, const char *reason, GError **error)
+{
+    g_autoptr (BlRecord) record = NULL;
+    int fd = bl_record_lock (box_dir, error);
+
+    if (fd < 0)
+        return FALSE;
+    if ((record = bl_record_load (box_dir, error))) {
+        g_free (record->start);
+        record->start = g_strdup (start);
+        g_free (record->start_reason);
+        record->start_reason = g_strdup (reason);
+    }
+    gboolean ok = record && bl_record_save (box_dir, record, error);
     bl_record_unlock (fd);
     return ok;
 }

@@ -26,6 +26,8 @@ typedef struct {
     char *image;        /* canonical reference of its image; nullable */
     char *image_id;     /* that image's id (config digest); nullable */
     char *image_digest; /* that image's manifest digest; nullable */
+    char *start;        /* how it last started: "template" or "cold"; nullable */
+    char *start_reason; /* why it started cold; nullable */
 } BlRecord;
 
 /* Why a box stopped, as its record and the "stop" event say. */
@@ -51,6 +53,10 @@ void bl_record_unlock (int fd);
 gboolean bl_record_set_state (const char *box_dir, BoxliteBoxState state, gint monitor_pid,
                               const char *error_message, GError **error);
 
+/* Under the lock: how the box's guest started (@start: "template" or
+ * "cold") and, when cold, why (nullable). */
+gboolean bl_record_set_start (const char *box_dir, const char *start, const char *reason,
+                              GError **error);
 /* Under the lock: the box is stopped (no monitor) because of @stop_reason
  * (a BL_STOP_REASON_*, or NULL when not known), which the record keeps
  * until the next start and the "stop" event carries. */

@@ -29,6 +29,8 @@ bl_launch_free (BlLaunch *launch)
     g_free (launch->hostname);
     g_free (launch->hosts_file);
     g_free (launch->qemu_user);
+    g_free (launch->templates_dir);
+    g_free (launch->template_ram);
     g_strfreev (launch->allow_net);
     g_strfreev (launch->ports);
     g_strfreev (launch->volumes);
@@ -130,6 +132,10 @@ bl_launch_load (const char *path, GError **error)
     if (json_object_has_member (obj, "hosts_file") &&
         !get_path (obj, "hosts_file", &launch->hosts_file, error))
         return NULL;
+    if (json_object_has_member (obj, "templates_dir") &&
+        !get_path (obj, "templates_dir", &launch->templates_dir, error))
+        return NULL;
+    launch->fast_start = json_object_get_boolean_member_with_default (obj, "fast_start", FALSE);
     launch->hostname =
         g_strdup (json_object_get_string_member_with_default (obj, "hostname", "box"));
     launch->cpus = (guint) json_object_get_int_member_with_default (obj, "cpus", 1);
@@ -209,6 +215,7 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     INT (boot_timeout_ms);
     BOOL (detach);
     BOOL (auto_remove);
+    BOOL (fast_start);
     INT (auto_stop);
 #undef STR
 #undef INT
@@ -223,6 +230,10 @@ bl_launch_save (const char *path, const BlLaunch *launch, GError **error)
     if (launch->hosts_file) {
         json_builder_set_member_name (b, "hosts_file");
         json_builder_add_string_value (b, launch->hosts_file);
+    }
+    if (launch->templates_dir) {
+        json_builder_set_member_name (b, "templates_dir");
+        json_builder_add_string_value (b, launch->templates_dir);
     }
     json_builder_end_object (b);
 

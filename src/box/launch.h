@@ -11,6 +11,12 @@
 
 G_BEGIN_DECLS
 
+typedef enum {
+    BL_TEMPLATE_ROLE_NONE,
+    BL_TEMPLATE_ROLE_MAKE,
+    BL_TEMPLATE_ROLE_CLONE,
+} BlTemplateRole;
+
 typedef struct {
     char *box_id;
     char *box_dir;
@@ -32,6 +38,15 @@ typedef struct {
     gboolean auto_remove;
     guint auto_stop; /* seconds without activity before the monitor stops the box; 0: never */
     guint boot_timeout_ms;
+    /* Start from a template VM when one fits (template.h); where the
+     * home keeps them, or NULL for no templates. */
+    gboolean fast_start;
+    char *templates_dir;
+    /* Not saved: set by the monitor for QEMU's command line (qemu-argv.h).
+     * MAKE boots the kernel with guest RAM shared in @template_ram; CLONE
+     * maps that file copy-on-write and waits for its state (-incoming). */
+    BlTemplateRole template_role;
+    char *template_ram;
     /* Not saved: the user QEMU drops to once it has opened what it needs
      * (-runas), chosen by the monitor when it runs as root; NULL to keep
      * the monitor's own. */

@@ -44,6 +44,8 @@ cli_box_flags_entries (CliBoxFlags *flags, const GOptionEntry *extra)
         { "volume", 'v', 0, G_OPTION_ARG_STRING_ARRAY, &flags->volumes,
           "Share a host folder at a guest path, read-only with :ro (repeatable)",
           "HOST:GUEST[:ro]" },
+        { "cold", 0, 0, G_OPTION_ARG_NONE, &flags->cold,
+          "Boot the guest's kernel instead of starting from a VM template", NULL },
         { "auto-stop", 0, 0, G_OPTION_ARG_STRING, &flags->auto_stop,
           "Stop the box after this many seconds without a command, a copy or network traffic "
           "(default 0: never)",
@@ -267,6 +269,7 @@ cli_box_flags_to_options (CliBoxFlags *flags, const char *image, char **command,
     if (command)
         boxlite_box_options_set_cmd (options, (const char *const *) command);
     apply_volumes (flags, options);
+    boxlite_box_options_set_fast_start (options, !flags->cold);
     if (!boxlite_box_options_validate (options, error))
         return NULL;
     return g_steal_pointer (&options);

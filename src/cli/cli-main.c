@@ -49,6 +49,7 @@ static const CliCommand commands[] = {
       "docker-archive tarball" },
     { "image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import" },
     { "mcp", cli_cmd_mcp, "Serve boxes as tools to an MCP client, on stdin and stdout" },
+    { "template", cli_cmd_template, "Manage the VM templates boxes start from: ls, prune, warm" },
 };
 
 static const CliCommand *

@@ -69,6 +69,7 @@ typedef struct {
     char **allow_net; /* --allow-net RULE, repeated */
     char **publish;   /* -p SPEC, repeated */
     char **volumes;   /* -v HOST:GUEST[:ro], repeated */
+    gboolean cold;    /* boot the kernel, not a template */
     char *auto_stop;  /* --auto-stop SECONDS */
 } CliBoxFlags;
 
@@ -125,6 +126,7 @@ int cli_cmd_images (CliContext *cli, int argc, char **argv);
 int cli_cmd_rmi (CliContext *cli, int argc, char **argv);
 int cli_cmd_import (CliContext *cli, int argc, char **argv);
 int cli_cmd_image (CliContext *cli, int argc, char **argv);
+int cli_cmd_template (CliContext *cli, int argc, char **argv);
 
 /* cli-export.c; `boxlite import` is a box's when cli_import_is_box(). */
 int cli_cmd_export (CliContext *cli, int argc, char **argv);

@@ -16,8 +16,8 @@ opt_escape (const char *value)
     return g_strjoinv (",,", parts);
 }
 
-/* The hostname goes onto the kernel command line: a space or a quote would
- * add kernel parameters, so only RFC 1123 characters are allowed. */
+/* The hostname goes to the guest (its "identity") and into its files: only
+ * RFC 1123 characters are allowed. */
 static gboolean
 hostname_valid (const char *name)
 {
@@ -65,16 +65,15 @@ add_printf (GPtrArray *argv, const char *format, ...)
     va_end (args);
 }
 
+/* Nothing of one box goes here: a template's kernel booted with this line
+ * serves every box made from it, which gets its own settings from the
+ * host's "identity" (bl_proto.h). */
 static char *
-kernel_cmdline (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz)
+kernel_cmdline (BoxliteAccel resolved, guint tsc_khz)
 {
     GString *s = g_string_new ("console=ttyS0 quiet loglevel=3 reboot=t panic=-1 "
                                "8250.nr_uarts=1 rdinit=/init");
 
-    g_string_append_printf (s, " boxlite.hostname=%s", launch->hostname);
-    g_string_append_printf (s, " boxlite.pids_max=%u", launch->max_processes);
-    if (launch->network == BOXLITE_NETWORK_ENABLED)
-        g_string_append (s, " boxlite.net=1");
     if (resolved == BOXLITE_ACCEL_TCG) {
         if (tsc_khz > 0)
             g_string_append_printf (s, " tsc_early_khz=%u", tsc_khz);
@@ -140,6 +139,20 @@ add_volumes (GPtrArray *argv, const BlLaunch *launch, GError **error)
     return TRUE;
 }
 
+/* Guest RAM in the template's file: shared (written through) while the
+ * template boots, private copy-on-write in each copy, so a box never
+ * changes what its siblings map. */
+static void
+add_template_memory (GPtrArray *argv, const BlLaunch *launch)
+{
+    g_autofree char *ram_e = opt_escape (launch->template_ram);
+
+    add (argv, "-object");
+    add_printf (argv, "memory-backend-file,id=mem,size=%uM,mem-path=%s,share=%s",
+                launch->memory_mib, ram_e,
+                launch->template_role == BL_TEMPLATE_ROLE_MAKE ? "on" : "off");
+}
+
 GStrv
 bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz, GError **error)
 {
@@ -166,12 +179,23 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     g_autofree char *qmp_e = opt_escape (qmp);
     g_autofree char *agent_e = opt_escape (agent);
     g_autofree char *console_e = opt_escape (console);
-    g_autofree char *append = kernel_cmdline (launch, resolved, tsc_khz);
+    g_autofree char *disk_e = opt_escape (launch->disk);
+    g_autofree char *append = kernel_cmdline (resolved, tsc_khz);
+    g_autofree char *machine = g_strdup ("microvm,acpi=off,rtc=on");
+    if (launch->template_role != BL_TEMPLATE_ROLE_NONE) {
+        g_autofree char *old = g_steal_pointer (&machine);
+        if (!launch->template_ram) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                         "a template's QEMU needs its RAM file");
+            return NULL;
+        }
+        machine = g_strconcat (old, ",memory-backend=mem", NULL);
+    }
     g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
 
     add (argv, launch->qemu);
     add (argv, "-M");
-    add (argv, "microvm,acpi=off,rtc=on");
+    add (argv, machine);
     add (argv, "-nodefaults");
     add (argv, "-no-user-config");
     add (argv, "-display");
@@ -201,12 +225,18 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     add_printf (argv, "%u", launch->cpus);
     add (argv, "-m");
     add_printf (argv, "%u", launch->memory_mib);
-    add (argv, "-kernel");
-    add (argv, launch->kernel);
-    add (argv, "-initrd");
-    add (argv, launch->initrd);
-    add (argv, "-append");
-    add (argv, append);
+    if (launch->template_role != BL_TEMPLATE_ROLE_NONE)
+        add_template_memory (argv, launch);
+    /* A template's copy runs the kernel already in its memory: loading it
+     * again would overwrite the running one. */
+    if (launch->template_role != BL_TEMPLATE_ROLE_CLONE) {
+        add (argv, "-kernel");
+        add (argv, launch->kernel);
+        add (argv, "-initrd");
+        add (argv, launch->initrd);
+        add (argv, "-append");
+        add (argv, append);
+    }
     add (argv, "-chardev");
     add_printf (argv, "socket,id=con,path=%s,server=off", console_e);
     add (argv, "-serial");
@@ -215,14 +245,22 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
      * a stop, so the guest's flushes must reach the host's disk, or a host
      * crash can leave a qcow2 with torn metadata. Writes without a flush
      * still go through the page cache, so most workloads see no cost. */
-    add (argv, "-add-fd");
-    add_printf (argv, "fd=%d,set=%d,opaque=disk-rw", BL_QEMU_DISK_FD_RW, BL_QEMU_DISK_FDSET);
-    add (argv, "-add-fd");
-    add_printf (argv, "fd=%d,set=%d,opaque=disk-ro", BL_QEMU_DISK_FD_RO, BL_QEMU_DISK_FDSET);
-    add (argv, "-drive");
-    add_printf (argv,
-                "id=root,file=/dev/fdset/%d,format=qcow2,if=none,cache=writeback,discard=unmap",
-                BL_QEMU_DISK_FDSET);
+    if (launch->template_role == BL_TEMPLATE_ROLE_MAKE) {
+        /* The template's maker runs as the monitor's user on a scratch disk
+         * that its guest never mounts: a path will do. */
+        add (argv, "-drive");
+        add_printf (argv, "id=root,file=%s,format=qcow2,if=none,cache=writeback,discard=unmap",
+                    disk_e);
+    } else {
+        add (argv, "-add-fd");
+        add_printf (argv, "fd=%d,set=%d,opaque=disk-rw", BL_QEMU_DISK_FD_RW, BL_QEMU_DISK_FDSET);
+        add (argv, "-add-fd");
+        add_printf (argv, "fd=%d,set=%d,opaque=disk-ro", BL_QEMU_DISK_FD_RO, BL_QEMU_DISK_FDSET);
+        add (argv, "-drive");
+        add_printf (argv,
+                    "id=root,file=/dev/fdset/%d,format=qcow2,if=none,cache=writeback,discard=unmap",
+                    BL_QEMU_DISK_FDSET);
+    }
     add (argv, "-device");
     add (argv, "virtio-blk-device,drive=root");
     add (argv, "-device");
@@ -246,6 +284,14 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
         return NULL;
     add (argv, "-qmp");
     add_printf (argv, "unix:%s,server=on,wait=off", qmp_e);
+    if (launch->template_role == BL_TEMPLATE_ROLE_CLONE) {
+        /* The monitor sets x-ignore-shared (not settable here in 7.2), then
+         * loads the state; -S keeps the copy paused until it resized the
+         * disk (shim-template.c). */
+        add (argv, "-incoming");
+        add (argv, "defer");
+        add (argv, "-S");
+    }
     g_ptr_array_add (argv, NULL);
     return (GStrv) g_ptr_array_free (g_steal_pointer (&argv), FALSE);
 }

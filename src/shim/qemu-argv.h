@@ -23,6 +23,8 @@ G_BEGIN_DECLS
 #define BL_QEMU_DISK_FD_RW 3
 #define BL_QEMU_DISK_FD_RO 4
 #define BL_QEMU_DISK_FDSET 1
+/* A template's copy reads the template's device state from this one. */
+#define BL_QEMU_STATE_FD 5
 
 /* Longest unix socket path: sun_path holds 108 bytes with the final NUL. */
 #define BL_QEMU_MAX_SOCKET_PATH 107

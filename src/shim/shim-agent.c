@@ -1,7 +1,7 @@
 /* shim-agent.c: the link to the guest agent over the virtio-serial socket.
  *
- * Channel 0 carries the session (ready, hello, mount, stats, freeze, thaw,
- * shutdown); every other
+ * Channel 0 carries the session (ready, hello, identity, mount, stats, freeze,
+ * thaw, shutdown); every other
  * channel belongs to a relayed exec (shim-relay.c). The agent runs the
  * untrusted guest's code paths, so anything malformed ends the link and
  * the box.
@@ -90,7 +90,8 @@ handle_hello_reply (Shim *shim, JsonObject *msg)
         return;
     }
     g_message ("guest agent answered hello");
-    shim_volumes_mount (shim);
+    shim_template_answered (shim);
+    shim_identity_send (shim);
 }
 
 static void
@@ -131,6 +132,8 @@ handle_session (Shim *shim, JsonObject *msg)
         shim_snapshot_freeze_reply (shim, msg);
     else if (kind == SHIM_AGENT_REPLY_THAW)
         shim_snapshot_thaw_reply (shim, msg);
+    else if (kind == SHIM_AGENT_REPLY_IDENTITY)
+        shim_identity_reply (shim, msg);
     else
         g_message ("guest agent acknowledged shutdown");
 }
@@ -217,6 +220,10 @@ on_agent_connected (GObject *source, GAsyncResult *res, gpointer user_data)
     shim->agent = bl_frame_conn_new (G_IO_STREAM (connection), "guest agent");
     g_signal_connect (shim->agent, "frame", G_CALLBACK (on_agent_frame), shim);
     g_signal_connect (shim->agent, "closed", G_CALLBACK (on_agent_closed), shim);
+    /* A template's copy said "ready" to the template's host long ago: the
+     * host speaks first (the guest reads it once it runs). */
+    if (shim->launch->template_role == BL_TEMPLATE_ROLE_CLONE)
+        send_hello (shim);
 }
 
 static void

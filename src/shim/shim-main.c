@@ -175,6 +175,8 @@ shim_finish (Shim *shim)
     g_clear_handle_id (&shim->kill_timer, g_source_remove);
     g_clear_handle_id (&shim->agent_retry, g_source_remove);
     shim_lifeline_unwatch (shim);
+    shim_template_release (shim);
+    g_clear_handle_id (&shim->template_deadline, g_source_remove);
     /* Before the record says the box is down: a start that follows at once
      * must not have its new sockets removed by this monitor. Connections
      * already made (the stop waiters') stay up. */
@@ -244,6 +246,9 @@ shim_booted (Shim *shim)
         shim_boot_failed (shim, error->message);
         return;
     }
+    if (!bl_record_set_start (shim->box_dir, shim->start_reason ? "cold" : "template",
+                              shim->start_reason, &error))
+        g_warning ("cannot record how the box started: %s", error->message);
     shim->booted = TRUE;
     shim->state = BOXLITE_BOX_STATE_RUNNING;
     g_message ("box %s is running", shim->launch->box_id);
@@ -312,6 +317,7 @@ prepare (Shim *shim, GStrv *argv, GError **error)
         return FALSE;
     if (!shim_volumes_check (shim, error))
         return FALSE;
+    shim_template_choose (shim, accel, tsc_khz);
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
 }
@@ -371,6 +377,9 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
     shim->next_agent_channel = 1;
     shim->disk_fdset = BL_QEMU_DISK_FDSET;
     shim->state = BOXLITE_BOX_STATE_CONFIGURED;
+    for (guint i = 0; i < SHIM_N_PASS_FDS; i++)
+        shim->pass_fds[i] = -1;
+    shim->template_lock_fd = -1;
     shim->clients = g_ptr_array_new ();
     shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
     g_queue_init (&shim->agent_replies);
@@ -397,6 +406,9 @@ shim_free (Shim *shim)
     g_main_loop_unref (shim->loop);
     g_free (shim->boot_error);
     g_free (shim->crash_reason);
+    g_free (shim->start_reason);
+    g_free (shim->template_dir);
+    shim_template_close_fds (shim);
     g_free (shim->box_dir);
     g_free (shim);
 }

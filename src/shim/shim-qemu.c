@@ -41,10 +41,13 @@ on_qemu_exit (GPid pid, gint wait_status, gpointer user_data)
     g_spawn_close_pid (pid);
     g_autofree char *why = shim_qemu_describe_exit (shim, FALSE);
     g_message ("QEMU (pid %d) ended: %s", (int) pid, why ? why : "exit status 0");
-    if (!shim->booted && !shim->boot_error && !shim->stop_requested)
-        shim_boot_failed (shim, why ? why : "the guest stopped before its agent answered");
-    else
+    if (!shim->booted && !shim->boot_error && !shim->stop_requested) {
+        g_autofree char *copy_why = g_strdup_printf ("QEMU ended: %s", why ? why : "status 0");
+        if (!shim_template_fall_back (shim, copy_why))
+            shim_boot_failed (shim, why ? why : "the guest stopped before its agent answered");
+    } else {
         shim_finish (shim);
+    }
 }
 
 gboolean
@@ -54,27 +57,23 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
     g_autofree char *command = g_strjoinv (" ", (char **) argv);
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    /* The disk's two descriptors for QEMU's fd set (qemu-argv.h). */
-    int disk_fds[2] = { open (shim->launch->disk, O_RDWR | O_CLOEXEC | O_NOFOLLOW),
-                        open (shim->launch->disk, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) };
-    const int targets[2] = { BL_QEMU_DISK_FD_RW, BL_QEMU_DISK_FD_RO };
     gboolean ok = FALSE;
 
     if (log_fd < 0 || null_fd < 0) {
         bl_os_error (error, errno, "open", log_path);
-    } else if (disk_fds[0] < 0 || disk_fds[1] < 0) {
-        bl_os_error (error, errno, "open", shim->launch->disk);
-    } else {
+    } else if (shim_template_open_disk (shim, error)) {
+        /* The disk, and for a template's copy its state (shim-template.c). */
+        int targets[SHIM_N_PASS_FDS];
+        guint n = shim->pass_fds[SHIM_FD_STATE] >= 0 ? SHIM_N_PASS_FDS : SHIM_FD_STATE;
+        for (guint i = 0; i < SHIM_N_PASS_FDS; i++)
+            targets[i] = SHIM_PASS_FD_FIRST + (int) i;
         g_message ("starting %s", command);
-        ok = g_spawn_async_with_pipes_and_fds (
-            NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, qemu_child_setup,
-            GINT_TO_POINTER (getpid ()), null_fd, log_fd, log_fd, disk_fds, targets,
-            G_N_ELEMENTS (targets), &shim->qemu_pid, NULL, NULL, NULL, error);
+        ok = g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                               qemu_child_setup, GINT_TO_POINTER (getpid ()),
+                                               null_fd, log_fd, log_fd, shim->pass_fds, targets, n,
+                                               &shim->qemu_pid, NULL, NULL, NULL, error);
     }
-    for (guint i = 0; i < G_N_ELEMENTS (disk_fds); i++) {
-        if (disk_fds[i] >= 0)
-            close (disk_fds[i]);
-    }
+    shim_template_close_fds (shim);
     if (log_fd >= 0)
         close (log_fd);
     if (null_fd >= 0)
@@ -182,6 +181,7 @@ on_qmp_connected (GObject *source, GAsyncResult *res, gpointer user_data)
     shim->qmp = client;
     g_signal_connect (client, "event", G_CALLBACK (on_qmp_event), shim);
     g_message ("QMP connected (QEMU %s)", bl_qmp_client_get_qemu_version (client));
+    shim_template_resume (shim);
 }
 
 static void

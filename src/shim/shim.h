@@ -33,6 +33,14 @@ G_BEGIN_DECLS
 /* Interval between attempts to connect to QEMU's sockets while it starts. */
 #define SHIM_CONNECT_RETRY_MS 20
 
+/* Descriptors a template's copy inherits: its state, and its disk open
+ * both ways (QEMU reopens the disk when it activates it after the load,
+ * by then as its unprivileged user: /dev/fdset/1 gives it these). */
+/* In the order of their numbers in QEMU: BL_QEMU_DISK_FD_RW, _RO and
+ * BL_QEMU_STATE_FD (qemu-argv.h). */
+enum { SHIM_FD_DISK_RW, SHIM_FD_DISK_RO, SHIM_FD_STATE, SHIM_N_PASS_FDS };
+#define SHIM_PASS_FD_FIRST 3
+
 typedef struct _Shim Shim;
 typedef struct _ShimConsole ShimConsole;
 typedef struct _ShimLogFile ShimLogFile;
@@ -70,6 +78,7 @@ typedef enum {
     SHIM_AGENT_REPLY_STATS,
     SHIM_AGENT_REPLY_FREEZE,
     SHIM_AGENT_REPLY_THAW,
+    SHIM_AGENT_REPLY_IDENTITY,
 } ShimAgentReply;
 
 struct _Shim {
@@ -130,6 +139,18 @@ struct _Shim {
     GPid net_pid;
     guint net_watch;
     gboolean net_running;
+
+    /* Start from a template (shim-template.c): what QEMU inherits as fds
+     * 3, 4, 5... (SHIM_FD_*), the template's lock held until QEMU mapped
+     * its RAM, the disk's size it is resized to, and how the box started. */
+    int pass_fds[SHIM_N_PASS_FDS];
+    int template_lock_fd;
+    char *template_dir; /* the template a copy started from, removed if it fails */
+    guint template_deadline;
+    BoxliteAccel accel; /* as resolved, for a cold start after a failed copy */
+    guint tsc_khz;
+    guint64 disk_bytes;
+    char *start_reason; /* why cold; NULL for a start from a template */
 
     /* The guest's console, written to a bounded log */
     ShimConsole *console;
@@ -232,6 +253,30 @@ void shim_stats_request (ShimClient *client);
 void shim_stats_guest_reply (Shim *shim, JsonObject *msg);
 /* Drops the requests the agent will not answer any more. */
 void shim_stats_clear (Shim *shim);
+
+/* shim-template.c: chooses between a template and a cold boot before QEMU
+ * starts (making the template when it is missing or unusable; any failure
+ * means a cold boot, with the reason kept), then, once QMP is up, loads
+ * the template's state into the box's QEMU, resizes its disk and lets it
+ * run. A failure after QEMU started fails the boot. */
+void shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz);
+void shim_template_resume (Shim *shim);
+/* A copy of a template that failed before its agent answered "hello" (a
+ * QMP step refused, QEMU gone, no answer in time): its QEMU is killed, the
+ * template removed, and the box boots cold, with @why recorded. Returns
+ * FALSE when the box is not such a copy (the caller fails the boot). */
+gboolean shim_template_fall_back (Shim *shim, const char *why);
+/* The copy's agent answered: too late to boot cold. */
+void shim_template_answered (Shim *shim);
+void shim_template_release (Shim *shim);
+/* Closes the monitor's copies of what QEMU inherits (once it has). */
+/* Opens the box's disk read-write and read-only for QEMU's fd set, once. */
+gboolean shim_template_open_disk (Shim *shim, GError **error);
+void shim_template_close_fds (Shim *shim);
+/* Sends "identity" (bl_proto.h) after "hello"; its answer goes to
+ * shim_volumes_mount(). */
+void shim_identity_send (Shim *shim);
+void shim_identity_reply (Shim *shim, JsonObject *msg);
 
 /* shim-stop.c: @reason (a BL_STOP_REASON_*) is recorded when this is the
  * first request to stop. */
