@@ -14,7 +14,8 @@
 /* Every log domain of boxlite: GLib matches G_MESSAGES_DEBUG by name, not
  * by prefix. */
 #define DEBUG_DOMAINS                                                                              \
-    "boxlite boxlite-cli boxlite-qmp boxlite-net boxlite-shim boxlite-agent boxlite-mcp"
+    "boxlite boxlite-cli boxlite-qmp boxlite-net boxlite-shim boxlite-agent boxlite-mcp "          \
+    "boxlite-serve"
 
 typedef struct {
     const char *name;
@@ -50,6 +51,7 @@ static const CliCommand commands[] = {
     { "image", cli_cmd_image, "Manage images: ls, pull, rm, inspect, prune, import" },
     { "mcp", cli_cmd_mcp, "Serve boxes as tools to an MCP client, on stdin and stdout" },
     { "template", cli_cmd_template, "Manage the VM templates boxes start from: ls, prune, warm" },
+    { "serve", cli_cmd_serve, "Serve boxlite's HTTP API for the boxes of this home" },
 };
 
 static const CliCommand *

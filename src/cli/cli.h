@@ -136,6 +136,9 @@ int cli_import_box (CliContext *cli, int argc, char **argv);
 /* cli-mcp.c */
 int cli_cmd_mcp (CliContext *cli, int argc, char **argv);
 
+/* cli-serve.c */
+int cli_cmd_serve (CliContext *cli, int argc, char **argv);
+
 /* cli-ps.c: "5 seconds ago", "3 days ago", "-" for NULL. */
 char *cli_relative_time (GDateTime *when);
 
