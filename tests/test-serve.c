@@ -12,6 +12,7 @@
  * answered by the end. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <signal.h>
@@ -1112,6 +1113,71 @@ test_stop_and_remove (void)
                       ==, 0);
 }
 
+static gboolean
+accept_any_certificate (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors,
+                        gpointer data)
+{
+    return TRUE;
+}
+
+/* GET /v1/config through @s at @url, retried while the server starts. */
+static guint
+config_status (SoupSession *s, const char *url, gboolean tls)
+{
+    for (guint i = 0; i < 300; i++) {
+        g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+        if (tls)
+            g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+        g_autoptr (GBytes) body = soup_session_send_and_read (s, msg, NULL, NULL);
+        if (soup_message_get_status (msg) != SOUP_STATUS_NONE)
+            return soup_message_get_status (msg);
+        g_usleep (100 * 1000);
+    }
+    return 0;
+}
+
+/* The other ways to listen: a unix socket only its user may use, and
+ * https with a certificate given. */
+static void
+test_listen (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *sock = g_build_filename (home, "api.sock", NULL);
+    g_autofree char *unix_listen = g_strdup_printf ("unix:%s", sock);
+    g_autoptr (GSubprocess) on_unix = spawn_cli (&error, "serve", "--listen", unix_listen, NULL);
+    g_assert_no_error (error);
+    g_autoptr (GSocketAddress) address = g_unix_socket_address_new (sock);
+    g_autoptr (SoupSession) unix_session =
+        soup_session_new_with_options ("remote-connectable", address, NULL);
+    g_assert_cmpuint (config_status (unix_session, "http://localhost/v1/config", FALSE), ==, 200);
+    GStatBuf st;
+    g_assert_cmpint (g_lstat (sock, &st), ==, 0);
+    g_assert_cmpuint (st.st_mode & 0077, ==, 0);
+    g_subprocess_send_signal (on_unix, SIGTERM);
+    g_assert_true (g_subprocess_wait_check (on_unix, NULL, &error));
+
+    g_autofree char *key = g_build_filename (home, "key.pem", NULL);
+    g_autofree char *cert = g_build_filename (home, "cert.pem", NULL);
+    const char *openssl[] = { "openssl", "req",     "-x509", "-newkey",       "rsa:2048",
+                              "-nodes",  "-keyout", key,     "-out",          cert,
+                              "-days",   "1",       "-subj", "/CN=127.0.0.1", NULL };
+    gint status;
+    g_assert_true (g_spawn_sync (NULL, (char **) openssl, NULL,
+                                 G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL,
+                                 NULL, &status, &error));
+    g_assert_no_error (error);
+    guint16 tls_port = bl_test_free_port ();
+    g_autofree char *tls_listen = g_strdup_printf ("127.0.0.1:%u", tls_port);
+    g_autoptr (GSubprocess) on_tls = spawn_cli (&error, "serve", "--listen", tls_listen,
+                                                "--tls-cert", cert, "--tls-key", key, NULL);
+    g_assert_no_error (error);
+    g_autofree char *url = g_strdup_printf ("https://127.0.0.1:%u/v1/config", tls_port);
+    g_autoptr (SoupSession) tls_session = soup_session_new ();
+    g_assert_cmpuint (config_status (tls_session, url, TRUE), ==, 200);
+    g_subprocess_send_signal (on_tls, SIGTERM);
+    g_assert_true (g_subprocess_wait_check (on_tls, NULL, &error));
+}
+
 static void
 test_every_operation_answered (void)
 {
@@ -1149,6 +1215,7 @@ main (int argc, char **argv)
     g_test_add_func ("/serve/token", test_token);
     g_test_add_func ("/serve/auth", test_auth);
     g_test_add_func ("/serve/bad-bodies", test_bad_bodies);
+    g_test_add_func ("/serve/listen", test_listen);
     g_test_add_func ("/serve/boxes", test_boxes);
     g_test_add_func ("/serve/exec-streams", test_exec_streams);
     g_test_add_func ("/serve/exec-tty-resize", test_exec_tty);

@@ -555,6 +555,7 @@ bl_serve_listen (BlServe *serve, const char *listen, GTlsCertificate *tls, GErro
 
     if (tls) {
         g_object_set (serve->server, "tls-certificate", tls, NULL);
+        g_object_set_data (G_OBJECT (serve->server), "bl-scheme", (gpointer) "https");
         options |= SOUP_SERVER_LISTEN_HTTPS;
     }
     if (g_str_has_prefix (listen, "unix:")) {
@@ -602,15 +603,28 @@ bl_serve_listen (BlServe *serve, const char *listen, GTlsCertificate *tls, GErro
 char *
 bl_serve_describe (BlServe *serve)
 {
-    GSList *uris = soup_server_get_uris (serve->server);
+    GSList *listeners = soup_server_get_listeners (serve->server);
+    const char *scheme = g_object_get_data (G_OBJECT (serve->server), "bl-scheme");
     g_autoptr (GString) text = g_string_new (NULL);
 
-    for (GSList *l = uris; l; l = l->next) {
-        g_autofree char *uri = g_uri_to_string (l->data);
+    /* soup_server_get_uris() knows inet sockets only. */
+    for (GSList *l = listeners; l; l = l->next) {
+        g_autoptr (GSocketAddress) address = g_socket_get_local_address (l->data, NULL);
         if (text->len)
             g_string_append (text, " ");
-        g_string_append (text, uri);
+        if (G_IS_UNIX_SOCKET_ADDRESS (address)) {
+            g_string_append_printf (
+                text, "unix:%s", g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (address)));
+        } else if (G_IS_INET_SOCKET_ADDRESS (address)) {
+            GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+            g_autofree char *host =
+                g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+            gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (inet)) ==
+                          G_SOCKET_FAMILY_IPV6;
+            g_string_append_printf (text, "%s://%s%s%s:%u", scheme ? scheme : "http", v6 ? "[" : "",
+                                    host, v6 ? "]" : "", g_inet_socket_address_get_port (inet));
+        }
     }
-    g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+    g_slist_free (listeners);
     return g_string_free (g_steal_pointer (&text), FALSE);
 }
