@@ -44,28 +44,13 @@ void
 bl_serve_reply_error (BlServeCall *call, guint status, const char *type, const char *code,
                       const char *format, ...)
 {
-    g_autoptr (JsonBuilder) b = json_builder_new ();
     g_autofree char *message = NULL;
     va_list args;
 
     va_start (args, format);
     message = g_strdup_vprintf (format, args);
     va_end (args);
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "error");
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "message");
-    json_builder_add_string_value (b, message);
-    json_builder_set_member_name (b, "type");
-    json_builder_add_string_value (b, type);
-    json_builder_set_member_name (b, "code");
-    json_builder_add_string_value (b, code);
-    json_builder_set_member_name (b, "request_id");
-    json_builder_add_string_value (b,
-                                   g_object_get_data (G_OBJECT (call->msg), "bl-request-id") ?: "");
-    json_builder_end_object (b);
-    json_builder_end_object (b);
-    bl_serve_reply_builder (call, status, b);
+    bl_serve_reply_json (call, status, bl_serve_error_envelope (call->msg, type, code, message));
 }
 
 typedef struct {
@@ -301,8 +286,8 @@ BoxliteBox *
 bl_serve_find_box (BlServeCall *call)
 {
     g_autoptr (GError) error = NULL;
-    BoxliteBox *box = boxlite_runtime_get (call->serve ? bl_serve_get_runtime (call->serve) : NULL,
-                                           call->args[0], &error);
+    BoxliteBox *box =
+        boxlite_runtime_get (bl_serve_get_runtime (call->serve), call->args[0], &error);
     if (!box)
         bl_serve_reply_gerror (call, error);
     return box;

@@ -139,9 +139,9 @@ request_id (SoupServerMessage *msg)
     return id ? id : "";
 }
 
-void
-bl_serve_message_error (BlServe *serve, SoupServerMessage *msg, guint status, const char *type,
-                        const char *code, const char *message)
+JsonNode *
+bl_serve_error_envelope (SoupServerMessage *msg, const char *type, const char *code,
+                         const char *message)
 {
     g_autoptr (JsonBuilder) b = json_builder_new ();
 
@@ -158,12 +158,19 @@ bl_serve_message_error (BlServe *serve, SoupServerMessage *msg, guint status, co
     json_builder_add_string_value (b, request_id (msg));
     json_builder_end_object (b);
     json_builder_end_object (b);
-    g_autoptr (JsonNode) node = json_builder_get_root (b);
-    gsize len;
+    return json_builder_get_root (b);
+}
+
+void
+bl_serve_message_error (BlServe *serve, SoupServerMessage *msg, guint status, const char *type,
+                        const char *code, const char *message)
+{
+    g_autoptr (JsonNode) node = bl_serve_error_envelope (msg, type, code, message);
     char *text = json_to_string (node, FALSE);
-    len = strlen (text);
+
     soup_server_message_set_status (msg, status, NULL);
-    soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, len);
+    soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text,
+                                      strlen (text));
 }
 
 /* The credential of a request: "Authorization: Bearer TOKEN". */

@@ -93,6 +93,9 @@ void bl_serve_reply_error (BlServeCall *call, guint status, const char *type, co
                            const char *format, ...) G_GNUC_PRINTF (5, 6);
 /* The status and envelope that fit @error (the library's, GIO's, JSON's). */
 void bl_serve_reply_gerror (BlServeCall *call, const GError *error);
+/* The error envelope: {"error": {"message", "type", "code", "request_id"}}. */
+JsonNode *bl_serve_error_envelope (SoupServerMessage *msg, const char *type, const char *code,
+                                   const char *message);
 /* Error envelope on a message outside any call (auth, limits, routing). */
 void bl_serve_message_error (BlServe *serve, SoupServerMessage *msg, guint status, const char *type,
                              const char *code, const char *message);
