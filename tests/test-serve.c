@@ -943,7 +943,12 @@ test_concurrent_execs (void)
                     baseline, after);
     /* Finished executions are kept (for GET) but their buffers are not:
      * three more bursts must not grow the server by more than a few MiB. */
+#ifndef __SANITIZE_ADDRESS__
     g_assert_cmpuint (after, <, baseline + 8 * 1024);
+#else
+    /* AddressSanitizer holds freed memory back on purpose. */
+    g_test_message ("not compared: AddressSanitizer's quarantine");
+#endif
 }
 
 static void
