@@ -1,6 +1,7 @@
 /* cli-common.c: messages, exit statuses, the runtime and box lookup. */
 #define G_LOG_DOMAIN "boxlite-cli"
 
+#include <glib-unix.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -108,4 +109,24 @@ cli_run_subcommand (CliContext *cli, const char *group, const char *usage,
     for (guint i = 0; i < n; i++)
         fprintf (out, "  %-10s%s\n", commands[i].name, commands[i].summary);
     return help ? 0 : CLI_EXIT_FAILURE;
+}
+
+static gboolean
+quit_loop (gpointer loop)
+{
+    g_main_loop_quit (loop);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Runs the default main context until SIGINT or SIGTERM. */
+void
+cli_run_until_interrupted (void)
+{
+    g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+    guint sigint = g_unix_signal_add (SIGINT, quit_loop, loop);
+    guint sigterm = g_unix_signal_add (SIGTERM, quit_loop, loop);
+
+    g_main_loop_run (loop);
+    g_source_remove (sigint);
+    g_source_remove (sigterm);
 }

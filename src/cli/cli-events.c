@@ -2,7 +2,6 @@
  * directory, whoever does it, as it happens. */
 #define G_LOG_DOMAIN "boxlite-cli"
 
-#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
@@ -10,7 +9,6 @@
 
 typedef struct {
     gboolean json;
-    GMainLoop *loop;
 } EventsView;
 
 static void
@@ -52,17 +50,10 @@ on_event (BoxliteRuntime *runtime, const char *box_id, const char *action, const
     fflush (stdout);
 }
 
-static gboolean
-on_quit (gpointer user_data)
-{
-    g_main_loop_quit (user_data);
-    return G_SOURCE_REMOVE;
-}
-
 int
 cli_cmd_events (CliContext *cli, int argc, char **argv)
 {
-    EventsView view = { FALSE, NULL };
+    EventsView view = { FALSE };
     const GOptionEntry entries[] = {
         { "json", 0, 0, G_OPTION_ARG_NONE, &view.json, "Print each event as one JSON line", NULL },
         { NULL },
@@ -83,15 +74,9 @@ cli_cmd_events (CliContext *cli, int argc, char **argv)
     BoxliteRuntime *runtime = cli_runtime (cli, &error);
     if (!runtime)
         return cli_fail (error);
-    g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-    view.loop = loop;
     gulong handler = g_signal_connect (runtime, "box-event", G_CALLBACK (on_event), &view);
     guint watch = boxlite_runtime_watch_events (runtime);
-    guint sigint = g_unix_signal_add (SIGINT, on_quit, loop);
-    guint sigterm = g_unix_signal_add (SIGTERM, on_quit, loop);
-    g_main_loop_run (loop);
-    g_source_remove (sigint);
-    g_source_remove (sigterm);
+    cli_run_until_interrupted ();
     boxlite_runtime_unwatch_events (runtime, watch);
     g_signal_handler_disconnect (runtime, handler);
     return 0;

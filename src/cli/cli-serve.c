@@ -2,20 +2,12 @@
  * interrupted. */
 #define G_LOG_DOMAIN "boxlite-cli"
 
-#include <glib-unix.h>
 #include <stdio.h>
 
 #include "cli.h"
 #include "serve.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8100"
-
-static gboolean
-on_quit (gpointer user_data)
-{
-    g_main_loop_quit (user_data);
-    return G_SOURCE_CONTINUE;
-}
 
 int
 cli_cmd_serve (CliContext *cli, int argc, char **argv)
@@ -64,11 +56,6 @@ cli_cmd_serve (CliContext *cli, int argc, char **argv)
     g_autofree char *token_file = g_build_filename (cli->home_dir, "api-token", NULL);
     fprintf (stderr, "boxlite serve: listening on %s; the token is in %s%s\n",
              *where ? where : listen, token_file, created ? " (new)" : "");
-    g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-    guint sigint = g_unix_signal_add (SIGINT, on_quit, loop);
-    guint sigterm = g_unix_signal_add (SIGTERM, on_quit, loop);
-    g_main_loop_run (loop);
-    g_source_remove (sigint);
-    g_source_remove (sigterm);
+    cli_run_until_interrupted ();
     return 0;
 }

@@ -26,6 +26,7 @@ int cli_fail (const GError *error);
 int cli_status_for_error (const GError *error);
 BoxliteRuntime *cli_runtime (CliContext *cli, GError **error);
 BoxliteBox *cli_find_box (CliContext *cli, const char *id_or_name, GError **error);
+void cli_run_until_interrupted (void);
 
 /* A command of a group (`image ls`, `snapshot create`): @command_name is its
  * full name, for messages and --help. */
