@@ -1054,6 +1054,99 @@ test_metrics (void)
     g_assert_cmpint (json_object_get_int_member (object (runtime), "num_running_boxes"), ==, 1);
 }
 
+/* `boxlite --host URL @args…` with @input on its stdin; the token from
+ * $BOXLITE_TOKEN (@token, nullable) or, with @token_file, from the file. */
+static int
+remote_cli (const char *const *args, const char *token_value, const char *token_file,
+            const char *input, char **out, char **err)
+{
+    g_autoptr (GSubprocessLauncher) launcher =
+        g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_subprocess_launcher_unsetenv (launcher, "BOXLITE_TOKEN");
+    if (token_value)
+        g_subprocess_launcher_setenv (launcher, "BOXLITE_TOKEN", token_value, TRUE);
+    g_ptr_array_add (argv, (gpointer) g_getenv ("BOXLITE_CLI"));
+    g_ptr_array_add (argv, (gpointer) "--host");
+    g_ptr_array_add (argv, base_url);
+    if (token_file) {
+        g_ptr_array_add (argv, (gpointer) "--token-file");
+        g_ptr_array_add (argv, (gpointer) token_file);
+    }
+    for (guint i = 0; args[i]; i++)
+        g_ptr_array_add (argv, (gpointer) args[i]);
+    g_ptr_array_add (argv, NULL);
+    g_autoptr (GSubprocess) p =
+        g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_communicate_utf8 (p, input ? input : "", NULL, out, err, &error));
+    g_assert_no_error (error);
+    return g_subprocess_get_exit_status (p);
+}
+
+static void
+test_remote_cli (void)
+{
+    g_autofree char *token_file = g_build_filename (home, "api-token", NULL);
+    g_autofree char *out = NULL, *err = NULL;
+
+    const char *ps[] = { "ps", NULL };
+    g_assert_cmpint (remote_cli (ps, token, NULL, NULL, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "srv-main"));
+    g_assert_nonnull (strstr (out, "running"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    const char *exec_i[] = {
+        "exec", "-i", "srv-main", "--", "sh", "-c", "cat; echo to-stderr >&2; exit 6", NULL
+    };
+    g_assert_cmpint (remote_cli (exec_i, NULL, token_file, "piped in\n", &out, &err), ==, 6);
+    g_assert_cmpstr (out, ==, "piped in\n");
+    g_assert_nonnull (strstr (err, "to-stderr"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    /* Without -i the command's stdin is closed at once. */
+    const char *exec_cat[] = { "exec", "srv-main", "cat", NULL };
+    g_assert_cmpint (remote_cli (exec_cat, token, NULL, "not sent\n", &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, "");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    g_autoptr (Reply) before = request ("GET", "/v1/boxes", NULL);
+    guint n = json_array_get_length (json_object_get_array_member (object (before), "boxes"));
+    const char *run[] = { "run", "--rm", "--", "sh", "-c", "echo from-run; exit 2", NULL };
+    g_assert_cmpint (remote_cli (run, token, NULL, NULL, &out, &err), ==, 2);
+    g_assert_cmpstr (out, ==, "from-run\n");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_autoptr (Reply) after = request ("GET", "/v1/boxes", NULL);
+    g_assert_cmpuint (
+        json_array_get_length (json_object_get_array_member (object (after), "boxes")), ==, n);
+
+    const char *images[] = { "images", NULL };
+    g_assert_cmpint (remote_cli (images, token, NULL, NULL, &out, &err), ==, 0);
+    g_assert_true (g_str_has_prefix (out, "REPOSITORY"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    /* Refused: a wrong token, none, an unknown box. */
+    g_assert_cmpint (remote_cli (ps, "0123456789abcdef0123", NULL, NULL, &out, &err), ==, 125);
+    g_assert_nonnull (strstr (err, "bearer token"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (remote_cli (ps, NULL, NULL, NULL, &out, &err), ==, 125);
+    g_assert_nonnull (strstr (err, "BOXLITE_TOKEN"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    const char *rm[] = { "rm", "no-such-box", NULL };
+    g_assert_cmpint (remote_cli (rm, token, NULL, NULL, &out, &err), !=, 0);
+    g_assert_nonnull (strstr (err, "no-such-box"));
+}
+
 static void
 test_restart (void)
 {
@@ -1231,6 +1324,7 @@ main (int argc, char **argv)
     g_test_add_func ("/serve/concurrent-execs", test_concurrent_execs);
     g_test_add_func ("/serve/images", test_images);
     g_test_add_func ("/serve/metrics", test_metrics);
+    g_test_add_func ("/serve/remote-cli", test_remote_cli);
     g_test_add_func ("/serve/restart", test_restart);
     g_test_add_func ("/serve/stop-and-remove", test_stop_and_remove);
     g_test_add_func ("/serve/openapi-every-operation", test_every_operation_answered);

@@ -173,6 +173,7 @@ main (G_GNUC_UNUSED int argc, char **argv)
     gboolean debug = FALSE, version = FALSE;
     g_auto (GStrv) registries = NULL;
     g_auto (GStrv) insecure = NULL;
+    g_autofree char *host = NULL, *token_file = NULL;
     const GOptionEntry entries[] = {
         { "home", 0, 0, G_OPTION_ARG_FILENAME, &home,
           "Home directory of boxlite (default $BOXLITE_HOME, else ~/.boxlite)", "DIR" },
@@ -184,6 +185,10 @@ main (G_GNUC_UNUSED int argc, char **argv)
           "ENTRY" },
         { "insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure,
           "Reach this registry over plain HTTP (repeatable)", "HOST" },
+        { "host", 0, 0, G_OPTION_ARG_STRING, &host,
+          "Drive the boxlite serve at URL (ps, rm, images, pull, exec, run)", "URL" },
+        { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+          "The API token for --host (default $BOXLITE_TOKEN)", "FILE" },
         { NULL },
     };
     g_autoptr (GOptionContext) context = g_option_context_new ("COMMAND [ARG…]");
@@ -211,6 +216,8 @@ main (G_GNUC_UNUSED int argc, char **argv)
     }
     if (g_str_equal (args[1], "help"))
         return show_help (context, args + 1);
+    if (host)
+        return cli_remote_main (host, token_file, (int) g_strv_length (args) - 1, args + 1);
     const CliCommand *command = find_command (args[1]);
     if (!command) {
         cli_error ("unknown command '%s' (see 'boxlite --help')", args[1]);

@@ -137,6 +137,9 @@ int cli_import_box (CliContext *cli, int argc, char **argv);
 /* cli-mcp.c */
 int cli_cmd_mcp (CliContext *cli, int argc, char **argv);
 
+/* cli-remote.c: `boxlite --host URL COMMAND…`; @argv[0] is the command. */
+int cli_remote_main (const char *host, const char *token_file, int argc, char **argv);
+
 /* cli-serve.c */
 int cli_cmd_serve (CliContext *cli, int argc, char **argv);
 
