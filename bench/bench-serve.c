@@ -127,18 +127,9 @@ main (int argc, char **argv)
 {
     guint runs = argc > 1 ? (guint) g_ascii_strtoull (argv[1], NULL, 10) : 30;
     g_autoptr (GError) error = NULL;
-    g_autofree char *home = g_dir_make_tmp ("boxlite-bench-serve-XXXXXX", &error);
-    bench_check (error);
-    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
-    boxlite_options_set_home_dir (options, home);
-    g_autoptr (BoxliteRuntime) rt = boxlite_runtime_new (options, &error);
-    bench_check (error);
-    g_autoptr (BoxliteBoxOptions) box_options = boxlite_box_options_new ();
-    boxlite_box_options_set_network (box_options, BOXLITE_NETWORK_DISABLED);
-    g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, box_options, "bench", NULL, &error);
-    bench_check (error);
-    boxlite_box_start (box, NULL, &error);
-    bench_check (error);
+    g_autofree char *home = NULL;
+    g_autoptr (BoxliteRuntime) rt = NULL;
+    g_autoptr (BoxliteBox) box = bench_started_box ("boxlite-bench-serve", &home, &rt);
 
     const char *listen = "127.0.0.1:18179";
     g_autoptr (GSubprocess) server =

@@ -52,18 +52,9 @@ main (int argc, char **argv)
 {
     guint runs = argc > 1 ? (guint) atoi (argv[1]) : 5;
     g_autoptr (GError) error = NULL;
-    g_autofree char *home = g_dir_make_tmp ("boxlite-bench-snap-XXXXXX", &error);
-    bench_check (error);
-    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
-    boxlite_options_set_home_dir (options, home);
-    g_autoptr (BoxliteRuntime) rt = boxlite_runtime_new (options, &error);
-    bench_check (error);
-    g_autoptr (BoxliteBoxOptions) box_options = boxlite_box_options_new ();
-    boxlite_box_options_set_network (box_options, BOXLITE_NETWORK_DISABLED);
-    g_autoptr (BoxliteBox) box = boxlite_runtime_create (rt, box_options, "bench", NULL, &error);
-    bench_check (error);
-    boxlite_box_start (box, NULL, &error);
-    bench_check (error);
+    g_autofree char *home = NULL;
+    g_autoptr (BoxliteRuntime) rt = NULL;
+    g_autoptr (BoxliteBox) box = bench_started_box ("boxlite-bench-snap", &home, &rt);
     const char *writer_argv[] = { "python3", "-c", WRITER, NULL };
     g_autoptr (BoxliteCommand) cmd = boxlite_command_new (writer_argv);
     g_autoptr (BoxliteExecution) writer = boxlite_box_exec (box, cmd, NULL, &error);

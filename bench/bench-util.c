@@ -31,3 +31,24 @@ bench_check (GError *error)
         exit (1);
     }
 }
+
+BoxliteBox *
+bench_started_box (const char *prefix, char **home, BoxliteRuntime **runtime)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *name = g_strdup_printf ("%s-XXXXXX", prefix);
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (BoxliteBoxOptions) box_options = boxlite_box_options_new ();
+
+    *home = g_dir_make_tmp (name, &error);
+    bench_check (error);
+    boxlite_options_set_home_dir (options, *home);
+    *runtime = boxlite_runtime_new (options, &error);
+    bench_check (error);
+    boxlite_box_options_set_network (box_options, BOXLITE_NETWORK_DISABLED);
+    BoxliteBox *box = boxlite_runtime_create (*runtime, box_options, "bench", NULL, &error);
+    bench_check (error);
+    boxlite_box_start (box, NULL, &error);
+    bench_check (error);
+    return box;
+}

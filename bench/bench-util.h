@@ -1,6 +1,7 @@
 /* bench-util.h: medians, clocks and fatal errors for the benchmarks. */
 #pragma once
 
+#include <boxlite/boxlite.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -13,5 +14,10 @@ double bench_now (void);
 
 /* Exits with @error's message if it is set. */
 void bench_check (GError *error);
+
+/* A fresh home in the temporary directory, named after @prefix (*@home),
+ * a runtime on it (*@runtime) and a box "bench" without a network,
+ * started. Exits on failure. */
+BoxliteBox *bench_started_box (const char *prefix, char **home, BoxliteRuntime **runtime);
 
 G_END_DECLS
