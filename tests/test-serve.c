@@ -545,8 +545,10 @@ test_boxes (void)
     g_autofree char *location = g_strdup_printf ("/v1/boxes/%s", box_id);
     g_assert_cmpstr (soup_message_headers_get_one (created->headers, "Location"), ==, location);
 
-    g_autoptr (Reply) other = request ("POST", "/v1/boxes", "{\"name\": \"srv-other\"}");
+    g_autoptr (Reply) other =
+        request ("POST", "/v1/boxes", "{\"name\": \"srv-other\", \"auto_stop\": 3600}");
     g_assert_cmpuint (other->status, ==, 201);
+    g_assert_cmpint (json_object_get_int_member (object (other), "auto_stop"), ==, 3600);
     other_box_id = g_strdup (member (other, "box_id"));
     g_autoptr (Reply) again = request ("POST", "/v1/boxes", "{\"name\": \"srv-other\"}");
     assert_error (again, 409, "already_exists");

@@ -77,6 +77,8 @@ bl_serve_box_json (BoxliteBox *box)
     json_builder_add_int_value (b, boxlite_box_options_get_disk_size_gb (options));
     json_builder_set_member_name (b, "detach");
     json_builder_add_boolean_value (b, boxlite_box_options_get_detach (options));
+    json_builder_set_member_name (b, "auto_stop");
+    json_builder_add_int_value (b, boxlite_box_options_get_auto_stop (options));
     json_builder_set_member_name (b, "network");
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "mode");
@@ -140,16 +142,16 @@ static BoxliteBoxOptions *
 options_from_request (BlServeCall *call, const char **name)
 {
     static const char *const known[] = {
-        "name",         "image",       "rootfs_path", "cpus",        "memory_mib",
-        "disk_size_gb", "working_dir", "env",         "entrypoint",  "cmd",
-        "user",         "network",     "detach",      "auto_remove", NULL,
+        "name",        "image",       "rootfs_path", "cpus", "memory_mib", "disk_size_gb",
+        "working_dir", "env",         "entrypoint",  "cmd",  "user",       "network",
+        "detach",      "auto_remove", "auto_stop",   NULL,
     };
     g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
     JsonObject *req = call->json;
     const char *image = NULL, *rootfs = NULL, *working_dir = NULL, *user = NULL;
     guint cpus = boxlite_box_options_get_cpus (options);
     guint memory = boxlite_box_options_get_memory_mib (options);
-    guint disk = 0;
+    guint disk = 0, auto_stop = 0;
     gboolean detach = FALSE, auto_remove = FALSE;
     g_auto (GStrv) env = NULL, entrypoint = NULL, cmd = NULL;
 
@@ -165,7 +167,8 @@ options_from_request (BlServeCall *call, const char **name)
         !bl_serve_json_strv (call, req, "cmd", &cmd) ||
         !bl_serve_json_string (call, req, "user", &user) ||
         !bl_serve_json_bool (call, req, "detach", &detach) ||
-        !bl_serve_json_bool (call, req, "auto_remove", &auto_remove))
+        !bl_serve_json_bool (call, req, "auto_remove", &auto_remove) ||
+        !bl_serve_json_uint (call, req, "auto_stop", 0, G_MAXINT32, &auto_stop))
         return NULL;
     if (image && rootfs) {
         bl_serve_reply_error (call, 400, "InvalidArgumentError", "invalid_argument",
@@ -197,6 +200,7 @@ options_from_request (BlServeCall *call, const char **name)
         boxlite_box_options_set_cmd (options, (const char *const *) cmd);
     boxlite_box_options_set_detach (options, detach);
     boxlite_box_options_set_auto_remove (options, auto_remove);
+    boxlite_box_options_set_auto_stop (options, auto_stop);
     return g_steal_pointer (&options);
 }
 
