@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "registry-fixture.h"
 #include "serve-schema.h"
@@ -1288,15 +1289,10 @@ test_every_operation_answered (void)
     g_assert_cmpuint (g_strv_length (missing), ==, 0);
 }
 
-int
-main (int argc, char **argv)
+static int
+run_tests (void)
 {
     g_autoptr (GError) error = NULL;
-    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-serve-XXXXXX", NULL);
-
-    g_test_init (&argc, &argv, NULL);
-    home = g_mkdtemp (g_steal_pointer (&tmpl));
-    g_assert_nonnull (home);
     g_autofree char *openapi =
         g_test_build_filename (G_TEST_DIST, "..", "docs", "openapi.json", NULL);
     schema = serve_schema_load (openapi, &error);
@@ -1338,11 +1334,52 @@ main (int argc, char **argv)
     bl_test_registry_stop (registry);
     g_autoptr (GArray) left = test_pids_mentioning (home);
     g_assert_cmpuint (left->len, ==, 0);
-    bl_test_rm_rf (home);
-    g_free (home);
     g_free (base_url);
     g_free (token);
     g_free (box_id);
     g_free (other_box_id);
     return status;
+}
+
+/* Removes the boxes of the home, as a failed run may leave them: a detached
+ * box outlives the server that made it. */
+static void
+remove_boxes (void)
+{
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_options_set_home_dir (options, home);
+    g_autoptr (BoxliteRuntime) runtime = boxlite_runtime_new (options, &error);
+    g_assert_no_error (error);
+    GList *boxes = boxlite_runtime_list (runtime, NULL);
+    for (GList *l = boxes; l; l = l->next) {
+        g_test_message ("removing box %s, left by the run", boxlite_box_get_name (l->data));
+        boxlite_runtime_remove (runtime, boxlite_box_get_id (l->data), TRUE, NULL);
+    }
+    g_list_free_full (boxes, g_object_unref);
+}
+
+/* The tests run in a child, so that whatever way they end, this process
+ * removes what they made. */
+int
+main (int argc, char **argv)
+{
+    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-serve-XXXXXX", NULL);
+    int wstatus = 0;
+
+    g_test_init (&argc, &argv, NULL);
+    home = g_mkdtemp (g_steal_pointer (&tmpl));
+    g_assert_nonnull (home);
+    pid_t pid = fork ();
+    g_assert_cmpint (pid, >=, 0);
+    if (pid == 0)
+        _exit (run_tests ());
+    g_assert_cmpint (waitpid (pid, &wstatus, 0), ==, pid);
+    remove_boxes ();
+    g_autoptr (GArray) left = test_pids_mentioning (home);
+    g_assert_cmpuint (left->len, ==, 0);
+    bl_test_rm_rf (home);
+    g_free (home);
+    return WIFEXITED (wstatus) ? WEXITSTATUS (wstatus) : 1;
 }
