@@ -315,13 +315,7 @@ int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
-    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-test-XXXXXX", NULL);
-    home = g_mkdtemp (g_steal_pointer (&tmpl));
-    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
-    g_autoptr (GError) error = NULL;
-    boxlite_options_set_home_dir (options, home);
-    runtime = boxlite_runtime_new (options, &error);
-    g_assert_no_error (error);
+    home = test_home_open ("boxlite-test", &runtime);
 
     g_test_add_func ("/idle/command-keeps-box", test_command_keeps_box);
     g_test_add_func ("/idle/detached-keeps-box", test_detached_keeps_box);
@@ -331,10 +325,6 @@ main (int argc, char **argv)
     g_test_add_func ("/idle/off", test_off);
 
     int ret = g_test_run ();
-    g_clear_object (&runtime);
-    const char *const rm[] = { "rm", "-rf", home, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
-                  NULL);
-    g_free (home);
+    test_home_close (&runtime, home);
     return ret;
 }

@@ -556,13 +556,8 @@ int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
-    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-test-XXXXXX", NULL);
-    home = g_mkdtemp (g_steal_pointer (&tmpl));
-    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    home = test_home_open ("boxlite-test", &runtime);
     g_autoptr (GError) error = NULL;
-    boxlite_options_set_home_dir (options, home);
-    runtime = boxlite_runtime_new (options, &error);
-    g_assert_no_error (error);
     g_autoptr (BoxliteBoxOptions) box_options = boxlite_box_options_new ();
     boxlite_box_options_set_network (box_options, BOXLITE_NETWORK_DISABLED);
     src = boxlite_runtime_create (runtime, box_options, "src", NULL, &error);
@@ -578,10 +573,6 @@ main (int argc, char **argv)
 
     int ret = g_test_run ();
     g_clear_object (&src);
-    g_clear_object (&runtime);
-    const char *const rm[] = { "rm", "-rf", home, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
-                  NULL);
-    g_free (home);
+    test_home_close (&runtime, home);
     return ret;
 }

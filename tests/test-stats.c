@@ -242,14 +242,9 @@ int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
-    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-test-XXXXXX", NULL);
-    home = g_mkdtemp (g_steal_pointer (&tmpl));
-    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    home = test_home_open ("boxlite-test", &runtime);
     g_autoptr (BoxliteBoxOptions) box_options = boxlite_box_options_new ();
     g_autoptr (GError) error = NULL;
-    boxlite_options_set_home_dir (options, home);
-    runtime = boxlite_runtime_new (options, &error);
-    g_assert_no_error (error);
     boxlite_box_options_set_network (box_options, BOXLITE_NETWORK_ENABLED);
     boxlite_box_options_set_memory_mib (box_options, MEMORY_MIB);
     box = boxlite_runtime_create (runtime, box_options, "stats", NULL, &error);
@@ -269,10 +264,6 @@ main (int argc, char **argv)
     int ret = g_test_run ();
     boxlite_box_stop (box, TRUE, NULL, NULL);
     g_clear_object (&box);
-    g_clear_object (&runtime);
-    const char *const rm[] = { "rm", "-rf", home, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
-                  NULL);
-    g_free (home);
+    test_home_close (&runtime, home);
     return ret;
 }

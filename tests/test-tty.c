@@ -540,13 +540,7 @@ int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
-    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-tty-XXXXXX", NULL);
-    home = g_mkdtemp (g_steal_pointer (&tmpl));
-    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
-    g_autoptr (GError) error = NULL;
-    boxlite_options_set_home_dir (options, home);
-    runtime = boxlite_runtime_new (options, &error);
-    g_assert_no_error (error);
+    home = test_home_open ("boxlite-tty", &runtime);
 
     g_test_add_func ("/tty/isatty-and-size", test_isatty_and_size);
     g_test_add_func ("/tty/user-owns-terminal", test_user_owns_terminal);
@@ -564,10 +558,6 @@ main (int argc, char **argv)
     if (shared_box)
         boxlite_box_stop (shared_box, FALSE, NULL, NULL);
     g_clear_object (&shared_box);
-    g_clear_object (&runtime);
-    const char *const rm[] = { "rm", "-rf", home, NULL };
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
-                  NULL);
-    g_free (home);
+    test_home_close (&runtime, home);
     return ret;
 }

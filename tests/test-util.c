@@ -262,3 +262,30 @@ test_count_tree (const char *path)
         return 0;
     return tree_count;
 }
+
+char *
+test_home_open (const char *prefix, BoxliteRuntime **runtime)
+{
+    g_autofree char *name = g_strconcat (prefix, "-XXXXXX", NULL);
+    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), name, NULL);
+    char *home = g_mkdtemp (g_steal_pointer (&tmpl));
+    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_assert_nonnull (home);
+    boxlite_options_set_home_dir (options, home);
+    *runtime = boxlite_runtime_new (options, &error);
+    g_assert_no_error (error);
+    return home;
+}
+
+void
+test_home_close (BoxliteRuntime **runtime, char *home)
+{
+    const char *const rm[] = { "rm", "-rf", home, NULL };
+
+    g_clear_object (runtime);
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
+    g_free (home);
+}

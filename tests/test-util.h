@@ -51,4 +51,11 @@ guint test_count_entries (const char *path);
 /* The number of regular files, directories and sockets under @path. */
 guint test_count_tree (const char *path);
 
+/* A new, empty home directory under the temporary folder (named from
+ * @prefix, e.g. "boxlite-test") with a runtime on it in *@runtime. */
+char *test_home_open (const char *prefix, BoxliteRuntime **runtime);
+
+/* Drops *@runtime, then deletes @home and everything in it, and frees it. */
+void test_home_close (BoxliteRuntime **runtime, char *home);
+
 G_END_DECLS

@@ -419,13 +419,7 @@ int
 main (int argc, char **argv)
 {
     g_test_init (&argc, &argv, NULL);
-    g_autofree char *tmpl = g_build_filename (g_get_tmp_dir (), "boxlite-test-XXXXXX", NULL);
-    home = g_mkdtemp (g_steal_pointer (&tmpl));
-    g_autoptr (BoxliteOptions) options = boxlite_options_new ();
-    g_autoptr (GError) error = NULL;
-    boxlite_options_set_home_dir (options, home);
-    runtime = boxlite_runtime_new (options, &error);
-    g_assert_no_error (error);
+    home = test_home_open ("boxlite-test", &runtime);
     make_folders ();
 
     g_test_add_func ("/volumes/read-write", test_read_write);
@@ -442,10 +436,9 @@ main (int argc, char **argv)
     if (shared_box)
         boxlite_box_stop (shared_box, FALSE, NULL, NULL);
     g_clear_object (&shared_box);
-    g_clear_object (&runtime);
-    const char *const rm[] = { "rm", "-rf", home, base, NULL };
+    test_home_close (&runtime, home);
+    const char *const rm[] = { "rm", "-rf", base, NULL };
     g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
                   NULL);
-    g_free (home);
     return ret;
 }
