@@ -26,6 +26,10 @@ G_BEGIN_DECLS
 /* A template's copy reads the template's device state from this one. */
 #define BL_QEMU_STATE_FD 5
 
+/* TCG's translation cache when the launch sets none (bench/bench-exec.c
+ * measured it against exec speed and memory). */
+#define BL_QEMU_TB_SIZE_MIB 64
+
 /* Longest unix socket path: sun_path holds 108 bytes with the final NUL. */
 #define BL_QEMU_MAX_SOCKET_PATH 107
 
