@@ -254,12 +254,18 @@ static int child_execute(char **argv, char **envp)
     size_t flen = strlen(file);
     bool seen_eacces = false;
     int result = ENOENT;
+    /* On the stack: the child shares the agent's memory until execve()
+     * (vfork), so memory it took from the heap would stay taken there. */
+    char full[4096];
     for (const char *p = path;; p++) {
         const char *end = strchrnul(p, ':');
         size_t dlen = (size_t)(end - p);
-        char *full = malloc(dlen + flen + 3);
-        if (!full)
-            return ENOMEM;
+        if ((dlen ? dlen : 1) + flen + 2 > sizeof full) {
+            if (!*end)
+                break;
+            p = end;
+            continue; /* what execve() would call ENAMETOOLONG */
+        }
         if (dlen) {
             memcpy(full, p, dlen);
             full[dlen] = '/';
@@ -270,7 +276,6 @@ static int child_execute(char **argv, char **envp)
         }
         execve(full, argv, envp);
         int e = errno;
-        free(full);
         if (e == EACCES)
             seen_eacces = true;
         else if (e != ENOENT && e != ENOTDIR && e != ENAMETOOLONG && e != ELOOP) {
@@ -343,6 +348,20 @@ static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, 
         child_report(report_fd, STAGE_CWD, errno);
     child_report(report_fd, STAGE_EXEC, child_execute(req->argv, req->envp));
     _exit(127);
+}
+
+/* vfork: under TCG copying the agent's page tables and then taking a
+ * copy-on-write fault for each page it touches is a good part of an exec's
+ * round trip. The child makes system calls only, takes no heap memory and
+ * ends in execve() or _exit(), never returning here; a function of its own
+ * so that no variable of the caller lives across the vfork(). */
+static pid_t spawn_child(const struct exec_request *req, int cg_fd, int tty_fd, int in_fd,
+                         int out_fd, int err_fd, int report_fd)
+{
+    pid_t pid = vfork();
+    if (pid == 0)
+        run_child(req, cg_fd, tty_fd, in_fd, out_fd, err_fd, report_fd);
+    return pid;
 }
 
 static void reply_exec_failure(struct agent_link *link, uint32_t channel,
@@ -459,14 +478,12 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         goto out;
     }
 
-    pid_t pid = fork();
+    pid_t pid = spawn_child(&req, cg_fd, tty_fd, in_p[0], out_p[1], err_p[1], rep_p[1]);
     if (pid < 0) {
-        snprintf(err, sizeof err, "fork: %s", strerror(errno));
+        snprintf(err, sizeof err, "vfork: %s", strerror(errno));
         agent_link_queue_error(link, channel, "Failed", err);
         goto out;
     }
-    if (pid == 0)
-        run_child(&req, cg_fd, tty_fd, in_p[0], out_p[1], err_p[1], rep_p[1]);
 
     close_fd(&out_p[1]);
     close_fd(&err_p[1]);
