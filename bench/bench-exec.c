@@ -254,23 +254,6 @@ stream_guest (BoxliteBox *box)
     return our_trip (box, argv);
 }
 
-/* Proportional set size of the box's QEMU (the monitor's only child), MiB. */
-static double
-qemu_pss_mib (BoxliteBox *box)
-{
-    int monitor = boxlite_box_get_monitor_pid (box);
-    g_autofree char *children = g_strdup_printf ("/proc/%d/task/%d/children", monitor, monitor);
-    g_autofree char *list = NULL;
-    g_autofree char *text = NULL;
-
-    g_file_get_contents (children, &list, NULL, NULL);
-    g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", atoi (list ? list : "0"));
-    if (!g_file_get_contents (path, &text, NULL, NULL))
-        return 0;
-    const char *line = strstr (text, "\nPss:");
-    return line ? g_ascii_strtod (line + 5, NULL) / 1024 : 0;
-}
-
 typedef struct {
     guint mib;
     double trip_ms, loop_s, pss_mib;
@@ -302,7 +285,7 @@ cache_row (BoxliteRuntime *rt, CacheRow *row, guint trips)
     }
     row->trip_ms = bench_median (a) * 1000;
     row->loop_s = bench_median (b);
-    row->pss_mib = qemu_pss_mib (box);
+    row->pss_mib = bench_pss_bytes (bench_qemu_pid (box)) / 1048576;
     g_array_unref (a);
     g_array_unref (b);
     box_free (rt, box);

@@ -1,6 +1,8 @@
-/* bench-util.h: medians, clocks and fatal errors for the benchmarks. */
+/* bench-util.h: medians, clocks, fatal errors and a box's QEMU for the
+ * benchmarks. */
 #pragma once
 
+#include <boxlite/boxlite.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -13,5 +15,11 @@ double bench_now (void);
 
 /* Exits with @error's message if it is set. */
 void bench_check (GError *error);
+
+/* The pid of @box's QEMU: its monitor's only child (0 when unknown). */
+int bench_qemu_pid (BoxliteBox *box);
+
+/* Proportional set size of process @pid in bytes (0 when unreadable). */
+double bench_pss_bytes (int pid);
 
 G_END_DECLS
