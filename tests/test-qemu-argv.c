@@ -90,7 +90,7 @@ test_tcg (void)
     g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 2599996);
 
-    g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "tcg,tb-size=64");
+    g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "tcg,tb-size=32");
     g_assert_cmpstr (value_of (argv, "-cpu", 0), ==, "max");
     g_assert_cmpstr (value_of (argv, "-append", 0), ==,
                      "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
