@@ -775,15 +775,18 @@ static void read_report(struct agent_chan *ch)
  * master reads EIO once no process has the slave open: its end. */
 static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd, uint8_t type)
 {
-    static uint8_t buf[BL_PROTO_MAX_PAYLOAD];
-
     if (ch->worker && type == BL_FRAME_STDERR) {
         read_report(ch);
         return ch->err_fd >= 0;
     }
 
     while (*fd >= 0 && ch->credit > 0 && agent_link_pending(link) < AGENT_OUTQ_HIGH) {
-        size_t want = ch->credit < sizeof buf ? (size_t)ch->credit : sizeof buf;
+        size_t want = ch->credit < BL_PROTO_MAX_PAYLOAD ? (size_t)ch->credit : BL_PROTO_MAX_PAYLOAD;
+        /* Straight into the link's queue: one copy fewer of every byte, and
+         * under TCG the guest's vCPU is what bounds the stream. */
+        uint8_t *buf = agent_link_reserve(link, want);
+        if (!buf)
+            return false;
         ssize_t n = read(*fd, buf, want);
         if (n < 0) {
             if (errno == EINTR)
@@ -797,7 +800,7 @@ static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd,
             close_fd(fd);
             return false;
         }
-        agent_link_queue(link, ch->id, type, buf, (size_t)n);
+        agent_link_commit(link, ch->id, type, (size_t)n);
         ch->credit -= (uint64_t)n;
         if ((size_t)n < want)
             return false;
