@@ -22,18 +22,6 @@
 #include "bench-util.h"
 #include <boxlite/boxlite.h>
 
-/* The box's QEMU: the monitor's only child. */
-static int
-qemu_pid (BoxliteBox *box)
-{
-    int monitor = boxlite_box_get_monitor_pid (box);
-    g_autofree char *children = g_strdup_printf ("/proc/%d/task/%d/children", monitor, monitor);
-    g_autofree char *list = NULL;
-
-    g_file_get_contents (children, &list, NULL, NULL);
-    return atoi (list ? list : "0");
-}
-
 static double
 first_output (BoxliteRuntime *rt, gboolean fast, GStrv *qemu_argv)
 {
@@ -62,7 +50,7 @@ first_output (BoxliteRuntime *rt, gboolean fast, GStrv *qemu_argv)
 
     if (qemu_argv && !*qemu_argv) {
         /* The monitor's child is QEMU: its command line is the floor's. */
-        g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", qemu_pid (box));
+        g_autofree char *path = g_strdup_printf ("/proc/%d/cmdline", bench_qemu_pid (box));
         g_autofree char *cmdline = NULL;
         gsize len = 0;
         if (g_file_get_contents (path, &cmdline, &len, NULL)) {
@@ -76,19 +64,6 @@ first_output (BoxliteRuntime *rt, gboolean fast, GStrv *qemu_argv)
     boxlite_box_stop (box, TRUE, NULL, &error);
     boxlite_runtime_remove (rt, boxlite_box_get_id (box), TRUE, NULL);
     return elapsed;
-}
-
-/* Proportional set size of process @pid in bytes (0 when unreadable). */
-static double
-pss_bytes (int pid)
-{
-    g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", pid);
-    g_autofree char *text = NULL;
-
-    if (!g_file_get_contents (path, &text, NULL, NULL))
-        return 0;
-    const char *line = strstr (text, "\nPss:");
-    return line ? g_ascii_strtod (line + 5, NULL) * 1024 : 0;
 }
 
 /* @n idle boxes at once: the seconds to start them one after another, and
@@ -114,7 +89,7 @@ density (BoxliteRuntime *rt, guint n, gboolean fast, double *start_seconds)
     *start_seconds = bench_now () - t0;
     g_usleep (3 * G_USEC_PER_SEC);
     for (guint i = 0; i < boxes->len; i++) {
-        double bytes = pss_bytes (qemu_pid (g_ptr_array_index (boxes, i)));
+        double bytes = bench_pss_bytes (bench_qemu_pid (g_ptr_array_index (boxes, i)));
         g_array_append_val (pss, bytes);
     }
     for (guint i = 0; i < boxes->len; i++) {

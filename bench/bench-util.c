@@ -1,7 +1,9 @@
-/* bench-util.c: medians, clocks and fatal errors for the benchmarks. */
+/* bench-util.c: medians, clocks, fatal errors and a box's QEMU for the
+ * benchmarks. */
 #include "bench-util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int
 compare_double (gconstpointer a, gconstpointer b)
@@ -51,4 +53,27 @@ bench_started_box (const char *prefix, char **home, BoxliteRuntime **runtime)
     boxlite_box_start (box, NULL, &error);
     bench_check (error);
     return box;
+}
+
+int
+bench_qemu_pid (BoxliteBox *box)
+{
+    int monitor = boxlite_box_get_monitor_pid (box);
+    g_autofree char *children = g_strdup_printf ("/proc/%d/task/%d/children", monitor, monitor);
+    g_autofree char *list = NULL;
+
+    g_file_get_contents (children, &list, NULL, NULL);
+    return atoi (list ? list : "0");
+}
+
+double
+bench_pss_bytes (int pid)
+{
+    g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", pid);
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents (path, &text, NULL, NULL))
+        return 0;
+    const char *line = strstr (text, "\nPss:");
+    return line ? g_ascii_strtod (line + 5, NULL) * 1024 : 0;
 }

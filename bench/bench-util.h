@@ -1,4 +1,5 @@
-/* bench-util.h: medians, clocks and fatal errors for the benchmarks. */
+/* bench-util.h: medians, clocks, fatal errors and a box's QEMU for the
+ * benchmarks. */
 #pragma once
 
 #include <boxlite/boxlite.h>
@@ -19,5 +20,11 @@ void bench_check (GError *error);
  * a runtime on it (*@runtime) and a box "bench" without a network,
  * started. Exits on failure. */
 BoxliteBox *bench_started_box (const char *prefix, char **home, BoxliteRuntime **runtime);
+
+/* The pid of @box's QEMU: its monitor's only child (0 when unknown). */
+int bench_qemu_pid (BoxliteBox *box);
+
+/* Proportional set size of process @pid in bytes (0 when unreadable). */
+double bench_pss_bytes (int pid);
 
 G_END_DECLS

@@ -104,6 +104,12 @@ int agent_link_flush(struct agent_link *link);
 /* Waits (at most @timeout_ms) until the queue is written out. */
 int agent_link_drain(struct agent_link *link, int timeout_ms);
 size_t agent_link_pending(const struct agent_link *link);
+/* Room for a frame of up to @max payload bytes at the end of the queue, to
+ * read into in place (one copy fewer); NULL, with the link broken, when the
+ * queue would pass AGENT_OUTQ_LIMIT. agent_link_commit() queues it with the
+ * @len bytes that were put there. */
+uint8_t *agent_link_reserve(struct agent_link *link, size_t max);
+void agent_link_commit(struct agent_link *link, uint32_t channel, uint8_t type, size_t len);
 void agent_link_queue(struct agent_link *link, uint32_t channel, uint8_t type, const void *data,
                       size_t len);
 void agent_link_queue_json(struct agent_link *link, uint32_t channel, const struct agent_buf *json);

@@ -254,12 +254,18 @@ static int child_execute(char **argv, char **envp)
     size_t flen = strlen(file);
     bool seen_eacces = false;
     int result = ENOENT;
+    /* On the stack: the child shares the agent's memory until execve()
+     * (vfork), so memory it took from the heap would stay taken there. */
+    char full[4096];
     for (const char *p = path;; p++) {
         const char *end = strchrnul(p, ':');
         size_t dlen = (size_t)(end - p);
-        char *full = malloc(dlen + flen + 3);
-        if (!full)
-            return ENOMEM;
+        if ((dlen ? dlen : 1) + flen + 2 > sizeof full) {
+            if (!*end)
+                break;
+            p = end;
+            continue; /* what execve() would call ENAMETOOLONG */
+        }
         if (dlen) {
             memcpy(full, p, dlen);
             full[dlen] = '/';
@@ -270,7 +276,6 @@ static int child_execute(char **argv, char **envp)
         }
         execve(full, argv, envp);
         int e = errno;
-        free(full);
         if (e == EACCES)
             seen_eacces = true;
         else if (e != ENOENT && e != ENOTDIR && e != ENAMETOOLONG && e != ELOOP) {
@@ -343,6 +348,20 @@ static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, 
         child_report(report_fd, STAGE_CWD, errno);
     child_report(report_fd, STAGE_EXEC, child_execute(req->argv, req->envp));
     _exit(127);
+}
+
+/* vfork: under TCG copying the agent's page tables and then taking a
+ * copy-on-write fault for each page it touches is a good part of an exec's
+ * round trip. The child makes system calls only, takes no heap memory and
+ * ends in execve() or _exit(), never returning here; a function of its own
+ * so that no variable of the caller lives across the vfork(). */
+static pid_t spawn_child(const struct exec_request *req, int cg_fd, int tty_fd, int in_fd,
+                         int out_fd, int err_fd, int report_fd)
+{
+    pid_t pid = vfork();
+    if (pid == 0)
+        run_child(req, cg_fd, tty_fd, in_fd, out_fd, err_fd, report_fd);
+    return pid;
 }
 
 static void reply_exec_failure(struct agent_link *link, uint32_t channel,
@@ -459,14 +478,12 @@ void agent_exec_start(struct agent_exec_state *st, struct agent_link *link, uint
         goto out;
     }
 
-    pid_t pid = fork();
+    pid_t pid = spawn_child(&req, cg_fd, tty_fd, in_p[0], out_p[1], err_p[1], rep_p[1]);
     if (pid < 0) {
-        snprintf(err, sizeof err, "fork: %s", strerror(errno));
+        snprintf(err, sizeof err, "vfork: %s", strerror(errno));
         agent_link_queue_error(link, channel, "Failed", err);
         goto out;
     }
-    if (pid == 0)
-        run_child(&req, cg_fd, tty_fd, in_p[0], out_p[1], err_p[1], rep_p[1]);
 
     close_fd(&out_p[1]);
     close_fd(&err_p[1]);
@@ -758,15 +775,18 @@ static void read_report(struct agent_chan *ch)
  * master reads EIO once no process has the slave open: its end. */
 static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd, uint8_t type)
 {
-    static uint8_t buf[BL_PROTO_MAX_PAYLOAD];
-
     if (ch->worker && type == BL_FRAME_STDERR) {
         read_report(ch);
         return ch->err_fd >= 0;
     }
 
     while (*fd >= 0 && ch->credit > 0 && agent_link_pending(link) < AGENT_OUTQ_HIGH) {
-        size_t want = ch->credit < sizeof buf ? (size_t)ch->credit : sizeof buf;
+        size_t want = ch->credit < BL_PROTO_MAX_PAYLOAD ? (size_t)ch->credit : BL_PROTO_MAX_PAYLOAD;
+        /* Straight into the link's queue: one copy fewer of every byte, and
+         * under TCG the guest's vCPU is what bounds the stream. */
+        uint8_t *buf = agent_link_reserve(link, want);
+        if (!buf)
+            return false;
         ssize_t n = read(*fd, buf, want);
         if (n < 0) {
             if (errno == EINTR)
@@ -780,7 +800,7 @@ static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd,
             close_fd(fd);
             return false;
         }
-        agent_link_queue(link, ch->id, type, buf, (size_t)n);
+        agent_link_commit(link, ch->id, type, (size_t)n);
         ch->credit -= (uint64_t)n;
         if ((size_t)n < want)
             return false;

@@ -51,26 +51,39 @@ static void outq_reserve(struct agent_link *link, size_t n)
     link->out_end = pending;
 }
 
-void agent_link_queue(struct agent_link *link, uint32_t channel, uint8_t type, const void *data,
-                      size_t len)
+uint8_t *agent_link_reserve(struct agent_link *link, size_t max)
+{
+    if (max > BL_PROTO_MAX_PAYLOAD) {
+        agent_log("refusing to queue an oversized frame (%zu bytes)", max);
+        return NULL;
+    }
+    if (agent_link_pending(link) + BL_PROTO_HEADER_SIZE + max > AGENT_OUTQ_LIMIT) {
+        agent_log("output queue overflow: the host does not read");
+        link->broken = true;
+        return NULL;
+    }
+    outq_reserve(link, BL_PROTO_HEADER_SIZE + max);
+    return link->out + link->out_end + BL_PROTO_HEADER_SIZE;
+}
+
+void agent_link_commit(struct agent_link *link, uint32_t channel, uint8_t type, size_t len)
 {
     struct bl_frame_header h = { .len = (uint32_t)len, .channel = channel, .type = type };
 
-    if (len > BL_PROTO_MAX_PAYLOAD) {
-        agent_log("refusing to queue an oversized frame (%zu bytes)", len);
-        return;
-    }
-    if (agent_link_pending(link) + BL_PROTO_HEADER_SIZE + len > AGENT_OUTQ_LIMIT) {
-        agent_log("output queue overflow: the host does not read");
-        link->broken = true;
-        return;
-    }
-    outq_reserve(link, BL_PROTO_HEADER_SIZE + len);
     bl_proto_encode_header(link->out + link->out_end, &h);
-    link->out_end += BL_PROTO_HEADER_SIZE;
+    link->out_end += BL_PROTO_HEADER_SIZE + len;
+}
+
+void agent_link_queue(struct agent_link *link, uint32_t channel, uint8_t type, const void *data,
+                      size_t len)
+{
+    uint8_t *payload = agent_link_reserve(link, len);
+
+    if (!payload)
+        return;
     if (len)
-        memcpy(link->out + link->out_end, data, len);
-    link->out_end += len;
+        memcpy(payload, data, len);
+    agent_link_commit(link, channel, type, len);
 }
 
 void agent_link_queue_json(struct agent_link *link, uint32_t channel, const struct agent_buf *json)

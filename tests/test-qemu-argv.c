@@ -90,7 +90,7 @@ test_tcg (void)
     g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 2599996);
 
-    g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "tcg,tb-size=64");
+    g_assert_cmpstr (value_of (argv, "-accel", 0), ==, "tcg,tb-size=32");
     g_assert_cmpstr (value_of (argv, "-cpu", 0), ==, "max");
     g_assert_cmpstr (value_of (argv, "-append", 0), ==,
                      "console=ttyS0 quiet loglevel=3 reboot=t panic=-1 8250.nr_uarts=1 "
@@ -214,6 +214,30 @@ test_template_roles (void)
     /* The device set is the template's: only memory, kernel and disk differ. */
     for (guint i = 0; value_of (make, "-device", i); i++)
         g_assert_cmpstr (value_of (make, "-device", i), ==, value_of (clone, "-device", i));
+}
+
+/* The measurement knobs: the cache size goes on -accel; the guest agent
+ * port of the peer exists on a cold box only, never on a template's
+ * maker or copy, whose device set must stay the template's. */
+static void
+test_bench_knobs (void)
+{
+    g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
+
+    launch->tb_size_mib = 16;
+    launch->qga_port = TRUE;
+    g_auto (GStrv) cold = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+    g_assert_cmpstr (value_of (cold, "-accel", 0), ==, "tcg,tb-size=16");
+    g_assert_true (g_strv_contains ((const char *const *) cold,
+                                    "socket,id=qga,path=/b/box1/qga.sock,server=on,wait=off"));
+    g_assert_true (g_strv_contains ((const char *const *) cold,
+                                    "virtserialport,chardev=qga,name=org.qemu.guest_agent.0"));
+
+    launch->template_role = BL_TEMPLATE_ROLE_CLONE;
+    launch->template_ram = g_strdup ("/dev/shm/t.ram");
+    g_auto (GStrv) clone = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
+    for (guint i = 0; clone[i]; i++)
+        g_assert_null (strstr (clone[i], "qga"));
 }
 
 /* A monitor running as root has QEMU drop to an unprivileged user once it
@@ -527,6 +551,7 @@ main (int argc, char **argv)
     g_test_add_func ("/qemu-argv/commas-escaped", test_commas_escaped);
     g_test_add_func ("/qemu-argv/bad-hostname", test_bad_hostname);
     g_test_add_func ("/qemu-argv/template-roles", test_template_roles);
+    g_test_add_func ("/qemu-argv/bench-knobs", test_bench_knobs);
     g_test_add_func ("/qemu-argv/volumes", test_volumes);
     g_test_add_func ("/qemu-argv/volumes-refused", test_volumes_refused);
     g_test_add_func ("/qemu-argv/volume-access", test_volume_access);

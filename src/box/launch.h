@@ -51,6 +51,13 @@ typedef struct {
      * (-runas), chosen by the monitor when it runs as root; NULL to keep
      * the monitor's own. */
     char *qemu_user;
+    /* Not saved: set by the monitor from its environment for measurements
+     * (bench/bench-exec.c). @tb_size_mib: TCG's translation cache, 0 for
+     * the default; @qga_port: a second virtio-serial port named
+     * org.qemu.guest_agent.0 on BOXDIR/qga.sock, for a cold box only (a
+     * template's copy must have the template's devices). */
+    guint tb_size_mib;
+    gboolean qga_port;
 } BlLaunch;
 
 BlLaunch *bl_launch_load (const char *path, GError **error);

@@ -217,7 +217,8 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
         add (argv, "-cpu");
         add (argv, "host,-arch-capabilities");
     } else {
-        add (argv, "tcg,tb-size=64");
+        add_printf (argv, "tcg,tb-size=%u",
+                    launch->tb_size_mib ? launch->tb_size_mib : BL_QEMU_TB_SIZE_MIB);
         add (argv, "-cpu");
         add (argv, "max");
     }
@@ -269,6 +270,16 @@ bl_qemu_argv_build (const BlLaunch *launch, BoxliteAccel resolved, guint tsc_khz
     add_printf (argv, "socket,id=agent,path=%s,server=on,wait=off", agent_e);
     add (argv, "-device");
     add (argv, "virtserialport,chardev=agent,name=" BL_PROTO_PORT_NAME);
+    if (launch->qga_port && launch->template_role == BL_TEMPLATE_ROLE_NONE) {
+        g_autofree char *qga = socket_path (launch, "qga.sock", error);
+        if (!qga)
+            return NULL;
+        g_autofree char *qga_e = opt_escape (qga);
+        add (argv, "-chardev");
+        add_printf (argv, "socket,id=qga,path=%s,server=on,wait=off", qga_e);
+        add (argv, "-device");
+        add (argv, "virtserialport,chardev=qga,name=org.qemu.guest_agent.0");
+    }
     add (argv, "-device");
     add (argv, "virtio-rng-device");
     if (net) {

@@ -290,6 +290,19 @@ qemu_user (GError **error)
     return NULL;
 }
 
+/* Set by bench/bench-exec.c in the environment of the monitors it starts;
+ * nothing else sets them. A size out of bounds is ignored. */
+static void
+measurement_knobs (BlLaunch *launch)
+{
+    const char *tb = g_getenv ("BOXLITE_TCG_TB_SIZE_MIB");
+    guint64 mib = 0;
+
+    if (tb && g_ascii_string_to_unsigned (tb, 10, 1, 1024, &mib, NULL))
+        launch->tb_size_mib = (guint) mib;
+    launch->qga_port = g_strcmp0 (g_getenv ("BOXLITE_QGA_PORT"), "1") == 0;
+}
+
 static gboolean
 prepare (Shim *shim, GStrv *argv, GError **error)
 {
@@ -317,6 +330,7 @@ prepare (Shim *shim, GStrv *argv, GError **error)
         return FALSE;
     if (!shim_volumes_check (shim, error))
         return FALSE;
+    measurement_knobs (shim->launch);
     shim_template_choose (shim, accel, tsc_khz);
     *argv = bl_qemu_argv_build (shim->launch, accel, tsc_khz, error);
     return *argv != NULL;
