@@ -14,11 +14,8 @@
 
 #include "e2b.h"
 
-/* Fields of one find record, NUL-terminated each. */
-#define FIND_FIELDS 9
 #define FIND_FORMAT "%y\\0%s\\0%m\\0%M\\0%u\\0%g\\0%T@\\0%p\\0%l\\0"
 /* Entries of one ListDir answer. */
-#define MAX_ENTRIES 100000
 #define MAX_DEPTH 64
 #define MAX_PATH 4096
 /* Output in one data event. */
@@ -186,6 +183,46 @@ add_entry (JsonBuilder *b, char **f)
     return TRUE;
 }
 
+gboolean
+bl_e2b_entries_parse (const guint8 *data, gsize len, gboolean want_dir, JsonBuilder *b,
+                      const char **why)
+{
+    const char *p = (const char *) data, *end = p + len;
+    guint n = 0;
+
+    while (p < end) {
+        char *f[BL_E2B_FIND_FIELDS];
+        for (guint i = 0; i < BL_E2B_FIND_FIELDS; i++) {
+            const char *nul = memchr (p, '\0', (gsize) (end - p));
+            if (!nul) {
+                *why = "the box's listing is malformed";
+                return FALSE;
+            }
+            f[i] = (char *) p;
+            p = nul + 1;
+        }
+        if (n == 0 && want_dir) {
+            /* find names the starting point first. */
+            if (f[0][0] != 'd' || f[0][1]) {
+                *why = "not a directory";
+                return FALSE;
+            }
+        } else if (n > BL_E2B_MAX_ENTRIES) {
+            *why = "too many entries";
+            return FALSE;
+        } else if (!add_entry (b, f)) {
+            *why = "the box's listing is malformed";
+            return FALSE;
+        }
+        n++;
+    }
+    if (n == 0) {
+        *why = "the box's listing is empty";
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Runs find on @path down to @depth and adds the entries under it (or
  * @path itself when @depth is 0) to @b. FALSE with an error answered; a
  * path that is not there is not_found, one that is not a directory when
@@ -209,35 +246,12 @@ find_entries (BlServeCall *call, BoxliteBox *box, const char *path, guint depth,
                                     "%s: no such file or directory", path);
         return FALSE;
     }
-    const char *p = (const char *) run->out->data, *end = p + run->out->len;
-    guint n = 0;
-    while (p < end) {
-        char *f[FIND_FIELDS];
-        for (guint i = 0; i < FIND_FIELDS; i++) {
-            const char *nul = memchr (p, '\0', (gsize) (end - p));
-            if (!nul) {
-                bl_e2b_connect_reply_error (call, "internal", "the box's listing is malformed");
-                return FALSE;
-            }
-            f[i] = (char *) p;
-            p = nul + 1;
-        }
-        if (n == 0 && depth > 0) {
-            /* find names the starting point first. */
-            if (f[0][0] != 'd' || f[0][1]) {
-                bl_e2b_connect_reply_error (call, "invalid_argument", "%s is not a directory",
-                                            path);
-                return FALSE;
-            }
-        } else if (n > MAX_ENTRIES) {
-            bl_e2b_connect_reply_error (call, "resource_exhausted", "%s has more than %d entries",
-                                        path, MAX_ENTRIES);
-            return FALSE;
-        } else if (!add_entry (b, f)) {
-            bl_e2b_connect_reply_error (call, "internal", "the box's listing is malformed");
-            return FALSE;
-        }
-        n++;
+    const char *why = NULL;
+    if (!bl_e2b_entries_parse (run->out->data, run->out->len, depth > 0, b, &why)) {
+        bl_e2b_connect_reply_error (
+            call, g_str_has_suffix (why, "not a directory") ? "invalid_argument" : "internal",
+            "%s: %s", path, why);
+        return FALSE;
     }
     return TRUE;
 }

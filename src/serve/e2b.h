@@ -58,6 +58,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlE2bRun, bl_e2b_run_free)
 /* Runs @command in @box on the calling (worker) thread. */
 BlE2bRun *bl_e2b_run (BoxliteBox *box, BoxliteCommand *command, GError **error);
 
+/* e2b-envd.c: the records GNU find prints in the box for the filesystem
+ * calls (type, size, mode, permissions, owner, group, mtime, path, link
+ * target; each NUL-terminated), as EntryInfo objects added to @b (an array
+ * or member being built). With @want_dir the first record (the starting
+ * point) must be a directory and is left out. FALSE with @why when the
+ * guest's output has another shape. */
+#define BL_E2B_FIND_FIELDS 9
+#define BL_E2B_MAX_ENTRIES 100000
+gboolean bl_e2b_entries_parse (const guint8 *data, gsize len, gboolean want_dir, JsonBuilder *b,
+                               const char **why);
+
 /* e2b-sandboxes.c */
 /* Keeps @serve's context for the timers of sandbox timeouts. */
 void bl_e2b_init (BlServe *serve);
