@@ -91,6 +91,46 @@ bl_e2b_connect_reply_error (BlServeCall *call, const char *code, const char *for
                          bl_e2b_connect_error_json (code, message));
 }
 
+void
+bl_e2b_unimplemented (BlServeCall *call)
+{
+    bl_e2b_connect_reply_error (call, "unimplemented", "not implemented by boxlite");
+}
+
+gboolean
+bl_e2b_take_sandbox_id (BlServeCall *call)
+{
+    SoupMessageHeaders *headers = soup_server_message_get_request_headers (call->msg);
+    const char *id = soup_message_headers_get_one (headers, "E2b-Sandbox-Id");
+
+    g_free (call->args[0]);
+    call->args[0] = g_strdup (id);
+    if (!id)
+        bl_e2b_connect_reply_error (call, "invalid_argument",
+                                    "the E2b-Sandbox-Id header is missing");
+    return id != NULL;
+}
+
+JsonObject *
+bl_e2b_unary_request (BlServeCall *call, JsonParser *parser)
+{
+    gsize len;
+    const char *data = g_bytes_get_data (call->body, &len);
+    g_autoptr (GError) error = NULL;
+
+    if (!json_parser_load_from_data (parser, data ? data : "", (gssize) len, &error)) {
+        bl_e2b_connect_reply_error (call, "invalid_argument", "malformed JSON message: %s",
+                                    error->message);
+        return NULL;
+    }
+    JsonNode *root = json_parser_get_root (parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
+        bl_e2b_connect_reply_error (call, "invalid_argument", "the message must be a JSON object");
+        return NULL;
+    }
+    return json_node_get_object (root);
+}
+
 const char *
 bl_e2b_connect_code (const GError *error)
 {

@@ -1,13 +1,11 @@
 /* e2b-envd.c: the in-box API E2B's SDKs call, routed by the E2b-Sandbox-Id
- * header to a box: envd's process and filesystem services over Connect-RPC
- * with the JSON codec, GET and POST /files, GET /health.
+ * header to a box: envd's filesystem service over Connect-RPC with the JSON
+ * codec, GET and POST /files, GET /health (the process service is in
+ * e2b-process.c).
  *
- * process.Process/Start runs the command to its end and answers the whole
- * stream at once (start, output, end), so nothing of a process outlives
- * its call: List is always empty and the calls that name a running process
- * answer not_found. The filesystem calls run coreutils and GNU find in the
- * box with the path as an argument of its own (no shell), and read find's
- * NUL-separated records back as hostile input. */
+ * The filesystem calls run coreutils and GNU find in the box with the path
+ * as an argument of its own (no shell), and read find's NUL-separated
+ * records back as hostile input. */
 #define G_LOG_DOMAIN "boxlite-serve"
 
 #include <string.h>
@@ -21,19 +19,6 @@
 /* Output in one data event. */
 #define DATA_CHUNK 65536
 
-/* The sandbox id of an envd call, kept in the first capture (envd routes
- * have none) so that worker threads never touch the message. */
-static gboolean
-take_sandbox_id (BlServeCall *call)
-{
-    SoupMessageHeaders *headers = soup_server_message_get_request_headers (call->msg);
-    const char *id = soup_message_headers_get_one (headers, "E2b-Sandbox-Id");
-
-    g_free (call->args[0]);
-    call->args[0] = g_strdup (id);
-    return id != NULL;
-}
-
 /* The box an envd call is for, or NULL with an error answered. */
 static BoxliteBox *
 call_box (BlServeCall *call)
@@ -44,8 +29,8 @@ call_box (BlServeCall *call)
 static void
 in_thread (BlServeCall *call, BlServeHandler func)
 {
-    take_sandbox_id (call);
-    bl_serve_call_run_in_thread (call, func);
+    if (bl_e2b_take_sandbox_id (call))
+        bl_serve_call_run_in_thread (call, func);
 }
 
 /* A path as envd takes it: absolute, or relative to the home of the box's
@@ -61,27 +46,6 @@ box_path (BlServeCall *call, const char *path)
     g_autofree char *joined =
         path[0] == '/' ? g_strdup (path) : g_build_filename ("/root", path, NULL);
     return g_canonicalize_filename (joined, "/");
-}
-
-/* The JSON message of a unary call, or NULL with an error answered. */
-static JsonObject *
-unary_request (BlServeCall *call, JsonParser *parser)
-{
-    gsize len;
-    const char *data = g_bytes_get_data (call->body, &len);
-    g_autoptr (GError) error = NULL;
-
-    if (!json_parser_load_from_data (parser, data ? data : "", (gssize) len, &error)) {
-        bl_e2b_connect_reply_error (call, "invalid_argument", "malformed JSON message: %s",
-                                    error->message);
-        return NULL;
-    }
-    JsonNode *root = json_parser_get_root (parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
-        bl_e2b_connect_reply_error (call, "invalid_argument", "the message must be a JSON object");
-        return NULL;
-    }
-    return json_node_get_object (root);
 }
 
 /* A string member, NULL when absent; FALSE with an error answered when it
@@ -278,8 +242,8 @@ fs_request (BlServeCall *call, JsonParser *parser, JsonObject **req, BoxliteBox 
 {
     const char *raw;
 
-    if (!(*req = unary_request (call, parser)) || !member_string (call, *req, member, &raw) ||
-        !(*path = box_path (call, raw)))
+    if (!(*req = bl_e2b_unary_request (call, parser)) ||
+        !member_string (call, *req, member, &raw) || !(*path = box_path (call, raw)))
         return FALSE;
     return (*box = call_box (call)) != NULL;
 }
@@ -429,228 +393,6 @@ fs_remove (BlServeCall *call)
                              json_node_init_object (json_node_alloc (), json_object_new ()));
 }
 
-/* A stream's answer ended by an error in its end-of-stream message. */
-static void
-reply_stream_error (BlServeCall *call, GByteArray *out, const char *code, const char *message)
-{
-    g_autoptr (JsonBuilder) b = json_builder_new ();
-
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "error");
-    json_builder_add_value (b, bl_e2b_connect_error_json (code, message));
-    json_builder_end_object (b);
-    g_autoptr (JsonNode) end = json_builder_get_root (b);
-    bl_e2b_envelope_append_json (out, BL_E2B_ENVELOPE_END_STREAM, end);
-    bl_serve_reply_bytes (call, SOUP_STATUS_OK, "application/connect+json",
-                          g_byte_array_free_to_bytes (out));
-}
-
-static void
-add_event (GByteArray *out, const char *kind, JsonNode *value)
-{
-    g_autoptr (JsonBuilder) b = json_builder_new ();
-
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "event");
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, kind);
-    json_builder_add_value (b, value);
-    json_builder_end_object (b);
-    json_builder_end_object (b);
-    g_autoptr (JsonNode) node = json_builder_get_root (b);
-    bl_e2b_envelope_append_json (out, 0, node);
-}
-
-static void
-add_data_events (GByteArray *out, const char *stream, GByteArray *data)
-{
-    for (guint off = 0; off < data->len; off += DATA_CHUNK) {
-        g_autofree char *b64 =
-            g_base64_encode (data->data + off, MIN (DATA_CHUNK, data->len - off));
-        JsonObject *o = json_object_new ();
-        json_object_set_string_member (o, stream, b64);
-        add_event (out, "data", json_node_init_object (json_node_alloc (), o));
-        json_object_unref (o);
-    }
-}
-
-/* The command of a StartRequest, or NULL with @why set. */
-static BoxliteCommand *
-command_from_request (JsonObject *req, const char **why)
-{
-    JsonNode *process = json_object_get_member (req, "process");
-    if (!process || !JSON_NODE_HOLDS_OBJECT (process)) {
-        *why = "process is required";
-        return NULL;
-    }
-    JsonObject *p = json_node_get_object (process);
-    JsonNode *cmd = json_object_get_member (p, "cmd");
-    if (!cmd || !JSON_NODE_HOLDS_VALUE (cmd) || json_node_get_value_type (cmd) != G_TYPE_STRING ||
-        !*json_node_get_string (cmd)) {
-        *why = "process.cmd must be a non-empty string";
-        return NULL;
-    }
-    if (json_object_has_member (req, "pty") &&
-        !JSON_NODE_HOLDS_NULL (json_object_get_member (req, "pty"))) {
-        *why = "unimplemented: a pty is not supported";
-        return NULL;
-    }
-    g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-    g_ptr_array_add (argv, (gpointer) json_node_get_string (cmd));
-    JsonNode *args = json_object_get_member (p, "args");
-    if (args && !JSON_NODE_HOLDS_NULL (args)) {
-        if (!JSON_NODE_HOLDS_ARRAY (args)) {
-            *why = "process.args must be an array of strings";
-            return NULL;
-        }
-        JsonArray *a = json_node_get_array (args);
-        for (guint i = 0; i < json_array_get_length (a); i++) {
-            JsonNode *arg = json_array_get_element (a, i);
-            if (!JSON_NODE_HOLDS_VALUE (arg) || json_node_get_value_type (arg) != G_TYPE_STRING) {
-                *why = "process.args must be an array of strings";
-                return NULL;
-            }
-            g_ptr_array_add (argv, (gpointer) json_node_get_string (arg));
-        }
-    }
-    g_ptr_array_add (argv, NULL);
-    g_autoptr (BoxliteCommand) command = boxlite_command_new ((const char *const *) argv->pdata);
-    JsonNode *envs = json_object_get_member (p, "envs");
-    if (envs && !JSON_NODE_HOLDS_NULL (envs)) {
-        if (!JSON_NODE_HOLDS_OBJECT (envs)) {
-            *why = "process.envs must be an object of strings";
-            return NULL;
-        }
-        g_autoptr (GStrvBuilder) env = g_strv_builder_new ();
-        JsonObjectIter iter;
-        const char *name;
-        JsonNode *value;
-        json_object_iter_init (&iter, json_node_get_object (envs));
-        while (json_object_iter_next (&iter, &name, &value)) {
-            if (!JSON_NODE_HOLDS_VALUE (value) ||
-                json_node_get_value_type (value) != G_TYPE_STRING || !*name || strchr (name, '=')) {
-                *why = "process.envs must be an object of strings";
-                return NULL;
-            }
-            g_autofree char *entry = g_strdup_printf ("%s=%s", name, json_node_get_string (value));
-            g_strv_builder_add (env, entry);
-        }
-        g_auto (GStrv) list = g_strv_builder_end (env);
-        boxlite_command_set_env (command, (const char *const *) list);
-    }
-    JsonNode *cwd = json_object_get_member (p, "cwd");
-    if (cwd && !JSON_NODE_HOLDS_NULL (cwd)) {
-        if (!JSON_NODE_HOLDS_VALUE (cwd) || json_node_get_value_type (cwd) != G_TYPE_STRING) {
-            *why = "process.cwd must be a string";
-            return NULL;
-        }
-        boxlite_command_set_working_dir (command, json_node_get_string (cwd));
-    }
-    return g_steal_pointer (&command);
-}
-
-static void
-process_start (BlServeCall *call)
-{
-    GByteArray *out = g_byte_array_new ();
-    const guint8 *message;
-    gsize message_len;
-    gsize len;
-    const guint8 *data = g_bytes_get_data (call->body, &len);
-    const char *why = bl_e2b_envelope_read (data, len, &message, &message_len);
-    g_autoptr (JsonParser) parser = json_parser_new ();
-    g_autoptr (GError) error = NULL;
-
-    if (why) {
-        reply_stream_error (call, out, "invalid_argument", why);
-        return;
-    }
-    if (!json_parser_load_from_data (parser, (const char *) message, (gssize) message_len,
-                                     &error) ||
-        !json_parser_get_root (parser) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-        reply_stream_error (call, out, "invalid_argument", "malformed JSON message");
-        return;
-    }
-    g_autoptr (BoxliteCommand) command =
-        command_from_request (json_node_get_object (json_parser_get_root (parser)), &why);
-    if (!command) {
-        gboolean unimplemented = g_str_has_prefix (why, "unimplemented: ");
-        reply_stream_error (call, out, unimplemented ? "unimplemented" : "invalid_argument",
-                            unimplemented ? why + strlen ("unimplemented: ") : why);
-        return;
-    }
-    g_autoptr (BoxliteBox) box = call_box (call);
-    if (!box) {
-        g_byte_array_unref (out);
-        return;
-    }
-    g_autoptr (BlE2bRun) run = bl_e2b_run (box, command, &error);
-    if (!run) {
-        reply_stream_error (call, out, bl_e2b_connect_code (error), error->message);
-        return;
-    }
-    JsonObject *o = json_object_new ();
-    json_object_set_int_member (o, "pid", run->pid);
-    add_event (out, "start", json_node_init_object (json_node_alloc (), o));
-    json_object_unref (o);
-    add_data_events (out, "stdout", run->out);
-    add_data_events (out, "stderr", run->err);
-    g_autofree char *status = run->exited ? g_strdup_printf ("exit status %d", run->exit_code)
-                                          : g_strdup_printf ("signal: %d", run->exit_code - 128);
-    o = json_object_new ();
-    json_object_set_int_member (o, "exitCode", run->exit_code);
-    json_object_set_boolean_member (o, "exited", run->exited);
-    json_object_set_string_member (o, "status", status);
-    add_event (out, "end", json_node_init_object (json_node_alloc (), o));
-    json_object_unref (o);
-    bl_e2b_envelope_append (out, BL_E2B_ENVELOPE_END_STREAM, "{}", 2);
-    bl_serve_reply_bytes (call, SOUP_STATUS_OK, "application/connect+json",
-                          g_byte_array_free_to_bytes (out));
-}
-
-static void
-process_list (BlServeCall *call)
-{
-    g_autoptr (JsonParser) parser = json_parser_new ();
-    g_autoptr (BoxliteBox) box = NULL;
-
-    if (!unary_request (call, parser) || !(box = call_box (call)))
-        return;
-    /* No process outlives the Start call that ran it. */
-    bl_serve_reply_json (call, SOUP_STATUS_OK, json_from_string ("{\"processes\":[]}", NULL));
-}
-
-/* SendInput, SendSignal, CloseStdin, Update: they name a running process,
- * and none is kept running. */
-static void
-process_by_selector (BlServeCall *call)
-{
-    g_autoptr (JsonParser) parser = json_parser_new ();
-    g_autoptr (BoxliteBox) box = NULL;
-
-    if (!unary_request (call, parser) || !(box = call_box (call)))
-        return;
-    bl_e2b_connect_reply_error (call, "not_found",
-                                "no such process: processes run to their end within Start");
-}
-
-static void
-unimplemented (BlServeCall *call)
-{
-    bl_e2b_connect_reply_error (call, "unimplemented", "not implemented by boxlite");
-}
-
-/* Connect over a stream: the process it names is gone, as above. */
-static void
-process_connect (BlServeCall *call)
-{
-    g_autoptr (BoxliteBox) box = call_box (call);
-
-    if (box)
-        reply_stream_error (call, g_byte_array_new (), "not_found",
-                            "no such process: processes run to their end within Start");
-}
-
 static void
 get_file (BlServeCall *call)
 {
@@ -775,10 +517,6 @@ health (BlServeCall *call)
     {                                                                                              \
         in_thread (call, func);                                                                    \
     }
-ON_THREAD (process_start_main, process_start)
-ON_THREAD (process_list_main, process_list)
-ON_THREAD (process_by_selector_main, process_by_selector)
-ON_THREAD (process_connect_main, process_connect)
 ON_THREAD (fs_stat_main, fs_stat)
 ON_THREAD (fs_list_dir_main, fs_list_dir)
 ON_THREAD (fs_make_dir_main, fs_make_dir)
@@ -790,22 +528,15 @@ const BlServeRoute bl_e2b_envd_routes[] = {
     { "GET", "/health", health, BL_SERVE_ROUTE_MAIN },
     { "GET", "/files", get_file_main, BL_SERVE_ROUTE_MAIN },
     { "POST", "/files", post_file_main, BL_SERVE_ROUTE_MAIN | BL_SERVE_ROUTE_RAW },
-    { "POST", "/process.Process/Start", process_start_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/process.Process/Connect", process_connect_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/process.Process/List", process_list_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/process.Process/SendInput", process_by_selector_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/process.Process/SendSignal", process_by_selector_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/process.Process/CloseStdin", process_by_selector_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/process.Process/Update", process_by_selector_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/process.Process/StreamInput", unimplemented, BL_SERVE_ROUTE_MAIN },
     { "POST", "/filesystem.Filesystem/Stat", fs_stat_main, BL_SERVE_ROUTE_MAIN },
     { "POST", "/filesystem.Filesystem/MakeDir", fs_make_dir_main, BL_SERVE_ROUTE_MAIN },
     { "POST", "/filesystem.Filesystem/Move", fs_move_main, BL_SERVE_ROUTE_MAIN },
     { "POST", "/filesystem.Filesystem/ListDir", fs_list_dir_main, BL_SERVE_ROUTE_MAIN },
     { "POST", "/filesystem.Filesystem/Remove", fs_remove_main, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/filesystem.Filesystem/WatchDir", unimplemented, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/filesystem.Filesystem/CreateWatcher", unimplemented, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/filesystem.Filesystem/GetWatcherEvents", unimplemented, BL_SERVE_ROUTE_MAIN },
-    { "POST", "/filesystem.Filesystem/RemoveWatcher", unimplemented, BL_SERVE_ROUTE_MAIN },
+    { "POST", "/filesystem.Filesystem/WatchDir", bl_e2b_unimplemented, BL_SERVE_ROUTE_MAIN },
+    { "POST", "/filesystem.Filesystem/CreateWatcher", bl_e2b_unimplemented, BL_SERVE_ROUTE_MAIN },
+    { "POST", "/filesystem.Filesystem/GetWatcherEvents", bl_e2b_unimplemented,
+      BL_SERVE_ROUTE_MAIN },
+    { "POST", "/filesystem.Filesystem/RemoveWatcher", bl_e2b_unimplemented, BL_SERVE_ROUTE_MAIN },
 };
 const guint bl_e2b_envd_n_routes = G_N_ELEMENTS (bl_e2b_envd_routes);

@@ -39,6 +39,15 @@ guint bl_e2b_connect_status (const char *code);
 /* Answers a unary Connect call with an error. */
 void bl_e2b_connect_reply_error (BlServeCall *call, const char *code, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
+/* Keeps the E2b-Sandbox-Id header of an envd call (on the main context)
+ * in its first capture, call->args[0] (envd routes have none), so that a
+ * worker thread need not touch the message. FALSE with an error answered
+ * when it is missing. */
+gboolean bl_e2b_take_sandbox_id (BlServeCall *call);
+/* The JSON message of a unary call, or NULL with an error answered. */
+JsonObject *bl_e2b_unary_request (BlServeCall *call, JsonParser *parser);
+/* The handler of the calls we do not implement. */
+void bl_e2b_unimplemented (BlServeCall *call);
 /* The Connect code that fits a library or GIO error. */
 const char *bl_e2b_connect_code (const GError *error);
 
@@ -79,6 +88,8 @@ BoxliteBox *bl_e2b_sandbox_box (BlServeCall *call, const char *sandbox_id);
 /* The route tables, mounted under "/e2b". */
 extern const BlServeRoute bl_e2b_sandbox_routes[];
 extern const guint bl_e2b_sandbox_n_routes;
+extern const BlServeRoute bl_e2b_process_routes[];
+extern const guint bl_e2b_process_n_routes;
 extern const BlServeRoute bl_e2b_envd_routes[];
 extern const guint bl_e2b_envd_n_routes;
 

@@ -568,6 +568,7 @@ bl_serve_new (BoxliteRuntime *runtime, const char *token, GError **error)
     bl_serve_mount (serve, "", bl_serve_prometheus_routes, bl_serve_prometheus_n_routes);
     bl_serve_mount (serve, "/e2b", bl_e2b_sandbox_routes, bl_e2b_sandbox_n_routes);
     bl_serve_mount (serve, "/e2b", bl_e2b_envd_routes, bl_e2b_envd_n_routes);
+    bl_serve_mount (serve, "/e2b", bl_e2b_process_routes, bl_e2b_process_n_routes);
     bl_e2b_init (serve);
     return serve;
 }

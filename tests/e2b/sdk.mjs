@@ -125,15 +125,47 @@ test('a failing command rejects with its exit code and stderr', async () => {
     });
 });
 
-test('a background command', async () => {
-    const handle = await sandbox.commands.run('sleep 1; echo done in background', {
+test('a background command: listed, streamed while it runs, killed', async () => {
+    const seen = [];
+    const handle = await sandbox.commands.run('echo started; sleep 600', {
         ...SLOW,
         background: true,
+        onStdout: (data) => seen.push(data),
     });
     assert.ok(handle.pid > 0);
+    // Its output arrives while it runs.
+    for (let i = 0; !seen.join('').includes('started'); i++) {
+        assert.ok(i < 600, 'no output from the background command');
+        await sleep(100);
+    }
+    const listed = await sandbox.commands.list();
+    const mine = listed.find((p) => p.pid === handle.pid);
+    assert.ok(mine, `pid ${handle.pid} in ${JSON.stringify(listed)}`);
+    assert.equal(mine.cmd, '/bin/bash');
+    assert.equal(await handle.kill(), true);
+    await assert.rejects(handle.wait(), (err) => {
+        assert.ok(err instanceof CommandExitError, `${err}`);
+        assert.notEqual(err.exitCode, 0);
+        return true;
+    });
+    assert.equal((await sandbox.commands.list()).some((p) => p.pid === handle.pid), false);
+    assert.equal(await sandbox.commands.kill(handle.pid), false);
+});
+
+test('stdin: send input, close it', async () => {
+    const handle = await sandbox.commands.run('tr a-z A-Z', { ...SLOW, background: true, stdin: true });
+    await sandbox.commands.sendStdin(handle.pid, 'hello ');
+    await sandbox.commands.sendStdin(handle.pid, 'stdin\n');
+    await sandbox.commands.closeStdin(handle.pid);
     const r = await handle.wait();
-    assert.equal(r.exitCode, 0);
-    assert.equal(r.stdout, 'done in background\n');
+    assert.equal(r.stdout, 'HELLO STDIN\n');
+});
+
+test('large output comes through whole', async () => {
+    const r = await sandbox.commands.run('seq 1 300000', SLOW);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines.length, 300001);
+    assert.equal(lines[299999], '300000');
 });
 
 test('write, read, list, move and remove files', async () => {
