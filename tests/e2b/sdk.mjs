@@ -257,6 +257,18 @@ test('hostile requests get Connect errors, never a crash', async () => {
         method: 'POST', headers, body: '{"path":"/"}',
     });
     assert.equal((await res.json()).code, 'unimplemented');
+    // A chunked body past the bound is cut off with 413 (or the connection
+    // closed under the sender), and nothing else happens.
+    const big = new ReadableStream({
+        start(controller) {
+            for (let i = 0; i < 64; i++) controller.enqueue(new Uint8Array(64 * 1024).fill(32));
+            controller.close();
+        },
+    });
+    const cut = await fetch(`${base}/e2b/filesystem.Filesystem/Stat`, {
+        method: 'POST', headers, body: big, duplex: 'half',
+    }).then((r) => r.status, () => 'closed');
+    assert.ok(cut === 413 || cut === 'closed', `${cut}`);
     // The server still answers.
     assert.equal((await sandbox.commands.run('echo alive', SLOW)).stdout, 'alive\n');
 });
