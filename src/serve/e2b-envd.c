@@ -327,6 +327,24 @@ run_tool (BlServeCall *call, BoxliteBox *box, const char *const *argv)
     return TRUE;
 }
 
+/* fs_request() for a path that must be there (@want) or not: FALSE with
+ * not_found or already_exists answered otherwise. */
+static gboolean
+fs_request_existing (BlServeCall *call, JsonParser *parser, JsonObject **req, BoxliteBox **box,
+                     const char *member, char **path, gboolean want)
+{
+    gboolean exists;
+
+    if (!fs_request (call, parser, req, box, member, path) ||
+        !path_exists (call, *box, *path, &exists))
+        return FALSE;
+    if (exists != want)
+        bl_e2b_connect_reply_error (call, exists ? "already_exists" : "not_found",
+                                    exists ? "%s already exists" : "%s: no such file or directory",
+                                    *path);
+    return exists == want;
+}
+
 static void
 fs_make_dir (BlServeCall *call)
 {
@@ -334,15 +352,9 @@ fs_make_dir (BlServeCall *call)
     g_autoptr (BoxliteBox) box = NULL;
     g_autofree char *path = NULL;
     JsonObject *req;
-    gboolean exists;
 
-    if (!fs_request (call, parser, &req, &box, "path", &path) ||
-        !path_exists (call, box, path, &exists))
+    if (!fs_request_existing (call, parser, &req, &box, "path", &path, FALSE))
         return;
-    if (exists) {
-        bl_e2b_connect_reply_error (call, "already_exists", "%s already exists", path);
-        return;
-    }
     const char *argv[] = { "mkdir", "-p", "--", path, NULL };
     if (run_tool (call, box, argv))
         reply_entry (call, box, path);
@@ -356,16 +368,10 @@ fs_move (BlServeCall *call)
     g_autofree char *source = NULL, *destination = NULL;
     const char *raw;
     JsonObject *req;
-    gboolean exists;
 
-    if (!fs_request (call, parser, &req, &box, "source", &source) ||
-        !member_string (call, req, "destination", &raw) || !(destination = box_path (call, raw)) ||
-        !path_exists (call, box, source, &exists))
+    if (!fs_request_existing (call, parser, &req, &box, "source", &source, TRUE) ||
+        !member_string (call, req, "destination", &raw) || !(destination = box_path (call, raw)))
         return;
-    if (!exists) {
-        bl_e2b_connect_reply_error (call, "not_found", "%s: no such file or directory", source);
-        return;
-    }
     const char *argv[] = { "mv", "-T", "--", source, destination, NULL };
     if (run_tool (call, box, argv))
         reply_entry (call, box, destination);
@@ -378,15 +384,9 @@ fs_remove (BlServeCall *call)
     g_autoptr (BoxliteBox) box = NULL;
     g_autofree char *path = NULL;
     JsonObject *req;
-    gboolean exists;
 
-    if (!fs_request (call, parser, &req, &box, "path", &path) ||
-        !path_exists (call, box, path, &exists))
+    if (!fs_request_existing (call, parser, &req, &box, "path", &path, TRUE))
         return;
-    if (!exists) {
-        bl_e2b_connect_reply_error (call, "not_found", "%s: no such file or directory", path);
-        return;
-    }
     const char *argv[] = { "rm", "-rf", "--", path, NULL };
     if (run_tool (call, box, argv))
         bl_serve_reply_json (call, SOUP_STATUS_OK,

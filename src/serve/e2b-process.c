@@ -396,7 +396,7 @@ register_process (BlServeCall *call)
     open_stream (p, call->msg);
     /* apply_reply() sets only the status: the body is the stream's. */
     call->status = SOUP_STATUS_OK;
-    boxlite_execution_wait_async (p->execution, NULL, wait_done, proc_ref (p));
+    boxlite_execution_wait_async (p->execution, p->cancellable, wait_done, proc_ref (p));
     read_more (p, 0);
     read_more (p, 1);
 }
@@ -737,6 +737,23 @@ process_update (BlServeCall *call)
         !find_proc (call, req))
         return;
     bl_e2b_connect_reply_error (call, "unimplemented", "a pty is not supported");
+}
+
+void
+bl_e2b_processes_clear (void)
+{
+    if (!procs)
+        return;
+    GHashTableIter iter;
+    gpointer value;
+    g_hash_table_iter_init (&iter, procs);
+    while (g_hash_table_iter_next (&iter, NULL, &value)) {
+        Proc *p = value;
+        /* The server's connections are gone: no stream is written again. */
+        g_ptr_array_set_size (p->streams, 0);
+        g_cancellable_cancel (p->cancellable);
+    }
+    g_clear_pointer (&procs, g_hash_table_unref);
 }
 
 const BlServeRoute bl_e2b_process_routes[] = {

@@ -51,6 +51,33 @@ bl_e2b_init (BlServe *serve)
     G_UNLOCK (sandboxes);
 }
 
+void
+bl_e2b_shutdown (void)
+{
+    g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+    bl_e2b_processes_clear ();
+    G_LOCK (sandboxes);
+    if (sandboxes) {
+        GHashTableIter iter;
+        gpointer key;
+        g_hash_table_iter_init (&iter, sandboxes);
+        while (g_hash_table_iter_next (&iter, &key, NULL))
+            g_ptr_array_add (ids, g_strdup (key));
+        g_clear_pointer (&sandboxes, g_hash_table_unref);
+    }
+    G_UNLOCK (sandboxes);
+    for (guint i = 0; i < ids->len; i++) {
+        g_autoptr (GError) error = NULL;
+        if (!boxlite_runtime_remove (runtime, ids->pdata[i], TRUE, &error) &&
+            !g_error_matches (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND))
+            g_warning ("sandbox %s could not be removed: %s", (char *) ids->pdata[i],
+                       error->message);
+    }
+    g_clear_object (&runtime);
+    g_clear_pointer (&context, g_main_context_unref);
+}
+
 static void reply_e2b_error (BlServeCall *call, guint status, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 

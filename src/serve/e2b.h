@@ -81,6 +81,11 @@ gboolean bl_e2b_entries_parse (const guint8 *data, gsize len, gboolean want_dir,
 /* e2b-sandboxes.c */
 /* Keeps @serve's context for the timers of sandbox timeouts. */
 void bl_e2b_init (BlServe *serve);
+/* Removes the sandboxes' boxes: they were the server's alone (a server
+ * started again would not know them). Their processes are let go first. */
+void bl_e2b_shutdown (void);
+/* e2b-process.c: forgets the processes, their reads cancelled. */
+void bl_e2b_processes_clear (void);
 /* The running box of the sandbox the envd call names (E2b-Sandbox-Id), or
  * NULL with a Connect error answered. */
 BoxliteBox *bl_e2b_sandbox_box (BlServeCall *call, const char *sandbox_id);

@@ -585,6 +585,7 @@ bl_serve_free (BlServe *serve)
         g_thread_pool_free (serve->workers, FALSE, TRUE);
     while (g_main_context_iteration (serve->context, FALSE))
         ;
+    bl_e2b_shutdown ();
     g_clear_pointer (&serve->execs, bl_serve_execs_free);
     /* The cancelled reads and waits of executions end here. */
     for (guint i = 0; i < 100 && g_main_context_iteration (serve->context, FALSE); i++)
