@@ -142,7 +142,11 @@ test('a background command: listed, streamed while it runs, killed', async () =>
     const mine = listed.find((p) => p.pid === handle.pid);
     assert.ok(mine, `pid ${handle.pid} in ${JSON.stringify(listed)}`);
     assert.equal(mine.cmd, '/bin/bash');
+    // A second client connects to it and sees its end.
+    const other = await sandbox.commands.connect(handle.pid, SLOW);
+    assert.equal(other.pid, handle.pid);
     assert.equal(await handle.kill(), true);
+    await assert.rejects(other.wait(), (err) => err instanceof CommandExitError);
     await assert.rejects(handle.wait(), (err) => {
         assert.ok(err instanceof CommandExitError, `${err}`);
         assert.notEqual(err.exitCode, 0);
