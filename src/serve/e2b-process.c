@@ -26,7 +26,8 @@ typedef struct _Proc Proc;
 typedef struct {
     Proc *proc;
     SoupServerMessage *msg;
-    gsize queued; /* appended, not yet written */
+    gsize queued;       /* appended, not yet written */
+    GSource *keepalive; /* keepalive events, as the client asked */
 } Stream;
 
 struct _Proc {
@@ -102,6 +103,10 @@ stream_free (gpointer data)
 {
     Stream *s = data;
 
+    if (s->keepalive) {
+        g_source_destroy (s->keepalive);
+        g_source_unref (s->keepalive);
+    }
     g_signal_handlers_disconnect_by_data (s->msg, s);
     g_object_unref (s->msg);
     g_free (s);
@@ -292,6 +297,21 @@ write_input (Proc *p)
     }
 }
 
+/* A keepalive event, so that nothing between the client and us takes a
+ * quiet command's stream for a dead one. */
+static gboolean
+send_keepalive (gpointer data)
+{
+    Stream *s = data;
+    g_autoptr (GByteArray) out = g_byte_array_new ();
+
+    if (s->queued <= MAX_QUEUED) {
+        add_event (out, "keepalive", json_object_new ());
+        stream_append (s, out, FALSE);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
 /* A new stream on @p, its answer begun with the start event. */
 static void
 open_stream (Proc *p, SoupServerMessage *msg)
@@ -308,6 +328,15 @@ open_stream (Proc *p, SoupServerMessage *msg)
     g_signal_connect (msg, "finished", G_CALLBACK (stream_finished), s);
     g_signal_connect (msg, "wrote-body-data", G_CALLBACK (stream_wrote), s);
     g_ptr_array_add (p->streams, s);
+    /* The SDK asks for one every N seconds (Keepalive-Ping-Interval). */
+    const char *every = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                      "Keepalive-Ping-Interval");
+    guint64 seconds = every ? g_ascii_strtoull (every, NULL, 10) : 0;
+    if (seconds >= 1 && seconds <= 3600) {
+        s->keepalive = g_timeout_source_new_seconds ((guint) seconds);
+        g_source_set_callback (s->keepalive, send_keepalive, s, NULL);
+        g_source_attach (s->keepalive, g_main_context_get_thread_default ());
+    }
     add_start (out, p);
     stream_append (s, out, FALSE);
 }

@@ -156,6 +156,47 @@ test('a background command: listed, streamed while it runs, killed', async () =>
     assert.equal(await sandbox.commands.kill(handle.pid), false);
 });
 
+// The envelopes of a stream's body: [{ flags, message }].
+function envelopes(body) {
+    const out = [];
+    for (let at = 0; at < body.length;) {
+        assert.ok(at + 5 <= body.length, 'a truncated envelope');
+        const len = body.readUInt32BE(at + 1);
+        out.push({ flags: body[at], message: JSON.parse(body.subarray(at + 5, at + 5 + len)) });
+        at += 5 + len;
+    }
+    return out;
+}
+
+test('a raw Start stream: envelopes, keepalives while quiet, end of stream', async () => {
+    const request = JSON.stringify({
+        process: { cmd: '/bin/sh', args: ['-c', 'sleep 3; echo out'] },
+    });
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(Buffer.byteLength(request), 1);
+    const res = await fetch(`${base}/e2b/process.Process/Start`, {
+        method: 'POST',
+        headers: {
+            'X-Access-Token': token,
+            'E2b-Sandbox-Id': sandbox.sandboxId,
+            'Content-Type': 'application/connect+json',
+            'Keepalive-Ping-Interval': '1',
+        },
+        body: Buffer.concat([head, Buffer.from(request)]),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/connect+json');
+    const all = envelopes(Buffer.from(await res.arrayBuffer()));
+    const kinds = all.slice(0, -1).map((e) => Object.keys(e.message.event)[0]);
+    assert.equal(kinds[0], 'start');
+    assert.ok(kinds.includes('keepalive'), kinds.join());
+    const data = all.filter((e) => e.message.event?.data).map((e) => e.message.event.data.stdout);
+    assert.equal(Buffer.concat(data.map((d) => Buffer.from(d, 'base64'))).toString(), 'out\n');
+    assert.equal(kinds.at(-1), 'end');
+    assert.equal(all.at(-2).message.event.end.exitCode, 0);
+    assert.deepEqual(all.at(-1), { flags: 2, message: {} });
+});
+
 test('stdin: send input, close it', async () => {
     const handle = await sandbox.commands.run('tr a-z A-Z', { ...SLOW, background: true, stdin: true });
     await sandbox.commands.sendStdin(handle.pid, 'hello ');
