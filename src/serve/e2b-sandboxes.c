@@ -207,7 +207,12 @@ reply_sandbox (BlServeCall *call, guint status, BoxliteBox *box, const char *tem
     add_string (b, "sandboxID", boxlite_box_get_id (box));
     add_string (b, "clientID", "boxlite");
     add_string (b, "envdVersion", BL_E2B_ENVD_VERSION);
-    add_string (b, "envdAccessToken", token);
+    /* NULL for a client that came with a bearer token: it has no key. */
+    json_builder_set_member_name (b, "envdAccessToken");
+    if (token)
+        json_builder_add_string_value (b, token);
+    else
+        json_builder_add_null_value (b);
     json_builder_set_member_name (b, "domain");
     json_builder_add_null_value (b);
     json_builder_end_object (b);

@@ -297,6 +297,20 @@ test('hostile requests get Connect errors, never a crash', async () => {
     assert.equal(res.status, 401);
     res = await fetch(`${base}/e2b/v2/sandboxes`, { headers: { 'X-API-Key': 'wrong' } });
     assert.equal(res.status, 401);
+    // The control plane: a malformed body, a timeout out of range, a
+    // mistyped template; nothing is made.
+    const key = { 'X-API-Key': token, 'Content-Type': 'application/json' };
+    for (const body of ['{"templateID":', '{"timeout":-1}', '{"timeout":99999999}',
+                        '{"templateID":7}', '{"envVars":[1]}', '[]']) {
+        res = await fetch(`${base}/e2b/v2/sandboxes`, { method: 'POST', headers: key, body });
+        assert.equal(res.status, 400, body);
+    }
+    res = await fetch(`${base}/e2b/sandboxes/nope/timeout`, {
+        method: 'POST', headers: key, body: '{"timeout":10}',
+    });
+    assert.equal(res.status, 404);
+    assert.equal((await res.json()).code, 404);
+    assert.equal(boxDirs().length, 1);
     // Calls not implemented say so.
     res = await fetch(`${base}/e2b/filesystem.Filesystem/CreateWatcher`, {
         method: 'POST', headers, body: '{"path":"/"}',
