@@ -15,6 +15,8 @@
 #define FIND_FORMAT "%y\\0%s\\0%m\\0%M\\0%u\\0%g\\0%T@\\0%p\\0%l\\0"
 /* Entries of one ListDir answer. */
 #define MAX_DEPTH 64
+/* Files of one upload: each costs a command in the box. */
+#define MAX_UPLOAD_FILES 1000
 #define MAX_PATH 4096
 /* Output in one data event. */
 #define DATA_CHUNK 65536
@@ -476,6 +478,19 @@ post_file_main (BlServeCall *call)
 
     call->then_data = uploads;
     call->then_data_free = (GDestroyNotify) g_ptr_array_unref;
+    /* envd 0.5.7's form: the body is the file. */
+    const char *type = soup_message_headers_get_content_type (headers, NULL);
+    if (type && g_ascii_strcasecmp (type, "application/octet-stream") == 0) {
+        Upload *u = g_new0 (Upload, 1);
+        if (!(u->path = box_path (call, query_path))) {
+            g_free (u);
+            return;
+        }
+        u->bytes = g_bytes_ref (call->body);
+        g_ptr_array_add (uploads, u);
+        in_thread (call, post_file);
+        return;
+    }
     if (!multipart) {
         bl_e2b_connect_reply_error (call, "invalid_argument",
                                     "the body must be multipart/form-data");
@@ -485,12 +500,21 @@ post_file_main (BlServeCall *call)
         SoupMessageHeaders *part_headers;
         GBytes *body;
         g_autoptr (GHashTable) params = NULL;
-        g_autofree char *disposition = NULL;
         if (!soup_multipart_get_part (multipart, i, &part_headers, &body))
             continue;
-        const char *filename = NULL;
-        if (soup_message_headers_get_content_disposition (part_headers, &disposition, &params))
-            filename = g_hash_table_lookup (params, "filename");
+        if (uploads->len == MAX_UPLOAD_FILES) {
+            bl_e2b_connect_reply_error (call, "invalid_argument", "at most %d files at once",
+                                        MAX_UPLOAD_FILES);
+            return;
+        }
+        /* libsoup's own reading of the header keeps only the file name's
+         * last component; the SDK puts the whole path there. */
+        const char *disposition =
+            soup_message_headers_get_one (part_headers, "Content-Disposition");
+        const char *semi = disposition ? strchr (disposition, ';') : NULL;
+        if (semi)
+            params = soup_header_parse_semi_param_list (semi + 1);
+        const char *filename = params ? g_hash_table_lookup (params, "filename") : NULL;
         g_autofree char *path = box_path (call, query_path ? query_path : filename);
         if (!path)
             return;

@@ -223,6 +223,25 @@ test('write, read, list, move and remove files', async () => {
     assert.equal((await sandbox.commands.run('cat /tmp/e2b/dir/hello.txt', SLOW)).stdout,
                  'hello, box\n');
 
+    // A raw upload (envd 0.5.7's form) and several files in one request.
+    let res = await fetch(`${base}/e2b/files?path=/tmp/e2b/raw.bin`, {
+        method: 'POST',
+        headers: { 'X-Access-Token': token, 'E2b-Sandbox-Id': sandbox.sandboxId,
+                   'Content-Type': 'application/octet-stream' },
+        body: Buffer.from([0, 1, 2, 255]),
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(Buffer.from(await sandbox.files.read('/tmp/e2b/raw.bin',
+                                                          { ...SLOW, format: 'bytes' })),
+                     Buffer.from([0, 1, 2, 255]));
+    const many = await sandbox.files.write([
+        { path: '/tmp/e2b/many/a.txt', data: 'A' },
+        { path: '/tmp/e2b/many/b.txt', data: 'B' },
+    ], SLOW);
+    assert.deepEqual(many.map((f) => f.path).sort(), ['/tmp/e2b/many/a.txt', '/tmp/e2b/many/b.txt']);
+    assert.equal((await sandbox.commands.run('cat /tmp/e2b/many/a.txt /tmp/e2b/many/b.txt', SLOW)).stdout,
+                 'AB');
+
     assert.equal(await sandbox.files.makeDir('/tmp/e2b/dir/sub', SLOW), true);
     assert.equal(await sandbox.files.makeDir('/tmp/e2b/dir/sub', SLOW), false);
     const entries = await sandbox.files.list('/tmp/e2b/dir', SLOW);
