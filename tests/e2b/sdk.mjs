@@ -197,6 +197,18 @@ test('a raw Start stream: envelopes, keepalives while quiet, end of stream', asy
     assert.deepEqual(all.at(-1), { flags: 2, message: {} });
 });
 
+test('a client that drops its stream leaves the command running', async () => {
+    const handle = await sandbox.commands.run('sleep 600', { ...SLOW, background: true });
+    await handle.disconnect();
+    await sleep(500);
+    assert.ok((await sandbox.commands.list()).some((p) => p.pid === handle.pid));
+    assert.equal(await sandbox.commands.kill(handle.pid), true);
+    for (let i = 0; (await sandbox.commands.list()).some((p) => p.pid === handle.pid); i++) {
+        assert.ok(i < 600, 'the killed command is still listed');
+        await sleep(100);
+    }
+});
+
 test('stdin: send input, close it', async () => {
     const handle = await sandbox.commands.run('tr a-z A-Z', { ...SLOW, background: true, stdin: true });
     await sandbox.commands.sendStdin(handle.pid, 'hello ');
