@@ -309,13 +309,43 @@ find_sandbox (BlServeCall *call, const char *id)
     return box;
 }
 
+/* Whether @s has every key=value of @want (the SDK's metadata filter). */
+static gboolean
+metadata_matches (Sandbox *s, GHashTable *want)
+{
+    GHashTableIter iter;
+    gpointer key, value;
+    JsonObject *have = s->metadata ? json_node_get_object (s->metadata) : NULL;
+
+    if (!want)
+        return TRUE;
+    g_hash_table_iter_init (&iter, want);
+    while (g_hash_table_iter_next (&iter, &key, &value)) {
+        /* The SDK escapes each key and value before it joins them. */
+        g_autofree char *k = g_uri_unescape_string (key, NULL);
+        g_autofree char *v = g_uri_unescape_string (value, NULL);
+        JsonNode *node = have && k ? json_object_get_member (have, k) : NULL;
+        if (!node || !v || !JSON_NODE_HOLDS_VALUE (node) ||
+            json_node_get_value_type (node) != G_TYPE_STRING ||
+            !g_str_equal (json_node_get_string (node), v))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static void
 list_sandboxes (BlServeCall *call)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (JsonBuilder) b = json_builder_new ();
-    GList *boxes = boxlite_runtime_list (bl_serve_get_runtime (call->serve), &error);
+    const char *metadata = bl_serve_query (call, "metadata");
+    g_autoptr (GHashTable) want = NULL;
 
+    if (metadata && !(want = g_uri_parse_params (metadata, -1, "&", G_URI_PARAMS_NONE, NULL))) {
+        reply_e2b_error (call, 400, "metadata must be key=value pairs joined by &");
+        return;
+    }
+    GList *boxes = boxlite_runtime_list (bl_serve_get_runtime (call->serve), &error);
     if (error) {
         reply_e2b_error (call, 500, "%s", error->message);
         return;
@@ -328,7 +358,7 @@ list_sandboxes (BlServeCall *call)
             continue;
         G_LOCK (sandboxes);
         Sandbox *s = g_hash_table_lookup (sandboxes, boxlite_box_get_id (box));
-        if (s)
+        if (s && metadata_matches (s, want))
             sandbox_json (b, box, s, NULL);
         G_UNLOCK (sandboxes);
     }

@@ -94,7 +94,7 @@ after(async () => {
 });
 
 test('create a sandbox from the default template', async () => {
-    sandbox = await Sandbox.create(SLOW);
+    sandbox = await Sandbox.create({ ...SLOW, metadata: { purpose: 'e2b test' } });
     assert.match(sandbox.sandboxId, /\S/);
     const info = await Sandbox.getInfo(sandbox.sandboxId);
     assert.equal(info.sandboxId, sandbox.sandboxId);
@@ -279,6 +279,10 @@ test('list sandboxes, connect, set a timeout', async () => {
     const items = await Sandbox.list().nextItems();
     assert.deepEqual(items.map((s) => s.sandboxId), [sandbox.sandboxId]);
     assert.equal(items[0].state, 'running');
+    assert.deepEqual(items[0].metadata, { purpose: 'e2b test' });
+    const matching = await Sandbox.list({ query: { metadata: { purpose: 'e2b test' } } }).nextItems();
+    assert.deepEqual(matching.map((s) => s.sandboxId), [sandbox.sandboxId]);
+    assert.deepEqual(await Sandbox.list({ query: { metadata: { purpose: 'other' } } }).nextItems(), []);
 
     const again = await Sandbox.connect(sandbox.sandboxId, SLOW);
     assert.equal((await again.commands.run('echo again', SLOW)).stdout, 'again\n');
