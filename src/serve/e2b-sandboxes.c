@@ -100,15 +100,23 @@ reply_e2b_error (BlServeCall *call, guint status, const char *format, ...)
     bl_serve_reply_builder (call, status, b);
 }
 
+typedef struct {
+    BoxliteRuntime *runtime; /* a reference: the server may stop meanwhile */
+    char *id;
+} Expired;
+
 static gpointer
 expire_thread (gpointer data)
 {
-    g_autofree char *id = data;
+    Expired *e = data;
     g_autoptr (GError) error = NULL;
 
-    if (!boxlite_runtime_remove (runtime, id, TRUE, &error) &&
+    if (!boxlite_runtime_remove (e->runtime, e->id, TRUE, &error) &&
         !g_error_matches (error, BOXLITE_ERROR, BOXLITE_ERROR_NOT_FOUND))
-        g_warning ("sandbox %s expired but could not be removed: %s", id, error->message);
+        g_warning ("sandbox %s expired but could not be removed: %s", e->id, error->message);
+    g_object_unref (e->runtime);
+    g_free (e->id);
+    g_free (e);
     return NULL;
 }
 
@@ -116,16 +124,24 @@ static gboolean
 expire (gpointer data)
 {
     const char *id = data;
+    guint self = g_source_get_id (g_main_current_source ());
 
     G_LOCK (sandboxes);
-    Sandbox *s = g_hash_table_lookup (sandboxes, id);
+    Sandbox *s = sandboxes ? g_hash_table_lookup (sandboxes, id) : NULL;
+    /* A timeout set again while this one fired wins. */
+    if (s && s->timer != self)
+        s = NULL;
     if (s) {
         s->timer = 0;
         g_hash_table_remove (sandboxes, id);
     }
     G_UNLOCK (sandboxes);
-    if (s)
-        g_thread_unref (g_thread_new ("e2b-expire", expire_thread, g_strdup (id)));
+    if (s) {
+        Expired *e = g_new0 (Expired, 1);
+        e->runtime = g_object_ref (runtime);
+        e->id = g_strdup (id);
+        g_thread_unref (g_thread_new ("e2b-expire", expire_thread, e));
+    }
     return G_SOURCE_REMOVE;
 }
 
