@@ -154,26 +154,29 @@ if [ "$is_root" = 1 ] && ! getent passwd boxlite-net >/dev/null; then
 fi
 
 # ── test clients from npm ────────────────────────────────────────────────────
-# The MCP suite drives `boxlite mcp` with the official MCP SDK client, pinned
-# in tests/mcp/package-lock.json; node_modules is reinstalled when the lock
+# The MCP suite drives `boxlite mcp` with the official MCP SDK client, and the
+# E2B suite `boxlite serve`'s /e2b API with E2B's own JS SDK, each pinned in
+# tests/<suite>/package-lock.json; node_modules is reinstalled when the lock
 # file changes.
-step "npm (tests/mcp)"
+step "npm (tests/mcp, tests/e2b)"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     [ "$is_root" = 1 ] || die "node and npm are missing: apt-get install nodejs npm (as root)"
     export DEBIAN_FRONTEND=noninteractive
     run_logged apt-get-update-node apt-get -q -y -o DPkg::Lock::Timeout=600 update </dev/null
     run_logged apt-get-install-node apt-get -q -y -o DPkg::Lock::Timeout=600 install nodejs npm </dev/null
 fi
-lock_hash=$(sha256sum tests/mcp/package-lock.json | cut -d' ' -f1)
-lock_stamp=tests/mcp/node_modules/.boxlite-lock-sha256
-if [ "$(cat "$lock_stamp" 2>/dev/null || true)" = "$lock_hash" ]; then
-    step_done "tests/mcp/node_modules matches the lock file"
-else
-    run_logged npm-ci npm ci --prefix tests/mcp --no-audit --no-fund </dev/null ||
-        die "npm ci in tests/mcp failed"
-    echo "$lock_hash" >"$lock_stamp"
-    step_done "installed with node $(node --version)"
-fi
+for suite in mcp e2b; do
+    lock_hash=$(sha256sum tests/$suite/package-lock.json | cut -d' ' -f1)
+    lock_stamp=tests/$suite/node_modules/.boxlite-lock-sha256
+    if [ "$(cat "$lock_stamp" 2>/dev/null || true)" = "$lock_hash" ]; then
+        step_done "tests/$suite/node_modules matches the lock file"
+    else
+        run_logged npm-ci-$suite npm ci --prefix tests/$suite --no-audit --no-fund </dev/null ||
+            die "npm ci in tests/$suite failed"
+        echo "$lock_hash" >"$lock_stamp"
+        step_done "tests/$suite installed with node $(node --version)"
+    fi
+done
 
 # ── 2. guest kernel ──────────────────────────────────────────────────────────
 step kernel

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "e2b.h"
 #include "serve.h"
 
 /* Handlers blocked in the library at once; more wait their turn. */
@@ -173,12 +174,25 @@ bl_serve_message_error (BlServe *serve, SoupServerMessage *msg, guint status, co
                                       strlen (text));
 }
 
-/* The credential of a request: "Authorization: Bearer TOKEN". */
+/* The credential of a request: "Authorization: Bearer TOKEN"; under /e2b,
+ * E2B's "X-API-Key: TOKEN" (its control plane) or "X-Access-Token: TOKEN"
+ * (envd calls, with the key handed back as envdAccessToken). */
 static gboolean
 authorized (BlServe *serve, SoupServerMessage *msg)
 {
     SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
     const char *value = soup_message_headers_get_one (headers, "Authorization");
+    const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+
+    if (g_str_has_prefix (path, "/e2b/")) {
+        const char *key = soup_message_headers_get_one (headers, "X-API-Key");
+        if (!key)
+            key = soup_message_headers_get_one (headers, "X-Access-Token");
+        if (key && bl_serve_token_equal (serve->token, key)) {
+            g_object_set_data_full (G_OBJECT (msg), "bl-e2b-key", g_strdup (key), g_free);
+            return TRUE;
+        }
+    }
 
     if (!value || g_ascii_strncasecmp (value, "Bearer ", 7) != 0)
         return FALSE;
@@ -278,13 +292,39 @@ refuse_early (BlServe *serve, SoupServerMessage *msg, const BlServeRoute *route,
                          : 0;
     goffset limit =
         route->flags & BL_SERVE_ROUTE_RAW ? BL_SERVE_MAX_FILE_BYTES : BL_SERVE_MAX_JSON_BODY;
-    if (encoding != SOUP_ENCODING_CONTENT_LENGTH && encoding != SOUP_ENCODING_NONE)
+    /* E2B's SDKs stream their bodies: under /e2b a chunked body is taken,
+     * and bounded as it arrives (got_chunk). */
+    gboolean chunked_ok =
+        encoding == SOUP_ENCODING_CHUNKED &&
+        g_str_has_prefix (g_uri_get_path (soup_server_message_get_uri (msg)), "/e2b/");
+    if (chunked_ok)
+        g_object_set_data (G_OBJECT (msg), "bl-body-limit", GSIZE_TO_POINTER ((gsize) limit));
+    else if (encoding != SOUP_ENCODING_CONTENT_LENGTH && encoding != SOUP_ENCODING_NONE)
         bl_serve_message_error (serve, msg, SOUP_STATUS_LENGTH_REQUIRED, "InvalidArgumentError",
                                 "invalid_argument", "a request body needs a Content-Length");
     else if (length > limit)
         bl_serve_message_error (serve, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
                                 "InvalidArgumentError", "invalid_argument",
                                 "request body too large");
+}
+
+/* A chunked body past its route's limit: answered 413 at once, the rest
+ * unread. */
+static void
+got_chunk (SoupServerMessage *msg, GBytes *chunk, BlServe *serve)
+{
+    gsize limit = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), "bl-body-limit"));
+    gsize seen = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), "bl-body-seen"));
+
+    if (!limit || soup_server_message_get_status (msg) != 0)
+        return;
+    seen += g_bytes_get_size (chunk);
+    g_object_set_data (G_OBJECT (msg), "bl-body-seen", GSIZE_TO_POINTER (seen));
+    if (seen <= limit)
+        return;
+    bl_serve_message_error (serve, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                            "InvalidArgumentError", "invalid_argument", "request body too large");
+    answer_before_body (msg);
 }
 
 /* Everything that can be refused before the body is read. */
@@ -321,6 +361,7 @@ request_started (SoupServer *server, SoupServerMessage *msg, BlServe *serve)
     soup_message_headers_replace (soup_server_message_get_response_headers (msg), "X-Request-Id",
                                   id);
     g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers), serve);
+    g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk), serve);
 }
 
 static void
@@ -525,6 +566,10 @@ bl_serve_new (BoxliteRuntime *runtime, const char *token, GError **error)
     bl_serve_mount (serve, "/v1", bl_serve_images_routes, bl_serve_images_n_routes);
     bl_serve_mount (serve, "/v1", bl_serve_metrics_routes, bl_serve_metrics_n_routes);
     bl_serve_mount (serve, "", bl_serve_prometheus_routes, bl_serve_prometheus_n_routes);
+    bl_serve_mount (serve, "/e2b", bl_e2b_sandbox_routes, bl_e2b_sandbox_n_routes);
+    bl_serve_mount (serve, "/e2b", bl_e2b_envd_routes, bl_e2b_envd_n_routes);
+    bl_serve_mount (serve, "/e2b", bl_e2b_process_routes, bl_e2b_process_n_routes);
+    bl_e2b_init (serve);
     return serve;
 }
 
@@ -540,6 +585,7 @@ bl_serve_free (BlServe *serve)
         g_thread_pool_free (serve->workers, FALSE, TRUE);
     while (g_main_context_iteration (serve->context, FALSE))
         ;
+    bl_e2b_shutdown ();
     g_clear_pointer (&serve->execs, bl_serve_execs_free);
     /* The cancelled reads and waits of executions end here. */
     for (guint i = 0; i < 100 && g_main_context_iteration (serve->context, FALSE); i++)
