@@ -240,7 +240,7 @@ reply_sandbox (BlServeCall *call, guint status, BoxliteBox *box, const char *tem
 static const char *
 offered_key (BlServeCall *call)
 {
-    return g_object_get_data (G_OBJECT (call->msg), "bl-e2b-key");
+    return g_object_get_data (G_OBJECT (call->msg), "bl-api-key");
 }
 
 /* Reads an optional timeout in seconds; FALSE with 400 answered. */

@@ -22,6 +22,7 @@ typedef struct {
     char *prefix;
     const BlServeRoute *routes;
     guint n;
+    BlServeMountFlags flags;
 } Mount;
 
 struct _BlServe {
@@ -49,12 +50,14 @@ mount_free (gpointer data)
 }
 
 void
-bl_serve_mount (BlServe *serve, const char *prefix, const BlServeRoute *routes, guint n)
+bl_serve_mount (BlServe *serve, const char *prefix, const BlServeRoute *routes, guint n,
+                BlServeMountFlags flags)
 {
     Mount *mount = g_new0 (Mount, 1);
     mount->prefix = g_strdup (prefix);
     mount->routes = routes;
     mount->n = n;
+    mount->flags = flags;
     g_ptr_array_add (serve->mounts, mount);
 }
 
@@ -108,9 +111,11 @@ mismatch:
 }
 
 /* The route for @method @path, or NULL; *@path_known says whether some
- * route has this path under another method. */
+ * route has this path under another method; *@flags (nullable) gets its
+ * mount's flags. */
 static const BlServeRoute *
-find_route (BlServe *serve, const char *method, const char *path, char **args, gboolean *path_known)
+find_route (BlServe *serve, const char *method, const char *path, char **args, gboolean *path_known,
+            BlServeMountFlags *flags)
 {
     *path_known = FALSE;
     for (guint m = 0; m < serve->mounts->len; m++) {
@@ -123,8 +128,11 @@ find_route (BlServe *serve, const char *method, const char *path, char **args, g
             char **into = g_str_equal (mount->routes[i].method, method) ? args : scratch;
             if (!match_pattern (mount->routes[i].pattern, rest, into))
                 continue;
-            if (into == args)
+            if (into == args) {
+                if (flags)
+                    *flags = mount->flags;
                 return &mount->routes[i];
+            }
             for (guint a = 0; a < BL_SERVE_MAX_ARGS; a++)
                 g_free (scratch[a]);
             *path_known = TRUE;
@@ -174,22 +182,22 @@ bl_serve_message_error (BlServe *serve, SoupServerMessage *msg, guint status, co
                                       strlen (text));
 }
 
-/* The credential of a request: "Authorization: Bearer TOKEN"; under /e2b,
- * E2B's "X-API-Key: TOKEN" (its control plane) or "X-Access-Token: TOKEN"
- * (envd calls, with the key handed back as envdAccessToken). */
+/* The credential of a request: "Authorization: Bearer TOKEN"; with
+ * BL_SERVE_MOUNT_KEY_HEADERS also "X-API-Key: TOKEN" (E2B's control plane)
+ * or "X-Access-Token: TOKEN" (its envd calls, with the key handed back as
+ * envdAccessToken). */
 static gboolean
-authorized (BlServe *serve, SoupServerMessage *msg)
+authorized (BlServe *serve, SoupServerMessage *msg, BlServeMountFlags flags)
 {
     SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
     const char *value = soup_message_headers_get_one (headers, "Authorization");
-    const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
 
-    if (g_str_has_prefix (path, "/e2b/")) {
+    if (flags & BL_SERVE_MOUNT_KEY_HEADERS) {
         const char *key = soup_message_headers_get_one (headers, "X-API-Key");
         if (!key)
             key = soup_message_headers_get_one (headers, "X-Access-Token");
         if (key && bl_serve_token_equal (serve->token, key)) {
-            g_object_set_data_full (G_OBJECT (msg), "bl-e2b-key", g_strdup (key), g_free);
+            g_object_set_data_full (G_OBJECT (msg), "bl-api-key", g_strdup (key), g_free);
             return TRUE;
         }
     }
@@ -265,7 +273,7 @@ answer_before_body (SoupServerMessage *msg)
 /* Sets the answer of a request refused on its headers. */
 static void
 refuse_early (BlServe *serve, SoupServerMessage *msg, const BlServeRoute *route,
-              gboolean path_known)
+              gboolean path_known, BlServeMountFlags flags)
 {
     SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
 
@@ -279,7 +287,7 @@ refuse_early (BlServe *serve, SoupServerMessage *msg, const BlServeRoute *route,
                                     "no such route");
         return;
     }
-    if (!(route->flags & BL_SERVE_ROUTE_PUBLIC) && !authorized (serve, msg)) {
+    if (!(route->flags & BL_SERVE_ROUTE_PUBLIC) && !authorized (serve, msg, flags)) {
         soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                       "WWW-Authenticate", "Bearer");
         bl_serve_message_error (serve, msg, SOUP_STATUS_UNAUTHORIZED, "AuthError",
@@ -292,11 +300,9 @@ refuse_early (BlServe *serve, SoupServerMessage *msg, const BlServeRoute *route,
                          : 0;
     goffset limit =
         route->flags & BL_SERVE_ROUTE_RAW ? BL_SERVE_MAX_FILE_BYTES : BL_SERVE_MAX_JSON_BODY;
-    /* E2B's SDKs stream their bodies: under /e2b a chunked body is taken,
-     * and bounded as it arrives (got_chunk). */
+    /* Bounded as it arrives (got_chunk). */
     gboolean chunked_ok =
-        encoding == SOUP_ENCODING_CHUNKED &&
-        g_str_has_prefix (g_uri_get_path (soup_server_message_get_uri (msg)), "/e2b/");
+        encoding == SOUP_ENCODING_CHUNKED && (flags & BL_SERVE_MOUNT_CHUNKED_BODIES);
     if (chunked_ok)
         g_object_set_data (G_OBJECT (msg), "bl-body-limit", GSIZE_TO_POINTER ((gsize) limit));
     else if (encoding != SOUP_ENCODING_CONTENT_LENGTH && encoding != SOUP_ENCODING_NONE)
@@ -339,9 +345,10 @@ got_headers (SoupServerMessage *msg, BlServe *serve)
 
     if (soup_server_message_get_status (msg) != 0)
         return;
-    const BlServeRoute *route = find_route (serve, method, path, args, &path_known);
+    BlServeMountFlags flags = BL_SERVE_MOUNT_DEFAULT;
+    const BlServeRoute *route = find_route (serve, method, path, args, &path_known, &flags);
     free_args (args);
-    refuse_early (serve, msg, route, path_known);
+    refuse_early (serve, msg, route, path_known, flags);
     SoupEncoding encoding = soup_message_headers_get_encoding (headers);
     gboolean has_body =
         encoding != SOUP_ENCODING_NONE && !(encoding == SOUP_ENCODING_CONTENT_LENGTH &&
@@ -506,8 +513,8 @@ dispatch (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
 
     call->serve = serve;
     call->msg = g_object_ref (msg);
-    call->route =
-        find_route (serve, soup_server_message_get_method (msg), path, call->args, &path_known);
+    call->route = find_route (serve, soup_server_message_get_method (msg), path, call->args,
+                              &path_known, NULL);
     if (!call->route) {
         /* got_headers answered already; this is only a safety net. */
         if (soup_server_message_get_status (msg) == 0)
@@ -559,16 +566,24 @@ bl_serve_new (BoxliteRuntime *runtime, const char *token, GError **error)
     serve->execs = bl_serve_execs_new (serve);
     g_signal_connect (serve->server, "request-started", G_CALLBACK (request_started), serve);
     soup_server_add_handler (serve->server, "/", dispatch, serve, NULL);
-    bl_serve_mount (serve, "/v1", bl_serve_v1_routes, bl_serve_v1_n_routes);
-    bl_serve_mount (serve, "/v1", bl_serve_boxes_routes, bl_serve_boxes_n_routes);
-    bl_serve_mount (serve, "/v1", bl_serve_exec_routes, bl_serve_exec_n_routes);
-    bl_serve_mount (serve, "/v1", bl_serve_files_routes, bl_serve_files_n_routes);
-    bl_serve_mount (serve, "/v1", bl_serve_images_routes, bl_serve_images_n_routes);
-    bl_serve_mount (serve, "/v1", bl_serve_metrics_routes, bl_serve_metrics_n_routes);
-    bl_serve_mount (serve, "", bl_serve_prometheus_routes, bl_serve_prometheus_n_routes);
-    bl_serve_mount (serve, "/e2b", bl_e2b_sandbox_routes, bl_e2b_sandbox_n_routes);
-    bl_serve_mount (serve, "/e2b", bl_e2b_envd_routes, bl_e2b_envd_n_routes);
-    bl_serve_mount (serve, "/e2b", bl_e2b_process_routes, bl_e2b_process_n_routes);
+    bl_serve_mount (serve, "/v1", bl_serve_v1_routes, bl_serve_v1_n_routes, BL_SERVE_MOUNT_DEFAULT);
+    bl_serve_mount (serve, "/v1", bl_serve_boxes_routes, bl_serve_boxes_n_routes,
+                    BL_SERVE_MOUNT_DEFAULT);
+    bl_serve_mount (serve, "/v1", bl_serve_exec_routes, bl_serve_exec_n_routes,
+                    BL_SERVE_MOUNT_DEFAULT);
+    bl_serve_mount (serve, "/v1", bl_serve_files_routes, bl_serve_files_n_routes,
+                    BL_SERVE_MOUNT_DEFAULT);
+    bl_serve_mount (serve, "/v1", bl_serve_images_routes, bl_serve_images_n_routes,
+                    BL_SERVE_MOUNT_DEFAULT);
+    bl_serve_mount (serve, "/v1", bl_serve_metrics_routes, bl_serve_metrics_n_routes,
+                    BL_SERVE_MOUNT_DEFAULT);
+    bl_serve_mount (serve, "", bl_serve_prometheus_routes, bl_serve_prometheus_n_routes,
+                    BL_SERVE_MOUNT_DEFAULT);
+    /* E2B's SDKs send the key in their own headers and stream their bodies. */
+    const BlServeMountFlags e2b_mount = BL_SERVE_MOUNT_KEY_HEADERS | BL_SERVE_MOUNT_CHUNKED_BODIES;
+    bl_serve_mount (serve, "/e2b", bl_e2b_sandbox_routes, bl_e2b_sandbox_n_routes, e2b_mount);
+    bl_serve_mount (serve, "/e2b", bl_e2b_envd_routes, bl_e2b_envd_n_routes, e2b_mount);
+    bl_serve_mount (serve, "/e2b", bl_e2b_process_routes, bl_e2b_process_n_routes, e2b_mount);
     bl_e2b_init (serve);
     return serve;
 }

@@ -81,7 +81,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlServe, bl_serve_free)
 gboolean bl_serve_listen (BlServe *serve, const char *listen, GTlsCertificate *tls, GError **error);
 /* The URIs it listens on (for messages). */
 char *bl_serve_describe (BlServe *serve);
-void bl_serve_mount (BlServe *serve, const char *prefix, const BlServeRoute *routes, guint n);
+/* What a whole API mounted under one prefix accepts besides our own rules. */
+typedef enum {
+    BL_SERVE_MOUNT_DEFAULT = 0,
+    /* The token may also come as "X-API-Key" or "X-Access-Token" (E2B's
+     * SDKs); the key used is kept on the message as "bl-api-key". */
+    BL_SERVE_MOUNT_KEY_HEADERS = 1 << 0,
+    /* Chunked request bodies are taken, bounded as they arrive. */
+    BL_SERVE_MOUNT_CHUNKED_BODIES = 1 << 1,
+} BlServeMountFlags;
+
+void bl_serve_mount (BlServe *serve, const char *prefix, const BlServeRoute *routes, guint n,
+                     BlServeMountFlags flags);
 BoxliteRuntime *bl_serve_get_runtime (BlServe *serve);
 
 /* Answers of a call. */
