@@ -406,7 +406,7 @@ test_runtime_released (void)
 
 /* Our open descriptors once the monitors we started are reaped (GLib's
  * worker thread holds a descriptor for each until then); with @want, waits
- * up to two seconds for the count to come back to it. */
+ * up to two seconds for the count to come down to it. */
 static guint
 settled_fd_count (guint want)
 {
@@ -415,7 +415,7 @@ settled_fd_count (guint want)
     for (;;) {
         g_autoptr (GArray) children = test_child_pids (getpid ());
         guint fds = test_count_entries ("/proc/self/fd");
-        if ((children->len == 0 && (!want || fds == want)) || g_get_monotonic_time () > deadline)
+        if ((children->len == 0 && (!want || fds <= want)) || g_get_monotonic_time () > deadline)
             return fds;
         g_usleep (20 * 1000);
     }
@@ -446,7 +446,9 @@ test_dead_lifeline_released (void)
     start_box (next);
     g_assert_true (boxlite_box_stop (next, TRUE, NULL, &error));
     g_assert_no_error (error);
-    g_assert_cmpuint (settled_fd_count (fds), ==, fds);
+    /* At most as many: the first count can hold a descriptor some library
+     * thread was still closing then; a leak only ever adds. */
+    g_assert_cmpuint (settled_fd_count (fds), <=, fds);
     g_assert_true (boxlite_runtime_remove (runtime, "next", FALSE, &error));
     g_assert_no_error (error);
     g_assert_true (boxlite_runtime_remove (runtime, "left", FALSE, &error));
