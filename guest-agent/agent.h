@@ -131,6 +131,15 @@ struct agent_user {
 /* Resolves "name", "uid", "uid:gid" (either part a name or a number), or NULL
  * for root. @root_dir prefixes the files (NULL or "" for /). Returns 0, or -1
  * with a message in @err. */
+/* agent_root.c: a command's own root (exec's "root" and "root_lower"). */
+#define AGENT_ROOT_MAX 1024
+/* Lays, once, a writable overlay of @lower at @root (its upper layer in
+ * @root.rw); nothing when @lower is NULL or @root is mounted already. */
+int agent_root_prepare(const char *root, const char *lower, char *err, size_t err_len);
+/* In a forked child: @root becomes "/", with the box's /proc, /sys and /dev
+ * in a mount namespace of the child's own. Returns -1 with errno. */
+int agent_root_enter(const char *root);
+
 int agent_user_resolve(const char *spec, const char *root_dir, struct agent_user *out, char *err,
                        size_t err_len);
 

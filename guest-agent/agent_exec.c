@@ -22,7 +22,7 @@
 #define MAX_ARGS 65536
 #define CREDIT_CEILING ((uint64_t)1 << 40)
 
-enum child_stage { STAGE_USER, STAGE_CWD, STAGE_EXEC, STAGE_CGROUP };
+enum child_stage { STAGE_USER, STAGE_CWD, STAGE_EXEC, STAGE_CGROUP, STAGE_ROOT };
 
 struct child_report {
     int stage;
@@ -33,6 +33,8 @@ struct exec_request {
     char **argv;
     char **envp;
     const char *cwd;
+    const char *root;       /* a directory the command sees as "/", or NULL */
+    const char *root_lower; /* the tree laid under @root, or NULL */
     const char *user;
     struct agent_user creds;
     long long timeout_ms;
@@ -132,6 +134,25 @@ static const char *env_get(char **env, const char *key)
     return NULL;
 }
 
+/* An optional absolute path member of @args other than "/" (NULL when
+ * absent), with no ".." that would put it elsewhere than it reads. */
+static int root_member(const struct agent_json *args, const char *name, const char **out, char *err,
+                       size_t err_len)
+{
+    const struct agent_json *v = agent_json_get(args, name);
+
+    *out = NULL;
+    if (!v || v->type == AGENT_JSON_NULL)
+        return 0;
+    if (!agent_json_is_cstring(v) || v->str[0] != '/' || !v->str[1] ||
+        strlen(v->str) > AGENT_ROOT_MAX || strstr(v->str, "/..") || strpbrk(v->str, ",:")) {
+        snprintf(err, err_len, "exec: %s must be an absolute path other than /", name);
+        return -1;
+    }
+    *out = v->str;
+    return 0;
+}
+
 /* Validates the "exec" arguments; on failure fills @err and returns -1. */
 static int parse_request(const struct agent_json *args, struct exec_request *req, char *err,
                          size_t err_len)
@@ -185,6 +206,15 @@ static int parse_request(const struct agent_json *args, struct exec_request *req
         return -1;
     }
     req->user = (v && v->type == AGENT_JSON_STRING && v->str[0]) ? v->str : NULL;
+    if (root_member(args, "root", &req->root, err, err_len) < 0 ||
+        root_member(args, "root_lower", &req->root_lower, err, err_len) < 0)
+        return -1;
+    if (req->root_lower && !req->root) {
+        snprintf(err, err_len, "exec: root_lower needs root");
+        return -1;
+    }
+    if (agent_root_prepare(req->root, req->root_lower, err, err_len) < 0)
+        return -1;
     v = agent_json_get(args, "timeout_ms");
     if (v && v->type != AGENT_JSON_NULL) {
         if (v->type != AGENT_JSON_INT || v->integer < 0) {
@@ -207,7 +237,7 @@ static int parse_request(const struct agent_json *args, struct exec_request *req
             return -1;
         req->tty = true;
     }
-    if (agent_user_resolve(req->user, NULL, &req->creds, err, err_len) < 0)
+    if (agent_user_resolve(req->user, req->root, &req->creds, err, err_len) < 0)
         return -1;
 
     req->argv = calloc(argv->n + 1, sizeof *req->argv);
@@ -337,6 +367,8 @@ static void AGENT_NORETURN run_child(const struct exec_request *req, int cg_fd, 
     } else if (child_setup(in_fd, out_fd, err_fd) < 0) {
         child_report(report_fd, STAGE_EXEC, errno);
     }
+    if (req->root && agent_root_enter(req->root) < 0)
+        child_report(report_fd, STAGE_ROOT, errno);
 
     if (req->user || req->creds.uid != geteuid() || req->creds.gid != getegid()) {
         if (setgroups(req->creds.n_groups, req->creds.groups) < 0 && errno != EPERM)
@@ -376,6 +408,10 @@ static void reply_exec_failure(struct agent_link *link, uint32_t channel,
         klass = "InvalidArgument";
         snprintf(desc, sizeof desc, "cannot change directory to %s: %s", req->cwd,
                  strerror(r->err));
+        break;
+    case STAGE_ROOT:
+        klass = "InvalidArgument";
+        snprintf(desc, sizeof desc, "cannot run in the root %s: %s", req->root, strerror(r->err));
         break;
     case STAGE_CGROUP:
         snprintf(desc, sizeof desc, "cannot put the command under the box's limits: %s",

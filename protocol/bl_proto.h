@@ -126,7 +126,12 @@
  *        "argv": ["prog", "arg", ...],       required, non-empty
  *        "env": ["K=V", ...],                optional, added to the default env
  *        "cwd": "/dir",                      optional, default "/"
- *        "user": "name" | "uid" | "uid:gid", optional, default root
+ *        "user": "name" | "uid" | "uid:gid", optional, default root (looked up
+ *                                            in ROOT/etc/passwd with "root")
+ *        "root": "/dir",                     optional: the command runs chrooted
+ *                                            there, with /proc, /sys and /dev
+ *                                            mounted in a mount namespace of its
+ *                                            own (a container in the box)
  *        "timeout_ms": N,                    optional, 0 = none; on expiry the
  *                                            process group gets SIGKILL
  *        "stdin": true | false               optional, false = stdin is /dev/null

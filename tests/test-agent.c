@@ -852,6 +852,40 @@ test_not_found (void)
     agent_shutdown (ag);
 }
 
+/* A root the agent cannot take is refused before anything runs: paths
+ * that are not plain absolute ones, a base without a root, a base that is
+ * not there, a root the command cannot enter. */
+static void
+test_root_refused (void)
+{
+    static const struct {
+        const char *args, *class, *desc;
+    } cases[] = {
+        { "\"root\":\"rel\"", "InvalidArgument", "root must be an absolute path" },
+        { "\"root\":\"/\"", "InvalidArgument", "root must be an absolute path" },
+        { "\"root\":\"/a/../b\"", "InvalidArgument", "root must be" },
+        { "\"root\":\"/a:b\"", "InvalidArgument", "root must be" },
+        { "\"root\":\"/a,b\"", "InvalidArgument", "root must be" },
+        { "\"root\":7", "InvalidArgument", "root must be" },
+        { "\"root_lower\":\"/tmp\"", "InvalidArgument", "root_lower needs root" },
+        { "\"root\":\"/nonexistent-root-xyz\",\"root_lower\":\"/nonexistent-lower-xyz\"",
+          "InvalidArgument", "lower tree /nonexistent-lower-xyz" },
+        { "\"root\":\"/nonexistent-root-xyz\"", "InvalidArgument",
+          "cannot run in the root /nonexistent-root-xyz" },
+    };
+    Agent *ag = agent_start_hello ();
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+        g_autofree char *args = g_strdup_printf ("{\"argv\":[\"true\"],%s}", cases[i].args);
+        g_autoptr (Run) r = run_sync (ag, 1, args);
+        g_assert_true (r->failed);
+        g_assert_cmpstr (r->err_class, ==, cases[i].class);
+        g_assert_nonnull (strstr (r->err_desc, cases[i].desc));
+    }
+    g_assert_false (g_file_test ("/nonexistent-root-xyz", G_FILE_TEST_EXISTS));
+    agent_shutdown (ag);
+}
+
 /* Pumps until @r got @n answers to requests made after the exec. */
 static void
 run_wait_answers (Agent *ag, Run *r, guint n)
@@ -1242,6 +1276,7 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/env-cwd", test_env_cwd);
     g_test_add_func ("/agent/timeout", test_timeout);
     g_test_add_func ("/agent/not-found", test_not_found);
+    g_test_add_func ("/agent/root-refused", test_root_refused);
     g_test_add_func ("/agent/malformed", test_malformed);
     g_test_add_func ("/agent/tty/sizes-refused", test_tty_sizes_refused);
     g_test_add_func ("/agent/tty/exec", test_tty_exec);

@@ -269,6 +269,61 @@ test_shim_killed() {
     no_traces "after a killed shim"
 }
 
+# A pod as the CRI makes one: a sandbox container, then a member naming
+# it. Both run in one box (one QEMU, one kernel boot), each in its own
+# root; the member's writes stay its own; deleting the member leaves the
+# pod running and nothing of the member mounted on the host.
+test_pod() {
+    local pod=(--annotation io.kubernetes.cri.sandbox-id=pod1)
+    local boot_sandbox boot_member out qemus
+    ctr_ run -d --runtime "$runtime" "${pod[@]}" \
+        --annotation io.kubernetes.cri.container-type=sandbox "$image" pod1 \
+        /bin/busybox sleep 600 >/dev/null
+    ctr_ run -d --runtime "$runtime" "${pod[@]}" \
+        --annotation io.kubernetes.cri.container-type=container "$image" member1 \
+        sh -c 'echo from-member >/written-by-member; exec /bin/busybox sleep 600' >/dev/null
+    check "pod: the member runs" RUNNING "$(ctr_ task ls | awk '$1 == "member1" {print $3}')"
+    qemus=$(pgrep -f -- "qemu-system.*$tmp/b/" | wc -l)
+    check "pod: one VM for the sandbox and its member" 1 "$qemus"
+    boot_sandbox=$(ctr_ task exec --exec-id b1 pod1 /bin/busybox cat /proc/sys/kernel/random/boot_id)
+    boot_member=$(ctr_ task exec --exec-id b2 member1 /bin/busybox cat /proc/sys/kernel/random/boot_id)
+    if [[ -n "$boot_sandbox" && "$boot_sandbox" == "$boot_member" ]]; then
+        pass "pod: the member runs on the sandbox's kernel (boot $boot_member)"
+    else
+        fail "pod: boot ids differ: sandbox '$boot_sandbox', member '$boot_member'"
+    fi
+    out=$(ctr_ task exec --exec-id w1 member1 sh -c 'cat /written-by-member; cat /hello.txt')
+    check "pod: the member's exec sees its root and what its process wrote" \
+        "from-member hello from simple" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+    out=$(ctr_ task exec --exec-id w2 pod1 sh -c 'ls /written-by-member 2>&1 || true')
+    if grep -q 'No such file' <<<"$out"; then
+        pass "pod: the sandbox does not see the member's files"
+    else
+        fail "pod: the sandbox sees /written-by-member: $out"
+    fi
+    out=$(find "$tmp/root" -name written-by-member 2>/dev/null | head -n1)
+    check "pod: the member's writes do not reach the host's snapshot" "" "$out"
+    out=$(ctr_ task exec --exec-id p1 member1 sh -c '/bin/busybox ls /proc/1 >/dev/null && echo proc; \
+        /bin/busybox ls /dev/null && /bin/busybox id -u')
+    check "pod: the member has /proc, /dev and runs as its user" "proc /dev/null 0" \
+        "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+
+    ctr_ task kill -s SIGKILL member1
+    wait_stopped member1 || fail "pod: member1 did not stop"
+    check "pod: the member is deleted" 0 "$(status quiet ctr_ task delete member1)"
+    ctr_ container delete member1
+    check "pod: the sandbox runs on after its member" RUNNING \
+        "$(ctr_ task ls | awk '$1 == "pod1" {print $3}')"
+    out=$(awk '{print $2}' /proc/mounts | grep -c -- "/pod/member1" || true)
+    check "pod: nothing of the member stays mounted" 0 "$out"
+    check "pod: the sandbox still answers" ok "$(ctr_ task exec --exec-id a1 pod1 echo ok)"
+    ctr_ task kill -s SIGKILL pod1
+    wait_stopped pod1 || fail "pod: pod1 did not stop"
+    check "pod: the sandbox is deleted" 0 "$(status quiet ctr_ task delete pod1)"
+    ctr_ container delete pod1
+    no_traces "after the pod"
+}
+
 start_containerd
 check_cri_config
 import_image
@@ -282,6 +337,7 @@ test_events
 test_resources_network
 test_exec_kill_delete
 test_tty
+test_pod
 test_shim_killed
 
 kill "$containerd_pid"

@@ -82,6 +82,46 @@ test_config_defaults (void)
     g_assert_null (spec->allow_net);
 }
 
+#define POD(type, sandbox)                                                                         \
+    "{\"process\":{\"args\":[\"sh\"]},\"annotations\":{"                                           \
+    "\"io.kubernetes.cri.container-type\":\"" type "\","                                           \
+    "\"io.kubernetes.cri.sandbox-id\":\"" sandbox "\"}}"
+
+/* What the CRI's annotations say of a container's pod. */
+static void
+test_config_pod (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlCtrSpec) plain = spec_of ("{\"process\":{\"args\":[\"true\"]}}", &error);
+    g_autoptr (BlCtrSpec) sandbox = spec_of (POD ("sandbox", "p-1_x.y"), &error);
+    g_autoptr (BlCtrSpec) member = spec_of (POD ("container", "p-1_x.y"), &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (plain->pod_role, ==, BL_CTR_POD_NONE);
+    g_assert_null (plain->sandbox_id);
+    g_assert_cmpint (sandbox->pod_role, ==, BL_CTR_POD_SANDBOX);
+    g_assert_cmpstr (sandbox->sandbox_id, ==, "p-1_x.y");
+    g_assert_cmpint (member->pod_role, ==, BL_CTR_POD_CONTAINER);
+    g_assert_cmpstr (member->sandbox_id, ==, "p-1_x.y");
+
+    /* Which shim serves a container: the pod's for a member only. */
+    const struct {
+        const char *config, *group;
+    } groups[] = {
+        { POD ("container", "pod9"), "pod9" },
+        { POD ("sandbox", "pod9"), "c1" },
+        { "{\"process\":{\"args\":[\"true\"]}}", "c1" },
+        { POD ("container", "../x"), "c1" },
+        { "not json", "c1" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS (groups); i++) {
+        char *dir = bundle_with (groups[i].config);
+        g_autofree char *group = bl_ctr_group_of ("c1", dir);
+        remove_bundle (dir);
+        g_assert_cmpstr (group, ==, groups[i].group);
+    }
+}
+
 static void
 test_config_refused (void)
 {
@@ -101,6 +141,16 @@ test_config_refused (void)
         { "{\"process\":{\"args\":[\"sh\"],\"user\":{\"uid\":-1}}}", "uid is not" },
         { "{\"process\":{\"args\":[\"sh\"],\"user\":{\"uid\":4294967296}}}", "uid is not" },
         { "{\"process\":{\"args\":[\"sh\"],\"user\":{\"gid\":\"0\"}}}", "gid is not" },
+        /* The sandbox id names the pod's socket and home folder. */
+        { POD ("container", "../../etc"), "sandbox-id is not an id" },
+        { POD ("container", ".hidden"), "sandbox-id is not an id" },
+        { POD ("container", "a/b"), "sandbox-id is not an id" },
+        { POD ("container", ""), "without io.kubernetes.cri.sandbox-id" },
+        { POD ("podsandbox", "p1"), "unknown io.kubernetes.cri.container-type" },
+        { POD ("container", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                            "aaaaaaaaaaaaaaaaaaaaa"
+                            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+          "sandbox-id is not an id" },
     };
 
     for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -229,6 +279,7 @@ main (int argc, char **argv)
     g_test_init (&argc, &argv, NULL);
     g_test_add_func ("/ctr-spec/config-fields", test_config_fields);
     g_test_add_func ("/ctr-spec/config-defaults", test_config_defaults);
+    g_test_add_func ("/ctr-spec/config-pod", test_config_pod);
     g_test_add_func ("/ctr-spec/config-refused", test_config_refused);
     g_test_add_func ("/ctr-spec/config-bounds", test_config_bounds);
     g_test_add_func ("/ctr-spec/exec-spec", test_exec_spec);

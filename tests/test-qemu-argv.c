@@ -287,12 +287,14 @@ test_commas_escaped (void)
 }
 
 /* Each volume is one 9p device over the local backend: mapped-xattr, and
- * readonly=on for :ro, so QEMU itself refuses the writes. */
+ * readonly=on for :ro, so QEMU itself refuses the writes; an owners volume
+ * shows the host's own owners (model none), read-only. */
 static void
 test_volumes (void)
 {
     g_autoptr (BlLaunch) launch = launch_new ("/b/box1");
-    const char *const specs[] = { "/srv/a,b:/data", "/srv/ro:/mnt/ro/:ro", NULL };
+    const char *const specs[] = { "/srv/a,b:/data", "/srv/ro:/mnt/ro/:ro", "/srv/c:/c:ro,owners",
+                                  NULL };
 
     launch->volumes = g_strdupv ((char **) specs);
     g_auto (GStrv) argv = build_ok (launch, BOXLITE_ACCEL_TCG, 0);
@@ -302,7 +304,9 @@ test_volumes (void)
     g_assert_cmpstr (value_of (argv, "-fsdev", 1), ==,
                      "local,id=fs1,path=/srv/ro,security_model=mapped-xattr,multidevs=remap,"
                      "readonly=on");
-    g_assert_null (value_of (argv, "-fsdev", 2));
+    g_assert_cmpstr (value_of (argv, "-fsdev", 2), ==,
+                     "local,id=fs2,path=/srv/c,security_model=none,multidevs=remap,readonly=on");
+    g_assert_null (value_of (argv, "-fsdev", 3));
     g_assert_true (has_arg (argv, "virtio-9p-device,fsdev=fs0,mount_tag=boxlite0"));
     g_assert_true (has_arg (argv, "virtio-9p-device,fsdev=fs1,mount_tag=boxlite1"));
 

@@ -388,12 +388,14 @@ test_volume_parse (void)
 {
     static const struct {
         const char *spec, *host, *guest;
-        gboolean read_only;
+        gboolean read_only, owners;
     } good[] = {
-        { "/srv/data:/data", "/srv/data", "/data", FALSE },
-        { "/srv/data:/mnt//x/./y/:ro", "/srv/data", "/mnt/x/y", TRUE },
-        { "/srv/data:/data:rw", "/srv/data", "/data", FALSE },
-        { "/a b:/c d", "/a b", "/c d", FALSE },
+        { "/srv/data:/data", "/srv/data", "/data", FALSE, FALSE },
+        { "/srv/data:/mnt//x/./y/:ro", "/srv/data", "/mnt/x/y", TRUE, FALSE },
+        { "/srv/data:/data:rw", "/srv/data", "/data", FALSE, FALSE },
+        { "/a b:/c d", "/a b", "/c d", FALSE, FALSE },
+        { "/srv/root:/run/c:ro,owners", "/srv/root", "/run/c", TRUE, TRUE },
+        { "/srv/root:/run/c:owners,ro", "/srv/root", "/run/c", TRUE, TRUE },
     };
     static const struct {
         const char *spec, *why;
@@ -402,6 +404,9 @@ test_volume_parse (void)
         { "/srv/data:/data:rx", "unknown option 'rx'" },
         { "/srv/data:/data:ro:x", "HOST:GUEST" },
         { "/srv/data:/data:", "unknown option ''" },
+        { "/srv/data:/data:owners", "only for read-only" },
+        { "/srv/data:/data:rw,owners", "only for read-only" },
+        { "/srv/data:/data:ro,owners,x", "unknown option 'x'" },
         { "srv/data:/data", "not an absolute path" },
         { ":/data", "not an absolute path" },
         { "/srv/data:data", "not absolute" },
@@ -420,6 +425,7 @@ test_volume_parse (void)
         g_assert_cmpstr (v->host, ==, good[i].host);
         g_assert_cmpstr (v->guest, ==, good[i].guest);
         g_assert_cmpint (v->read_only, ==, good[i].read_only);
+        g_assert_cmpint (v->owners, ==, good[i].owners);
     }
     for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
         g_autoptr (GError) error = NULL;

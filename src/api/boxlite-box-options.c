@@ -471,6 +471,10 @@ boxlite_box_options_class_init (BoxliteBoxOptionsClass *klass)
      * counts as started. When the runtime runs as root, QEMU runs as the
      * user `boxlite-qemu`, which must be able to read (and, unless `:ro`,
      * write) HOST itself: starting fails otherwise and says so.
+     * `HOST:GUEST:ro,owners` shows the guest the host's own owners, modes
+     * and symbolic links (a tree made for a guest, such as a container's
+     * root filesystem) rather than those the guest set, which are kept in
+     * extended attributes of plain files.
      *
      * Since: 0.1
      */

@@ -1249,6 +1249,14 @@ exec_request (BoxliteBox *self, BoxliteCommand *command)
         json_builder_set_member_name (b, "user");
         json_builder_add_string_value (b, user);
     }
+    if (boxlite_command_get_root_dir (command)) {
+        json_builder_set_member_name (b, "root");
+        json_builder_add_string_value (b, boxlite_command_get_root_dir (command));
+    }
+    if (boxlite_command_get_root_base_dir (command)) {
+        json_builder_set_member_name (b, "root_lower");
+        json_builder_add_string_value (b, boxlite_command_get_root_base_dir (command));
+    }
     json_builder_set_member_name (b, "timeout_ms");
     json_builder_add_int_value (b, boxlite_command_get_timeout_ms (command));
     json_builder_set_member_name (b, "stdin");
@@ -1265,6 +1273,38 @@ exec_request (BoxliteBox *self, BoxliteCommand *command)
     json_builder_end_object (b);
     json_builder_end_object (b);
     return json_builder_get_root (b);
+}
+
+/* The command's paths in the box: absolute, and the root's free of what
+ * the agent's overlay options would read as separators. */
+static gboolean
+command_paths_valid (BoxliteCommand *command, GError **error)
+{
+    const struct {
+        const char *what, *path;
+        gboolean is_root;
+    } paths[] = {
+        { "working directory", boxlite_command_get_working_dir (command), FALSE },
+        { "root directory", boxlite_command_get_root_dir (command), TRUE },
+        { "root base directory", boxlite_command_get_root_base_dir (command), TRUE },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (paths); i++) {
+        const char *path = paths[i].path;
+        if (path && (!g_path_is_absolute (path) ||
+                     (paths[i].is_root && (strpbrk (path, ",:") || strstr (path, "/.."))))) {
+            g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                         "%s '%s' is not an absolute path%s", paths[i].what, path,
+                         paths[i].is_root ? " without ',', ':' or '..'" : "");
+            return FALSE;
+        }
+    }
+    if (boxlite_command_get_root_base_dir (command) && !boxlite_command_get_root_dir (command)) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "a root base directory needs a root directory");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /**
@@ -1291,15 +1331,9 @@ boxlite_box_exec_async (BoxliteBox *self, BoxliteCommand *command, GCancellable 
     GTask *task = g_task_new (self, cancellable, callback, user_data);
     g_task_set_source_tag (task, boxlite_box_exec_async);
     g_autoptr (GError) error = NULL;
-    if (!bl_env_validate (boxlite_command_get_env (command), &error)) {
+    if (!bl_env_validate (boxlite_command_get_env (command), &error) ||
+        !command_paths_valid (command, &error)) {
         g_task_return_error (task, g_steal_pointer (&error));
-        g_object_unref (task);
-        return;
-    }
-    const char *cwd = boxlite_command_get_working_dir (command);
-    if (cwd && !g_path_is_absolute (cwd)) {
-        g_task_return_new_error (task, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
-                                 "working directory '%s' is not an absolute path", cwd);
         g_object_unref (task);
         return;
     }

@@ -20,6 +20,8 @@ struct _BoxliteCommand {
     GStrv argv;
     GStrv env;
     char *working_dir;
+    char *root_dir;
+    char *root_base_dir;
     char *user;
     guint timeout_ms;
     gboolean pipe_stdin;
@@ -45,6 +47,8 @@ enum {
     PROP_TTY,
     PROP_TTY_ROWS,
     PROP_TTY_COLS,
+    PROP_ROOT_DIR,
+    PROP_ROOT_BASE_DIR,
     N_PROPS,
 };
 
@@ -58,6 +62,8 @@ boxlite_command_finalize (GObject *object)
     g_strfreev (self->argv);
     g_strfreev (self->env);
     g_free (self->working_dir);
+    g_free (self->root_dir);
+    g_free (self->root_base_dir);
     g_free (self->user);
     G_OBJECT_CLASS (boxlite_command_parent_class)->finalize (object);
 }
@@ -92,6 +98,12 @@ boxlite_command_get_property (GObject *object, guint prop_id, GValue *value, GPa
         break;
     case PROP_WORKING_DIR:
         g_value_set_string (value, self->working_dir);
+        break;
+    case PROP_ROOT_DIR:
+        g_value_set_string (value, self->root_dir);
+        break;
+    case PROP_ROOT_BASE_DIR:
+        g_value_set_string (value, self->root_base_dir);
         break;
     case PROP_USER:
         g_value_set_string (value, self->user);
@@ -132,6 +144,12 @@ boxlite_command_set_property (GObject *object, guint prop_id, const GValue *valu
         break;
     case PROP_WORKING_DIR:
         boxlite_command_set_working_dir (self, g_value_get_string (value));
+        break;
+    case PROP_ROOT_DIR:
+        boxlite_command_set_root_dir (self, g_value_get_string (value));
+        break;
+    case PROP_ROOT_BASE_DIR:
+        boxlite_command_set_root_base_dir (self, g_value_get_string (value));
         break;
     case PROP_USER:
         boxlite_command_set_user (self, g_value_get_string (value));
@@ -198,6 +216,32 @@ boxlite_command_class_init (BoxliteCommandClass *klass)
      * Since: 0.1
      */
     properties[PROP_WORKING_DIR] = g_param_spec_string ("working-dir", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteCommand:root-dir:
+     *
+     * An absolute path in the box that the command sees as `/`, with the
+     * box's `/proc`, `/sys` and `/dev` mounted in it for the command alone,
+     * as a container gets them; its user is looked up in that tree's
+     * `/etc/passwd`. %NULL: the box's own root.
+     *
+     * Since: 0.2
+     */
+    properties[PROP_ROOT_DIR] = g_param_spec_string ("root-dir", NULL, NULL, NULL, flags);
+
+    /**
+     * BoxliteCommand:root-base-dir:
+     *
+     * With [property@Boxlite.Command:root-dir]: an absolute path in the box
+     * (a read-only volume, say) that the root is made from, the first time
+     * a command names that root: a writable layer over it, kept on the
+     * box's disk beside the root, so that later commands with the same
+     * root see what earlier ones wrote and the tree itself never changes.
+     * Neither path may hold `:` or `,`.
+     *
+     * Since: 0.2
+     */
+    properties[PROP_ROOT_BASE_DIR] = g_param_spec_string ("root-base-dir", NULL, NULL, NULL, flags);
 
     /**
      * BoxliteCommand:user:
@@ -386,6 +430,76 @@ boxlite_command_set_working_dir (BoxliteCommand *self, const char *dir)
     g_return_if_fail (BOXLITE_IS_COMMAND (self));
     if (bl_set_str (&self->working_dir, dir))
         g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_WORKING_DIR]);
+}
+
+/**
+ * boxlite_command_get_root_dir:
+ * @self: the command
+ *
+ * Gets the [property@Boxlite.Command:root-dir] property.
+ *
+ * Returns: (nullable) (transfer none): the directory the command sees as
+ *   `/`, or %NULL for the box's root
+ *
+ * Since: 0.2
+ */
+const char *
+boxlite_command_get_root_dir (BoxliteCommand *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_COMMAND (self), NULL);
+    return self->root_dir;
+}
+
+/**
+ * boxlite_command_set_root_dir:
+ * @self: the command
+ * @dir: (nullable): an absolute path in the box, or %NULL for the box's root
+ *
+ * Sets the [property@Boxlite.Command:root-dir] property.
+ *
+ * Since: 0.2
+ */
+void
+boxlite_command_set_root_dir (BoxliteCommand *self, const char *dir)
+{
+    g_return_if_fail (BOXLITE_IS_COMMAND (self));
+    if (bl_set_str (&self->root_dir, dir))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ROOT_DIR]);
+}
+
+/**
+ * boxlite_command_get_root_base_dir:
+ * @self: the command
+ *
+ * Gets the [property@Boxlite.Command:root-base-dir] property.
+ *
+ * Returns: (nullable) (transfer none): the tree the command's root is made
+ *   from, or %NULL
+ *
+ * Since: 0.2
+ */
+const char *
+boxlite_command_get_root_base_dir (BoxliteCommand *self)
+{
+    g_return_val_if_fail (BOXLITE_IS_COMMAND (self), NULL);
+    return self->root_base_dir;
+}
+
+/**
+ * boxlite_command_set_root_base_dir:
+ * @self: the command
+ * @dir: (nullable): an absolute path in the box, or %NULL
+ *
+ * Sets the [property@Boxlite.Command:root-base-dir] property.
+ *
+ * Since: 0.2
+ */
+void
+boxlite_command_set_root_base_dir (BoxliteCommand *self, const char *dir)
+{
+    g_return_if_fail (BOXLITE_IS_COMMAND (self));
+    if (bl_set_str (&self->root_base_dir, dir))
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ROOT_BASE_DIR]);
 }
 
 /**

@@ -1,4 +1,4 @@
-/* volume.c: parsing and checking `HOST:GUEST[:ro|:rw]` volume specs. */
+/* volume.c: parsing and checking `HOST:GUEST[:OPTIONS]` volume specs. */
 #define G_LOG_DOMAIN "boxlite"
 
 #include "volume.h"
@@ -84,8 +84,26 @@ bl_volume_parse (const char *spec, GError **error)
         refuse (error, spec, "use HOST:GUEST or HOST:GUEST:ro (paths cannot contain ':')");
         return NULL;
     }
-    if (n == 3 && !g_str_equal (fields[2], "ro") && !g_str_equal (fields[2], "rw")) {
-        refuse (error, spec, "unknown option '%s': use ro or rw", fields[2]);
+    /* An empty field is one empty option, refused as such. */
+    g_auto (GStrv) options = n == 3 ? g_strsplit (fields[2], ",", -1) : g_new0 (char *, 1);
+    if (n == 3 && !*fields[2]) {
+        refuse (error, spec, "unknown option '': use ro, rw or owners");
+        return NULL;
+    }
+    for (guint i = 0; options[i]; i++) {
+        if (g_str_equal (options[i], "ro"))
+            volume->read_only = TRUE;
+        else if (g_str_equal (options[i], "owners"))
+            volume->owners = TRUE;
+        else if (!g_str_equal (options[i], "rw")) {
+            refuse (error, spec, "unknown option '%s': use ro, rw or owners", options[i]);
+            return NULL;
+        }
+    }
+    /* What the guest would make with the host's owners and modes kept
+     * (set-uid files, say) would be QEMU's user's on the host. */
+    if (volume->owners && !volume->read_only) {
+        refuse (error, spec, "owners is only for read-only volumes (ro,owners)");
         return NULL;
     }
     if (!g_path_is_absolute (fields[0])) {
@@ -96,7 +114,6 @@ bl_volume_parse (const char *spec, GError **error)
         return NULL;
     volume->host = g_strdup (fields[0]);
     volume->guest = g_canonicalize_filename (fields[1], "/");
-    volume->read_only = n == 3 && g_str_equal (fields[2], "ro");
     return g_steal_pointer (&volume);
 }
 

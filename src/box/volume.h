@@ -1,4 +1,5 @@
-/* volume.h: host folders shared into a box, as `HOST:GUEST[:ro|:rw]` specs.
+/* volume.h: host folders shared into a box, as `HOST:GUEST[:OPTIONS]` specs,
+ * OPTIONS a comma list of `ro` or `rw` and `owners`.
  *
  * The spec is what options, the box record and the launch document keep;
  * this module is its one parser. Neither path may hold ':' (it separates
@@ -20,6 +21,11 @@ typedef struct {
     char *host;  /* absolute, as given */
     char *guest; /* absolute, canonical (no '.', no '//', no trailing '/') */
     gboolean read_only;
+    /* The guest sees the host's owners, modes and symlinks as they are
+     * (QEMU's "none" model) rather than the guest's own kept in extended
+     * attributes: for trees made elsewhere, such as a container's root
+     * filesystem. Read-only only. */
+    gboolean owners;
 } BlVolume;
 
 void bl_volume_free (BlVolume *volume);

@@ -20,6 +20,7 @@ static const FlagDef flag_defs[] = {
     { "id", G_STRUCT_OFFSET (BlCtrFlags, id) },
     { "bundle", G_STRUCT_OFFSET (BlCtrFlags, bundle) },
     { "socket", G_STRUCT_OFFSET (BlCtrFlags, socket) },
+    { "group", G_STRUCT_OFFSET (BlCtrFlags, group) },
 };
 
 static gboolean
@@ -81,12 +82,14 @@ short_hash (const char *a, const char *b, const char *c)
 }
 
 /* containerd keeps its shims' sockets in "s" beside its own socket; ours go
- * there too, named by a hash of the socket, namespace and id. */
+ * there too, named by a hash of the socket, namespace and id (the pod's, for
+ * its containers: they share one shim). */
 char *
 bl_ctr_socket_path (const BlCtrFlags *flags)
 {
     g_autofree char *dir = g_path_get_dirname (flags->address);
-    g_autofree char *hash = short_hash (flags->address, flags->namespace, flags->id);
+    g_autofree char *hash =
+        short_hash (flags->address, flags->namespace, flags->group ? flags->group : flags->id);
 
     return g_build_filename (dir, "s", hash, NULL);
 }
@@ -95,7 +98,8 @@ char *
 bl_ctr_home_path (const BlCtrFlags *flags)
 {
     const char *root = g_getenv ("BOXLITE_CTR_ROOT");
-    g_autofree char *hash = short_hash ("", flags->namespace, flags->id);
+    g_autofree char *hash =
+        short_hash ("", flags->namespace, flags->group ? flags->group : flags->id);
 
     return g_build_filename (root && *root ? root : DEFAULT_ROOT, hash, NULL);
 }

@@ -27,12 +27,14 @@ typedef struct {
 } BlCtrWaiter;
 
 BlCtrProcess *
-bl_ctr_process_new (BlCtrShim *shim, const char *exec_id, BlCtrSpec *spec, const char *stdin_path,
-                    const char *stdout_path, const char *stderr_path)
+bl_ctr_process_new (BlCtrShim *shim, BlCtrContainer *container, const char *exec_id,
+                    BlCtrSpec *spec, const char *stdin_path, const char *stdout_path,
+                    const char *stderr_path)
 {
     BlCtrProcess *process = g_new0 (BlCtrProcess, 1);
 
     process->shim = shim;
+    process->container = container;
     process->exec_id = g_strdup (exec_id);
     process->spec = spec;
     process->stdin_path = g_strdup (stdin_path);
@@ -212,6 +214,13 @@ bl_ctr_process_start (BlCtrProcess *process, GAsyncReadyCallback done, gpointer 
     boxlite_command_set_user (command, spec->user);
     boxlite_command_set_tty (command, spec->terminal);
     boxlite_command_set_stdin (command, has_path (process->stdin_path));
+    if (process->container->pod_role == BL_CTR_POD_CONTAINER) {
+        const char *id = process->container->id;
+        g_autofree char *root = g_build_filename (BL_CTR_POD_GUEST_ROOTS, id, NULL);
+        g_autofree char *base = g_build_filename (BL_CTR_POD_GUEST_SHARE, id, NULL);
+        boxlite_command_set_root_dir (command, root);
+        boxlite_command_set_root_base_dir (command, base);
+    }
     boxlite_box_exec_async (process->shim->box, command, process->cancellable, on_exec, task);
 }
 
@@ -255,8 +264,8 @@ bl_ctr_process_exited (BlCtrProcess *process, guint32 status)
 
     Containerd__Events__TaskExit event = CONTAINERD__EVENTS__TASK_EXIT__INIT;
     Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
-    event.container_id = shim->flags.id;
-    event.id = *process->exec_id ? process->exec_id : shim->flags.id;
+    event.container_id = process->container->id;
+    event.id = *process->exec_id ? process->exec_id : process->container->id;
     event.pid = process->pid;
     event.exit_status = status;
     event.exited_at = &at;
@@ -269,10 +278,28 @@ bl_ctr_process_exited (BlCtrProcess *process, guint32 status)
     g_list_free_full (g_steal_pointer (&process->waiters), (GDestroyNotify) waiter_free);
 
     /* The task's process ending ends the task's box, as a container's init
-     * ending ends the container: its execs die with it. */
-    if (!*process->exec_id && shim->box &&
-        boxlite_box_get_state (shim->box) == BOXLITE_BOX_STATE_RUNNING)
+     * ending ends the container: its execs die with it. A pod's member
+     * ends alone, its execs with it. */
+    if (*process->exec_id)
+        return;
+    if (process->container->pod_role == BL_CTR_POD_CONTAINER)
+        bl_ctr_container_kill_all (process->container, 9);
+    else if (shim->box && boxlite_box_get_state (shim->box) == BOXLITE_BOX_STATE_RUNNING)
         boxlite_box_stop_async (shim->box, TRUE, NULL, on_box_stopped, NULL);
+}
+
+void
+bl_ctr_container_kill_all (BlCtrContainer *container, guint signal_number)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, container->processes);
+    while (g_hash_table_iter_next (&iter, NULL, &value)) {
+        BlCtrProcess *process = value;
+        if (process->status == BL_CTR_RUNNING && process->execution)
+            boxlite_execution_kill (process->execution, (gint) signal_number, NULL);
+    }
 }
 
 void

@@ -134,14 +134,24 @@ cleanup (BlCtrShim *shim)
 {
     g_autoptr (GError) error = NULL;
 
-    g_hash_table_remove_all (shim->processes);
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, shim->containers);
+    while (g_hash_table_iter_next (&iter, NULL, &value)) {
+        BlCtrContainer *container = value;
+        /* Its executions go before the box does. */
+        g_hash_table_remove_all (container->processes);
+        if (!bl_ctr_pod_unshare (container, &error) ||
+            (container->rootfs && !bl_ctr_rootfs_unmount (container->rootfs, &error))) {
+            g_warning ("%s", error->message);
+            g_clear_error (&error);
+        }
+    }
+    g_hash_table_remove_all (shim->containers);
     g_clear_object (&shim->box);
     g_clear_object (&shim->runtime);
-    if (shim->home && !bl_ctr_cleanup_home (shim->home, &error)) {
-        g_warning ("%s", error->message);
-        g_clear_error (&error);
-    }
-    if (shim->rootfs && !bl_ctr_rootfs_unmount (shim->rootfs, &error))
+    if (shim->home && !bl_ctr_cleanup_home (shim->home, &error))
         g_warning ("%s", error->message);
     unlink (shim->flags.socket);
 }
@@ -160,8 +170,8 @@ bl_ctr_serve (BlCtrFlags *flags, int listen_fd)
     /* A containerd that went away must not kill us through a pipe. */
     signal (SIGPIPE, SIG_IGN);
     shim.loop = g_main_loop_new (NULL, FALSE);
-    shim.processes =
-        g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) bl_ctr_process_free);
+    shim.containers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                             (GDestroyNotify) bl_ctr_container_free);
     g_queue_init (&shim.events);
     shim.home = bl_ctr_home_path (flags);
     shim.service = g_socket_service_new ();
@@ -179,11 +189,10 @@ bl_ctr_serve (BlCtrFlags *flags, int listen_fd)
     g_list_free_full (shim.conns, g_object_unref);
     cleanup (&shim);
     bl_ctr_events_clear (&shim);
-    g_hash_table_unref (shim.processes);
+    g_hash_table_unref (shim.containers);
     g_clear_object (&shim.service);
     g_main_loop_unref (shim.loop);
     g_free (shim.home);
-    g_free (shim.rootfs);
     /* The flags belong to the caller. */
     return 0;
 }

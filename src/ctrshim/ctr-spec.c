@@ -18,6 +18,9 @@
 #define MAX_ARGS 4096
 #define MAX_STRING 65536
 #define ALLOW_NET_ANNOTATION "boxlite.io/allow-net"
+#define CONTAINER_TYPE_ANNOTATION "io.kubernetes.cri.container-type"
+#define SANDBOX_ID_ANNOTATION "io.kubernetes.cri.sandbox-id"
+#define MAX_SANDBOX_ID 128
 
 /* @array's strings, or NULL with @error set when it holds anything else. */
 static char **
@@ -151,6 +154,44 @@ read_network (BlCtrSpec *spec, JsonObject *annotations)
     spec->allow_net = g_strv_builder_end (builder);
 }
 
+/* The CRI's word on the container's place in a pod. The sandbox id names
+ * folders and sockets: it must look like the ids the CRI makes. */
+static gboolean
+read_pod (BlCtrSpec *spec, JsonObject *annotations, GError **error)
+{
+    const char *type = bl_json_member_string (annotations, CONTAINER_TYPE_ANNOTATION);
+    const char *sandbox = bl_json_member_string (annotations, SANDBOX_ID_ANNOTATION);
+
+    if (!type)
+        return TRUE;
+    if (g_str_equal (type, "sandbox"))
+        spec->pod_role = BL_CTR_POD_SANDBOX;
+    else if (g_str_equal (type, "container"))
+        spec->pod_role = BL_CTR_POD_CONTAINER;
+    else {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT, "unknown %s '%.64s'",
+                     CONTAINER_TYPE_ANNOTATION, type);
+        return FALSE;
+    }
+    gsize len = sandbox ? strlen (sandbox) : 0;
+    if (!len) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "a pod's container without %s", SANDBOX_ID_ANNOTATION);
+        return FALSE;
+    }
+    if (len > MAX_SANDBOX_ID ||
+        strspn (sandbox, "abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len ||
+        sandbox[0] == '.') {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "%s is not an id of at most %d letters, digits, '_', '.' or '-'",
+                     SANDBOX_ID_ANNOTATION, MAX_SANDBOX_ID);
+        return FALSE;
+    }
+    spec->sandbox_id = g_strdup (sandbox);
+    return TRUE;
+}
+
 static JsonObject *
 load_object (JsonParser *parser, const char *data, gsize len, const char *what, GError **error)
 {
@@ -186,7 +227,25 @@ bl_ctr_spec_from_config (const char *bundle, GError **error)
     read_resources (spec,
                     bl_json_member_object (bl_json_member_object (root, "linux"), "resources"));
     read_network (spec, bl_json_member_object (root, "annotations"));
+    if (!read_pod (spec, bl_json_member_object (root, "annotations"), error)) {
+        g_prefix_error (error, "%s: ", path);
+        bl_ctr_spec_free (spec);
+        return NULL;
+    }
     return spec;
+}
+
+char *
+bl_ctr_group_of (const char *id, const char *bundle)
+{
+    g_autoptr (GError) error = NULL;
+    g_autoptr (BlCtrSpec) spec = bundle ? bl_ctr_spec_from_config (bundle, &error) : NULL;
+
+    /* A config that does not read is refused by Create, in the task's own
+     * shim. */
+    if (spec && spec->pod_role == BL_CTR_POD_CONTAINER)
+        return g_strdup (spec->sandbox_id);
+    return g_strdup (id);
 }
 
 BlCtrSpec *
@@ -208,5 +267,6 @@ bl_ctr_spec_free (BlCtrSpec *spec)
     g_free (spec->cwd);
     g_free (spec->user);
     g_strfreev (spec->allow_net);
+    g_free (spec->sandbox_id);
     g_free (spec);
 }

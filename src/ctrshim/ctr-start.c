@@ -92,6 +92,7 @@ spawn_daemon (BlCtrFlags *flags, int listen_fd, GError **error)
         { "-id", flags->id },
         { "-bundle", flags->bundle },
         { "-socket", flags->socket },
+        { "-group", flags->group },
     };
     for (gsize i = 0; i < G_N_ELEMENTS (pairs); i++) {
         if (pairs[i][1]) {
@@ -131,6 +132,8 @@ bl_ctr_cmd_start (BlCtrFlags *flags)
 
     if (!flags->bundle)
         flags->bundle = g_get_current_dir ();
+    /* A pod's containers go to the shim of its sandbox (started first). */
+    flags->group = bl_ctr_group_of (flags->id, flags->bundle);
     flags->socket = bl_ctr_socket_path (flags);
     g_autofree char *address = g_strconcat ("unix://", flags->socket, NULL);
     if (!socket_alive (flags->socket)) {
@@ -161,7 +164,7 @@ bl_ctr_cleanup_home (const char *home, GError **error)
         if (!boxlite_runtime_remove (runtime, boxlite_box_get_id (l->data), TRUE, error))
             return FALSE;
     }
-    return bl_tree_remove (home, error);
+    return bl_ctr_pod_unshare_all (home, error) && bl_tree_remove (home, error);
 }
 
 /* What containerd learns of a task whose shim is gone: it was killed. */
@@ -169,11 +172,20 @@ int
 bl_ctr_cmd_delete (BlCtrFlags *flags)
 {
     GError *error = NULL;
-    g_autofree char *home = bl_ctr_home_path (flags);
 
     if (!flags->bundle)
         flags->bundle = g_get_current_dir ();
-    if (!bl_ctr_cleanup_home (home, &error))
+    flags->group = bl_ctr_group_of (flags->id, flags->bundle);
+    g_autofree char *home = bl_ctr_home_path (flags);
+    /* A pod's member leaves its share; the pod's box goes with the
+     * sandbox. */
+    g_autofree char *share_dir = bl_ctr_pod_share_dir (home);
+    BlCtrContainer member = { .share = g_build_filename (share_dir, flags->id, NULL) };
+    gboolean unshared = bl_ctr_pod_unshare (&member, &error);
+    g_free (member.share);
+    if (!unshared)
+        return fail ("delete", error);
+    if (g_str_equal (flags->group, flags->id) && !bl_ctr_cleanup_home (home, &error))
         return fail ("delete", error);
     g_autofree char *rootfs = g_build_filename (flags->bundle, "rootfs", NULL);
     if (!bl_ctr_rootfs_unmount (rootfs, &error))

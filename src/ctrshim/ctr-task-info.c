@@ -23,8 +23,8 @@ bl_ctr_task_state (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrM
         Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
         gboolean paused = process->status == BL_CTR_RUNNING && shim->box &&
                           boxlite_box_get_state (shim->box) == BOXLITE_BOX_STATE_PAUSED;
-        response.id = shim->flags.id;
-        response.bundle = shim->flags.bundle ? shim->flags.bundle : "";
+        response.id = process->container->id;
+        response.bundle = process->container->bundle ? process->container->bundle : "";
         response.pid = process->pid;
         response.status = paused ? BL_CTR_PAUSED : (Containerd__V1__Types__Status) process->status;
         response.stdin = process->stdin_path;
@@ -43,13 +43,14 @@ bl_ctr_task_pids (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMe
 {
     const Containerd__Task__V2__PidsRequest *req = (const Containerd__Task__V2__PidsRequest *) *msg;
 
-    if (bl_ctr_task_lookup (shim, conn, stream_id, req->id, "")) {
+    BlCtrProcess *init = bl_ctr_task_lookup (shim, conn, stream_id, req->id, "");
+    if (init) {
         g_autoptr (GArray) infos =
             g_array_new (FALSE, TRUE, sizeof (Containerd__V1__Types__ProcessInfo));
         g_autoptr (GPtrArray) pointers = g_ptr_array_new ();
         GHashTableIter iter;
         gpointer value;
-        g_hash_table_iter_init (&iter, shim->processes);
+        g_hash_table_iter_init (&iter, init->container->processes);
         while (g_hash_table_iter_next (&iter, NULL, &value)) {
             BlCtrProcess *process = value;
             if (process->status != BL_CTR_RUNNING || !process->pid)

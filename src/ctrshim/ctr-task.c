@@ -1,24 +1,30 @@
-/* ctr-task.c: the Task service's lifecycle methods: Create boots the box,
- * Start and Exec run processes in it, Kill, Wait, CloseIO and ResizePty
- * act on one, Delete and Shutdown take it all down. The queries (State,
- * Pids, Stats, Connect) are in ctr-task-info.c.
+/* ctr-task.c: the Task service's lifecycle methods: Create boots the box
+ * (or, for a pod's member, joins the pod's), Start and Exec run processes
+ * in it, Kill, Wait, CloseIO and ResizePty act on one, Delete and Shutdown
+ * take it all down. The queries (State, Pids, Stats, Connect) are in
+ * ctr-task-info.c.
  *
- * Requests name the task by id: one for another task is refused, as is any
- * payload that does not decode as the method's message.
+ * Requests name the container by id: one this shim does not serve is
+ * refused, as is any payload that does not decode as the method's message.
  */
 #define G_LOG_DOMAIN "boxlite-ctr"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "ctr.h"
+#include "os-error.h"
+#include <boxlite/boxlite-error.h>
 #include "shim.pb-c.h"
 #include "task-events.pb-c.h"
 
 /* The box a task gets when its spec sets no limits: the library's own
  * defaults apply; this is the least memory a box accepts. */
 #define MIN_MEMORY_MIB 128
+/* The most containers one pod's shim takes. */
+#define MAX_CONTAINERS 64
 
 typedef struct {
     BlCtrShim *shim;
@@ -57,27 +63,31 @@ bl_ctr_task_lookup (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, const
                     const char *exec_id)
 {
     BlCtrProcess *process = NULL;
+    BlCtrContainer *container = g_hash_table_lookup (shim->containers, id);
 
-    if (!g_str_equal (id, shim->flags.id))
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_NOT_FOUND, "task %s: not this shim's", id);
-    else if (!(process = g_hash_table_lookup (shim->processes, exec_id)))
+    if (!container)
+        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_NOT_FOUND, "task %s: %s", id,
+                            g_str_equal (id, shim->flags.id) ? "not found" : "not this shim's");
+    else if (!(process = g_hash_table_lookup (container->processes, exec_id)))
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_NOT_FOUND, "task %s process '%s': not found",
                             id, exec_id);
     return process;
 }
 
 static void
-publish_simple (BlCtrShim *shim, const char *topic, const char *type, const char *exec_id,
-                guint32 pid)
+publish_simple (BlCtrShim *shim, const char *topic, const char *type, BlCtrProcess *process)
 {
+    const char *exec_id = process->exec_id;
+    guint32 pid = process->pid;
+
     if (g_str_equal (topic, "/tasks/start")) {
         Containerd__Events__TaskStart event = CONTAINERD__EVENTS__TASK_START__INIT;
-        event.container_id = shim->flags.id;
+        event.container_id = process->container->id;
         event.pid = pid;
         bl_ctr_publish (shim, topic, type, &event.base);
     } else {
         Containerd__Events__TaskExecStarted event = CONTAINERD__EVENTS__TASK_EXEC_STARTED__INIT;
-        event.container_id = shim->flags.id;
+        event.container_id = process->container->id;
         event.exec_id = (char *) exec_id;
         event.pid = pid;
         bl_ctr_publish (shim, topic, type, &event.base);
@@ -100,6 +110,7 @@ same_folder (const char *a, const char *b)
 typedef struct {
     Call *call;
     BlCtrSpec *spec;
+    BlCtrContainer *container; /* in shim->containers from the start */
     Containerd__Task__V2__CreateTaskRequest *request;
 } CreateCall;
 
@@ -113,42 +124,42 @@ create_call_free (CreateCall *create)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CreateCall, create_call_free)
 
-/* Undoes a Create that failed half way. */
+/* Undoes a Create that failed half way: the container goes, and with the
+ * container that owned it, the box. */
 static void
 create_failed (CreateCall *create, const GError *error)
 {
     BlCtrShim *shim = create->call->shim;
+    BlCtrContainer *container = create->container;
     g_autoptr (GError) local = NULL;
 
-    g_clear_object (&shim->box);
-    g_clear_object (&shim->runtime);
-    if (!bl_ctr_cleanup_home (shim->home, &local))
+    if (container->pod_role != BL_CTR_POD_CONTAINER) {
+        g_clear_object (&shim->box);
+        g_clear_object (&shim->runtime);
+        if (!bl_ctr_cleanup_home (shim->home, &local))
+            g_warning ("%s", local->message);
+        g_clear_error (&local);
+    }
+    if (!bl_ctr_pod_unshare (container, &local) ||
+        (container->rootfs && !bl_ctr_rootfs_unmount (container->rootfs, &local)))
         g_warning ("%s", local->message);
-    g_clear_error (&local);
-    if (shim->rootfs && !bl_ctr_rootfs_unmount (shim->rootfs, &local))
-        g_warning ("%s", local->message);
-    g_clear_pointer (&shim->rootfs, g_free);
+    g_hash_table_remove (shim->containers, container->id);
     reply_gerror (create->call, BL_TTRPC_INTERNAL, error);
 }
 
+/* The container's init process is there, not yet started: say so. */
 static void
-on_box_started (GObject *source, GAsyncResult *res, gpointer user_data)
+created (CreateCall *create)
 {
-    g_autoptr (CreateCall) create = user_data;
     BlCtrShim *shim = create->call->shim;
     Containerd__Task__V2__CreateTaskRequest *req = create->request;
-    g_autoptr (GError) error = NULL;
+    BlCtrProcess *init =
+        bl_ctr_process_new (shim, create->container, "", g_steal_pointer (&create->spec),
+                            req->stdin, req->stdout, req->stderr);
 
-    if (!boxlite_box_start_finish (BOXLITE_BOX (source), res, &error)) {
-        g_prefix_error (&error, "cannot start the box: ");
-        create_failed (create, error);
-        return;
-    }
-    BlCtrProcess *init = bl_ctr_process_new (shim, "", g_steal_pointer (&create->spec), req->stdin,
-                                             req->stdout, req->stderr);
     init->spec->terminal = req->terminal;
     init->pid = (guint32) MAX (boxlite_box_get_monitor_pid (shim->box), 0);
-    g_hash_table_insert (shim->processes, init->exec_id, init);
+    g_hash_table_insert (create->container->processes, init->exec_id, init);
 
     Containerd__Task__V2__CreateTaskResponse response =
         CONTAINERD__TASK__V2__CREATE_TASK_RESPONSE__INIT;
@@ -161,11 +172,25 @@ on_box_started (GObject *source, GAsyncResult *res, gpointer user_data)
     io.stdout = req->stdout;
     io.stderr = req->stderr;
     io.terminal = req->terminal;
-    event.container_id = shim->flags.id;
+    event.container_id = create->container->id;
     event.bundle = req->bundle;
     event.io = &io;
     event.pid = init->pid;
     bl_ctr_publish (shim, "/tasks/create", "containerd.events.TaskCreate", &event.base);
+}
+
+static void
+on_box_started (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    g_autoptr (CreateCall) create = user_data;
+    g_autoptr (GError) error = NULL;
+
+    if (!boxlite_box_start_finish (BOXLITE_BOX (source), res, &error)) {
+        g_prefix_error (&error, "cannot start the box: ");
+        create_failed (create, error);
+        return;
+    }
+    created (create);
 }
 
 static void
@@ -202,10 +227,9 @@ box_options (const char *rootfs, const BlCtrSpec *spec)
     return options;
 }
 
-/* Mounts the snapshot, opens the task's runtime, checks the box's options;
- * FALSE with @error set on the first failure. */
+/* Mounts the snapshot containerd names on BUNDLE/rootfs. */
 static gboolean
-prepare_box (BlCtrShim *shim, CreateCall *create, BoxliteBoxOptions **options_out, GError **error)
+mount_rootfs (CreateCall *create, GError **error)
 {
     Containerd__Task__V2__CreateTaskRequest *req = create->request;
     g_autofree BlCtrMount *mounts = g_new0 (BlCtrMount, req->n_rootfs + 1);
@@ -225,19 +249,65 @@ prepare_box (BlCtrShim *shim, CreateCall *create, BoxliteBoxOptions **options_ou
     }
     if (!bl_ctr_rootfs_mount (rootfs, mounts, req->n_rootfs, error))
         return FALSE;
-    shim->rootfs = g_steal_pointer (&rootfs);
-    if (g_mkdir_with_parents (shim->home, 0700) < 0) {
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s",
-                     shim->home, g_strerror (errno));
+    create->container->rootfs = g_steal_pointer (&rootfs);
+    return TRUE;
+}
+
+/* Opens the task's runtime and checks the box's options; a pod's box gets
+ * the share its members' roots will appear in. */
+static gboolean
+prepare_box (BlCtrShim *shim, CreateCall *create, BoxliteBoxOptions **options_out, GError **error)
+{
+    if (!mount_rootfs (create, error))
         return FALSE;
-    }
+    if (g_mkdir_with_parents (shim->home, 0700) < 0)
+        return bl_os_error (error, errno, "create", shim->home);
     g_autoptr (BoxliteOptions) runtime_options = boxlite_options_new ();
     boxlite_options_set_home_dir (runtime_options, shim->home);
     shim->runtime = boxlite_runtime_new (runtime_options, error);
     if (!shim->runtime)
         return FALSE;
-    *options_out = box_options (shim->rootfs, create->spec);
+    *options_out = box_options (create->container->rootfs, create->spec);
+    if (create->container->pod_role == BL_CTR_POD_SANDBOX) {
+        /* QEMU runs as its own user, which must reach the share. */
+        g_autofree char *share = bl_ctr_pod_share_dir (shim->home);
+        if (chmod (shim->home, 0711) < 0 || (mkdir (share, 0755) < 0 && errno != EEXIST))
+            return bl_os_error (error, errno, "create", share);
+        g_autofree char *volume =
+            g_strconcat (share, ":" BL_CTR_POD_GUEST_SHARE ":ro,owners", NULL);
+        const char *const volumes[] = { volume, NULL };
+        g_object_set (*options_out, "volumes", volumes, NULL);
+    }
     return boxlite_box_options_validate (*options_out, error);
+}
+
+/* Whether @bundle is a pod member's that may join this shim's box: the
+ * CRI says so, the pod's sandbox runs here, and the bundle lies beside the
+ * sandbox's, named after the container, as containerd lays bundles out. */
+static gboolean
+may_join (BlCtrShim *shim, const char *id, const char *bundle, const BlCtrSpec *spec,
+          GError **error)
+{
+    BlCtrContainer *sandbox = g_hash_table_lookup (shim->containers, shim->flags.group);
+    g_autofree char *dir = g_path_get_dirname (bundle);
+    g_autofree char *own_dir = g_path_get_dirname (shim->flags.bundle);
+    g_autofree char *name = g_path_get_basename (bundle);
+
+    if (spec->pod_role != BL_CTR_POD_CONTAINER || g_strcmp0 (spec->sandbox_id, shim->flags.group))
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "task %s: this shim serves the pod %s", id, shim->flags.group);
+    else if (!sandbox || sandbox->pod_role != BL_CTR_POD_SANDBOX || !shim->box)
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "task %s: the pod's sandbox %s is not running here", id, shim->flags.group);
+    else if (!same_folder (dir, own_dir) || !g_str_equal (name, id))
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "bundle %s is not the task's", bundle);
+    else if (g_hash_table_size (shim->containers) >= MAX_CONTAINERS)
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "the pod has %d containers already", MAX_CONTAINERS);
+    else
+        return TRUE;
+    return FALSE;
 }
 
 static void
@@ -251,19 +321,7 @@ task_create (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage
     g_autoptr (CreateCall) create = g_new0 (CreateCall, 1);
     create->call = call_new (shim, conn, stream_id);
     create->request = req;
-    if (!g_str_equal (req->id, shim->flags.id)) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT,
-                            "task %s: this shim serves %s", req->id, shim->flags.id);
-        return;
-    }
-    /* The snapshot is mounted in the bundle: only in the one `start` was
-     * given, not wherever a request says. */
-    if (!same_folder (req->bundle, shim->flags.bundle)) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT,
-                            "bundle %s is not this task's", req->bundle);
-        return;
-    }
-    if (shim->box || shim->runtime) {
+    if (g_hash_table_contains (shim->containers, req->id)) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_ALREADY_EXISTS, "task %s exists", req->id);
         return;
     }
@@ -272,9 +330,35 @@ task_create (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage
                             "restoring a checkpoint is not supported");
         return;
     }
+    gboolean first = !shim->runtime && g_hash_table_size (shim->containers) == 0;
+    /* The snapshot is mounted in the bundle: for the first container only
+     * in the one `start` was given, not wherever a request says. */
+    if (first && !g_str_equal (req->id, shim->flags.id)) {
+        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT,
+                            "task %s: this shim serves %s", req->id, shim->flags.id);
+        return;
+    }
+    if (first && !same_folder (req->bundle, shim->flags.bundle)) {
+        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT,
+                            "bundle %s is not this task's", req->bundle);
+        return;
+    }
     create->spec = bl_ctr_spec_from_config (req->bundle, &error);
-    if (!create->spec) {
+    if (!create->spec || (!first && !may_join (shim, req->id, req->bundle, create->spec, &error))) {
         reply_gerror (create->call, BL_TTRPC_INVALID_ARGUMENT, error);
+        return;
+    }
+    /* A container that is its pod's (or its own) box's, or a member. */
+    BlCtrPodRole role = first && create->spec->pod_role == BL_CTR_POD_CONTAINER
+                            ? BL_CTR_POD_NONE
+                            : create->spec->pod_role;
+    create->container = bl_ctr_container_new (req->id, req->bundle, role);
+    g_hash_table_insert (shim->containers, create->container->id, create->container);
+    if (!first) {
+        if (!mount_rootfs (create, &error) || !bl_ctr_pod_share (shim, create->container, &error))
+            create_failed (create, error);
+        else
+            created (create);
         return;
     }
     g_autoptr (BoxliteBoxOptions) options = NULL;
@@ -306,10 +390,9 @@ on_started (GObject *source, GAsyncResult *res, gpointer user_data)
     bl_ctr_reply (call->conn, call->stream_id, &response.base);
     if (*process->exec_id)
         publish_simple (call->shim, "/tasks/exec-started", "containerd.events.TaskExecStarted",
-                        process->exec_id, process->pid);
+                        process);
     else
-        publish_simple (call->shim, "/tasks/start", "containerd.events.TaskStart", "",
-                        process->pid);
+        publish_simple (call->shim, "/tasks/start", "containerd.events.TaskStart", process);
 }
 
 static void
@@ -346,10 +429,10 @@ task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage *
         /* answered */
     } else if (!*req->exec_id || strlen (req->exec_id) > 256) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INVALID_ARGUMENT, "bad exec id");
-    } else if (g_hash_table_contains (shim->processes, req->exec_id)) {
+    } else if (g_hash_table_contains (init->container->processes, req->exec_id)) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_ALREADY_EXISTS, "exec %s exists",
                             req->exec_id);
-    } else if (g_hash_table_size (shim->processes) >= BL_CTR_MAX_PROCESSES) {
+    } else if (g_hash_table_size (init->container->processes) >= BL_CTR_MAX_PROCESSES) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION, "too many processes");
     } else if (init->status != BL_CTR_RUNNING) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION,
@@ -360,12 +443,12 @@ task_exec (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage *
                             error ? error->message : "missing");
     } else {
         spec->terminal = req->terminal;
-        BlCtrProcess *process =
-            bl_ctr_process_new (shim, req->exec_id, spec, req->stdin, req->stdout, req->stderr);
-        g_hash_table_insert (shim->processes, process->exec_id, process);
+        BlCtrProcess *process = bl_ctr_process_new (shim, init->container, req->exec_id, spec,
+                                                    req->stdin, req->stdout, req->stderr);
+        g_hash_table_insert (init->container->processes, process->exec_id, process);
         bl_ctr_reply (conn, stream_id, NULL);
         Containerd__Events__TaskExecAdded event = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
-        event.container_id = shim->flags.id;
+        event.container_id = init->container->id;
         event.exec_id = req->exec_id;
         bl_ctr_publish (shim, "/tasks/exec-added", "containerd.events.TaskExecAdded", &event.base);
     }
@@ -387,14 +470,8 @@ task_kill (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage *
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_NOT_FOUND, "%s", error->message);
     } else if (process) {
         /* "all": every process of the task, the execs too. */
-        if (req->all && !*req->exec_id) {
-            GHashTableIter iter;
-            gpointer value;
-            g_hash_table_iter_init (&iter, shim->processes);
-            while (g_hash_table_iter_next (&iter, NULL, &value))
-                if (value != process && ((BlCtrProcess *) value)->status == BL_CTR_RUNNING)
-                    bl_ctr_process_kill (value, req->signal, NULL);
-        }
+        if (req->all && !*req->exec_id)
+            bl_ctr_container_kill_all (process->container, req->signal);
         bl_ctr_reply (conn, stream_id, NULL);
     }
 }
@@ -457,17 +534,29 @@ reply_deleted (BlTtrpcConn *conn, guint32 stream_id, const BlCtrProcess *process
     bl_ctr_reply (conn, stream_id, &response.base);
 }
 
-/* The task's box, its home and the snapshot's mount go with its Delete. */
+/* What goes with a container's Delete: a member's share and snapshot, and
+ * with the container that owns the box, the box and its home. The box's
+ * owner goes last: its box holds the others. */
 static gboolean
-remove_box (BlCtrShim *shim, GError **error)
+remove_container (BlCtrShim *shim, BlCtrContainer *container, GError **error)
 {
-    g_clear_object (&shim->box);
-    g_clear_object (&shim->runtime);
-    if (!bl_ctr_cleanup_home (shim->home, error))
+    if (container->pod_role == BL_CTR_POD_CONTAINER) {
+        bl_ctr_container_kill_all (container, 9);
+    } else if (g_hash_table_size (shim->containers) > 1) {
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE,
+                     "the pod's other containers are still there");
         return FALSE;
-    if (shim->rootfs && !bl_ctr_rootfs_unmount (shim->rootfs, error))
+    } else {
+        g_clear_object (&shim->box);
+        g_clear_object (&shim->runtime);
+        if (!bl_ctr_cleanup_home (shim->home, error))
+            return FALSE;
+    }
+    if (!bl_ctr_pod_unshare (container, error))
         return FALSE;
-    g_clear_pointer (&shim->rootfs, g_free);
+    if (container->rootfs && !bl_ctr_rootfs_unmount (container->rootfs, error))
+        return FALSE;
+    g_clear_pointer (&container->rootfs, g_free);
     return TRUE;
 }
 
@@ -482,23 +571,28 @@ task_delete (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessage
     if (process && process->status == BL_CTR_RUNNING) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION,
                             "process '%s' is running", req->exec_id);
-    } else if (process && !*req->exec_id && !remove_box (shim, &error)) {
-        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_INTERNAL, "%s", error->message);
+    } else if (process && !*req->exec_id && !remove_container (shim, process->container, &error)) {
+        bl_ctr_reply_error (conn, stream_id,
+                            g_error_matches (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_STATE)
+                                ? BL_TTRPC_FAILED_PRECONDITION
+                                : BL_TTRPC_INTERNAL,
+                            "%s", error->message);
     } else if (process) {
+        BlCtrContainer *container = process->container;
         reply_deleted (conn, stream_id, process);
         if (!*req->exec_id) {
             Containerd__Events__TaskDelete event = CONTAINERD__EVENTS__TASK_DELETE__INIT;
             Google__Protobuf__Timestamp at = bl_ctr_timestamp (process->exited_at);
-            event.container_id = shim->flags.id;
-            event.id = shim->flags.id;
+            event.container_id = container->id;
+            event.id = container->id;
             event.pid = process->pid;
             event.exit_status = process->exit_status;
             event.exited_at = &at;
             bl_ctr_publish (shim, "/tasks/delete", "containerd.events.TaskDelete", &event.base);
-            /* The execs went with the box. */
-            g_hash_table_remove_all (shim->processes);
+            /* Its execs go with it. */
+            g_hash_table_remove (shim->containers, container->id);
         } else {
-            g_hash_table_remove (shim->processes, req->exec_id);
+            g_hash_table_remove (container->processes, req->exec_id);
         }
     }
 }
@@ -511,7 +605,7 @@ task_shutdown (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, BlCtrMessa
 
     bl_ctr_reply (conn, stream_id, NULL);
     /* A task not yet deleted keeps its shim, unless told otherwise. */
-    if (req->now || g_hash_table_size (shim->processes) == 0)
+    if (req->now || g_hash_table_size (shim->containers) == 0)
         bl_ctr_shim_quit_when_idle (shim);
 }
 
@@ -526,6 +620,12 @@ pause_or_resume (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, const ch
 
     if (!init)
         return;
+    /* The VM is the pod's: one member cannot stop it alone. */
+    if (init->container->pod_role == BL_CTR_POD_CONTAINER) {
+        bl_ctr_reply_error (conn, stream_id, BL_TTRPC_UNIMPLEMENTED,
+                            "a container of a pod is paused with its pod's sandbox");
+        return;
+    }
     if (!shim->box || !(pause ? boxlite_box_pause (shim->box, NULL, &error)
                               : boxlite_box_resume (shim->box, NULL, &error))) {
         bl_ctr_reply_error (conn, stream_id, BL_TTRPC_FAILED_PRECONDITION, "%s",
@@ -535,11 +635,11 @@ pause_or_resume (BlCtrShim *shim, BlTtrpcConn *conn, guint32 stream_id, const ch
     bl_ctr_reply (conn, stream_id, NULL);
     if (pause) {
         Containerd__Events__TaskPaused event = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
-        event.container_id = shim->flags.id;
+        event.container_id = init->container->id;
         bl_ctr_publish (shim, "/tasks/paused", "containerd.events.TaskPaused", &event.base);
     } else {
         Containerd__Events__TaskResumed event = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
-        event.container_id = shim->flags.id;
+        event.container_id = init->container->id;
         bl_ctr_publish (shim, "/tasks/resumed", "containerd.events.TaskResumed", &event.base);
     }
 }

@@ -4,11 +4,13 @@
  * containerd runs the binary three ways: `start` (print the address of a
  * ttrpc socket and leave a daemon serving it), `delete` (clean up after a
  * shim that is gone), and, through `start`, the daemon itself. The daemon
- * serves containerd's Task service (shim.proto) for one task: Create boots
- * a box on the bundle's root filesystem, Start runs the bundle's process in
- * it, Exec adds more; each process's stdio goes through the FIFOs
- * containerd names. One GLib main loop is the only scheduler; the state is
- * one BlCtrShim passed around.
+ * serves containerd's Task service (shim.proto) for one task, or for the
+ * containers of one Kubernetes pod: Create boots a box on the bundle's root
+ * filesystem, Start runs the bundle's process in it, Exec adds more; each
+ * process's stdio goes through the FIFOs containerd names. A pod's
+ * containers join the box of its sandbox container (ctr-pod.c). One GLib
+ * main loop is the only scheduler; the state is one BlCtrShim passed
+ * around.
  *
  * Everything a ttrpc client sends is checked (ttrpc-frame.h); the bundle
  * and the specs are checked against fixed bounds before use.
@@ -39,8 +41,16 @@ typedef struct {
     char *id;
     char *bundle;
     char *socket; /* the daemon's: the socket `start` bound */
+    char *group;  /* the daemon's: the pod's sandbox id, or the task's id */
     gboolean debug;
 } BlCtrFlags;
+
+/* What the CRI's annotations make of a container. */
+typedef enum {
+    BL_CTR_POD_NONE,      /* a task of its own (ctr run) */
+    BL_CTR_POD_SANDBOX,   /* a pod's sandbox container: its box is the pod's */
+    BL_CTR_POD_CONTAINER, /* one of the pod's application containers */
+} BlCtrPodRole;
 
 /* What a process runs, from config.json or an Exec's spec. */
 typedef struct {
@@ -53,6 +63,8 @@ typedef struct {
     guint memory_mib; /* 0: the box default */
     char **allow_net; /* boxlite.io/allow-net; NULL: the default network */
     gboolean network_off;
+    BlCtrPodRole pod_role;
+    char *sandbox_id; /* the pod's, from the CRI's annotations; NULL: none */
 } BlCtrSpec;
 
 typedef enum {
@@ -69,9 +81,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BlCtrMessage, bl_ctr_message_free)
 
 typedef struct _BlCtrShim BlCtrShim;
 
-/* One process of the task: the init one (exec id "") or an exec. */
+/* A container the shim serves, with its processes. */
+typedef struct {
+    char *id;
+    char *bundle;
+    char *rootfs;          /* BUNDLE/rootfs while mounted by us */
+    char *share;           /* a pod member's: its root shared into the pod's box */
+    BlCtrPodRole pod_role; /* POD_CONTAINER: runs in the box of the pod's sandbox */
+    GHashTable *processes; /* exec id -> BlCtrProcess * */
+} BlCtrContainer;
+
+/* One process of a container: the init one (exec id "") or an exec. */
 typedef struct {
     BlCtrShim *shim;
+    BlCtrContainer *container;
     char *exec_id;
     BlCtrSpec *spec;
     char *stdin_path, *stdout_path, *stderr_path;
@@ -91,12 +114,11 @@ struct _BlCtrShim {
     GMainLoop *loop;
     GSocketService *service;
     GList *conns; /* BlTtrpcConn * */
-    char *home;   /* the task's BOXLITE_HOME */
-    char *rootfs; /* BUNDLE/rootfs while mounted by us */
+    char *home;   /* the task's (or pod's) BOXLITE_HOME */
     BoxliteRuntime *runtime;
-    BoxliteBox *box;
-    GHashTable *processes; /* exec id -> BlCtrProcess * */
-    GQueue events;         /* BlCtrEvent *, published one at a time */
+    BoxliteBox *box;        /* the task's, or the pod's */
+    GHashTable *containers; /* id -> BlCtrContainer * */
+    GQueue events;          /* BlCtrEvent *, published one at a time */
     gboolean publishing;
     gboolean shutting_down;
     guint quit_ticks; /* waited for events to go out */
@@ -145,9 +167,29 @@ void bl_ctr_publish (BlCtrShim *shim, const char *topic, const char *type_name,
 /* Drops the events not yet sent (the shim is leaving). */
 void bl_ctr_events_clear (BlCtrShim *shim);
 
+/* ctr-pod.c: a pod's containers in one box. */
+/* The guest folder where the pod's box sees its members' root filesystems. */
+#define BL_CTR_POD_GUEST_SHARE "/run/boxlite/pod"
+/* The guest folder of the members' roots (their writable layer beside). */
+#define BL_CTR_POD_GUEST_ROOTS "/var/lib/boxlite-pod"
+/* The id whose shim serves @id: the pod's sandbox id for an application
+ * container the CRI names, else @id; from the bundle's config.json. */
+char *bl_ctr_group_of (const char *id, const char *bundle);
+/* The host folder shared into a pod's box (HOME/pod). */
+char *bl_ctr_pod_share_dir (const char *home);
+/* Shares @container's mounted root into the pod's box, read-only, nodev,
+ * nosuid. */
+gboolean bl_ctr_pod_share (BlCtrShim *shim, BlCtrContainer *container, GError **error);
+/* Undoes bl_ctr_pod_share() for every member left in @home's share. */
+gboolean bl_ctr_pod_unshare_all (const char *home, GError **error);
+gboolean bl_ctr_pod_unshare (BlCtrContainer *container, GError **error);
+
+BlCtrContainer *bl_ctr_container_new (const char *id, const char *bundle, BlCtrPodRole role);
+void bl_ctr_container_free (BlCtrContainer *container);
+
 /* ctr-process.c */
-BlCtrProcess *bl_ctr_process_new (BlCtrShim *shim, const char *exec_id, BlCtrSpec *spec,
-                                  const char *stdin_path, const char *stdout_path,
+BlCtrProcess *bl_ctr_process_new (BlCtrShim *shim, BlCtrContainer *container, const char *exec_id,
+                                  BlCtrSpec *spec, const char *stdin_path, const char *stdout_path,
                                   const char *stderr_path);
 void bl_ctr_process_free (BlCtrProcess *process);
 /* Runs @process in the box; @done gets the outcome (a GError or none). */
@@ -159,6 +201,8 @@ void bl_ctr_process_exited (BlCtrProcess *process, guint32 status);
 void bl_ctr_process_add_waiter (BlCtrProcess *process, BlTtrpcConn *conn, guint32 stream_id);
 gboolean bl_ctr_process_kill (BlCtrProcess *process, guint signal_number, GError **error);
 void bl_ctr_process_close_stdin (BlCtrProcess *process);
+/* Sends @signal_number to every running process of @container. */
+void bl_ctr_container_kill_all (BlCtrContainer *container, guint signal_number);
 
 /* ctr-task.c: the Task service's methods. */
 void bl_ctr_task_dispatch (BlCtrShim *shim, BlTtrpcConn *conn, BlTtrpcRequest *request);

@@ -116,7 +116,9 @@ check_launch (const BlLaunch *launch, BoxliteAccel resolved, GError **error)
  * attributes, and what lands on the host is a plain file or directory of
  * QEMU's user with modes 0600/0700, so root in the guest cannot plant a
  * set-uid program, a device node or a symlink in the caller's folder.
- * readonly=on makes QEMU refuse every write, whatever the guest mounts. */
+ * readonly=on makes QEMU refuse every write, whatever the guest mounts.
+ * An `owners` volume (always read-only) shows the host's owners, modes and
+ * symlinks instead, as a tree made for a guest (a container's root) needs. */
 static gboolean
 add_volumes (GPtrArray *argv, const BlLaunch *launch, GError **error)
 {
@@ -131,8 +133,9 @@ add_volumes (GPtrArray *argv, const BlLaunch *launch, GError **error)
         g_autofree char *tag = bl_volume_tag (i);
 
         add (argv, "-fsdev");
-        add_printf (argv, "local,id=fs%u,path=%s,security_model=mapped-xattr,multidevs=remap%s", i,
-                    host_e, volume->read_only ? ",readonly=on" : "");
+        add_printf (argv, "local,id=fs%u,path=%s,security_model=%s,multidevs=remap%s", i, host_e,
+                    volume->owners ? "none" : "mapped-xattr",
+                    volume->read_only ? ",readonly=on" : "");
         add (argv, "-device");
         add_printf (argv, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, tag);
     }
