@@ -157,6 +157,22 @@ bl_e2b_connect_code (const GError *error)
         default:
             break;
         }
+    } else if (error->domain == BOXLITE_ERROR) {
+        switch (error->code) {
+        case BOXLITE_ERROR_INVALID_ARGUMENT:
+            return "invalid_argument";
+        case BOXLITE_ERROR_NOT_FOUND:
+        case BOXLITE_ERROR_COMMAND_NOT_FOUND:
+            return "not_found";
+        case BOXLITE_ERROR_PERMISSION_DENIED:
+            return "permission_denied";
+        case BOXLITE_ERROR_INVALID_STATE:
+            return "failed_precondition";
+        case BOXLITE_ERROR_TIMED_OUT:
+            return "deadline_exceeded";
+        default:
+            break;
+        }
     }
     return "internal";
 }

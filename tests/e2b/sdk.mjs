@@ -22,7 +22,7 @@ try {
     console.error('the E2B SDK is missing: run `npm ci` in tests/e2b (scripts/setup.sh does)');
     throw e;
 }
-const { Sandbox, CommandExitError } = e2b;
+const { Sandbox, CommandExitError, InvalidArgumentError, NotFoundError } = e2b;
 
 const cli = process.env.BOXLITE_CLI;
 assert.ok(cli, 'BOXLITE_CLI is not set');
@@ -216,6 +216,103 @@ test('stdin: send input, close it', async () => {
     await sandbox.commands.closeStdin(handle.pid);
     const r = await handle.wait();
     assert.equal(r.stdout, 'HELLO STDIN\n');
+});
+
+// Waits until @get() matches @re, the output so far in the message.
+async function waitFor(get, re) {
+    for (let i = 0; !re.test(get()); i++) {
+        assert.ok(i < 600, `no ${re} in ${JSON.stringify(get())}`);
+        await sleep(100);
+    }
+}
+
+test('a terminal: typed input echoed, stty size before and after a resize, kill', async () => {
+    let out = '';
+    const decoder = new TextDecoder();
+    const term = await sandbox.pty.create({
+        ...SLOW,
+        cols: 80,
+        rows: 24,
+        onData: (data) => { out += decoder.decode(data, { stream: true }); },
+    });
+    assert.ok(term.pid > 0);
+    const type = (text) => sandbox.pty.sendInput(term.pid, new TextEncoder().encode(text));
+    // The terminal echoes what is typed, and the shell on it runs it.
+    await type('echo typed-$((6*7))\n');
+    await waitFor(() => out, /echo typed-\$\(\(6\*7\)\)/);
+    await waitFor(() => out, /typed-42/);
+    await type('tty; stty size\n');
+    await waitFor(() => out, /\/dev\/pts\/\d+\s+24 80/);
+    await sandbox.pty.resize(term.pid, { cols: 132, rows: 43 });
+    await type('stty size\n');
+    await waitFor(() => out, /43 132/);
+    // Listed like any process, with the shell the SDK asked for.
+    const mine = (await sandbox.commands.list()).find((p) => p.pid === term.pid);
+    assert.equal(mine?.cmd, '/bin/bash');
+
+    assert.equal(await sandbox.pty.kill(term.pid), true);
+    await assert.rejects(term.wait(), (err) => {
+        assert.ok(err instanceof CommandExitError, `${err}`);
+        assert.notEqual(err.exitCode, 0);
+        return true;
+    });
+    // Gone: input, a resize and a kill find nothing.
+    await assert.rejects(type('echo late\n'), (err) => err instanceof NotFoundError);
+    await assert.rejects(sandbox.pty.resize(term.pid, { cols: 80, rows: 24 }),
+                         (err) => err instanceof NotFoundError);
+    assert.equal(await sandbox.pty.kill(term.pid), false);
+});
+
+test('a terminal ends with its command, with its exit code', async () => {
+    const term = await sandbox.pty.create({ ...SLOW, cols: 80, rows: 24, onData: () => {} });
+    await sandbox.pty.sendInput(term.pid, new TextEncoder().encode('exit 7\n'));
+    await assert.rejects(term.wait(), (err) => err instanceof CommandExitError && err.exitCode === 7);
+    await assert.rejects(sandbox.pty.sendInput(term.pid, new Uint8Array([65])),
+                         (err) => err instanceof NotFoundError);
+});
+
+test('hostile terminal requests: sizes 0 or huge, input of the wrong kind', async () => {
+    for (const size of [{ cols: 0, rows: 24 }, { cols: 80, rows: 0 }, { cols: 65536, rows: 24 },
+                        { cols: 80, rows: 4294967295 }]) {
+        await assert.rejects(sandbox.pty.create({ ...SLOW, ...size, onData: () => {} }),
+                             (err) => err instanceof InvalidArgumentError, JSON.stringify(size));
+    }
+    const term = await sandbox.pty.create({ ...SLOW, cols: 80, rows: 24, onData: () => {} });
+    for (const size of [{ cols: 0, rows: 0 }, { cols: 100000, rows: 30 }]) {
+        await assert.rejects(sandbox.pty.resize(term.pid, size),
+                             (err) => err instanceof InvalidArgumentError, JSON.stringify(size));
+    }
+    const headers = {
+        'X-Access-Token': token,
+        'E2b-Sandbox-Id': sandbox.sandboxId,
+        'Content-Type': 'application/json',
+    };
+    const call = async (method, body) => {
+        const res = await fetch(`${base}/e2b/process.Process/${method}`, {
+            method: 'POST', headers, body: JSON.stringify(body),
+        });
+        return { status: res.status, body: await res.json() };
+    };
+    // A terminal takes input.pty, not input.stdin; sizes must be numbers.
+    let r = await call('SendInput', { process: { pid: term.pid }, input: { stdin: 'aGk=' } });
+    assert.equal(r.body.code, 'invalid_argument');
+    r = await call('Update', { process: { pid: term.pid }, pty: { size: { cols: '80', rows: 24 } } });
+    assert.equal(r.body.code, 'invalid_argument');
+    r = await call('Update', { process: { pid: term.pid }, pty: {} });
+    assert.equal(r.body.code, 'invalid_argument');
+    // A command without a terminal has no size to change.
+    const plain = await sandbox.commands.run('sleep 600', { ...SLOW, background: true });
+    r = await call('Update', { process: { pid: plain.pid }, pty: { size: { cols: 80, rows: 24 } } });
+    assert.equal(r.body.code, 'failed_precondition');
+    r = await call('SendInput', { process: { pid: plain.pid }, input: { pty: 'aGk=' } });
+    assert.equal(r.body.code, 'invalid_argument');
+    assert.equal(await plain.kill(), true);
+    assert.equal(await sandbox.pty.kill(term.pid), true);
+    // Nothing was left running.
+    for (let i = 0; (await sandbox.commands.list()).length > 0; i++) {
+        assert.ok(i < 600, 'a process is still listed');
+        await sleep(100);
+    }
 });
 
 test('large output comes through whole', async () => {
