@@ -476,8 +476,70 @@ test('a sandbox is removed when its timeout expires', async () => {
     sandbox = undefined;
 });
 
-test('kill a sandbox', async () => {
-    const [doomed, kept] = await Promise.all([Sandbox.create(SLOW), Sandbox.create(SLOW)]);
+test('list pages and filters, kill a sandbox', async () => {
+    const [doomed, kept] = await Promise.all([
+        Sandbox.create({ ...SLOW, metadata: { role: 'doomed' } }),
+        Sandbox.create({ ...SLOW, metadata: { role: 'kept' } }),
+    ]);
+    const both = [doomed.sandboxId, kept.sandboxId].sort();
+
+    // One per page: two pages, newest first, then no token.
+    const pager = Sandbox.list({ limit: 1 });
+    const pages = [];
+    while (pager.hasNext) {
+        assert.ok(pages.length < 3, 'the pages do not end');
+        pages.push(await pager.nextItems());
+    }
+    assert.deepEqual(pages.map((page) => page.length), [1, 1]);
+    assert.deepEqual(pages.flat().map((s) => s.sandboxId).sort(), both);
+    assert.ok(pages[0][0].startedAt >= pages[1][0].startedAt);
+    // Oldest first on request.
+    const oldest = await Sandbox.list({ limit: 1, order: 'asc' }).nextItems();
+    assert.equal(oldest[0].sandboxId, pages[1][0].sandboxId);
+    // A page as big as the list has no next token.
+    const whole = Sandbox.list({ limit: 2 });
+    assert.equal((await whole.nextItems()).length, 2);
+    assert.equal(whole.hasNext, false);
+
+    // By state: both run, none is paused.
+    const running = await Sandbox.list({ query: { state: ['running'] } }).nextItems();
+    assert.deepEqual(running.map((s) => s.sandboxId).sort(), both);
+    assert.deepEqual(await Sandbox.list({ query: { state: ['paused'] } }).nextItems(), []);
+    const either = await Sandbox.list({ query: { state: ['running', 'paused'] } }).nextItems();
+    assert.equal(either.length, 2);
+    // By metadata and state together, by template, by start.
+    const kept1 = await Sandbox.list({ query: { state: ['running'], metadata: { role: 'kept' } } })
+        .nextItems();
+    assert.deepEqual(kept1.map((s) => s.sandboxId), [kept.sandboxId]);
+    assert.equal((await Sandbox.list({ query: { template: 'base' } }).nextItems()).length, 2);
+    assert.deepEqual(await Sandbox.list({ query: { template: 'other' } }).nextItems(), []);
+    assert.deepEqual(await Sandbox.list({ query: { startedAfter: new Date(Date.now() + 60_000) } })
+        .nextItems(), []);
+
+    // Hostile queries: 400 with E2B's JSON error, never a list.
+    const key = { 'X-API-Key': token };
+    const first = await fetch(`${base}/e2b/v2/sandboxes?limit=1`, { headers: key });
+    const next = first.headers.get('x-next-token');
+    assert.ok(next, 'a next token');
+    assert.equal((await first.json()).length, 1);
+    for (const query of ['limit=0', 'limit=101', 'limit=-1', 'limit=1x', 'limit=',
+                         'nextToken=garbage', 'nextToken=', `nextToken=0${next}`,
+                         `nextToken=${next}x%20`, `nextToken=${'1'.repeat(30)}.a`,
+                         `nextToken=1.${'a'.repeat(200)}`, 'state=dead', 'state=running,',
+                         'order=sideways', 'startedAfter=yesterday']) {
+        const res = await fetch(`${base}/e2b/v2/sandboxes?${query}`, { headers: key });
+        assert.equal(res.status, 400, query);
+        const body = await res.json();
+        assert.equal(body.code, 400, query);
+        assert.match(body.message, /\S/, query);
+    }
+    // The raw token leads to the same second page as the SDK's.
+    const second = await fetch(`${base}/e2b/v2/sandboxes?limit=1&nextToken=${encodeURIComponent(next)}`,
+                               { headers: key });
+    assert.equal(second.status, 200);
+    assert.deepEqual((await second.json()).map((s) => s.sandboxID), [pages[1][0].sandboxId]);
+    assert.equal(second.headers.get('x-next-token'), null);
+
     assert.equal(await Sandbox.kill(doomed.sandboxId), true);
     assert.deepEqual((await Sandbox.list().nextItems()).map((s) => s.sandboxId), [kept.sandboxId]);
     assert.equal(boxDirs().length, 1);
