@@ -1,7 +1,7 @@
 /* fuzz-e2b.c: what the /e2b API of `boxlite serve` parses itself: the
  * Connect envelope of a client's request stream, the file records GNU
- * find prints in a box, and the sandbox list's query (state, limit, page
- * token, order). The first byte
+ * find prints in a box, the sandbox list's query (state, limit, page token,
+ * order) and the user of a Basic Authorization header. The first byte
  * picks the parser; the rest is the input. Built as a replay test (mutated valid inputs) or, with
  * -Dfuzzing=true, as a libFuzzer target. */
 #include <string.h>
@@ -41,6 +41,28 @@ list_query (const guint8 *in, gsize len)
     }
 }
 
+/* The user of an Authorization header. */
+static void
+basic_user (const guint8 *in, gsize len)
+{
+    g_autofree char *header = g_strndup ((const char *) in, len);
+    g_autofree char *user = NULL;
+
+    if (bl_e2b_basic_user (header, &user) || !user)
+        return;
+    gsize n = strlen (user);
+    g_assert (n >= 1 && n <= BL_E2B_MAX_USER && user[0] != '-');
+    for (gsize i = 0; i < n; i++)
+        g_assert (g_ascii_isalnum (user[i]) || strchr ("._-", user[i]));
+    /* What the SDK would send for that user reads back as it. */
+    g_autofree char *pair = g_strconcat (user, ":", NULL);
+    g_autofree char *b64 = g_base64_encode ((const guchar *) pair, strlen (pair));
+    g_autofree char *again = g_strconcat ("Basic ", b64, NULL);
+    g_autofree char *user2 = NULL;
+    g_assert (!bl_e2b_basic_user (again, &user2));
+    g_assert_cmpstr (user2, ==, user);
+}
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
@@ -50,7 +72,10 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     gsize len = size - 1;
 
     if (data[0] & 0x10) {
-        list_query (in, len);
+        if (data[0] & 1)
+            basic_user (in, len);
+        else
+            list_query (in, len);
     } else if (data[0] & 1) {
         const guint8 *message = NULL;
         gsize message_len = 0;
@@ -111,6 +136,10 @@ static const struct {
           "asc"),
     SEED ("\x10paused\0"
           "100"),
+    SEED ("\x11"
+          "Basic dXNlcjo="),
+    SEED ("\x11"
+          "Basic bm9ib2R5OnNlY3JldA=="),
 #undef SEED
 };
 

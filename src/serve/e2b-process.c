@@ -616,10 +616,13 @@ process_start (BlServeCall *call)
     if (!req)
         return;
     g_autoptr (BoxliteCommand) command = command_from_request (req, &why);
-    if (!command) {
+    g_autofree char *user = NULL;
+    if (!command || (why = bl_e2b_basic_user (call->args[1], &user))) {
         reply_stream_error (call, "invalid_argument", why);
         return;
     }
+    /* The box says whether the user exists. */
+    boxlite_command_set_user (command, user);
     if (!string_member (req, "tag", &tag)) {
         reply_stream_error (call, "invalid_argument", "tag must be a string");
         return;

@@ -40,10 +40,17 @@ guint bl_e2b_connect_status (const char *code);
 void bl_e2b_connect_reply_error (BlServeCall *call, const char *code, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 /* Keeps the E2b-Sandbox-Id header of an envd call (on the main context)
- * in its first capture, call->args[0] (envd routes have none), so that a
- * worker thread need not touch the message. FALSE with an error answered
+ * in its first capture, call->args[0] (envd routes have none), and its
+ * Authorization header in call->args[1], so that a worker thread need not
+ * touch the message. FALSE with an error answered
  * when it is missing. */
 gboolean bl_e2b_take_sandbox_id (BlServeCall *call);
+/* The user of "Authorization: Basic base64(USER:)", the header E2B's SDKs
+ * send to run a command as USER: @user set (NULL without such a header, or
+ * with a bearer token), else why not. */
+#define BL_E2B_MAX_USER 32
+#define BL_E2B_MAX_BASIC 512
+const char *bl_e2b_basic_user (const char *header, char **user);
 /* The JSON message of a unary call, or NULL with an error answered. */
 JsonObject *bl_e2b_unary_request (BlServeCall *call, JsonParser *parser);
 /* The handler of the calls we do not implement. */

@@ -315,6 +315,33 @@ test('hostile terminal requests: sizes 0 or huge, input of the wrong kind', asyn
     }
 });
 
+test('a command as another user: the box says who; an unknown user is refused', async () => {
+    const r = await sandbox.commands.run('id -un; id -u', { ...SLOW, user: 'nobody' });
+    assert.equal(r.stdout, 'nobody\n65534\n');
+    assert.equal((await sandbox.commands.run('id -un', { ...SLOW, user: 'root' })).stdout, 'root\n');
+    let out = '';
+    const term = await sandbox.pty.create({
+        ...SLOW, cols: 80, rows: 24, user: 'nobody',
+        onData: (data) => { out += new TextDecoder().decode(data); },
+    });
+    await sandbox.pty.sendInput(term.pid, new TextEncoder().encode('echo me=$(id -un)\n'));
+    await waitFor(() => out, /me=nobody/);
+    assert.equal(await sandbox.pty.kill(term.pid), true);
+    await assert.rejects(sandbox.commands.run('true', { ...SLOW, user: 'no-such-user' }),
+                         (err) => err instanceof InvalidArgumentError, 'unknown user');
+    await assert.rejects(sandbox.commands.run('true', { ...SLOW, user: 'bad name' }),
+                         (err) => err instanceof InvalidArgumentError, 'malformed user');
+    // Files are root's: asked for as root they work, for another user they
+    // are refused rather than written as root.
+    await sandbox.files.write('/tmp/e2b-root.txt', 'r', { ...SLOW, user: 'root' });
+    assert.equal(await sandbox.files.read('/tmp/e2b-root.txt', { ...SLOW, user: 'root' }), 'r');
+    await assert.rejects(sandbox.files.write('/tmp/e2b-nobody.txt', 'n', { ...SLOW, user: 'nobody' }),
+                         /root/);
+    await assert.rejects(sandbox.files.read('/tmp/e2b-root.txt', { ...SLOW, user: 'nobody' }), /root/);
+    await assert.rejects(sandbox.files.list('/tmp', { ...SLOW, user: 'nobody' }), /unimplemented/);
+    assert.equal(await sandbox.files.exists('/tmp/e2b-nobody.txt', SLOW), false);
+});
+
 test('large output comes through whole', async () => {
     const r = await sandbox.commands.run('seq 1 300000', SLOW);
     const lines = r.stdout.split('\n');
