@@ -77,7 +77,8 @@ bl_e2b_list_query_parse (const char *state, const char *limit, const char *token
     memset (q, 0, sizeof *q);
     q->states = BL_E2B_LIST_RUNNING | BL_E2B_LIST_PAUSED;
     q->limit = BL_E2B_LIST_MAX_LIMIT;
-    if (state && *state && !states_parse (state, &q->states))
+    if (state && *state &&
+        (strlen (state) > BL_E2B_LIST_MAX_STATE || !states_parse (state, &q->states)))
         return "state must be running, paused or both, comma-separated";
     if (limit) {
         guint64 n;

@@ -398,9 +398,9 @@ list_sandboxes (BlServeCall *call)
     BlE2bListQuery q;
     gint64 after_us = G_MININT64;
 
-    const char *why = bl_e2b_list_query_parse (
-        bl_serve_query (call, "state"), bl_serve_query (call, "limit"),
-        bl_serve_query (call, "nextToken"), bl_serve_query (call, "order"), &q);
+    const char *why = bl_e2b_list_query_parse (call->args[0], bl_serve_query (call, "limit"),
+                                               bl_serve_query (call, "nextToken"),
+                                               bl_serve_query (call, "order"), &q);
     if (why) {
         reply_e2b_error (call, 400, "%s", why);
         return;
@@ -459,6 +459,36 @@ list_sandboxes (BlServeCall *call)
         call->then_data_free = g_free;
     }
     bl_serve_reply_builder (call, SOUP_STATUS_OK, b);
+}
+
+/* On the main context, where the request's URI is: every state the query
+ * names, whether as one comma-separated value (E2B's JS SDK) or as the key
+ * given again (state=running&state=paused), kept in call->args[0] (the
+ * route has no captures) for the list on a worker thread. */
+static void
+list_sandboxes_main (BlServeCall *call)
+{
+    const char *query = g_uri_get_query (soup_server_message_get_uri (call->msg));
+    g_autoptr (GString) states = NULL;
+    GUriParamsIter iter;
+    char *name, *value;
+
+    if (query) {
+        g_uri_params_iter_init (&iter, query, -1, "&", G_URI_PARAMS_NONE);
+        while (g_uri_params_iter_next (&iter, &name, &value, NULL)) {
+            if (g_str_equal (name, "state") && (!states || states->len <= BL_E2B_LIST_MAX_STATE)) {
+                if (!states)
+                    states = g_string_new (value);
+                else
+                    g_string_append_printf (states, ",%s", value);
+            }
+            g_free (name);
+            g_free (value);
+        }
+    }
+    g_free (call->args[0]);
+    call->args[0] = states ? g_string_free (g_steal_pointer (&states), FALSE) : NULL;
+    bl_serve_call_run_in_thread (call, list_sandboxes);
 }
 
 static void
@@ -576,8 +606,8 @@ bl_e2b_sandbox_box (BlServeCall *call, const char *sandbox_id)
 const BlServeRoute bl_e2b_sandbox_routes[] = {
     { "POST", "/sandboxes", create_sandbox, BL_SERVE_ROUTE_JSON },
     { "POST", "/v2/sandboxes", create_sandbox, BL_SERVE_ROUTE_JSON },
-    { "GET", "/sandboxes", list_sandboxes, 0 },
-    { "GET", "/v2/sandboxes", list_sandboxes, 0 },
+    { "GET", "/sandboxes", list_sandboxes_main, BL_SERVE_ROUTE_MAIN },
+    { "GET", "/v2/sandboxes", list_sandboxes_main, BL_SERVE_ROUTE_MAIN },
     { "GET", "/sandboxes/*", get_sandbox, 0 },
     { "DELETE", "/sandboxes/*", kill_sandbox, 0 },
     { "POST", "/sandboxes/*/timeout", set_sandbox_timeout, BL_SERVE_ROUTE_JSON },

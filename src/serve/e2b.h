@@ -89,6 +89,7 @@ gboolean bl_e2b_entries_parse (const guint8 *data, gsize len, gboolean want_dir,
 #define BL_E2B_LIST_MAX_LIMIT 100 /* per page, E2B's maximum and default */
 #define BL_E2B_LIST_MAX_ID 64     /* bytes of the id in a page token */
 #define BL_E2B_LIST_MAX_TOKEN 96
+#define BL_E2B_LIST_MAX_STATE 64 /* bytes of the states asked for */
 enum {
     BL_E2B_LIST_RUNNING = 1 << 0,
     BL_E2B_LIST_PAUSED = 1 << 1,

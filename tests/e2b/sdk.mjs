@@ -553,13 +553,19 @@ test('list pages and filters, kill a sandbox', async () => {
                          'nextToken=garbage', 'nextToken=', `nextToken=0${next}`,
                          `nextToken=${next}x%20`, `nextToken=${'1'.repeat(30)}.a`,
                          `nextToken=1.${'a'.repeat(200)}`, 'state=dead', 'state=running,',
-                         'order=sideways', 'startedAfter=yesterday']) {
+                         'order=sideways', 'startedAfter=yesterday', 'state=running&state=dead',
+                         `state=${'running,'.repeat(20)}running`]) {
         const res = await fetch(`${base}/e2b/v2/sandboxes?${query}`, { headers: key });
         assert.equal(res.status, 400, query);
         const body = await res.json();
         assert.equal(body.code, 400, query);
         assert.match(body.message, /\S/, query);
     }
+    // A state given again, as other clients send a list.
+    const repeated = await fetch(`${base}/e2b/v2/sandboxes?state=paused&state=running`, { headers: key });
+    assert.deepEqual((await repeated.json()).map((s) => s.sandboxID).sort(), both);
+    const onlyPaused = await fetch(`${base}/e2b/v2/sandboxes?state=paused&state=paused`, { headers: key });
+    assert.deepEqual(await onlyPaused.json(), []);
     // The raw token leads to the same second page as the SDK's.
     const second = await fetch(`${base}/e2b/v2/sandboxes?limit=1&nextToken=${encodeURIComponent(next)}`,
                                { headers: key });
