@@ -1,13 +1,67 @@
 /* fuzz-e2b.c: what the /e2b API of `boxlite serve` parses itself: the
- * Connect envelope of a client's request stream, and the file records
- * GNU find prints in a box. The first byte picks the parser; the rest is
- * the input. Built as a replay test (mutated valid inputs) or, with
+ * Connect envelope of a client's request stream, the file records GNU
+ * find prints in a box, the sandbox list's query (state, limit, page token,
+ * order) and the user of a Basic Authorization header. The first byte
+ * picks the parser; the rest is the input. Built as a replay test (mutated valid inputs) or, with
  * -Dfuzzing=true, as a libFuzzer target. */
 #include <string.h>
 
 #include "e2b.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
+
+/* The list's query: state, limit, token and order, NUL-separated (a field
+ * not there is absent). */
+static void
+list_query (const guint8 *in, gsize len)
+{
+    g_autofree char *text = g_strndup ((const char *) in, len);
+    const char *field[4] = { NULL };
+    const char *p = text, *end = text + len;
+    BlE2bListQuery q;
+
+    for (guint i = 0; i < G_N_ELEMENTS (field) && p <= end; i++) {
+        field[i] = p;
+        p += strlen (p) + 1;
+    }
+    if (bl_e2b_list_query_parse (field[0], field[1], field[2], field[3], &q))
+        return;
+    g_assert (q.limit >= 1 && q.limit <= BL_E2B_LIST_MAX_LIMIT);
+    g_assert (q.states && !(q.states & ~(BL_E2B_LIST_RUNNING | BL_E2B_LIST_PAUSED)));
+    g_assert (q.after == (field[2] != NULL));
+    if (q.after) {
+        /* One token per position: it is made again from what was read. */
+        g_autofree char *again = bl_e2b_list_token (q.after_us, q.after_id);
+        g_assert_cmpstr (again, ==, field[2]);
+        g_assert (q.after_us >= 0 && strlen (q.after_id) <= BL_E2B_LIST_MAX_ID);
+        g_assert (bl_e2b_list_compare (&q, q.after_us, q.after_id, q.after_us, q.after_id) == 0);
+        g_assert (!bl_e2b_list_wants (&q, q.after_us, q.after_id));
+        g_assert (bl_e2b_list_compare (&q, q.after_us, q.after_id, q.after_us + 1, "x") ==
+                  -bl_e2b_list_compare (&q, q.after_us + 1, "x", q.after_us, q.after_id));
+    }
+}
+
+/* The user of an Authorization header. */
+static void
+basic_user (const guint8 *in, gsize len)
+{
+    g_autofree char *header = g_strndup ((const char *) in, len);
+    g_autofree char *user = NULL;
+
+    if (bl_e2b_basic_user (header, &user) || !user)
+        return;
+    gsize n = strlen (user);
+    g_assert (n >= 1 && n <= BL_E2B_MAX_USER && user[0] != '-');
+    for (gsize i = 0; i < n; i++)
+        g_assert (g_ascii_isalnum (user[i]) || strchr ("._-", user[i]));
+    /* What the SDK would send for that user reads back as it. */
+    g_autofree char *pair = g_strconcat (user, ":", NULL);
+    g_autofree char *b64 = g_base64_encode ((const guchar *) pair, strlen (pair));
+    g_autofree char *again = g_strconcat ("Basic ", b64, NULL);
+    g_autofree char *user2 = NULL;
+    g_assert (!bl_e2b_basic_user (again, &user2));
+    g_assert_cmpstr (user2, ==, user);
+}
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
@@ -17,7 +71,12 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     const guint8 *in = data + 1;
     gsize len = size - 1;
 
-    if (data[0] & 1) {
+    if (data[0] & 0x10) {
+        if (data[0] & 1)
+            basic_user (in, len);
+        else
+            list_query (in, len);
+    } else if (data[0] & 1) {
         const guint8 *message = NULL;
         gsize message_len = 0;
         if (!bl_e2b_envelope_read (in, len, &message, &message_len)) {
@@ -71,6 +130,16 @@ static const struct {
     SEED ("\x01\x02\x00\x00\x00\x02{}"),
     SEED ("\x02" RECORD ("d", "/tmp") RECORD ("f", "/tmp/a.txt") RECORD ("l", "/tmp/link")),
     SEED ("\x00" RECORD ("f", "/tmp/a.txt")),
+    SEED ("\x10running,paused\0"
+          "1\0"
+          "1764771234500000.0b5e4f7c-1d2a-4c3b-9e8f-123456789abc\0"
+          "asc"),
+    SEED ("\x10paused\0"
+          "100"),
+    SEED ("\x11"
+          "Basic dXNlcjo="),
+    SEED ("\x11"
+          "Basic bm9ib2R5OnNlY3JldA=="),
 #undef SEED
 };
 

@@ -105,10 +105,47 @@ bl_e2b_take_sandbox_id (BlServeCall *call)
 
     g_free (call->args[0]);
     call->args[0] = g_strdup (id);
+    /* The user a call is for, as the SDK names it (see bl_e2b_basic_user). */
+    g_free (call->args[1]);
+    call->args[1] = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
     if (!id)
         bl_e2b_connect_reply_error (call, "invalid_argument",
                                     "the E2b-Sandbox-Id header is missing");
     return id != NULL;
+}
+
+const char *
+bl_e2b_basic_user (const char *header, char **user)
+{
+    static const char *const bad = "the Authorization header must be Basic base64(user:)";
+    gsize len, n;
+
+    *user = NULL;
+    if (!header)
+        return NULL;
+    /* A bearer token is a credential, not a user. */
+    if (!g_ascii_strncasecmp (header, "Bearer ", 7))
+        return NULL;
+    if (g_ascii_strncasecmp (header, "Basic ", 6))
+        return bad;
+    header += 6;
+    len = strlen (header);
+    /* g_base64_decode() skips what is not base64: check it all first. */
+    if (!len || len % 4 || len > BL_E2B_MAX_BASIC)
+        return bad;
+    for (gsize i = 0; i < len; i++)
+        if (!g_ascii_isalnum (header[i]) && header[i] != '+' && header[i] != '/' &&
+            !(header[i] == '=' && i >= len - 2 && (i == len - 1 || header[len - 1] == '=')))
+            return bad;
+    g_autofree char *text = (char *) g_base64_decode (header, &n);
+    const char *colon = memchr (text, ':', n);
+    if (!colon || colon == text || colon - text > BL_E2B_MAX_USER)
+        return bad;
+    for (const char *c = text; c < colon; c++)
+        if (!g_ascii_isalnum (*c) && *c != '_' && *c != '.' && (*c != '-' || c == text))
+            return "a user name is letters, digits, '.', '_' and '-' (not first)";
+    *user = g_strndup (text, (gsize) (colon - text));
+    return NULL;
 }
 
 JsonObject *
@@ -153,6 +190,22 @@ bl_e2b_connect_code (const GError *error)
         case G_IO_ERROR_NOT_SUPPORTED:
             return "unimplemented";
         case G_IO_ERROR_TIMED_OUT:
+            return "deadline_exceeded";
+        default:
+            break;
+        }
+    } else if (error->domain == BOXLITE_ERROR) {
+        switch (error->code) {
+        case BOXLITE_ERROR_INVALID_ARGUMENT:
+            return "invalid_argument";
+        case BOXLITE_ERROR_NOT_FOUND:
+        case BOXLITE_ERROR_COMMAND_NOT_FOUND:
+            return "not_found";
+        case BOXLITE_ERROR_PERMISSION_DENIED:
+            return "permission_denied";
+        case BOXLITE_ERROR_INVALID_STATE:
+            return "failed_precondition";
+        case BOXLITE_ERROR_TIMED_OUT:
             return "deadline_exceeded";
         default:
             break;

@@ -21,10 +21,28 @@
 /* Output in one data event. */
 #define DATA_CHUNK 65536
 
-/* The box an envd call is for, or NULL with an error answered. */
+/* The box an envd call is for, or NULL with an error answered. Files are
+ * read and written as root: a call made for another user (the SDK's
+ * `user`, sent as Basic authorization, or as /files' username) is refused
+ * rather than done as root behind its back. */
 static BoxliteBox *
 call_box (BlServeCall *call)
 {
+    g_autofree char *user = NULL;
+    const char *why = bl_e2b_basic_user (call->args[1], &user);
+    const char *name = bl_serve_query (call, "username");
+
+    if (why) {
+        bl_e2b_connect_reply_error (call, "invalid_argument", "%s", why);
+        return NULL;
+    }
+    if (!name)
+        name = user;
+    if (name && !g_str_equal (name, "root")) {
+        bl_e2b_connect_reply_error (call, "unimplemented",
+                                    "files are read and written as root here, not as another user");
+        return NULL;
+    }
     return bl_e2b_sandbox_box (call, call->args[0]);
 }
 

@@ -1,6 +1,6 @@
 /* e2b-process.c: envd's process service: Start and Connect (server
  * streams of start, data and end events), List, SendInput, CloseStdin,
- * SendSignal, Update.
+ * SendSignal, Update (a terminal's size).
  *
  * A process is an execution in the sandbox's box, kept by the server (on
  * its main context) from its start to its end, by sandbox and pid. Its
@@ -8,7 +8,11 @@
  * chunks of a chunked response; a stream that goes away leaves the
  * process running, as E2B's background commands need. Output waiting to be
  * written to clients is bounded: past MAX_QUEUED, reading stops until the
- * slowest stream catches up, and the command waits on its pipe. */
+ * slowest stream catches up, and the command waits on its pipe.
+ *
+ * A process started with a pty runs on a terminal in the box: its output
+ * and errors are one stream, sent as data.pty; its input (SendInput's
+ * input.pty) goes through the terminal, and Update changes its size. */
 #define G_LOG_DOMAIN "boxlite-serve"
 
 #include <signal.h>
@@ -20,6 +24,8 @@
 #define MAX_QUEUED (4 * 1024 * 1024)
 /* Bytes of stdin waiting to reach the command. */
 #define MAX_STDIN_QUEUED (4 * 1024 * 1024)
+/* A terminal's rows and columns, as the library takes them. */
+#define PTY_MAX 65535
 
 typedef struct _Proc Proc;
 
@@ -35,6 +41,7 @@ struct _Proc {
     char *key; /* "SANDBOX/PID" */
     char *sandbox_id;
     gint pid;
+    gboolean pty;
     char *tag;
     JsonNode *config; /* the ProcessConfig it was started with */
     BoxliteExecution *execution;
@@ -214,7 +221,7 @@ read_done (GObject *source, GAsyncResult *result, gpointer data)
     g_autofree char *b64 =
         g_base64_encode (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
     JsonObject *o = json_object_new ();
-    json_object_set_string_member (o, which == 0 ? "stdout" : "stderr", b64);
+    json_object_set_string_member (o, p->pty ? "pty" : which == 0 ? "stdout" : "stderr", b64);
     g_autoptr (GByteArray) out = g_byte_array_new ();
     add_event (out, "data", o);
     broadcast (p, out, FALSE);
@@ -379,11 +386,26 @@ none:
     return NULL;
 }
 
+/* find_proc() for calls that act on a running command: one that has
+ * ended is not_found like one gone. */
+static Proc *
+find_live_proc (BlServeCall *call, JsonObject *req)
+{
+    Proc *p = find_proc (call, req);
+
+    if (p && p->done) {
+        bl_e2b_connect_reply_error (call, "not_found", "the process has ended");
+        return NULL;
+    }
+    return p;
+}
+
 typedef struct {
     BoxliteExecution *execution;
     JsonNode *config;
     char *tag;
     gboolean stdin_open;
+    gboolean pty;
 } Started;
 
 static void
@@ -410,6 +432,7 @@ register_process (BlServeCall *call)
     p->refs = 1;
     p->sandbox_id = g_strdup (call->args[0]);
     p->pid = boxlite_execution_get_pid (st->execution);
+    p->pty = st->pty;
     p->key = g_strdup_printf ("%s/%d", p->sandbox_id, p->pid);
     p->tag = g_steal_pointer (&st->tag);
     p->config = g_steal_pointer (&st->config);
@@ -418,7 +441,8 @@ register_process (BlServeCall *call)
     p->streams = g_ptr_array_new_with_free_func (stream_free);
     g_queue_init (&p->input);
     g_hash_table_replace (procs, p->key, p);
-    if (!st->stdin_open) {
+    /* A terminal's input stays open: closing it would type Ctrl-D. */
+    if (!st->stdin_open && !st->pty) {
         p->close_input = TRUE;
         write_input (p);
     }
@@ -481,14 +505,36 @@ string_member (JsonObject *o, const char *name, const char **value)
     return TRUE;
 }
 
+/* The size of a PTY message ({"size": {"cols", "rows"}}); FALSE with
+ * @why when it is missing or not a terminal's. */
+static gboolean
+pty_size (JsonNode *pty, guint *rows, guint *cols, const char **why)
+{
+    JsonObject *o = JSON_NODE_HOLDS_OBJECT (pty) ? json_node_get_object (pty) : NULL;
+    JsonNode *size = o ? json_object_get_member (o, "size") : NULL;
+    JsonObject *s = size && JSON_NODE_HOLDS_OBJECT (size) ? json_node_get_object (size) : NULL;
+    const char *const names[] = { "rows", "cols" };
+    guint *values[] = { rows, cols };
+
+    *why = "pty.size needs cols and rows, each from 1 to 65535";
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+        JsonNode *n = s ? json_object_get_member (s, names[i]) : NULL;
+        if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64 ||
+            json_node_get_int (n) < 1 || json_node_get_int (n) > PTY_MAX)
+            return FALSE;
+        *values[i] = (guint) json_node_get_int (n);
+    }
+    return TRUE;
+}
+
 /* The command of a StartRequest, or NULL with @why set. */
 static BoxliteCommand *
-command_from_request (JsonObject *req, const char **why, gboolean *unimplemented)
+command_from_request (JsonObject *req, const char **why)
 {
     JsonNode *process = json_object_get_member (req, "process");
     const char *cmd = NULL, *cwd = NULL;
+    guint rows = 0, cols = 0;
 
-    *unimplemented = FALSE;
     if (!process || !JSON_NODE_HOLDS_OBJECT (process)) {
         *why = "process is required";
         return NULL;
@@ -503,11 +549,10 @@ command_from_request (JsonObject *req, const char **why, gboolean *unimplemented
         return NULL;
     }
     JsonNode *pty = json_object_get_member (req, "pty");
-    if (pty && !JSON_NODE_HOLDS_NULL (pty)) {
-        *unimplemented = TRUE;
-        *why = "a pty is not supported";
+    if (pty && JSON_NODE_HOLDS_NULL (pty))
+        pty = NULL;
+    if (pty && !pty_size (pty, &rows, &cols, why))
         return NULL;
-    }
     g_autoptr (GPtrArray) argv = g_ptr_array_new ();
     g_ptr_array_add (argv, (gpointer) cmd);
     JsonNode *args = json_object_get_member (p, "args");
@@ -552,6 +597,10 @@ command_from_request (JsonObject *req, const char **why, gboolean *unimplemented
     }
     boxlite_command_set_working_dir (command, cwd);
     boxlite_command_set_stdin (command, TRUE);
+    if (pty) {
+        boxlite_command_set_tty (command, TRUE);
+        boxlite_command_set_tty_size (command, rows, cols);
+    }
     return g_steal_pointer (&command);
 }
 
@@ -562,16 +611,18 @@ process_start (BlServeCall *call)
     g_autoptr (JsonParser) parser = json_parser_new ();
     JsonObject *req = stream_request (call, parser);
     const char *why = NULL, *tag = NULL;
-    gboolean unimplemented;
     g_autoptr (GError) error = NULL;
 
     if (!req)
         return;
-    g_autoptr (BoxliteCommand) command = command_from_request (req, &why, &unimplemented);
-    if (!command) {
-        reply_stream_error (call, unimplemented ? "unimplemented" : "invalid_argument", why);
+    g_autoptr (BoxliteCommand) command = command_from_request (req, &why);
+    g_autofree char *user = NULL;
+    if (!command || (why = bl_e2b_basic_user (call->args[1], &user))) {
+        reply_stream_error (call, "invalid_argument", why);
         return;
     }
+    /* The box says whether the user exists. */
+    boxlite_command_set_user (command, user);
     if (!string_member (req, "tag", &tag)) {
         reply_stream_error (call, "invalid_argument", "tag must be a string");
         return;
@@ -595,6 +646,7 @@ process_start (BlServeCall *call)
     st->config = json_node_copy (json_object_get_member (req, "process"));
     st->tag = g_strdup (tag);
     st->stdin_open = stdin_open;
+    st->pty = boxlite_command_get_tty (command);
     call->then = register_process;
     call->then_data = st;
     call->then_data_free = started_free;
@@ -678,13 +730,15 @@ process_send_input (BlServeCall *call)
     const char *b64 = NULL;
 
     if (!bl_e2b_take_sandbox_id (call) || !(req = bl_e2b_unary_request (call, parser)) ||
-        !(p = find_proc (call, req)))
+        !(p = find_live_proc (call, req)))
         return;
+    /* A terminal takes input.pty, any other process input.stdin. */
+    const char *want = p->pty ? "pty" : "stdin";
     JsonNode *input = json_object_get_member (req, "input");
     if (!input || !JSON_NODE_HOLDS_OBJECT (input) ||
-        !string_member (json_node_get_object (input), "stdin", &b64) || !b64) {
-        bl_e2b_connect_reply_error (call, "invalid_argument",
-                                    "input.stdin (base64) is required; a pty is not supported");
+        !string_member (json_node_get_object (input), want, &b64) || !b64) {
+        bl_e2b_connect_reply_error (call, "invalid_argument", "input.%s (base64) is required%s",
+                                    want, p->pty ? ": the process runs on a terminal" : "");
         return;
     }
     gsize len;
@@ -756,16 +810,38 @@ process_send_signal (BlServeCall *call)
     reply_empty (call);
 }
 
+/* Update: a new size for the process's terminal; without a pty there is
+ * nothing to change. */
 static void
 process_update (BlServeCall *call)
 {
     g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autoptr (GError) error = NULL;
     JsonObject *req;
+    Proc *p;
+    guint rows, cols;
+    const char *why;
 
     if (!bl_e2b_take_sandbox_id (call) || !(req = bl_e2b_unary_request (call, parser)) ||
-        !find_proc (call, req))
+        !(p = find_live_proc (call, req)))
         return;
-    bl_e2b_connect_reply_error (call, "unimplemented", "a pty is not supported");
+    JsonNode *pty = json_object_get_member (req, "pty");
+    if (pty && !JSON_NODE_HOLDS_NULL (pty)) {
+        if (!pty_size (pty, &rows, &cols, &why)) {
+            bl_e2b_connect_reply_error (call, "invalid_argument", "%s", why);
+            return;
+        }
+        if (!p->pty) {
+            bl_e2b_connect_reply_error (call, "failed_precondition",
+                                        "the process does not run on a terminal");
+            return;
+        }
+        if (!boxlite_execution_resize (p->execution, rows, cols, &error)) {
+            bl_e2b_connect_reply_error (call, bl_e2b_connect_code (error), "%s", error->message);
+            return;
+        }
+    }
+    reply_empty (call);
 }
 
 void

@@ -349,38 +349,146 @@ metadata_matches (Sandbox *s, GHashTable *want)
     return TRUE;
 }
 
+/* A sandbox on the list, its place in it and its JSON. */
+typedef struct {
+    gint64 started_us;
+    char *id;
+    JsonNode *json;
+} Listed;
+
+static void
+listed_free (gpointer data)
+{
+    Listed *l = data;
+
+    g_free (l->id);
+    json_node_unref (l->json);
+    g_free (l);
+}
+
+static gint
+listed_compare (gconstpointer a, gconstpointer b, gpointer data)
+{
+    const Listed *x = *(Listed *const *) a, *y = *(Listed *const *) b;
+
+    return bl_e2b_list_compare (data, x->started_us, x->id, y->started_us, y->id);
+}
+
+/* On the main context: the token of the next page, as E2B sends it. */
+static void
+set_next_token (BlServeCall *call)
+{
+    soup_message_headers_replace (soup_server_message_get_response_headers (call->msg),
+                                  "X-Next-Token", call->then_data);
+}
+
+/* GET /v2/sandboxes: the running and paused sandboxes that match the
+ * query's state, metadata and template, started at or after startedAfter,
+ * one page of them from nextToken on; X-Next-Token when more follow. */
 static void
 list_sandboxes (BlServeCall *call)
 {
     g_autoptr (GError) error = NULL;
     g_autoptr (JsonBuilder) b = json_builder_new ();
     const char *metadata = bl_serve_query (call, "metadata");
+    const char *template_id = bl_serve_query (call, "template");
+    const char *after = bl_serve_query (call, "startedAfter");
     g_autoptr (GHashTable) want = NULL;
+    g_autoptr (GPtrArray) listed = g_ptr_array_new_with_free_func (listed_free);
+    BlE2bListQuery q;
+    gint64 after_us = G_MININT64;
 
+    const char *why = bl_e2b_list_query_parse (call->args[0], bl_serve_query (call, "limit"),
+                                               bl_serve_query (call, "nextToken"),
+                                               bl_serve_query (call, "order"), &q);
+    if (why) {
+        reply_e2b_error (call, 400, "%s", why);
+        return;
+    }
     if (metadata && !(want = g_uri_parse_params (metadata, -1, "&", G_URI_PARAMS_NONE, NULL))) {
         reply_e2b_error (call, 400, "metadata must be key=value pairs joined by &");
         return;
+    }
+    if (after) {
+        g_autoptr (GDateTime) t = g_date_time_new_from_iso8601 (after, NULL);
+        if (!t) {
+            reply_e2b_error (call, 400, "startedAfter must be an ISO 8601 time");
+            return;
+        }
+        after_us = g_date_time_to_unix (t) * G_USEC_PER_SEC + g_date_time_get_microsecond (t);
     }
     GList *boxes = boxlite_runtime_list (bl_serve_get_runtime (call->serve), &error);
     if (error) {
         reply_e2b_error (call, 500, "%s", error->message);
         return;
     }
-    json_builder_begin_array (b);
     for (GList *l = boxes; l; l = l->next) {
         BoxliteBox *box = l->data;
         BoxliteBoxState state = boxlite_box_get_state (box);
-        if (state != BOXLITE_BOX_STATE_RUNNING && state != BOXLITE_BOX_STATE_PAUSED)
+        guint bit = state == BOXLITE_BOX_STATE_RUNNING  ? BL_E2B_LIST_RUNNING
+                    : state == BOXLITE_BOX_STATE_PAUSED ? BL_E2B_LIST_PAUSED
+                                                        : 0;
+        const char *id = boxlite_box_get_id (box);
+        if (!(bit & q.states))
             continue;
         G_LOCK (sandboxes);
-        Sandbox *s = g_hash_table_lookup (sandboxes, boxlite_box_get_id (box));
-        if (s && metadata_matches (s, want))
-            sandbox_json (b, box, s, NULL);
+        Sandbox *s = g_hash_table_lookup (sandboxes, id);
+        if (s && metadata_matches (s, want) && s->started_us >= after_us &&
+            (!template_id || g_str_equal (template_id, s->template_id)) &&
+            bl_e2b_list_wants (&q, s->started_us, id)) {
+            g_autoptr (JsonBuilder) one = json_builder_new ();
+            Listed *item = g_new0 (Listed, 1);
+            sandbox_json (one, box, s, NULL);
+            item->started_us = s->started_us;
+            item->id = g_strdup (id);
+            item->json = json_builder_get_root (one);
+            g_ptr_array_add (listed, item);
+        }
         G_UNLOCK (sandboxes);
     }
-    json_builder_end_array (b);
     g_list_free_full (boxes, g_object_unref);
+    g_ptr_array_sort_with_data (listed, listed_compare, &q);
+    json_builder_begin_array (b);
+    for (guint i = 0; i < listed->len && i < q.limit; i++)
+        json_builder_add_value (b, json_node_ref (((Listed *) listed->pdata[i])->json));
+    json_builder_end_array (b);
+    if (listed->len > q.limit) {
+        Listed *last = listed->pdata[q.limit - 1];
+        call->then = set_next_token;
+        call->then_data = bl_e2b_list_token (last->started_us, last->id);
+        call->then_data_free = g_free;
+    }
     bl_serve_reply_builder (call, SOUP_STATUS_OK, b);
+}
+
+/* On the main context, where the request's URI is: every state the query
+ * names, whether as one comma-separated value (E2B's JS SDK) or as the key
+ * given again (state=running&state=paused), kept in call->args[0] (the
+ * route has no captures) for the list on a worker thread. */
+static void
+list_sandboxes_main (BlServeCall *call)
+{
+    const char *query = g_uri_get_query (soup_server_message_get_uri (call->msg));
+    g_autoptr (GString) states = NULL;
+    GUriParamsIter iter;
+    char *name, *value;
+
+    if (query) {
+        g_uri_params_iter_init (&iter, query, -1, "&", G_URI_PARAMS_NONE);
+        while (g_uri_params_iter_next (&iter, &name, &value, NULL)) {
+            if (g_str_equal (name, "state") && (!states || states->len <= BL_E2B_LIST_MAX_STATE)) {
+                if (!states)
+                    states = g_string_new (value);
+                else
+                    g_string_append_printf (states, ",%s", value);
+            }
+            g_free (name);
+            g_free (value);
+        }
+    }
+    g_free (call->args[0]);
+    call->args[0] = states ? g_string_free (g_steal_pointer (&states), FALSE) : NULL;
+    bl_serve_call_run_in_thread (call, list_sandboxes);
 }
 
 static void
@@ -498,8 +606,8 @@ bl_e2b_sandbox_box (BlServeCall *call, const char *sandbox_id)
 const BlServeRoute bl_e2b_sandbox_routes[] = {
     { "POST", "/sandboxes", create_sandbox, BL_SERVE_ROUTE_JSON },
     { "POST", "/v2/sandboxes", create_sandbox, BL_SERVE_ROUTE_JSON },
-    { "GET", "/sandboxes", list_sandboxes, 0 },
-    { "GET", "/v2/sandboxes", list_sandboxes, 0 },
+    { "GET", "/sandboxes", list_sandboxes_main, BL_SERVE_ROUTE_MAIN },
+    { "GET", "/v2/sandboxes", list_sandboxes_main, BL_SERVE_ROUTE_MAIN },
     { "GET", "/sandboxes/*", get_sandbox, 0 },
     { "DELETE", "/sandboxes/*", kill_sandbox, 0 },
     { "POST", "/sandboxes/*/timeout", set_sandbox_timeout, BL_SERVE_ROUTE_JSON },

@@ -40,10 +40,17 @@ guint bl_e2b_connect_status (const char *code);
 void bl_e2b_connect_reply_error (BlServeCall *call, const char *code, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 /* Keeps the E2b-Sandbox-Id header of an envd call (on the main context)
- * in its first capture, call->args[0] (envd routes have none), so that a
- * worker thread need not touch the message. FALSE with an error answered
+ * in its first capture, call->args[0] (envd routes have none), and its
+ * Authorization header in call->args[1], so that a worker thread need not
+ * touch the message. FALSE with an error answered
  * when it is missing. */
 gboolean bl_e2b_take_sandbox_id (BlServeCall *call);
+/* The user of "Authorization: Basic base64(USER:)", the header E2B's SDKs
+ * send to run a command as USER: @user set (NULL without such a header, or
+ * with a bearer token), else why not. */
+#define BL_E2B_MAX_USER 32
+#define BL_E2B_MAX_BASIC 512
+const char *bl_e2b_basic_user (const char *header, char **user);
 /* The JSON message of a unary call, or NULL with an error answered. */
 JsonObject *bl_e2b_unary_request (BlServeCall *call, JsonParser *parser);
 /* The handler of the calls we do not implement. */
@@ -77,6 +84,36 @@ BlE2bRun *bl_e2b_run (BoxliteBox *box, BoxliteCommand *command, GError **error);
 #define BL_E2B_MAX_ENTRIES 100000
 gboolean bl_e2b_entries_parse (const guint8 *data, gsize len, gboolean want_dir, JsonBuilder *b,
                                const char **why);
+
+/* e2b-list.c: the query of the sandbox list. */
+#define BL_E2B_LIST_MAX_LIMIT 100 /* per page, E2B's maximum and default */
+#define BL_E2B_LIST_MAX_ID 64     /* bytes of the id in a page token */
+#define BL_E2B_LIST_MAX_TOKEN 96
+#define BL_E2B_LIST_MAX_STATE 64 /* bytes of the states asked for */
+enum {
+    BL_E2B_LIST_RUNNING = 1 << 0,
+    BL_E2B_LIST_PAUSED = 1 << 1,
+};
+typedef struct {
+    guint states; /* BL_E2B_LIST_*: what the list shows */
+    guint limit;  /* sandboxes per page */
+    gboolean ascending;
+    /* Set from a page token: the page starts after this sandbox. */
+    gboolean after;
+    gint64 after_us;
+    char after_id[BL_E2B_LIST_MAX_ID + 1];
+} BlE2bListQuery;
+/* Fills @q from the query's state, limit, nextToken and order (each
+ * nullable); NULL, else why they are refused. */
+const char *bl_e2b_list_query_parse (const char *state, const char *limit, const char *token,
+                                     const char *order, BlE2bListQuery *q);
+/* The page token that starts after the sandbox @id started at @started_us. */
+char *bl_e2b_list_token (gint64 started_us, const char *id);
+/* < 0 when sandbox a comes before b in the list @q asks for, > 0 after. */
+gint bl_e2b_list_compare (const BlE2bListQuery *q, gint64 a_us, const char *a_id, gint64 b_us,
+                          const char *b_id);
+/* Whether a sandbox is on or after the page @q asks for. */
+gboolean bl_e2b_list_wants (const BlE2bListQuery *q, gint64 started_us, const char *id);
 
 /* e2b-sandboxes.c */
 /* Keeps @serve's context for the timers of sandbox timeouts. */

@@ -22,7 +22,7 @@ try {
     console.error('the E2B SDK is missing: run `npm ci` in tests/e2b (scripts/setup.sh does)');
     throw e;
 }
-const { Sandbox, CommandExitError } = e2b;
+const { Sandbox, CommandExitError, InvalidArgumentError, NotFoundError } = e2b;
 
 const cli = process.env.BOXLITE_CLI;
 assert.ok(cli, 'BOXLITE_CLI is not set');
@@ -218,6 +218,130 @@ test('stdin: send input, close it', async () => {
     assert.equal(r.stdout, 'HELLO STDIN\n');
 });
 
+// Waits until @get() matches @re, the output so far in the message.
+async function waitFor(get, re) {
+    for (let i = 0; !re.test(get()); i++) {
+        assert.ok(i < 600, `no ${re} in ${JSON.stringify(get())}`);
+        await sleep(100);
+    }
+}
+
+test('a terminal: typed input echoed, stty size before and after a resize, kill', async () => {
+    let out = '';
+    const decoder = new TextDecoder();
+    const term = await sandbox.pty.create({
+        ...SLOW,
+        cols: 80,
+        rows: 24,
+        onData: (data) => { out += decoder.decode(data, { stream: true }); },
+    });
+    assert.ok(term.pid > 0);
+    const type = (text) => sandbox.pty.sendInput(term.pid, new TextEncoder().encode(text));
+    // The terminal echoes what is typed, and the shell on it runs it.
+    await type('echo typed-$((6*7))\n');
+    await waitFor(() => out, /echo typed-\$\(\(6\*7\)\)/);
+    await waitFor(() => out, /typed-42/);
+    await type('tty; stty size\n');
+    await waitFor(() => out, /\/dev\/pts\/\d+\s+24 80/);
+    await sandbox.pty.resize(term.pid, { cols: 132, rows: 43 });
+    await type('stty size\n');
+    await waitFor(() => out, /43 132/);
+    // Listed like any process, with the shell the SDK asked for.
+    const mine = (await sandbox.commands.list()).find((p) => p.pid === term.pid);
+    assert.equal(mine?.cmd, '/bin/bash');
+
+    assert.equal(await sandbox.pty.kill(term.pid), true);
+    await assert.rejects(term.wait(), (err) => {
+        assert.ok(err instanceof CommandExitError, `${err}`);
+        assert.notEqual(err.exitCode, 0);
+        return true;
+    });
+    // Gone: input, a resize and a kill find nothing.
+    await assert.rejects(type('echo late\n'), (err) => err instanceof NotFoundError);
+    await assert.rejects(sandbox.pty.resize(term.pid, { cols: 80, rows: 24 }),
+                         (err) => err instanceof NotFoundError);
+    assert.equal(await sandbox.pty.kill(term.pid), false);
+});
+
+test('a terminal ends with its command, with its exit code', async () => {
+    const term = await sandbox.pty.create({ ...SLOW, cols: 80, rows: 24, onData: () => {} });
+    await sandbox.pty.sendInput(term.pid, new TextEncoder().encode('exit 7\n'));
+    await assert.rejects(term.wait(), (err) => err instanceof CommandExitError && err.exitCode === 7);
+    await assert.rejects(sandbox.pty.sendInput(term.pid, new Uint8Array([65])),
+                         (err) => err instanceof NotFoundError);
+});
+
+test('hostile terminal requests: sizes 0 or huge, input of the wrong kind', async () => {
+    for (const size of [{ cols: 0, rows: 24 }, { cols: 80, rows: 0 }, { cols: 65536, rows: 24 },
+                        { cols: 80, rows: 4294967295 }]) {
+        await assert.rejects(sandbox.pty.create({ ...SLOW, ...size, onData: () => {} }),
+                             (err) => err instanceof InvalidArgumentError, JSON.stringify(size));
+    }
+    const term = await sandbox.pty.create({ ...SLOW, cols: 80, rows: 24, onData: () => {} });
+    for (const size of [{ cols: 0, rows: 0 }, { cols: 100000, rows: 30 }]) {
+        await assert.rejects(sandbox.pty.resize(term.pid, size),
+                             (err) => err instanceof InvalidArgumentError, JSON.stringify(size));
+    }
+    const headers = {
+        'X-Access-Token': token,
+        'E2b-Sandbox-Id': sandbox.sandboxId,
+        'Content-Type': 'application/json',
+    };
+    const call = async (method, body) => {
+        const res = await fetch(`${base}/e2b/process.Process/${method}`, {
+            method: 'POST', headers, body: JSON.stringify(body),
+        });
+        return { status: res.status, body: await res.json() };
+    };
+    // A terminal takes input.pty, not input.stdin; sizes must be numbers.
+    let r = await call('SendInput', { process: { pid: term.pid }, input: { stdin: 'aGk=' } });
+    assert.equal(r.body.code, 'invalid_argument');
+    r = await call('Update', { process: { pid: term.pid }, pty: { size: { cols: '80', rows: 24 } } });
+    assert.equal(r.body.code, 'invalid_argument');
+    r = await call('Update', { process: { pid: term.pid }, pty: {} });
+    assert.equal(r.body.code, 'invalid_argument');
+    // A command without a terminal has no size to change.
+    const plain = await sandbox.commands.run('sleep 600', { ...SLOW, background: true });
+    r = await call('Update', { process: { pid: plain.pid }, pty: { size: { cols: 80, rows: 24 } } });
+    assert.equal(r.body.code, 'failed_precondition');
+    r = await call('SendInput', { process: { pid: plain.pid }, input: { pty: 'aGk=' } });
+    assert.equal(r.body.code, 'invalid_argument');
+    assert.equal(await plain.kill(), true);
+    assert.equal(await sandbox.pty.kill(term.pid), true);
+    // Nothing was left running.
+    for (let i = 0; (await sandbox.commands.list()).length > 0; i++) {
+        assert.ok(i < 600, 'a process is still listed');
+        await sleep(100);
+    }
+});
+
+test('a command as another user: the box says who; an unknown user is refused', async () => {
+    const r = await sandbox.commands.run('id -un; id -u', { ...SLOW, user: 'nobody' });
+    assert.equal(r.stdout, 'nobody\n65534\n');
+    assert.equal((await sandbox.commands.run('id -un', { ...SLOW, user: 'root' })).stdout, 'root\n');
+    let out = '';
+    const term = await sandbox.pty.create({
+        ...SLOW, cols: 80, rows: 24, user: 'nobody',
+        onData: (data) => { out += new TextDecoder().decode(data); },
+    });
+    await sandbox.pty.sendInput(term.pid, new TextEncoder().encode('echo me=$(id -un)\n'));
+    await waitFor(() => out, /me=nobody/);
+    assert.equal(await sandbox.pty.kill(term.pid), true);
+    await assert.rejects(sandbox.commands.run('true', { ...SLOW, user: 'no-such-user' }),
+                         (err) => err instanceof InvalidArgumentError, 'unknown user');
+    await assert.rejects(sandbox.commands.run('true', { ...SLOW, user: 'bad name' }),
+                         (err) => err instanceof InvalidArgumentError, 'malformed user');
+    // Files are root's: asked for as root they work, for another user they
+    // are refused rather than written as root.
+    await sandbox.files.write('/tmp/e2b-root.txt', 'r', { ...SLOW, user: 'root' });
+    assert.equal(await sandbox.files.read('/tmp/e2b-root.txt', { ...SLOW, user: 'root' }), 'r');
+    await assert.rejects(sandbox.files.write('/tmp/e2b-nobody.txt', 'n', { ...SLOW, user: 'nobody' }),
+                         /root/);
+    await assert.rejects(sandbox.files.read('/tmp/e2b-root.txt', { ...SLOW, user: 'nobody' }), /root/);
+    await assert.rejects(sandbox.files.list('/tmp', { ...SLOW, user: 'nobody' }), /unimplemented/);
+    assert.equal(await sandbox.files.exists('/tmp/e2b-nobody.txt', SLOW), false);
+});
+
 test('large output comes through whole', async () => {
     const r = await sandbox.commands.run('seq 1 300000', SLOW);
     const lines = r.stdout.split('\n');
@@ -379,8 +503,76 @@ test('a sandbox is removed when its timeout expires', async () => {
     sandbox = undefined;
 });
 
-test('kill a sandbox', async () => {
-    const [doomed, kept] = await Promise.all([Sandbox.create(SLOW), Sandbox.create(SLOW)]);
+test('list pages and filters, kill a sandbox', async () => {
+    const [doomed, kept] = await Promise.all([
+        Sandbox.create({ ...SLOW, metadata: { role: 'doomed' } }),
+        Sandbox.create({ ...SLOW, metadata: { role: 'kept' } }),
+    ]);
+    const both = [doomed.sandboxId, kept.sandboxId].sort();
+
+    // One per page: two pages, newest first, then no token.
+    const pager = Sandbox.list({ limit: 1 });
+    const pages = [];
+    while (pager.hasNext) {
+        assert.ok(pages.length < 3, 'the pages do not end');
+        pages.push(await pager.nextItems());
+    }
+    assert.deepEqual(pages.map((page) => page.length), [1, 1]);
+    assert.deepEqual(pages.flat().map((s) => s.sandboxId).sort(), both);
+    assert.ok(pages[0][0].startedAt >= pages[1][0].startedAt);
+    // Oldest first on request.
+    const oldest = await Sandbox.list({ limit: 1, order: 'asc' }).nextItems();
+    assert.equal(oldest[0].sandboxId, pages[1][0].sandboxId);
+    // A page as big as the list has no next token.
+    const whole = Sandbox.list({ limit: 2 });
+    assert.equal((await whole.nextItems()).length, 2);
+    assert.equal(whole.hasNext, false);
+
+    // By state: both run, none is paused.
+    const running = await Sandbox.list({ query: { state: ['running'] } }).nextItems();
+    assert.deepEqual(running.map((s) => s.sandboxId).sort(), both);
+    assert.deepEqual(await Sandbox.list({ query: { state: ['paused'] } }).nextItems(), []);
+    const either = await Sandbox.list({ query: { state: ['running', 'paused'] } }).nextItems();
+    assert.equal(either.length, 2);
+    // By metadata and state together, by template, by start.
+    const kept1 = await Sandbox.list({ query: { state: ['running'], metadata: { role: 'kept' } } })
+        .nextItems();
+    assert.deepEqual(kept1.map((s) => s.sandboxId), [kept.sandboxId]);
+    assert.equal((await Sandbox.list({ query: { template: 'base' } }).nextItems()).length, 2);
+    assert.deepEqual(await Sandbox.list({ query: { template: 'other' } }).nextItems(), []);
+    assert.deepEqual(await Sandbox.list({ query: { startedAfter: new Date(Date.now() + 60_000) } })
+        .nextItems(), []);
+
+    // Hostile queries: 400 with E2B's JSON error, never a list.
+    const key = { 'X-API-Key': token };
+    const first = await fetch(`${base}/e2b/v2/sandboxes?limit=1`, { headers: key });
+    const next = first.headers.get('x-next-token');
+    assert.ok(next, 'a next token');
+    assert.equal((await first.json()).length, 1);
+    for (const query of ['limit=0', 'limit=101', 'limit=-1', 'limit=1x', 'limit=',
+                         'nextToken=garbage', 'nextToken=', `nextToken=0${next}`,
+                         `nextToken=${next}x%20`, `nextToken=${'1'.repeat(30)}.a`,
+                         `nextToken=1.${'a'.repeat(200)}`, 'state=dead', 'state=running,',
+                         'order=sideways', 'startedAfter=yesterday', 'state=running&state=dead',
+                         `state=${'running,'.repeat(20)}running`]) {
+        const res = await fetch(`${base}/e2b/v2/sandboxes?${query}`, { headers: key });
+        assert.equal(res.status, 400, query);
+        const body = await res.json();
+        assert.equal(body.code, 400, query);
+        assert.match(body.message, /\S/, query);
+    }
+    // A state given again, as other clients send a list.
+    const repeated = await fetch(`${base}/e2b/v2/sandboxes?state=paused&state=running`, { headers: key });
+    assert.deepEqual((await repeated.json()).map((s) => s.sandboxID).sort(), both);
+    const onlyPaused = await fetch(`${base}/e2b/v2/sandboxes?state=paused&state=paused`, { headers: key });
+    assert.deepEqual(await onlyPaused.json(), []);
+    // The raw token leads to the same second page as the SDK's.
+    const second = await fetch(`${base}/e2b/v2/sandboxes?limit=1&nextToken=${encodeURIComponent(next)}`,
+                               { headers: key });
+    assert.equal(second.status, 200);
+    assert.deepEqual((await second.json()).map((s) => s.sandboxID), [pages[1][0].sandboxId]);
+    assert.equal(second.headers.get('x-next-token'), null);
+
     assert.equal(await Sandbox.kill(doomed.sandboxId), true);
     assert.deepEqual((await Sandbox.list().nextItems()).map((s) => s.sandboxId), [kept.sandboxId]);
     assert.equal(boxDirs().length, 1);
