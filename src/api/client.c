@@ -623,8 +623,10 @@ subscribe (BlClient *client, const char *box_dir)
         return;
     if (link)
         link_watch (link);
-    else
-        link_open (client, box_dir, NULL);
+    else if (!link_open (client, box_dir, NULL))
+        /* The monitor is gone already (a crash right after the start, say):
+         * its record says how it ended. */
+        tell_watches (client, box_dir);
 }
 
 static gboolean
