@@ -383,10 +383,17 @@ void agent_fatal(const char *fmt, ...) AGENT_PRINTF(1, 2) AGENT_NORETURN;
 
 /* ---- agent_net.c: eth0 when the box has a network ----------------------- */
 
-/* Writes /etc/hosts when missing; with @enabled, also addresses eth0, adds
- * the default route and writes /etc/resolv.conf and the host alias into
- * /etc/hosts. Run in the box's root, after loopback. */
+/* With @enabled, addresses eth0 and adds the default route. Run in the
+ * box's root. */
 void agent_net_setup(bool enabled);
+/* Addresses eth0 when the box has one at boot (nothing of one box). */
+void agent_net_early(void);
+
+/* ---- agent_etc.c: /etc/hostname, /etc/hosts, /etc/resolv.conf ---------- */
+
+/* The box's name, localhost and (with @network) the host's alias and the
+ * resolver, on /run and bind-mounted over the image's files. */
+void agent_etc_setup(const char *hostname, bool network);
 
 /* ---- agent_volumes.c: the session request "mount" ----------------------- */
 

@@ -233,21 +233,6 @@ static void switch_root(void)
         agent_fatal("chdir /: %s", strerror(errno));
 }
 
-static void write_hostname_file(const char *name)
-{
-    make_dir("/etc", 0755);
-    int fd = open("/etc/hostname", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        agent_log("/etc/hostname: %s", strerror(errno));
-        return;
-    }
-    char line[80];
-    int len = snprintf(line, sizeof line, "%s\n", name);
-    if (write(fd, line, (size_t)len) != len)
-        agent_log("/etc/hostname: %s", strerror(errno));
-    close(fd);
-}
-
 static void loopback_up(void)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -288,6 +273,11 @@ void agent_init_early(void)
     mount_pseudo("");
     setup_console();
     load_modules();
+    /* Nothing of one box: lo, and eth0 when there is one, are set before
+     * the host says who the box is, so a template's copies start with
+     * them up instead of paying for it on the way to their first command. */
+    loopback_up();
+    agent_net_early();
 }
 
 /* The disk is the box's own, but a template VM saw its own scratch disk at
@@ -329,8 +319,7 @@ void agent_init_root(const struct agent_identity *id)
 
     if (sethostname(id->hostname, strlen(id->hostname)) < 0)
         agent_log("sethostname: %s", strerror(errno));
-    write_hostname_file(id->hostname);
-    loopback_up();
+    agent_etc_setup(id->hostname, id->network);
     agent_net_setup(id->network);
 }
 

@@ -24,21 +24,6 @@
 #define NET_IF "eth0"
 #define NET_WAIT_MS 3000
 
-/* True when the first 64 KiB of @path contain @needle. */
-static bool file_mentions(const char *path, const char *needle)
-{
-    static char buf[65536];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-
-    if (fd >= 0)
-        close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    return strstr(buf, needle) != NULL;
-}
-
 /* @addr in host byte order, as bl_net_topology.h gives it. */
 static void set_addr(struct sockaddr *sa, uint32_t addr)
 {
@@ -59,22 +44,6 @@ static bool if_ioctl(int fd, unsigned long request, struct ifreq *ifr, const cha
     return true;
 }
 
-static void write_file(const char *path, const char *text, bool append)
-{
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC);
-    if (!append && unlink(path) < 0 && errno != ENOENT)
-        agent_log("unlink %s: %s", path, strerror(errno));
-    int fd = open(path, flags, 0644);
-    if (fd < 0) {
-        agent_log("%s: %s", path, strerror(errno));
-        return;
-    }
-    size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len)
-        agent_log("%s: %s", path, strerror(errno));
-    close(fd);
-}
-
 static bool wait_for_nic(void)
 {
     struct timespec step = { .tv_sec = 0, .tv_nsec = 20 * 1000000L };
@@ -86,20 +55,11 @@ static bool wait_for_nic(void)
     return false;
 }
 
-void agent_net_setup(bool enabled)
+/* Set once eth0 has its address and route. */
+static bool configured;
+
+static void configure(void)
 {
-    /* Images need not carry /etc/hosts; programs still expect localhost. */
-    if (mkdir("/etc", 0755) < 0 && errno != EEXIST)
-        agent_log("mkdir /etc: %s", strerror(errno));
-    if (access("/etc/hosts", F_OK) < 0)
-        write_file("/etc/hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
-                   false);
-    if (!enabled)
-        return;
-    if (!wait_for_nic()) {
-        agent_log("the box has a network but no " NET_IF);
-        return;
-    }
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         agent_log("socket: %s", strerror(errno));
@@ -135,9 +95,25 @@ void agent_net_setup(bool enabled)
             agent_log("default route via " BL_NET_GATEWAY_TEXT ": %s", strerror(errno));
     }
     close(fd);
+    configured = ok;
+}
 
-    write_file("/etc/resolv.conf", "nameserver " BL_NET_GATEWAY_TEXT "\n", false);
-    /* A restarted box keeps its disk: add the alias once. */
-    if (!file_mentions("/etc/hosts", " " BL_NET_HOST_ALIAS_NAME "\n"))
-        write_file("/etc/hosts", BL_NET_HOST_ALIAS_TEXT " " BL_NET_HOST_ALIAS_NAME "\n", true);
+/* The addresses are every box's, so a NIC that is there at boot is set up
+ * before the host says who the box is: a template's copies start with it
+ * done. */
+void agent_net_early(void)
+{
+    if (if_nametoindex(NET_IF) > 0)
+        configure();
+}
+
+void agent_net_setup(bool enabled)
+{
+    if (!enabled || configured)
+        return;
+    if (!wait_for_nic()) {
+        agent_log("the box has a network but no " NET_IF);
+        return;
+    }
+    configure();
 }
