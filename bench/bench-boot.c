@@ -2,13 +2,15 @@
  * from a VM template and booted cold, against the floor: the very same QEMU
  * command line as a cold box's (read back from the running box) launched
  * bare, timed to the agent's first frame; and what an idle box costs in
- * host memory (PSS of its QEMU) with DENSITY of them running, each way.
+ * host memory (PSS of its QEMU) with each count of DENSITY (a comma list,
+ * 10,25,50 by default) running at once, each way, and where it goes.
  *
  *   create+start → first exec output, template   (median of RUNS)
  *   create+start → first exec output, --cold     (median of RUNS)
  *   bare QEMU → agent ready                      (the floor, median of RUNS)
  *   exec round trip on a running box             (median of 20)
- *   PSS per idle box, DENSITY boxes at once      (template, cold)
+ *   PSS per idle box, N boxes at once            (template, cold; each N)
+ *   an idle box's memory by kind, at the first N  (medians over its boxes)
  *
  * Prints a table, then the same figures as one JSON object.
  */
@@ -66,11 +68,26 @@ first_output (BoxliteRuntime *rt, gboolean fast, GStrv *qemu_argv)
     return elapsed;
 }
 
-/* @n idle boxes at once: the seconds to start them one after another, and
- * the median PSS of their QEMUs once all run and settled. */
+/* Where an idle box's memory goes: its QEMU by kind, and the monitor. */
+typedef struct {
+    double ram_shared, ram_private, tcg, other, monitor;
+} IdleMemory;
+
 static double
-density (BoxliteRuntime *rt, guint n, gboolean fast, double *start_seconds)
+median_of (GArray *values)
 {
+    return values->len ? bench_median (values) : 0;
+}
+
+/* @n idle boxes at once: the seconds to start them one after another, and
+ * the median PSS of their QEMUs once all run and settled (and in @kinds,
+ * the median of each kind). */
+static double
+density (BoxliteRuntime *rt, guint n, gboolean fast, double *start_seconds, IdleMemory *kinds)
+{
+    GArray *by_kind[5];
+    for (guint k = 0; k < G_N_ELEMENTS (by_kind); k++)
+        by_kind[k] = g_array_new (FALSE, FALSE, sizeof (double));
     g_autoptr (GPtrArray) boxes = g_ptr_array_new_with_free_func (g_object_unref);
     GArray *pss = g_array_new (FALSE, FALSE, sizeof (double));
     g_autoptr (GError) error = NULL;
@@ -89,9 +106,25 @@ density (BoxliteRuntime *rt, guint n, gboolean fast, double *start_seconds)
     *start_seconds = bench_now () - t0;
     g_usleep (3 * G_USEC_PER_SEC);
     for (guint i = 0; i < boxes->len; i++) {
-        double bytes = bench_pss_bytes (bench_qemu_pid (g_ptr_array_index (boxes, i)));
+        BoxliteBox *box = g_ptr_array_index (boxes, i);
+        double bytes = bench_pss_bytes (bench_qemu_pid (box));
         g_array_append_val (pss, bytes);
+        BenchQemuMemory m;
+        guint64 ram = (guint64) boxlite_box_options_get_memory_mib (boxlite_box_get_options (box))
+                      << 20;
+        if (bench_qemu_memory (bench_qemu_pid (box), ram ? ram : 512u << 20, &m)) {
+            double monitor = bench_pss_bytes (boxlite_box_get_monitor_pid (box));
+            const double values[] = { m.ram_shared, m.ram_private, m.tcg, m.other, monitor };
+            for (guint k = 0; k < G_N_ELEMENTS (by_kind); k++)
+                g_array_append_val (by_kind[k], values[k]);
+        }
     }
+    if (kinds)
+        *kinds =
+            (IdleMemory){ median_of (by_kind[0]), median_of (by_kind[1]), median_of (by_kind[2]),
+                          median_of (by_kind[3]), median_of (by_kind[4]) };
+    for (guint k = 0; k < G_N_ELEMENTS (by_kind); k++)
+        g_array_unref (by_kind[k]);
     for (guint i = 0; i < boxes->len; i++) {
         BoxliteBox *box = g_ptr_array_index (boxes, i);
         boxlite_box_stop (box, TRUE, NULL, NULL);
@@ -169,7 +202,8 @@ main (int argc, char **argv)
     g_autoptr (BoxliteRuntime) rt = boxlite_runtime_new (options, &error);
     bench_check (error);
 
-    guint dense = g_getenv ("DENSITY") ? (guint) atoi (g_getenv ("DENSITY")) : 10;
+    g_auto (GStrv) counts =
+        g_strsplit (g_getenv ("DENSITY") ? g_getenv ("DENSITY") : "10,25,50", ",", -1);
 
     /* Warm-up: builds the image's disk, the initramfs and the template once;
      * a cold box gives the floor its command line. */
@@ -232,9 +266,21 @@ main (int argc, char **argv)
     }
     boxlite_box_stop (box, FALSE, NULL, NULL);
 
-    double tpl_batch = 0, cold_batch = 0;
-    double tpl_pss = dense ? density (rt, dense, TRUE, &tpl_batch) : 0;
-    double cold_pss = dense ? density (rt, dense, FALSE, &cold_batch) : 0;
+    /* Per count: boxes, template PSS, cold PSS, template batch, cold batch. */
+    typedef struct {
+        double v[5];
+    } Row;
+    g_autoptr (GArray) rows = g_array_new (FALSE, TRUE, sizeof (Row));
+    IdleMemory tpl_kinds = { 0 }, cold_kinds = { 0 };
+    for (guint c = 0; counts[c]; c++) {
+        guint n = (guint) atoi (counts[c]);
+        Row row = { { n } };
+        if (!n)
+            continue;
+        row.v[1] = density (rt, n, TRUE, &row.v[3], rows->len ? NULL : &tpl_kinds);
+        row.v[2] = density (rt, n, FALSE, &row.v[4], rows->len ? NULL : &cold_kinds);
+        g_array_append_val (rows, row);
+    }
 
     double boot = bench_median (boots), cold = bench_median (colds);
     double fl = floors->len ? bench_median (floors) : 0, trip = bench_median (trips);
@@ -246,19 +292,59 @@ main (int argc, char **argv)
     g_print ("%-52s %9.3fs %10s\n", "floor: cold QEMU command line bare -> agent ready", fl,
              "1.00x");
     g_print ("%-52s %8.1fms\n", "exec round trip (true) on a running box", trip * 1000);
-    if (dense) {
+    const double mib = 1048576;
+    for (guint r = 0; r < rows->len; r++) {
+        const double *row = g_array_index (rows, Row, r).v;
         g_print ("%-44s%3u boxes %8.1fMiB   batch %.1fs\n", "PSS per idle box, from a template,",
-                 dense, tpl_pss / 1048576, tpl_batch);
-        g_print ("%-44s%3u boxes %8.1fMiB   batch %.1fs\n", "PSS per idle box, --cold,", dense,
-                 cold_pss / 1048576, cold_batch);
+                 (guint) row[0], row[1] / mib, row[3]);
+        g_print ("%-44s%3u boxes %8.1fMiB   batch %.1fs\n", "PSS per idle box, --cold,",
+                 (guint) row[0], row[2] / mib, row[4]);
     }
-    g_print ("{\"runs\": %u, \"start_template_s\": %.3f, \"start_cold_s\": %.3f, "
-             "\"floor_s\": %.3f, \"template_vs_floor\": %.2f, \"cold_vs_floor\": %.2f, "
-             "\"exec_round_trip_ms\": %.1f, \"density_boxes\": %u, "
-             "\"pss_template_mib\": %.1f, \"pss_cold_mib\": %.1f, "
-             "\"batch_template_s\": %.1f, \"batch_cold_s\": %.1f}\n",
-             runs, boot, cold, fl, fl ? boot / fl : 0, fl ? cold / fl : 0, trip * 1000, dense,
-             tpl_pss / 1048576, cold_pss / 1048576, tpl_batch, cold_batch);
+    if (rows->len) {
+        g_print ("an idle box's memory (PSS, MiB), %u running    %10s %10s\n",
+                 (guint) g_array_index (rows, Row, 0).v[0], "template", "cold");
+        const struct {
+            const char *what;
+            double tpl, cold;
+        } kinds[] = {
+            { "guest RAM shared with other boxes", tpl_kinds.ram_shared, cold_kinds.ram_shared },
+            { "guest RAM of its own", tpl_kinds.ram_private, cold_kinds.ram_private },
+            { "translation cache", tpl_kinds.tcg, cold_kinds.tcg },
+            { "QEMU heap, libraries, the rest", tpl_kinds.other, cold_kinds.other },
+            { "box monitor", tpl_kinds.monitor, cold_kinds.monitor },
+        };
+        for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+            g_print ("  %-50s %10.1f %10.1f\n", kinds[k].what, kinds[k].tpl / mib,
+                     kinds[k].cold / mib);
+    }
+    g_autoptr (GString) json = g_string_new (NULL);
+    g_string_append_printf (json,
+                            "{\"runs\": %u, \"start_template_s\": %.3f, \"start_cold_s\": %.3f, "
+                            "\"floor_s\": %.3f, \"template_vs_floor\": %.2f, "
+                            "\"cold_vs_floor\": %.2f, \"exec_round_trip_ms\": %.1f, \"density\": [",
+                            runs, boot, cold, fl, fl ? boot / fl : 0, fl ? cold / fl : 0,
+                            trip * 1000);
+    for (guint r = 0; r < rows->len; r++) {
+        const double *row = g_array_index (rows, Row, r).v;
+        g_string_append_printf (json,
+                                "%s{\"boxes\": %u, \"pss_template_mib\": %.1f, "
+                                "\"pss_cold_mib\": %.1f, \"batch_template_s\": %.1f, "
+                                "\"batch_cold_s\": %.1f}",
+                                r ? ", " : "", (guint) row[0], row[1] / mib, row[2] / mib, row[3],
+                                row[4]);
+    }
+    const IdleMemory *each[] = { &tpl_kinds, &cold_kinds };
+    const char *names[] = { "template", "cold" };
+    g_string_append (json, "], \"idle_box_mib\": {");
+    for (guint e = 0; e < G_N_ELEMENTS (each); e++)
+        g_string_append_printf (json,
+                                "%s\"%s\": {\"ram_shared\": %.1f, \"ram_own\": %.1f, "
+                                "\"tcg\": %.1f, \"qemu_other\": %.1f, \"monitor\": %.1f}",
+                                e ? ", " : "", names[e], each[e]->ram_shared / mib,
+                                each[e]->ram_private / mib, each[e]->tcg / mib,
+                                each[e]->other / mib, each[e]->monitor / mib);
+    g_string_append (json, "}}\n");
+    g_print ("%s", json->str);
     const char *const rm[] = { "rm", "-rf", home, NULL };
     g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
                   NULL);

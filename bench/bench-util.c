@@ -2,6 +2,7 @@
  * benchmarks. */
 #include "bench-util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,4 +77,75 @@ bench_pss_bytes (int pid)
         return 0;
     const char *line = strstr (text, "\nPss:");
     return line ? g_ascii_strtod (line + 5, NULL) * 1024 : 0;
+}
+
+/* The kB figure of "@key:" in one smaps entry's @lines, in bytes. */
+static double
+smaps_field (const char *lines, const char *key)
+{
+    g_autofree char *needle = g_strdup_printf ("\n%s:", key);
+    const char *hit = strstr (lines, needle);
+
+    return hit ? g_ascii_strtod (hit + strlen (needle), NULL) * 1024 : 0;
+}
+
+typedef struct {
+    guint64 size;
+    gboolean anon, exec;
+    GString *fields;
+} SmapsEntry;
+
+static void
+account (BenchQemuMemory *out, guint64 ram_bytes, SmapsEntry *e)
+{
+    double pss = smaps_field (e->fields->str, "Pss");
+    double priv = smaps_field (e->fields->str, "Private_Clean") +
+                  smaps_field (e->fields->str, "Private_Dirty");
+
+    if (e->size == ram_bytes) {
+        out->ram_private += MIN (priv, pss);
+        out->ram_shared += pss - MIN (priv, pss);
+    } else if (e->anon && e->exec) {
+        out->tcg += pss;
+    } else {
+        out->other += pss;
+    }
+    g_string_truncate (e->fields, 1);
+}
+
+gboolean
+bench_qemu_memory (int pid, guint64 ram_bytes, BenchQemuMemory *out)
+{
+    g_autofree char *path = g_strdup_printf ("/proc/%d/smaps", pid);
+    g_autofree char *text = NULL;
+    SmapsEntry e = { 0 };
+
+    memset (out, 0, sizeof *out);
+    if (!g_file_get_contents (path, &text, NULL, NULL))
+        return FALSE;
+    e.fields = g_string_new ("\n");
+    g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+    gboolean open_entry = FALSE;
+    for (guint i = 0; lines[i]; i++) {
+        guint64 start = 0, end = 0;
+        char perms[8] = "";
+        /* An entry starts with its range, "start-end perms offset dev
+         * inode [path]"; the lines after it are "Field: value". */
+        if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x %7s", &start, &end,
+                    perms) == 3) {
+            if (open_entry)
+                account (out, ram_bytes, &e);
+            open_entry = TRUE;
+            e.size = end - start;
+            e.exec = strchr (perms, 'x') != NULL;
+            /* A path is a file's ("/...") or the kernel's ("[heap]"). */
+            e.anon = !strchr (lines[i], '/') && !strchr (lines[i], '[');
+        } else {
+            g_string_append_printf (e.fields, "%s\n", lines[i]);
+        }
+    }
+    if (open_entry)
+        account (out, ram_bytes, &e);
+    g_string_free (e.fields, TRUE);
+    return TRUE;
 }

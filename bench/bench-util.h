@@ -27,4 +27,16 @@ int bench_qemu_pid (BoxliteBox *box);
 /* Proportional set size of process @pid in bytes (0 when unreadable). */
 double bench_pss_bytes (int pid);
 
+/* Where a QEMU's proportional set size goes, in bytes, from its smaps. */
+typedef struct {
+    double ram_shared;  /* guest RAM pages shared with others (a template's) */
+    double ram_private; /* guest RAM pages of this VM alone */
+    double tcg;         /* the translation cache (anonymous, executable) */
+    double other;       /* QEMU's heap, libraries and the rest */
+} BenchQemuMemory;
+
+/* Fills @out for QEMU @pid, whose guest RAM is the mapping of
+ * @ram_bytes. FALSE when smaps cannot be read. */
+gboolean bench_qemu_memory (int pid, guint64 ram_bytes, BenchQemuMemory *out);
+
 G_END_DECLS
