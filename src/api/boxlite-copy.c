@@ -35,6 +35,7 @@
 #include "bl-task.h"
 #include "fs-tree.h"
 #include "boxlite-private.h"
+#include "copy-stream.h"
 #include "layer.h"
 #include "os-error.h"
 
@@ -80,6 +81,8 @@ static void
 progress_emit (Progress *p)
 {
     p->reported = p->done;
+    if (!p->box) /* a copy between streams: nobody to tell */
+        return;
     if (!p->context) {
         bl_box_emit_copy_progress (p->box, p->done, p->total);
         return;
@@ -312,6 +315,27 @@ open_host_dest (const char *host_path, BlCopyOptions *opts, char **rename, GErro
     return fd;
 }
 
+/* Unpacks the tar stream @in beneath @dest by @opts; *@ended says whether
+ * @in reached its end. */
+static gboolean
+extract_stream (GInputStream *in, int dest, BlCopyOptions *opts, Progress *progress,
+                gboolean *ended, GCancellable *cancellable, GError **error)
+{
+    g_autofree Reader *r = g_new0 (Reader, 1);
+
+    r->stream = in;
+    r->cancellable = cancellable;
+    r->progress = progress;
+    struct archive *a = reader_open (r, error);
+    gboolean ok =
+        a && (bl_copy_extract (a, dest, opts, NULL, cancellable, error) || reader_fail (r, error));
+    if (a)
+        archive_read_free (a);
+    g_clear_error (&r->error);
+    *ended = r->ended;
+    return ok;
+}
+
 static gboolean
 copy_out (BoxliteBox *box, const char *guest_path, const char *host_path, BoxliteCopyFlags flags,
           Progress *progress, GCancellable *cancellable, GError **error)
@@ -332,18 +356,11 @@ copy_out (BoxliteBox *box, const char *guest_path, const char *host_path, Boxlit
         close (dest);
         return FALSE;
     }
-    g_autofree Reader *r = g_new0 (Reader, 1);
-    r->stream = boxlite_execution_get_stdout (exe);
-    r->cancellable = cancellable;
-    r->progress = progress;
-    struct archive *a = reader_open (r, error);
-    gboolean ok =
-        a && (bl_copy_extract (a, dest, &opts, NULL, cancellable, error) || reader_fail (r, error));
-    if (a)
-        archive_read_free (a);
+    gboolean ended = FALSE;
+    gboolean ok = extract_stream (boxlite_execution_get_stdout (exe), dest, &opts, progress, &ended,
+                                  cancellable, error);
     close (dest);
-    g_clear_error (&r->error);
-    ok = close_copy (exe, ok, r->ended, error);
+    ok = close_copy (exe, ok, ended, error);
     progress_emit (progress);
     if (!ok)
         g_prefix_error (error, "copying %s out of the box: ", guest_path);
@@ -531,6 +548,26 @@ parse_source (const char *path, char **dir, char **leaf, char **archive_name, GE
     return TRUE;
 }
 
+/* Writes a tar stream of @leaf of @dirfd, named @archive_name in it, to
+ * @stream (which stays open). */
+static gboolean
+write_tree (GOutputStream *stream, int dirfd, const char *leaf, const char *archive_name,
+            Progress *progress, GCancellable *cancellable, GError **error)
+{
+    g_autofree Writer *w = g_new0 (Writer, 1);
+
+    w->stream = stream;
+    w->cancellable = cancellable;
+    w->progress = progress;
+    struct archive *a = writer_open (w, error);
+    gboolean ok = a && add_tree (w, a, dirfd, leaf, archive_name, 0, error) &&
+                  (archive_write_close (a) == ARCHIVE_OK || writer_fail (w, a, error));
+    if (a)
+        archive_write_free (a);
+    g_clear_error (&w->error);
+    return ok;
+}
+
 static gboolean
 copy_in (BoxliteBox *box, const char *host_path, const char *guest_path, BoxliteCopyFlags flags,
          Progress *progress, GCancellable *cancellable, GError **error)
@@ -554,23 +591,15 @@ copy_in (BoxliteBox *box, const char *host_path, const char *guest_path, Boxlite
         close (dirfd);
         return FALSE;
     }
-    g_autofree Writer *w = g_new0 (Writer, 1);
-    w->stream = boxlite_execution_get_stdin (exe);
-    w->cancellable = cancellable;
-    w->progress = progress;
+    GOutputStream *stream = boxlite_execution_get_stdin (exe);
     pipe_guard_begin (&guard);
-    struct archive *a = writer_open (w, error);
-    gboolean ok = a && add_tree (w, a, dirfd, leaf, archive_name, 0, error) &&
-                  (archive_write_close (a) == ARCHIVE_OK || writer_fail (w, a, error)) &&
-                  g_output_stream_close (w->stream, cancellable, error);
-    if (a)
-        archive_write_free (a);
+    gboolean ok = write_tree (stream, dirfd, leaf, archive_name, progress, cancellable, error) &&
+                  g_output_stream_close (stream, cancellable, error);
     close (dirfd);
     /* A write that failed because the box's side ended tells less than the
      * box's own reason. */
     gboolean ended =
         !ok && error && *error && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
-    g_clear_error (&w->error);
     ok = close_copy (exe, ok, ended, error);
     pipe_guard_end (&guard);
     progress_emit (progress);
@@ -750,6 +779,33 @@ boxlite_box_copy_out_tar (BoxliteBox *self, const char *guest_path, GOutputStrea
     return ok;
 }
 
+/* Pumps @tar into a "copy_in" of @guest_path: @raw, a directory the
+ * stream is unpacked into; else cp's destination of the one source the
+ * stream holds. */
+static gboolean
+copy_in_stream (BoxliteBox *self, GInputStream *tar, const char *guest_path, gboolean raw,
+                BoxliteCopyFlags flags, GCancellable *cancellable, GError **error)
+{
+    Progress progress = { .box = self };
+    gboolean in_failed = FALSE;
+    PipeGuard guard;
+    g_autoptr (BoxliteExecution) exe =
+        open_copy (self, "copy_in", guest_path, raw, FALSE, (flags & BOXLITE_COPY_OWNERS) != 0,
+                   cancellable, error);
+    if (!exe)
+        return FALSE;
+    GOutputStream *stdin_stream = boxlite_execution_get_stdin (exe);
+    pipe_guard_begin (&guard);
+    gboolean ok = pump (tar, stdin_stream, &progress, cancellable, &in_failed, error) &&
+                  g_output_stream_close (stdin_stream, cancellable, error);
+    gboolean ended = !ok && !in_failed && error && *error &&
+                     g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+    ok = close_copy (exe, ok, ended, error);
+    pipe_guard_end (&guard);
+    progress_emit (&progress);
+    return ok;
+}
+
 /**
  * boxlite_box_copy_in_tar:
  * @self: a running box
@@ -778,26 +834,59 @@ boxlite_box_copy_in_tar (BoxliteBox *self, GInputStream *tar, const char *guest_
     g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
     g_return_val_if_fail (G_IS_INPUT_STREAM (tar) && guest_dir != NULL, FALSE);
 
-    Progress progress = { .box = self };
-    gboolean in_failed = FALSE;
-    PipeGuard guard;
-    g_autoptr (BoxliteExecution) exe =
-        open_copy (self, "copy_in", guest_dir, TRUE, FALSE, (flags & BOXLITE_COPY_OWNERS) != 0,
-                   cancellable, error);
-    if (!exe)
+    if (copy_in_stream (self, tar, guest_dir, TRUE, flags, cancellable, error))
+        return TRUE;
+    g_prefix_error (error, "copying into %s in the box: ", guest_dir);
+    return FALSE;
+}
+
+/* ---- cp's rules on streams, for copies through a server ----------------- */
+
+gboolean
+bl_copy_pack_host (const char *host_path, GOutputStream *tar, GCancellable *cancellable,
+                   GError **error)
+{
+    g_autofree char *dir = NULL, *leaf = NULL, *archive_name = NULL;
+    Progress progress = { 0 };
+
+    if (!parse_source (host_path, &dir, &leaf, &archive_name, error))
         return FALSE;
-    GOutputStream *stdin_stream = boxlite_execution_get_stdin (exe);
-    pipe_guard_begin (&guard);
-    gboolean ok = pump (tar, stdin_stream, &progress, cancellable, &in_failed, error) &&
-                  g_output_stream_close (stdin_stream, cancellable, error);
-    gboolean ended = !ok && !in_failed && error && *error &&
-                     g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
-    ok = close_copy (exe, ok, ended, error);
-    pipe_guard_end (&guard);
-    progress_emit (&progress);
-    if (!ok)
-        g_prefix_error (error, "copying into %s in the box: ", guest_dir);
+    int dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return bl_os_error (error, errno, "open the directory", dir);
+    gboolean ok = write_tree (tar, dirfd, leaf, archive_name, &progress, cancellable, error);
+    close (dirfd);
     return ok;
+}
+
+gboolean
+bl_copy_unpack_host (GInputStream *tar, const char *host_path, GCancellable *cancellable,
+                     GError **error)
+{
+    BlCopyOptions opts = {
+        .limits = { BL_LAYER_DEFAULT_MAX_BYTES, BL_LAYER_DEFAULT_MAX_ENTRIES },
+    };
+    g_autofree char *rename = NULL;
+    Progress progress = { 0 };
+    gboolean ended;
+    int dest = open_host_dest (host_path, &opts, &rename, error);
+
+    if (dest < 0)
+        return FALSE;
+    opts.rename = rename;
+    gboolean ok = extract_stream (tar, dest, &opts, &progress, &ended, cancellable, error);
+    close (dest);
+    return ok;
+}
+
+gboolean
+bl_box_copy_in_placed (BoxliteBox *self, GInputStream *tar, const char *guest_path,
+                       GCancellable *cancellable, GError **error)
+{
+    g_return_val_if_fail (BOXLITE_IS_BOX (self), FALSE);
+    g_return_val_if_fail (G_IS_INPUT_STREAM (tar) && guest_path != NULL, FALSE);
+
+    return copy_in_stream (self, tar, guest_path, FALSE, BOXLITE_COPY_NONE, cancellable, error);
 }
 
 /* ---- the public calls --------------------------------------------------- */
