@@ -6,20 +6,28 @@
  * over the attach WebSocket (stdin, stdout and stderr apart, a resize on a
  * terminal, a detach and re-attach, signals, kill), files up and down as
  * tar, two clients at once, twenty executions at once, an image pulled from
- * a real registry on loopback, /metrics, and the server killed and started
- * again with its detached box still running. Every answer is checked
+ * a real registry on loopback, /metrics, the command line's --host mode
+ * (terminals on a real pseudo-terminal, cp both ways, inspect, stop and
+ * start), and the server killed and started again with its detached box
+ * still running. Every answer is checked
  * against docs/openapi.json, and every operation of that file must have
  * answered by the end. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "registry-fixture.h"
 #include "serve-schema.h"
@@ -658,6 +666,29 @@ test_exec_tty (void)
     g_assert_nonnull (strstr (a->out->str, "40 120"));
     g_assert_cmpuint (a->err->len, ==, 0);
     attach_free (a);
+
+    /* A size from the start, for a command that asks at once. */
+    g_autofree char *sized =
+        start_exec (box_id, "{\"command\": \"stty\", \"args\": [\"size\"], \"tty\": true, "
+                            "\"tty_size\": {\"rows\": 33, \"cols\": 101}}");
+    a = attach_open (box_id, sized);
+    wait_exit (a, 0);
+    g_assert_cmpstr (a->out->str, ==, "33 101\r\n");
+    attach_free (a);
+    g_autofree char *exec_path = g_strdup_printf ("/v1/boxes/%s/exec", box_id);
+    const char *const bad_sizes[] = {
+        "{\"command\": \"true\", \"tty\": true, \"tty_size\": [24, 80]}",
+        "{\"command\": \"true\", \"tty\": true, \"tty_size\": {\"rows\": 0, \"cols\": 80}}",
+        "{\"command\": \"true\", \"tty\": true, \"tty_size\": {\"rows\": 24, \"cols\": 65536}}",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (bad_sizes); i++) {
+        g_autoptr (Reply) refused = request ("POST", exec_path, bad_sizes[i]);
+        assert_error (refused, 400, "invalid_argument");
+    }
+    g_autoptr (Reply) unknown =
+        request ("POST", exec_path,
+                 "{\"command\": \"true\", \"tty\": true, \"tty_size\": {\"rows\": 24, \"w\": 1}}");
+    assert_error (unknown, 400, "unsupported");
 }
 
 static void
@@ -826,6 +857,32 @@ test_files (void)
     g_autofree char *stopped = g_strdup_printf ("/v1/boxes/%s/files?path=/tmp", other_box_id);
     g_autoptr (Reply) r5 = request_full ("PUT", stopped, token, "application/x-tar", tar);
     assert_error (r5, 409, "invalid_state");
+
+    /* With cp's rules the one source is placed: as the path's new name,
+     * or inside it when it is a directory. */
+    g_autofree char *as_name =
+        g_strdup_printf ("/v1/boxes/%s/files?path=/tmp/renamed.txt&cp_rules=true", box_id);
+    g_autoptr (Reply) placed = request_full ("PUT", as_name, token, "application/x-tar", tar);
+    g_assert_cmpuint (placed->status, ==, 204);
+    g_autofree char *into = g_strdup_printf ("/v1/boxes/%s/files?path=/root&cp_rules=true", box_id);
+    g_autoptr (Reply) placed_into = request_full ("PUT", into, token, "application/x-tar", tar);
+    g_assert_cmpuint (placed_into->status, ==, 204);
+    g_autofree char *both = start_exec (
+        box_id, "{\"command\": \"cat\", \"args\": [\"/tmp/renamed.txt\", \"/root/hello.txt\"]}");
+    a = attach_open (box_id, both);
+    wait_exit (a, 0);
+    g_assert_cmpstr (a->out->str, ==, "uploaded through the API\nuploaded through the API\n");
+    attach_free (a);
+    g_autofree char *bad_flag =
+        g_strdup_printf ("/v1/boxes/%s/files?path=/tmp&cp_rules=maybe", box_id);
+    g_autoptr (Reply) r6 = request_full ("PUT", bad_flag, token, "application/x-tar", tar);
+    assert_error (r6, 400, "invalid_argument");
+    g_autofree char *nowhere =
+        g_strdup_printf ("/v1/boxes/%s/files?path=/no/such/dir/x&cp_rules=true", box_id);
+    g_autoptr (Reply) r7 = request_full ("PUT", nowhere, token, "application/x-tar", tar);
+    assert_error (r7, 404, "not_found");
+    g_autoptr (Reply) r8 = request_full ("PUT", as_name, token, "application/x-tar", evil);
+    assert_error (r8, 400, "invalid_argument");
 }
 
 typedef struct {
@@ -1150,6 +1207,407 @@ test_remote_cli (void)
     g_assert_nonnull (strstr (err, "no-such-box"));
 }
 
+/* ---- the command line's terminals, on a pseudo-terminal of ours ---- */
+
+typedef struct {
+    int master;
+    int slave; /* kept open here, to read its settings */
+    GString *out;
+} Pty;
+
+static void
+pty_set_size (Pty *p, gushort rows, gushort cols)
+{
+    struct winsize ws = { .ws_row = rows, .ws_col = cols };
+
+    g_assert_cmpint (ioctl (p->master, TIOCSWINSZ, &ws), ==, 0);
+}
+
+static void
+pty_open (Pty *p, gushort rows, gushort cols)
+{
+    p->master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+    g_assert_cmpint (p->master, >=, 0);
+    g_assert_cmpint (grantpt (p->master), ==, 0);
+    g_assert_cmpint (unlockpt (p->master), ==, 0);
+    p->slave = open (ptsname (p->master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    g_assert_cmpint (p->slave, >=, 0);
+    p->out = g_string_new (NULL);
+    pty_set_size (p, rows, cols);
+}
+
+static void
+pty_close (Pty *p)
+{
+    close (p->master);
+    close (p->slave);
+    g_string_free (p->out, TRUE);
+}
+
+/* Reads what the terminal shows until @text is among it, or @timeout_ms
+ * of silence. */
+static gboolean
+pty_read_until (Pty *p, const char *text, int timeout_ms)
+{
+    while (!text || !strstr (p->out->str, text)) {
+        struct pollfd pfd = { .fd = p->master, .events = POLLIN };
+        char buf[4096];
+        if (poll (&pfd, 1, timeout_ms) <= 0)
+            return FALSE;
+        ssize_t n = read (p->master, buf, sizeof buf);
+        if (n <= 0)
+            return FALSE;
+        g_string_append_len (p->out, buf, n);
+    }
+    return TRUE;
+}
+
+/* The terminal becomes the controlling one of the child's new session, as
+ * a shell would make it. */
+static void
+on_terminal (gpointer data)
+{
+    setsid ();
+    ioctl (STDIN_FILENO, TIOCSCTTY, 0);
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *
+remote_cli_on_pty (Pty *p, const char *const *args)
+{
+    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+    g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_subprocess_launcher_setenv (launcher, "BOXLITE_TOKEN", token, TRUE);
+    g_subprocess_launcher_take_stdin_fd (launcher, dup (p->slave));
+    g_subprocess_launcher_take_stdout_fd (launcher, dup (p->slave));
+    g_subprocess_launcher_take_stderr_fd (launcher, dup (p->slave));
+    g_subprocess_launcher_set_child_setup (launcher, on_terminal, NULL, NULL);
+    g_ptr_array_add (argv, (gpointer) g_getenv ("BOXLITE_CLI"));
+    g_ptr_array_add (argv, (gpointer) "--host");
+    g_ptr_array_add (argv, base_url);
+    for (guint i = 0; args[i]; i++)
+        g_ptr_array_add (argv, (gpointer) args[i]);
+    g_ptr_array_add (argv, NULL);
+    GSubprocess *child =
+        g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+    g_assert_no_error (error);
+    return child;
+}
+
+/* Waits for @child, showing what it printed, and returns its exit status
+ * (128+N for signal N). */
+static int
+pty_wait (Pty *p, GSubprocess *child)
+{
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (g_subprocess_wait (child, NULL, &error));
+    g_assert_no_error (error);
+    (void) pty_read_until (p, NULL, 200);
+    g_test_message ("the terminal showed: %s", p->out->str);
+    if (g_subprocess_get_if_signaled (child))
+        return 128 + g_subprocess_get_term_sig (child);
+    return g_subprocess_get_exit_status (child);
+}
+
+#define TTY_MODES (ICANON | ECHO | ISIG)
+
+static tcflag_t
+pty_modes (Pty *p)
+{
+    struct termios t;
+
+    g_assert_cmpint (tcgetattr (p->slave, &t), ==, 0);
+    return t.c_lflag & TTY_MODES;
+}
+
+static void
+send_ctrl_c (Pty *p, GSubprocess *child)
+{
+    g_assert_cmpint (write (p->master, "\003", 1), ==, 1);
+}
+
+static void
+send_sigterm (Pty *p, GSubprocess *child)
+{
+    g_subprocess_send_signal (child, SIGTERM);
+}
+
+/* Runs @args on a terminal until it says "ready", then ends the session
+ * with @end: the terminal must be @cooked again after. Returns the exit
+ * status. */
+static int
+pty_session_ended (const char *const *args, tcflag_t cooked,
+                   void (*end) (Pty *p, GSubprocess *child))
+{
+    Pty p;
+
+    pty_open (&p, 24, 80);
+    g_autoptr (GSubprocess) child = remote_cli_on_pty (&p, args);
+    g_assert_true (pty_read_until (&p, "ready", 60000));
+    end (&p, child);
+    int status = pty_wait (&p, child);
+    g_assert_cmpuint (pty_modes (&p), ==, cooked);
+    pty_close (&p);
+    return status;
+}
+
+static void
+test_remote_tty (void)
+{
+    Pty p;
+
+    /* The command sees our size from its start and our new size after a
+     * SIGWINCH; its input is ours through the box's terminal (echoed by
+     * it); our terminal is raw meanwhile, and set back after. */
+    pty_open (&p, 33, 101);
+    tcflag_t cooked = pty_modes (&p);
+    g_assert_cmpuint (cooked, ==, TTY_MODES);
+    const char *exec_it[] = { "exec",
+                              "-it",
+                              "srv-main",
+                              "--",
+                              "sh",
+                              "-c",
+                              "stty size; echo ready; i=0; "
+                              "while [ \"$(stty size)\" = '33 101' ] && [ $i -lt 300 ]; "
+                              "do sleep 0.1; i=$((i+1)); done; "
+                              "stty size; echo resized; read x; echo got-$x; exit 3",
+                              NULL };
+    g_autoptr (GSubprocess) child = remote_cli_on_pty (&p, exec_it);
+    g_assert_true (pty_read_until (&p, "ready", 60000));
+    g_assert_cmpuint (pty_modes (&p), ==, 0);
+    pty_set_size (&p, 40, 120);
+    g_assert_true (pty_read_until (&p, "resized", 60000));
+    g_assert_cmpint (write (p.master, "hello\r", 6), ==, 6);
+    g_assert_cmpint (pty_wait (&p, child), ==, 3);
+    g_assert_nonnull (strstr (p.out->str, "33 101\r\n"));
+    g_assert_nonnull (strstr (p.out->str, "40 120\r\n"));
+    g_assert_nonnull (strstr (p.out->str, "hello\r\n"));
+    g_assert_nonnull (strstr (p.out->str, "got-hello\r\n"));
+    g_assert_cmpuint (pty_modes (&p), ==, cooked);
+    pty_close (&p);
+
+    /* A key the box's terminal turns into a signal: Ctrl-C ends the command
+     * there, as it would here. */
+    const char *sleeper[] = {
+        "exec", "-it", "srv-main", "--", "sh", "-c", "echo ready; exec sleep 300", NULL
+    };
+    g_assert_cmpint (pty_session_ended (sleeper, cooked, send_ctrl_c), ==, 128 + SIGINT);
+    /* SIGTERM to us, and a command that ignores it: our terminal is ours
+     * again at once, and the command is killed after the grace period. */
+    const char *stubborn[] = {
+        "exec", "-it", "srv-main", "--", "sh", "-c", "trap '' TERM; echo ready; sleep 300", NULL
+    };
+    g_assert_cmpint (pty_session_ended (stubborn, cooked, send_sigterm), ==, 128 + SIGKILL);
+    g_autofree char *out = NULL, *err = NULL;
+    const char *left[] = { "exec", "srv-main", "--",
+                           "sh",   "-c",       "ps -eo args | grep -c '^sleep 30[0]'",
+                           NULL };
+    g_assert_cmpint (remote_cli (left, token, NULL, NULL, &out, &err), ==, 1);
+    g_assert_cmpstr (out, ==, "0\n");
+
+    /* run -t: a fresh box, the command on a terminal of our size. */
+    pty_open (&p, 21, 77);
+    const char *run_t[] = { "run", "-t", "--rm", "--", "sh", "-c", "stty size; tty; exit 4", NULL };
+    g_autoptr (GSubprocess) ran = remote_cli_on_pty (&p, run_t);
+    g_assert_cmpint (pty_wait (&p, ran), ==, 4);
+    /* Not raw without -i: our terminal adds its own '\r' to the box's. */
+    g_assert_nonnull (strstr (p.out->str, "21 77\r"));
+    g_assert_nonnull (strstr (p.out->str, "/dev/pts/"));
+    pty_close (&p);
+
+    /* -t needs a terminal, as locally. */
+    const char *no_tty[] = { "exec", "-t", "srv-main", "--", "true", NULL };
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (remote_cli (no_tty, token, NULL, NULL, &out, &err), ==, 125);
+    g_assert_nonnull (strstr (err, "not a TTY"));
+}
+
+/* `boxlite --home HOME @args…`, this machine's command line on the
+ * server's home: what a local user of the same boxes sees. */
+static int
+local_cli (const char *const *args, char **out, char **err)
+{
+    g_autoptr (GSubprocessLauncher) launcher =
+        g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+    g_autoptr (GError) error = NULL;
+
+    g_ptr_array_add (argv, (gpointer) g_getenv ("BOXLITE_CLI"));
+    g_ptr_array_add (argv, (gpointer) "--home");
+    g_ptr_array_add (argv, home);
+    for (guint i = 0; args[i]; i++)
+        g_ptr_array_add (argv, (gpointer) args[i]);
+    g_ptr_array_add (argv, NULL);
+    g_autoptr (GSubprocess) p =
+        g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, out, err, &error));
+    g_assert_no_error (error);
+    return g_subprocess_get_exit_status (p);
+}
+
+/* The same failure through the server and locally: the same status and
+ * message. */
+static void
+assert_same_failure (const char *const *args)
+{
+    g_autofree char *out = NULL, *err = NULL, *local_out = NULL, *local_err = NULL;
+    int status = remote_cli (args, token, NULL, NULL, &out, &err);
+
+    g_assert_cmpint (local_cli (args, &local_out, &local_err), ==, status);
+    g_assert_cmpint (status, ==, 125);
+    g_assert_cmpstr (err, ==, local_err);
+}
+
+static void
+test_remote_cp (void)
+{
+    g_autofree char *dir = g_build_filename (home, "cp-test", NULL);
+    g_autofree char *tree = g_build_filename (dir, "tree", NULL);
+    g_autofree char *sub = g_build_filename (tree, "sub", NULL);
+    g_autofree char *file = g_build_filename (dir, "data.bin", NULL);
+    g_autofree char *back = g_build_filename (dir, "back", NULL);
+    g_autofree char *out = NULL, *err = NULL;
+    g_autofree guint8 *data = g_malloc (300 * 1024 + 7);
+
+    for (gsize i = 0; i < 300 * 1024 + 7; i++)
+        data[i] = (guint8) g_random_int ();
+    g_assert_cmpint (g_mkdir_with_parents (sub, 0755), ==, 0);
+    g_assert_cmpint (g_mkdir_with_parents (back, 0755), ==, 0);
+    g_assert_true (g_file_set_contents (file, (const char *) data, 300 * 1024 + 7, NULL));
+    g_autofree char *leaf = g_build_filename (sub, "leaf.txt", NULL);
+    g_assert_true (g_file_set_contents (leaf, "in a tree\n", -1, NULL));
+    g_autofree char *link = g_build_filename (sub, "link", NULL);
+    g_assert_cmpint (symlink ("leaf.txt", link), ==, 0);
+
+    /* Up: a file under a new name, a tree into an existing directory. */
+    const char *up_file[] = { "cp", file, "srv-main:/tmp/renamed.bin", NULL };
+    g_assert_cmpint (remote_cli (up_file, token, NULL, NULL, &out, &err), ==, 0);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    const char *up_tree[] = { "cp", tree, "srv-main:/tmp", NULL };
+    g_assert_cmpint (remote_cli (up_tree, token, NULL, NULL, &out, &err), ==, 0);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    const char *look[] = { "exec",
+                           "srv-main",
+                           "--",
+                           "sh",
+                           "-c",
+                           "cat /tmp/tree/sub/leaf.txt; readlink /tmp/tree/sub/link; "
+                           "wc -c < /tmp/renamed.bin",
+                           NULL };
+    g_assert_cmpint (remote_cli (look, token, NULL, NULL, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, "in a tree\nleaf.txt\n307207\n");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    /* And back: byte for byte, the link a link. */
+    const char *down_file[] = { "cp", "srv-main:/tmp/renamed.bin", back, NULL };
+    g_assert_cmpint (remote_cli (down_file, token, NULL, NULL, &out, &err), ==, 0);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_autofree char *copied = g_build_filename (back, "renamed.bin", NULL);
+    g_autofree char *contents = NULL;
+    gsize len = 0;
+    g_assert_true (g_file_get_contents (copied, &contents, &len, NULL));
+    g_assert_cmpmem (contents, len, data, 300 * 1024 + 7);
+    g_autofree char *tree_back = g_build_filename (back, "tree-copy", NULL);
+    const char *down_tree[] = { "cp", "srv-main:/tmp/tree", tree_back, NULL };
+    g_assert_cmpint (remote_cli (down_tree, token, NULL, NULL, &out, &err), ==, 0);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_autofree char *leaf_back = g_build_filename (tree_back, "sub", "leaf.txt", NULL);
+    g_autofree char *leaf_text = NULL;
+    g_assert_true (g_file_get_contents (leaf_back, &leaf_text, NULL, NULL));
+    g_assert_cmpstr (leaf_text, ==, "in a tree\n");
+    g_autofree char *link_back = g_build_filename (tree_back, "sub", "link", NULL);
+    g_autofree char *target = g_file_read_link (link_back, NULL);
+    g_assert_cmpstr (target, ==, "leaf.txt");
+
+    /* Failures say what a local cp says. */
+    g_autofree char *missing_here = g_build_filename (dir, "no-such-file", NULL);
+    const char *up_missing[] = { "cp", missing_here, "srv-main:/tmp", NULL };
+    assert_same_failure (up_missing);
+    const char *down_missing[] = { "cp", "srv-main:/no/such/file", back, NULL };
+    assert_same_failure (down_missing);
+    const char *up_nowhere[] = { "cp", file, "srv-main:/no/such/dir/x", NULL };
+    assert_same_failure (up_nowhere);
+    const char *no_box[] = { "cp", file, "no-such-box:/tmp", NULL };
+    assert_same_failure (no_box);
+    const char *not_running[] = { "cp", file, "srv-other:/tmp", NULL };
+    assert_same_failure (not_running);
+    const char *not_running_out[] = { "cp", "srv-other:/etc/hostname", back, NULL };
+    assert_same_failure (not_running_out);
+    bl_test_rm_rf (dir);
+}
+
+/* The box's status as the API shows it. */
+static char *
+box_status (const char *name)
+{
+    g_autofree char *path = g_strdup_printf ("/v1/boxes/%s", name);
+    g_autoptr (Reply) r = request ("GET", path, NULL);
+
+    return g_strdup (member (r, "status"));
+}
+
+static void
+test_remote_lifecycle (void)
+{
+    g_autofree char *out = NULL, *err = NULL;
+    g_autoptr (GError) error = NULL;
+
+    const char *inspect[] = { "inspect", "srv-main", NULL };
+    g_assert_cmpint (remote_cli (inspect, token, NULL, NULL, &out, &err), ==, 0);
+    g_autoptr (JsonNode) shown = json_from_string (out, &error);
+    g_assert_no_error (error);
+    JsonArray *boxes = json_node_get_array (shown);
+    g_assert_cmpuint (json_array_get_length (boxes), ==, 1);
+    JsonObject *box = json_array_get_object_element (boxes, 0);
+    g_assert_cmpstr (json_object_get_string_member (box, "box_id"), ==, box_id);
+    g_assert_cmpstr (json_object_get_string_member (box, "status"), ==, "running");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    const char *stop[] = { "stop", "srv-main", NULL };
+    g_assert_cmpint (remote_cli (stop, token, NULL, NULL, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, "srv-main\n");
+    g_autofree char *stopped = box_status (box_id);
+    g_assert_cmpstr (stopped, ==, "stopped");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (remote_cli (inspect, token, NULL, NULL, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "\"status\" : \"stopped\""));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    const char *start[] = { "start", "srv-main", NULL };
+    g_assert_cmpint (remote_cli (start, token, NULL, NULL, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, "srv-main\n");
+    g_autofree char *running = box_status (box_id);
+    g_assert_cmpstr (running, ==, "running");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    const char *echo[] = { "exec", "srv-main", "--", "echo", "back", NULL };
+    g_assert_cmpint (remote_cli (echo, token, NULL, NULL, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, "back\n");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+
+    /* One unknown box among known ones: the others are done, the status
+     * says one failed. */
+    const char *some[] = { "inspect", "srv-main", "no-such-box", NULL };
+    g_assert_cmpint (remote_cli (some, token, NULL, NULL, &out, &err), ==, 125);
+    g_assert_nonnull (strstr (out, box_id));
+    g_assert_nonnull (strstr (err, "no-such-box"));
+}
+
 static void
 test_restart (void)
 {
@@ -1323,6 +1781,9 @@ run_tests (void)
     g_test_add_func ("/serve/images", test_images);
     g_test_add_func ("/serve/metrics", test_metrics);
     g_test_add_func ("/serve/remote-cli", test_remote_cli);
+    g_test_add_func ("/serve/remote-cli-tty", test_remote_tty);
+    g_test_add_func ("/serve/remote-cli-cp", test_remote_cp);
+    g_test_add_func ("/serve/remote-cli-lifecycle", test_remote_lifecycle);
     g_test_add_func ("/serve/restart", test_restart);
     g_test_add_func ("/serve/stop-and-remove", test_stop_and_remove);
     g_test_add_func ("/serve/openapi-every-operation", test_every_operation_answered);

@@ -10,8 +10,8 @@
 
 /* "BOX:PATH" names a path in a box; a local path with a ':' is written
  * with a '/' before it ("./a:b"), as the container tools ask. */
-static gboolean
-split_box_path (const char *arg, char **box, char **path)
+gboolean
+cli_split_box_path (const char *arg, char **box, char **path)
 {
     const char *colon = strchr (arg, ':');
 
@@ -47,8 +47,8 @@ cli_cmd_cp (CliContext *cli, int argc, char **argv)
         cli_error ("cp needs a source and a destination (see 'boxlite cp --help')");
         return CLI_EXIT_FAILURE;
     }
-    gboolean from_box = split_box_path (args.positional[0], &src_box, &src_path);
-    gboolean to_box = split_box_path (args.positional[1], &dst_box, &dst_path);
+    gboolean from_box = cli_split_box_path (args.positional[0], &src_box, &src_path);
+    gboolean to_box = cli_split_box_path (args.positional[1], &dst_box, &dst_path);
     if (from_box == to_box) {
         cli_error ("cp copies between a box and this machine: exactly one of SRC and DST must be "
                    "BOX:PATH");

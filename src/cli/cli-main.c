@@ -186,7 +186,9 @@ main (G_GNUC_UNUSED int argc, char **argv)
         { "insecure-registry", 0, 0, G_OPTION_ARG_STRING_ARRAY, &insecure,
           "Reach this registry over plain HTTP (repeatable)", "HOST" },
         { "host", 0, 0, G_OPTION_ARG_STRING, &host,
-          "Drive the boxlite serve at URL (ps, rm, images, pull, exec, run)", "URL" },
+          "Drive the boxlite serve at URL (ps, inspect, start, stop, rm, images, pull, exec, run, "
+          "cp)",
+          "URL" },
         { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
           "The API token for --host (default $BOXLITE_TOKEN)", "FILE" },
         { NULL },

@@ -117,6 +117,8 @@ int cli_cmd_stats (CliContext *cli, int argc, char **argv);
 int cli_cmd_events (CliContext *cli, int argc, char **argv);
 int cli_cmd_netlog (CliContext *cli, int argc, char **argv);
 int cli_cmd_cp (CliContext *cli, int argc, char **argv);
+/* cli-cp.c: "BOX:PATH" split, or FALSE for a path of this machine. */
+gboolean cli_split_box_path (const char *arg, char **box, char **path);
 /* cli-snapshot.c */
 int cli_cmd_snapshot (CliContext *cli, int argc, char **argv);
 int cli_cmd_clone (CliContext *cli, int argc, char **argv);

@@ -718,6 +718,27 @@ register_execution (BlServeCall *call)
     bl_serve_reply_builder (call, SOUP_STATUS_CREATED, b);
 }
 
+/* "tty_size": {"rows", "cols"}, the terminal's size from the start, so
+ * that a command that asks at once sees the client's (boxlite's own). */
+static gboolean
+tty_size_from_request (BlServeCall *call, guint *rows, guint *cols)
+{
+    static const char *const known[] = { "rows", "cols", NULL };
+    JsonNode *node = json_object_get_member (call->json, "tty_size");
+
+    if (!node || JSON_NODE_HOLDS_NULL (node))
+        return TRUE;
+    if (!JSON_NODE_HOLDS_OBJECT (node)) {
+        bl_serve_reply_error (call, 400, "InvalidArgumentError", "invalid_argument",
+                              "tty_size must be an object with rows and cols");
+        return FALSE;
+    }
+    JsonObject *size = json_node_get_object (node);
+    return bl_serve_json_only (call, size, known) &&
+           bl_serve_json_uint (call, size, "rows", 1, 65535, rows) &&
+           bl_serve_json_uint (call, size, "cols", 1, 65535, cols);
+}
+
 static BoxliteCommand *
 command_from_request (BlServeCall *call)
 {
@@ -728,6 +749,7 @@ command_from_request (BlServeCall *call)
     const char *program = NULL, *working_dir = NULL, *user = NULL;
     g_auto (GStrv) args = NULL, env = NULL;
     gboolean tty = FALSE;
+    guint rows = 24, cols = 80;
 
     if (!bl_serve_json_only (call, req, known) ||
         !bl_serve_json_string (call, req, "command", &program) ||
@@ -735,7 +757,7 @@ command_from_request (BlServeCall *call)
         !bl_serve_json_env (call, req, "env", &env) ||
         !bl_serve_json_string (call, req, "working_dir", &working_dir) ||
         !bl_serve_json_string (call, req, "user", &user) ||
-        !bl_serve_json_bool (call, req, "tty", &tty))
+        !bl_serve_json_bool (call, req, "tty", &tty) || !tty_size_from_request (call, &rows, &cols))
         return NULL;
     if (!program || !*program) {
         bl_serve_reply_error (call, 400, "InvalidArgumentError", "invalid_argument",
@@ -768,7 +790,7 @@ command_from_request (BlServeCall *call)
     boxlite_command_set_stdin (command, TRUE);
     boxlite_command_set_tty (command, tty);
     if (tty)
-        boxlite_command_set_tty_size (command, 24, 80);
+        boxlite_command_set_tty_size (command, rows, cols);
     return command;
 }
 

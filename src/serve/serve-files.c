@@ -1,11 +1,15 @@
 /* serve-files.c: PUT and GET /v1/boxes/ID/files?path=...: a tar archive
- * unpacked into a running box, and one of a path in it.
+ * unpacked into a running box, and one of a path in it. With cp_rules=true
+ * (boxlite's own, what `boxlite --host URL cp` sends) the upload holds one
+ * source, placed at the path as `boxlite cp` places it: into an existing
+ * directory, else as the path's new name.
  *
  * Both sides are held in memory, up to BL_SERVE_MAX_FILE_BYTES: the upload
  * is bounded before it is read (serve-server.c), and the download's buffer
  * refuses to grow past the bound, since the archive comes from the guest. */
 #define G_LOG_DOMAIN "boxlite-serve"
 
+#include "copy-stream.h"
 #include "serve.h"
 
 /* A GMemoryOutputStream's growth, refused past the bound: its write then
@@ -34,11 +38,12 @@ static void
 upload_files (BlServeCall *call)
 {
     const char *path = guest_path (call);
-    gboolean overwrite = TRUE;
+    gboolean overwrite = TRUE, cp_rules = FALSE;
     g_autoptr (BoxliteBox) box = NULL;
     g_autoptr (GError) error = NULL;
 
-    if (!path || !bl_serve_query_bool (call, "overwrite", &overwrite))
+    if (!path || !bl_serve_query_bool (call, "overwrite", &overwrite) ||
+        !bl_serve_query_bool (call, "cp_rules", &cp_rules))
         return;
     if (!overwrite) {
         bl_serve_reply_error (call, 400, "UnsupportedError", "unsupported",
@@ -48,7 +53,10 @@ upload_files (BlServeCall *call)
     if (!(box = bl_serve_find_box (call)))
         return;
     g_autoptr (GInputStream) tar = g_memory_input_stream_new_from_bytes (call->body);
-    if (!boxlite_box_copy_in_tar (box, tar, path, BOXLITE_COPY_NONE, NULL, &error))
+    gboolean ok = cp_rules
+                      ? bl_box_copy_in_placed (box, tar, path, NULL, &error)
+                      : boxlite_box_copy_in_tar (box, tar, path, BOXLITE_COPY_NONE, NULL, &error);
+    if (!ok)
         bl_serve_reply_gerror (call, error);
     else
         bl_serve_reply_status (call, SOUP_STATUS_NO_CONTENT);
