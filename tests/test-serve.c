@@ -1114,6 +1114,75 @@ test_metrics (void)
     g_assert_cmpint (json_object_get_int_member (object (runtime), "num_running_boxes"), ==, 1);
 }
 
+/* The bytes of stdout the server has read from its commands. */
+static gdouble
+stdout_bytes_read (void)
+{
+    g_autoptr (Reply) prom = request ("GET", "/metrics", NULL);
+    g_autofree char *text =
+        g_strndup (g_bytes_get_data (prom->body, NULL), g_bytes_get_size (prom->body));
+
+    return sample (text, "boxlite_exec_bytes_total{stream=\"stdout\"}");
+}
+
+#define FLOOD_BYTES (64 * 1024 * 1024)
+
+/* A client that attaches and then reads nothing: the server reads no more
+ * of the command's output than its bound and the kernel's socket buffers
+ * hold, instead of queueing all of it for the client. */
+static void
+test_attach_stalled_reader (void)
+{
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_autoptr (GError) error = NULL;
+    gdouble before = stdout_bytes_read ();
+    g_autofree char *id = start_exec (
+        box_id, "{\"command\": \"head\", \"args\": [\"-c\", \"67108864\", \"/dev/zero\"]}");
+    g_autofree char *upgrade = g_strdup_printf (
+        "GET /v1/boxes/%s/executions/%s/attach HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Authorization: Bearer %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        box_id, id, token);
+    g_autoptr (GSocketConnection) conn =
+        g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)),
+                                              upgrade, strlen (upgrade), NULL, NULL, &error));
+    g_assert_no_error (error);
+    /* The answer's head, a byte at a time so as to take nothing after it. */
+    g_autoptr (GString) head = g_string_new (NULL);
+    while (!strstr (head->str, "\r\n\r\n") && head->len < 4096) {
+        char c;
+        g_assert_cmpint (g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), &c,
+                                              1, NULL, &error),
+                         ==, 1);
+        g_string_append_c (head, c);
+    }
+    g_assert_true (g_str_has_prefix (head->str, "HTTP/1.1 101"));
+
+    /* Until the server stops reading (3 s without a byte more), or read it
+     * all. */
+    gdouble read = 0;
+    for (guint i = 0, still = 0; i < 600 && still < 6 && read < FLOOD_BYTES; i++) {
+        g_usleep (500 * 1000);
+        gdouble now = stdout_bytes_read () - before;
+        still = now == read ? still + 1 : 0;
+        read = now;
+    }
+    g_test_message ("the server read %.0f of %d bytes for a client that reads nothing", read,
+                    FLOOD_BYTES);
+    g_assert_cmpfloat (read, <, 24.0 * 1024 * 1024);
+    Reply *info_reply;
+    JsonObject *info = execution_info (id, &info_reply);
+    g_assert_cmpstr (json_object_get_string_member (info, "status"), ==, "running");
+    reply_free (info_reply);
+
+    g_autofree char *path = g_strdup_printf ("/v1/boxes/%s/executions/%s", box_id, id);
+    g_autoptr (Reply) killed = request ("DELETE", path, NULL);
+    g_assert_cmpuint (killed->status, ==, 204);
+    g_assert_true (g_io_stream_close (G_IO_STREAM (conn), NULL, NULL));
+}
+
 /* `boxlite --host URL @args…` with @input on its stdin; the token from
  * $BOXLITE_TOKEN (@token, nullable) or, with @token_file, from the file. */
 static int
@@ -1780,6 +1849,7 @@ run_tests (void)
     g_test_add_func ("/serve/concurrent-execs", test_concurrent_execs);
     g_test_add_func ("/serve/images", test_images);
     g_test_add_func ("/serve/metrics", test_metrics);
+    g_test_add_func ("/serve/attach-stalled-reader", test_attach_stalled_reader);
     g_test_add_func ("/serve/remote-cli", test_remote_cli);
     g_test_add_func ("/serve/remote-cli-tty", test_remote_tty);
     g_test_add_func ("/serve/remote-cli-cp", test_remote_cp);

@@ -9,7 +9,10 @@
  * the agent's credit only for bytes that reached it). So an execution
  * survives a dropped WebSocket, and a client that attaches again gets what
  * it missed, then the rest, then {"type":"exit"} and a normal close once
- * the command ended and both streams reached their end.
+ * the command ended and both streams reached their end. Frames handed to
+ * an attached client count against the same MAX_QUEUED until they left
+ * (serve-ws-stream.c), so a client that stops reading stops the command's
+ * output there too.
  *
  * From the client: binary frames go to the command's stdin (at most
  * MAX_STDIN_QUEUED bytes waiting, past which the WebSocket is closed with
@@ -67,6 +70,7 @@ typedef struct {
     gboolean input_closed;
 
     SoupWebsocketConnection *ws;
+    guint64 ws_handed;  /* payload bytes of binary frames given to @ws */
     gboolean attaching; /* an upgrade was accepted, the connection not yet there */
     gboolean exit_sent;
     guint forget_source;
@@ -234,6 +238,16 @@ maybe_finish (Exec *exec)
 
 static void read_more (Exec *exec, guint stream);
 
+/* What the attached client was sent and has not taken yet. */
+static guint64
+ws_unsent (Exec *exec)
+{
+    if (!exec->ws)
+        return 0;
+    return exec->ws_handed -
+           bl_serve_ws_stream_binary_written (soup_websocket_connection_get_io_stream (exec->ws));
+}
+
 static void
 flush_frames (Exec *exec)
 {
@@ -241,9 +255,20 @@ flush_frames (Exec *exec)
 
     while (ws_open (exec) && (frame = g_queue_pop_head (&exec->frames))) {
         exec->queued -= g_bytes_get_size (frame) - 1;
+        exec->ws_handed += g_bytes_get_size (frame);
         soup_websocket_connection_send_message (exec->ws, SOUP_WEBSOCKET_DATA_BINARY, frame);
         g_bytes_unref (frame);
     }
+}
+
+/* Some of what the client was sent went out: reading may go on. */
+static void
+on_ws_written (gpointer data)
+{
+    Exec *exec = data;
+
+    read_more (exec, STREAM_STDOUT);
+    read_more (exec, STREAM_STDERR);
 }
 
 static void
@@ -280,8 +305,8 @@ read_done (GObject *source, GAsyncResult *result, gpointer data)
 static void
 read_more (Exec *exec, guint stream)
 {
-    if (exec->reading[stream] || exec->eof[stream] || exec->queued >= MAX_QUEUED ||
-        !exec->execution)
+    if (exec->reading[stream] || exec->eof[stream] ||
+        exec->queued + ws_unsent (exec) >= MAX_QUEUED || !exec->execution)
         return;
     GInputStream *in = stream == STREAM_STDOUT ? boxlite_execution_get_stdout (exec->execution)
                                                : boxlite_execution_get_stderr (exec->execution);
@@ -458,6 +483,7 @@ exec_detach (Exec *exec)
 
     if (!ws)
         return;
+    bl_serve_ws_stream_set_notify (soup_websocket_connection_get_io_stream (ws), NULL, NULL);
     g_signal_handlers_disconnect_by_data (ws, exec);
     if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_CLOSED)
         g_object_unref (ws);
@@ -478,7 +504,8 @@ upgraded (SoupServerMessage *msg, gpointer data)
 {
     Exec *exec = data;
     SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
-    g_autoptr (GIOStream) stream = soup_server_message_steal_connection (msg);
+    g_autoptr (GIOStream) stolen = soup_server_message_steal_connection (msg);
+    g_autoptr (GIOStream) stream = bl_serve_ws_stream_new (stolen);
     SoupWebsocketConnection *connection = soup_websocket_connection_new (
         stream, soup_server_message_get_uri (msg), SOUP_WEBSOCKET_CONNECTION_SERVER,
         soup_message_headers_get_one (request, "Origin"), NULL, NULL);
@@ -486,6 +513,8 @@ upgraded (SoupServerMessage *msg, gpointer data)
     exec->attaching = FALSE;
     exec->exit_sent = FALSE;
     exec->ws = connection;
+    exec->ws_handed = 0;
+    bl_serve_ws_stream_set_notify (stream, on_ws_written, exec);
     exec_ref (exec);
     soup_websocket_connection_set_max_incoming_payload_size (connection, 1024 * 1024);
     soup_websocket_connection_set_keepalive_interval (connection, KEEPALIVE_S);

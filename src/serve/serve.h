@@ -209,6 +209,13 @@ extern const guint bl_serve_prometheus_n_routes;
 /* serve-boxes.c: a box as the API shows it. */
 JsonNode *bl_serve_box_json (BoxliteBox *box);
 
+/* serve-ws-stream.c: an attach WebSocket's connection, counting the
+ * payload bytes of binary frames that went out. */
+typedef void (*BlServeWrittenFunc) (gpointer data);
+GIOStream *bl_serve_ws_stream_new (GIOStream *base);
+guint64 bl_serve_ws_stream_binary_written (GIOStream *stream);
+void bl_serve_ws_stream_set_notify (GIOStream *stream, BlServeWrittenFunc func, gpointer data);
+
 /* serve-exec.c: the executions the server holds, by id. */
 typedef struct _BlServeExecs BlServeExecs;
 BlServeExecs *bl_serve_execs_new (BlServe *serve);
