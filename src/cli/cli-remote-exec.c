@@ -37,7 +37,8 @@ typedef struct {
     gboolean killed;
     gboolean ending; /* terminal: a signal ended the session */
     guint grace_timer;
-    gint exit_code; /* -1 until the server sent it */
+    gboolean exited; /* the server sent the exit message */
+    gint exit_code;  /* its code: -1 when the server does not know it */
     gboolean closed;
     char buf[16384];
 } Session;
@@ -74,11 +75,15 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, Session *s)
     if (!node || !JSON_NODE_HOLDS_OBJECT (node))
         return;
     JsonObject *obj = json_node_get_object (node);
-    const char *kind = json_object_get_string_member_with_default (obj, "type", "");
-    if (g_str_equal (kind, "exit"))
-        s->exit_code = (gint) json_object_get_int_member_with_default (obj, "exit_code", -1);
-    else if (g_str_equal (kind, "error"))
-        cli_error ("%s", json_object_get_string_member_with_default (obj, "message", "?"));
+    JsonNode *kind = cli_remote_member (obj, "type", G_TYPE_STRING);
+    if (kind && g_str_equal (json_node_get_string (kind), "exit")) {
+        JsonNode *code = cli_remote_member (obj, "exit_code", G_TYPE_INT64);
+        s->exited = TRUE;
+        s->exit_code = code ? (gint) CLAMP (json_node_get_int (code), -1, 255) : -1;
+    } else if (kind && g_str_equal (json_node_get_string (kind), "error")) {
+        JsonNode *text_node = cli_remote_member (obj, "message", G_TYPE_STRING);
+        cli_error ("%s", text_node ? json_node_get_string (text_node) : "?");
+    }
 }
 
 static void
@@ -308,10 +313,11 @@ cli_remote_exec_in (CliRemote *r, const char *box, char **command, gboolean forw
 
     if (!node)
         return cli_fail (error);
-    const char *id = JSON_NODE_HOLDS_OBJECT (node)
-                         ? json_object_get_string_member_with_default (json_node_get_object (node),
-                                                                       "execution_id", NULL)
-                         : NULL;
+    JsonNode *id_node =
+        JSON_NODE_HOLDS_OBJECT (node)
+            ? cli_remote_member (json_node_get_object (node), "execution_id", G_TYPE_STRING)
+            : NULL;
+    const char *id = id_node ? json_node_get_string (id_node) : NULL;
     if (!id) {
         cli_error ("the server answered no execution id");
         return CLI_EXIT_FAILURE;
@@ -331,13 +337,15 @@ cli_remote_exec_in (CliRemote *r, const char *box, char **command, gboolean forw
     s->in = in;
     s->cancellable = cancellable;
     s->tty = tty;
-    s->exit_code = -1;
     run_session (s, forward_stdin);
-    if (s->exit_code >= 0)
+    if (s->exited && s->exit_code >= 0)
         return s->exit_code & 0xff;
     if (s->killed)
         return 128 + SIGKILL;
-    cli_error ("the server closed the connection before the command ended");
+    if (s->exited)
+        cli_error ("the command ended, but the server does not know how");
+    else
+        cli_error ("the server closed the connection before the command ended");
     return CLI_EXIT_FAILURE;
 }
 

@@ -33,6 +33,17 @@ cli_remote_message (CliRemote *r, const char *method, const char *path, GError *
     return msg;
 }
 
+/* A member of @obj holding a value of @type, or NULL: what a server sends
+ * is checked before it is used. */
+JsonNode *
+cli_remote_member (JsonObject *obj, const char *name, GType type)
+{
+    JsonNode *node = json_object_get_member (obj, name);
+
+    return node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type ? node
+                                                                                           : NULL;
+}
+
 /**
  * cli_remote_check:
  * @msg: an answered request
@@ -52,13 +63,17 @@ cli_remote_check (SoupMessage *msg, GBytes *body, GError **error)
     gsize len = body ? g_bytes_get_size (body) : 0;
     g_autofree char *text = len ? g_strndup (g_bytes_get_data (body, NULL), len) : NULL;
     g_autoptr (JsonNode) node = text ? json_from_string (text, NULL) : NULL;
-    JsonObject *err = node && JSON_NODE_HOLDS_OBJECT (node)
-                          ? json_object_get_object_member (json_node_get_object (node), "error")
-                          : NULL;
+    /* {"error": {"message": "..."}}, checked: the server is not trusted. */
+    JsonNode *err = node && JSON_NODE_HOLDS_OBJECT (node)
+                        ? json_object_get_member (json_node_get_object (node), "error")
+                        : NULL;
+    JsonNode *message =
+        err && JSON_NODE_HOLDS_OBJECT (err)
+            ? cli_remote_member (json_node_get_object (err), "message", G_TYPE_STRING)
+            : NULL;
     g_set_error (error, BOXLITE_ERROR,
                  status == 404 ? BOXLITE_ERROR_NOT_FOUND : BOXLITE_ERROR_FAILED, "%s",
-                 err ? json_object_get_string_member_with_default (err, "message", "?")
-                     : soup_status_get_phrase (status));
+                 message ? json_node_get_string (message) : soup_status_get_phrase (status));
     return FALSE;
 }
 
@@ -206,9 +221,17 @@ remote_run (CliRemote *r, char **args)
     g_autoptr (JsonNode) created = cli_remote_call (r, "POST", "/v1/boxes", json, &error);
     if (!created)
         return cli_fail (error);
-    g_autofree char *id =
-        g_strdup (json_object_get_string_member (json_node_get_object (created), "box_id"));
-    g_autofree char *start = g_strdup_printf ("/v1/boxes/%s/start", id);
+    JsonNode *id_node =
+        JSON_NODE_HOLDS_OBJECT (created)
+            ? cli_remote_member (json_node_get_object (created), "box_id", G_TYPE_STRING)
+            : NULL;
+    if (!id_node) {
+        cli_error ("the server answered no box id");
+        return CLI_EXIT_FAILURE;
+    }
+    const char *id = json_node_get_string (id_node);
+    g_autofree char *escaped = cli_remote_escape (id);
+    g_autofree char *start = g_strdup_printf ("/v1/boxes/%s/start", escaped);
     g_autoptr (JsonNode) started = cli_remote_call (r, "POST", start, NULL, &error);
     int status = 0;
     if (!started)
@@ -218,7 +241,7 @@ remote_run (CliRemote *r, char **args)
     else
         printf ("%s\n", id);
     if (remove) {
-        g_autofree char *path = g_strdup_printf ("/v1/boxes/%s?force=true", id);
+        g_autofree char *path = g_strdup_printf ("/v1/boxes/%s?force=true", escaped);
         g_autoptr (GError) rm_error = NULL;
         g_autoptr (JsonNode) removed = cli_remote_call (r, "DELETE", path, NULL, &rm_error);
         if (!removed)

@@ -25,6 +25,7 @@ gboolean cli_remote_check (SoupMessage *msg, GBytes *body, GError **error);
 JsonNode *cli_remote_call (CliRemote *r, const char *method, const char *path, const char *json,
                            GError **error);
 char *cli_remote_escape (const char *segment);
+JsonNode *cli_remote_member (JsonObject *obj, const char *name, GType type);
 
 /* cli-remote-exec.c */
 int cli_remote_exec_in (CliRemote *r, const char *box, char **command, gboolean forward_stdin,
