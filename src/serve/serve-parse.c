@@ -1,7 +1,9 @@
 /* serve-parse.c: what the server parses of a client's by hand: the control
  * messages of the attach WebSocket and the list pages' tokens. Both take
  * untrusted bytes and either fill a checked value or say why not; neither
- * touches anything else (fuzz/fuzz-serve.c drives them). */
+ * touches anything else (fuzz/fuzz-serve.c drives them). Also here, as it
+ * reads a wire too: the WebSocket frames the server writes, followed to
+ * count what left (serve-ws-stream.c). */
 #define G_LOG_DOMAIN "boxlite-serve"
 
 #include <signal.h>
@@ -100,4 +102,68 @@ bl_serve_page_token_parse (const char *text, gint64 *time, char **key)
     *time = t;
     *key = g_strdup (colon + 1);
     return TRUE;
+}
+
+/* The header's length once its first two bytes are known (RFC 6455 5.2). */
+static guint
+ws_header_length (const guint8 *header)
+{
+    guint len = 2;
+    guint8 len7 = header[1] & 0x7f;
+
+    if (len7 == 126)
+        len += 2;
+    else if (len7 == 127)
+        len += 8;
+    if (header[1] & 0x80)
+        len += 4; /* a mask: a client's frames only, but cheap to follow */
+    return len;
+}
+
+static guint64
+ws_payload_length (const guint8 *header)
+{
+    guint8 len7 = header[1] & 0x7f;
+    guint64 len = 0;
+
+    if (len7 < 126)
+        return len7;
+    for (guint i = 0; i < (len7 == 126 ? 2u : 8u); i++)
+        len = (len << 8) | header[2 + i];
+    return len;
+}
+
+/**
+ * bl_serve_ws_follow:
+ * @f: the state, zeroed before the first bytes of a connection
+ * @buf: the next bytes of the stream
+ * @len: how many
+ *
+ * Follows a stream of WebSocket frames, in any pieces, and adds the
+ * payload bytes of binary frames (and of continuations, which only follow
+ * binary ones here) to @f->binary.
+ */
+void
+bl_serve_ws_follow (BlServeWsFollow *f, const guint8 *buf, gsize len)
+{
+    while (len > 0) {
+        if (f->payload_left == 0) {
+            f->header[f->header_len++] = *buf++;
+            len--;
+            if (f->header_len == 2)
+                f->header_need = ws_header_length (f->header);
+            if (f->header_len < 2 || f->header_len < f->header_need)
+                continue;
+            f->opcode = f->header[0] & 0x0f;
+            f->payload_left = ws_payload_length (f->header);
+            f->header_len = 0;
+            continue;
+        }
+        gsize n = (gsize) MIN ((guint64) len, f->payload_left);
+        if (f->opcode == BL_SERVE_WS_OPCODE_BINARY || f->opcode == BL_SERVE_WS_OPCODE_CONTINUATION)
+            f->binary += n;
+        f->payload_left -= n;
+        buf += n;
+        len -= n;
+    }
 }

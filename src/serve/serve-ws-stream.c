@@ -6,18 +6,14 @@
  * it still holds, so a client that stops reading would let the server read
  * a command's output into that queue without end. Between libsoup and the
  * connection this stream sees every byte written: it follows the frames
- * (RFC 6455 headers, which the server writes unmasked and unfragmented) and
- * adds up the payload bytes of binary ones. What was handed minus what was
- * written is what waits; serve-exec.c reads no more output while that is
- * too much, and is told after each write.
+ * (bl_serve_ws_follow()) and adds up the payload bytes of binary ones. What was handed minus what
+ * was written is what waits; serve-exec.c reads no more output while that is too much, and is told
+ * after each write.
  *
  * Input and closing are the connection's own. */
 #define G_LOG_DOMAIN "boxlite-serve"
 
 #include "serve.h"
-
-#define WS_OPCODE_CONTINUATION 0x0
-#define WS_OPCODE_BINARY 0x2
 
 /* ---- the output side ---------------------------------------------------- */
 
@@ -28,15 +24,7 @@ struct _BlWsOutput {
     GOutputStream parent;
     GOutputStream *base; /* pollable */
 
-    /* The frame being written: its header as far as seen, then how much
-     * of its payload is still to come. */
-    guint8 header[14];
-    guint header_len;
-    guint header_need;
-    guint8 opcode;
-    guint64 payload_left;
-
-    guint64 binary_written;
+    BlServeWsFollow written;
     BlServeWrittenFunc notify;
     gpointer notify_data;
 };
@@ -47,68 +35,12 @@ G_DEFINE_TYPE_WITH_CODE (BlWsOutput, bl_ws_output, G_TYPE_OUTPUT_STREAM,
                          G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
                                                 bl_ws_output_pollable_init))
 
-/* The header's length once its first two bytes are known. */
-static guint
-header_length (const guint8 *header)
-{
-    guint len = 2;
-    guint8 len7 = header[1] & 0x7f;
-
-    if (len7 == 126)
-        len += 2;
-    else if (len7 == 127)
-        len += 8;
-    if (header[1] & 0x80)
-        len += 4; /* a mask: clients only, but cheap to follow */
-    return len;
-}
-
-static guint64
-payload_length (const guint8 *header)
-{
-    guint8 len7 = header[1] & 0x7f;
-    guint64 len = 0;
-
-    if (len7 < 126)
-        return len7;
-    guint n = len7 == 126 ? 2 : 8;
-    for (guint i = 0; i < n; i++)
-        len = (len << 8) | header[2 + i];
-    return len;
-}
-
-/* Follows @len bytes that just went out. */
-static void
-follow_frames (BlWsOutput *self, const guint8 *buf, gsize len)
-{
-    while (len > 0) {
-        if (self->payload_left == 0) {
-            self->header[self->header_len++] = *buf++;
-            len--;
-            if (self->header_len == 2)
-                self->header_need = header_length (self->header);
-            if (self->header_len < 2 || self->header_len < self->header_need)
-                continue;
-            self->opcode = self->header[0] & 0x0f;
-            self->payload_left = payload_length (self->header);
-            self->header_len = 0;
-            continue;
-        }
-        gsize n = (gsize) MIN ((guint64) len, self->payload_left);
-        if (self->opcode == WS_OPCODE_BINARY || self->opcode == WS_OPCODE_CONTINUATION)
-            self->binary_written += n;
-        self->payload_left -= n;
-        buf += n;
-        len -= n;
-    }
-}
-
 static void
 wrote (BlWsOutput *self, const void *buf, gssize n)
 {
     if (n <= 0)
         return;
-    follow_frames (self, buf, (gsize) n);
+    bl_serve_ws_follow (&self->written, buf, (gsize) n);
     if (self->notify)
         self->notify (self->notify_data);
 }
@@ -313,7 +245,7 @@ bl_serve_ws_stream_new (GIOStream *base)
 guint64
 bl_serve_ws_stream_binary_written (GIOStream *stream)
 {
-    return BL_WS_STREAM (stream)->output->binary_written;
+    return BL_WS_STREAM (stream)->output->written.binary;
 }
 
 /* @func (@data) is called after each write; NULL to stop. */

@@ -165,6 +165,19 @@ gboolean bl_serve_signal_allowed (gint64 sig);
 char *bl_serve_page_token_new (gint64 time, const char *key);
 gboolean bl_serve_page_token_parse (const char *text, gint64 *time, char **key);
 
+/* The frames a WebSocket writes, followed byte by byte. */
+#define BL_SERVE_WS_OPCODE_CONTINUATION 0x0
+#define BL_SERVE_WS_OPCODE_BINARY 0x2
+typedef struct {
+    guint8 header[14]; /* the header being read, as far as seen */
+    guint header_len;
+    guint header_need;
+    guint8 opcode;        /* of the frame whose payload comes */
+    guint64 payload_left; /* bytes of it still to come */
+    guint64 binary;       /* payload bytes of binary frames so far */
+} BlServeWsFollow;
+void bl_serve_ws_follow (BlServeWsFollow *f, const guint8 *buf, gsize len);
+
 /* serve-token.c */
 /* Reads $HOME_DIR/api-token, or creates it (random, 0600) when absent. A
  * token file that others may read, or that is not ours, is refused. */
