@@ -326,8 +326,11 @@ cli_remote_exec_in (CliRemote *r, const char *box, char **command, gboolean forw
     g_autofree char *exec_path =
         g_strdup_printf ("/v1/boxes/%s/executions/%s", escaped, id_escaped);
     g_autoptr (SoupWebsocketConnection) ws = attach (r, exec_path, &error);
-    if (!ws)
+    if (!ws) {
+        /* Nobody would ever feed or read it: it goes. */
+        g_autoptr (JsonNode) killed = cli_remote_call (r, "DELETE", exec_path, NULL, NULL);
         return cli_fail (error);
+    }
     g_autoptr (GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
     g_autoptr (GCancellable) cancellable = g_cancellable_new ();
     g_autofree Session *s = g_new0 (Session, 1);
