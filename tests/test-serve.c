@@ -1216,6 +1216,17 @@ remote_cli (const char *const *args, const char *token_value, const char *token_
     return g_subprocess_get_exit_status (p);
 }
 
+/* `boxlite --host URL @args…` succeeds; its output is @out when given. */
+static void
+remote_cli_ok (const char *const *args, const char *out)
+{
+    g_autofree char *got = NULL, *err = NULL;
+
+    g_assert_cmpint (remote_cli (args, token, NULL, NULL, &got, &err), ==, 0);
+    if (out)
+        g_assert_cmpstr (got, ==, out);
+}
+
 static void
 test_remote_cli (void)
 {
@@ -1541,7 +1552,6 @@ test_remote_cp (void)
     g_autofree char *sub = g_build_filename (tree, "sub", NULL);
     g_autofree char *file = g_build_filename (dir, "data.bin", NULL);
     g_autofree char *back = g_build_filename (dir, "back", NULL);
-    g_autofree char *out = NULL, *err = NULL;
     g_autofree guint8 *data = g_malloc (300 * 1024 + 7);
 
     for (gsize i = 0; i < 300 * 1024 + 7; i++)
@@ -1556,13 +1566,9 @@ test_remote_cp (void)
 
     /* Up: a file under a new name, a tree into an existing directory. */
     const char *up_file[] = { "cp", file, "srv-main:/tmp/renamed.bin", NULL };
-    g_assert_cmpint (remote_cli (up_file, token, NULL, NULL, &out, &err), ==, 0);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
+    remote_cli_ok (up_file, "");
     const char *up_tree[] = { "cp", tree, "srv-main:/tmp", NULL };
-    g_assert_cmpint (remote_cli (up_tree, token, NULL, NULL, &out, &err), ==, 0);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
+    remote_cli_ok (up_tree, "");
     const char *look[] = { "exec",
                            "srv-main",
                            "--",
@@ -1571,16 +1577,11 @@ test_remote_cp (void)
                            "cat /tmp/tree/sub/leaf.txt; readlink /tmp/tree/sub/link; "
                            "wc -c < /tmp/renamed.bin",
                            NULL };
-    g_assert_cmpint (remote_cli (look, token, NULL, NULL, &out, &err), ==, 0);
-    g_assert_cmpstr (out, ==, "in a tree\nleaf.txt\n307207\n");
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
+    remote_cli_ok (look, "in a tree\nleaf.txt\n307207\n");
 
     /* And back: byte for byte, the link a link. */
     const char *down_file[] = { "cp", "srv-main:/tmp/renamed.bin", back, NULL };
-    g_assert_cmpint (remote_cli (down_file, token, NULL, NULL, &out, &err), ==, 0);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
+    remote_cli_ok (down_file, "");
     g_autofree char *copied = g_build_filename (back, "renamed.bin", NULL);
     g_autofree char *contents = NULL;
     gsize len = 0;
@@ -1588,9 +1589,7 @@ test_remote_cp (void)
     g_assert_cmpmem (contents, len, data, 300 * 1024 + 7);
     g_autofree char *tree_back = g_build_filename (back, "tree-copy", NULL);
     const char *down_tree[] = { "cp", "srv-main:/tmp/tree", tree_back, NULL };
-    g_assert_cmpint (remote_cli (down_tree, token, NULL, NULL, &out, &err), ==, 0);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
+    remote_cli_ok (down_tree, "");
     g_autofree char *leaf_back = g_build_filename (tree_back, "sub", "leaf.txt", NULL);
     g_autofree char *leaf_text = NULL;
     g_assert_true (g_file_get_contents (leaf_back, &leaf_text, NULL, NULL));
@@ -1645,29 +1644,21 @@ test_remote_lifecycle (void)
     g_clear_pointer (&err, g_free);
 
     const char *stop[] = { "stop", "srv-main", NULL };
-    g_assert_cmpint (remote_cli (stop, token, NULL, NULL, &out, &err), ==, 0);
-    g_assert_cmpstr (out, ==, "srv-main\n");
+    remote_cli_ok (stop, "srv-main\n");
     g_autofree char *stopped = box_status (box_id);
     g_assert_cmpstr (stopped, ==, "stopped");
     g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (remote_cli (inspect, token, NULL, NULL, &out, &err), ==, 0);
     g_assert_nonnull (strstr (out, "\"status\" : \"stopped\""));
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
 
     const char *start[] = { "start", "srv-main", NULL };
-    g_assert_cmpint (remote_cli (start, token, NULL, NULL, &out, &err), ==, 0);
-    g_assert_cmpstr (out, ==, "srv-main\n");
+    remote_cli_ok (start, "srv-main\n");
     g_autofree char *running = box_status (box_id);
     g_assert_cmpstr (running, ==, "running");
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     const char *echo[] = { "exec", "srv-main", "--", "echo", "back", NULL };
-    g_assert_cmpint (remote_cli (echo, token, NULL, NULL, &out, &err), ==, 0);
-    g_assert_cmpstr (out, ==, "back\n");
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
+    remote_cli_ok (echo, "back\n");
 
     /* One unknown box among known ones: the others are done, the status
      * says one failed. */
