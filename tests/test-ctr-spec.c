@@ -104,6 +104,18 @@ test_config_pod (void)
     g_assert_cmpint (member->pod_role, ==, BL_CTR_POD_CONTAINER);
     g_assert_cmpstr (member->sandbox_id, ==, "p-1_x.y");
 
+    /* Ids that name folders. */
+    g_autofree char *longest = g_strnfill (BL_CTR_MAX_ID, 'a');
+    g_autofree char *too_long = g_strnfill (BL_CTR_MAX_ID + 1, 'a');
+    g_assert_true (bl_ctr_id_valid ("abc-1.2_3"));
+    g_assert_true (bl_ctr_id_valid (longest));
+    g_assert_false (bl_ctr_id_valid (too_long));
+    g_assert_false (bl_ctr_id_valid (".."));
+    g_assert_false (bl_ctr_id_valid ("."));
+    g_assert_false (bl_ctr_id_valid (""));
+    g_assert_false (bl_ctr_id_valid ("a/b"));
+    g_assert_false (bl_ctr_id_valid ("a b"));
+
     /* Which shim serves a container: the pod's for a member only. */
     const struct {
         const char *config, *group;

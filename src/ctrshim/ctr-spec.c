@@ -20,7 +20,6 @@
 #define ALLOW_NET_ANNOTATION "boxlite.io/allow-net"
 #define CONTAINER_TYPE_ANNOTATION "io.kubernetes.cri.container-type"
 #define SANDBOX_ID_ANNOTATION "io.kubernetes.cri.sandbox-id"
-#define MAX_SANDBOX_ID 128
 
 /* @array's strings, or NULL with @error set when it holds anything else. */
 static char **
@@ -154,6 +153,16 @@ read_network (BlCtrSpec *spec, JsonObject *annotations)
     spec->allow_net = g_strv_builder_end (builder);
 }
 
+gboolean
+bl_ctr_id_valid (const char *id)
+{
+    gsize len = strlen (id);
+
+    return len && len <= BL_CTR_MAX_ID && id[0] != '.' &&
+           strspn (id, "abcdefghijklmnopqrstuvwxyz"
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
+}
+
 /* The CRI's word on the container's place in a pod. The sandbox id names
  * folders and sockets: it must look like the ids the CRI makes. */
 static gboolean
@@ -179,13 +188,10 @@ read_pod (BlCtrSpec *spec, JsonObject *annotations, GError **error)
                      "a pod's container without %s", SANDBOX_ID_ANNOTATION);
         return FALSE;
     }
-    if (len > MAX_SANDBOX_ID ||
-        strspn (sandbox, "abcdefghijklmnopqrstuvwxyz"
-                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len ||
-        sandbox[0] == '.') {
+    if (!bl_ctr_id_valid (sandbox)) {
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "%s is not an id of at most %d letters, digits, '_', '.' or '-'",
-                     SANDBOX_ID_ANNOTATION, MAX_SANDBOX_ID);
+                     SANDBOX_ID_ANNOTATION, BL_CTR_MAX_ID);
         return FALSE;
     }
     spec->sandbox_id = g_strdup (sandbox);

@@ -181,7 +181,7 @@ bl_ctr_cmd_delete (BlCtrFlags *flags)
      * sandbox. */
     g_autofree char *share_dir = bl_ctr_pod_share_dir (home);
     BlCtrContainer member = { .share = g_build_filename (share_dir, flags->id, NULL) };
-    gboolean unshared = bl_ctr_pod_unshare (&member, &error);
+    gboolean unshared = !bl_ctr_id_valid (flags->id) || bl_ctr_pod_unshare (&member, &error);
     g_free (member.share);
     if (!unshared)
         return fail ("delete", error);

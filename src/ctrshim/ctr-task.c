@@ -293,7 +293,12 @@ may_join (BlCtrShim *shim, const char *id, const char *bundle, const BlCtrSpec *
     g_autofree char *own_dir = g_path_get_dirname (shim->flags.bundle);
     g_autofree char *name = g_path_get_basename (bundle);
 
-    if (spec->pod_role != BL_CTR_POD_CONTAINER || g_strcmp0 (spec->sandbox_id, shim->flags.group))
+    /* The id names the member's share and its root in the guest. */
+    if (!bl_ctr_id_valid (id))
+        g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
+                     "task id '%.64s' cannot name a pod's member", id);
+    else if (spec->pod_role != BL_CTR_POD_CONTAINER ||
+             g_strcmp0 (spec->sandbox_id, shim->flags.group))
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "task %s: this shim serves the pod %s", id, shim->flags.group);
     else if (!sandbox || sandbox->pod_role != BL_CTR_POD_SANDBOX || !shim->box)

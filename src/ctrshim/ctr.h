@@ -146,6 +146,11 @@ int bl_ctr_serve (BlCtrFlags *flags, int listen_fd);
 void bl_ctr_shim_quit_when_idle (BlCtrShim *shim);
 
 /* ctr-spec.c */
+/* The longest container or sandbox id taken where it names a folder. */
+#define BL_CTR_MAX_ID 128
+/* Whether @id can name a folder: letters, digits, '_', '.' and '-', not
+ * starting with '.', at most BL_CTR_MAX_ID. */
+gboolean bl_ctr_id_valid (const char *id);
 BlCtrSpec *bl_ctr_spec_from_config (const char *bundle, GError **error);
 BlCtrSpec *bl_ctr_spec_from_process_json (const guint8 *data, gsize len, GError **error);
 void bl_ctr_spec_free (BlCtrSpec *spec);
