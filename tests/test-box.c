@@ -43,6 +43,22 @@ create_box (BoxliteRuntime *rt, const char *name, gboolean detach)
     return box;
 }
 
+/* A box that boots cold: about a second under TCG, so that a cancel 300 ms
+ * into its start lands in the middle of it (from a template the box may
+ * be up by then). */
+static BoxliteBox *
+create_cold_box (BoxliteRuntime *rt, const char *name)
+{
+    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
+    g_autoptr (GError) error = NULL;
+
+    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
+    boxlite_box_options_set_fast_start (options, FALSE);
+    BoxliteBox *box = boxlite_runtime_create (rt, options, name, NULL, &error);
+    g_assert_no_error (error);
+    return box;
+}
+
 static BoxliteBox *
 get_shared_box (void)
 {
@@ -759,7 +775,7 @@ assert_start_undone (BoxliteBox *box)
 static void
 test_cancel_start (void)
 {
-    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-start", FALSE);
+    g_autoptr (BoxliteBox) box = create_cold_box (runtime, "cancel-start");
     g_autoptr (GCancellable) cancellable = g_cancellable_new ();
     g_autoptr (GError) error = NULL;
     Canceller canceller = { cancellable, 300 };
@@ -794,6 +810,8 @@ test_cancel_start_auto_remove (void)
 
     boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
     boxlite_box_options_set_auto_remove (options, TRUE);
+    /* Cold, as create_cold_box() says why. */
+    boxlite_box_options_set_fast_start (options, FALSE);
     g_autoptr (BoxliteBox) box =
         boxlite_runtime_create (runtime, options, "cancel-rm", NULL, &error);
     g_assert_no_error (error);
@@ -813,7 +831,7 @@ test_cancel_start_auto_remove (void)
 static void
 test_cancel_start_async (void)
 {
-    g_autoptr (BoxliteBox) box = create_box (runtime, "cancel-start-async", FALSE);
+    g_autoptr (BoxliteBox) box = create_cold_box (runtime, "cancel-start-async");
     g_autoptr (GCancellable) cancellable = g_cancellable_new ();
     g_autoptr (GAsyncResult) result = NULL;
     g_autoptr (GAsyncResult) again = NULL;

@@ -193,6 +193,8 @@ test_command_properties (void)
     const PropCase cases[] = {
         { .name = "env", .type = G_TYPE_STRV, .strv = env_value },
         { .name = "working-dir", .type = G_TYPE_STRING, .string = "/tmp" },
+        { .name = "root-dir", .type = G_TYPE_STRING, .string = "/var/lib/c1" },
+        { .name = "root-base-dir", .type = G_TYPE_STRING, .string = "/run/share/c1" },
         { .name = "user", .type = G_TYPE_STRING, .string = "nobody" },
         { .name = "timeout-ms", .type = G_TYPE_UINT, .uint = 1500 },
         { .name = "stdin", .type = G_TYPE_BOOLEAN, .boolean = TRUE },
