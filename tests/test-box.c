@@ -30,17 +30,24 @@ open_runtime (void)
 }
 
 static BoxliteBox *
-create_box (BoxliteRuntime *rt, const char *name, gboolean detach)
+create_box_full (BoxliteRuntime *rt, const char *name, gboolean detach, gboolean fast_start)
 {
     g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
     g_autoptr (GError) error = NULL;
 
     boxlite_box_options_set_detach (options, detach);
+    boxlite_box_options_set_fast_start (options, fast_start);
     /* The spine needs no network; the network cases make their own boxes. */
     boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
     BoxliteBox *box = boxlite_runtime_create (rt, options, name, NULL, &error);
     g_assert_no_error (error);
     return box;
+}
+
+static BoxliteBox *
+create_box (BoxliteRuntime *rt, const char *name, gboolean detach)
+{
+    return create_box_full (rt, name, detach, TRUE);
 }
 
 /* A box that boots cold: about a second under TCG, so that a cancel 300 ms
@@ -49,14 +56,7 @@ create_box (BoxliteRuntime *rt, const char *name, gboolean detach)
 static BoxliteBox *
 create_cold_box (BoxliteRuntime *rt, const char *name)
 {
-    g_autoptr (BoxliteBoxOptions) options = boxlite_box_options_new ();
-    g_autoptr (GError) error = NULL;
-
-    boxlite_box_options_set_network (options, BOXLITE_NETWORK_DISABLED);
-    boxlite_box_options_set_fast_start (options, FALSE);
-    BoxliteBox *box = boxlite_runtime_create (rt, options, name, NULL, &error);
-    g_assert_no_error (error);
-    return box;
+    return create_box_full (rt, name, FALSE, FALSE);
 }
 
 static BoxliteBox *
