@@ -738,16 +738,16 @@ test_binary_cat (void)
     agent_shutdown (ag);
 }
 
-static void
-test_slow_credit (void)
+/* Waits for @r, granting output credit only once it is used up, the sizes
+ * of @grants in turn; checks that nothing arrives while none is left.
+ * Returns how many times it ran out. */
+static guint
+run_wait_granting (Agent *ag, Run *r, const guint32 *grants, gsize n_grants)
 {
-    Agent *ag = agent_start_hello ();
-    const guint64 total = 20 * 1024 * 1024;
-    Run *r = run_start (ag, 4, "{\"argv\":[\"head\",\"-c\",\"20971520\",\"/dev/zero\"]}");
-    guint rounds = 0;
+    gint64 end = g_get_monotonic_time () + 240 * G_USEC_PER_SEC;
+    guint stalls = 0;
 
     r->manual_credit = TRUE;
-    gint64 end = g_get_monotonic_time () + 240 * G_USEC_PER_SEC;
     while (!run_done (r)) {
         g_assert_cmpint (g_get_monotonic_time (), <, end);
         agent_pump (ag, 20);
@@ -756,11 +756,24 @@ test_slow_credit (void)
             while (agent_pump (ag, 30))
                 ;
             g_assert_cmpuint (r->received, ==, r->granted);
-            queue_credit (ag, 4, 512 * 1024);
-            r->granted += 512 * 1024;
-            rounds++;
+            guint32 n = grants[stalls++ % n_grants];
+            queue_credit (ag, r->channel, n);
+            r->granted += n;
         }
     }
+    return stalls;
+}
+
+static void
+test_slow_credit (void)
+{
+    Agent *ag = agent_start_hello ();
+    const guint64 total = 20 * 1024 * 1024;
+    Run *r = run_start (ag, 4, "{\"argv\":[\"head\",\"-c\",\"20971520\",\"/dev/zero\"]}");
+    const guint32 grants[] = { 512 * 1024 };
+    guint rounds;
+
+    rounds = run_wait_granting (ag, r, grants, G_N_ELEMENTS (grants));
     g_assert_true (r->exited);
     g_assert_cmpint (r->code, ==, 0);
     g_assert_cmpuint (r->received, ==, total);
@@ -1427,27 +1440,13 @@ test_splice_credit_stalls (void)
     gsize len = 3 * 1024 * 1024;
     g_autoptr (GBytes) data = random_file (file, len);
     const guint32 grants[] = { 5000, 70000, 4096, 131072, 1, 65536, 200000 };
-    guint stalls = 0;
+    guint stalls;
     Agent *ag = agent_start_with (log, 0);
 
     agent_hello (ag);
     g_autofree char *args = g_strdup_printf ("{\"argv\":[\"cat\",\"%s\"]}", file);
     Run *r = run_start (ag, 8, args);
-    r->manual_credit = TRUE;
-    gint64 end = g_get_monotonic_time () + 240 * G_USEC_PER_SEC;
-    while (!run_done (r)) {
-        g_assert_cmpint (g_get_monotonic_time (), <, end);
-        agent_pump (ag, 20);
-        if (r->received == r->granted && !run_done (r)) {
-            /* Credit used up: nothing more may arrive until we grant. */
-            while (agent_pump (ag, 30))
-                ;
-            g_assert_cmpuint (r->received, ==, r->granted);
-            guint32 n = grants[stalls++ % G_N_ELEMENTS (grants)];
-            queue_credit (ag, 8, n);
-            r->granted += n;
-        }
-    }
+    stalls = run_wait_granting (ag, r, grants, G_N_ELEMENTS (grants));
     g_assert_true (r->exited);
     g_assert_cmpint (r->code, ==, 0);
     assert_bytes (r->out, data, 1);
