@@ -827,8 +827,9 @@ static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd,
                 continue;
             }
         }
-        /* Straight into the link's queue: one copy fewer of every byte, and
-         * under TCG the guest's vCPU is what bounds the stream. */
+        /* Otherwise (a terminal, a little output, a frame still staged)
+         * straight into the link's queue: one copy fewer than through a
+         * buffer of our own, and under TCG the vCPU bounds the stream. */
         uint8_t *buf = agent_link_reserve(link, want);
         if (!buf)
             return false;

@@ -2,7 +2,8 @@
  *
  * The loop never blocks on a write: frames go to a queue that is written out
  * when the fd polls writable. The queue is bounded by back-pressure: above
- * AGENT_OUTQ_HIGH the loop stops reading from the host and the children. */
+ * AGENT_OUTQ_HIGH the loop stops reading from the host and the children.
+ * A frame staged by agent_splice.c is written before anything queued. */
 #include "agent.h"
 
 #include <errno.h>

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -72,9 +73,10 @@ agent_path (void)
 }
 
 /* With @log_path, the agent's stderr goes there; with @sndbuf, its end of
- * the socket has that small a send buffer, so its writes come out short. */
+ * the socket has that small a send buffer, so its writes come out short;
+ * with @append, that end is O_APPEND, which splice(2) refuses (EINVAL). */
 static Agent *
-agent_start_with (const char *log_path, int sndbuf)
+agent_start_with (const char *log_path, int sndbuf, gboolean append)
 {
     int sv[2];
     g_autoptr (GError) error = NULL;
@@ -84,6 +86,8 @@ agent_start_with (const char *log_path, int sndbuf)
     g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
     if (sndbuf)
         g_assert_cmpint (setsockopt (sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), ==, 0);
+    if (append)
+        g_assert_cmpint (fcntl (sv[1], F_SETFL, fcntl (sv[1], F_GETFL) | O_APPEND), ==, 0);
     if (log_path) {
         ag->log_path = g_strdup (log_path);
         g_subprocess_launcher_set_stderr_file_path (l, log_path);
@@ -103,7 +107,7 @@ agent_start_with (const char *log_path, int sndbuf)
 static Agent *
 agent_start (void)
 {
-    return agent_start_with (NULL, 0);
+    return agent_start_with (NULL, 0, FALSE);
 }
 
 static void
@@ -1349,18 +1353,17 @@ remove_tree (const char *dir)
                   NULL);
 }
 
-/* Large output arrives byte for byte, at least @min_spliced of it moved
- * without a copy; with @sndbuf the agent's socket takes a frame in several
- * short writes (and the queue behind a staged frame fills meanwhile). */
-static void
-splice_large (int sndbuf, gsize min_spliced)
+/* Large output arrives byte for byte; returns how much of it the agent
+ * moved without a copy. @sndbuf and @append as for agent_start_with(). */
+static guint64
+splice_large (int sndbuf, gboolean append)
 {
     g_autofree char *dir = g_dir_make_tmp ("boxlite-agent-splice-XXXXXX", NULL);
     g_autofree char *log = splice_log_path (dir);
     g_autofree char *file = g_build_filename (dir, "data", NULL);
     gsize len = 8 * 1024 * 1024;
     g_autoptr (GBytes) data = random_file (file, len);
-    Agent *ag = agent_start_with (log, sndbuf);
+    Agent *ag = agent_start_with (log, sndbuf, append);
 
     agent_hello (ag);
     g_autofree char *args = g_strdup_printf ("{\"argv\":[\"cat\",\"%s\"]}", file);
@@ -1371,20 +1374,31 @@ splice_large (int sndbuf, gsize min_spliced)
     g_assert_cmpuint (r->err->len, ==, 0);
     agent_stop (ag);
     agent_free (ag);
-    g_assert_cmpuint (spliced_bytes (log), >=, min_spliced);
+    guint64 spliced = spliced_bytes (log);
     remove_tree (dir);
+    return spliced;
 }
 
 static void
 test_splice_large (void)
 {
-    splice_large (0, 2 * 1024 * 1024);
+    g_assert_cmpuint (splice_large (0, FALSE), >=, 2 * 1024 * 1024);
 }
 
+/* The socket takes a frame in several short writes, and the queue behind a
+ * staged frame fills meanwhile. */
 static void
 test_splice_short_writes (void)
 {
-    splice_large (4096, 1);
+    g_assert_cmpuint (splice_large (4096, FALSE), >, 0);
+}
+
+/* A fd that refuses splice: the frame staged first goes back through the
+ * queue whole, and the rest of the stream takes the read path. */
+static void
+test_splice_refused (void)
+{
+    g_assert_cmpuint (splice_large (0, TRUE), ==, 0);
 }
 
 /* Several channels at once, each writing large blocks to stdout and stderr
@@ -1397,7 +1411,7 @@ test_splice_interleaved (void)
     enum { N = 3, TIMES = 3 };
     GBytes *outs[N], *errs[N];
     Run *runs[N];
-    Agent *ag = agent_start_with (log, 0);
+    Agent *ag = agent_start_with (log, 0, FALSE);
 
     agent_hello (ag);
     for (guint i = 0; i < N; i++) {
@@ -1441,7 +1455,7 @@ test_splice_credit_stalls (void)
     g_autoptr (GBytes) data = random_file (file, len);
     const guint32 grants[] = { 5000, 70000, 4096, 131072, 1, 65536, 200000 };
     guint stalls;
-    Agent *ag = agent_start_with (log, 0);
+    Agent *ag = agent_start_with (log, 0, FALSE);
 
     agent_hello (ag);
     g_autofree char *args = g_strdup_printf ("{\"argv\":[\"cat\",\"%s\"]}", file);
@@ -1490,6 +1504,7 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/copy-channels", test_copy_channels);
     g_test_add_func ("/agent/splice/large", test_splice_large);
     g_test_add_func ("/agent/splice/short-writes", test_splice_short_writes);
+    g_test_add_func ("/agent/splice/refused", test_splice_refused);
     g_test_add_func ("/agent/splice/interleaved", test_splice_interleaved);
     g_test_add_func ("/agent/splice/credit-stalls", test_splice_credit_stalls);
     g_test_add_func ("/initramfs/write", test_initramfs);
