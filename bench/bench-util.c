@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 compare_double (gconstpointer a, gconstpointer b)
@@ -65,6 +66,24 @@ bench_qemu_pid (BoxliteBox *box)
 
     g_file_get_contents (children, &list, NULL, NULL);
     return atoi (list ? list : "0");
+}
+
+double
+bench_cpu_seconds (int pid)
+{
+    g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+    g_autofree char *text = NULL;
+    unsigned long long utime, stime;
+
+    if (!g_file_get_contents (path, &text, NULL, NULL))
+        return 0;
+    /* After the command's name, which may hold spaces: state is field 3,
+     * utime and stime fields 14 and 15. */
+    const char *rest = strrchr (text, ')');
+    if (!rest || sscanf (rest + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                         &stime) != 2)
+        return 0;
+    return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
 }
 
 double

@@ -24,6 +24,10 @@ BoxliteBox *bench_started_box (const char *prefix, char **home, BoxliteRuntime *
 /* The pid of @box's QEMU: its monitor's only child (0 when unknown). */
 int bench_qemu_pid (BoxliteBox *box);
 
+/* CPU time process @pid has used so far (user + system), in seconds (0
+ * when unreadable). */
+double bench_cpu_seconds (int pid);
+
 /* Proportional set size of process @pid in bytes (0 when unreadable). */
 double bench_pss_bytes (int pid);
 

@@ -92,6 +92,12 @@ struct agent_link {
     size_t out_end;
     size_t out_cap;
     bool broken;
+    /* agent_splice.c: a frame staged in a pipe, written before the queue */
+    int stage[2]; /* the staging pipe, once stage_ready */
+    bool stage_ready;
+    size_t staged;    /* its bytes not yet written to fd */
+    uint64_t spliced; /* bytes written to fd by splice (header included) */
+    bool splice_off;  /* fd took no splice: the read path only */
 };
 
 void agent_link_init(struct agent_link *link, int fd);
@@ -103,7 +109,11 @@ int agent_link_read(struct agent_link *link, agent_frame_cb cb, void *user_data)
 int agent_link_flush(struct agent_link *link);
 /* Waits (at most @timeout_ms) until the queue is written out. */
 int agent_link_drain(struct agent_link *link, int timeout_ms);
+/* Bytes still to write: the staged frame and the queue. */
 size_t agent_link_pending(const struct agent_link *link);
+/* Room for @len bytes at the head of the queue, before what is queued (a
+ * staged frame's rest, taken over by the queue). */
+uint8_t *agent_link_head_room(struct agent_link *link, size_t len);
 /* Room for a frame of up to @max payload bytes at the end of the queue, to
  * read into in place (one copy fewer); NULL, with the link broken, when the
  * queue would pass AGENT_OUTQ_LIMIT. agent_link_commit() queues it with the
@@ -115,6 +125,22 @@ void agent_link_queue(struct agent_link *link, uint32_t channel, uint8_t type, c
 void agent_link_queue_json(struct agent_link *link, uint32_t channel, const struct agent_buf *json);
 void agent_link_queue_error(struct agent_link *link, uint32_t channel, const char *klass,
                             const char *desc);
+
+/* ---- agent_splice.c: output frames staged by splice(2) ------------------ */
+
+void agent_splice_init(struct agent_link *link);
+/* Closes the staging pipe and forgets what it held (the link is gone). */
+void agent_splice_reset(struct agent_link *link);
+/* Sends one frame of up to @max bytes (> 0) of @src, a pipe, on @channel
+ * without copying them, when the queue is empty, nothing is staged and @src
+ * holds enough to be worth it. Returns the payload length committed (the
+ * caller's credit is spent), 0 when the caller should read instead, or -1
+ * with the link broken. */
+ssize_t agent_splice_output(struct agent_link *link, int src, uint32_t channel, uint8_t type,
+                            size_t max);
+/* Writes what the fd takes of the staged frame; a fd that takes no splice
+ * gets the rest through the queue. Returns -1 on a write error. */
+int agent_splice_flush(struct agent_link *link);
 
 /* ---- agent_user.c: users and groups from /etc/passwd and /etc/group ----- */
 

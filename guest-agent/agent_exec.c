@@ -818,8 +818,18 @@ static bool pump_output(struct agent_link *link, struct agent_chan *ch, int *fd,
 
     while (*fd >= 0 && ch->credit > 0 && agent_link_pending(link) < AGENT_OUTQ_HIGH) {
         size_t want = ch->credit < BL_PROTO_MAX_PAYLOAD ? (size_t)ch->credit : BL_PROTO_MAX_PAYLOAD;
-        /* Straight into the link's queue: one copy fewer of every byte, and
-         * under TCG the guest's vCPU is what bounds the stream. */
+        if (ch->tty_fd < 0) {
+            ssize_t moved = agent_splice_output(link, *fd, ch->id, type, want);
+            if (moved < 0)
+                return false;
+            if (moved > 0) {
+                ch->credit -= (uint64_t)moved;
+                continue;
+            }
+        }
+        /* Otherwise (a terminal, a little output, a frame still staged)
+         * straight into the link's queue: one copy fewer than through a
+         * buffer of our own, and under TCG the vCPU bounds the stream. */
         uint8_t *buf = agent_link_reserve(link, want);
         if (!buf)
             return false;

@@ -2,7 +2,8 @@
  *
  * The loop never blocks on a write: frames go to a queue that is written out
  * when the fd polls writable. The queue is bounded by back-pressure: above
- * AGENT_OUTQ_HIGH the loop stops reading from the host and the children. */
+ * AGENT_OUTQ_HIGH the loop stops reading from the host and the children.
+ * A frame staged by agent_splice.c is written before anything queued. */
 #include "agent.h"
 
 #include <errno.h>
@@ -14,24 +15,31 @@ void agent_link_init(struct agent_link *link, int fd)
 {
     memset(link, 0, sizeof *link);
     link->fd = fd;
+    agent_splice_init(link);
 }
 
 void agent_link_reset(struct agent_link *link, int fd)
 {
     free(link->out);
+    agent_splice_reset(link);
     agent_link_init(link, fd);
+}
+
+static size_t queued(const struct agent_link *link)
+{
+    return link->out_end - link->out_start;
 }
 
 size_t agent_link_pending(const struct agent_link *link)
 {
-    return link->out_end - link->out_start;
+    return link->staged + queued(link);
 }
 
 static void outq_reserve(struct agent_link *link, size_t n)
 {
     if (link->out_cap - link->out_end >= n)
         return;
-    size_t pending = agent_link_pending(link);
+    size_t pending = queued(link);
     if (link->out_start && link->out_cap - pending >= n) {
         memmove(link->out, link->out + link->out_start, pending);
     } else {
@@ -105,10 +113,27 @@ void agent_link_queue_error(struct agent_link *link, uint32_t channel, const cha
     agent_buf_free(&b);
 }
 
+uint8_t *agent_link_head_room(struct agent_link *link, size_t len)
+{
+    if (link->out_start < len) {
+        size_t pending = queued(link);
+        outq_reserve(link, len);
+        memmove(link->out + len, link->out + link->out_start, pending);
+        link->out_start = len;
+        link->out_end = len + pending;
+    }
+    link->out_start -= len;
+    return link->out + link->out_start;
+}
+
 int agent_link_flush(struct agent_link *link)
 {
-    while (agent_link_pending(link)) {
-        ssize_t n = write(link->fd, link->out + link->out_start, agent_link_pending(link));
+    if (agent_splice_flush(link) < 0)
+        return -1;
+    if (link->staged)
+        return 0; /* the queue comes after it */
+    while (queued(link)) {
+        ssize_t n = write(link->fd, link->out + link->out_start, queued(link));
         if (n < 0) {
             if (errno == EINTR)
                 continue;

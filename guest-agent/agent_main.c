@@ -310,6 +310,7 @@ static enum serve_end serve(struct serve *s)
     }
     free(fds);
     agent_freeze_end(&s->freeze);
+    agent_log("link ended: %llu bytes to the host by splice", (unsigned long long)s->link.spliced);
     return end;
 }
 

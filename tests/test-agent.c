@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -60,6 +61,7 @@ typedef struct {
     GHashTable *runs; /* channel -> Run* (not owned) */
     GQueue session;   /* JsonNode* from channel 0 */
     gboolean eof;
+    char *log_path; /* the agent's stderr, or NULL when inherited */
 } Agent;
 
 static const char *
@@ -70,8 +72,11 @@ agent_path (void)
     return p;
 }
 
+/* With @log_path, the agent's stderr goes there; with @sndbuf, its end of
+ * the socket has that small a send buffer, so its writes come out short;
+ * with @append, that end is O_APPEND, which splice(2) refuses (EINVAL). */
 static Agent *
-agent_start (void)
+agent_start_with (const char *log_path, int sndbuf, gboolean append)
 {
     int sv[2];
     g_autoptr (GError) error = NULL;
@@ -79,6 +84,14 @@ agent_start (void)
     Agent *ag = g_new0 (Agent, 1);
 
     g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    if (sndbuf)
+        g_assert_cmpint (setsockopt (sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), ==, 0);
+    if (append)
+        g_assert_cmpint (fcntl (sv[1], F_SETFL, fcntl (sv[1], F_GETFL) | O_APPEND), ==, 0);
+    if (log_path) {
+        ag->log_path = g_strdup (log_path);
+        g_subprocess_launcher_set_stderr_file_path (l, log_path);
+    }
     g_subprocess_launcher_take_fd (l, sv[1], 3);
     ag->proc = g_subprocess_launcher_spawn (l, &error, agent_path (), "--fd", "3", NULL);
     g_assert_no_error (error);
@@ -89,6 +102,12 @@ agent_start (void)
     ag->runs = g_hash_table_new (NULL, NULL);
     g_queue_init (&ag->session);
     return ag;
+}
+
+static Agent *
+agent_start (void)
+{
+    return agent_start_with (NULL, 0, FALSE);
 }
 
 static void
@@ -104,6 +123,7 @@ agent_free (Agent *ag)
     g_byte_array_unref (ag->outbuf);
     g_hash_table_unref (ag->runs);
     g_queue_clear_full (&ag->session, (GDestroyNotify) json_node_unref);
+    g_free (ag->log_path);
     g_free (ag);
 }
 
@@ -319,10 +339,9 @@ session_next (Agent *ag)
     return o;
 }
 
-static Agent *
-agent_start_hello (void)
+static void
+agent_hello (Agent *ag)
 {
-    Agent *ag = agent_start ();
     JsonObject *o = session_next (ag);
 
     g_assert_cmpstr (json_object_get_string_member (o, "event"), ==, "ready");
@@ -336,11 +355,18 @@ agent_start_hello (void)
         json_object_get_int_member (json_object_get_object_member (o, "return"), "version"), ==,
         BL_PROTO_VERSION);
     json_object_unref (o);
+}
+
+static Agent *
+agent_start_hello (void)
+{
+    Agent *ag = agent_start ();
+    agent_hello (ag);
     return ag;
 }
 
 static void
-agent_shutdown (Agent *ag)
+agent_stop (Agent *ag)
 {
     queue_json (ag, 0, "{\"execute\":\"shutdown\",\"arguments\":{}}");
     JsonObject *o = session_next (ag);
@@ -348,6 +374,12 @@ agent_shutdown (Agent *ag)
     json_object_unref (o);
     while (!ag->eof)
         agent_pump (ag, 1000);
+}
+
+static void
+agent_shutdown (Agent *ag)
+{
+    agent_stop (ag);
     agent_free (ag);
 }
 
@@ -710,16 +742,16 @@ test_binary_cat (void)
     agent_shutdown (ag);
 }
 
-static void
-test_slow_credit (void)
+/* Waits for @r, granting output credit only once it is used up, the sizes
+ * of @grants in turn; checks that nothing arrives while none is left.
+ * Returns how many times it ran out. */
+static guint
+run_wait_granting (Agent *ag, Run *r, const guint32 *grants, gsize n_grants)
 {
-    Agent *ag = agent_start_hello ();
-    const guint64 total = 20 * 1024 * 1024;
-    Run *r = run_start (ag, 4, "{\"argv\":[\"head\",\"-c\",\"20971520\",\"/dev/zero\"]}");
-    guint rounds = 0;
+    gint64 end = g_get_monotonic_time () + 240 * G_USEC_PER_SEC;
+    guint stalls = 0;
 
     r->manual_credit = TRUE;
-    gint64 end = g_get_monotonic_time () + 240 * G_USEC_PER_SEC;
     while (!run_done (r)) {
         g_assert_cmpint (g_get_monotonic_time (), <, end);
         agent_pump (ag, 20);
@@ -728,11 +760,24 @@ test_slow_credit (void)
             while (agent_pump (ag, 30))
                 ;
             g_assert_cmpuint (r->received, ==, r->granted);
-            queue_credit (ag, 4, 512 * 1024);
-            r->granted += 512 * 1024;
-            rounds++;
+            guint32 n = grants[stalls++ % n_grants];
+            queue_credit (ag, r->channel, n);
+            r->granted += n;
         }
     }
+    return stalls;
+}
+
+static void
+test_slow_credit (void)
+{
+    Agent *ag = agent_start_hello ();
+    const guint64 total = 20 * 1024 * 1024;
+    Run *r = run_start (ag, 4, "{\"argv\":[\"head\",\"-c\",\"20971520\",\"/dev/zero\"]}");
+    const guint32 grants[] = { 512 * 1024 };
+    guint rounds;
+
+    rounds = run_wait_granting (ag, r, grants, G_N_ELEMENTS (grants));
     g_assert_true (r->exited);
     g_assert_cmpint (r->code, ==, 0);
     g_assert_cmpuint (r->received, ==, total);
@@ -1254,6 +1299,179 @@ test_copy_channels (void)
     agent_shutdown (ag);
 }
 
+/* ---- output moved by splice --------------------------------------------- */
+
+/* A log file in @dir for agent_start_with(). */
+static char *
+splice_log_path (const char *dir)
+{
+    return g_build_filename (dir, "agent.log", NULL);
+}
+
+/* What the agent's log says it wrote to the host by splice, once it ended. */
+static guint64
+spliced_bytes (const char *log_path)
+{
+    g_autofree char *text = NULL;
+    const char *key = "link ended: ";
+
+    g_assert_true (g_file_get_contents (log_path, &text, NULL, NULL));
+    const char *at = strstr (text, key);
+    g_assert_nonnull (at);
+    guint64 n = g_ascii_strtoull (at + strlen (key), NULL, 10);
+    g_test_message ("%" G_GUINT64_FORMAT " bytes to the host by splice", n);
+    return n;
+}
+
+static GBytes *
+random_file (const char *path, gsize len)
+{
+    guint8 *data = g_malloc (len);
+
+    for (gsize i = 0; i < len; i++)
+        data[i] = (guint8) g_random_int ();
+    g_assert_true (g_file_set_contents (path, (const char *) data, (gssize) len, NULL));
+    return g_bytes_new_take (data, len);
+}
+
+static void
+assert_bytes (GByteArray *got, GBytes *want, guint times)
+{
+    gsize len;
+    const guint8 *data = g_bytes_get_data (want, &len);
+
+    g_assert_cmpuint (got->len, ==, len * times);
+    for (guint i = 0; i < times; i++)
+        g_assert_true (memcmp (got->data + i * len, data, len) == 0);
+}
+
+static void
+remove_tree (const char *dir)
+{
+    const char *argv[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL,
+                  NULL);
+}
+
+/* Large output arrives byte for byte; returns how much of it the agent
+ * moved without a copy. @sndbuf and @append as for agent_start_with(). */
+static guint64
+splice_large (int sndbuf, gboolean append)
+{
+    g_autofree char *dir = g_dir_make_tmp ("boxlite-agent-splice-XXXXXX", NULL);
+    g_autofree char *log = splice_log_path (dir);
+    g_autofree char *file = g_build_filename (dir, "data", NULL);
+    gsize len = 8 * 1024 * 1024;
+    g_autoptr (GBytes) data = random_file (file, len);
+    Agent *ag = agent_start_with (log, sndbuf, append);
+
+    agent_hello (ag);
+    g_autofree char *args = g_strdup_printf ("{\"argv\":[\"cat\",\"%s\"]}", file);
+    g_autoptr (Run) r = run_sync (ag, 7, args);
+    g_assert_true (r->exited);
+    g_assert_cmpint (r->code, ==, 0);
+    assert_bytes (r->out, data, 1);
+    g_assert_cmpuint (r->err->len, ==, 0);
+    agent_stop (ag);
+    agent_free (ag);
+    guint64 spliced = spliced_bytes (log);
+    remove_tree (dir);
+    return spliced;
+}
+
+static void
+test_splice_large (void)
+{
+    g_assert_cmpuint (splice_large (0, FALSE), >=, 2 * 1024 * 1024);
+}
+
+/* The socket takes a frame in several short writes, and the queue behind a
+ * staged frame fills meanwhile. */
+static void
+test_splice_short_writes (void)
+{
+    g_assert_cmpuint (splice_large (4096, FALSE), >, 0);
+}
+
+/* A fd that refuses splice: the frame staged first goes back through the
+ * queue whole, and the rest of the stream takes the read path. */
+static void
+test_splice_refused (void)
+{
+    g_assert_cmpuint (splice_large (0, TRUE), ==, 0);
+}
+
+/* Several channels at once, each writing large blocks to stdout and stderr
+ * in turn: every stream arrives whole and in order. */
+static void
+test_splice_interleaved (void)
+{
+    g_autofree char *dir = g_dir_make_tmp ("boxlite-agent-splice-XXXXXX", NULL);
+    g_autofree char *log = splice_log_path (dir);
+    enum { N = 3, TIMES = 3 };
+    GBytes *outs[N], *errs[N];
+    Run *runs[N];
+    Agent *ag = agent_start_with (log, 0, FALSE);
+
+    agent_hello (ag);
+    for (guint i = 0; i < N; i++) {
+        g_autofree char *a = g_strdup_printf ("%s/out%u", dir, i);
+        g_autofree char *b = g_strdup_printf ("%s/err%u", dir, i);
+        outs[i] = random_file (a, 200 * 1024 + i * 4099);
+        errs[i] = random_file (b, 150 * 1024 + i * 77);
+        g_autofree char *args = g_strdup_printf (
+            "{\"argv\":[\"sh\",\"-c\",\"for k in 1 2 3; do cat %s; cat %s >&2; done\"]}", a, b);
+        runs[i] = run_start (ag, 20 + i, args);
+    }
+    gint64 end = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+    while (g_hash_table_size (ag->runs)) {
+        g_assert_cmpint (g_get_monotonic_time (), <, end);
+        agent_pump (ag, 100);
+    }
+    for (guint i = 0; i < N; i++) {
+        g_assert_true (runs[i]->exited);
+        g_assert_cmpint (runs[i]->code, ==, 0);
+        assert_bytes (runs[i]->out, outs[i], TIMES);
+        assert_bytes (runs[i]->err, errs[i], TIMES);
+        run_free (runs[i]);
+        g_bytes_unref (outs[i]);
+        g_bytes_unref (errs[i]);
+    }
+    agent_stop (ag);
+    agent_free (ag);
+    g_assert_cmpuint (spliced_bytes (log), >, 0);
+    remove_tree (dir);
+}
+
+/* Grants of every size, some below what is worth a splice and some beyond
+ * one frame: nothing arrives past the credit, and the stream is exact. */
+static void
+test_splice_credit_stalls (void)
+{
+    g_autofree char *dir = g_dir_make_tmp ("boxlite-agent-splice-XXXXXX", NULL);
+    g_autofree char *log = splice_log_path (dir);
+    g_autofree char *file = g_build_filename (dir, "data", NULL);
+    gsize len = 3 * 1024 * 1024;
+    g_autoptr (GBytes) data = random_file (file, len);
+    const guint32 grants[] = { 5000, 70000, 4096, 131072, 1, 65536, 200000 };
+    guint stalls;
+    Agent *ag = agent_start_with (log, 0, FALSE);
+
+    agent_hello (ag);
+    g_autofree char *args = g_strdup_printf ("{\"argv\":[\"cat\",\"%s\"]}", file);
+    Run *r = run_start (ag, 8, args);
+    stalls = run_wait_granting (ag, r, grants, G_N_ELEMENTS (grants));
+    g_assert_true (r->exited);
+    g_assert_cmpint (r->code, ==, 0);
+    assert_bytes (r->out, data, 1);
+    g_assert_cmpuint (stalls, >=, 20);
+    run_free (r);
+    agent_stop (ag);
+    agent_free (ag);
+    g_assert_cmpuint (spliced_bytes (log), >, 0);
+    remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1284,6 +1502,11 @@ main (int argc, char **argv)
     g_test_add_func ("/agent/tty/interrupt-and-eof", test_tty_interrupt_and_eof);
     g_test_add_func ("/agent/tty/left-open", test_tty_left_open);
     g_test_add_func ("/agent/copy-channels", test_copy_channels);
+    g_test_add_func ("/agent/splice/large", test_splice_large);
+    g_test_add_func ("/agent/splice/short-writes", test_splice_short_writes);
+    g_test_add_func ("/agent/splice/refused", test_splice_refused);
+    g_test_add_func ("/agent/splice/interleaved", test_splice_interleaved);
+    g_test_add_func ("/agent/splice/credit-stalls", test_splice_credit_stalls);
     g_test_add_func ("/initramfs/write", test_initramfs);
     return g_test_run ();
 }

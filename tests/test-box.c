@@ -156,6 +156,29 @@ test_stdin_binary (void)
     g_byte_array_unref (err);
 }
 
+/* Megabytes of output arrive byte for byte through the virtio port (the
+ * agent moves them by splice): the guest's own checksum of what it sent,
+ * on stderr, is the checksum of what came. */
+static void
+test_large_output_exact (void)
+{
+    const char *argv[] = { "sh", "-c",
+                           "head -c 8388608 /dev/urandom > /tmp/out.bin && "
+                           "sha256sum /tmp/out.bin >&2 && cat /tmp/out.bin && rm /tmp/out.bin",
+                           NULL };
+    g_autoptr (BoxliteCommand) cmd = boxlite_command_new (argv);
+    GByteArray *out, *err;
+    g_autoptr (BoxliteExecution) exe = run_full (get_shared_box (), cmd, NULL, &out, &err);
+
+    g_assert_cmpint (boxlite_execution_get_exit_code (exe), ==, 0);
+    g_assert_cmpuint (out->len, ==, 8388608);
+    g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, out->data, out->len);
+    g_autofree char *guest = g_strndup ((const char *) err->data, err->len);
+    g_assert_true (g_str_has_prefix (guest, sum));
+    g_byte_array_unref (out);
+    g_byte_array_unref (err);
+}
+
 static gsize
 peak_rss_kib (void)
 {
@@ -1611,6 +1634,7 @@ main (int argc, char **argv)
     g_test_add_func ("/box/exec/stdout-stderr-apart", test_stdout_stderr_apart);
     g_test_add_func ("/box/exec/stdin-binary", test_stdin_binary);
     g_test_add_func ("/box/exec/large-output-bounded", test_large_output_bounded);
+    g_test_add_func ("/box/exec/large-output-exact", test_large_output_exact);
     g_test_add_func ("/box/exec/parallel", test_parallel);
     g_test_add_func ("/box/exec/env-cwd-user", test_env_cwd_user);
     g_test_add_func ("/box/exec/timeout", test_timeout);
