@@ -423,6 +423,9 @@ void agent_etc_setup(const char *hostname, bool network);
 
 /* ---- agent_volumes.c: the session request "mount" ----------------------- */
 
+/* Makes @path and its parents (0755), like mkdir -p. Returns 0 or -errno. */
+int agent_make_dirs(const char *path);
+
 /* Checks every volume of @args, then mounts each 9p tag at its path (making
  * it), and answers on channel 0: {} or the first failure. Only as PID 1. */
 void agent_volumes_mount(struct agent_link *link, const struct agent_json *args);

@@ -16,25 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir -p of @path (absolute, bounded by the caller). */
-static int make_dirs(const char *path)
-{
-    char buf[AGENT_ROOT_MAX + 32];
-
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return -1;
-            *p = c;
-            if (!c)
-                return 0;
-        }
-    }
-}
-
 /* Whether @path is the root of a mount (its device differs from its
  * parent's): the overlay was laid already. */
 static bool is_mount_point(const char *path)
@@ -62,9 +43,15 @@ int agent_root_prepare(const char *root, const char *lower, char *err, size_t er
     snprintf(upper, sizeof upper, "%s.rw/upper", root);
     snprintf(work, sizeof work, "%s.rw/work", root);
     snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
-    if (make_dirs(root) < 0 || make_dirs(upper) < 0 || make_dirs(work) < 0 ||
-        mount("overlay", root, "overlay", 0, data) < 0) {
-        snprintf(err, err_len, "cannot make the root %s: %s", root, strerror(errno));
+    int rc = agent_make_dirs(root);
+    if (!rc)
+        rc = agent_make_dirs(upper);
+    if (!rc)
+        rc = agent_make_dirs(work);
+    if (!rc && mount("overlay", root, "overlay", 0, data) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot make the root %s: %s", root, strerror(-rc));
         return -1;
     }
     return 0;

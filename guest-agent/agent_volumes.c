@@ -86,10 +86,12 @@ static int parse_volumes(const struct agent_json *args, struct volume *out, size
     return 0;
 }
 
-/* Makes @path and its parents (0755), like mkdir -p. */
-static int make_dirs(const char *path)
+int agent_make_dirs(const char *path)
 {
-    char buf[MAX_PATH + 1];
+    char buf[4096];
+
+    if (strlen(path) >= sizeof buf)
+        return -ENAMETOOLONG;
 
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf + 1;; p++) {
@@ -107,7 +109,7 @@ static int make_dirs(const char *path)
 
 static int mount_one(const struct volume *v, char *err, size_t err_len)
 {
-    int rc = make_dirs(v->path);
+    int rc = agent_make_dirs(v->path);
     if (rc < 0) {
         snprintf(err, err_len, "cannot make the mount point %s: %s", v->path, strerror(-rc));
         return -1;

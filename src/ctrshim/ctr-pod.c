@@ -75,14 +75,20 @@ bl_ctr_pod_share (BlCtrShim *shim, BlCtrContainer *container, GError **error)
 }
 
 gboolean
+bl_ctr_pod_unshare_path (const char *share, GError **error)
+{
+    if (!bl_ctr_rootfs_unmount (share, error))
+        return FALSE;
+    if (rmdir (share) < 0 && errno != ENOENT)
+        return bl_os_error (error, errno, "remove", share);
+    return TRUE;
+}
+
+gboolean
 bl_ctr_pod_unshare (BlCtrContainer *container, GError **error)
 {
-    if (!container->share)
-        return TRUE;
-    if (!bl_ctr_rootfs_unmount (container->share, error))
+    if (container->share && !bl_ctr_pod_unshare_path (container->share, error))
         return FALSE;
-    if (rmdir (container->share) < 0 && errno != ENOENT)
-        return bl_os_error (error, errno, "remove", container->share);
     g_clear_pointer (&container->share, g_free);
     return TRUE;
 }
@@ -98,10 +104,8 @@ bl_ctr_pod_unshare_all (const char *home, GError **error)
     const char *name;
 
     while (listing && (name = g_dir_read_name (listing))) {
-        BlCtrContainer member = { .share = g_build_filename (dir, name, NULL) };
-        gboolean ok = bl_ctr_pod_unshare (&member, error);
-        g_free (member.share);
-        if (!ok)
+        g_autofree char *share = g_build_filename (dir, name, NULL);
+        if (!bl_ctr_pod_unshare_path (share, error))
             return FALSE;
     }
     return TRUE;

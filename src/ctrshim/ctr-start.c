@@ -180,10 +180,8 @@ bl_ctr_cmd_delete (BlCtrFlags *flags)
     /* A pod's member leaves its share; the pod's box goes with the
      * sandbox. */
     g_autofree char *share_dir = bl_ctr_pod_share_dir (home);
-    BlCtrContainer member = { .share = g_build_filename (share_dir, flags->id, NULL) };
-    gboolean unshared = !bl_ctr_id_valid (flags->id) || bl_ctr_pod_unshare (&member, &error);
-    g_free (member.share);
-    if (!unshared)
+    g_autofree char *share = g_build_filename (share_dir, flags->id, NULL);
+    if (bl_ctr_id_valid (flags->id) && !bl_ctr_pod_unshare_path (share, &error))
         return fail ("delete", error);
     if (g_str_equal (flags->group, flags->id) && !bl_ctr_cleanup_home (home, &error))
         return fail ("delete", error);

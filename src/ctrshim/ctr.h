@@ -188,6 +188,8 @@ gboolean bl_ctr_pod_share (BlCtrShim *shim, BlCtrContainer *container, GError **
 /* Undoes bl_ctr_pod_share() for every member left in @home's share. */
 gboolean bl_ctr_pod_unshare_all (const char *home, GError **error);
 gboolean bl_ctr_pod_unshare (BlCtrContainer *container, GError **error);
+/* Unmounts and removes the share folder @share, if there is one. */
+gboolean bl_ctr_pod_unshare_path (const char *share, GError **error);
 
 BlCtrContainer *bl_ctr_container_new (const char *id, const char *bundle, BlCtrPodRole role);
 void bl_ctr_container_free (BlCtrContainer *container);
