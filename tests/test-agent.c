@@ -1204,6 +1204,34 @@ test_initramfs (void)
     g_assert_cmpint (g_stat (p2, &st), ==, 0);
     g_assert_cmpint ((gint64) st.st_ino, ==, ino);
 
+    /* An agent replaced in place, its modification time put back, is a new
+     * archive with the new agent in it. */
+    g_autofree char *copy = g_build_filename (dir, "agent", NULL);
+    g_autofree char *bytes = NULL;
+    gsize len = 0;
+    g_assert_true (g_file_get_contents (agent_path (), &bytes, &len, NULL));
+    g_assert_true (g_file_set_contents (copy, bytes, (gssize) len, NULL));
+    g_autofree char *p3 = bl_initramfs_ensure (copy, dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_stat (copy, &st), ==, 0);
+    struct timespec times[2] = { st.st_atim, st.st_mtim };
+    g_usleep (20000);
+    int fd = open (copy, O_WRONLY | O_APPEND);
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (write (fd, "x", 1), ==, 1);
+    g_assert_cmpint (futimens (fd, times), ==, 0);
+    close (fd);
+    g_autofree char *p4 = bl_initramfs_ensure (copy, dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (p3, !=, p4);
+    GStatBuf s3, s4;
+    g_assert_cmpint (g_stat (p3, &s3), ==, 0);
+    g_assert_cmpint (g_stat (p4, &s4), ==, 0);
+    g_assert_cmpint (s4.st_size, >, s3.st_size);
+
+    g_unlink (p4);
+    g_unlink (p3);
+    g_unlink (copy);
     g_unlink (p1);
     g_unlink (dest);
     g_rmdir (dir);

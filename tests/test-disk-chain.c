@@ -90,6 +90,9 @@ test_layers (void)
     /* A clone of the disk: both read it, neither sees the other's writes,
      * and the source cannot go while the clone reads its files. */
     g_autofree char *clone_dir = make_box ("b", BOXLITE_BOX_STATE_STOPPED);
+    g_autofree char *clone_disk = g_build_filename (clone_dir, "disk.qcow2", NULL);
+    /* As a new box's folder: no disk yet (a disk is never written over). */
+    g_unlink (clone_disk);
     bl_snapshot_clone_disk (dir, NULL, clone_dir, NULL, &error);
     g_assert_no_error (error);
     g_assert_true (disk_reads (clone_dir, "read -P 2 0 1M"));

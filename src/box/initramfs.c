@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <errno.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
@@ -95,19 +96,30 @@ bl_initramfs_write (const char *agent_path, const char *dest_path, GError **erro
  * @cache_dir: where built archives are kept
  * @error: return location for a #GError
  *
+ * The archive is named after the agent file's identity (device, inode,
+ * size, modification and change times), as templates name the kernel and
+ * QEMU: hashing the 1.2 MB agent on every start cost more than the rest of
+ * the library's share of it. Replacing the agent, even with its old times
+ * put back, changes its change time and so the name.
+ *
  * Returns: (transfer full): the path of the initramfs for this agent binary,
  *   built the first time it is asked for
  */
 char *
 bl_initramfs_ensure (const char *agent_path, const char *cache_dir, GError **error)
 {
-    g_autofree char *agent = NULL;
-    gsize len = 0;
+    struct stat st;
 
-    if (!g_file_get_contents (agent_path, &agent, &len, error))
+    if (stat (agent_path, &st) < 0) {
+        bl_os_error (error, errno, "stat", agent_path);
         return NULL;
-    g_autofree char *sum =
-        g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) agent, len);
+    }
+    g_autofree char *identity =
+        g_strdup_printf ("%s dev=%ju ino=%ju size=%jd mtime=%jd.%09ld ctime=%jd.%09ld", agent_path,
+                         (uintmax_t) st.st_dev, (uintmax_t) st.st_ino, (intmax_t) st.st_size,
+                         (intmax_t) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                         (intmax_t) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+    g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, identity, -1);
     g_autofree char *name = g_strdup_printf ("initramfs-%.16s.cpio", sum);
     g_autofree char *path = g_build_filename (cache_dir, name, NULL);
 

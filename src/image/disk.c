@@ -18,6 +18,7 @@
 #include "image-store.h"
 #include "os-error.h"
 #include "json-file.h"
+#include "qcow2-new.h"
 
 /* Free space a box gets on top of its root filesystem's contents. The ext4
  * image is sparse, so unused space costs nothing on the host. */
@@ -194,20 +195,19 @@ bl_disk_base_image (const char *cache_dir, const char *rootfs, GCancellable *can
 }
 
 /* A disk smaller than the file system on it would not mount: the guest
- * only ever grows the file system to the disk. */
+ * only ever grows the file system to the disk. Without a size, the disk is
+ * as large as the file system image. */
 static gboolean
-check_size (const char *base, guint size_gb, GError **error)
+disk_size (const char *base, guint size_gb, guint64 *size, GError **error)
 {
     struct stat st;
 
-    if (size_gb == 0)
-        return TRUE;
     if (stat (base, &st) < 0) {
         bl_os_error (error, errno, "read", base);
         return FALSE;
     }
-    guint64 wanted = (guint64) size_gb << 30;
-    if (wanted < (guint64) st.st_size) {
+    *size = size_gb ? (guint64) size_gb << 30 : ((guint64) st.st_size + 511) & ~(guint64) 511;
+    if (*size < (guint64) st.st_size) {
         guint64 least = ((guint64) st.st_size + (G_GUINT64_CONSTANT (1) << 30) - 1) >> 30;
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_INVALID_ARGUMENT,
                      "a disk of %u GiB is smaller than the image's file system (%.1f GiB): "
@@ -222,58 +222,33 @@ gboolean
 bl_disk_create_overlay (const char *base, const char *overlay, guint size_gb,
                         GCancellable *cancellable, GError **error)
 {
-    g_autofree char *qemu_img = bl_path_qemu_img (error);
-    g_autofree char *size = size_gb ? g_strdup_printf ("%uG", size_gb) : NULL;
+    guint64 size = 0;
 
-    if (!qemu_img || !check_size (base, size_gb, error))
-        return FALSE;
-    const char *const argv[] = { qemu_img, "create", "-q", "-f",    "qcow2", "-F",
-                                 "raw",    "-b",     base, overlay, size,    NULL };
-    return run (argv, cancellable, error);
+    return !g_cancellable_set_error_if_cancelled (cancellable, error) &&
+           disk_size (base, size_gb, &size, error) &&
+           bl_qcow2_new (overlay, base, "raw", size, error);
 }
 
-/* With @size, the backing file is not opened (qemu-img -u): QEMU may hold
- * it open and locked. */
+/* The backing file's size comes from its header: QEMU may hold it open and
+ * locked, and nothing else of it is needed. */
 static gboolean
-create_layer (const char *backing, const char *dest, const char *size, GCancellable *cancellable,
-              GError **error)
+create_layer (const char *backing, const char *dest, GError **error)
 {
-    g_autofree char *qemu_img = bl_path_qemu_img (error);
+    guint64 virtual_size = 0;
+    g_autofree char *dir = g_path_get_dirname (dest);
+    g_autofree char *path =
+        g_path_is_absolute (backing) ? g_strdup (backing) : g_build_filename (dir, backing, NULL);
+    g_autofree char *backing_name = bl_disk_read_header (path, &virtual_size, error);
 
-    if (!qemu_img)
-        return FALSE;
-    const char *const argv[] = {
-        qemu_img, "create",           "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing,
-        dest,     size ? "-u" : NULL, size, NULL
-    };
-    if (!run (argv, cancellable, error))
-        return FALSE;
-    /* What the box wrote is the box's owner's alone. */
-    if (g_chmod (dest, 0600) < 0) {
-        bl_os_error (error, errno, "chmod", dest);
-        return FALSE;
-    }
-    return TRUE;
+    return backing_name && bl_qcow2_new (dest, backing, "qcow2", virtual_size, error);
 }
 
 gboolean
 bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cancellable,
                       GError **error)
 {
-    return create_layer (backing, dest, NULL, cancellable, error);
-}
-
-gboolean
-bl_disk_create_layer_unopened (const char *backing, const char *dest, GCancellable *cancellable,
-                               GError **error)
-{
-    guint64 virtual_size = 0;
-    g_autofree char *backing_name = bl_disk_read_header (backing, &virtual_size, error);
-
-    if (!backing_name)
-        return FALSE;
-    g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, virtual_size);
-    return create_layer (backing, dest, size, cancellable, error);
+    return !g_cancellable_set_error_if_cancelled (cancellable, error) &&
+           create_layer (backing, dest, error);
 }
 
 gboolean
@@ -290,10 +265,6 @@ bl_disk_rebase (const char *image, const char *backing, GCancellable *cancellabl
                                  format,   "-b",     backing, image, NULL };
     return run (argv, cancellable, error);
 }
-
-/* The qcow2 header's fields we read (big-endian, QEMU's docs/interop/qcow2.txt). */
-#define QCOW2_MAGIC 0x514649fbu
-#define QCOW2_BACKING_MAX 1023
 
 char *
 bl_disk_backing (const char *image, GError **error)
@@ -325,7 +296,7 @@ bl_disk_read_header (const char *image, guint64 *virtual_size, GError **error)
     size = GUINT32_FROM_BE (size);
     if (virtual_size)
         *virtual_size = GUINT64_FROM_BE (vsize);
-    if (magic != QCOW2_MAGIC) {
+    if (magic != BL_QCOW2_MAGIC) {
         close (fd);
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s is not a qcow2 image", image);
         return NULL;
@@ -334,7 +305,7 @@ bl_disk_read_header (const char *image, guint64 *virtual_size, GError **error)
         close (fd);
         return g_strdup ("");
     }
-    if (size > QCOW2_BACKING_MAX || offset > (guint64) G_MAXINT64 - size) {
+    if (size > BL_QCOW2_BACKING_MAX || offset > (guint64) G_MAXINT64 - size) {
         close (fd);
         g_set_error (error, BOXLITE_ERROR, BOXLITE_ERROR_FAILED, "%s: bad backing file name",
                      image);

@@ -17,13 +17,9 @@ gboolean bl_disk_create_overlay (const char *base, const char *overlay, guint si
                                  GCancellable *cancellable, GError **error);
 
 /* Creates the empty qcow2 @dest over the qcow2 @backing (a frozen layer of a
- * box's disk). */
+ * box's disk). Only @backing's header is read, so QEMU may hold it open. */
 gboolean bl_disk_create_layer (const char *backing, const char *dest, GCancellable *cancellable,
                                GError **error);
-/* The same while QEMU holds @backing open: the backing file is not opened
- * (its size comes from its header), as QEMU's lock on it would refuse. */
-gboolean bl_disk_create_layer_unopened (const char *backing, const char *dest,
-                                        GCancellable *cancellable, GError **error);
 /* Puts @image on @backing instead of its own backing file, keeping what
  * @image reads: the clusters in which they differ are copied into @image. */
 gboolean bl_disk_rebase (const char *image, const char *backing, GCancellable *cancellable,

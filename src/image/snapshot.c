@@ -270,7 +270,7 @@ create_live (const char *box_dir, const char *name, BlSnapshotInfo *info, GCance
         return FALSE;
     g_unlink (overlay);
     gboolean ok = link_layer (box_dir, name, error);
-    if (ok && !bl_disk_create_layer_unopened (layer, overlay, cancellable, error)) {
+    if (ok && !bl_disk_create_layer (layer, overlay, cancellable, error)) {
         g_unlink (overlay);
         g_unlink (layer);
         ok = FALSE;
