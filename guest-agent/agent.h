@@ -391,6 +391,9 @@ int agent_identity_parse(const struct agent_json *args, struct agent_identity *i
 /* As PID 1: sets the wall clock and reseeds the kernel's generator with the
  * host's bytes (exits the machine if it cannot). */
 void agent_identity_apply(const struct agent_identity *id);
+/* As PID 1, before each "ready": rekeys the kernel's generator, so that a
+ * template's copies differ only by what identity gives them. */
+void agent_identity_fix_rng(void);
 
 /* ---- agent_init.c: PID 1 duties ----------------------------------------- */
 

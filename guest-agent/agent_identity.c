@@ -156,6 +156,22 @@ static void set_clock(int64_t time_ns)
         agent_log("clock_settime: %s", strerror(errno));
 }
 
+/* Called as the agent tells a new host it is ready, which is when a
+ * template is saved: every copy then starts with a generator keyed this
+ * instant, which the kernel will not rekey on its own for a second or more
+ * of the copy's time. So no copy differs from its siblings by the luck of
+ * the kernel's schedule; only add_entropy() at "identity" makes them differ,
+ * and /template/copies-differ fails without it. */
+void agent_identity_fix_rng(void)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || ioctl(fd, RNDRESEEDCRNG) < 0)
+        agent_log("reseeding the generator: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 void agent_identity_apply(const struct agent_identity *id)
 {
     set_clock(id->time_ns);

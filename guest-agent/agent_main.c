@@ -338,6 +338,8 @@ static void AGENT_NORETURN run_pid1(void)
         if (fd < 0)
             agent_fatal("cannot open the agent port %s", BL_PROTO_PORT_NAME);
         agent_link_reset(&s.link, fd);
+        if (!s.identified)
+            agent_identity_fix_rng();
         agent_log("ready");
         enum serve_end end = serve(&s);
         if (end == SERVE_SHUTDOWN)
