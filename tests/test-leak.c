@@ -79,7 +79,7 @@ cycle (BoxliteRuntime *rt)
 static gboolean
 usage_equal (const Usage *a, const Usage *b)
 {
-    return a->fds == b->fds && a->threads == b->threads && a->children == b->children &&
+    return a->fds == b->fds && a->threads <= b->threads && a->children == b->children &&
            a->files == b->files;
 }
 
@@ -138,7 +138,8 @@ test_cycles (void)
         if (now.fds != base.fds)
             log_fds ();
         g_assert_cmpuint (now.fds, ==, base.fds);
-        g_assert_cmpuint (now.threads, ==, base.threads);
+        /* GLib stops a pool thread left idle for 15 s: fewer is no leak. */
+        g_assert_cmpuint (now.threads, <=, base.threads);
         g_assert_cmpuint (now.children, ==, base.children);
         g_assert_cmpuint (now.files, ==, base.files);
     }

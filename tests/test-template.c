@@ -2,13 +2,18 @@
  * machines without a usable KVM): what two copies of one template must not
  * share (random bytes, clock, name, disk), which inputs make a different
  * template, a damaged template made again, two monitors racing to make one,
- * the cold path, and `boxlite template ls|prune`. */
+ * the cold path, `boxlite template ls|prune`, and a template's RAM that its
+ * copies' QEMUs cannot write. */
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <boxlite/boxlite.h>
 #include "test-util.h"
@@ -504,6 +509,98 @@ test_refused_state_falls_back (void)
     remove_box (next);
 }
 
+/* The QEMU of a running box: its monitor's child. */
+static int
+qemu_pid_of (BoxliteBox *box)
+{
+    int monitor = boxlite_box_get_monitor_pid (box);
+    g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", monitor, monitor);
+    g_autofree char *text = NULL;
+    g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+    int pid = atoi (text);
+    g_assert_cmpint (pid, >, 0);
+    return pid;
+}
+
+/* The descriptor through which @pid maps the template's RAM, opened anew
+ * (read-write, as the QEMU could), and what it is; -1 when none is a
+ * memfd of ours. Fails the test if any descriptor is the RAM file. */
+static int
+open_ram_of (int pid, const char *ram_path, struct stat *st)
+{
+    g_autofree char *fds = g_strdup_printf ("/proc/%d/fd", pid);
+    g_autoptr (GDir) dir = g_dir_open (fds, 0, NULL);
+    const char *name;
+    int found = -1;
+
+    g_assert_nonnull (dir);
+    while ((name = g_dir_read_name (dir))) {
+        g_autofree char *link = g_build_filename (fds, name, NULL);
+        g_autofree char *target = g_file_read_link (link, NULL);
+        if (!target)
+            continue;
+        g_assert_cmpstr (target, !=, ram_path);
+        if (found < 0 && g_str_has_prefix (target, "/memfd:boxlite-ram-")) {
+            found = open (link, O_RDWR | O_CLOEXEC);
+            g_assert_cmpint (found, >=, 0);
+            g_assert_cmpint (fstat (found, st), ==, 0);
+        }
+    }
+    return found;
+}
+
+/* A QEMU its guest took over holds its template's RAM read-write: what it
+ * writes there must not reach the boxes started later from the template.
+ * Its RAM is a sealed memfd that no descriptor can write; two copies
+ * running at once still map the same one; the template's file is never
+ * open in QEMU. */
+static void
+test_ram_sealed (void)
+{
+    BoxliteBox *a = start_box ("ram-a", FALSE, 0, 0, TRUE);
+    BoxliteBox *b = start_box ("ram-b", FALSE, 0, 0, TRUE);
+    assert_started_from_template (a);
+    assert_started_from_template (b);
+
+    g_autoptr (GPtrArray) keys = template_keys ();
+    g_autofree char *ram_path = NULL;
+    for (guint i = 0; i < keys->len && !ram_path; i++) {
+        g_autofree char *record =
+            g_build_filename (templates, g_ptr_array_index (keys, i), "template.json", NULL);
+        g_autoptr (JsonParser) parser = json_parser_new ();
+        if (json_parser_load_from_file (parser, record, NULL))
+            ram_path = g_strdup (json_object_get_string_member (
+                json_node_get_object (json_parser_get_root (parser)), "ram_path"));
+    }
+    g_assert_nonnull (ram_path);
+
+    struct stat sa, sb;
+    int fa = open_ram_of (qemu_pid_of (a), ram_path, &sa);
+    int fb = open_ram_of (qemu_pid_of (b), ram_path, &sb);
+    g_assert_cmpint (fa, >=, 0);
+    g_assert_cmpint (fb, >=, 0);
+    g_assert_cmpuint (sa.st_ino, ==, sb.st_ino);
+    g_assert_cmpuint ((guint64) sa.st_size, ==, 512u << 20);
+
+    guint8 page[4096];
+    memset (page, 0xcc, sizeof page);
+    g_assert_cmpint (pwrite (fa, page, sizeof page, 0), <, 0);
+    g_assert_cmpint (errno, ==, EPERM);
+    g_assert_true (mmap (NULL, sizeof page, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0) ==
+                   MAP_FAILED);
+    g_assert_cmpint (fallocate (fa, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1 << 20), <, 0);
+    g_assert_cmpint (ftruncate (fa, 4096), <, 0);
+    close (fa);
+    close (fb);
+
+    /* Both still run as before. */
+    gint code = -1;
+    g_autofree char *out = run_simple (b, "echo fine", &code);
+    g_assert_cmpstr (out, ==, "fine\n");
+    remove_box (a);
+    remove_box (b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -526,6 +623,7 @@ main (int argc, char **argv)
     g_test_add_func ("/template/cold", test_cold);
     g_test_add_func ("/template/cli-ls-prune-warm", test_cli_ls_prune_warm);
     g_test_add_func ("/template/refused-state-falls-back", test_refused_state_falls_back);
+    g_test_add_func ("/template/ram-sealed", test_ram_sealed);
 
     int ret = g_test_run ();
     const char *const prune[] = { "template", "prune", NULL };

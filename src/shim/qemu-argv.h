@@ -25,6 +25,9 @@ G_BEGIN_DECLS
 #define BL_QEMU_DISK_FDSET 1
 /* A template's copy reads the template's device state from this one. */
 #define BL_QEMU_STATE_FD 5
+/* ...and maps the template's RAM, a sealed memfd, through this one
+ * (template-ram.c). */
+#define BL_QEMU_RAM_FD 6
 
 /* TCG's translation cache when the launch sets none. bench/bench-exec.c:
  * after a hundred runs of ls, 32 MiB left QEMU 40-56 MiB smaller than 64

@@ -176,6 +176,7 @@ shim_finish (Shim *shim)
     g_clear_handle_id (&shim->agent_retry, g_source_remove);
     shim_lifeline_unwatch (shim);
     shim_template_release (shim);
+    shim_template_drop_ram (shim);
     g_clear_handle_id (&shim->template_deadline, g_source_remove);
     /* Before the record says the box is down: a start that follows at once
      * must not have its new sockets removed by this monitor. Connections
@@ -394,6 +395,7 @@ shim_new (char *box_dir, int ready_fd, int lifeline_fd)
     for (guint i = 0; i < SHIM_N_PASS_FDS; i++)
         shim->pass_fds[i] = -1;
     shim->template_lock_fd = -1;
+    shim->ram_fd = -1;
     shim->clients = g_ptr_array_new ();
     shim->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
     g_queue_init (&shim->agent_replies);

@@ -28,6 +28,7 @@
 #include "qemu-argv.h"
 #include "shim.h"
 #include "template-make.h"
+#include "template-ram.h"
 #include "template.h"
 
 /* How often the monitor asks QEMU whether the state is loaded. */
@@ -48,6 +49,15 @@ go_cold (Shim *shim, const char *why)
     g_clear_pointer (&shim->launch->template_ram, g_free);
     shim_template_close_fds (shim);
     shim_template_release (shim);
+    shim_template_drop_ram (shim);
+}
+
+void
+shim_template_drop_ram (Shim *shim)
+{
+    bl_template_ram_release (shim->ram_fd, shim->ram_record);
+    shim->ram_fd = -1;
+    g_clear_pointer (&shim->ram_record, g_free);
 }
 
 void
@@ -195,11 +205,20 @@ shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz)
         go_cold (shim, error->message);
         return;
     }
+    /* Never the RAM file itself: QEMU would hold it open for writing. */
+    g_autofree char *holders = g_build_filename (tpl->dir, "holders", NULL);
+    shim->ram_fd = bl_template_ram_share (tpl->ram_path, holders, &shim->ram_record, &error);
+    if (shim->ram_fd >= 0)
+        shim->pass_fds[SHIM_FD_RAM] = fcntl (shim->ram_fd, F_DUPFD_CLOEXEC, 0);
+    if (shim->pass_fds[SHIM_FD_RAM] < 0) {
+        go_cold (shim, error ? error->message : g_strerror (errno));
+        return;
+    }
     /* Others may start from it at once; a prune waits until QEMU mapped it. */
     if (flock (shim->template_lock_fd, LOCK_SH) < 0)
         g_warning ("cannot share the template's lock: %s", g_strerror (errno));
     launch->template_role = BL_TEMPLATE_ROLE_CLONE;
-    launch->template_ram = g_strdup (tpl->ram_path);
+    launch->template_ram = g_strdup_printf ("/proc/self/fd/%d", BL_QEMU_RAM_FD);
     shim->template_dir = g_strdup (tpl->dir);
     g_message ("starting from template %.12s", tpl->key);
 }

@@ -36,9 +36,9 @@ G_BEGIN_DECLS
 /* Descriptors a template's copy inherits: its state, and its disk open
  * both ways (QEMU reopens the disk when it activates it after the load,
  * by then as its unprivileged user: /dev/fdset/1 gives it these). */
-/* In the order of their numbers in QEMU: BL_QEMU_DISK_FD_RW, _RO and
- * BL_QEMU_STATE_FD (qemu-argv.h). */
-enum { SHIM_FD_DISK_RW, SHIM_FD_DISK_RO, SHIM_FD_STATE, SHIM_N_PASS_FDS };
+/* In the order of their numbers in QEMU: BL_QEMU_DISK_FD_RW, _RO,
+ * BL_QEMU_STATE_FD and BL_QEMU_RAM_FD (qemu-argv.h). */
+enum { SHIM_FD_DISK_RW, SHIM_FD_DISK_RO, SHIM_FD_STATE, SHIM_FD_RAM, SHIM_N_PASS_FDS };
 #define SHIM_PASS_FD_FIRST 3
 
 typedef struct _Shim Shim;
@@ -145,6 +145,8 @@ struct _Shim {
      * its RAM, the disk's size it is resized to, and how the box started. */
     int pass_fds[SHIM_N_PASS_FDS];
     int template_lock_fd;
+    int ram_fd;         /* the sealed template RAM this monitor holds (template-ram.h) */
+    char *ram_record;   /* the file that says it holds it */
     char *template_dir; /* the template a copy started from, removed if it fails */
     guint template_deadline;
     BoxliteAccel accel; /* as resolved, for a cold start after a failed copy */
@@ -269,9 +271,12 @@ gboolean shim_template_fall_back (Shim *shim, const char *why);
 /* The copy's agent answered: too late to boot cold. */
 void shim_template_answered (Shim *shim);
 void shim_template_release (Shim *shim);
-/* Closes the monitor's copies of what QEMU inherits (once it has). */
+/* Stops holding the template's sealed RAM (when the monitor ends or the box
+ * goes cold): others starting later no longer find it through us. */
+void shim_template_drop_ram (Shim *shim);
 /* Opens the box's disk read-write and read-only for QEMU's fd set, once. */
 gboolean shim_template_open_disk (Shim *shim, GError **error);
+/* Closes the monitor's copies of what QEMU inherits (once it has). */
 void shim_template_close_fds (Shim *shim);
 /* Sends "identity" (bl_proto.h) after "hello"; its answer goes to
  * shim_volumes_mount(). */

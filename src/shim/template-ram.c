@@ -1,0 +1,255 @@
+/* template-ram.c: the template RAM a copy's QEMU maps, sealed against writes.
+ *
+ * A copy maps its template's RAM privately: its own writes are its own.
+ * But QEMU 7.2 opens a memory-backend-file read-write whatever the
+ * mapping, and keeps that descriptor: a QEMU taken over by its guest could
+ * write the shared file, and every box started later from the template
+ * would run the attacker's pages. A memfd sealed with F_SEAL_WRITE refuses
+ * write(), fallocate() and writable shared mappings on every descriptor of
+ * it, while private mappings still copy on write. So the copy's QEMU is
+ * given such a memfd (mem-path=/proc/self/fd/N, which QEMU reopens
+ * read-write: the seals still hold), never the file.
+ *
+ * A memfd lives as long as someone holds it, and copies that run at the
+ * same time must map the same one to share its pages. So each monitor of
+ * a copy keeps its memfd open and says so in HOLDERS/PID ("FD IDENTITY");
+ * the next copy opens /proc/PID/fd/FD of a holder that is alive, and only
+ * when none is makes a new memfd from the file. A
+ * descriptor found that way is used only if it is a memfd of this user,
+ * named after this very RAM file, of its size, and sealed: a record left
+ * by a dead monitor whose PID came back names something else.
+ */
+#define G_LOG_DOMAIN "boxlite-shim"
+
+#include "template-ram.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "os-error.h"
+
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+#define RECORD_MAX 256
+#define COPY_CHUNK (1u << 20)
+
+gboolean
+bl_template_ram_is_sealed (int fd, guint64 size)
+{
+    struct stat st;
+    int seals = fcntl (fd, F_GET_SEALS);
+
+    return seals >= 0 && (seals & SEALS) == SEALS && fstat (fd, &st) == 0 && S_ISREG (st.st_mode) &&
+           st.st_uid == geteuid () && (guint64) st.st_size == size;
+}
+
+/* The RAM file as it is now: a holder's memfd is a copy of this only. */
+static char *
+identity_of (int fd, const char *path, GError **error)
+{
+    struct stat st;
+
+    if (fstat (fd, &st) < 0) {
+        bl_os_error (error, errno, "stat", path);
+        return NULL;
+    }
+    return g_strdup_printf ("%ju-%ju-%jd-%jd.%09ld", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino,
+                            (intmax_t) st.st_size, (intmax_t) st.st_mtim.tv_sec,
+                            st.st_mtim.tv_nsec);
+}
+
+static char *
+memfd_name (const char *identity)
+{
+    g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, identity, -1);
+    return g_strdup_printf ("boxlite-ram-%.32s", sum);
+}
+
+/* Whether @fd (opened through another process) is the memfd we want. */
+static gboolean
+is_ours (int fd, const char *name, guint64 size)
+{
+    g_autofree char *link = g_strdup_printf ("/proc/self/fd/%d", fd);
+    g_autofree char *target = g_file_read_link (link, NULL);
+    g_autofree char *want = g_strdup_printf ("/memfd:%s (deleted)", name);
+
+    return target && g_str_equal (target, want) && bl_template_ram_is_sealed (fd, size);
+}
+
+/* A live holder's memfd, or -1; records that lead nowhere are removed. */
+static int
+find_holder (const char *holders_dir, const char *identity, const char *name, guint64 size)
+{
+    g_autoptr (GDir) dir = g_dir_open (holders_dir, 0, NULL);
+    const char *entry;
+
+    while (dir && (entry = g_dir_read_name (dir))) {
+        g_autofree char *path = g_build_filename (holders_dir, entry, NULL);
+        guint64 pid = 0;
+        if (!g_ascii_string_to_unsigned (entry, 10, 1, G_MAXINT, &pid, NULL)) {
+            g_unlink (path);
+            continue;
+        }
+        char text[RECORD_MAX + 1];
+        int rfd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ssize_t n = rfd < 0 ? -1 : read (rfd, text, RECORD_MAX);
+        if (rfd >= 0)
+            close (rfd);
+        text[MAX (n, 0)] = '\0';
+        char *space = strchr (text, ' ');
+        guint64 held = 0;
+        if (space)
+            *space = '\0';
+        if (n <= 0 || !space || !g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT, &held, NULL) ||
+            strcmp (g_strchomp (space + 1), identity) != 0) {
+            g_unlink (path);
+            continue;
+        }
+        g_autofree char *proc = g_strdup_printf ("/proc/%d/fd/%d", (int) pid, (int) held);
+        int fd = open (proc, O_RDWR | O_CLOEXEC);
+        if (fd >= 0 && is_ours (fd, name, size))
+            return fd;
+        if (fd >= 0)
+            close (fd);
+        g_unlink (path);
+    }
+    return -1;
+}
+
+static gboolean
+all_zero (const guint8 *buf, gsize len)
+{
+    return len == 0 || (buf[0] == 0 && memcmp (buf, buf + 1, len - 1) == 0);
+}
+
+/* Copies what @src holds between @from and @to into @dst; zero chunks
+ * stay holes. */
+static gboolean
+copy_range (int src, int dst, off_t from, off_t to, guint8 *buf)
+{
+    for (off_t off = from; off < to;) {
+        size_t want = (size_t) MIN ((off_t) COPY_CHUNK, to - off);
+        ssize_t got = pread (src, buf, want, off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return FALSE;
+        if (!all_zero (buf, (gsize) got)) {
+            for (ssize_t done = 0; done < got;) {
+                ssize_t put = pwrite (dst, buf + done, (size_t) (got - done), off + done);
+                if (put < 0 && errno == EINTR)
+                    continue;
+                if (put <= 0)
+                    return FALSE;
+                done += put;
+            }
+        }
+        off += got;
+    }
+    return TRUE;
+}
+
+/* Moves [@from, @to) of @src to the same place in @dst within the kernel. */
+static gboolean
+send_range (int src, int dst, off_t from, off_t to)
+{
+    if (lseek (dst, from, SEEK_SET) != from)
+        return FALSE;
+    for (off_t off = from; off < to;) {
+        ssize_t n = sendfile (dst, src, &off, (size_t) MIN (to - off, (off_t) G_MAXINT32));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static int
+make_memfd (int ram, const char *ram_path, const char *name, guint64 size, GError **error)
+{
+    int fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    gboolean ok = fd >= 0 && ftruncate (fd, (off_t) size) == 0;
+
+    /* Only what the template touched: its file is sparse (about 30 MiB of
+     * 512, moved in about 10 ms). */
+    for (off_t off = 0; ok && off < (off_t) size;) {
+        off_t data = lseek (ram, off, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            break;
+        if (data < 0) {
+            /* No SEEK_DATA here: all of it, zero chunks skipped. */
+            g_autofree guint8 *buf = g_malloc (COPY_CHUNK);
+            ok = copy_range (ram, fd, off, (off_t) size, buf);
+            break;
+        }
+        off_t hole = lseek (ram, data, SEEK_HOLE);
+        ok = hole > data && send_range (ram, fd, data, MIN (hole, (off_t) size));
+        off = hole;
+    }
+    ok = ok && fcntl (fd, F_ADD_SEALS, SEALS) == 0;
+    if (!ok) {
+        bl_os_error (error, errno ? errno : EIO, "copy the template's RAM from", ram_path);
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+int
+bl_template_ram_share (const char *ram_path, const char *holders_dir, char **record, GError **error)
+{
+    g_return_val_if_fail (ram_path && holders_dir && record, -1);
+
+    *record = NULL;
+    int ram = open (ram_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (ram < 0) {
+        bl_os_error (error, errno, "open", ram_path);
+        return -1;
+    }
+    struct stat st;
+    g_autofree char *identity = identity_of (ram, ram_path, error);
+    if (!identity || fstat (ram, &st) < 0) {
+        close (ram);
+        return -1;
+    }
+    guint64 size = (guint64) st.st_size;
+    g_autofree char *name = memfd_name (identity);
+    if (g_mkdir_with_parents (holders_dir, 0700) < 0) {
+        bl_os_error (error, errno, "create", holders_dir);
+        close (ram);
+        return -1;
+    }
+    int fd = find_holder (holders_dir, identity, name, size);
+    if (fd < 0)
+        fd = make_memfd (ram, ram_path, name, size, error);
+    close (ram);
+    if (fd < 0)
+        return -1;
+
+    g_autofree char *mine = g_strdup_printf ("%d", (int) getpid ());
+    g_autofree char *path = g_build_filename (holders_dir, mine, NULL);
+    g_autofree char *text = g_strdup_printf ("%d %s\n", fd, identity);
+    if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
+        close (fd);
+        return -1;
+    }
+    *record = g_steal_pointer (&path);
+    return fd;
+}
+
+void
+bl_template_ram_release (int fd, const char *record)
+{
+    if (record)
+        g_unlink (record);
+    if (fd >= 0)
+        close (fd);
+}
