@@ -39,6 +39,21 @@ make_ram (const char *name, guint8 mark)
     return path;
 }
 
+/* share, then fill when the memfd is new: what a monitor does by the time
+ * its copy runs. */
+static int
+share (const char *ram, const char *holders, char **record, GError **error)
+{
+    BlTemplateRamFill *fill = NULL;
+    int fd = bl_template_ram_share (ram, holders, record, &fill, error);
+
+    if (fd >= 0 && fill && !bl_template_ram_fill (fill, error)) {
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
 static guint8
 byte_at (int fd, off_t off)
 {
@@ -69,10 +84,26 @@ test_sealed (void)
     g_autofree char *ram = make_ram ("sealed.ram", 0x5a);
     g_autofree char *holders = g_build_filename (dir, "holders", NULL);
     g_autofree char *record = NULL;
-    int fd = bl_template_ram_share (ram, holders, &record, &error);
+    BlTemplateRamFill *fill = NULL;
+    int fd = bl_template_ram_share (ram, holders, &record, &fill, &error);
 
     g_assert_no_error (error);
     g_assert_cmpint (fd, >=, 0);
+    g_assert_nonnull (fill);
+    /* New, it is nobody's to find until it is sealed; QEMU maps it while
+     * it is filled, and sees the bytes once they are there. */
+    g_assert_false (bl_template_ram_is_sealed (fd, RAM_SIZE));
+    g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+    g_autofree char *early_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+    int early = open (early_path, O_RDWR | O_CLOEXEC);
+    guint8 *early_map = mmap (NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, early, 0);
+    g_assert_true (early_map != MAP_FAILED);
+    g_assert_true (bl_template_ram_fill (fill, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_file_test (record, G_FILE_TEST_IS_REGULAR));
+    g_assert_cmpint (early_map[5 * PAGE], ==, 0x5a);
+    munmap (early_map, RAM_SIZE);
+    close (early);
     g_assert_true (bl_template_ram_is_sealed (fd, RAM_SIZE));
     g_assert_cmpint (byte_at (fd, 0), ==, 0x5a);
     g_assert_cmpint (byte_at (fd, 5 * PAGE + 7), ==, 0x5a);
@@ -124,7 +155,7 @@ test_shared (void)
     pid_t holder = fork ();
     if (holder == 0) {
         g_autofree char *rec = NULL;
-        int fd = bl_template_ram_share (ram, holders, &rec, NULL);
+        int fd = share (ram, holders, &rec, NULL);
         char c = fd >= 0 ? 'y' : 'n';
         if (write (ready[1], &c, 1) != 1)
             _exit (1);
@@ -137,7 +168,7 @@ test_shared (void)
     close (ready[0]);
     close (ready[1]);
 
-    int a = bl_template_ram_share (ram, holders, &r1, &error);
+    int a = share (ram, holders, &r1, &error);
     g_assert_no_error (error);
     struct stat sa, sh;
     g_assert_cmpint (fstat (a, &sa), ==, 0);
@@ -154,7 +185,7 @@ test_shared (void)
     /* The holder dies: ours still leads to the same memfd. */
     kill (holder, SIGKILL);
     waitpid (holder, NULL, 0);
-    int b = bl_template_ram_share (ram, holders, &r2, &error);
+    int b = share (ram, holders, &r2, &error);
     g_assert_no_error (error);
     struct stat sb;
     g_assert_cmpint (fstat (b, &sb), ==, 0);
@@ -163,7 +194,7 @@ test_shared (void)
 
     /* Once we let go too, the dead one's record leads nowhere and goes. */
     bl_template_ram_release (a, r1);
-    int fresh = bl_template_ram_share (ram, holders, &r4, &error);
+    int fresh = share (ram, holders, &r4, &error);
     g_assert_no_error (error);
     g_assert_false (g_file_test (theirs, G_FILE_TEST_EXISTS));
     g_assert_cmpint (byte_at (fresh, 0), ==, 0x11);
@@ -172,7 +203,7 @@ test_shared (void)
     /* The template was made again: same path, new bytes. */
     g_unlink (ram);
     g_free (make_ram ("shared.ram", 0x22));
-    int n = bl_template_ram_share (ram, holders, &r3, &error);
+    int n = share (ram, holders, &r3, &error);
     g_assert_no_error (error);
     struct stat sn;
     g_assert_cmpint (fstat (n, &sn), ==, 0);
@@ -193,7 +224,7 @@ test_records_refused (void)
     g_autofree char *ram = make_ram ("refused.ram", 0x33);
     g_autofree char *holders = g_build_filename (dir, "holders-refused", NULL);
     g_autofree char *record = NULL;
-    int fd = bl_template_ram_share (ram, holders, &record, &error);
+    int fd = share (ram, holders, &record, &error);
     g_assert_no_error (error);
     g_autofree char *line = NULL;
     g_assert_true (g_file_get_contents (record, &line, NULL, NULL));
@@ -210,7 +241,7 @@ test_records_refused (void)
     g_autofree char *other_ram = make_ram ("other.ram", 0x44);
     g_autofree char *other_holders = g_build_filename (dir, "holders-other", NULL);
     g_autofree char *other_record = NULL;
-    int other = bl_template_ram_share (other_ram, other_holders, &other_record, &error);
+    int other = share (other_ram, other_holders, &other_record, &error);
     g_assert_no_error (error);
 
     g_assert_cmpint (g_mkdir_with_parents (holders, 0700), ==, 0);
@@ -232,7 +263,7 @@ test_records_refused (void)
         g_autofree char *bad = g_build_filename (holders, "1", NULL);
         g_assert_true (g_file_set_contents (bad, "0 another-identity", -1, NULL));
 
-        int got = bl_template_ram_share (ram, holders, &record, &error);
+        int got = share (ram, holders, &record, &error);
         g_assert_no_error (error);
         struct stat sg;
         g_assert_cmpint (fstat (got, &sg), ==, 0);
@@ -254,6 +285,43 @@ test_records_refused (void)
     g_rmdir (other_holders);
 }
 
+/* A memfd that could not be sealed is nobody's: no record says it is
+ * held, and the caller is told (its copy then boots cold). */
+static void
+test_fill_fails (void)
+{
+    g_autoptr (GError) error = NULL;
+    g_autofree char *ram = make_ram ("fails.ram", 0x66);
+    g_autofree char *holders = g_build_filename (dir, "holders-fails", NULL);
+    g_autofree char *record = NULL;
+    BlTemplateRamFill *fill = NULL;
+    int fd = bl_template_ram_share (ram, holders, &record, &fill, &error);
+
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_nonnull (fill);
+    /* No more seals can be added: the write seal will not take. */
+    g_assert_cmpint (fcntl (fd, F_ADD_SEALS, F_SEAL_SEAL), ==, 0);
+    g_assert_false (bl_template_ram_fill (fill, &error));
+    g_assert_nonnull (error);
+    g_assert_false (g_file_test (record, G_FILE_TEST_EXISTS));
+    g_assert_false (bl_template_ram_is_sealed (fd, RAM_SIZE));
+
+    /* The next one does not find it and makes its own. */
+    g_clear_error (&error);
+    g_autofree char *next_record = NULL;
+    int next = share (ram, holders, &next_record, &error);
+    g_assert_no_error (error);
+    struct stat a, b;
+    g_assert_cmpint (fstat (fd, &a), ==, 0);
+    g_assert_cmpint (fstat (next, &b), ==, 0);
+    g_assert_cmpuint (a.st_ino, !=, b.st_ino);
+    g_assert_true (bl_template_ram_is_sealed (next, RAM_SIZE));
+    bl_template_ram_release (fd, NULL);
+    bl_template_ram_release (next, next_record);
+    g_unlink (ram);
+    g_rmdir (holders);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -262,6 +330,7 @@ main (int argc, char **argv)
     g_test_add_func ("/template-ram/sealed", test_sealed);
     g_test_add_func ("/template-ram/shared", test_shared);
     g_test_add_func ("/template-ram/records-refused", test_records_refused);
+    g_test_add_func ("/template-ram/fill-fails", test_fill_fails);
     int rc = g_test_run ();
     g_autofree char *holders = g_build_filename (dir, "holders", NULL);
     g_rmdir (holders);

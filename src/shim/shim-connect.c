@@ -28,6 +28,10 @@ shim_connect_retry (Shim *shim, const GError *error, guint *slot, ShimConnectFun
         return FALSE;
     Retry *retry = g_new (Retry, 1);
     *retry = (Retry){ shim, slot, again };
-    *slot = g_timeout_add_full (G_PRIORITY_DEFAULT, SHIM_CONNECT_RETRY_MS, on_retry, retry, g_free);
+    gboolean early =
+        g_get_monotonic_time () - shim->qemu_started_us < SHIM_CONNECT_EARLY_MS * (gint64) 1000;
+    *slot = g_timeout_add_full (G_PRIORITY_DEFAULT,
+                                early ? SHIM_CONNECT_RETRY_EARLY_MS : SHIM_CONNECT_RETRY_MS,
+                                on_retry, retry, g_free);
     return TRUE;
 }

@@ -55,6 +55,8 @@ go_cold (Shim *shim, const char *why)
 void
 shim_template_drop_ram (Shim *shim)
 {
+    g_clear_pointer (&shim->ram_fill, bl_template_ram_fill_free);
+    g_clear_pointer (&shim->ram_fill_error, g_free);
     bl_template_ram_release (shim->ram_fd, shim->ram_record);
     shim->ram_fd = -1;
     g_clear_pointer (&shim->ram_record, g_free);
@@ -207,7 +209,8 @@ shim_template_choose (Shim *shim, BoxliteAccel resolved, guint tsc_khz)
     }
     /* Never the RAM file itself: QEMU would hold it open for writing. */
     g_autofree char *holders = g_build_filename (tpl->dir, "holders", NULL);
-    shim->ram_fd = bl_template_ram_share (tpl->ram_path, holders, &shim->ram_record, &error);
+    shim->ram_fd =
+        bl_template_ram_share (tpl->ram_path, holders, &shim->ram_record, &shim->ram_fill, &error);
     if (shim->ram_fd >= 0)
         shim->pass_fds[SHIM_FD_RAM] = fcntl (shim->ram_fd, F_DUPFD_CLOEXEC, 0);
     if (shim->pass_fds[SHIM_FD_RAM] < 0) {
@@ -442,6 +445,12 @@ shim_template_resume (Shim *shim)
     shim_template_release (shim);
     if (shim->launch->template_role != BL_TEMPLATE_ROLE_CLONE)
         return;
+    if (shim->ram_fill_error) {
+        g_autofree char *why = g_steal_pointer (&shim->ram_fill_error);
+        if (!shim_template_fall_back (shim, why))
+            shim_boot_failed (shim, why);
+        return;
+    }
     if (!shim->template_deadline)
         shim->template_deadline = g_timeout_add (COPY_DEADLINE_MS, on_copy_deadline, shim);
 

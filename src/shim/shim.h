@@ -15,6 +15,7 @@
 #include <boxlite/boxlite-enums.h>
 #include "frame-conn.h"
 #include "launch.h"
+#include "template-ram.h"
 
 G_BEGIN_DECLS
 
@@ -30,8 +31,12 @@ G_BEGIN_DECLS
 #define SHIM_STATS_TIMEOUT_MS 5000
 /* How long a snapshot waits for the guest's answer to "freeze" or "thaw". */
 #define SHIM_FREEZE_ANSWER_MS 5000
-/* Interval between attempts to connect to QEMU's sockets while it starts. */
+/* Interval between attempts to connect to QEMU's sockets: short while
+ * QEMU starts (a copy of a template waits for QMP before anything else,
+ * and QEMU's sockets appear 50-70 ms after it was started), then longer. */
 #define SHIM_CONNECT_RETRY_MS 20
+#define SHIM_CONNECT_RETRY_EARLY_MS 2
+#define SHIM_CONNECT_EARLY_MS 500
 
 /* Descriptors a template's copy inherits: its state, and its disk open
  * both ways (QEMU reopens the disk when it activates it after the load,
@@ -99,6 +104,7 @@ struct _Shim {
     GPid qemu_pid; /* 0 when not started */
     guint qemu_watch;
     gboolean qemu_running;
+    gint64 qemu_started_us; /* monotonic time QEMU was started at */
     gboolean qemu_killed_by_us;
     int qemu_wait_status;
     BlQmpClient *qmp;
@@ -145,9 +151,11 @@ struct _Shim {
      * its RAM, the disk's size it is resized to, and how the box started. */
     int pass_fds[SHIM_N_PASS_FDS];
     int template_lock_fd;
-    int ram_fd;         /* the sealed template RAM this monitor holds (template-ram.h) */
-    char *ram_record;   /* the file that says it holds it */
-    char *template_dir; /* the template a copy started from, removed if it fails */
+    int ram_fd;                  /* the sealed template RAM this monitor holds (template-ram.h) */
+    char *ram_record;            /* the file that says it holds it */
+    BlTemplateRamFill *ram_fill; /* a new memfd still to copy and seal, once QEMU started */
+    char *ram_fill_error;        /* why that failed: the copy must not run */
+    char *template_dir;          /* the template a copy started from, removed if it fails */
     guint template_deadline;
     BoxliteAccel accel; /* as resolved, for a cold start after a failed copy */
     guint tsc_khz;
@@ -170,7 +178,8 @@ void shim_booted (Shim *shim);
 /* shim-connect.c */
 typedef void (*ShimConnectFunc) (Shim *shim);
 /* After a failed attempt (@error) to connect to a socket QEMU creates a
- * little after it starts: calls @again in SHIM_CONNECT_RETRY_MS, with the
+ * little after it starts: calls @again in SHIM_CONNECT_RETRY_EARLY_MS while
+ * QEMU is younger than SHIM_CONNECT_EARLY_MS, else SHIM_CONNECT_RETRY_MS, with the
  * source's id in *@slot (0 once it ran), while QEMU runs and the monitor
  * is not ending. Returns whether it will. */
 gboolean shim_connect_retry (Shim *shim, const GError *error, guint *slot, ShimConnectFunc again);

@@ -14,7 +14,7 @@
  * same time must map the same one to share its pages. So each monitor of
  * a copy keeps its memfd open and says so in HOLDERS/PID ("FD IDENTITY");
  * the next copy opens /proc/PID/fd/FD of a holder that is alive, and only
- * when none is makes a new memfd from the file. A
+ * when none is makes a new memfd from the file, while its QEMU starts. A
  * descriptor found that way is used only if it is a memfd of this user,
  * named after this very RAM file, of its size, and sealed: a record left
  * by a dead monitor whose PID came back names something else.
@@ -171,44 +171,67 @@ send_range (int src, int dst, off_t from, off_t to)
     return TRUE;
 }
 
-static int
-make_memfd (int ram, const char *ram_path, const char *name, guint64 size, GError **error)
-{
-    int fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    gboolean ok = fd >= 0 && ftruncate (fd, (off_t) size) == 0;
+struct _BlTemplateRamFill {
+    int ram;   /* the RAM file, read */
+    int memfd; /* the caller's descriptor (not owned) */
+    guint64 size;
+    char *ram_path;
+    char *record; /* written once sealed */
+    char *record_text;
+};
 
-    /* Only what the template touched: its file is sparse (about 30 MiB of
+void
+bl_template_ram_fill_free (BlTemplateRamFill *fill)
+{
+    if (!fill)
+        return;
+    if (fill->ram >= 0)
+        close (fill->ram);
+    g_free (fill->ram_path);
+    g_free (fill->record);
+    g_free (fill->record_text);
+    g_free (fill);
+}
+
+gboolean
+bl_template_ram_fill (BlTemplateRamFill *fill, GError **error)
+{
+    g_autoptr (BlTemplateRamFill) f = fill;
+    gboolean ok = TRUE;
+
+    /* Only what the template touched: its file is sparse (about 34 MiB of
      * 512, moved in about 10 ms). */
-    for (off_t off = 0; ok && off < (off_t) size;) {
-        off_t data = lseek (ram, off, SEEK_DATA);
+    for (off_t off = 0; ok && off < (off_t) f->size;) {
+        off_t data = lseek (f->ram, off, SEEK_DATA);
         if (data < 0 && errno == ENXIO)
             break;
         if (data < 0) {
             /* No SEEK_DATA here: all of it, zero chunks skipped. */
             g_autofree guint8 *buf = g_malloc (COPY_CHUNK);
-            ok = copy_range (ram, fd, off, (off_t) size, buf);
+            ok = copy_range (f->ram, f->memfd, off, (off_t) f->size, buf);
             break;
         }
-        off_t hole = lseek (ram, data, SEEK_HOLE);
-        ok = hole > data && send_range (ram, fd, data, MIN (hole, (off_t) size));
+        off_t hole = lseek (f->ram, data, SEEK_HOLE);
+        ok = hole > data && send_range (f->ram, f->memfd, data, MIN (hole, (off_t) f->size));
         off = hole;
     }
-    ok = ok && fcntl (fd, F_ADD_SEALS, SEALS) == 0;
-    if (!ok) {
-        bl_os_error (error, errno ? errno : EIO, "copy the template's RAM from", ram_path);
-        if (fd >= 0)
-            close (fd);
-        return -1;
+    if (!ok || fcntl (f->memfd, F_ADD_SEALS, SEALS) < 0 ||
+        !bl_template_ram_is_sealed (f->memfd, f->size)) {
+        bl_os_error (error, errno ? errno : EIO, "copy the template's RAM from", f->ram_path);
+        return FALSE;
     }
-    return fd;
+    return g_file_set_contents_full (f->record, f->record_text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                     0600, error);
 }
 
 int
-bl_template_ram_share (const char *ram_path, const char *holders_dir, char **record, GError **error)
+bl_template_ram_share (const char *ram_path, const char *holders_dir, char **record,
+                       BlTemplateRamFill **fill, GError **error)
 {
-    g_return_val_if_fail (ram_path && holders_dir && record, -1);
+    g_return_val_if_fail (ram_path && holders_dir && record && fill, -1);
 
     *record = NULL;
+    *fill = NULL;
     int ram = open (ram_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (ram < 0) {
         bl_os_error (error, errno, "open", ram_path);
@@ -227,20 +250,36 @@ bl_template_ram_share (const char *ram_path, const char *holders_dir, char **rec
         close (ram);
         return -1;
     }
-    int fd = find_holder (holders_dir, identity, name, size);
-    if (fd < 0)
-        fd = make_memfd (ram, ram_path, name, size, error);
-    close (ram);
-    if (fd < 0)
-        return -1;
-
     g_autofree char *mine = g_strdup_printf ("%d", (int) getpid ());
     g_autofree char *path = g_build_filename (holders_dir, mine, NULL);
-    g_autofree char *text = g_strdup_printf ("%d %s\n", fd, identity);
-    if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error)) {
-        close (fd);
+    int fd = find_holder (holders_dir, identity, name, size);
+    if (fd >= 0) {
+        close (ram);
+        g_autofree char *text = g_strdup_printf ("%d %s\n", fd, identity);
+        if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                       error)) {
+            close (fd);
+            return -1;
+        }
+        *record = g_steal_pointer (&path);
+        return fd;
+    }
+    fd = memfd_create (name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || ftruncate (fd, (off_t) size) < 0) {
+        bl_os_error (error, errno, "make a memfd for", ram_path);
+        if (fd >= 0)
+            close (fd);
+        close (ram);
         return -1;
     }
+    BlTemplateRamFill *f = g_new0 (BlTemplateRamFill, 1);
+    f->ram = ram;
+    f->memfd = fd;
+    f->size = size;
+    f->ram_path = g_strdup (ram_path);
+    f->record = g_strdup (path);
+    f->record_text = g_strdup_printf ("%d %s\n", fd, identity);
+    *fill = f;
     *record = g_steal_pointer (&path);
     return fd;
 }
