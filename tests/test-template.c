@@ -601,6 +601,35 @@ test_ram_sealed (void)
     remove_box (b);
 }
 
+/* The RAM of templates whose home was removed without a prune is host
+ * memory until reboot: it goes once a box runs; this home's stays. */
+static void
+test_orphan_ram_swept (void)
+{
+    g_autofree char *name = g_strdup_printf ("boxlite-%u-0123456789abcdef", (unsigned) geteuid ());
+    g_autofree char *orphan = g_build_filename ("/dev/shm", name, NULL);
+    g_autofree char *home_file = g_build_filename (orphan, "home", NULL);
+    g_autofree char *ram = g_build_filename (orphan, "k.ram", NULL);
+    g_autofree char *gone =
+        g_build_filename (g_get_tmp_dir (), "boxlite-no-such-home", "templates", NULL);
+
+    g_assert_cmpint (g_mkdir_with_parents (orphan, 0700), ==, 0);
+    g_assert_true (g_file_set_contents (home_file, gone, -1, NULL));
+    g_assert_true (g_file_set_contents (ram, "pages", -1, NULL));
+
+    BoxliteBox *box = start_box ("sweeper", FALSE, 0, 0, TRUE);
+    assert_started_from_template (box);
+    for (guint i = 0; i < 100 && g_file_test (orphan, G_FILE_TEST_EXISTS); i++)
+        g_usleep (20 * 1000);
+    g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
+
+    /* This home's RAM is still there: a second box starts from it. */
+    BoxliteBox *next = start_box ("after-sweep", FALSE, 0, 0, TRUE);
+    assert_started_from_template (next);
+    remove_box (next);
+    remove_box (box);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -624,6 +653,7 @@ main (int argc, char **argv)
     g_test_add_func ("/template/cli-ls-prune-warm", test_cli_ls_prune_warm);
     g_test_add_func ("/template/refused-state-falls-back", test_refused_state_falls_back);
     g_test_add_func ("/template/ram-sealed", test_ram_sealed);
+    g_test_add_func ("/template/orphan-ram-swept", test_orphan_ram_swept);
 
     int ret = g_test_run ();
     const char *const prune[] = { "template", "prune", NULL };

@@ -17,6 +17,7 @@
 #include "monitor-ctl.h"
 #include "qemu-argv.h"
 #include "shim.h"
+#include "template.h"
 
 /* Writes @line to the ready fd and closes it; the library waits on it. */
 static void
@@ -255,6 +256,10 @@ shim_booted (Shim *shim)
     g_message ("box %s is running", shim->launch->box_id);
     shim_idle_start (shim);
     ready_write (shim, "ok\n");
+    /* Template RAM on /dev/shm is host memory until reboot: a home removed
+     * without `template prune` leaves its RAM behind, which goes here once
+     * the box runs, off its start. */
+    bl_template_sweep_orphans ();
 }
 
 static gboolean
