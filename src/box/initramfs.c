@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <errno.h>
-#include <stdint.h>
 #include <unistd.h>
 
 #include <boxlite/boxlite-error.h>
+#include "file-identity.h"
 #include "os-error.h"
 
 /* Writing our own archive fails only for the system's reasons (a full
@@ -114,12 +114,9 @@ bl_initramfs_ensure (const char *agent_path, const char *cache_dir, GError **err
         bl_os_error (error, errno, "stat", agent_path);
         return NULL;
     }
-    g_autofree char *identity =
-        g_strdup_printf ("%s dev=%ju ino=%ju size=%jd mtime=%jd.%09ld ctime=%jd.%09ld", agent_path,
-                         (uintmax_t) st.st_dev, (uintmax_t) st.st_ino, (intmax_t) st.st_size,
-                         (intmax_t) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-                         (intmax_t) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
-    g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, identity, -1);
+    g_autofree char *identity = bl_file_identity (&st);
+    g_autofree char *key = g_strconcat (agent_path, " ", identity, NULL);
+    g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
     g_autofree char *name = g_strdup_printf ("initramfs-%.16s.cpio", sum);
     g_autofree char *path = g_build_filename (cache_dir, name, NULL);
 

@@ -19,6 +19,7 @@
 #include "fs-private.h"
 #include "fs-tree.h"
 #include "json-file.h"
+#include "file-identity.h"
 #include "os-error.h"
 
 #define TEMPLATE_LAYOUT 1
@@ -62,9 +63,8 @@ add_file (GString *s, const char *what, const char *path, GError **error)
 
     if (stat (path, &st) < 0)
         return bl_os_error (error, errno, "stat", path);
-    g_string_append_printf (s, "%s=%s dev=%ju ino=%ju size=%jd mtime=%jd.%09ld\n", what, path,
-                            (uintmax_t) st.st_dev, (uintmax_t) st.st_ino, (intmax_t) st.st_size,
-                            (intmax_t) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    g_autofree char *identity = bl_file_identity (&st);
+    g_string_append_printf (s, "%s=%s %s\n", what, path, identity);
     return TRUE;
 }
 

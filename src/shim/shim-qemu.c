@@ -85,14 +85,7 @@ shim_qemu_start (Shim *shim, const char *const *argv, GError **error)
     shim->qemu_running = TRUE;
     shim->qemu_started_us = g_get_monotonic_time ();
     shim->qemu_watch = g_child_watch_add (shim->qemu_pid, on_qemu_exit, shim);
-    if (shim->ram_fill) {
-        /* A new memfd of the template's RAM: filled and sealed while QEMU
-         * starts; nothing of the guest runs before QMP is up, and the copy
-         * is given up then if this failed (shim_template_resume). */
-        g_autoptr (GError) fill_error = NULL;
-        if (!bl_template_ram_fill (g_steal_pointer (&shim->ram_fill), &fill_error))
-            shim->ram_fill_error = g_strdup (fill_error->message);
-    }
+    shim_template_fill_ram (shim);
     qmp_connect (shim);
     shim_agent_connect (shim);
     return TRUE;

@@ -53,6 +53,17 @@ go_cold (Shim *shim, const char *why)
 }
 
 void
+shim_template_fill_ram (Shim *shim)
+{
+    g_autoptr (GError) error = NULL;
+
+    /* Nothing of the guest runs before QMP is up: the copy is given up
+     * then if this failed (shim_template_resume). */
+    if (shim->ram_fill && !bl_template_ram_fill (g_steal_pointer (&shim->ram_fill), &error))
+        shim->ram_fill_error = g_strdup (error->message);
+}
+
+void
 shim_template_drop_ram (Shim *shim)
 {
     g_clear_pointer (&shim->ram_fill, bl_template_ram_fill_free);

@@ -280,6 +280,9 @@ gboolean shim_template_fall_back (Shim *shim, const char *why);
 /* The copy's agent answered: too late to boot cold. */
 void shim_template_answered (Shim *shim);
 void shim_template_release (Shim *shim);
+/* A new memfd of the template's RAM is filled and sealed here, as the
+ * copy's QEMU starts (it maps the memfd meanwhile). */
+void shim_template_fill_ram (Shim *shim);
 /* Stops holding the template's sealed RAM (when the monitor ends or the box
  * goes cold): others starting later no longer find it through us. */
 void shim_template_drop_ram (Shim *shim);

@@ -33,11 +33,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file-identity.h"
 #include "os-error.h"
 
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
 #define RECORD_MAX 256
-#define COPY_CHUNK (1u << 20)
 
 gboolean
 bl_template_ram_is_sealed (int fd, guint64 size)
@@ -47,21 +47,6 @@ bl_template_ram_is_sealed (int fd, guint64 size)
 
     return seals >= 0 && (seals & SEALS) == SEALS && fstat (fd, &st) == 0 && S_ISREG (st.st_mode) &&
            st.st_uid == geteuid () && (guint64) st.st_size == size;
-}
-
-/* The RAM file as it is now: a holder's memfd is a copy of this only. */
-static char *
-identity_of (int fd, const char *path, GError **error)
-{
-    struct stat st;
-
-    if (fstat (fd, &st) < 0) {
-        bl_os_error (error, errno, "stat", path);
-        return NULL;
-    }
-    return g_strdup_printf ("%ju-%ju-%jd-%jd.%09ld", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino,
-                            (intmax_t) st.st_size, (intmax_t) st.st_mtim.tv_sec,
-                            st.st_mtim.tv_nsec);
 }
 
 static char *
@@ -122,39 +107,6 @@ find_holder (const char *holders_dir, const char *identity, const char *name, gu
     return -1;
 }
 
-static gboolean
-all_zero (const guint8 *buf, gsize len)
-{
-    return len == 0 || (buf[0] == 0 && memcmp (buf, buf + 1, len - 1) == 0);
-}
-
-/* Copies what @src holds between @from and @to into @dst; zero chunks
- * stay holes. */
-static gboolean
-copy_range (int src, int dst, off_t from, off_t to, guint8 *buf)
-{
-    for (off_t off = from; off < to;) {
-        size_t want = (size_t) MIN ((off_t) COPY_CHUNK, to - off);
-        ssize_t got = pread (src, buf, want, off);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return FALSE;
-        if (!all_zero (buf, (gsize) got)) {
-            for (ssize_t done = 0; done < got;) {
-                ssize_t put = pwrite (dst, buf + done, (size_t) (got - done), off + done);
-                if (put < 0 && errno == EINTR)
-                    continue;
-                if (put <= 0)
-                    return FALSE;
-                done += put;
-            }
-        }
-        off += got;
-    }
-    return TRUE;
-}
-
 /* Moves [@from, @to) of @src to the same place in @dst within the kernel. */
 static gboolean
 send_range (int src, int dst, off_t from, off_t to)
@@ -171,13 +123,21 @@ send_range (int src, int dst, off_t from, off_t to)
     return TRUE;
 }
 
+/* Says that this process holds the memfd @fd, a copy of @identity. */
+static gboolean
+write_record (const char *record, int fd, const char *identity, GError **error)
+{
+    g_autofree char *text = g_strdup_printf ("%d %s\n", fd, identity);
+    return g_file_set_contents_full (record, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
 struct _BlTemplateRamFill {
     int ram;   /* the RAM file, read */
     int memfd; /* the caller's descriptor (not owned) */
     guint64 size;
     char *ram_path;
     char *record; /* written once sealed */
-    char *record_text;
+    char *identity;
 };
 
 void
@@ -189,7 +149,7 @@ bl_template_ram_fill_free (BlTemplateRamFill *fill)
         close (fill->ram);
     g_free (fill->ram_path);
     g_free (fill->record);
-    g_free (fill->record_text);
+    g_free (fill->identity);
     g_free (fill);
 }
 
@@ -202,13 +162,10 @@ bl_template_ram_fill (BlTemplateRamFill *fill, GError **error)
     /* Only what the template touched: its file is sparse (about 34 MiB of
      * 512, moved in about 10 ms). */
     for (off_t off = 0; ok && off < (off_t) f->size;) {
+        /* A file system that does not track holes reports it all as data. */
         off_t data = lseek (f->ram, off, SEEK_DATA);
-        if (data < 0 && errno == ENXIO)
-            break;
         if (data < 0) {
-            /* No SEEK_DATA here: all of it, zero chunks skipped. */
-            g_autofree guint8 *buf = g_malloc (COPY_CHUNK);
-            ok = copy_range (f->ram, f->memfd, off, (off_t) f->size, buf);
+            ok = errno == ENXIO;
             break;
         }
         off_t hole = lseek (f->ram, data, SEEK_HOLE);
@@ -220,8 +177,7 @@ bl_template_ram_fill (BlTemplateRamFill *fill, GError **error)
         bl_os_error (error, errno ? errno : EIO, "copy the template's RAM from", f->ram_path);
         return FALSE;
     }
-    return g_file_set_contents_full (f->record, f->record_text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
-                                     0600, error);
+    return write_record (f->record, f->memfd, f->identity, error);
 }
 
 int
@@ -237,13 +193,15 @@ bl_template_ram_share (const char *ram_path, const char *holders_dir, char **rec
         bl_os_error (error, errno, "open", ram_path);
         return -1;
     }
+    /* The RAM file as it is now: a holder's memfd is a copy of this only. */
     struct stat st;
-    g_autofree char *identity = identity_of (ram, ram_path, error);
-    if (!identity || fstat (ram, &st) < 0) {
+    if (fstat (ram, &st) < 0) {
+        bl_os_error (error, errno, "stat", ram_path);
         close (ram);
         return -1;
     }
     guint64 size = (guint64) st.st_size;
+    g_autofree char *identity = bl_file_identity (&st);
     g_autofree char *name = memfd_name (identity);
     if (g_mkdir_with_parents (holders_dir, 0700) < 0) {
         bl_os_error (error, errno, "create", holders_dir);
@@ -255,9 +213,7 @@ bl_template_ram_share (const char *ram_path, const char *holders_dir, char **rec
     int fd = find_holder (holders_dir, identity, name, size);
     if (fd >= 0) {
         close (ram);
-        g_autofree char *text = g_strdup_printf ("%d %s\n", fd, identity);
-        if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                       error)) {
+        if (!write_record (path, fd, identity, error)) {
             close (fd);
             return -1;
         }
@@ -278,7 +234,7 @@ bl_template_ram_share (const char *ram_path, const char *holders_dir, char **rec
     f->size = size;
     f->ram_path = g_strdup (ram_path);
     f->record = g_strdup (path);
-    f->record_text = g_strdup_printf ("%d %s\n", fd, identity);
+    f->identity = g_steal_pointer (&identity);
     *fill = f;
     *record = g_steal_pointer (&path);
     return fd;
