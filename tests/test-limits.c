@@ -132,6 +132,20 @@ test_process_cap_seen (void)
     g_assert_cmpuint (box_cgroup_value ("pids.max"), ==, BOX_MAX_PROCESSES);
 }
 
+/* Each exec's child moves into a cgroup of its own; without favordynmods
+ * the move waits for an RCU grace period, a quarter of an exec's round trip
+ * under TCG (bench-exec). Falling back to the plain mount must not go
+ * unnoticed. */
+static void
+test_cgroup_favors_moves (void)
+{
+    g_autofree char *out =
+        run_simple (get_limited_box (), "awk '$3 == \"cgroup2\" { print $4 }' /proc/mounts", NULL);
+    g_auto (GStrv) options = g_strsplit (g_strstrip (out), ",", -1);
+
+    g_assert_true (g_strv_contains ((const char *const *) options, "favordynmods"));
+}
+
 /* Forks children that sleep until one fork fails, then reports how many
  * it made and why the next failed. */
 static const char counted_forks[] = "import errno, os, signal, time\n"
@@ -392,6 +406,7 @@ main (int argc, char **argv)
     g_test_add_func ("/limits/seen/memory", test_memory_seen);
     g_test_add_func ("/limits/seen/disk", test_disk_seen);
     g_test_add_func ("/limits/seen/process-cap", test_process_cap_seen);
+    g_test_add_func ("/limits/seen/cgroup-favors-moves", test_cgroup_favors_moves);
     g_test_add_func ("/limits/fork-bomb-capped", test_fork_bomb_capped);
     g_test_add_func ("/limits/fork-bomb-agent-answers", test_fork_bomb_agent_answers);
     g_test_add_func ("/limits/oom-reported", test_oom_reported);
