@@ -101,8 +101,9 @@ static void do_mount(const char *src, const char *target, const char *type, unsi
     }
 }
 
-/* The pseudo filesystems, under @root ("" for /). */
-static void mount_pseudo(const char *root)
+/* The pseudo filesystems, at boot (move_pseudo() takes them to the box's
+ * root). */
+static void mount_pseudo(void)
 {
     static const struct {
         const char *src, *dir, *type;
@@ -119,16 +120,12 @@ static void mount_pseudo(const char *root)
         { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", false },
         { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", false },
     };
-    char path[256];
 
-    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", root, m[i].dir);
-        do_mount(m[i].src, path, m[i].type, m[i].flags, m[i].data, m[i].required);
-    }
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        do_mount(m[i].src, m[i].dir, m[i].type, m[i].flags, m[i].data, m[i].required);
     /* Programs expect /dev/ptmx next to /dev/pts. */
-    snprintf(path, sizeof path, "%s/dev/ptmx", root);
-    if (access(path, F_OK) < 0 && symlink("pts/ptmx", path) < 0)
-        agent_log("symlink %s: %s", path, strerror(errno));
+    if (access("/dev/ptmx", F_OK) < 0 && symlink("pts/ptmx", "/dev/ptmx") < 0)
+        agent_log("symlink /dev/ptmx: %s", strerror(errno));
 }
 
 static void load_modules(void)
@@ -162,13 +159,30 @@ static void clean_initramfs(void)
     unlink("/dev/console");
 }
 
-static void umount_initramfs_mounts(void)
+/* The pseudo file systems mounted at boot, moved under @root (/dev with
+ * /dev/pts and /dev/shm on it). A copy of a template then runs one path of
+ * the kernel, the move, where new mounts and unmounts of the old ones ran
+ * five file systems' code for the first time in its QEMU. Nothing is
+ * written to them before the move: /run and /tmp arrive empty. */
+static void move_pseudo(const char *root)
 {
-    static const char *const dirs[] = { "/dev/pts", "/dev/shm", "/dev", "/sys",
-                                        "/tmp",     "/run",     "/proc" };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (umount2(dirs[i], MNT_DETACH) < 0)
-            agent_log("umount %s: %s", dirs[i], strerror(errno));
+    static const struct {
+        const char *dir;
+        bool required;
+    } m[] = {
+        { "/proc", true }, { "/sys", true }, { "/dev", true }, { "/tmp", false }, { "/run", false },
+    };
+    char path[256];
+
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", root, m[i].dir);
+        make_dir(path, 0755);
+        if (mount(m[i].dir, path, NULL, MS_MOVE, NULL) == 0)
+            continue;
+        if (m[i].required)
+            agent_fatal("move %s to %s: %s", m[i].dir, path, strerror(errno));
+        agent_log("move %s to %s: %s", m[i].dir, path, strerror(errno));
+    }
 }
 
 /* Blocks of the ext4 file system on @dev_fd, from its superblock; 0 when it
@@ -221,7 +235,6 @@ static void grow_root(void)
 
 static void switch_root(void)
 {
-    umount_initramfs_mounts();
     clean_initramfs();
     if (chdir(NEWROOT) < 0)
         agent_fatal("chdir %s: %s", NEWROOT, strerror(errno));
@@ -270,7 +283,7 @@ void agent_init_early(void)
 {
     setup_console();
     umask(022);
-    mount_pseudo("");
+    mount_pseudo();
     setup_console();
     load_modules();
     /* Nothing of one box: lo, and eth0 when there is one, are set before
@@ -317,7 +330,7 @@ void agent_init_root(const struct agent_identity *id)
     if (mount(ROOT_DEVICE, NEWROOT, "ext4", 0, "no_prefetch_block_bitmaps") < 0)
         agent_fatal("mount %s on %s: %s", ROOT_DEVICE, NEWROOT, strerror(errno));
     grow_root();
-    mount_pseudo(NEWROOT);
+    move_pseudo(NEWROOT);
     switch_root();
     agent_cgroup_setup(id->pids_max);
 
