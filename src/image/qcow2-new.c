@@ -133,6 +133,8 @@ bl_qcow2_new (const char *path, const char *backing, const char *backing_format,
         ssize_t n = pwrite (fd, buf + done, 3 * CLUSTER_SIZE - done, (off_t) done);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = EIO;
         ok = n > 0;
         done += ok ? (gsize) n : 0;
     }

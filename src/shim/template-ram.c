@@ -117,6 +117,8 @@ send_range (int src, int dst, off_t from, off_t to)
         ssize_t n = sendfile (dst, src, &off, (size_t) MIN (to - off, (off_t) G_MAXINT32));
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            errno = EIO; /* the file ended early: it shrank under us */
         if (n <= 0)
             return FALSE;
     }
@@ -158,6 +160,8 @@ bl_template_ram_fill (BlTemplateRamFill *fill, GError **error)
 {
     g_autoptr (BlTemplateRamFill) f = fill;
     gboolean ok = TRUE;
+
+    errno = 0; /* a failure below says its own errno, not an earlier one */
 
     /* Only what the template touched: its file is sparse (about 34 MiB of
      * 512, moved in about 10 ms). */
